@@ -1,0 +1,61 @@
+/**
+ * `floe` — dispatches to a subcommand. Commands are loaded lazily so `floe --help` and small commands start fast.
+ */
+import { parseCommandArgs, usage, UsageError, type Command } from './command.ts';
+
+/** name → module loader; each module exports `command`. Later issues add commands here. */
+const commands: Record<string, () => Promise<{ command: Command }>> = {
+};
+
+function mainUsage(): string {
+  return [
+    'Usage: floe <command> [options]',
+    '',
+    'floe ingests Kafka events into audited Apache Iceberg tables (Write-Audit-Publish on Nessie branches).',
+    '',
+    'Commands:',
+    ...Object.keys(commands).map((name) => `  ${name}`),
+    '',
+    "Run 'floe <command> --help' for a command's options.",
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(await describeAll());
+    return name ? 0 : 2;
+  }
+  const load = commands[name];
+  if (!load) {
+    console.error(`floe: unknown command '${name}'\n\n${await describeAll()}`);
+    return 2;
+  }
+  const { command } = await load();
+  try {
+    const args = parseCommandArgs(command, rest);
+    if (args === 'help') {
+      console.log(usage(command));
+      return 0;
+    }
+    return (await command.run(args)) ?? 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`floe ${name}: ${err.message}\n\n${usage(command)}`);
+      return 2;
+    }
+    console.error(`floe ${name}: ${(err as Error)?.message ?? String(err)}`);
+    if (process.env.FLOE_DEBUG) console.error(err);
+    return 1;
+  }
+}
+
+async function describeAll(): Promise<string> {
+  const lines = mainUsage().split('\n');
+  const summaries = await Promise.all(Object.entries(commands).map(async ([name, load]) => [name, (await load()).command.summary] as const));
+  return lines.map((line) => {
+    const match = /^ {2}(\S+)$/.exec(line);
+    const summary = match && summaries.find(([name]) => name === match[1]);
+    return summary ? `  ${summary[0].padEnd(12)} ${summary[1]}` : line;
+  }).join('\n');
+}

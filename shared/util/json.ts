@@ -1,0 +1,37 @@
+/**
+ * JSON that keeps 64-bit integers exact.
+ *
+ * Iceberg snapshot ids and Kafka offsets are longs that routinely exceed 2^53; `JSON.parse` silently rounds them.
+ * Every JSON document that may carry such ids (table metadata, Nessie REST bodies, event payloads) goes through
+ * `parseJson`/`stringifyJson`: integers outside the safe range become `bigint`, everything else stays a plain number,
+ * and `bigint` values are written back as bare JSON numbers.
+ */
+import { parse, stringify, isSafeNumber } from 'lossless-json';
+
+export type Json = null | boolean | number | bigint | string | Json[] | { [key: string]: Json };
+
+function parseNumber(text: string): number | bigint {
+  if (/^-?\d+$/.test(text) && !isSafeNumber(text)) return BigInt(text);
+  return Number(text);
+}
+
+/** Parses JSON; integers beyond ±2^53 come back as `bigint`. Throws `SyntaxError` on malformed input. */
+export function parseJson<T = unknown>(text: string | Uint8Array): T {
+  const source = typeof text === 'string' ? text : new TextDecoder().decode(text);
+  return parse(source, null, parseNumber) as T;
+}
+
+/** Serializes JSON; `bigint` values are written as plain JSON numbers. `undefined` properties are omitted. */
+export function stringifyJson(value: unknown, space?: number): string {
+  const text = stringify(value as never, undefined, space);
+  if (text === undefined) throw new TypeError('value is not serializable to JSON');
+  return text;
+}
+
+/** A 64-bit integer from a JSON value that may have been parsed as number, bigint or decimal string. */
+export function toLong(value: unknown, what = 'value'): bigint {
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
+  if (typeof value === 'string' && /^-?\d+$/.test(value)) return BigInt(value);
+  throw new TypeError(`${what} is not a 64-bit integer: ${String(value)}`);
+}
