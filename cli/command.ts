@@ -3,6 +3,7 @@
  * error. Commands live in `cli/commands/<name>.ts` and export `command`.
  */
 import { parseArgs } from 'node:util';
+import { parseDuration } from '../shared/util/duration.ts';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -75,7 +76,7 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs |
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: options as never, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError((err as Error).message.replace(/\. To specify a positional.*$/s, ''));
   }
@@ -124,12 +125,6 @@ export function durationOption(values: OptionValues, name: string): number | und
   return ms;
 }
 
-export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!match) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 'ms') as 'ms'];
-  return Math.round(Number(match[1]) * unit);
-}
 
 export function listOption(values: OptionValues, name: string): string[] {
   const value = values[name];

@@ -5,6 +5,8 @@ import { parseCommandArgs, usage, UsageError, type Command } from './command.ts'
 
 /** name → module loader; each module exports `command`. Later issues add commands here. */
 const commands: Record<string, () => Promise<{ command: Command }>> = {
+  kafka: () => import('./commands/kafka.ts'),
+  nessie: () => import('./commands/nessie.ts'),
 };
 
 function mainUsage(): string {

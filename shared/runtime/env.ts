@@ -1,0 +1,105 @@
+/**
+ * Process configuration from the environment (ConfigMap `floe-config` and Secrets in the cluster; the local stack
+ * sets the same variables). Validated at start: a bad value fails fast naming the variable.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import { createFileIO, type FileIO } from '../storage/file-io.ts';
+import { parseByteSize, parseDuration } from '../util/duration.ts';
+import { ConfigError, loadPipelineConfig, parsePipelineConfig, type PipelineConfig } from './pipeline-config.ts';
+
+const optionalUrl = z.string().url().optional();
+const flag = z.enum(['true', 'false', '1', '0']).optional().transform((v) => (v === undefined ? undefined : v === 'true' || v === '1'));
+
+const envSchema = z.object({
+  /** Warehouse root: `s3://bucket/prefix/` or `file:///dir/` (or an absolute path). */
+  FLOE_WAREHOUSE: z.string().min(1),
+  /** Nessie REST base, e.g. `http://nessie:19120/api`. */
+  NESSIE_URI: z.string().url(),
+  NESSIE_TOKEN: z.string().optional(),
+  S3_ENDPOINT: optionalUrl,
+  S3_REGION: z.string().optional(),
+  S3_FORCE_PATH_STYLE: flag,
+  AWS_ACCESS_KEY_ID: z.string().optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().optional(),
+  /** Pipeline configuration file (YAML/JSON); defaults apply when unset. */
+  FLOE_CONFIG: z.string().optional(),
+  /** Broker ingress for functions that emit on their own (SinkBinding injects it). */
+  K_SINK: optionalUrl,
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  FLOE_BODY_LIMIT: z.string().optional(),
+  FLOE_BATCH_MAX_ROWS: z.coerce.number().int().positive().optional(),
+  FLOE_BATCH_MAX_BYTES: z.string().optional(),
+  FLOE_BATCH_LINGER_MS: z.coerce.number().int().nonnegative().optional(),
+  /** Name of this process's function (tagger, writer, …). */
+  FLOE_FUNCTION: z.string().optional(),
+  /** How commits and emitted events identify their author. */
+  FLOE_AUTHOR: z.string().default('floe'),
+});
+
+export interface FloeEnv {
+  warehouse: string;
+  nessieUri: string;
+  nessieToken?: string;
+  s3?: { endpoint?: string; region?: string; forcePathStyle?: boolean; accessKeyId?: string; secretAccessKey?: string };
+  pipeline: PipelineConfig;
+  sink?: string;
+  port: number;
+  bodyLimitBytes: number;
+  functionName?: string;
+  author: string;
+}
+
+/** Reads and validates the environment; throws `ConfigError` naming every bad variable. */
+export function loadEnv(env: NodeJS.ProcessEnv = process.env): FloeEnv {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError('invalid environment:\n' + result.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n'));
+  }
+  const e = result.data;
+  const bodyLimitBytes = e.FLOE_BODY_LIMIT === undefined ? 16 * 1024 * 1024 : parseByteSize(e.FLOE_BODY_LIMIT);
+  if (bodyLimitBytes === undefined) throw new ConfigError(`invalid environment:\n  - FLOE_BODY_LIMIT: not a byte size: '${e.FLOE_BODY_LIMIT}'`);
+  const pipeline = e.FLOE_CONFIG ? loadPipelineConfig(e.FLOE_CONFIG) : parsePipelineConfig({}, 'defaults');
+  if (e.FLOE_BATCH_MAX_ROWS !== undefined) pipeline.batch.maxRows = e.FLOE_BATCH_MAX_ROWS;
+  if (e.FLOE_BATCH_MAX_BYTES !== undefined) {
+    const bytes = parseByteSize(e.FLOE_BATCH_MAX_BYTES);
+    if (bytes === undefined) throw new ConfigError(`invalid environment:\n  - FLOE_BATCH_MAX_BYTES: not a byte size: '${e.FLOE_BATCH_MAX_BYTES}'`);
+    pipeline.batch.maxBytes = bytes;
+  }
+  if (e.FLOE_BATCH_LINGER_MS !== undefined) pipeline.batch.linger = e.FLOE_BATCH_LINGER_MS;
+  const warehouse = normalizeWarehouse(e.FLOE_WAREHOUSE);
+  const usesS3 = warehouse.startsWith('s3://');
+  return {
+    warehouse,
+    nessieUri: e.NESSIE_URI.replace(/\/+$/, ''),
+    ...(e.NESSIE_TOKEN ? { nessieToken: e.NESSIE_TOKEN } : {}),
+    ...(usesS3 || e.S3_ENDPOINT ? {
+      s3: {
+        endpoint: e.S3_ENDPOINT, region: e.S3_REGION, forcePathStyle: e.S3_FORCE_PATH_STYLE,
+        accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+      },
+    } : {}),
+    pipeline,
+    ...(e.K_SINK ? { sink: e.K_SINK } : {}),
+    port: e.PORT,
+    bodyLimitBytes,
+    ...(e.FLOE_FUNCTION ? { functionName: e.FLOE_FUNCTION } : {}),
+    author: e.FLOE_AUTHOR,
+  };
+}
+
+/** `s3a://b/p` → `s3://b/p/`; `/dir` → `file:///dir/`; always ends with `/`. */
+export function normalizeWarehouse(location: string): string {
+  let url = location.replace(/^s3[an]:\/\//, 's3://');
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) url = pathToFileURL(path.resolve(url)).href;
+  return url.endsWith('/') ? url : `${url}/`;
+}
+
+/** FileIO for the warehouse (and any other `s3://` bucket when S3 is configured; local files for `file:`). */
+export function warehouseIO(env: Pick<FloeEnv, 'warehouse' | 's3'>): FileIO {
+  return createFileIO({
+    ...(env.s3 ? { s3: { ...env.s3 } } : {}),
+    localFiles: env.warehouse.startsWith('file:'),
+  });
+}

@@ -1,0 +1,320 @@
+/**
+ * The offline validator catches broken manifests: each case breaks one thing in an otherwise valid set of objects
+ * (the base knative/ as the loader reads it, no kubectl needed) and expects the finding that names it.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { KNATIVE_DIR, readKustomization } from '../../local/knative/manifests.ts';
+import { cronScheduleProblem } from './cron.ts';
+import { immutableFieldChanges } from './immutable.ts';
+import { formatProblems, type K8sObject } from './problem.ts';
+import { validateRender } from './validate.ts';
+
+let base: K8sObject[];
+beforeAll(async () => {
+  base = (await readKustomization(KNATIVE_DIR)) as K8sObject[];
+});
+
+/** The base has no Secrets (each overlay or the operator supplies them). */
+const options = { externalSecrets: ['floe-s3-credentials'] };
+
+function find(objects: K8sObject[], kind: string, name: string): K8sObject {
+  const found = objects.find((object) => object.kind === kind && object.metadata.name === name);
+  if (!found) throw new Error(`${kind}/${name} not in the base`);
+  return found;
+}
+
+/** Findings after `change` edits a deep copy of the base. */
+function findingsAfter(change: (objects: K8sObject[], get: (kind: string, name: string) => K8sObject) => void): string {
+  const objects = structuredClone(base);
+  change(objects, (kind, name) => find(objects, kind, name));
+  return formatProblems(validateRender(objects, options));
+}
+
+const container = (service: K8sObject) => service.spec.template.spec.containers[0];
+
+it('finds nothing wrong in the unmodified base', () => {
+  expect(formatProblems(validateRender(base, options))).toBe('');
+});
+
+describe('Trigger filters (webhook rules)', () => {
+  it('rejects two dialects in one filters entry', () => {
+    const findings = findingsAfter((_, get) => {
+      get('Trigger', 'writer').spec.filters = [{ exact: { type: 'dev.floe.record.tagged' }, suffix: { source: '/tagger' } }];
+    });
+    expect(findings).toMatch(/Trigger\/writer spec\.filters\[0\]: multiple dialects found \(exact, suffix\)/);
+  });
+
+  it('rejects an exact map with two attributes, invalid attribute names and empty values', () => {
+    const findings = findingsAfter((_, get) => {
+      get('Trigger', 'compactor').spec.filters = [
+        { exact: { type: 'dev.knative.sources.ping', floejob: 'compact' } },
+        { exact: { floeJob: 'compact' } },
+        { any: [{ suffix: { source: '' } }] },
+      ];
+    });
+    expect(findings).toMatch(/spec\.filters\[0\]\.exact: Multiple items found, can have only one key-value/);
+    expect(findings).toMatch(/spec\.filters\[1\]\.exact\.floeJob: attribute names must match/);
+    expect(findings).toMatch(/spec\.filters\[2\]\.any\[0\]\.suffix\.source: value must be a non-empty string/);
+  });
+
+  it('rejects CESQL (the local broker cannot evaluate it)', () => {
+    const findings = findingsAfter((_, get) => {
+      get('Trigger', 'publisher').spec.filters = [{ cesql: "type = 'dev.floe.batch.audited'" }];
+    });
+    expect(findings).toMatch(/Trigger\/publisher spec\.filters\[0\]\.cesql: floe: CESQL is not used/);
+  });
+});
+
+describe('unknown fields (strict mode)', () => {
+  it('in a Knative Service container (CRD schema)', () => {
+    const findings = findingsAfter((_, get) => {
+      container(get('Service', 'tagger')).imagePullPolcy = 'Always';
+    });
+    expect(findings).toMatch(/Service\/tagger spec\.template\.spec\.containers\[0\]\.imagePullPolcy: unknown field "imagePullPolcy"/);
+  });
+
+  it('in a KafkaSource spec (CRD schema)', () => {
+    const findings = findingsAfter((_, get) => {
+      get('KafkaSource', 'parking').spec.consumergroup = 'typo';
+    });
+    expect(findings).toMatch(/KafkaSource\/parking spec\.consumergroup: unknown field "consumergroup"/);
+  });
+
+  it('in the parts of a Trigger the CRD leaves open (spec, delivery), as the webhook decodes them', () => {
+    const findings = findingsAfter((_, get) => {
+      const trigger = get('Trigger', 'auditor');
+      trigger.spec.fitlers = trigger.spec.filters;
+      trigger.spec.delivery.retries = 3;
+    });
+    expect(findings).toMatch(/Trigger\/auditor spec\.fitlers: unknown field "fitlers"/);
+    expect(findings).toMatch(/Trigger\/auditor spec\.delivery\.retries: unknown field "retries"/);
+  });
+
+  it('in metadata, and a status kept in Git', () => {
+    const findings = findingsAfter((_, get) => {
+      get('PingSource', 'compact').metadata.annotation = { a: 'b' };
+      get('Broker', 'default').status = { conditions: [] };
+    });
+    expect(findings).toMatch(/PingSource\/compact metadata\.annotation: unknown or server-managed field/);
+    expect(findings).toMatch(/Broker\/default status: status is written by the controller/);
+  });
+
+  it('and a kind with neither a schema nor a structural check is reported, not skipped', () => {
+    const findings = findingsAfter((objects) => {
+      objects.push({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: {} });
+    });
+    expect(findings).toMatch(/Deployment\/x: no CRD schema and no structural check for apps\/v1 Deployment/);
+  });
+});
+
+describe('routing (cross-references against the function contract)', () => {
+  it('reports a Trigger filter that matches nothing its function expects', () => {
+    const findings = findingsAfter((_, get) => {
+      get('Trigger', 'writer').spec.filters = [{ exact: { type: 'dev.floe.record.taged' } }];
+    });
+    expect(findings).toMatch(/tagger \(reply\) dev\.floe\.record\.tagged: dev\.floe\.record\.tagged reaches no Trigger of "writer"/);
+    expect(findings).toMatch(/Trigger\/writer spec\.filters: matches none of the events the pipeline produces/);
+  });
+
+  it('reports a subscriber that does not exist', () => {
+    const findings = findingsAfter((_, get) => {
+      get('Trigger', 'auditor').spec.subscriber.ref.name = 'auditer';
+    });
+    expect(findings).toMatch(/Trigger\/auditor spec\.subscriber\.ref: subscriber Service "auditer" is not in the render/);
+  });
+
+  it('reports a filter so broad that a function gets jobs that are not its own', () => {
+    const findings = findingsAfter((_, get) => {
+      get('Trigger', 'compactor').spec.filters = [{ exact: { type: 'dev.knative.sources.ping' } }];
+    });
+    expect(findings).toMatch(/Trigger\/compactor spec\.filters: delivers dev\.knative\.sources\.ping from PingSource\/orphans to "compactor", but only janitor consumes it/);
+  });
+
+  it('reports a loop: a function receiving its own reply, and a terminal event that is consumed', () => {
+    const findings = findingsAfter((_, get) => {
+      get('Trigger', 'tagger').spec.filters = [{ prefix: { type: 'dev.' } }];
+    });
+    expect(findings).toMatch(/Trigger\/tagger spec\.filters: delivers dev\.floe\.record\.tagged from tagger \(reply\) .* to "tagger", but only writer consumes it/);
+    expect(findings).toMatch(/Trigger\/tagger spec\.filters: delivers dev\.floe\.batch\.published from publisher \(reply\) .* but it is terminal/);
+  });
+
+  it('reports a PingSource that reaches no function, or has an unknown job', () => {
+    const findings = findingsAfter((_, get) => {
+      get('PingSource', 'redrive').spec.ceOverrides.extensions.floejob = 'redrive2';
+      get('Trigger', 'janitor-orphans').spec.filters[1] = { exact: { floejob: 'orphan' } };
+    });
+    expect(findings).toMatch(/PingSource\/redrive spec\.ceOverrides\.extensions\.floejob: must be one of compact, orphans, redrive/);
+    expect(findings).toMatch(/PingSource\/orphans: dev\.knative\.sources\.ping reaches no Trigger of "janitor"/);
+  });
+
+  it('reports a KafkaSource topic the tagger does not receive, and a source that bypasses the Broker', () => {
+    const findings = findingsAfter((_, get) => {
+      get('KafkaSource', 'sensors').spec.topics.push('parking-lights');
+      get('KafkaSource', 'parking').spec.sink.ref = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'tagger' };
+    });
+    expect(findings).toMatch(/KafkaSource\/sensors topic parking-lights: dev\.knative\.kafka\.event reaches no Trigger of "tagger"/);
+    expect(findings).toMatch(/KafkaSource\/parking spec\.sink: must sink into the Broker \(a KafkaSource discards its sink's reply\)/);
+  });
+
+  it('reports a function that emits to K_SINK without a SinkBinding', () => {
+    const findings = findingsAfter((objects) => {
+      objects.splice(objects.indexOf(find(objects, 'SinkBinding', 'writer-sink')), 1);
+    });
+    expect(findings).toMatch(/Service\/writer: emits events to K_SINK but no SinkBinding binds it to the Broker/);
+  });
+
+  it('reports a Service whose FLOE_FUNCTION or image is not the contract', () => {
+    const findings = findingsAfter((_, get) => {
+      container(get('Service', 'auditor')).env[0].value = 'publisher';
+      container(get('Service', 'janitor')).image = 'ghcr.io/floe-dev/floe:latest';
+    });
+    expect(findings).toMatch(/Service\/auditor env\.FLOE_FUNCTION: must be "auditor", got "publisher"/);
+    expect(findings).toMatch(/Service\/janitor image: pin a tag \(not latest\) or a digest/);
+  });
+});
+
+describe('configuration references', () => {
+  it('reports a ConfigMap, Secret or mount the Service refers to but the render lacks', () => {
+    const findings = findingsAfter((_, get) => {
+      const publisher = get('Service', 'publisher');
+      container(publisher).envFrom[0].configMapRef.name = 'floe-config-stale';
+      container(publisher).envFrom.push({ secretRef: { name: 'floe-extra' } });
+      get('Service', 'tagger').spec.template.spec.volumes[0].configMap.name = 'floe-pipeline-stale';
+      container(get('Service', 'compactor')).volumeMounts[0].mountPath = '/etc/other';
+    });
+    expect(findings).toMatch(/Service\/publisher spec\.template\.spec\.containers\[0\]\.envFrom\[0\]: ConfigMap "floe-config-stale" is not in the render/);
+    expect(findings).toMatch(/Service\/publisher .*: Secret "floe-extra" is neither in the render nor declared as supplied out of band/);
+    expect(findings).toMatch(/Service\/tagger spec\.template\.spec\.volumes\[0\]: ConfigMap "floe-pipeline-stale" is not in the render/);
+    expect(findings).toMatch(/Service\/compactor spec\.template\.spec\.volumes: FLOE_CONFIG=\/etc\/floe\/pipeline\.yaml but no ConfigMap is mounted at \/etc\/floe/);
+  });
+});
+
+describe('pipeline configuration', () => {
+  const pipeline = (objects: K8sObject[]) => objects.find((object) => object.kind === 'ConfigMap' && object.metadata.name === 'floe-pipeline')!;
+
+  it('reports a pipeline.yaml the functions would refuse at start', () => {
+    const findings = findingsAfter((objects) => {
+      const file = pipeline(objects).data;
+      file['pipeline.yaml'] = file['pipeline.yaml'].replace('linger: 2s', 'lingr: 2s');
+    });
+    expect(findings).toMatch(/ConfigMap\/floe-pipeline pipeline\.yaml: invalid pipeline configuration/);
+  });
+
+  it('reports a topic that is read but not configured, and one configured but not read', () => {
+    const findings = findingsAfter((_, get) => {
+      get('KafkaSource', 'sensors').spec.topics = ['parking-lights'];
+      get('Trigger', 'tagger').spec.filters[1].any.push({ suffix: { source: '#parking-lights' } });
+    });
+    expect(findings).toMatch(/ConfigMap\/floe-pipeline pipeline\.yaml topics: KafkaSource topic parking-lights has no entry/);
+    expect(findings).toMatch(/ConfigMap\/floe-pipeline pipeline\.yaml topics\.parking-sensors: configured, but no KafkaSource reads this topic/);
+  });
+});
+
+describe('Knative Service rules', () => {
+  it('reports timeouts, scale annotations, ports, probes and writable mounts the webhook refuses', () => {
+    const findings = findingsAfter((_, get) => {
+      const tagger = get('Service', 'tagger');
+      tagger.spec.template.spec.timeoutSeconds = 900;
+      tagger.spec.template.metadata.annotations['autoscaling.knative.dev/max-scale'] = 'ten';
+      tagger.spec.template.metadata.annotations['autoscaling.knative.dev/metric'] = 'cpu';
+      container(tagger).ports = [{ containerPort: 9090 }];
+      container(tagger).readinessProbe.httpGet.port = 9000;
+      container(tagger).volumeMounts[0].readOnly = false;
+      container(tagger).resources.requests.cpu = '100 m';
+      tagger.spec.template.spec.containerConcurrency = 20;
+    });
+    expect(findings).toMatch(/timeoutSeconds: must be within 0-600/);
+    expect(findings).toMatch(/autoscaling\.knative\.dev\/max-scale: must be a non-negative integer, got "ten"/);
+    expect(findings).toMatch(/autoscaling\.knative\.dev\/metric: must be one of concurrency, rps/);
+    expect(findings).toMatch(/ports\[0\]\.containerPort: 9090 is a reserved port/);
+    expect(findings).toMatch(/readinessProbe: port 9000 must be the container port 9090 or omitted/);
+    expect(findings).toMatch(/volumeMounts\[0\]\.readOnly: volume mount should be readOnly/);
+    expect(findings).toMatch(/resources\.requests\.cpu: not a quantity/);
+    expect(findings).toMatch(/autoscaling\.knative\.dev\/target: floe: soft target 50 above the hard containerConcurrency 20/);
+  });
+
+  it('reports a Trigger timeout longer than the Service allows', () => {
+    const findings = findingsAfter((_, get) => {
+      get('Trigger', 'auditor').spec.delivery.timeout = 'PT10M';
+    });
+    expect(findings).toMatch(/Trigger\/auditor spec\.delivery\.timeout: 600s exceeds "auditor" timeoutSeconds 360/);
+  });
+
+  it('reports writer settings that break group commit', () => {
+    const findings = findingsAfter((_, get) => {
+      const trigger = get('Trigger', 'writer');
+      trigger.spec.delivery.timeout = 'PT5S';
+      trigger.metadata.annotations['kafka.eventing.knative.dev/delivery.order'] = 'ordered';
+      get('Service', 'writer').spec.template.spec.containerConcurrency = 10;
+    });
+    expect(findings).toMatch(/Trigger\/writer spec\.delivery\.timeout: 5000ms leaves too little beyond FLOE_BATCH_LINGER_MS=2000/);
+    expect(findings).toMatch(/Trigger\/writer metadata\.annotations: ordered delivery allows one in-flight event per partition/);
+    expect(findings).toMatch(/Service\/writer spec\.template\.spec\.containerConcurrency: group commit holds requests open/);
+  });
+});
+
+describe('sources, Broker and delivery', () => {
+  it('reports PingSource schedule, time zone and payload errors', () => {
+    const findings = findingsAfter((_, get) => {
+      get('PingSource', 'compact').spec.schedule = '*/5 * * *';
+      get('PingSource', 'orphans').spec.timezone = 'Mars/Olympus';
+      get('PingSource', 'redrive').spec.data = '["redrive"]';
+    });
+    expect(findings).toMatch(/PingSource\/compact spec\.schedule: expected exactly 5 fields/);
+    expect(findings).toMatch(/PingSource\/orphans spec\.timezone: provided bad location Mars\/Olympus/);
+    expect(findings).toMatch(/PingSource\/redrive spec\.data: contentType application\/json needs a JSON object/);
+  });
+
+  it('validates cron schedules the way robfig/cron ParseStandard does', () => {
+    for (const valid of ['7 * * * *', '*/5 * * * *', '30 3 * * mon-fri', '0 0 1,15 jan,jul ?', '@hourly', '0-59/15 0-23 1-31 1-12 0-6']) {
+      expect(cronScheduleProblem(valid), valid).toBeUndefined();
+    }
+    expect(cronScheduleProblem('@every 5m')).toBe('unsupported descriptor @every');
+    expect(cronScheduleProblem('0 * * * * *')).toMatch(/expected exactly 5 fields/);
+    expect(cronScheduleProblem('60 * * * *')).toMatch(/minute "60": out of range 0-59/);
+    expect(cronScheduleProblem('0 5-2 * * *')).toMatch(/beyond end of range/);
+    expect(cronScheduleProblem('0 * * * 7')).toMatch(/day of week "7": out of range 0-6/);
+    expect(cronScheduleProblem('*/0 * * * *')).toMatch(/step must be positive/);
+    expect(cronScheduleProblem('CRON_TZ=UTC 0 * * * *')).toMatch(/spec\.timezone/);
+  });
+
+  it('reports delivery durations that are not ISO-8601 (and that the loader cannot read the render)', () => {
+    const findings = findingsAfter((_, get) => {
+      get('Trigger', 'publisher').spec.delivery.backoffDelay = '500ms';
+    });
+    expect(findings).toMatch(/Trigger\/publisher spec\.delivery\.backoffDelay: not an ISO-8601 duration: "500ms"/);
+    expect(findings).toMatch(/render: not readable by local\/knative\/manifests\.ts/);
+  });
+
+  it('reports missing dead-letter sinks and an unset Broker class', () => {
+    const findings = findingsAfter((_, get) => {
+      delete get('KafkaSource', 'sensors').spec.delivery.deadLetterSink;
+      delete get('Broker', 'default').metadata.annotations;
+    });
+    expect(findings).toMatch(/KafkaSource\/sensors spec\.delivery\.deadLetterSink: must be "deadletter" so nothing is lost/);
+    expect(findings).toMatch(/Broker\/default metadata\.annotations: floe: set eventing\.knative\.dev\/broker\.class explicitly/);
+  });
+
+  it('reports a KafkaSource without an explicit consumer group or with a bad key type', () => {
+    const findings = findingsAfter((_, get) => {
+      delete get('KafkaSource', 'parking').spec.consumerGroup;
+      get('KafkaSource', 'sensors').metadata.labels['kafkasources.sources.knative.dev/key-type'] = 'long';
+    });
+    expect(findings).toMatch(/KafkaSource\/parking spec\.consumerGroup: floe: set it explicitly/);
+    expect(findings).toMatch(/KafkaSource\/sensors metadata\.labels\.kafkasources\.sources\.knative\.dev\/key-type: must be one of string, int, float, byte-array/);
+  });
+});
+
+describe('immutable fields', () => {
+  it('reports a changed consumer group, Broker class and Trigger broker between two renders', () => {
+    const after = structuredClone(base);
+    find(after, 'KafkaSource', 'parking').spec.consumerGroup = 'floe-parking-v2';
+    find(after, 'Broker', 'default').metadata.annotations['eventing.knative.dev/broker.class'] = 'MTChannelBasedBroker';
+    find(after, 'Trigger', 'tagger').spec.broker = 'other';
+    const findings = formatProblems(immutableFieldChanges(base, after));
+    expect(findings).toMatch(/KafkaSource\/parking spec\.consumerGroup: immutable field changed \("floe-parking" -> "floe-parking-v2"\)/);
+    expect(findings).toMatch(/Broker\/default metadata\.annotations\.eventing\.knative\.dev\/broker\.class: immutable field changed/);
+    expect(findings).toMatch(/Trigger\/tagger spec\.broker: immutable field changed/);
+    expect(immutableFieldChanges(base, structuredClone(base))).toEqual([]);
+  });
+});

@@ -1,0 +1,100 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { fromHttp, eventJson, InvalidEventError } from '../../shared/events/cloudevent.ts';
+import { taggedRecordSchema, type FileRef } from '../../shared/events/contract.ts';
+import { tagRecord, taggedEvent, UnroutableRecordError, type TaggingContext } from '../../shared/events/tagging.ts';
+import { parsePipelineConfig } from '../../shared/runtime/pipeline-config.ts';
+import { createFileIO } from '../../shared/storage/index.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const tmp = await tempDir('floe-tag');
+afterAll(() => tmp.cleanup());
+
+const config = parsePipelineConfig({
+  claimCheck: { inlineMaxBytes: 16 },
+  topics: {
+    'parking-entry': { table: 'parking_entry', binaryFields: ['image'] },
+    logs: { table: 'app_logs', format: 'text' },
+  },
+});
+const ctx: TaggingContext = {
+  config,
+  io: createFileIO({ localFiles: true }),
+  warehouse: pathToFileURL(`${tmp.dir}/`).href,
+  now: () => new Date('2026-11-22T10:00:00Z'),
+};
+
+function kafkaEvent(topic: string, offset: string, body: string | Uint8Array, extra: Record<string, string> = {}) {
+  return fromHttp({
+    'ce-specversion': '1.0', 'ce-id': `partition:2/offset:${offset}`, 'ce-type': 'dev.knative.kafka.event',
+    'ce-source': `/apis/v1/namespaces/floe/kafkasources/src#${topic}`, 'ce-time': '2026-11-22T09:59:59.000Z',
+    'ce-key': 'car-7', 'ce-partitionkey': 'car-7', 'ce-knativekafkapartition': '2', 'ce-knativekafkaoffset': offset,
+    'ce-kafkaheaderxtraceid': 'abc', ...extra,
+  }, typeof body === 'string' ? Buffer.from(body) : body);
+}
+
+describe('tagger', () => {
+  it('tags a JSON record, claim-checks its image and keeps 64-bit values exact', async () => {
+    const image = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 7)]);
+    const event = kafkaEvent('parking-entry', '18446744073709551610',
+      JSON.stringify({ event_id: 'e1', car_id: 'AB-123', image: image.toString('base64') }).replace('"e1"', '"e1","big":9007199254740993'));
+    const record = await tagRecord(ctx, event);
+    expect(taggedRecordSchema.parse(record)).toBeTruthy();
+    expect(record).toMatchObject({ topic: 'parking-entry', partition: 2, offset: '18446744073709551610', key: 'car-7', table: 'parking_entry', status: 'ok' });
+    expect(record.payload?.big).toBe(9007199254740993n);
+    expect(record.headers).toEqual({ xtraceid: 'abc' });
+    const ref = record.payload?.image as FileRef;
+    const sha = createHash('sha256').update(image).digest('hex');
+    expect(ref).toMatchObject({ sha256: sha, size_bytes: image.length, content_type: 'image/jpeg' });
+    expect(ref.inline).toBeUndefined();
+    expect(Buffer.from(await ctx.io.read(ref.uri)).equals(image)).toBe(true);
+
+    const reply = taggedEvent(record, event);
+    expect(reply.attributes).toMatchObject({ type: 'dev.floe.record.tagged', id: 'parking-entry/2/18446744073709551610', partitionkey: 'car-7', floetable: 'parking_entry' });
+    expect(eventJson<{ payload: { big: bigint } }>(reply)?.payload.big).toBe(9007199254740993n);
+  });
+
+  it('keeps small binaries inline and accepts data URLs', async () => {
+    const record = await tagRecord(ctx, kafkaEvent('parking-entry', '5', JSON.stringify({ image: `data:image/png;base64,${Buffer.from('tiny').toString('base64')}` })));
+    expect(record.payload?.image).toMatchObject({ content_type: 'image/png', size_bytes: 4, inline: Buffer.from('tiny').toString('base64') });
+  });
+
+  it('marks unparsable values malformed and keeps the raw bytes', async () => {
+    for (const [body, reason] of [['{"event_id": "e1",', /not valid JSON/], ['[1,2]', /not an object/], ['{"image": 42}', /field 'image'/]] as const) {
+      const record = await tagRecord(ctx, kafkaEvent('parking-entry', '7', body));
+      expect(record.status).toBe('malformed');
+      expect(record.error).toMatch(reason);
+      expect(Buffer.from(record.raw!, 'base64').toString()).toBe(body);
+      expect(record.payload).toBeUndefined();
+    }
+    const binary = await tagRecord(ctx, kafkaEvent('parking-entry', '8', Uint8Array.from([0xc3, 0x28])));
+    expect(binary.error).toMatch(/UTF-8/);
+  });
+
+  it('routes text topics, opaque binaries and unknown topics', async () => {
+    expect((await tagRecord(ctx, kafkaEvent('logs', '1', 'GET /health 200'))).payload).toEqual({ message: 'GET /health 200' });
+    const blob = await tagRecord(ctx, kafkaEvent('parking-entry', '2', Uint8Array.from([1, 2, 3]), { 'content-type': 'application/octet-stream' }));
+    expect(blob.payload?.value).toMatchObject({ size_bytes: 3, content_type: 'application/octet-stream' });
+    expect((await tagRecord(ctx, kafkaEvent('Other.Topic', '3', '{}'))).table).toBe('other_topic');
+    const strict = { ...ctx, config: { ...config, routeUnknownTopics: false } };
+    await expect(tagRecord(strict, kafkaEvent('Other.Topic', '3', '{}'))).rejects.toBeInstanceOf(UnroutableRecordError);
+  });
+
+  it('passes records that are CloudEvents through, with the topic from floetopic', async () => {
+    const event = fromHttp({
+      'ce-specversion': '1.0', 'ce-id': 'sensor-42', 'ce-type': 'com.example.sensor.reading', 'ce-source': '/sensors/7',
+      'ce-knativekafkapartition': '0', 'ce-knativekafkaoffset': '11', 'ce-floetopic': 'parking-entry', 'content-type': 'application/json',
+    }, Buffer.from('{"temp": 21.5}'));
+    const record = await tagRecord(ctx, event);
+    expect(record).toMatchObject({ topic: 'parking-entry', partition: 0, offset: '11', status: 'ok', payload: { temp: 21.5 } });
+    expect(record.headers).toMatchObject({ ce_type: 'com.example.sensor.reading', ce_id: 'sensor-42' });
+  });
+
+  it('refuses events without Kafka coordinates or topic', async () => {
+    const noCoordinates = fromHttp({ 'ce-specversion': '1.0', 'ce-id': 'x', 'ce-type': 'dev.knative.kafka.event', 'ce-source': '/a#t' }, Buffer.from('{}'));
+    await expect(tagRecord(ctx, noCoordinates)).rejects.toBeInstanceOf(InvalidEventError);
+    const noTopic = fromHttp({ 'ce-specversion': '1.0', 'ce-id': 'partition:0/offset:1', 'ce-type': 'dev.knative.kafka.event', 'ce-source': '/apis/v1/x' }, Buffer.from('{}'));
+    await expect(tagRecord(ctx, noTopic)).rejects.toThrow(/does not name a topic/);
+  });
+});

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { auditRows, batchVerdict } from '../../shared/quality/audit.ts';
+import { parsePipelineConfig } from '../../shared/runtime/pipeline-config.ts';
+import { Column } from '../../shared/wap/rows.ts';
+
+const rules = parsePipelineConfig({
+  topics: {
+    t: {
+      table: 't', eventTime: 'ts',
+      rules: { required: ['id', 'car'], ranges: { x: { min: 0, max: 100 } }, enums: { kind: ['car', 'truck'] }, unique: ['id'], maxFutureSkew: '5m', maxAge: '1d' },
+    },
+  },
+}).topics.t.rules;
+
+const now = 1_800_000_000_000_000n;
+let offset = 0n;
+const row = (values: Record<string, unknown>) => ({
+  [Column.partition]: 0, [Column.offset]: offset++, [Column.status]: 'ok', [Column.errors]: null,
+  id: 'e', car: 'A', x: 5, kind: 'car', ts: now, ...values,
+});
+
+describe('audit', () => {
+  it('trusts good rows and gives every failing row all its reasons', () => {
+    const result = auditRows({
+      rules, eventTime: 'ts', nowMicros: now,
+      rows: [
+        row({ id: 'a' }),
+        row({ id: 'b', car: null, x: 250 }),
+        row({ id: 'c', kind: 'bike' }),
+        row({ id: 'd', ts: now + 3_600_000_000n }),
+        row({ id: 'e', ts: now - 2n * 86_400_000_000n }),
+        row({ id: 'a' }),
+        row({ id: 'f', [Column.errors]: ["field 'x': expected long, got string 'q'"] }),
+        row({ id: 'g', [Column.status]: 'malformed', [Column.errors]: ['malformed: value is not valid JSON'] }),
+      ],
+    });
+    expect(result.trusted.map((r) => r.id)).toEqual(['a']);
+    expect(Object.fromEntries(result.untrusted.map((u) => [u.row.id, u.reasons]))).toEqual({
+      b: ['required: car is missing or null', 'range: x=250 outside [0, 100]'],
+      c: ["enum: kind='bike' not in ['car', 'truck']"],
+      d: ['timestamp: ts is in the future'],
+      e: ['timestamp: ts is older than the allowed age'],
+      a: ["duplicate: id='a' already seen"],
+      f: ["type: field 'x': expected long, got string 'q'"],
+      g: ['malformed: value is not valid JSON'],
+    });
+    expect(result.reasonCounts).toEqual({ required: 1, range: 1, enum: 1, timestamp: 2, duplicate: 1, type: 1, malformed: 1 });
+  });
+
+  it('treats values already published as duplicates', () => {
+    const result = auditRows({ rules, nowMicros: now, rows: [row({ id: 'old' }), row({ id: 'new' })], published: new Map([['id', new Set(['old'])]]) });
+    expect(result.trusted.map((r) => r.id)).toEqual(['new']);
+  });
+
+  it('gates a batch on its untrusted ratio', () => {
+    expect(batchVerdict(10, 5, 0.5)).toEqual({ verdict: 'passed' });
+    expect(batchVerdict(10, 6, 0.5)).toMatchObject({ verdict: 'failed', reason: expect.stringContaining('0.600 exceeds') });
+    expect(batchVerdict(0, 0, 0)).toEqual({ verdict: 'passed' });
+  });
+});
