@@ -61,8 +61,10 @@ export function auditRows(input: AuditInput): AuditResult {
       reasons.push(error.startsWith('malformed:') ? error : `type: ${error}`);
     }
     if (row[Column.status] === 'ok') {
+      // A value nulled because it had the wrong type is reported as that, not again as missing.
+      const mistyped = new Set(reasons.map((r) => /field '([^'.[]+)/.exec(r)?.[1]).filter(Boolean));
       for (const field of rules.required) {
-        if (row[field] === null || row[field] === undefined) reasons.push(`required: ${field} is missing or null`);
+        if ((row[field] === null || row[field] === undefined) && !mistyped.has(field)) reasons.push(`required: ${field} is missing or null`);
       }
       for (const [field, range] of Object.entries(rules.ranges)) {
         const value = row[field];

@@ -2,10 +2,8 @@
  * Process configuration from the environment (ConfigMap `floe-config` and Secrets in the cluster; the local stack
  * sets the same variables). Validated at start: a bad value fails fast naming the variable.
  */
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { createFileIO, type FileIO } from '../storage/file-io.ts';
+import { createFileIO, fileLocation, type FileIO } from '../storage/file-io.ts';
 import { parseByteSize, parseDuration } from '../util/duration.ts';
 import { ConfigError, loadPipelineConfig, parsePipelineConfig, type PipelineConfig } from './pipeline-config.ts';
 
@@ -92,7 +90,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): FloeEnv {
 /** `s3a://b/p` → `s3://b/p/`; `/dir` → `file:///dir/`; always ends with `/`. */
 export function normalizeWarehouse(location: string): string {
   let url = location.replace(/^s3[an]:\/\//, 's3://');
-  if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) url = pathToFileURL(path.resolve(url)).href;
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) url = fileLocation(url);
   return url.endsWith('/') ? url : `${url}/`;
 }
 

@@ -98,6 +98,9 @@ const pipelineSchema = z.object({
 
 export type PipelineConfig = z.output<typeof pipelineSchema>;
 
+/** Ingestion-metadata columns usable as partition sources without a declaration (see `shared/wap/rows.ts`). */
+const INGESTION_COLUMNS = ['_ingested_at', '_kafka_time', '_partition', '_topic'];
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -115,6 +118,15 @@ export function parsePipelineConfig(value: unknown, source = 'pipeline config'):
   const result = pipelineSchema.safeParse(value ?? {});
   if (!result.success) throw new ConfigError(describeIssues(result.error, source));
   for (const [topic, config] of Object.entries(result.data.topics)) {
+    for (const partition of config.partitionBy) {
+      const column = /\(\s*(?:\d+\s*,\s*)?([\w.]+)\s*\)/.exec(partition)?.[1];
+      if (column && !(column in config.fields) && !INGESTION_COLUMNS.includes(column)) {
+        throw new ConfigError(`invalid pipeline configuration in ${source}: topics.${topic}.partitionBy: '${partition}' needs '${column}' declared under topics.${topic}.fields (or an ingestion column: ${INGESTION_COLUMNS.join(', ')})`);
+      }
+    }
+    if (config.eventTime && config.fields[config.eventTime] !== 'timestamptz' && config.fields[config.eventTime] !== 'timestamp') {
+      throw new ConfigError(`invalid pipeline configuration in ${source}: topics.${topic}.eventTime: '${config.eventTime}' must be declared as timestamptz under topics.${topic}.fields`);
+    }
     for (const field of [...config.rules.required, ...Object.keys(config.rules.ranges), ...Object.keys(config.rules.enums)]) {
       if (config.binaryFields.includes(field) && !config.rules.required.includes(field)) {
         throw new ConfigError(`invalid pipeline configuration in ${source}: topics.${topic}.rules: ${field} is a binary field; only 'required' applies to it`);

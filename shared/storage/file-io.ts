@@ -4,7 +4,6 @@
  * were moved (`s3a://bucket/=/local/dir/`).
  */
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { localStore } from './local.ts';
 import { s3Client, s3Store, type S3Options } from './s3.ts';
 import { StorageError, type ObjectInfo, type ObjectStore, type PutOptions } from './store.ts';
@@ -47,6 +46,19 @@ export interface FileIO {
   resolve(location: string): { store: ObjectStore; key: string; location: string };
 }
 
+/**
+ * The `file:` location of a local path. Locations are taken literally, as Iceberg writers record them (a partition
+ * directory named `ts=2023-05-15T14%3A30%3A45%2B00%3A00` exists with the `%` signs on disk), so no percent-encoding.
+ */
+export function fileLocation(localPath: string): string {
+  return `file://${path.resolve(localPath)}`;
+}
+
+/** The local path of a `file:` location (`file:///a/b`, Hadoop's `file:/a/b`), taken literally. */
+export function localPathOf(location: string): string {
+  return location.replace(/^file:(\/\/)?/, '');
+}
+
 /** `s3a://` and `s3n://` are the Hadoop names of `s3://`. */
 export function normalizeScheme(location: string): string {
   return location.replace(/^s3[an]:\/\//, 's3://');
@@ -57,7 +69,7 @@ export function parseLocationMap(text: string): LocationMap {
   if (eq <= 0 || eq === text.length - 1) throw new StorageError(`invalid location map '${text}': expected FROM=TO`);
   const from = text.slice(0, eq);
   let to = text.slice(eq + 1);
-  if (!/^[a-z][a-z0-9+.-]*:/i.test(to)) to = pathToFileURL(path.resolve(to)).href + (to.endsWith('/') ? '/' : '');
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(to)) to = fileLocation(to) + (to.endsWith('/') ? '/' : '');
   if (from.endsWith('/') && !to.endsWith('/')) to += '/';
   return { from, to };
 }
@@ -93,8 +105,9 @@ export function createFileIO(options: FileIOOptions): FileIO {
       return { store, key: s3[2], location };
     }
     if (rootStore && (location.startsWith('file:/') || location.startsWith('/'))) {
-      const file = location.startsWith('file:') ? fileURLToPath(location) : location;
-      return { store: rootStore, key: path.resolve(file).slice(1), location };
+      const file = location.startsWith('file:') ? localPathOf(location) : location;
+      const key = path.resolve(file).slice(1) + (file.endsWith('/') && file.length > 1 ? '/' : '');
+      return { store: rootStore, key, location };
     }
     throw new StorageError(`no storage is configured for location '${original}'` + (location !== original ? ` (mapped to '${location}')` : '') +
       (/^[a-z][a-z0-9+.-]*:/i.test(location) || location.startsWith('/') ? '' : ': it is relative; map it with --map FROM=TO'), original);
@@ -135,11 +148,11 @@ export function createFileIO(options: FileIOOptions): FileIO {
       }
       return { deleted, failed };
     },
+    /** Listed objects are named under the prefix as given (before location maps), like the locations tables record. */
     async *list(prefix) {
-      const { store, key, location } = resolve(prefix);
-      const base = location.slice(0, location.length - key.length);
+      const { store, key } = resolve(prefix);
       for await (const item of store.list(key) as AsyncIterable<ObjectInfo>) {
-        yield { location: base + item.key, size: item.size, lastModified: item.lastModified };
+        yield { location: prefix + item.key.slice(key.length), size: item.size, lastModified: item.lastModified };
       }
     },
   };

@@ -6,7 +6,6 @@
 import { mkdir, open, readdir, rename, rm, stat, link, unlink } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import {
   checkKey, NotFoundError, PreconditionFailedError, StorageError,
   type ListOptions, type ObjectInfo, type ObjectStore, type PutOptions,
@@ -16,7 +15,7 @@ const TEMP_MARK = '.floe-tmp-';
 
 export function localStore(root: string): ObjectStore {
   const base = path.resolve(root);
-  const url = pathToFileURL(base + path.sep).href;
+  const url = `file://${base}/`;
   const where = `local store ${base}`;
   const fileOf = (key: string) => path.join(base, checkKey(key));
 

@@ -1,6 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 import { fromHttp, eventJson, InvalidEventError } from '../../shared/events/cloudevent.ts';
 import { taggedRecordSchema, type FileRef } from '../../shared/events/contract.ts';
 import { tagRecord, taggedEvent, UnroutableRecordError, type TaggingContext } from '../../shared/events/tagging.ts';
@@ -21,7 +20,7 @@ const config = parsePipelineConfig({
 const ctx: TaggingContext = {
   config,
   io: createFileIO({ localFiles: true }),
-  warehouse: pathToFileURL(`${tmp.dir}/`).href,
+  warehouse: `file://${tmp.dir}/`,
   now: () => new Date('2026-11-22T10:00:00Z'),
 };
 

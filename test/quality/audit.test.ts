@@ -6,7 +6,7 @@ import { Column } from '../../shared/wap/rows.ts';
 const rules = parsePipelineConfig({
   topics: {
     t: {
-      table: 't', eventTime: 'ts',
+      table: 't', eventTime: 'ts', fields: { ts: 'timestamptz' },
       rules: { required: ['id', 'car'], ranges: { x: { min: 0, max: 100 } }, enums: { kind: ['car', 'truck'] }, unique: ['id'], maxFutureSkew: '5m', maxAge: '1d' },
     },
   },

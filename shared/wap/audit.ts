@@ -1,0 +1,125 @@
+/**
+ * The auditor's step: read the batch from `staging.<t>` on its branch, judge every row by the topic's rules, and
+ * commit trusted rows to `production.<t>` and untrusted rows (with their reasons) to `production.<t>_untrusted` on the
+ * branch in ONE Nessie commit. A batch failing the gate sends all its rows to `_untrusted` with the batch reason.
+ * Redelivered events find the audit already on the branch and get the recorded result.
+ */
+import type { BatchAudited, BatchWritten } from '../events/contract.ts';
+import { commitOnBranch, loadTable, loadTables, newTableLocation } from '../catalog/tables.ts';
+import type { TableUpdate } from '../iceberg/commit.ts';
+import { currentSchema, defaultSpec, snapshotForRef } from '../iceberg/metadata.ts';
+import { scanRows } from '../iceberg/scan.ts';
+import { appendFiles } from '../iceberg/snapshot.ts';
+import { writeRows } from '../iceberg/writer.ts';
+import type { DataFile, TableMetadata } from '../iceberg/types.ts';
+import { auditRows, batchVerdict, uniqueKey, type RowVerdict } from '../quality/audit.ts';
+import { tableNames, topicConfig, type TopicConfig } from '../runtime/pipeline-config.ts';
+import { parseJson, stringifyJson } from '../util/json.ts';
+import { branchHead, property, Property, Stage } from './branches.ts';
+import { CARRIED_SUMMARY_PREFIXES, type WapContext } from './context.ts';
+import { mergeRanges, offsetsSummaryKey, rangesFromPayload, serializeRanges } from './offsets.ts';
+import { Column } from './rows.ts';
+import { productionStruct, publishedRanges, tableFor, untrustedStruct } from './tables.ts';
+
+export class BatchGoneError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BatchGoneError';
+  }
+}
+
+/** Values of the topic's unique fields already on `main`, limited to the values this batch has. */
+async function publishedUniqueValues(ctx: WapContext, production: TableMetadata | undefined, topic: TopicConfig, rows: Record<string, unknown>[]): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  if (!production) return out;
+  const schema = currentSchema(production);
+  for (const field of topic.rules.unique) {
+    if (!schema.fields.some((f) => f.name === field)) continue;
+    const values = [...new Set(rows.map((r) => r[field]).filter((v) => v !== null && v !== undefined))];
+    if (!values.length) continue;
+    // An `in` filter lets file metrics prune what cannot hold these values; only this column is read.
+    const found = await scanRows(production, {
+      io: ctx.catalog.io, columns: [field],
+      filter: { op: 'in', ref: field, values: values as (string | number | bigint)[] },
+    });
+    out.set(field, new Set(found.map((r) => uniqueKey(r[field]))));
+  }
+  return out;
+}
+
+export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<BatchAudited> {
+  const { catalog, config } = ctx;
+  const topic = topicConfig(config, batch.topic);
+  if (!topic) throw new Error(`topic '${batch.topic}' is not configured`);
+  const names = tableNames(config, topic);
+  const head = await branchHead(catalog.client, batch.branch);
+  if (!head) throw new BatchGoneError(`branch ${batch.branch} of batch ${batch.batchId} no longer exists (published or cleaned up)`);
+  if (property(head.meta, Property.stage) === Stage.audited && property(head.meta, Property.batchId) === batch.batchId) {
+    return { ...parseJson<BatchAudited>(property(head.meta, Property.result)!), hash: head.hash };
+  }
+
+  const staging = await loadTable(catalog, `${batch.branch}@${batch.hash}`, names.staging);
+  if (!staging) throw new BatchGoneError(`batch ${batch.batchId}: ${names.staging} is missing on ${batch.branch}@${batch.hash}`);
+  const rows = await scanRows(staging.metadata, { io: catalog.io });
+  const now = ctx.now?.() ?? new Date();
+  const { tables: onMain } = await loadTables(catalog, 'main', [names.production]);
+  const result = auditRows({
+    rows, rules: topic.rules, eventTime: topic.eventTime, nowMicros: BigInt(now.getTime()) * 1000n,
+    published: await publishedUniqueValues(ctx, onMain.get(names.production)?.metadata, topic, rows),
+  });
+  const verdict = batchVerdict(rows.length, result.untrusted.length, config.audit.maxUntrustedRatio);
+  const trusted = verdict.verdict === 'passed' ? result.trusted : [];
+  const untrusted: RowVerdict[] = verdict.verdict === 'passed'
+    ? result.untrusted
+    : [...result.untrusted.map((u) => ({ ...u, reasons: [...u.reasons, verdict.reason!] })), ...result.trusted.map((row) => ({ row, reasons: [verdict.reason!] }))];
+  const batchOffsets = rangesFromPayload(batch.offsets);
+  const stagingSchema = currentSchema(staging.metadata);
+
+  const tableUpdate = (name: string, struct: ReturnType<typeof productionStruct>, rowsFor: () => Record<string, unknown>[]): TableUpdate => {
+    // Data files are written once per (schema, spec) they were laid out for, and reused if a retry finds the same.
+    let laidOut: { layout: string; files: DataFile[] } | undefined;
+    return async (base, attempt, bases) => {
+      const parent = base && snapshotForRef(base, 'main');
+      // A concurrent auditor of the same batch already committed it: nothing left to do.
+      if (parent?.summary[Property.batchId] === batch.batchId) return base;
+      const tableRows = rowsFor();
+      if (!tableRows.length) return base;
+      const { metadata } = tableFor(base, struct, topic, () => newTableLocation(catalog.warehouse, name));
+      const layout = stringifyJson([currentSchema(metadata), defaultSpec(metadata)]);
+      if (laidOut?.layout !== layout) laidOut = { layout, files: await writeRows(catalog.io, metadata, tableRows) };
+      // Every table of the topic records the union of what the topic's tables hold, so a replay is recognised.
+      const offsets = mergeRanges(publishedRanges([...bases.values()], batch.topic), batchOffsets);
+      return appendFiles({
+        io: catalog.io, files: laidOut.files, carrySummaryPrefixes: CARRIED_SUMMARY_PREFIXES,
+        summary: { [Property.batchId]: batch.batchId, [offsetsSummaryKey(batch.topic)]: serializeRanges(offsets) },
+      })(metadata, attempt, bases);
+    };
+  };
+
+  const trustedRows = () => trusted.map((row) => {
+    const { [Column.errors]: _e, [Column.raw]: _r, ...rest } = row;
+    return rest;
+  });
+  const untrustedRows = () => untrusted.map(({ row, reasons }) => ({ ...row, [Column.reasons]: reasons }));
+  const audited: BatchAudited = {
+    batchId: batch.batchId, branch: batch.branch, hash: '', topic: batch.topic, table: batch.table,
+    verdict: verdict.verdict, ...(verdict.reason ? { reason: verdict.reason } : {}),
+    trusted: trusted.length, untrusted: untrusted.length, reasons: result.reasonCounts, offsets: batch.offsets,
+    auditedAt: now.toISOString(),
+  };
+  const commit = await commitOnBranch(catalog, batch.branch, new Map([
+    [names.production, tableUpdate(names.production, productionStruct(stagingSchema), trustedRows)],
+    [names.untrusted, tableUpdate(names.untrusted, untrustedStruct(stagingSchema), untrustedRows)],
+  ]), {
+    message: `floe: audit batch ${batch.batchId}: ${verdict.verdict}, ${trusted.length} trusted, ${untrusted.length} untrusted`,
+    properties: {
+      [Property.batchId]: batch.batchId, [Property.stage]: Stage.audited, [Property.topic]: batch.topic,
+      [Property.table]: batch.table, [Property.result]: stringifyJson({ ...audited, hash: undefined }),
+    },
+  });
+  if (commit.hash) return { ...audited, hash: commit.hash };
+  // Nothing committed: another auditor of this batch won the race; answer with what it recorded.
+  const after = await branchHead(catalog.client, batch.branch);
+  if (!after || property(after.meta, Property.stage) !== Stage.audited) throw new Error(`batch ${batch.batchId}: audit commit vanished`);
+  return { ...parseJson<BatchAudited>(property(after.meta, Property.result)!), hash: after.hash };
+}

@@ -1,0 +1,14 @@
+import type { Catalog } from '../catalog/tables.ts';
+import type { Logger } from '../runtime/log.ts';
+import type { PipelineConfig } from '../runtime/pipeline-config.ts';
+
+/** What every WAP step needs: the catalog (Nessie + storage), the pipeline config, a logger, a clock. */
+export interface WapContext {
+  catalog: Catalog;
+  config: PipelineConfig;
+  log: Logger;
+  now?: () => Date;
+}
+
+/** Summary keys holding state across snapshots (carried by every later snapshot, also compactions). */
+export const CARRIED_SUMMARY_PREFIXES = ['floe.kafka.offsets.'];
