@@ -1,0 +1,271 @@
+/**
+ * The durable repository: state in memory, every change in a write-ahead log on disk.
+ *
+ * Layout of the data directory:
+ *   snapshot.log      compacted state (header, all reachable commits, the references), replaced atomically
+ *   wal-<N>.log       mutations since snapshot generation N, one framed record each
+ *   lock              pid of the process that owns the directory
+ *
+ * Writes go through one queue. Each batch of queued writes is applied in order to the in-memory state, appended to
+ * the log in one write, and fsynced once (group commit) before any of them is acknowledged. Reads see only durable
+ * state: references are published after the fsync. On start the snapshot and the log are replayed; a torn last record
+ * (crash mid-write) is dropped — it was never acknowledged.
+ */
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { NessieError } from '../../shared/catalog/nessie/errors.ts';
+import { parseJson, stringifyJson } from '../../shared/util/json.ts';
+import type { Logger } from '../../shared/runtime/log.ts';
+import { encodeRecord, openAppendLog, readRecords, syncDirectory, writeFileAtomically, type AppendLog } from './record-log.ts';
+import { applyMutation, emptyRepository, reachableCommits, type Mutation, type Repository } from './repository.ts';
+import type { WriteResult } from './writes.ts';
+
+export interface NessieStoreOptions {
+  dataDir: string;
+  /** Used only when the directory holds no repository yet. Default `main`. */
+  defaultBranch?: string;
+  logger?: Logger;
+  /** Compact (snapshot + new log) once the log grows past this. Default 64 MiB. */
+  compactAfterBytes?: number;
+}
+
+export interface NessieStore {
+  /** The durable state; what reads see. */
+  view(): Repository;
+  /** Runs a write in the queue; resolves after its mutation is on disk. */
+  write<T>(operation: (repo: Repository) => WriteResult<T>): Promise<T>;
+  /** Writes a snapshot and starts a new log (also done automatically past `compactAfterBytes`). */
+  compact(): Promise<void>;
+  /** Waits for queued writes, then closes the files and releases the directory. */
+  close(): Promise<void>;
+}
+
+interface Header {
+  kind: 'header';
+  defaultBranch: string;
+  createdAt: string;
+  /** In a snapshot: the log generation that continues it. */
+  walGeneration?: number;
+}
+
+type LogRecord = Header | { kind: 'mutation'; mutation: Mutation };
+
+const SNAPSHOT = 'snapshot.log';
+const walFile = (generation: number) => `wal-${generation}.log`;
+
+function encode(record: LogRecord): Buffer {
+  return encodeRecord(Buffer.from(stringifyJson(record), 'utf8'));
+}
+
+function decode(payload: Buffer): LogRecord {
+  return parseJson<LogRecord>(payload);
+}
+
+/** Claims the directory for this process; a lock left by a dead process (kill -9) is taken over. */
+async function lockDirectory(dir: string): Promise<() => Promise<void>> {
+  const file = path.join(dir, 'lock');
+  try {
+    const owner = Number((await readFile(file, 'utf8')).trim());
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid) {
+      let alive = true;
+      try {
+        process.kill(owner, 0);
+      } catch (err) {
+        alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+      }
+      if (alive) throw new Error(`Nessie data directory ${dir} is in use by process ${owner}`);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await writeFile(file, `${process.pid}\n`);
+  return () => rm(file, { force: true });
+}
+
+interface Replayed {
+  repo: Repository;
+  generation: number;
+  walValidLength: number;
+}
+
+async function replay(dir: string, defaultBranch: string, logger?: Logger): Promise<Replayed> {
+  let header: Header | undefined;
+  let repo: Repository | undefined;
+  let generation = 0;
+  const snapshot = await readRecords(path.join(dir, SNAPSHOT));
+  if (snapshot.tornBytes) throw new Error(`${path.join(dir, SNAPSHOT)} is incomplete; it is only ever replaced atomically, so the disk is damaged`);
+  for (const payload of snapshot.records) {
+    const record = decode(payload);
+    if (record.kind === 'header') {
+      header = record;
+      generation = record.walGeneration ?? 0;
+      repo = emptyRepository(record.defaultBranch, record.createdAt);
+    } else {
+      applyMutation(repo!, record.mutation);
+    }
+  }
+  const walPath = path.join(dir, walFile(generation));
+  const wal = await readRecords(walPath);
+  if (wal.tornBytes) logger?.warn({ file: walPath, droppedBytes: wal.tornBytes }, 'dropping a torn record at the end of the Nessie log (a write interrupted by a crash, never acknowledged)');
+  for (const payload of wal.records) {
+    const record = decode(payload);
+    if (record.kind === 'header') {
+      header ??= record;
+      repo ??= emptyRepository(record.defaultBranch, record.createdAt);
+    } else {
+      if (!repo) throw new Error(`${walPath} has data but no repository header`);
+      applyMutation(repo, record.mutation);
+    }
+  }
+  return { repo: repo ?? emptyRepository(defaultBranch, new Date().toISOString()), generation, walValidLength: header ? wal.validLength : 0 };
+}
+
+export async function openNessieStore(options: NessieStoreOptions): Promise<NessieStore> {
+  const dir = path.resolve(options.dataDir);
+  const logger = options.logger;
+  const compactAfterBytes = options.compactAfterBytes ?? 64 * 1024 * 1024;
+  await mkdir(dir, { recursive: true });
+  const unlock = await lockDirectory(dir);
+
+  let pending: Repository;
+  let generation: number;
+  let wal: AppendLog;
+  try {
+    const replayed = await replay(dir, options.defaultBranch ?? 'main', logger);
+    pending = replayed.repo;
+    generation = replayed.generation;
+    wal = await openAppendLog(path.join(dir, walFile(generation)), replayed.walValidLength);
+    if (wal.size() === 0 && generation === 0) {
+      await wal.append([encode({ kind: 'header', defaultBranch: pending.defaultBranch, createdAt: pending.createdAt })]);
+    }
+    for (const name of await readdir(dir)) {
+      const match = /^wal-(\d+)\.log$/.exec(name);
+      if ((match && Number(match[1]) !== generation) || name.endsWith('.tmp')) await rm(path.join(dir, name), { force: true });
+    }
+  } catch (err) {
+    await unlock();
+    throw err;
+  }
+
+  let visible: Repository = { ...pending };
+  const publish = () => {
+    visible = { commits: pending.commits, refs: pending.refs, defaultBranch: pending.defaultBranch, createdAt: pending.createdAt };
+  };
+
+  interface Queued {
+    operation: (repo: Repository) => WriteResult<unknown>;
+    resolve(value: unknown): void;
+    reject(err: unknown): void;
+  }
+  const queue: Queued[] = [];
+  let draining: Promise<void> | undefined;
+  let failure: Error | undefined;
+  let closed = false;
+
+  async function compactNow(): Promise<void> {
+    const next = generation + 1;
+    const commits = reachableCommits(pending);
+    const records: Buffer[] = [encode({ kind: 'header', defaultBranch: pending.defaultBranch, createdAt: pending.createdAt, walGeneration: next })];
+    for (let i = 0; i < commits.length; i += 256) {
+      const chunk = commits.slice(i, i + 256).map(({ hash, parents, meta, ops }) => ({ hash, parents, meta, ops }));
+      records.push(encode({ kind: 'mutation', mutation: { commits: chunk, refs: [] } }));
+    }
+    records.push(encode({ kind: 'mutation', mutation: { commits: [], refs: [...pending.refs.entries()].map(([name, ref]) => ({ name, type: ref.type, hash: ref.hash })) } }));
+    await writeFileAtomically(path.join(dir, SNAPSHOT), records);
+    // From here the snapshot is the truth; the old log is obsolete even if we crash before removing it.
+    const oldWal = wal;
+    wal = await openAppendLog(path.join(dir, walFile(next)), 0);
+    generation = next;
+    await oldWal.close();
+    await rm(oldWal.file, { force: true });
+    await syncDirectory(dir);
+    const keep = new Set(commits.map((c) => c.hash));
+    for (const hash of pending.commits.keys()) if (pending.commits.get(hash)!.parents.length && !keep.has(hash)) pending.commits.delete(hash);
+    logger?.info({ commits: commits.length, generation }, 'compacted the Nessie log into a snapshot');
+  }
+
+  const compactWaiters: Array<{ resolve(): void; reject(err: unknown): void }> = [];
+
+  async function drain(): Promise<void> {
+    while (queue.length || compactWaiters.length) {
+      const batch = queue.splice(0, queue.length);
+      const frames: Buffer[] = [];
+      const outcomes: Array<{ item: Queued; settle(): void }> = [];
+      for (const item of batch) {
+        if (failure) {
+          outcomes.push({ item, settle: () => item.reject(unavailable()) });
+          continue;
+        }
+        try {
+          const { response, mutation } = item.operation(pending);
+          if (mutation && (mutation.commits.length || mutation.refs.length)) {
+            frames.push(encode({ kind: 'mutation', mutation }));
+            applyMutation(pending, mutation);
+          }
+          outcomes.push({ item, settle: () => item.resolve(response) });
+        } catch (err) {
+          outcomes.push({ item, settle: () => item.reject(err) });
+        }
+      }
+      if (frames.length) {
+        try {
+          await wal.append(frames);
+          publish();
+        } catch (err) {
+          // Memory is now ahead of the disk: refuse every write of this batch and all later ones until a restart
+          // replays the log.
+          failure = err as Error;
+          logger?.error({ err }, 'writing the Nessie log failed; the store accepts no more writes until restarted');
+          for (const { item } of outcomes) item.reject(unavailable());
+          continue;
+        }
+      }
+      for (const { settle } of outcomes) settle();
+      if (!failure && (compactWaiters.length || wal.size() > compactAfterBytes)) {
+        const waiters = compactWaiters.splice(0, compactWaiters.length);
+        try {
+          await compactNow();
+          for (const w of waiters) w.resolve();
+        } catch (err) {
+          logger?.error({ err }, 'compacting the Nessie log failed; continuing with the current log');
+          for (const w of waiters) w.reject(err);
+        }
+      }
+    }
+  }
+
+  function unavailable(): NessieError {
+    return new NessieError(503, 'SERVICE_UNAVAILABLE', `The Nessie store cannot write: ${failure?.message ?? 'closed'}`);
+  }
+
+  function kick(): void {
+    draining ??= drain().finally(() => {
+      draining = undefined;
+      if (queue.length || compactWaiters.length) kick();
+    });
+  }
+
+  return {
+    view: () => visible,
+    write<T>(operation: (repo: Repository) => WriteResult<T>): Promise<T> {
+      if (closed || failure) return Promise.reject(unavailable());
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ operation, resolve: resolve as (v: unknown) => void, reject });
+        kick();
+      });
+    },
+    compact() {
+      if (closed || failure) return Promise.reject(unavailable());
+      return new Promise<void>((resolve, reject) => {
+        compactWaiters.push({ resolve, reject });
+        kick();
+      });
+    },
+    async close() {
+      closed = true;
+      while (draining) await draining;
+      await wal.close();
+      await unlock();
+    },
+  };
+}
