@@ -5,6 +5,8 @@ import { parseCommandArgs, usage, UsageError, type Command } from './command.ts'
 
 /** name → module loader; each module exports `command`. Later issues add commands here. */
 const commands: Record<string, () => Promise<{ command: Command }>> = {
+  inspect: () => import('./commands/inspect.ts'),
+  scan: () => import('./commands/scan.ts'),
   kafka: () => import('./commands/kafka.ts'),
   nessie: () => import('./commands/nessie.ts'),
 };

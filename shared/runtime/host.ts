@@ -13,6 +13,7 @@ import { fromHttp, InvalidEventError, toHttpBinary, type CloudEventMessage } fro
 import { createEmitter, type Emit } from './emitter.ts';
 import type { Logger } from './log.ts';
 import { createFunctionMetrics, type FunctionMetrics } from './metrics.ts';
+import type { Metric } from 'prom-client';
 
 export interface FunctionContext {
   log: Logger;
@@ -28,6 +29,8 @@ export interface FloeFunction {
   shutdown?(): Promise<void>;
   /** Extra readiness condition (e.g. "catalog reachable"). */
   ready?(): boolean;
+  /** The function's own Prometheus metrics, registered with the host's registry. */
+  metricsToRegister?: Metric[];
 }
 
 /** An error with the HTTP status the host answers; 4xx tells Knative not to retry (the event goes to dead letter). */
@@ -61,6 +64,7 @@ export interface RunningHost {
 export async function startHost(options: HostOptions): Promise<RunningHost> {
   const { fn, logger } = options;
   const metrics = options.metrics ?? createFunctionMetrics(fn.name);
+  for (const metric of fn.metricsToRegister ?? []) metrics.registry.registerMetric(metric);
   const bodyLimit = options.bodyLimitBytes ?? 16 * 1024 * 1024;
   const sinkEmit = options.sink ? createEmitter(options.sink) : undefined;
   const emit: Emit = async (event) => {

@@ -35,6 +35,9 @@ export interface S3Options {
 }
 
 export function s3Client(options: Omit<S3Options, 'bucket' | 'prefix' | 'client'>): S3Client {
+  // floe supports Node 20 with the SDK versions pinned in package-lock.json; the SDK's notice that future releases
+  // need Node 22 would otherwise print on every command and function start.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const config: S3ClientConfig = {
     region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),

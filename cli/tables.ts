@@ -1,0 +1,53 @@
+/** Opening a table for the CLI: by metadata file (`--metadata`, with `--map`) or by name in the catalog (`--ref`). */
+import path from 'node:path';
+import { loadTable, type Catalog } from '../shared/catalog/tables.ts';
+import { parseTableMetadata } from '../shared/iceberg/metadata.ts';
+import type { TableMetadata } from '../shared/iceberg/types.ts';
+import { createNessieClient } from '../shared/catalog/nessie/index.ts';
+import { createFileIO, fileLocation, parseLocationMap, type FileIO, type LocationMap } from '../shared/storage/index.ts';
+import { UsageError } from './command.ts';
+import { localEnv } from './local-env.ts';
+
+export interface OpenedTable {
+  metadata: TableMetadata;
+  metadataLocation: string;
+  io: FileIO;
+}
+
+export function locationMaps(values: string[]): LocationMap[] {
+  return values.map((text) => {
+    try {
+      return parseLocationMap(text);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  });
+}
+
+/** FileIO reaching local paths, `file:` and (with S3_* / AWS_* set) `s3://` locations, through the given maps. */
+export function cliIO(maps: LocationMap[]): FileIO {
+  const s3 = process.env.S3_ENDPOINT || process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE
+    ? { s3: { endpoint: process.env.S3_ENDPOINT, region: process.env.S3_REGION, forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true' || Boolean(process.env.S3_ENDPOINT), accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY } }
+    : { s3: { region: process.env.AWS_REGION ?? 'us-east-1' } };
+  return createFileIO({ localFiles: true, maps, ...s3 });
+}
+
+export async function openMetadataFile(file: string, maps: LocationMap[]): Promise<OpenedTable> {
+  const io = cliIO(maps);
+  const location = /^[a-z][a-z0-9+.-]*:/i.test(file) ? file : fileLocation(path.resolve(file));
+  return { metadata: parseTableMetadata(await io.read(location), location), metadataLocation: location, io };
+}
+
+export function cliCatalog(): Catalog {
+  const env = localEnv();
+  const io = cliIO([]);
+  return { client: createNessieClient({ uri: env.nessieUri, ...(env.nessieToken ? { token: env.nessieToken } : {}), retries: 1, timeoutMs: 15_000 }), io, warehouse: env.warehouse };
+}
+
+export async function openCatalogTable(name: string, ref: string): Promise<OpenedTable> {
+  if (!/^[^.]+\..+$/.test(name)) throw new UsageError(`table '${name}' must be namespace.table, e.g. production.parking_entry`);
+  const catalog = cliCatalog();
+  const table = await loadTable(catalog, ref, name);
+  if (!table) throw new Error(`table ${name} does not exist on ${ref} (catalog ${catalog.client.uri})`);
+  return { metadata: table.metadata, metadataLocation: table.metadataLocation, io: catalog.io };
+}

@@ -1,0 +1,22 @@
+/**
+ * What a function process builds once at start from its environment: logger, storage, the Nessie-backed catalog.
+ */
+import { createNessieClient } from '../catalog/nessie/index.ts';
+import type { Catalog } from '../catalog/tables.ts';
+import type { FileIO } from '../storage/file-io.ts';
+import { loadEnv, warehouseIO, type FloeEnv } from './env.ts';
+import { createLogger, type Logger } from './log.ts';
+
+export interface Runtime {
+  env: FloeEnv;
+  log: Logger;
+  io: FileIO;
+  catalog: Catalog;
+}
+
+export function createRuntime(name: string, env: FloeEnv = loadEnv()): Runtime {
+  const log = createLogger({ name });
+  const io = warehouseIO(env);
+  const client = createNessieClient({ uri: env.nessieUri, ...(env.nessieToken ? { token: env.nessieToken } : {}) });
+  return { env, log, io, catalog: { client, io, warehouse: env.warehouse, author: env.author } };
+}
