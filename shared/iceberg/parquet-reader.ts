@@ -182,6 +182,8 @@ interface FileNode {
   /** For LIST groups: the element node; for MAP groups: key_value group name and key/value nodes. */
   listElement?: FileNode;
   mapEntries?: { name: string; key: FileNode; value: FileNode };
+  /** Why this column cannot be read, if it cannot (reported only when a read needs it). */
+  unsupported?: string;
 }
 
 function fileNodes(metadata: FileMetaData, nameMapping: NameMapping | undefined): FileNode[] {
@@ -196,7 +198,8 @@ function fileNodes(metadata: FileMetaData, nameMapping: NameMapping | undefined)
       // 3-level lists wrap the element in a repeated group of one child; legacy 2-level lists repeat the element
       // itself, which hyparquet assembles only for primitive elements
       if (repeated.children.length > 1 || (repeated.children.length === 1 && (repeated.element.name === 'array' || repeated.element.name === `${tree.element.name}_tuple`))) {
-        throw new Error(`list column '${tree.element.name}' uses the legacy 2-level layout with group elements, which is not supported`);
+        node.unsupported = 'a legacy 2-level list of groups, which is not supported';
+        return node;
       }
       const elementTree = repeated.children.length === 1 ? repeated.children[0] : repeated;
       const elementMapped = findMapped(mapped?.fields, 'element');
@@ -232,8 +235,9 @@ function physicalMetadata(metadata: FileMetaData): FileMetaData {
   const schema = metadata.schema.map((element) => {
     const converted = element.converted_type;
     const logical = element.logical_type?.type;
-    const keep = converted === 'UTF8' || converted === 'LIST' || logical === 'STRING' || logical === 'LIST';
-    if (keep || (converted === undefined && logical === undefined)) return element;
+    // hyparquet assembles lists only by the converted type, which some writers omit next to the logical type
+    if (converted === 'LIST' || logical === 'LIST') return { ...element, converted_type: 'LIST' as const };
+    if (converted === 'UTF8' || logical === 'STRING' || (converted === undefined && logical === undefined)) return element;
     const copy: SchemaElement = { ...element };
     delete copy.converted_type;
     delete copy.logical_type;
@@ -332,6 +336,7 @@ function fieldReader(context: ReadContext, field: NestedField, node: FileNode, p
 
 function typeReader(context: ReadContext, type: IcebergType, node: FileNode, path: string): Convert {
   const mismatch = (what: string) => new IcebergFormatError(`${context.location}: field '${path}' is ${what} in the file and cannot be read as ${describeType(type)}`);
+  if (node.unsupported) throw mismatch(node.unsupported);
   if (isStruct(type)) {
     if (node.listElement || node.mapEntries || (node.element.type !== undefined)) throw mismatch(node.element.type ?? 'a list or map');
     const children = type.fields.map((field) => {

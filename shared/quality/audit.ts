@@ -114,9 +114,9 @@ export interface Verdict {
   reason?: string;
 }
 
-/** The batch gate: fails a batch whose untrusted share exceeds the threshold. */
-export function batchVerdict(total: number, untrusted: number, maxUntrustedRatio: number): Verdict {
-  if (total === 0) return { verdict: 'passed' };
+/** The batch gate: fails a batch (of at least `minRows`) whose untrusted share exceeds the threshold. */
+export function batchVerdict(total: number, untrusted: number, maxUntrustedRatio: number, minRows = 0): Verdict {
+  if (total === 0 || total < minRows) return { verdict: 'passed' };
   const ratio = untrusted / total;
   if (ratio > maxUntrustedRatio) {
     return { verdict: 'failed', reason: `batch: untrusted ratio ${ratio.toFixed(3)} exceeds the gate ${maxUntrustedRatio}` };

@@ -90,7 +90,9 @@ const pipelineSchema = z.object({
   audit: z.object({
     /** A batch whose share of untrusted rows exceeds this fails as a whole. */
     maxUntrustedRatio: z.number().min(0).max(1).default(0.5),
-  }).strict().default({ maxUntrustedRatio: 0.5 }),
+    /** Batches smaller than this are never failed by the ratio (one bad record in a tiny batch is not a bad batch). */
+    minRowsForGate: z.number().int().nonnegative().default(20),
+  }).strict().default({ maxUntrustedRatio: 0.5, minRowsForGate: 20 }),
   topics: z.record(z.string(), topicSchema).default({}),
   /** Topics not listed: routed to a table named after the topic (non-identifier characters → `_`), no rules. */
   routeUnknownTopics: z.boolean().default(true),

@@ -67,7 +67,7 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
     rows, rules: topic.rules, eventTime: topic.eventTime, nowMicros: BigInt(now.getTime()) * 1000n,
     published: await publishedUniqueValues(ctx, onMain.get(names.production)?.metadata, topic, rows),
   });
-  const verdict = batchVerdict(rows.length, result.untrusted.length, config.audit.maxUntrustedRatio);
+  const verdict = batchVerdict(rows.length, result.untrusted.length, config.audit.maxUntrustedRatio, config.audit.minRowsForGate);
   const trusted = verdict.verdict === 'passed' ? result.trusted : [];
   const untrusted: RowVerdict[] = verdict.verdict === 'passed'
     ? result.untrusted

@@ -56,5 +56,6 @@ describe('audit', () => {
     expect(batchVerdict(10, 5, 0.5)).toEqual({ verdict: 'passed' });
     expect(batchVerdict(10, 6, 0.5)).toMatchObject({ verdict: 'failed', reason: expect.stringContaining('0.600 exceeds') });
     expect(batchVerdict(0, 0, 0)).toEqual({ verdict: 'passed' });
+    expect(batchVerdict(5, 5, 0.5, 20)).toEqual({ verdict: 'passed' });
   });
 });

@@ -32,6 +32,7 @@ beforeAll(async () => {
   const catalog: Catalog = { client: createNessieClient({ uri: nessie.uri }), io: createFileIO({ localFiles: true }), warehouse: `file://${tmp.dir}/warehouse/` };
   const config = loadPipelineConfig('knative/config/pipeline.yaml');
   config.audit.maxUntrustedRatio = 0.5;
+  config.audit.minRowsForGate = 5;
   ctx = { catalog, config, log: silent, now: () => NOW };
 });
 afterAll(async () => {
