@@ -1,12 +1,11 @@
 /** The floe functions by name; each module exports Knative Functions' `init`/`handle`/`shutdown`. */
 import type { FloeEnv } from '../shared/runtime/env.ts';
 import type { FloeFunction } from '../shared/runtime/host.ts';
-import type { Logger } from '../shared/runtime/log.ts';
 
 export const FUNCTIONS = ['tagger', 'writer', 'auditor', 'publisher', 'compactor', 'janitor', 'deadletter'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
 
-interface FunctionModule {
+export interface FunctionModule {
   init(env?: FloeEnv): Promise<FloeFunction>;
 }
 
@@ -20,8 +19,6 @@ const modules: Record<FunctionName, () => Promise<FunctionModule>> = {
   deadletter: () => import('./deadletter/index.ts'),
 };
 
-export async function loadFunction(name: FunctionName, env: FloeEnv): Promise<{ fn: FloeFunction; log: Logger }> {
-  const fn = await (await modules[name]()).init(env);
-  const { createLogger } = await import('../shared/runtime/log.ts');
-  return { fn, log: createLogger({ name }) };
+export function functionModule(name: FunctionName): Promise<FunctionModule> {
+  return modules[name]();
 }

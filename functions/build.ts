@@ -1,0 +1,65 @@
+/**
+ * `npm run build`: bundles every function with esbuild into one ESM file `dist/functions/<name>.mjs` (plus the
+ * wasm files its dependencies load at run time), ready for the container image. Prints the bundle sizes.
+ */
+import { build } from 'esbuild';
+import { copyFile, mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FUNCTIONS } from './registry.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const out = path.join(root, 'dist', 'functions');
+
+// Bundled CommonJS dependencies still reach for require/__dirname/__filename; give them the ESM equivalents.
+const banner = [
+  "import { createRequire as __floeCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __floeFileURLToPath } from 'node:url';",
+  "import { dirname as __floeDirname } from 'node:path';",
+  'const require = __floeCreateRequire(import.meta.url);',
+  'const __filename = __floeFileURLToPath(import.meta.url);',
+  'const __dirname = __floeDirname(__filename);',
+].join('\n');
+
+/** Files dependencies read next to themselves at run time. */
+const RUNTIME_ASSETS = ['node_modules/@bokuweb/zstd-wasm/dist/common/zstd.wasm'];
+
+export async function buildFunctions(names: readonly string[] = FUNCTIONS): Promise<{ name: string; bytes: number }[]> {
+  await mkdir(out, { recursive: true });
+  const sizes: { name: string; bytes: number }[] = [];
+  for (const name of names) {
+    const outfile = path.join(out, `${name}.mjs`);
+    await build({
+      stdin: {
+        contents: `import { serve } from './serve.ts';\nimport { init } from './${name}/index.ts';\nawait serve(${JSON.stringify(name)}, init);\n`,
+        resolveDir: path.join(root, 'functions'),
+        sourcefile: `${name}-entry.ts`,
+        loader: 'ts',
+      },
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      outfile,
+      minify: true,
+      sourcemap: 'linked',
+      legalComments: 'none',
+      banner: { js: banner },
+      logLevel: 'warning',
+    });
+    sizes.push({ name, bytes: (await stat(outfile)).size });
+  }
+  for (const asset of RUNTIME_ASSETS) await copyFile(path.join(root, asset), path.join(out, path.basename(asset)));
+  return sizes;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const requested = process.argv.slice(2);
+  const unknown = requested.filter((n) => !(FUNCTIONS as readonly string[]).includes(n));
+  if (unknown.length) {
+    console.error(`unknown function(s): ${unknown.join(', ')}; known: ${FUNCTIONS.join(', ')}`);
+    process.exit(2);
+  }
+  const sizes = await buildFunctions(requested.length ? requested : FUNCTIONS);
+  for (const { name, bytes } of sizes) console.log(`dist/functions/${name}.mjs  ${(bytes / 1024).toFixed(0)} KiB`);
+}
