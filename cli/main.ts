@@ -5,10 +5,14 @@ import { parseCommandArgs, usage, UsageError, type Command } from './command.ts'
 
 /** name → module loader; each module exports `command`. Later issues add commands here. */
 const commands: Record<string, () => Promise<{ command: Command }>> = {
+  simulate: () => import('./commands/simulate.ts'),
+  tables: () => import('./commands/tables.ts'),
+  branches: () => import('./commands/branches.ts'),
   inspect: () => import('./commands/inspect.ts'),
   scan: () => import('./commands/scan.ts'),
   kafka: () => import('./commands/kafka.ts'),
   nessie: () => import('./commands/nessie.ts'),
+  dashboard: () => import('./commands/dashboard.ts'),
 };
 
 function mainUsage(): string {

@@ -17,7 +17,7 @@ export interface AuditInput {
   eventTime?: string;
   /** Now in µs since epoch. */
   nowMicros: bigint;
-  /** Values of `unique` fields already published, per field (rows repeating them are duplicates). */
+  /** Keys of `unique` rules already published, per rule name (`uniqueName`): rows repeating them are duplicates. */
   published?: Map<string, Set<string>>;
 }
 
@@ -30,10 +30,14 @@ export interface AuditResult {
 
 const show = (v: unknown) => (typeof v === 'string' ? `'${v.length > 60 ? `${v.slice(0, 60)}…` : v}'` : String(v));
 
-/** A comparable text form of a unique-field value (numbers and bigints compare by value). */
-export function uniqueKey(value: unknown): string {
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('hex');
-  return typeof value === 'bigint' ? value.toString() : String(value);
+/** A comparable text form of a unique key's values (numbers and bigints compare by value). */
+export function uniqueKey(values: unknown[]): string {
+  return values.map((value) => (value instanceof Uint8Array ? Buffer.from(value).toString('hex') : typeof value === 'bigint' ? value.toString() : String(value))).join('\u0000');
+}
+
+/** How a unique rule is named in reasons and maps: `event_id`, or `sensor_id+timestamp`. */
+export function uniqueName(fields: string[]): string {
+  return fields.join('+');
 }
 
 function numeric(value: unknown): number | undefined {
@@ -44,7 +48,7 @@ function numeric(value: unknown): number | undefined {
 
 export function auditRows(input: AuditInput): AuditResult {
   const { rules } = input;
-  const seen = new Map<string, Set<string>>(rules.unique.map((f) => [f, new Set(input.published?.get(f) ?? [])]));
+  const seen = new Map<string, Set<string>>(rules.unique.map((fields) => [uniqueName(fields), new Set(input.published?.get(uniqueName(fields)) ?? [])]));
   const trusted: Record<string, unknown>[] = [];
   const untrusted: RowVerdict[] = [];
   const reasonCounts: Record<string, number> = {};
@@ -88,13 +92,13 @@ export function auditRows(input: AuditInput): AuditResult {
           else if (t < input.nowMicros - BigInt(rules.maxAge) * 1000n) reasons.push(`timestamp: ${input.eventTime} is older than the allowed age`);
         }
       }
-      for (const field of rules.unique) {
-        const value = row[field];
-        if (value === null || value === undefined) continue;
-        const key = uniqueKey(value);
-        const values = seen.get(field)!;
-        if (values.has(key)) reasons.push(`duplicate: ${field}=${show(value)} already seen`);
-        else values.add(key);
+      for (const fields of rules.unique) {
+        const values = fields.map((f) => row[f]);
+        if (values.some((v) => v === null || v === undefined)) continue;
+        const key = uniqueKey(values);
+        const known = seen.get(uniqueName(fields))!;
+        if (known.has(key)) reasons.push(`duplicate: ${fields.map((f, i) => `${f}=${show(values[i])}`).join(', ')} already seen`);
+        else known.add(key);
       }
     }
     if (reasons.length) {

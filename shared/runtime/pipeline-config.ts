@@ -45,8 +45,11 @@ const rulesSchema = z.object({
   ranges: z.record(z.string(), range).default({}),
   /** Allowed values per field. */
   enums: z.record(z.string(), z.array(z.union([z.string(), z.number(), z.boolean()])).min(1)).default({}),
-  /** Fields whose value must be unique (within the batch and against what is already published). */
-  unique: z.array(z.string()).default([]),
+  /**
+   * Values that must be unique (within the batch and against what is already published): a field name, or a list
+   * of fields that are unique together (e.g. `[sensor_id, timestamp]`).
+   */
+  unique: z.array(z.union([z.string(), z.array(z.string()).min(1)])).default([]).transform((keys) => keys.map((k) => (Array.isArray(k) ? k : [k]))),
   /** Event-time sanity, applied to the topic's `eventTime` field. */
   maxFutureSkew: duration.default(5 * 60_000),
   maxAge: duration.default(365 * 86_400_000),

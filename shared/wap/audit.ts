@@ -12,7 +12,7 @@ import { scanRows } from '../iceberg/scan.ts';
 import { appendFiles } from '../iceberg/snapshot.ts';
 import { writeRows } from '../iceberg/writer.ts';
 import type { DataFile, TableMetadata } from '../iceberg/types.ts';
-import { auditRows, batchVerdict, uniqueKey, type RowVerdict } from '../quality/audit.ts';
+import { auditRows, batchVerdict, uniqueKey, uniqueName, type RowVerdict } from '../quality/audit.ts';
 import { tableNames, topicConfig, type TopicConfig } from '../runtime/pipeline-config.ts';
 import { parseJson, stringifyJson } from '../util/json.ts';
 import { branchHead, property, Property, Stage } from './branches.ts';
@@ -28,21 +28,22 @@ export class BatchGoneError extends Error {
   }
 }
 
-/** Values of the topic's unique fields already on `main`, limited to the values this batch has. */
-async function publishedUniqueValues(ctx: WapContext, production: TableMetadata | undefined, topic: TopicConfig, rows: Record<string, unknown>[]): Promise<Map<string, Set<string>>> {
+/** Keys of the topic's unique rules already on `main`, limited to the values this batch has. */
+async function publishedUniqueKeys(ctx: WapContext, production: TableMetadata | undefined, topic: TopicConfig, rows: Record<string, unknown>[]): Promise<Map<string, Set<string>>> {
   const out = new Map<string, Set<string>>();
   if (!production) return out;
   const schema = currentSchema(production);
-  for (const field of topic.rules.unique) {
-    if (!schema.fields.some((f) => f.name === field)) continue;
-    const values = [...new Set(rows.map((r) => r[field]).filter((v) => v !== null && v !== undefined))];
-    if (!values.length) continue;
-    // An `in` filter lets file metrics prune what cannot hold these values; only this column is read.
+  for (const fields of topic.rules.unique) {
+    if (!fields.every((f) => schema.fields.some((c) => c.name === f))) continue;
+    const valuesOf = (field: string) => [...new Set(rows.map((r) => r[field]).filter((v) => v !== null && v !== undefined))] as (string | number | bigint)[];
+    if (!valuesOf(fields[0]).length) continue;
+    // `in` filters on every key field let partition and file metrics prune what cannot hold these keys (for a
+    // time-partitioned table, only recent files); only the key columns are read.
     const found = await scanRows(production, {
-      io: ctx.catalog.io, columns: [field],
-      filter: { op: 'in', ref: field, values: values as (string | number | bigint)[] },
+      io: ctx.catalog.io, columns: fields,
+      filter: { op: 'and', args: fields.map((f) => ({ op: 'in' as const, ref: f, values: valuesOf(f) })) },
     });
-    out.set(field, new Set(found.map((r) => uniqueKey(r[field]))));
+    out.set(uniqueName(fields), new Set(found.map((r) => uniqueKey(fields.map((f) => r[f])))));
   }
   return out;
 }
@@ -65,7 +66,7 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
   const { tables: onMain } = await loadTables(catalog, 'main', [names.production]);
   const result = auditRows({
     rows, rules: topic.rules, eventTime: topic.eventTime, nowMicros: BigInt(now.getTime()) * 1000n,
-    published: await publishedUniqueValues(ctx, onMain.get(names.production)?.metadata, topic, rows),
+    published: await publishedUniqueKeys(ctx, onMain.get(names.production)?.metadata, topic, rows),
   });
   const verdict = batchVerdict(rows.length, result.untrusted.length, config.audit.maxUntrustedRatio, config.audit.minRowsForGate);
   const trusted = verdict.verdict === 'passed' ? result.trusted : [];

@@ -52,6 +52,13 @@ describe('audit', () => {
     expect(result.trusted.map((r) => r.id)).toEqual(['new']);
   });
 
+  it('checks fields that are unique together', () => {
+    const composite = parsePipelineConfig({ topics: { s: { table: 's', rules: { unique: [['sensor', 'at']] } } } }).topics.s.rules;
+    const result = auditRows({ rules: composite, nowMicros: now, rows: [row({ sensor: 'a', at: 1n }), row({ sensor: 'a', at: 2n }), row({ sensor: 'a', at: 1n })] });
+    expect(result.trusted).toHaveLength(2);
+    expect(result.untrusted[0].reasons).toEqual(["duplicate: sensor='a', at=1 already seen"]);
+  });
+
   it('gates a batch on its untrusted ratio', () => {
     expect(batchVerdict(10, 5, 0.5)).toEqual({ verdict: 'passed' });
     expect(batchVerdict(10, 6, 0.5)).toMatchObject({ verdict: 'failed', reason: expect.stringContaining('0.600 exceeds') });
