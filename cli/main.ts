@@ -5,6 +5,7 @@ import { parseCommandArgs, usage, UsageError, type Command } from './command.ts'
 
 /** name → module loader; each module exports `command`. Later issues add commands here. */
 const commands: Record<string, () => Promise<{ command: Command }>> = {
+  start: () => import('./commands/start.ts'),
   simulate: () => import('./commands/simulate.ts'),
   tables: () => import('./commands/tables.ts'),
   branches: () => import('./commands/branches.ts'),

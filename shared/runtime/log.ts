@@ -15,10 +15,10 @@ export interface LogOptions {
   destination?: NodeJS.WritableStream;
 }
 
-export function logFormat(): 'json' | 'pretty' {
+export function logFormat(destination: NodeJS.WritableStream = process.stdout): 'json' | 'pretty' {
   const wanted = process.env.FLOE_LOG_FORMAT;
   if (wanted === 'json' || wanted === 'pretty') return wanted;
-  return process.stdout.isTTY && !process.env.KUBERNETES_SERVICE_HOST ? 'pretty' : 'json';
+  return (destination as NodeJS.WriteStream).isTTY && !process.env.KUBERNETES_SERVICE_HOST ? 'pretty' : 'json';
 }
 
 export function createLogger(options: LogOptions = {}): Logger {
@@ -28,8 +28,8 @@ export function createLogger(options: LogOptions = {}): Logger {
     serializers: { err: pino.stdSerializers.err },
     formatters: { level: (label) => ({ level: label }) },
   };
-  const format = options.format ?? logFormat();
   const destination = options.destination ?? process.stdout;
+  const format = options.format ?? logFormat(destination);
   if (format === 'pretty') {
     return pino(config, pretty({ destination, colorize: Boolean((destination as NodeJS.WriteStream).isTTY), ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l', singleLine: true }));
   }

@@ -1,0 +1,85 @@
+/**
+ * One HTTP POST of a CloudEvent, as the local eventing plane sends it (node:http with keep-alive, so thousands of
+ * deliveries in flight reuse their connections).
+ *
+ * Why node:http and not fetch: the local broker tells a waiting sender that it has taken an event over with an
+ * interim `102 Processing` before the final answer (see local/broker/index.ts); fetch hides interim responses.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { toHttpBinary, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Uint8Array;
+}
+
+export interface PostOptions {
+  /** Headers besides the event's own binary-mode ones. */
+  headers?: Record<string, string>;
+  /** Gives up on the attempt after this long. With `onAccepted`, only until the receiver accepted the event. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Called when the receiver answers `102 Processing`: it has the event and the final answer will follow. */
+  onAccepted?: () => void;
+  /** Larger response bodies fail the attempt. Default 16 MiB. */
+  maxResponseBytes?: number;
+}
+
+export class TimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TimeoutError';
+  }
+}
+
+const agents = {
+  'http:': new http.Agent({ keepAlive: true }),
+  'https:': new https.Agent({ keepAlive: true }),
+};
+
+/** POSTs the event in binary mode; resolves with the final response, rejects on network errors and timeouts. */
+export function postEvent(url: string, event: CloudEventMessage, options: PostOptions = {}): Promise<HttpResponse> {
+  const { headers, body } = toHttpBinary(event);
+  return post(url, { ...headers, ...options.headers, 'content-length': String(body.byteLength) }, body, options);
+}
+
+function post(url: string, headers: Record<string, string>, body: Uint8Array, options: PostOptions): Promise<HttpResponse> {
+  const target = new URL(url);
+  const client = target.protocol === 'https:' ? https : http;
+  const agent = agents[target.protocol as keyof typeof agents];
+  if (!agent) return Promise.reject(new Error(`unsupported URL ${url}: only http and https`));
+  const limit = options.maxResponseBytes ?? 16 * 1024 * 1024;
+  return new Promise<HttpResponse>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const request = client.request(target, { method: 'POST', headers, agent, signal: options.signal }, (response) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limit) request.destroy(new Error(`response of ${url} exceeds ${limit} bytes`));
+        else chunks.push(chunk);
+      });
+      response.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) });
+      });
+      response.on('error', fail);
+    });
+    function fail(err: Error): void {
+      clearTimeout(timer);
+      reject(err);
+    }
+    request.on('error', fail);
+    request.on('information', (info) => {
+      if (info.statusCode !== 102 || !options.onAccepted) return;
+      clearTimeout(timer);
+      options.onAccepted();
+    });
+    if (options.timeoutMs !== undefined) {
+      timer = setTimeout(() => request.destroy(new TimeoutError(`no answer from ${url} within ${options.timeoutMs} ms`)), options.timeoutMs);
+    }
+    request.end(body);
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * The KafkaSource stand-in: every KafkaSource of the manifests as a kafkajs consumer group feeding the local broker,
+ * exactly as eventing-kafka-broker's source dispatcher feeds the cluster's Broker (./source.ts). The manifests'
+ * `bootstrapServers` and sink name cluster addresses; locally `brokers` and `sinkUrl` replace them.
+ */
+import { createLogger, type Logger } from '../../shared/runtime/log.ts';
+import type { Manifests } from '../knative/manifests.ts';
+import { startKafkaSource, type RunningSource, type SourceStats } from './source.ts';
+
+export type { SourceStats } from './source.ts';
+export { recordToEvent, javaOffsetDateTime, KAFKA_EVENT_TYPE, type KafkaRecord, type SourceIdentity } from './record-event.ts';
+
+export interface KafkaSourcesOptions {
+  manifests: Manifests;
+  /** Bootstrap servers of the local Kafka (`host:port`). */
+  brokers: string[];
+  /** Where every source posts: the local broker's ingress. */
+  sinkUrl: string;
+  /** The dead-letter sink's URL; required when a source's delivery names one. */
+  deadLetterUrl?: string;
+  /** Namespace in the events' `source` (`/apis/v1/namespaces/<ns>/kafkasources/…`). Default `floe`. */
+  namespace?: string;
+  logger?: Logger;
+  /** Records of one partition in flight at most. Default 500. */
+  maxPendingPerPartition?: number;
+  /** On stop, how long records in flight may still complete and be committed. Default 10 s. */
+  stopGraceMs?: number;
+}
+
+export interface RunningKafkaSources {
+  stats(): { perSource: Record<string, SourceStats> };
+  /** Stops consuming, lets what is in flight complete (up to the grace time), commits, leaves the groups. */
+  stop(): Promise<void>;
+}
+
+export async function startKafkaSources(options: KafkaSourcesOptions): Promise<RunningKafkaSources> {
+  const logger = options.logger ?? createLogger({ name: 'kafka-source' });
+  const sources: RunningSource[] = [];
+  try {
+    for (const source of options.manifests.kafkaSources) {
+      sources.push(await startKafkaSource(source, {
+        brokers: options.brokers,
+        sinkUrl: options.sinkUrl,
+        deadLetterUrl: options.deadLetterUrl,
+        namespace: options.namespace ?? 'floe',
+        logger,
+        maxPendingPerPartition: options.maxPendingPerPartition ?? 500,
+        stopGraceMs: options.stopGraceMs ?? 10_000,
+      }));
+    }
+  } catch (err) {
+    await Promise.all(sources.map((source) => source.stop()));
+    throw err;
+  }
+  return {
+    stats: () => ({ perSource: Object.fromEntries(sources.map((source) => [source.name, source.stats()])) }),
+    stop: async () => {
+      await Promise.all(sources.map((source) => source.stop()));
+    },
+  };
+}

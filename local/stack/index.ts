@@ -1,0 +1,222 @@
+/**
+ * The whole pipeline on one machine: the embedded Kafka broker and Nessie catalog, a local warehouse directory, the
+ * functions as separate processes behind the same host as in the cluster, and the local eventing plane (Broker,
+ * KafkaSource stand-ins, PingSource scheduler) wired from the manifests in `knative/` — plus the dashboard. Each
+ * embedded part is replaced by a real one when KAFKA_BROKERS / NESSIE_URI / FLOE_WAREHOUSE (+ S3_*) say so.
+ */
+import kafkajs from 'kafkajs';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
+import { loadTables, type Catalog } from '../../shared/catalog/tables.ts';
+import { currentSnapshot } from '../../shared/iceberg/metadata.ts';
+import { loadEnv, normalizeWarehouse, warehouseIO, type FloeEnv } from '../../shared/runtime/env.ts';
+import type { Logger } from '../../shared/runtime/log.ts';
+import { tableNames, topicConfig } from '../../shared/runtime/pipeline-config.ts';
+import { WAP_PREFIX } from '../../shared/wap/branches.ts';
+import { startBroker, type RunningBroker } from '../broker/index.ts';
+import { startKafkaBroker, kafkajsCodecs } from '../kafka/index.ts';
+import { startKafkaSources, type RunningKafkaSources } from '../kafka-source/index.ts';
+import { loadManifests, type Manifests } from '../knative/manifests.ts';
+import { startNessieServer } from '../nessie/index.ts';
+import { startScheduler, type RunningScheduler } from '../scheduler/index.ts';
+import { FUNCTIONS } from '../../functions/registry.ts';
+import { freePort, functionProcess, type FunctionProcess } from './processes.ts';
+
+Object.assign(kafkajs.CompressionCodecs, kafkajsCodecs());
+
+export interface StackOptions {
+  /** FLOE_HOME: embedded data (kafka/, nessie/, warehouse/, logs/). */
+  home: string;
+  logger: Logger;
+  /** Fixed ports for the embedded services (0 or absent = a free port). */
+  ports?: { kafka?: number; nessie?: number; broker?: number; dashboard?: number };
+  /** The pipeline config file (FLOE_CONFIG). */
+  configFile: string;
+  /** Environment for the functions on top of the stack's (e.g. FLOE_BATCH_LINGER_MS). */
+  functionEnv?: Record<string, string>;
+  /** Partitions of topics the stack creates on the embedded broker. Default 3. */
+  partitions?: number;
+  dashboard?: boolean;
+  /** Use these instead of the embedded parts (from KAFKA_BROKERS, NESSIE_URI, FLOE_WAREHOUSE + S3_*). */
+  external?: { kafkaBrokers?: string[]; nessieUri?: string; warehouse?: string; s3Env?: Record<string, string> };
+}
+
+export interface StackStatus {
+  /** Rows on main per topic table (from snapshot summaries). */
+  trusted: number;
+  untrusted: number;
+  /** Kafka records not yet consumed by the KafkaSource stand-ins. */
+  lag: number;
+  /** Records read but not yet delivered or dead-lettered. */
+  inFlight: number;
+  /** WAP branches that are still moving (rejected batches keep theirs and are counted apart). */
+  openBranches: number;
+  keptBranches: number;
+  deadLettered: number;
+}
+
+export interface RunningStack {
+  kafkaBrokers: string[];
+  nessieUri: string;
+  warehouse: string;
+  brokerUrl: string;
+  dashboardUrl?: string;
+  functions: Record<string, FunctionProcess>;
+  env: FloeEnv;
+  catalog: Catalog;
+  manifests: Manifests;
+  scheduler: RunningScheduler;
+  status(): Promise<StackStatus>;
+  /** Resolves once nothing is moving: all records consumed and delivered, every batch published or rejected. */
+  waitIdle(options?: { timeoutMs?: number; onPoll?: (status: StackStatus) => void }): Promise<StackStatus>;
+  stop(): Promise<void>;
+}
+
+type Stoppable = () => Promise<void> | void;
+
+export async function startStack(options: StackOptions): Promise<RunningStack> {
+  const { logger, home } = options;
+  const stops: Stoppable[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        logger.warn({ err }, 'stopping a part of the stack failed');
+      }
+    }
+  };
+  try {
+    mkdirSync(home, { recursive: true });
+    const manifests = await loadManifests();
+    const topics = [...new Set(manifests.kafkaSources.flatMap((s) => s.topics))];
+
+    let kafkaBrokers = options.external?.kafkaBrokers;
+    if (!kafkaBrokers) {
+      const kafka = await startKafkaBroker({ port: options.ports?.kafka ?? 0, dataDir: path.join(home, 'kafka'), defaultPartitions: options.partitions ?? 3, logger: logger.child({ part: 'kafka' }) });
+      stops.push(() => kafka.stop());
+      for (const topic of topics) await kafka.createTopic(topic, options.partitions ?? 3).catch(() => undefined);
+      kafkaBrokers = [kafka.brokers];
+    }
+
+    let nessieUri = options.external?.nessieUri;
+    if (!nessieUri) {
+      const nessie = await startNessieServer({ port: options.ports?.nessie ?? 0, dataDir: path.join(home, 'nessie'), logger: logger.child({ part: 'nessie' }) });
+      stops.push(() => nessie.stop());
+      nessieUri = nessie.uri;
+    }
+
+    const warehouse = normalizeWarehouse(options.external?.warehouse ?? path.join(home, 'warehouse'));
+    const brokerPort = options.ports?.broker || (await freePort());
+    const brokerUrl = `http://127.0.0.1:${brokerPort}`;
+    const baseEnv: Record<string, string> = {
+      FLOE_WAREHOUSE: warehouse, NESSIE_URI: nessieUri, FLOE_CONFIG: options.configFile, ...(options.external?.s3Env ?? {}),
+    };
+    const env = loadEnv({ ...process.env, ...baseEnv });
+    const catalog: Catalog = { client: createNessieClient({ uri: nessieUri }), io: warehouseIO(env), warehouse: env.warehouse };
+
+    // Functions: every Knative Service of the manifests, with its literal env, K_SINK where a SinkBinding says so.
+    const sinkBound = new Set(manifests.sinkBindings.map((b) => b.subject));
+    const functions: Record<string, FunctionProcess> = {};
+    for (const service of manifests.services) {
+      // The dashboard is not a CloudEvents function: the stack serves it in-process below.
+      if (!service.function || !(FUNCTIONS as readonly string[]).includes(service.function)) continue;
+      const port = await freePort();
+      const fn = functionProcess({
+        name: service.name, port, logDir: path.join(home, 'logs'), logger,
+        env: { ...service.env, ...baseEnv, ...(options.functionEnv ?? {}), FLOE_FUNCTION: service.function, ...(sinkBound.has(service.name) ? { K_SINK: brokerUrl } : {}) },
+      });
+      functions[service.name] = fn;
+      stops.push(() => fn.stop());
+    }
+    await Promise.all(Object.values(functions).map((fn) => fn.ready()));
+
+    const broker: RunningBroker = await startBroker({
+      manifests, services: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url])), port: brokerPort,
+      logger: logger.child({ part: 'broker' }),
+    });
+    stops.push(() => broker.stop());
+
+    const sources: RunningKafkaSources = await startKafkaSources({
+      manifests, brokers: kafkaBrokers, sinkUrl: broker.url, deadLetterUrl: functions.deadletter?.url, logger: logger.child({ part: 'kafka-source' }),
+    });
+    stops.push(() => sources.stop());
+
+    const scheduler = startScheduler({ manifests, brokerUrl: broker.url, logger: logger.child({ part: 'scheduler' }) });
+    stops.push(() => scheduler.stop());
+
+    let dashboardUrl: string | undefined;
+    if (options.dashboard !== false) {
+      const { startDashboard } = await import('../../shared/dashboard/server.ts');
+      const dashboard = await startDashboard({
+        catalog, io: catalog.io, warehouse, port: options.ports?.dashboard ?? 0, logger: logger.child({ part: 'dashboard' }),
+        functions: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url])),
+      });
+      stops.push(() => dashboard.stop());
+      dashboardUrl = dashboard.url;
+    }
+
+    const config = env.pipeline;
+    async function status(): Promise<StackStatus> {
+      let trusted = 0;
+      let untrusted = 0;
+      const names = topics.map((t) => topicConfig(config, t)).filter((t) => t !== undefined).map((t) => tableNames(config, t));
+      const { tables } = await loadTables(catalog, 'main', names.flatMap((n) => [n.production, n.untrusted]));
+      const rows = (name: string) => {
+        const metadata = tables.get(name)?.metadata;
+        return Number((metadata && currentSnapshot(metadata)?.summary['total-records']) ?? 0);
+      };
+      for (const n of names) {
+        trusted += rows(n.production);
+        untrusted += rows(n.untrusted);
+      }
+      const perSource = Object.values(sources.stats().perSource);
+      const refs = await catalog.client.listReferences({ fetch: 'ALL' });
+      const wap = refs.filter((r) => r.name.startsWith(WAP_PREFIX));
+      const kept = wap.filter((r) => /"verdict":"failed"/.test(r.metadata?.commitMetaOfHEAD?.allProperties?.['floe.result']?.[0] ?? ''));
+      return {
+        trusted,
+        untrusted,
+        lag: perSource.reduce((sum, s) => sum + s.lag, 0),
+        inFlight: perSource.reduce((sum, s) => sum + s.consumed - s.delivered - s.deadLettered - s.dropped, 0) + broker.stats().inFlight,
+        openBranches: wap.length - kept.length,
+        keptBranches: kept.length,
+        deadLettered: perSource.reduce((sum, s) => sum + s.deadLettered, 0),
+      };
+    }
+
+    return {
+      kafkaBrokers, nessieUri, warehouse, brokerUrl: broker.url, dashboardUrl, functions, env, catalog, manifests, scheduler, status,
+      async waitIdle({ timeoutMs = 120_000, onPoll } = {}) {
+        const deadline = Date.now() + timeoutMs;
+        let quiet = 0;
+        for (;;) {
+          const current = await status();
+          onPoll?.(current);
+          const idle = current.lag === 0 && current.inFlight === 0 && current.openBranches === 0;
+          quiet = idle ? quiet + 1 : 0;
+          // Two quiet polls in a row: a batch could be between the writer's commit and its event reaching the broker.
+          if (quiet >= 2) return current;
+          if (Date.now() > deadline) throw new Error(`the pipeline did not settle within ${timeoutMs} ms: ${JSON.stringify(current)}`);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** The stack options a process environment asks for: real Kafka / Nessie / warehouse when given, else embedded. */
+export function externalFromEnv(env: NodeJS.ProcessEnv): StackOptions['external'] {
+  const s3Env = Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && /^(S3_|AWS_)/.test(k))) as Record<string, string>;
+  return {
+    ...(env.KAFKA_BROKERS ? { kafkaBrokers: env.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean) } : {}),
+    ...(env.NESSIE_URI ? { nessieUri: env.NESSIE_URI } : {}),
+    ...(env.FLOE_WAREHOUSE ? { warehouse: env.FLOE_WAREHOUSE } : {}),
+    s3Env,
+  };
+}

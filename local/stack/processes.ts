@@ -1,0 +1,143 @@
+/**
+ * The functions of the local stack, each in its own Node process through the same entry and host as in the cluster
+ * (`functions/main.ts`), on its own port. Their JSON logs go to `<home>/logs/<name>.log`; warnings and errors are also
+ * passed to the stack's logger. A process can be killed (SIGKILL, a crash) and restarted on the same port.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../../shared/runtime/log.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ENTRY = path.join(ROOT, 'functions', 'main.ts');
+
+/** A free TCP port on loopback (the OS picks; the port is released before returning). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface FunctionProcess {
+  name: string;
+  url: string;
+  port: number;
+  pid(): number | undefined;
+  /** Resolves when `/health/readiness` answers 200. */
+  ready(timeoutMs?: number): Promise<void>;
+  /** SIGTERM (graceful: in-flight batches drain) and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL: a crash. */
+  kill(): Promise<void>;
+  /** Starts the process again on the same port. */
+  restart(): Promise<void>;
+  /** Set when the process exits without being asked to. */
+  onUnexpectedExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
+export interface FunctionProcessOptions {
+  name: string;
+  port: number;
+  env: NodeJS.ProcessEnv;
+  logDir: string;
+  logger: Logger;
+}
+
+export function functionProcess(options: FunctionProcessOptions): FunctionProcess {
+  const { name, port, logger } = options;
+  const url = `http://127.0.0.1:${port}`;
+  mkdirSync(options.logDir, { recursive: true });
+  let child: ChildProcess | undefined;
+  let log: WriteStream | undefined;
+  let expectedExit = false;
+
+  const start = () => {
+    expectedExit = false;
+    log = createWriteStream(path.join(options.logDir, `${name}.log`), { flags: 'a' });
+    child = spawn(process.execPath, ['--import', 'tsx', ENTRY], {
+      cwd: ROOT,
+      env: { ...process.env, ...options.env, FLOE_FUNCTION: name, PORT: String(port), FLOE_LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const current = child;
+    const sink = log;
+    for (const stream of [current.stdout!, current.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        sink.write(`${line}\n`);
+        forward(line);
+      });
+    }
+    current.on('exit', (code, signal) => {
+      sink.end();
+      if (!expectedExit) {
+        logger.warn({ function: name, code, signal }, `${name} exited unexpectedly`);
+        result.onUnexpectedExit?.(code, signal);
+      }
+    });
+  };
+
+  /** Passes a child's warnings and errors on, readable; everything stays in its log file. */
+  const forward = (line: string) => {
+    let entry: { level?: string; msg?: string; err?: { message?: string } } | undefined;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      if (line.trim()) logger.warn({ function: name }, line);
+      return;
+    }
+    if (entry?.level === 'warn' || entry?.level === 'error' || entry?.level === 'fatal') {
+      logger[entry.level === 'warn' ? 'warn' : 'error']({ function: name, ...(entry.err?.message ? { error: entry.err.message } : {}) }, `${name}: ${entry.msg ?? ''}`);
+    }
+  };
+
+  const exited = () => new Promise<void>((resolve) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+  });
+
+  const result: FunctionProcess = {
+    name,
+    url,
+    port,
+    pid: () => child?.pid,
+    async ready(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (child && child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} before it was ready (see ${path.join(options.logDir, `${name}.log`)})`);
+        try {
+          const response = await fetch(`${url}/health/readiness`, { signal: AbortSignal.timeout(1000) });
+          if (response.ok) return;
+        } catch {
+          // not listening yet
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`${name} was not ready within ${timeoutMs} ms`);
+    },
+    async stop() {
+      expectedExit = true;
+      child?.kill('SIGTERM');
+      await exited();
+    },
+    async kill() {
+      expectedExit = true;
+      child?.kill('SIGKILL');
+      await exited();
+    },
+    async restart() {
+      await result.stop();
+      start();
+      await result.ready();
+    },
+  };
+  start();
+  return result;
+}
