@@ -5,7 +5,8 @@
  */
 import { EventType, Extension } from '../../shared/events/contract.ts';
 
-export const FUNCTIONS = ['tagger', 'writer', 'auditor', 'publisher', 'compactor', 'janitor', 'deadletter'] as const;
+/** Every Knative Service of the base; `dashboard` is the read-only web app (`floe dashboard`), not an event function. */
+export const FUNCTIONS = ['tagger', 'writer', 'auditor', 'publisher', 'compactor', 'janitor', 'deadletter', 'dashboard'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
 
 /** The one image every function runs; `FLOE_FUNCTION` selects the handler. */
@@ -42,6 +43,7 @@ export const EMITS: Readonly<Record<FunctionName, readonly EmittedEvent[]>> = {
     { type: EventType.batchAudited, via: 'sink' },
   ],
   deadletter: [],
+  dashboard: [],
 };
 
 /** Who must receive each floe event type; `null` = terminal, nothing consumes it (a dashboard may later). */

@@ -36,7 +36,7 @@ describe('the base manifests in knative/', () => {
 
   it('reads the functions with their settings and the generated ConfigMaps', async () => {
     const { services, configMaps, kafkaSources, brokers, sinkBindings } = await loadManifests();
-    expect(services.map((service) => service.function).sort()).toEqual(['auditor', 'compactor', 'deadletter', 'janitor', 'publisher', 'tagger', 'writer']);
+    expect(services.map((service) => service.function).sort()).toEqual(['auditor', 'compactor', 'dashboard', 'deadletter', 'janitor', 'publisher', 'tagger', 'writer']);
     const writer = services.find((service) => service.name === 'writer')!;
     expect(writer).toMatchObject({ containerConcurrency: 1000, timeoutSeconds: 120, scaling: { minScale: 0, maxScale: 4 } });
     expect(writer.env).toMatchObject({ FLOE_BATCH_MAX_ROWS: '10000', FLOE_BATCH_LINGER_MS: '2000' });
