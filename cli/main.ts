@@ -8,6 +8,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   start: () => import('./commands/start.ts'),
   simulate: () => import('./commands/simulate.ts'),
   tables: () => import('./commands/tables.ts'),
+  maintain: () => import('./commands/maintain.ts'),
   branches: () => import('./commands/branches.ts'),
   inspect: () => import('./commands/inspect.ts'),
   scan: () => import('./commands/scan.ts'),

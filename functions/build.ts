@@ -3,7 +3,7 @@
  * wasm files its dependencies load at run time), ready for the container image. Prints the bundle sizes.
  */
 import { build } from 'esbuild';
-import { copyFile, mkdir, stat } from 'node:fs/promises';
+import { copyFile, cp, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FUNCTIONS } from './registry.ts';
@@ -24,14 +24,27 @@ const banner = [
 /** Files dependencies read next to themselves at run time. */
 const RUNTIME_ASSETS = ['node_modules/@bokuweb/zstd-wasm/dist/common/zstd.wasm'];
 
-export async function buildFunctions(names: readonly string[] = FUNCTIONS): Promise<{ name: string; bytes: number }[]> {
+/** Bundle entries: each function through its Knative Functions module; the dashboard (not a CloudEvents function) through its command. */
+function entry(name: string): string {
+  if (name === 'dashboard') {
+    return [
+      "import { command } from '../cli/commands/dashboard.ts';",
+      "process.exitCode = (await command.run({ values: { host: '0.0.0.0', port: process.env.PORT ?? '8080' }, positionals: [] })) ?? 0;",
+    ].join('\n');
+  }
+  return `import { serve } from './serve.ts';\nimport { init } from './${name}/index.ts';\nawait serve(${JSON.stringify(name)}, init);\n`;
+}
+
+export const BUNDLES = [...FUNCTIONS, 'dashboard'] as const;
+
+export async function buildFunctions(names: readonly string[] = BUNDLES): Promise<{ name: string; bytes: number }[]> {
   await mkdir(out, { recursive: true });
   const sizes: { name: string; bytes: number }[] = [];
   for (const name of names) {
     const outfile = path.join(out, `${name}.mjs`);
     await build({
       stdin: {
-        contents: `import { serve } from './serve.ts';\nimport { init } from './${name}/index.ts';\nawait serve(${JSON.stringify(name)}, init);\n`,
+        contents: entry(name),
         resolveDir: path.join(root, 'functions'),
         sourcefile: `${name}-entry.ts`,
         loader: 'ts',
@@ -50,16 +63,22 @@ export async function buildFunctions(names: readonly string[] = FUNCTIONS): Prom
     sizes.push({ name, bytes: (await stat(outfile)).size });
   }
   for (const asset of RUNTIME_ASSETS) await copyFile(path.join(root, asset), path.join(out, path.basename(asset)));
+  if (names.includes('dashboard')) {
+    // The dashboard serves its page and Chart.js's browser bundle from next to itself (shared/dashboard/server.ts).
+    await cp(path.join(root, 'shared/dashboard/page'), path.join(out, 'page'), { recursive: true });
+    await mkdir(path.join(out, 'page', 'vendor'), { recursive: true });
+    await copyFile(path.join(root, 'node_modules/chart.js/dist/chart.umd.min.js'), path.join(out, 'page', 'vendor', 'chart.umd.min.js'));
+  }
   return sizes;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const requested = process.argv.slice(2);
-  const unknown = requested.filter((n) => !(FUNCTIONS as readonly string[]).includes(n));
+  const unknown = requested.filter((n) => !(BUNDLES as readonly string[]).includes(n));
   if (unknown.length) {
-    console.error(`unknown function(s): ${unknown.join(', ')}; known: ${FUNCTIONS.join(', ')}`);
+    console.error(`unknown bundle(s): ${unknown.join(', ')}; known: ${BUNDLES.join(', ')}`);
     process.exit(2);
   }
-  const sizes = await buildFunctions(requested.length ? requested : FUNCTIONS);
+  const sizes = await buildFunctions(requested.length ? requested : BUNDLES);
   for (const { name, bytes } of sizes) console.log(`dist/functions/${name}.mjs  ${(bytes / 1024).toFixed(0)} KiB`);
 }

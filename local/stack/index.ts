@@ -150,7 +150,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     if (options.dashboard !== false) {
       const { startDashboard } = await import('../../shared/dashboard/server.ts');
       const dashboard = await startDashboard({
-        catalog, io: catalog.io, warehouse, port: options.ports?.dashboard ?? 0, logger: logger.child({ part: 'dashboard' }),
+        catalog, io: catalog.io, warehouse, config: env.pipeline, port: options.ports?.dashboard ?? 0, logger: logger.child({ part: 'dashboard' }),
         functions: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url])),
       });
       stops.push(() => dashboard.stop());

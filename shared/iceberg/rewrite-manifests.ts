@@ -82,7 +82,8 @@ async function mergeManifests(
       live.push({ status: EntryStatus.EXISTING, snapshotId: e.snapshotId, sequenceNumber: e.sequenceNumber, fileSequenceNumber: e.fileSequenceNumber, dataFile: e.dataFile });
     }
   }
-  live.sort((a, b) => (partitionOrder(a) < partitionOrder(b) ? -1 : partitionOrder(a) > partitionOrder(b) ? 1 : 0));
+  const order = new Map(live.map((e) => [e, partitionOrder(e)]));
+  live.sort((a, b) => (order.get(a)! < order.get(b)! ? -1 : order.get(a)! > order.get(b)! ? 1 : 0));
   // Entry size estimated from the inputs: the written size is known only after writing.
   const bytesPerEntry = group.reduce((s, m) => s + m.manifestLength, 0) / Math.max(1, totalEntries);
   const perManifest = Math.max(1, Math.floor(target / Math.max(1, bytesPerEntry)));

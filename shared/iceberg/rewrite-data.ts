@@ -1,0 +1,280 @@
+/**
+ * Bin-pack compaction (after Iceberg Java's `SizeBasedFileRewritePlanner` / `BinPackRewriteFilePlanner` and
+ * `RewriteDataFilesCommitManager`): per partition, data files outside [min, max] size (or with too many deletes) are
+ * packed into groups and rewritten into files of about `write.target-file-size-bytes`, with the deletes that apply
+ * to them applied, and swapped in by one `replace` snapshot that keeps the planned snapshot's data sequence number
+ * and validates that every replaced file is still live and that no delete file arrived since planning.
+ *
+ * The three steps are separate so a caller controls the catalog side: `planRewriteDataFiles` → `rewriteFileGroup`
+ * per group → `replaceDataFiles` as the commit-path update.
+ */
+import type { FileIO } from '../storage/file-io.ts';
+import { ValidationError, type TableUpdate } from './commit.ts';
+import { currentSchema } from './metadata.ts';
+import { partitionPath } from './partition.ts';
+import { planScan, readTasks, type FileScanTask, type ScanPlan } from './scan.ts';
+import { rewriteFiles } from './snapshot.ts';
+import { writeRows } from './writer.ts';
+import { FileContent, type DataFile, type TableMetadata } from './types.ts';
+import { stringifyJson } from '../util/json.ts';
+
+export const TARGET_FILE_SIZE_PROPERTY = 'write.target-file-size-bytes';
+export const DEFAULT_TARGET_FILE_SIZE = 512 * 1024 * 1024;
+
+/** The rewrite options under Iceberg's names (`RewriteDataFiles` / `SizeBasedFileRewritePlanner`). */
+export interface BinPackSettings {
+  'target-file-size-bytes': number;
+  'min-file-size-bytes': number;
+  'max-file-size-bytes': number;
+  'min-input-files': number;
+  'max-file-group-size-bytes': number;
+  'delete-file-threshold': number;
+  'delete-ratio-threshold': number;
+  'rewrite-all': boolean;
+}
+
+export const BIN_PACK_OPTIONS = [
+  'target-file-size-bytes', 'min-file-size-bytes', 'max-file-size-bytes', 'min-input-files', 'max-file-group-size-bytes',
+  'delete-file-threshold', 'delete-ratio-threshold', 'rewrite-all',
+] as const;
+
+function positive(name: string, text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new ValidationError(`${name}='${text}' is not a non-negative number`);
+  return value;
+}
+
+/**
+ * Settings from the table (`write.target-file-size-bytes`, default 512 MiB) and explicit options, with Iceberg's
+ * defaults: min 75 % and max 180 % of the target, 5 input files, 100 GiB groups, delete ratio 0.3.
+ */
+export function binPackSettings(metadata: TableMetadata, options: Partial<Record<(typeof BIN_PACK_OPTIONS)[number], string>> = {}): BinPackSettings {
+  const unknown = Object.keys(options).filter((k) => !(BIN_PACK_OPTIONS as readonly string[]).includes(k));
+  if (unknown.length) throw new ValidationError(`unknown rewrite option(s) ${unknown.join(', ')}; known: ${BIN_PACK_OPTIONS.join(', ')}`);
+  const tableTarget = metadata.properties[TARGET_FILE_SIZE_PROPERTY];
+  const target = options['target-file-size-bytes'] !== undefined ? positive('target-file-size-bytes', options['target-file-size-bytes'])
+    : tableTarget !== undefined ? positive(TARGET_FILE_SIZE_PROPERTY, tableTarget) : DEFAULT_TARGET_FILE_SIZE;
+  const read = (name: (typeof BIN_PACK_OPTIONS)[number], fallback: number) => (options[name] === undefined ? fallback : positive(name, options[name]!));
+  const settings: BinPackSettings = {
+    'target-file-size-bytes': target,
+    'min-file-size-bytes': read('min-file-size-bytes', Math.floor(target * 0.75)),
+    'max-file-size-bytes': read('max-file-size-bytes', Math.floor(target * 1.8)),
+    'min-input-files': read('min-input-files', 5),
+    'max-file-group-size-bytes': read('max-file-group-size-bytes', 100 * 1024 ** 3),
+    'delete-file-threshold': read('delete-file-threshold', 2 ** 31 - 1),
+    'delete-ratio-threshold': read('delete-ratio-threshold', 0.3),
+    'rewrite-all': (options['rewrite-all'] ?? 'false').trim().toLowerCase() === 'true',
+  };
+  if (!(settings['min-file-size-bytes'] <= target && target <= settings['max-file-size-bytes'])) {
+    throw new ValidationError(`rewrite sizes must satisfy min ≤ target ≤ max, got ${settings['min-file-size-bytes']} / ${target} / ${settings['max-file-size-bytes']}`);
+  }
+  if (settings['min-input-files'] < 1) throw new ValidationError('min-input-files must be at least 1');
+  return settings;
+}
+
+export interface FileGroup {
+  /** `name=value/...` of the partition (empty for an unpartitioned table). */
+  partition: string;
+  tasks: FileScanTask[];
+  inputBytes: number;
+  inputRecords: number;
+  /** Expected output bytes: the inputs' column-chunk bytes, without the per-file overhead small files carry. */
+  estimatedBytes: number;
+  /** Files the group is expected to be written as. */
+  outputFiles: number;
+}
+
+export interface SkippedPartition {
+  partition: string;
+  files: number;
+  reason: string;
+}
+
+export interface RewritePlan {
+  /** The planned snapshot: its id validates the commit, its sequence number becomes the new files'. */
+  scan: ScanPlan;
+  settings: BinPackSettings;
+  groups: FileGroup[];
+  skipped: SkippedPartition[];
+  /** Live data files and their bytes at the planned snapshot. */
+  liveFiles: number;
+  liveBytes: number;
+}
+
+function partitionLabel(metadata: TableMetadata, task: FileScanTask): string {
+  return task.spec.fields.length ? partitionPath(task.spec, currentSchema(metadata), task.file.partition) : '';
+}
+
+function partitionGroupKey(task: FileScanTask): string {
+  return `${task.spec.specId}:${stringifyJson(task.file.partition.map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v ?? null)))}`;
+}
+
+/** Deleted-row share known from file-scoped position deletes (Java `tooHighDeleteRatio`). */
+function deleteRatio(task: FileScanTask): number {
+  if (!task.deletes.length || task.file.recordCount === 0) return 0;
+  const known = task.deletes.filter((d) => d.file.referencedDataFile === task.file.filePath).reduce((sum, d) => sum + d.file.recordCount, 0);
+  return Math.min(known, task.file.recordCount) / task.file.recordCount;
+}
+
+function tooManyDeletes(task: FileScanTask, s: BinPackSettings): boolean {
+  return task.deletes.length >= s['delete-file-threshold'] || (task.deletes.length > 0 && deleteRatio(task) >= s['delete-ratio-threshold']);
+}
+
+/** Why floe cannot rewrite this partition's files itself (it reads and applies Parquet files only), or undefined. */
+function unsupported(tasks: FileScanTask[]): string | undefined {
+  const data = tasks.find((t) => t.file.fileFormat.toUpperCase() !== 'PARQUET');
+  if (data) return `data file ${data.file.filePath} is ${data.file.fileFormat}, not Parquet`;
+  for (const task of tasks) {
+    const del = task.deletes.find((d) => d.file.fileFormat.toUpperCase() !== 'PARQUET');
+    if (del) return `delete file ${del.file.filePath} is ${del.file.fileFormat}: its deletes cannot be applied while rewriting`;
+  }
+  return undefined;
+}
+
+/** Java `expectedOutputFiles`: round down when spreading the remainder keeps files ≤ min(1.1 × target, write max). */
+export function expectedOutputFiles(inputBytes: number, s: BinPackSettings): number {
+  const target = s['target-file-size-bytes'];
+  if (inputBytes < target) return 1;
+  const withRemainder = Math.ceil(inputBytes / target);
+  const withoutRemainder = Math.floor(inputBytes / target);
+  const writeMax = target + 0.5 * (s['max-file-size-bytes'] - target);
+  if (inputBytes % target > s['min-file-size-bytes']) return withRemainder;
+  return inputBytes / withoutRemainder < Math.min(1.1 * target, writeMax) ? withoutRemainder : withRemainder;
+}
+
+/** A file's column-chunk bytes (its size without footer and page-index overhead) when its metrics have them. */
+function dataBytes(file: DataFile): number {
+  const columns = [...(file.columnSizes?.values() ?? [])].reduce((s, n) => s + n, 0);
+  return columns > 0 && columns <= file.fileSizeInBytes ? columns : file.fileSizeInBytes;
+}
+
+/** Bin-packs in order with lookback 1 (Java `BinPacking.ListPacker(maxGroupSize, 1, false)`). */
+function packGroups(tasks: FileScanTask[], maxBytes: number): FileScanTask[][] {
+  const groups: FileScanTask[][] = [];
+  let current: FileScanTask[] = [];
+  let size = 0;
+  for (const task of tasks) {
+    if (current.length && size + task.file.fileSizeInBytes > maxBytes) {
+      groups.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(task);
+    size += task.file.fileSizeInBytes;
+  }
+  if (current.length) groups.push(current);
+  return groups;
+}
+
+function worthRewriting(tasks: FileScanTask[], bytes: number, s: BinPackSettings): boolean {
+  const n = tasks.length;
+  return (n > 1 && n >= s['min-input-files']) || (n > 1 && bytes > s['target-file-size-bytes'])
+    || bytes > s['max-file-size-bytes'] || tasks.some((t) => tooManyDeletes(t, s)) || (s['rewrite-all'] && n > 0);
+}
+
+/** Plans the rewrite of a branch head (default `main`): the file groups worth rewriting and the partitions skipped. */
+export async function planRewriteDataFiles(metadata: TableMetadata, options: { io: FileIO; settings?: BinPackSettings; ref?: string }): Promise<RewritePlan> {
+  const settings = options.settings ?? binPackSettings(metadata);
+  const scan = await planScan(metadata, { io: options.io, ref: options.ref ?? 'main' });
+  const byPartition = new Map<string, FileScanTask[]>();
+  for (const task of scan.tasks) {
+    const key = partitionGroupKey(task);
+    const list = byPartition.get(key) ?? [];
+    list.push(task);
+    byPartition.set(key, list);
+  }
+  const plan: RewritePlan = {
+    scan, settings, groups: [], skipped: [],
+    liveFiles: scan.tasks.length, liveBytes: scan.tasks.reduce((s, t) => s + t.file.fileSizeInBytes, 0),
+  };
+  for (const tasks of byPartition.values()) {
+    const partition = partitionLabel(metadata, tasks[0]);
+    const candidates = tasks.filter((t) => settings['rewrite-all'] || t.file.fileSizeInBytes < settings['min-file-size-bytes']
+      || t.file.fileSizeInBytes > settings['max-file-size-bytes'] || tooManyDeletes(t, settings));
+    if (!candidates.length) continue;
+    const reason = unsupported(candidates);
+    if (reason) {
+      plan.skipped.push({ partition, files: candidates.length, reason });
+      continue;
+    }
+    for (const group of packGroups(candidates, settings['max-file-group-size-bytes'])) {
+      const inputBytes = group.reduce((s, t) => s + t.file.fileSizeInBytes, 0);
+      if (!worthRewriting(group, inputBytes, settings)) continue;
+      const estimatedBytes = group.reduce((s, t) => s + dataBytes(t.file), 0);
+      plan.groups.push({
+        partition, tasks: group, inputBytes, inputRecords: group.reduce((s, t) => s + t.file.recordCount, 0),
+        estimatedBytes, outputFiles: expectedOutputFiles(estimatedBytes, settings),
+      });
+    }
+  }
+  return plan;
+}
+
+/**
+ * Reads a group's rows (deletes applied) and writes them as files of about the target size, holding one output file's
+ * rows in memory at a time. Like Java's rolling writer it sizes files by bytes, not by the planned count: rows per
+ * file start from the planned estimate and follow the bytes per row actually written; a file that comes out below
+ * the minimum size while rows remain is taken back and written again with more rows.
+ */
+export async function rewriteFileGroup(io: FileIO, metadata: TableMetadata, plan: RewritePlan, group: FileGroup): Promise<DataFile[]> {
+  const minBytes = plan.settings['min-file-size-bytes'];
+  let remaining = group.inputRecords;
+  let bytesPerRow = group.estimatedBytes / Math.max(1, group.inputRecords);
+  const rowsPerFile = () => Math.max(1, Math.ceil(remaining / expectedOutputFiles(remaining * bytesPerRow, plan.settings)));
+  let limit = rowsPerFile();
+  const written: DataFile[] = [];
+  let buffer: Record<string, unknown>[] = [];
+  let retaken = false;
+  const flush = async (last: boolean) => {
+    const files = await writeRows(io, metadata, buffer);
+    const bytes = files.reduce((s, f) => s + f.fileSizeInBytes, 0);
+    bytesPerRow = bytes / buffer.length;
+    // Once per output file, and only if the corrected estimate really wants more rows in it.
+    if (!last && !retaken && bytes < minBytes && rowsPerFile() > buffer.length) {
+      await io.deleteMany(files.map((f) => f.filePath));
+      limit = rowsPerFile();
+      retaken = true;
+      return;
+    }
+    retaken = false;
+    written.push(...files);
+    remaining = Math.max(0, remaining - buffer.length);
+    limit = rowsPerFile();
+    buffer = [];
+  };
+  try {
+    for await (const batch of readTasks({ ...plan.scan, tasks: group.tasks }, metadata, { io })) {
+      for (const row of batch) {
+        buffer.push(row);
+        if (buffer.length >= limit) await flush(false);
+      }
+    }
+    if (buffer.length) await flush(true);
+  } catch (err) {
+    await io.deleteMany(written.map((f) => f.filePath)).catch(() => undefined);
+    throw err;
+  }
+  return written;
+}
+
+export interface ReplaceOptions {
+  io: FileIO;
+  carrySummaryPrefixes?: string[];
+  summary?: Record<string, string>;
+  now?: () => number;
+}
+
+/** The commit-path update that swaps the groups' files for the rewritten ones, validated against the planned snapshot. */
+export function replaceDataFiles(plan: RewritePlan, groups: FileGroup[], added: DataFile[], options: ReplaceOptions): TableUpdate {
+  const snapshot = plan.scan.snapshot;
+  if (!snapshot) throw new ValidationError('nothing to replace: the planned table has no snapshot');
+  if (added.some((f) => f.content !== FileContent.DATA)) throw new ValidationError('a rewrite adds data files only');
+  return rewriteFiles({
+    io: options.io, operation: 'replace',
+    deleted: groups.flatMap((g) => g.tasks.map((t) => t.file.filePath)), added,
+    validateFromSnapshotId: snapshot.snapshotId, dataSequenceNumber: snapshot.sequenceNumber,
+    ...(options.carrySummaryPrefixes ? { carrySummaryPrefixes: options.carrySummaryPrefixes } : {}),
+    ...(options.summary ? { summary: options.summary } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+}
