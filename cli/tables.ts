@@ -7,6 +7,8 @@ import { createNessieClient } from '../shared/catalog/nessie/index.ts';
 import { createFileIO, fileLocation, parseLocationMap, type FileIO, type LocationMap } from '../shared/storage/index.ts';
 import { UsageError } from './command.ts';
 import { localEnv } from './local-env.ts';
+import { createMemo } from '../shared/dashboard/cache.ts';
+import type { DashboardContext } from '../shared/dashboard/context.ts';
 
 export interface OpenedTable {
   metadata: TableMetadata;
@@ -50,4 +52,11 @@ export async function openCatalogTable(name: string, ref: string): Promise<Opene
   const table = await loadTable(catalog, ref, name);
   if (!table) throw new Error(`table ${name} does not exist on ${ref} (catalog ${catalog.client.uri})`);
   return { metadata: table.metadata, metadataLocation: table.metadataLocation, io: catalog.io };
+}
+
+/** The dashboard's views (shared/dashboard) serve the CLI listings too: one way of computing them. */
+export function cliDashboardContext(): DashboardContext {
+  const env = localEnv();
+  const catalog = cliCatalog();
+  return { catalog, io: catalog.io, warehouse: env.warehouse, functions: {}, config: env.pipeline, now: () => new Date(), memo: createMemo() };
 }

@@ -5,6 +5,7 @@
  */
 import { badRequest, ApiError, notFound } from './errors.ts';
 import type { DashboardContext } from './context.ts';
+import { imageType } from '../events/tagging.ts';
 
 export const MAX_BLOB_BYTES = 64 * 1024 * 1024;
 
@@ -22,15 +23,6 @@ export function checkBlobUri(ctx: Pick<DashboardContext, 'warehouse' | 'config'>
   const segments = uri.slice(prefix.length).split('/');
   if (!segments.length || segments.some((s) => !SEGMENT.test(s) || s === '.' || s === '..')) throw badRequest('uri has a path segment that is not allowed');
   return uri;
-}
-
-/** The image type the bytes carry, by magic number. */
-export function imageType(bytes: Uint8Array): string | undefined {
-  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
-  if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'image/png';
-  if (bytes[0] === 0x47 && bytes[1] === 0x49 && bytes[2] === 0x46) return 'image/gif';
-  if (bytes[0] === 0x52 && bytes[1] === 0x49 && bytes[2] === 0x46 && bytes[3] === 0x46 && bytes[8] === 0x57) return 'image/webp';
-  return undefined;
 }
 
 export async function readBlob(ctx: DashboardContext, rawUri: string | null): Promise<{ bytes: Uint8Array; contentType: string; image: boolean }> {

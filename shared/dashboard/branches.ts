@@ -10,9 +10,8 @@
  * and Nessie's); a negative difference (clock skew) is left out rather than shown as zero.
  */
 import type { CommitMeta } from '../catalog/nessie/index.ts';
-import { batchIdTime } from '../maintenance/branches.ts';
 import { parseJson } from '../util/json.ts';
-import { parseBranchName, property, Property } from '../wap/branches.ts';
+import { batchIdTime, parseBranchName, property, Property } from '../wap/branches.ts';
 import { FOREVER, pinRef, SHORT_TTL_MS, type DashboardContext } from './context.ts';
 
 export type OpenStage = 'writing' | 'written' | 'audited' | 'rejected';

@@ -121,9 +121,9 @@ function unreadable(ctx: DashboardContext, name: string, err: unknown): TableSum
   };
 }
 
-/** Every Iceberg table on `main`, by name. */
-export async function listTables(ctx: DashboardContext): Promise<{ ref: string; hash: string; tables: TableSummary[] }> {
-  const { pinned, hash } = await pinRef(ctx, 'main');
+/** Every Iceberg table on a reference (default `main`), by name. */
+export async function listTables(ctx: DashboardContext, ref = 'main'): Promise<{ ref: string; hash: string; tables: TableSummary[] }> {
+  const { pinned, hash } = await pinRef(ctx, ref);
   return ctx.memo.get(`tables:${pinned}`, FOREVER, async () => {
     const { value: entries } = await ctx.catalog.client.listEntries(pinned, { content: true });
     const located = entries.flatMap((e) => (e.content?.type === 'ICEBERG_TABLE' ? [{ name: keyName(e.name), location: e.content.metadataLocation }] : []));
@@ -132,7 +132,7 @@ export async function listTables(ctx: DashboardContext): Promise<{ ref: string; 
       (metadata) => summarize(ctx, t.name, metadata, names),
       (err: unknown) => unreadable(ctx, t.name, err),
     )));
-    return { ref: 'main', hash, tables: tables.sort((a, b) => a.name.localeCompare(b.name)) };
+    return { ref, hash, tables: tables.sort((a, b) => a.name.localeCompare(b.name)) };
   });
 }
 

@@ -30,13 +30,13 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 class MalformedError extends Error {}
 
-/** Magic numbers of the binaries cameras and sensors send, for a content type when none is declared. */
-function sniffContentType(bytes: Uint8Array): string {
+/** The image type bytes carry, by magic number (for binaries sent without a declared content type). */
+export function imageType(bytes: Uint8Array): string | undefined {
   if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
   if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'image/png';
   if (bytes[0] === 0x47 && bytes[1] === 0x49 && bytes[2] === 0x46) return 'image/gif';
   if (bytes[0] === 0x52 && bytes[1] === 0x49 && bytes[2] === 0x46 && bytes[3] === 0x46 && bytes[8] === 0x57) return 'image/webp';
-  return 'application/octet-stream';
+  return undefined;
 }
 
 /** Decodes a binary field value: a data URL, a base64 string, or an array of byte values. */
@@ -64,7 +64,7 @@ function decodeBase64(field: string, text: string): Uint8Array {
 /** Stores a binary under the warehouse blob prefix, content-addressed (a redelivery rewrites the same object). */
 export async function storeBlob(ctx: TaggingContext, table: string, bytes: Uint8Array, contentType?: string): Promise<FileRef> {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const type = contentType ?? sniffContentType(bytes);
+  const type = contentType ?? imageType(bytes) ?? 'application/octet-stream';
   const uri = `${ctx.warehouse}${ctx.config.claimCheck.prefix}${table}/${sha256.slice(0, 2)}/${sha256}`;
   if (!(await ctx.io.head(uri))) await ctx.io.write(uri, bytes, { contentType: type });
   return {

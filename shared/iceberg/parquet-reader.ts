@@ -5,7 +5,8 @@
  * Column resolution, per file (Java `ReadConf`): if any column of the file carries a field id, ids are used and
  * columns without one are ignored; else, with a name mapping (`schema.name-mapping.default`), ids come from the
  * mapping by column name; else Java's fallback applies — top-level columns get ids 1, 2, ... by position and nested
- * columns none (a silent mis-mapping risk for imported files: pass a name mapping for them).
+ * columns none, so their struct fields read as null and their lists/maps fail (and top-level positions can silently
+ * mis-map imported files: pass a name mapping for them).
  * A read field missing from the file takes, in order: the caller's constant for its id (identity-partition values
  * from the manifest), its `initial-default`, or null; a missing required field with neither is an error.
  * Metadata columns `_file` (id 2147483646) and `_pos` (2147483645, bigint row position) are filled when the read
@@ -19,14 +20,17 @@
  * Files on object storage are read with ranged GETs through `FileIO.readRange` (footer, then the projected column
  * chunks of one row group at a time); small files are fetched whole. Rows are produced one row group at a time
  * (`readDataFileBatches`), so a large file is never decoded in full at once.
+ *
+ * A truncated or corrupt file is an `IcebergFormatError` naming its location; a missing one the storage error.
  */
 import { parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
 import type { AsyncBuffer, FileMetaData, SchemaElement, SchemaTree } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
+import { compressors as decompressors } from 'hyparquet-compressors';
 import { NotFoundError, StorageError, type FileIO } from '../storage/index.ts';
 import { bytesToUuid, minimalBytesToBigint } from './conversions.ts';
 import { findMapped, type MappedField, type NameMapping } from './name-mapping.ts';
 import { decimalOf, fixedLength, IcebergFormatError, isList, isMap, isStruct } from './schema.ts';
+import { zstdDecompress, zstdReady } from './zstd.ts';
 import type { IcebergType, NestedField, PrimitiveType, Schema, StructType } from './types.ts';
 
 /** Reserved field ids of Iceberg's metadata columns (Java `MetadataColumns`). */
@@ -96,6 +100,7 @@ export async function readDataFile(source: ParquetSource, options: ReadDataFileO
 export async function* readDataFileBatches(source: ParquetSource, options: ReadDataFileOptions): AsyncGenerator<Record<string, unknown>[]> {
   const { location } = options;
   const prepared = await withFileErrors(location, async () => {
+    await zstdReady();
     const file = await openSource(source, location, options.fileSize);
     const metadata = await loadMetadata(file);
     const grouped = metadata.row_groups.reduce((sum, g) => sum + Number(g.num_rows), 0);
@@ -149,7 +154,8 @@ function bufferOf(bytes: Uint8Array): AsyncBuffer {
 
 function exactArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes.buffer as ArrayBuffer;
-  return bytes.slice().buffer as ArrayBuffer;
+  // Not bytes.slice(): on a Node Buffer that is a view of the shared pool, not a copy.
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
 async function loadMetadata(file: AsyncBuffer): Promise<FileMetaData> {
@@ -280,7 +286,7 @@ function planRead(metadata: FileMetaData, options: ReadDataFileOptions): ReadPla
       const value = missingValue(context, field, field.name);
       return { name: field.name, convert: identity, fill: () => value };
     }
-    return { name: field.name, source: node.name, convert: fieldReader(context, field, node, field.name) };
+    return { name: field.name, source: node.name, convert: typeReader(context, field.type, node, field.name) };
   });
   const sources = [...new Set(columns.flatMap((c) => (c.source === undefined ? [] : [c.source])))];
   return { location, metadata: physicalMetadata(metadata), columns, sources };
@@ -330,10 +336,6 @@ function missingValue(context: ReadContext, field: NestedField, path: string): u
   return null;
 }
 
-function fieldReader(context: ReadContext, field: NestedField, node: FileNode, path: string): Convert {
-  return typeReader(context, field.type, node, path);
-}
-
 function typeReader(context: ReadContext, type: IcebergType, node: FileNode, path: string): Convert {
   const mismatch = (what: string) => new IcebergFormatError(`${context.location}: field '${path}' is ${what} in the file and cannot be read as ${describeType(type)}`);
   if (node.unsupported) throw mismatch(node.unsupported);
@@ -360,7 +362,7 @@ function typeReader(context: ReadContext, type: IcebergType, node: FileNode, pat
   if (isList(type)) {
     const element = node.listElement;
     if (!element) throw mismatch('not a list');
-    if (element.id !== type.elementId) throw new IcebergFormatError(`${context.location}: list '${path}' has element id ${element.id ?? 'none'} in the file, expected ${type.elementId}`);
+    if (element.id !== type.elementId) throw idMismatch(context, path, `element id ${element.id ?? 'none'}`, `${type.elementId}`);
     const convert = typeReader(context, type.element, element, `${path}.element`);
     return (raw) => (raw === null || raw === undefined ? null : (raw as unknown[]).map(convert));
   }
@@ -368,7 +370,7 @@ function typeReader(context: ReadContext, type: IcebergType, node: FileNode, pat
     const entries = node.mapEntries;
     if (!entries) throw mismatch('not a map');
     if (entries.key.id !== type.keyId || entries.value.id !== type.valueId) {
-      throw new IcebergFormatError(`${context.location}: map '${path}' has key/value ids ${entries.key.id ?? 'none'}/${entries.value.id ?? 'none'} in the file, expected ${type.keyId}/${type.valueId}`);
+      throw idMismatch(context, path, `key/value ids ${entries.key.id ?? 'none'}/${entries.value.id ?? 'none'}`, `${type.keyId}/${type.valueId}`);
     }
     const key = typeReader(context, type.key, entries.key, `${path}.key`);
     const value = typeReader(context, type.value, entries.value, `${path}.value`);
@@ -386,6 +388,12 @@ function typeReader(context: ReadContext, type: IcebergType, node: FileNode, pat
   if (type === 'unknown') return () => null;
   const convert = primitiveReader(type, node.element, mismatch);
   return (raw) => (raw === null || raw === undefined ? null : convert(raw));
+}
+
+/** Nested ids that do not match: a foreign file, or one without ids whose nested columns need a name mapping. */
+function idMismatch(context: ReadContext, path: string, found: string, expected: string): IcebergFormatError {
+  return new IcebergFormatError(`${context.location}: '${path}' has ${found} in the file, expected ${expected}` +
+    (found.includes('none') ? ' (a file without field ids needs a name mapping for nested columns)' : ''));
 }
 
 function describeType(type: IcebergType): string {
@@ -572,6 +580,7 @@ function defaultValue(type: IcebergType, json: unknown, path: string): unknown {
 
 /** hyparquet hands INT96 timestamps to this parser; keep the nanoseconds as a bigint. */
 const PARSERS = { timestampFromNanoseconds: (nanos: bigint) => nanos };
+const DECOMPRESSORS = { ...decompressors, ZSTD: zstdDecompress };
 
 async function readRange(file: AsyncBuffer, plan: ReadPlan, from: number, to: number): Promise<Record<string, unknown>[]> {
   const count = to - from;
@@ -586,7 +595,7 @@ async function readRange(file: AsyncBuffer, plan: ReadPlan, from: number, to: nu
       rowFormat: 'array',
       utf8: false,
       parsers: PARSERS,
-      compressors,
+      compressors: DECOMPRESSORS,
       onComplete: (rows: unknown[][]) => {
         decoded = rows;
       },

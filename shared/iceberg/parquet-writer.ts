@@ -3,21 +3,27 @@
  * value against the table schema, collects the column metrics of `data_file`, and lays the values out in columns,
  * which hyparquet-writer then encodes with field ids on every column (`parquet-schema.ts`).
  *
- * Encoder choice — hyparquet-writer 0.17 over parquet-wasm 0.8 (+ apache-arrow 21), measured by `npm run bench --
- * parquet` (bench/parquet.ts) on 1M parking events (14 columns incl. a claim-check struct with ~2 KB inline bytes on
- * 1% of rows), ZSTD, full path rows → bytes + metrics, each encoder in its own process, on the 2-core dev VM:
+ * Encoder: hyparquet-writer 0.17, chosen over parquet-wasm 0.8 + apache-arrow 21 by `npm run bench -- parquet`
+ * (bench/parquet.ts): 1M parking events (14 columns incl. a claim-check struct with ~2 KB inline bytes on 1% of rows;
+ * 147 MB of values), ZSTD, row groups of 100k, one process per variant, best of 2 interleaved rounds × 2 runs, 2-core
+ * dev VM shared with other jobs (node 20.20):
  *
- *   | encoder                  | rows/s | MB/s (in-memory rows) | file   | peak RSS |
- *   | hyparquet-writer (ours)  |  TBD   | TBD                   | TBD    | TBD      |
- *   | parquet-wasm + arrow     |  TBD   | TBD                   | TBD    | TBD      |
+ *   | path (rows → bytes)                         | rows/s  | MB/s | file MB | peak RSS MB |
+ *   | raw encode, hyparquet-writer                | 130,722 | 19.2 | 62.0    | 1506        |
+ *   | raw encode, parquet-wasm + arrow            | 141,365 | 20.8 | 71.7    | 1548        |
+ *   | writeDataFile (validate + metrics + encode) | 115,122 | 16.9 | 62.0    | 1567        |
+ *   | same full path on parquet-wasm + arrow      | 129,955 | 19.1 | 71.7    | 1550        |
  *
- * TBD: filled in from the measured run.
- *
- * Metrics come from the values while they are laid out (no read-back); column sizes and split offsets come from the
- * writer's own row-group records, so the footer is never parsed.
+ * (~880 MB of the RSS is the 1M input rows themselves.) parquet-wasm is 8–13% faster, but its files are 16% larger,
+ * its wasm memory (407 MB after 1M rows) is never returned to the process, every Iceberg type needs a hand-written
+ * rows → Arrow conversion (lists, maps, decimals, uuids, time) and a footer parse for column sizes; hyparquet-writer
+ * takes the plain values of `types.ts` with an explicit Java-shaped schema, writes correctly rounded truncated footer
+ * statistics, and is pure JS. Metrics are collected from the values while they are laid out (≈0.6 s per 1M rows, 7%
+ * of the path, measured against metrics mode `none`; the footer cannot replace it: Parquet statistics are per row
+ * group and truncated in bytes, not code points); column sizes and split offsets come from the writer's own
+ * row-group records, so the footer is never parsed back.
  */
 import { gzipSync } from 'node:zlib';
-import { compress as zstdCompress, init as zstdInit } from '@bokuweb/zstd-wasm';
 import type { CompressionCodec, KeyValue, SchemaElement } from 'hyparquet';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { ColumnSource } from 'hyparquet-writer';
@@ -25,6 +31,7 @@ import { stringifyJson } from '../util/json.ts';
 import { uuidToBytes } from './conversions.ts';
 import { leafMetrics, metricsMaps, metricsModes, observeNull, type DataFileMetrics, type LeafMetrics, type MetricsMode } from './metrics.ts';
 import { isStored, parquetName, parquetSchemaOf } from './parquet-schema.ts';
+import { zstdCompress, zstdReady } from './zstd.ts';
 import { decimalOf, fixedLength, IcebergFormatError, isList, isMap, isStruct, schemaToJson } from './schema.ts';
 import type { IcebergType, PrimitiveType, Schema } from './types.ts';
 
@@ -56,7 +63,6 @@ export class InvalidRowError extends Error {
 }
 
 export const DEFAULT_ROW_GROUP_SIZE = 100_000;
-const ZSTD_LEVEL = 3; // zstd's default, what Java uses when write.parquet.compression-level is unset
 const CREATED_BY = 'floe version 0.1.0 (build hyparquet-writer 0.17.0)';
 const CODECS: Record<ParquetCompression, CompressionCodec> = { zstd: 'ZSTD', snappy: 'SNAPPY', gzip: 'GZIP', none: 'UNCOMPRESSED' };
 
@@ -68,13 +74,10 @@ export function parseCompression(text: string): ParquetCompression {
   throw new IcebergFormatError(`unsupported Parquet compression codec '${text}': expected zstd, snappy, gzip or uncompressed`);
 }
 
-let zstdReady: Promise<void> | undefined;
-
 async function compressors(compression: ParquetCompression) {
   if (compression === 'zstd') {
-    zstdReady ??= zstdInit();
-    await zstdReady;
-    return { ZSTD: (input: Uint8Array) => zstdCompress(input, ZSTD_LEVEL) };
+    await zstdReady();
+    return { ZSTD: zstdCompress };
   }
   if (compression === 'gzip') return { GZIP: (input: Uint8Array) => new Uint8Array(gzipSync(input)) };
   return {};

@@ -10,11 +10,10 @@ import { randomUUID } from 'node:crypto';
 import type { FileIO } from '../storage/file-io.ts';
 import { ValidationError, type TableUpdate } from './commit.ts';
 import { summarizeManifest, writeManifest } from './manifest.ts';
-import { writeManifestList } from './manifest-list.ts';
 import { currentSchema, snapshotForRef, specById } from './metadata.ts';
-import { newSnapshotId, readManifestEntries, readManifestFiles } from './snapshot.ts';
+import { finishSnapshot, metadataDir, newSnapshotId, readManifestEntries, readManifestFiles } from './snapshot.ts';
 import { buildSummary } from './summary.ts';
-import { EntryStatus, ManifestContent, type ManifestEntry, type ManifestFile, type Snapshot, type TableMetadata } from './types.ts';
+import { EntryStatus, ManifestContent, type ManifestEntry, type ManifestFile, type TableMetadata } from './types.ts';
 import { stringifyJson } from '../util/json.ts';
 
 export const MANIFEST_TARGET_SIZE_PROPERTY = 'commit.manifest.target-size-bytes';
@@ -63,9 +62,6 @@ function partitionOrder(entry: ManifestEntry): string {
   return stringifyJson(entry.dataFile.partition.map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v ?? null)));
 }
 
-function metadataDir(base: TableMetadata): string {
-  return base.properties['write.metadata.path'] ?? `${base.location}/metadata`;
-}
 
 /** Writes the merged manifests of one spec's small manifests. */
 async function mergeManifests(
@@ -135,27 +131,6 @@ export function rewriteManifests(options: RewriteManifestsOptions): TableUpdate 
       'manifests-replaced': String(planned.replaced.length),
       'entries-processed': String(planned.entries),
     };
-    return commitSnapshot(options.io, base, branch, parent, snapshotId, commitId, attempt, [...planned.written, ...kept], summary, now());
-  };
-}
-
-/** Writes the manifest list and adds the snapshot as the branch head (as `snapshot.ts` does for its producers). */
-async function commitSnapshot(
-  io: FileIO, base: TableMetadata, branch: string, parent: Snapshot | undefined, snapshotId: bigint, commitId: string,
-  attempt: number, manifests: ManifestFile[], summary: Record<string, string>, nowMs: number,
-): Promise<TableMetadata> {
-  const sequenceNumber = base.lastSequenceNumber + 1;
-  const manifestList = `${metadataDir(base)}/snap-${snapshotId}-${attempt}-${commitId}.avro`;
-  await io.write(manifestList, writeManifestList({ snapshotId, parentSnapshotId: parent?.snapshotId, sequenceNumber, formatVersion: 2, manifests }));
-  const snapshot: Snapshot = {
-    snapshotId, ...(parent ? { parentSnapshotId: parent.snapshotId } : {}), sequenceNumber, timestampMs: nowMs, manifestList, summary, schemaId: base.currentSchemaId,
-  };
-  return {
-    ...base,
-    lastSequenceNumber: sequenceNumber,
-    lastUpdatedMs: nowMs,
-    snapshots: [...base.snapshots, snapshot],
-    refs: { ...base.refs, [branch]: { ...(base.refs[branch] ?? { type: 'branch' }), snapshotId } },
-    ...(branch === 'main' ? { currentSnapshotId: snapshotId, snapshotLog: [...base.snapshotLog, { timestampMs: nowMs, snapshotId }] } : {}),
+    return finishSnapshot(options.io, base, branch, parent, snapshotId, commitId, attempt, [...planned.written, ...kept], summary, now());
   };
 }

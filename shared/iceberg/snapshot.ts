@@ -47,7 +47,8 @@ export async function readManifestEntries(io: FileIO, manifest: ManifestFile, me
   }).entries;
 }
 
-function metadataDir(base: TableMetadata): string {
+/** Where a table's manifests and manifest lists go (`write.metadata.path`, else `<location>/metadata`). */
+export function metadataDir(base: TableMetadata): string {
   return base.properties['write.metadata.path'] ?? `${base.location}/metadata`;
 }
 
@@ -78,7 +79,8 @@ async function writeManifests(
   return out;
 }
 
-async function finishSnapshot(
+/** Writes the manifest list of a new snapshot and makes it the branch head: the last step of every producer. */
+export async function finishSnapshot(
   io: FileIO, base: TableMetadata, branch: string, parent: Snapshot | undefined, snapshotId: bigint, commitId: string,
   attempt: number, manifests: ManifestFile[], summary: Record<string, string>, nowMs: number,
 ): Promise<TableMetadata> {

@@ -17,7 +17,7 @@ import type { Emit } from '../runtime/emitter.ts';
 import type { Logger } from '../runtime/log.ts';
 import { tableNames, topicConfig, type PipelineConfig } from '../runtime/pipeline-config.ts';
 import { parseJson } from '../util/json.ts';
-import { parseBranchName, property, Property, Stage, WAP_PREFIX } from '../wap/branches.ts';
+import { batchIdTime, parseBranchName, property, Property, Stage, WAP_PREFIX } from '../wap/branches.ts';
 import { batchAuditedEvent, batchWrittenEvent } from '../wap/handlers.ts';
 import { coversAll, rangesFromPayload, type OffsetRanges } from '../wap/offsets.ts';
 import { publishedRanges } from '../wap/tables.ts';
@@ -51,12 +51,6 @@ export interface BranchResult {
   deleted: number;
   redriven: number;
   errors: string[];
-}
-
-/** When a batch id (`20261122t101500123z-…`) was made, or undefined for another shape. */
-export function batchIdTime(batchId: string): number | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})t(\d{2})(\d{2})(\d{2})(\d{3})z-/.exec(batchId);
-  return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6], +m[7]) : undefined;
 }
 
 type Plan = { do: 'delete' | 'redrive' | 'keep' | 'wait' | 'stalled'; reason: string; event?: ReturnType<typeof batchWrittenEvent> };

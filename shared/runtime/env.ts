@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { createFileIO, fileLocation, type FileIO } from '../storage/file-io.ts';
-import { parseByteSize, parseDuration } from '../util/duration.ts';
+import { parseByteSize } from '../util/duration.ts';
 import { ConfigError, loadPipelineConfig, parsePipelineConfig, type PipelineConfig } from './pipeline-config.ts';
 
 const optionalUrl = z.string().url().optional();

@@ -28,6 +28,12 @@ export function newBatchId(now = new Date()): string {
   return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
 
+/** When a batch id (`20261122t101500123z-…`) was made, or undefined for another shape. */
+export function batchIdTime(batchId: string): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})t(\d{2})(\d{2})(\d{2})(\d{3})z-/.exec(batchId);
+  return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6], +m[7]) : undefined;
+}
+
 export function branchName(table: string, batchId: string): string {
   return `${WAP_PREFIX}${table}/${batchId}`;
 }
