@@ -67,13 +67,26 @@ export interface RunningStack {
   catalog: Catalog;
   manifests: Manifests;
   scheduler: RunningScheduler;
+  /** Stops the embedded Nessie server (every request in between fails) and starts it again on the same data. */
+  restartNessie(): Promise<void>;
+  /** Stops the local Broker (what it holds in memory is lost; senders retry) and starts it again on the same port. */
+  restartBroker(): Promise<void>;
   status(): Promise<StackStatus>;
-  /** Resolves once nothing is moving: all records consumed and delivered, every batch published or rejected. */
+  /**
+   * Resolves once nothing is moving: all records consumed and delivered, every batch published or rejected. Batches
+   * left behind by a crash (their event lost) are re-driven by firing the janitor's `redrive` PingSource.
+   */
   waitIdle(options?: { timeoutMs?: number; onPoll?: (status: StackStatus) => void }): Promise<StackStatus>;
   stop(): Promise<void>;
 }
 
 type Stoppable = () => Promise<void> | void;
+
+/**
+ * Local defaults on top of the manifests' env: batches move in seconds here, so a batch whose event a crash lost is
+ * re-driven after 20 s instead of the cluster's 2 minutes.
+ */
+const LOCAL_FUNCTION_ENV: Record<string, string> = { FLOE_STALL_AFTER: '20s' };
 
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const { logger, home } = options;
@@ -101,10 +114,17 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     }
 
     let nessieUri = options.external?.nessieUri;
+    let restartNessie: (() => Promise<void>) | undefined;
     if (!nessieUri) {
-      const nessie = await startNessieServer({ port: options.ports?.nessie ?? 0, dataDir: path.join(home, 'nessie'), logger: logger.child({ part: 'nessie' }) });
+      const nessieOptions = { dataDir: path.join(home, 'nessie'), logger: logger.child({ part: 'nessie' }) };
+      let nessie = await startNessieServer({ ...nessieOptions, port: options.ports?.nessie ?? 0 });
+      const nessiePort = nessie.port;
       stops.push(() => nessie.stop());
       nessieUri = nessie.uri;
+      restartNessie = async () => {
+        await nessie.stop();
+        nessie = await startNessieServer({ ...nessieOptions, port: nessiePort });
+      };
     }
 
     const warehouse = normalizeWarehouse(options.external?.warehouse ?? path.join(home, 'warehouse'));
@@ -125,17 +145,18 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       const port = await freePort();
       const fn = functionProcess({
         name: service.name, port, logDir: path.join(home, 'logs'), logger,
-        env: { ...service.env, ...baseEnv, ...(options.functionEnv ?? {}), FLOE_FUNCTION: service.function, ...(sinkBound.has(service.name) ? { K_SINK: brokerUrl } : {}) },
+        env: { ...service.env, ...LOCAL_FUNCTION_ENV, ...baseEnv, ...(options.functionEnv ?? {}), FLOE_FUNCTION: service.function, ...(sinkBound.has(service.name) ? { K_SINK: brokerUrl } : {}) },
       });
       functions[service.name] = fn;
       stops.push(() => fn.stop());
     }
     await Promise.all(Object.values(functions).map((fn) => fn.ready()));
 
-    const broker: RunningBroker = await startBroker({
+    const brokerOptions = {
       manifests, services: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url])), port: brokerPort,
       logger: logger.child({ part: 'broker' }),
-    });
+    };
+    let broker: RunningBroker = await startBroker(brokerOptions);
     stops.push(() => broker.stop());
 
     const sources: RunningKafkaSources = await startKafkaSources({
@@ -186,18 +207,35 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       };
     }
 
+    const redrive = manifests.pingSources.find((p) => p.extensions.floejob === 'redrive')?.name;
     return {
       kafkaBrokers, nessieUri, warehouse, brokerUrl: broker.url, dashboardUrl, functions, env, catalog, manifests, scheduler, status,
+      async restartNessie() {
+        if (!restartNessie) throw new Error('Nessie is external (NESSIE_URI): the stack cannot restart it');
+        await restartNessie();
+      },
+      async restartBroker() {
+        await broker.stop();
+        broker = await startBroker(brokerOptions);
+      },
       async waitIdle({ timeoutMs = 120_000, onPoll } = {}) {
         const deadline = Date.now() + timeoutMs;
         let quiet = 0;
+        let stuck = 0;
         for (;;) {
           const current = await status();
           onPoll?.(current);
-          const idle = current.lag === 0 && current.inFlight === 0 && current.openBranches === 0;
+          const flowing = current.lag > 0 || current.inFlight > 0;
+          const idle = !flowing && current.openBranches === 0;
           quiet = idle ? quiet + 1 : 0;
           // Two quiet polls in a row: a batch could be between the writer's commit and its event reaching the broker.
           if (quiet >= 2) return current;
+          // Nothing flows but batches stay open: their events were lost (a crash); the janitor re-drives them.
+          stuck = !flowing && current.openBranches > 0 ? stuck + 1 : 0;
+          if (redrive && stuck > 0 && stuck % 10 === 0) {
+            logger.info({ openBranches: current.openBranches }, 'batches are stalled: re-driving them');
+            await scheduler.fire(redrive).catch((err) => logger.warn({ err }, 're-drive failed'));
+          }
           if (Date.now() > deadline) throw new Error(`the pipeline did not settle within ${timeoutMs} ms: ${JSON.stringify(current)}`);
           await new Promise((r) => setTimeout(r, 500));
         }
