@@ -1,9 +1,9 @@
-/** The auditor function (Knative Functions layout: `init`, `handle`, `shutdown`); its logic lives in `shared/wap/handlers.ts`. */
+/** The auditor function (Knative Functions layout: `init`, `handle`, `shutdown`); its logic lives in `shared/wap/`. */
 import type { CloudEventMessage } from '../../shared/events/cloudevent.ts';
 import type { FloeEnv } from '../../shared/runtime/env.ts';
 import type { FloeFunction, FunctionContext } from '../../shared/runtime/host.ts';
 import { createRuntime } from '../../shared/runtime/runtime.ts';
-import { auditorFunction } from '../../shared/wap/handlers.ts';
+import { auditorFunction } from '../../shared/wap/auditor-function.ts';
 
 let instance: FloeFunction | undefined;
 

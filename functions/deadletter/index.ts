@@ -1,9 +1,9 @@
-/** The deadletter function (Knative Functions layout: `init`, `handle`, `shutdown`); its logic lives in `shared/wap/handlers.ts`. */
+/** The deadletter function (Knative Functions layout: `init`, `handle`, `shutdown`); its logic lives in `shared/runtime/deadletter-function.ts`. */
 import type { CloudEventMessage } from '../../shared/events/cloudevent.ts';
 import type { FloeEnv } from '../../shared/runtime/env.ts';
 import type { FloeFunction, FunctionContext } from '../../shared/runtime/host.ts';
 import { createRuntime } from '../../shared/runtime/runtime.ts';
-import { deadletterFunction } from '../../shared/wap/handlers.ts';
+import { deadletterFunction } from '../../shared/runtime/deadletter-function.ts';
 
 let instance: FloeFunction | undefined;
 

@@ -1,9 +1,9 @@
-/** The tagger function (Knative Functions layout: `init`, `handle`, `shutdown`); its logic lives in `shared/wap/handlers.ts`. */
+/** The tagger function (Knative Functions layout: `init`, `handle`, `shutdown`); its logic lives in `shared/events/`. */
 import type { CloudEventMessage } from '../../shared/events/cloudevent.ts';
 import type { FloeEnv } from '../../shared/runtime/env.ts';
 import type { FloeFunction, FunctionContext } from '../../shared/runtime/host.ts';
 import { createRuntime } from '../../shared/runtime/runtime.ts';
-import { taggerFunction } from '../../shared/wap/handlers.ts';
+import { taggerFunction } from '../../shared/events/tagger-function.ts';
 
 let instance: FloeFunction | undefined;
 

@@ -18,7 +18,7 @@ import type { Logger } from '../runtime/log.ts';
 import { tableNames, topicConfig, type PipelineConfig } from '../runtime/pipeline-config.ts';
 import { parseJson } from '../util/json.ts';
 import { batchIdTime, parseBranchName, property, Property, Stage, WAP_PREFIX } from '../wap/branches.ts';
-import { batchAuditedEvent, batchWrittenEvent } from '../wap/handlers.ts';
+import { batchAuditedEvent, batchWrittenEvent } from '../wap/batch-events.ts';
 import { coversAll, rangesFromPayload, type OffsetRanges } from '../wap/offsets.ts';
 import { publishedRanges } from '../wap/tables.ts';
 

@@ -1,6 +1,7 @@
 import type { Catalog } from '../catalog/tables.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { PipelineConfig } from '../runtime/pipeline-config.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 
 /** What every WAP step needs: the catalog (Nessie + storage), the pipeline config, a logger, a clock. */
 export interface WapContext {
@@ -12,3 +13,7 @@ export interface WapContext {
 
 /** Summary keys holding state across snapshots (carried by every later snapshot, also compactions). */
 export const CARRIED_SUMMARY_PREFIXES = ['floe.kafka.offsets.'];
+
+export function wapContext(runtime: Runtime): WapContext {
+  return { catalog: runtime.catalog, config: runtime.env.pipeline, log: runtime.log };
+}

@@ -18,7 +18,7 @@ import { writeReport, type MaintenanceReport } from '../../shared/maintenance/re
 import { startHost, type RunningHost } from '../../shared/runtime/host.ts';
 import { auditBatch } from '../../shared/wap/audit.ts';
 import type { WapContext } from '../../shared/wap/context.ts';
-import { deadletterFunction } from '../../shared/wap/handlers.ts';
+import { deadletterFunction } from '../../shared/runtime/deadletter-function.ts';
 import { publishBatch } from '../../shared/wap/publish.ts';
 import { writeBatch } from '../../shared/wap/write.ts';
 import { silentLogger, startTestStack, type TestStack } from '../helpers/stack.ts';

@@ -324,6 +324,42 @@ describe('readDataFile: values and projection rules', () => {
     }
   });
 
+  it('reads a list annotated with the logical LIST type only; a legacy 2-level list of groups is an error when read', async () => {
+    const { ParquetWriter } = await import('hyparquet-writer');
+    const writer = new ByteWriter();
+    const pq = new ParquetWriter({
+      writer, schema: [
+        { name: 'schema', num_children: 2 },
+        // 3-level, annotated with the logical type only once the footer is rewritten below
+        { name: 'logical', repetition_type: 'OPTIONAL', converted_type: 'LIST', logical_type: { type: 'LIST' }, num_children: 1, field_id: 3 },
+        { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+        { name: 'element', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL', field_id: 4 },
+        // legacy 2-level list of groups: not supported, but only an error when read
+        { name: 'legacy', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1, field_id: 5 },
+        { name: 'array', repetition_type: 'REPEATED', num_children: 1 },
+        { name: 'x', type: 'INT32', repetition_type: 'REQUIRED', field_id: 6 },
+      ],
+    });
+    pq.write({
+      columnData: [
+        { name: 'logical', data: [['a', null], null, []] },
+        { name: 'legacy', data: [[1], null, []] },
+      ],
+    });
+    pq.finish();
+    const bytes = rewriteFooter(writer.getBytes().slice(), (metadata) => {
+      delete metadata.schema.find((e) => e.name === 'logical')!.converted_type;
+    });
+    const schema = schemaFromJson({
+      type: 'struct', 'schema-id': 0, fields: [
+        { id: 3, name: 'logical', required: false, type: { type: 'list', 'element-id': 4, 'element-required': false, element: 'string' } },
+        { id: 5, name: 'legacy', required: false, type: { type: 'list', 'element-id': 6, 'element-required': true, element: 'int' } },
+      ],
+    });
+    expect(await readDataFile(bytes, { location: 'lists', schema, projection: [3] })).toEqual([{ logical: ['a', null] }, { logical: null }, { logical: [] }]);
+    await expect(readDataFile(bytes, { location: 'lists.parquet', schema })).rejects.toThrow(/lists\.parquet: field 'legacy' is a legacy 2-level list of groups/);
+  });
+
   it('reads row ranges and yields one batch per row group', async () => {
     const schema = schemaFromJson({ type: 'struct', 'schema-id': 0, fields: [{ id: 1, name: 'n', required: true, type: 'int' }, { id: 2, name: 's', required: false, type: 'string' }] });
     const input = Array.from({ length: 250 }, (_, n) => ({ n, s: n % 3 ? `v${n}` : null }));
@@ -465,26 +501,29 @@ describe('corrupt and truncated files', () => {
 
 // ---- INT96 fixture construction ----
 
-/** Re-serializes the footer with the FIXED(12) column `int96` typed INT96, the legacy Spark timestamp. */
-function retypeInt96(bytes: Uint8Array): Uint8Array {
+/** Re-serializes a file's footer after `edit` (column statistics dropped): builds layouts hyparquet-writer cannot. */
+function rewriteFooter(bytes: Uint8Array, edit: (metadata: ReturnType<typeof parquetMetadata>) => void): Uint8Array {
   const metadata = parquetMetadata(bytes);
   const footerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint32(bytes.byteLength - 8, true);
-  for (const element of metadata.schema) {
-    if (element.name === 'int96') {
-      element.type = 'INT96';
-      delete element.type_length;
-    }
-  }
   for (const group of metadata.row_groups) {
-    for (const chunk of group.columns) {
-      if (!chunk.meta_data) continue;
-      delete chunk.meta_data.statistics;
-      if (chunk.meta_data.path_in_schema[0] === 'int96') chunk.meta_data.type = 'INT96';
-    }
+    for (const chunk of group.columns) delete chunk.meta_data?.statistics;
   }
+  edit(metadata);
   const out = new ByteWriter();
   out.appendBytes(bytes.slice(0, bytes.byteLength - 8 - footerLength));
   writeMetadata(out, metadata);
   out.appendUint32(0x31524150);
   return out.getBytes().slice();
+}
+
+/** The FIXED(12) column `int96` retyped INT96 (the legacy Spark timestamp): same 12-byte PLAIN values. */
+function retypeInt96(bytes: Uint8Array): Uint8Array {
+  return rewriteFooter(bytes, (metadata) => {
+    const element = metadata.schema.find((e) => e.name === 'int96')!;
+    element.type = 'INT96';
+    delete element.type_length;
+    for (const group of metadata.row_groups) {
+      for (const chunk of group.columns) if (chunk.meta_data?.path_in_schema[0] === 'int96') chunk.meta_data.type = 'INT96';
+    }
+  });
 }

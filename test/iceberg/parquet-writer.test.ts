@@ -209,6 +209,26 @@ describe('writeDataFile: round trip', () => {
     expect(footer.createdBy).toMatch(/^floe version \S+ \(build [^)]+\)$/);
   });
 
+  it('writes position delete files with the reserved ids (full metrics for file_path and pos, as Java)', async () => {
+    const schema = schemaFromJson({
+      type: 'struct', 'schema-id': 0, fields: [
+        { id: 2147483546, name: 'file_path', required: true, type: 'string' },
+        { id: 2147483545, name: 'pos', required: true, type: 'long' },
+      ],
+    });
+    const dataFile = 's3://warehouse/db/t/data/00000-0-a-very-long-data-file-name.parquet';
+    const { bytes, metrics } = await writeDataFile(schema, [{ file_path: dataFile, pos: 3n }, { file_path: dataFile, pos: 9n }], {
+      keyValueMetadata: { 'delete-type': 'position' },
+      metricsConfig: { 'write.metadata.metrics.column.file_path': 'full', 'write.metadata.metrics.column.pos': 'full' },
+    });
+    const file = await saved('pos-deletes.parquet', bytes);
+    const ids = await duck.rows(`select name, field_id from parquet_schema(${sqlString(file)}) where field_id is not null`);
+    expect(ids).toEqual([{ name: 'file_path', field_id: '2147483546' }, { name: 'pos', field_id: '2147483545' }]);
+    expect(new TextDecoder().decode(metrics.upperBounds!.get(2147483546))).toBe(dataFile);
+    expect(metrics.lowerBounds!.get(2147483545)).toEqual(toBinary('long', 3n));
+    expect((await readDataFileMetadata(bytes, { location: file })).keyValueMetadata['delete-type']).toBe('position');
+  });
+
   it('reports split offsets and column sizes that match the footer, across row groups', async () => {
     const rows = Array.from({ length: 2500 }, (_, n) => ({ i: n, s: `row ${n}`, tags: [String(n % 7)] }));
     const { bytes, metrics } = await writeDataFile(ALL_TYPES, rows, { rowGroupSize: 1000 });

@@ -7,7 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHttp, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
 import type { FloeFunction, FunctionContext } from '../../shared/runtime/host.ts';
 import { createFunctionMetrics } from '../../shared/runtime/metrics.ts';
-import { auditorFunction, publisherFunction, taggerFunction, writerFunction } from '../../shared/wap/handlers.ts';
+import { taggerFunction } from '../../shared/events/tagger-function.ts';
+import { auditorFunction } from '../../shared/wap/auditor-function.ts';
+import { publisherFunction } from '../../shared/wap/publisher-function.ts';
+import { writerFunction } from '../../shared/wap/writer-function.ts';
 import { Column } from '../../shared/wap/rows.ts';
 import { silentLogger, startTestStack, type TestStack } from '../helpers/stack.ts';
 

@@ -1,0 +1,155 @@
+/**
+ * End-to-end benchmark (issues 4 and 6): records produced to the embedded Kafka flow through the whole local stack —
+ * KafkaSource stand-in → Broker → tagger → writer → auditor → publisher, every function its own process behind the
+ * same HTTP host as in the cluster — until every one is on `main`. Reported: sustained events/s, p50/p99 latency from
+ * the tagger to visible on `main`, rows per data file, peak RSS per function, and, measured in the same run, the raw
+ * HTTP CloudEvent hop rate (node:http + CloudEvent parsing, 64 in flight): the physical limit of a design where every
+ * record crosses HTTP hops.
+ *
+ *   npm run bench -- pipeline          (PIPELINE_BENCH_RECORDS=3000 for a quick run)
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import kafkajs from 'kafkajs';
+import { Writable } from 'node:stream';
+import { fromHttp } from '../shared/events/cloudevent.ts';
+import { loadTables } from '../shared/catalog/tables.ts';
+import { currentSnapshot } from '../shared/iceberg/metadata.ts';
+import { scanRows } from '../shared/iceberg/scan.ts';
+import { createLogger } from '../shared/runtime/log.ts';
+import { tableNames, topicConfig } from '../shared/runtime/pipeline-config.ts';
+import { Column } from '../shared/wap/rows.ts';
+import { property, Property } from '../shared/wap/branches.ts';
+import { DEFAULT_TOPICS, generateEvents } from '../local/simulator/index.ts';
+import { startStack } from '../local/stack/index.ts';
+
+const RECORDS = Number(process.env.PIPELINE_BENCH_RECORDS ?? 10_000);
+const silent = createLogger({ level: 'silent', format: 'json', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
+}
+
+/** The raw hop: a bare node:http server parsing CloudEvents, 64 keep-alive requests in flight for `ms`. */
+async function rawHopRate(ms: number): Promise<number> {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      fromHttp(req.headers, Buffer.concat(chunks));
+      res.writeHead(202).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const body = Buffer.from(JSON.stringify({ event_id: 'e', timestamp: new Date().toISOString(), car_id: 'B-1', slot: 'A-001', latitude: 52.5205, longitude: 13.405 }));
+  const headers = {
+    'ce-specversion': '1.0', 'ce-id': 'partition:0/offset:1', 'ce-type': 'dev.knative.kafka.event', 'ce-source': '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
+    'content-type': 'application/json', 'content-length': String(body.length),
+  };
+  let done = 0;
+  const deadline = performance.now() + ms;
+  const worker = () => new Promise<void>((resolve) => {
+    const next = () => {
+      if (performance.now() > deadline) return resolve();
+      const req = http.request(url, { method: 'POST', agent, headers }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          done++;
+          next();
+        });
+      });
+      req.end(body);
+    };
+    next();
+  });
+  const started = performance.now();
+  await Promise.all(Array.from({ length: 64 }, worker));
+  const rate = done / ((performance.now() - started) / 1000);
+  agent.destroy();
+  server.close();
+  return rate;
+}
+
+function peakRssMB(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : undefined;
+}
+
+const home = await mkdtemp(path.join(tmpdir(), 'floe-bench-pipeline-'));
+const stack = await startStack({ home, logger: silent, configFile: 'knative/config/pipeline.yaml', dashboard: false });
+try {
+  const hopRate = await rawHopRate(3000);
+  const records = generateEvents(1, RECORDS, { badFraction: 0.05 });
+  const kafka = new kafkajs.Kafka({ brokers: stack.kafkaBrokers, logLevel: kafkajs.logLevel.NOTHING });
+  const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner, idempotent: true });
+  await producer.connect();
+  const started = performance.now();
+  for (let i = 0; i < records.length; i += 500) {
+    const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
+    for (const r of records.slice(i, i + 500)) {
+      const topic = DEFAULT_TOPICS[r.role];
+      const list = byTopic.get(topic) ?? [];
+      list.push({ key: r.key, value: r.value, headers: r.headers });
+      byTopic.set(topic, list);
+    }
+    await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+  }
+  const producedSeconds = (performance.now() - started) / 1000;
+  await producer.disconnect();
+
+  // Wait until every record is on main.
+  const config = stack.env.pipeline;
+  const names = Object.values(DEFAULT_TOPICS).map((t) => tableNames(config, topicConfig(config, t)!));
+  const tableList = names.flatMap((n) => [n.production, n.untrusted]);
+  let onMain = 0;
+  while (onMain < RECORDS) {
+    const { tables } = await loadTables(stack.catalog, 'main', tableList);
+    onMain = [...tables.values()].reduce((sum, t) => sum + Number(currentSnapshot(t.metadata)?.summary['total-records'] ?? 0), 0);
+    if (onMain < RECORDS) await new Promise((r) => setTimeout(r, 200));
+  }
+  const seconds = (performance.now() - started) / 1000;
+
+  // Latency: each row's `_ingested_at` (stamped by the tagger) → the commit that made its batch visible on main.
+  const publishedAt = new Map<string, number>();
+  for await (const entry of stack.catalog.client.commitLog('main')) {
+    const batchId = property(entry.commitMeta, Property.batchId);
+    if (batchId && entry.commitMeta.commitTime) publishedAt.set(batchId, Date.parse(entry.commitMeta.commitTime));
+  }
+  const latencies: number[] = [];
+  let files = 0;
+  let rows = 0;
+  const { tables } = await loadTables(stack.catalog, 'main', tableList);
+  for (const table of tables.values()) {
+    const snapshot = currentSnapshot(table.metadata);
+    files += Number(snapshot?.summary['total-data-files'] ?? 0);
+    rows += Number(snapshot?.summary['total-records'] ?? 0);
+    for (const row of await scanRows(table.metadata, { io: stack.catalog.io, columns: [Column.ingestedAt, Column.batchId] })) {
+      const at = publishedAt.get(row[Column.batchId] as string);
+      if (at !== undefined) latencies.push(at - Number((row[Column.ingestedAt] as bigint) / 1000n));
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  const rate = RECORDS / seconds;
+  console.log(`\n${RECORDS.toLocaleString('en-US')} records (5% bad) over 3 topics, produced in ${producedSeconds.toFixed(1)} s, all on main after ${seconds.toFixed(1)} s\n`);
+  console.log('| measure | value |');
+  console.log('|---|---|');
+  console.log(`| sustained pipeline rate (produce → on main) | ${Math.round(rate).toLocaleString('en-US')} events/s |`);
+  console.log(`| raw HTTP CloudEvent hop, same run (64 in flight) | ${Math.round(hopRate).toLocaleString('en-US')} requests/s |`);
+  console.log(`| pipeline / raw hop (each record crosses 3 hops: source→broker→tagger, →writer) | ${(rate / hopRate).toFixed(3)} (limit ≈ 0.333) |`);
+  console.log(`| latency tagger → visible on main | p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms (${latencies.length} rows) |`);
+  console.log(`| rows per data file | ${(rows / Math.max(files, 1)).toFixed(0)} (${files} files) |`);
+  for (const fn of Object.values(stack.functions)) {
+    console.log(`| peak RSS ${fn.name} | ${peakRssMB(fn.pid())?.toFixed(0) ?? '?'} MB |`);
+  }
+  console.log(`| peak RSS stack process (Kafka, Nessie, broker, sources) | ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB |`);
+} finally {
+  await stack.stop();
+  await rm(home, { recursive: true, force: true });
+}
