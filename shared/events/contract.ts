@@ -23,6 +23,8 @@ export const Extension = {
   batch: 'floebatch',
   table: 'floetable',
   topic: 'floetopic',
+  /** Set by each KafkaSource (ceOverrides) on every record it forwards: the Kafka topic, also for CloudEvent records. */
+  kafkaTopic: 'floekafkatopic',
   job: 'floejob',
   partitionKey: 'partitionkey',
 } as const;

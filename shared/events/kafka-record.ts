@@ -1,8 +1,8 @@
 /**
  * The Kafka record inside a KafkaSource CloudEvent (NOTES §1.2): plain records arrive as `dev.knative.kafka.event`
  * with the topic in `source` (`…/kafkasources/NAME#TOPIC`), key and `kafkaheader*` extensions; records that already
- * were CloudEvents arrive as themselves plus `knativekafkapartition`/`knativekafkaoffset` — their topic must come from
- * the KafkaSource's `ceOverrides` extension `floetopic`.
+ * were CloudEvents arrive as themselves plus `knativekafkapartition`/`knativekafkaoffset`. floe's KafkaSources name
+ * the topic of every record in the `ceOverrides` extension `floekafkatopic`, the only topic a CloudEvent record has.
  */
 import { InvalidEventError, type CloudEventMessage } from './cloudevent.ts';
 import { EventType, Extension } from './contract.ts';
@@ -46,7 +46,7 @@ export function kafkaRecordOf(event: CloudEventMessage): KafkaRecordRef {
     if (name.startsWith('kafkaheader')) headers[name.slice('kafkaheader'.length)] = value;
   }
   const plain = attributes.type === EventType.kafkaRecord;
-  let topic: string | undefined = attributes[Extension.topic];
+  let topic: string | undefined = attributes[Extension.kafkaTopic];
   if (plain && !topic) {
     const hash = attributes.source.lastIndexOf('#');
     if (hash >= 0 && hash < attributes.source.length - 1) topic = attributes.source.slice(hash + 1);
@@ -54,7 +54,7 @@ export function kafkaRecordOf(event: CloudEventMessage): KafkaRecordRef {
   if (!topic) {
     throw new InvalidEventError(plain
       ? `event ${attributes.id}: source '${attributes.source}' does not name a topic (expected …/kafkasources/NAME#TOPIC)`
-      : `event ${attributes.id} (a CloudEvent record of type ${attributes.type}) has no '${Extension.topic}' extension; set it with the KafkaSource's ceOverrides`);
+      : `event ${attributes.id} (a CloudEvent record of type ${attributes.type}) has no '${Extension.kafkaTopic}' extension; set it with the KafkaSource's ceOverrides`);
   }
   if (!plain) {
     headers.ce_type = attributes.type;

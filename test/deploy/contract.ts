@@ -76,9 +76,10 @@ export function emittedSample(producer: FunctionName, type: string): Record<stri
   };
 }
 
-/** The event a KafkaSource emits for a plain record of `topic` (NOTES §1.2). */
-export function kafkaSample(namespace: string, source: string, topic: string): Record<string, string> {
+/** The event a KafkaSource emits for a plain record of `topic` (NOTES §1.2), with its ceOverrides extensions. */
+export function kafkaSample(namespace: string, source: string, topic: string, extensions: Record<string, string> = {}): Record<string, string> {
   return {
+    ...extensions,
     specversion: '1.0',
     id: 'partition:0/offset:42',
     source: `/apis/v1/namespaces/${namespace}/kafkasources/${source}#${topic}`,

@@ -228,8 +228,12 @@ function routingChecks(context: Context): void {
   for (const source of manifests.kafkaSources) {
     const origin = `KafkaSource/${source.name}`;
     const broker = brokerOf(origin, 'spec.sink', source.sink, 'a KafkaSource discards its sink\'s reply');
+    // The tagger routes on, and reads the topic from, the source's floekafkatopic: one topic per source, named there.
+    if (source.topics.length !== 1 || source.extensions[Extension.kafkaTopic] !== source.topics[0]) {
+      report(context, origin, `spec.ceOverrides.extensions.${Extension.kafkaTopic}`, `floe: read exactly one topic and name it here (got topics ${JSON.stringify(source.topics)}, ${Extension.kafkaTopic} ${JSON.stringify(source.extensions[Extension.kafkaTopic] ?? null)})`);
+    }
     for (const topic of source.topics) {
-      samples.push({ origin: `${origin} topic ${topic}`, broker, event: kafkaSample(namespace, source.name, topic), expected: new Set([KAFKA_EVENT_CONSUMER]) });
+      samples.push({ origin: `${origin} topic ${topic}`, broker, event: kafkaSample(namespace, source.name, topic, source.extensions), expected: new Set([KAFKA_EVENT_CONSUMER]) });
     }
   }
   for (const source of manifests.pingSources) {

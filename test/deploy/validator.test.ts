@@ -75,9 +75,9 @@ describe('unknown fields (strict mode)', () => {
 
   it('in a KafkaSource spec (CRD schema)', () => {
     const findings = findingsAfter((_, get) => {
-      get('KafkaSource', 'parking').spec.consumergroup = 'typo';
+      get('KafkaSource', 'parking-entry').spec.consumergroup = 'typo';
     });
-    expect(findings).toMatch(/KafkaSource\/parking spec\.consumergroup: unknown field "consumergroup"/);
+    expect(findings).toMatch(/KafkaSource\/parking-entry spec\.consumergroup: unknown field "consumergroup"/);
   });
 
   it('in the parts of a Trigger the CRD leaves open (spec, delivery), as the webhook decodes them', () => {
@@ -149,11 +149,21 @@ describe('routing (cross-references against the function contract)', () => {
 
   it('reports a KafkaSource topic the tagger does not receive, and a source that bypasses the Broker', () => {
     const findings = findingsAfter((_, get) => {
-      get('KafkaSource', 'sensors').spec.topics.push('parking-lights');
-      get('KafkaSource', 'parking').spec.sink.ref = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'tagger' };
+      get('KafkaSource', 'parking-sensors').spec.topics = ['parking-lights'];
+      get('KafkaSource', 'parking-sensors').spec.ceOverrides.extensions.floekafkatopic = 'parking-lights';
+      get('KafkaSource', 'parking-entry').spec.sink.ref = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'tagger' };
     });
-    expect(findings).toMatch(/KafkaSource\/sensors topic parking-lights: dev\.knative\.kafka\.event reaches no Trigger of "tagger"/);
-    expect(findings).toMatch(/KafkaSource\/parking spec\.sink: must sink into the Broker \(a KafkaSource discards its sink's reply\)/);
+    expect(findings).toMatch(/KafkaSource\/parking-sensors topic parking-lights: dev\.knative\.kafka\.event reaches no Trigger of "tagger"/);
+    expect(findings).toMatch(/KafkaSource\/parking-entry spec\.sink: must sink into the Broker \(a KafkaSource discards its sink's reply\)/);
+  });
+
+  it('reports a KafkaSource that reads several topics or does not name its topic in floekafkatopic', () => {
+    const findings = findingsAfter((_, get) => {
+      get('KafkaSource', 'parking-sensors').spec.topics.push('parking-lights');
+      delete get('KafkaSource', 'parking-exit').spec.ceOverrides;
+    });
+    expect(findings).toMatch(/KafkaSource\/parking-sensors spec\.ceOverrides\.extensions\.floekafkatopic: floe: read exactly one topic and name it here/);
+    expect(findings).toMatch(/KafkaSource\/parking-exit spec\.ceOverrides\.extensions\.floekafkatopic: floe: read exactly one topic/);
   });
 
   it('reports a function that emits to K_SINK without a SinkBinding', () => {
@@ -202,8 +212,9 @@ describe('pipeline configuration', () => {
 
   it('reports a topic that is read but not configured, and one configured but not read', () => {
     const findings = findingsAfter((_, get) => {
-      get('KafkaSource', 'sensors').spec.topics = ['parking-lights'];
-      get('Trigger', 'tagger').spec.filters[1].any.push({ suffix: { source: '#parking-lights' } });
+      get('KafkaSource', 'parking-sensors').spec.topics = ['parking-lights'];
+      get('KafkaSource', 'parking-sensors').spec.ceOverrides.extensions.floekafkatopic = 'parking-lights';
+      get('Trigger', 'tagger').spec.filters[0].any.push({ exact: { floekafkatopic: 'parking-lights' } });
     });
     expect(findings).toMatch(/ConfigMap\/floe-pipeline pipeline\.yaml topics: KafkaSource topic parking-lights has no entry/);
     expect(findings).toMatch(/ConfigMap\/floe-pipeline pipeline\.yaml topics\.parking-sensors: configured, but no KafkaSource reads this topic/);
@@ -288,31 +299,31 @@ describe('sources, Broker and delivery', () => {
 
   it('reports missing dead-letter sinks and an unset Broker class', () => {
     const findings = findingsAfter((_, get) => {
-      delete get('KafkaSource', 'sensors').spec.delivery.deadLetterSink;
+      delete get('KafkaSource', 'parking-sensors').spec.delivery.deadLetterSink;
       delete get('Broker', 'default').metadata.annotations;
     });
-    expect(findings).toMatch(/KafkaSource\/sensors spec\.delivery\.deadLetterSink: must be "deadletter" so nothing is lost/);
+    expect(findings).toMatch(/KafkaSource\/parking-sensors spec\.delivery\.deadLetterSink: must be "deadletter" so nothing is lost/);
     expect(findings).toMatch(/Broker\/default metadata\.annotations: floe: set eventing\.knative\.dev\/broker\.class explicitly/);
   });
 
   it('reports a KafkaSource without an explicit consumer group or with a bad key type', () => {
     const findings = findingsAfter((_, get) => {
-      delete get('KafkaSource', 'parking').spec.consumerGroup;
-      get('KafkaSource', 'sensors').metadata.labels['kafkasources.sources.knative.dev/key-type'] = 'long';
+      delete get('KafkaSource', 'parking-entry').spec.consumerGroup;
+      get('KafkaSource', 'parking-sensors').metadata.labels['kafkasources.sources.knative.dev/key-type'] = 'long';
     });
-    expect(findings).toMatch(/KafkaSource\/parking spec\.consumerGroup: floe: set it explicitly/);
-    expect(findings).toMatch(/KafkaSource\/sensors metadata\.labels\.kafkasources\.sources\.knative\.dev\/key-type: must be one of string, int, float, byte-array/);
+    expect(findings).toMatch(/KafkaSource\/parking-entry spec\.consumerGroup: floe: set it explicitly/);
+    expect(findings).toMatch(/KafkaSource\/parking-sensors metadata\.labels\.kafkasources\.sources\.knative\.dev\/key-type: must be one of string, int, float, byte-array/);
   });
 });
 
 describe('immutable fields', () => {
   it('reports a changed consumer group, Broker class and Trigger broker between two renders', () => {
     const after = structuredClone(base);
-    find(after, 'KafkaSource', 'parking').spec.consumerGroup = 'floe-parking-v2';
+    find(after, 'KafkaSource', 'parking-entry').spec.consumerGroup = 'floe-parking-entry-v2';
     find(after, 'Broker', 'default').metadata.annotations['eventing.knative.dev/broker.class'] = 'MTChannelBasedBroker';
     find(after, 'Trigger', 'tagger').spec.broker = 'other';
     const findings = formatProblems(immutableFieldChanges(base, after));
-    expect(findings).toMatch(/KafkaSource\/parking spec\.consumerGroup: immutable field changed \("floe-parking" -> "floe-parking-v2"\)/);
+    expect(findings).toMatch(/KafkaSource\/parking-entry spec\.consumerGroup: immutable field changed \("floe-parking-entry" -> "floe-parking-entry-v2"\)/);
     expect(findings).toMatch(/Broker\/default metadata\.annotations\.eventing\.knative\.dev\/broker\.class: immutable field changed/);
     expect(findings).toMatch(/Trigger\/tagger spec\.broker: immutable field changed/);
     expect(immutableFieldChanges(base, structuredClone(base))).toEqual([]);

@@ -80,10 +80,10 @@ describe('tagger', () => {
     await expect(tagRecord(strict, kafkaEvent('Other.Topic', '3', '{}'))).rejects.toBeInstanceOf(UnroutableRecordError);
   });
 
-  it('passes records that are CloudEvents through, with the topic from floetopic', async () => {
+  it('passes records that are CloudEvents through, with the topic from floekafkatopic', async () => {
     const event = fromHttp({
       'ce-specversion': '1.0', 'ce-id': 'sensor-42', 'ce-type': 'com.example.sensor.reading', 'ce-source': '/sensors/7',
-      'ce-knativekafkapartition': '0', 'ce-knativekafkaoffset': '11', 'ce-floetopic': 'parking-entry', 'content-type': 'application/json',
+      'ce-knativekafkapartition': '0', 'ce-knativekafkaoffset': '11', 'ce-floekafkatopic': 'parking-entry', 'content-type': 'application/json',
     }, Buffer.from('{"temp": 21.5}'));
     const record = await tagRecord(ctx, event);
     expect(record).toMatchObject({ topic: 'parking-entry', partition: 0, offset: '11', status: 'ok', payload: { temp: 21.5 } });

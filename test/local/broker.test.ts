@@ -385,9 +385,10 @@ describe('the repository manifests', () => {
     running.push({ close: () => live.stop() });
     brokerUrl = live.url;
 
+    // as the KafkaSource of the topic sends it: with its ceOverrides extension floekafkatopic
     const record = (topic: string, offset: number) => createEvent({
-      id: `partition:0/offset:${offset}`, type: 'dev.knative.kafka.event', source: `/apis/v1/namespaces/floe/kafkasources/parking#${topic}`,
-      subject: `partition:0#${offset}`, extensions: { key: 'car-1', partitionkey: 'car-1', knativekafkapartition: 0, knativekafkaoffset: offset },
+      id: `partition:0/offset:${offset}`, type: 'dev.knative.kafka.event', source: `/apis/v1/namespaces/floe/kafkasources/${topic}#${topic}`,
+      subject: `partition:0#${offset}`, extensions: { key: 'car-1', partitionkey: 'car-1', knativekafkapartition: 0, knativekafkaoffset: offset, floekafkatopic: topic },
     });
     const answer = await send(live, record('parking-entry', 1), 'delivered');
     expect(answer.status).toBe(202);
