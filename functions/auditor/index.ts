@@ -1,21 +1,5 @@
-/** The auditor function (Knative Functions layout: `init`, `handle`, `shutdown`); its logic lives in `shared/wap/`. */
-import type { CloudEventMessage } from '../../shared/events/cloudevent.ts';
-import type { FloeEnv } from '../../shared/runtime/env.ts';
-import type { FloeFunction, FunctionContext } from '../../shared/runtime/host.ts';
-import { createRuntime } from '../../shared/runtime/runtime.ts';
+/** The auditor function (Knative Functions layout: `init`, `handle`, `shutdown`); its logic lives in `shared/wap/auditor-function.ts`. */
 import { auditorFunction } from '../../shared/wap/auditor-function.ts';
+import { knativeFunction } from '../knative-function.ts';
 
-let instance: FloeFunction | undefined;
-
-export async function init(env?: FloeEnv): Promise<FloeFunction> {
-  instance ??= auditorFunction(createRuntime('auditor', env));
-  return instance;
-}
-
-export async function handle(context: FunctionContext, event: CloudEventMessage) {
-  return (await init()).handle(context, event);
-}
-
-export async function shutdown(): Promise<void> {
-  await instance?.shutdown?.();
-}
+export const { init, handle, shutdown } = knativeFunction('auditor', auditorFunction);

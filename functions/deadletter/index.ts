@@ -1,21 +1,5 @@
 /** The deadletter function (Knative Functions layout: `init`, `handle`, `shutdown`); its logic lives in `shared/runtime/deadletter-function.ts`. */
-import type { CloudEventMessage } from '../../shared/events/cloudevent.ts';
-import type { FloeEnv } from '../../shared/runtime/env.ts';
-import type { FloeFunction, FunctionContext } from '../../shared/runtime/host.ts';
-import { createRuntime } from '../../shared/runtime/runtime.ts';
 import { deadletterFunction } from '../../shared/runtime/deadletter-function.ts';
+import { knativeFunction } from '../knative-function.ts';
 
-let instance: FloeFunction | undefined;
-
-export async function init(env?: FloeEnv): Promise<FloeFunction> {
-  instance ??= deadletterFunction(createRuntime('deadletter', env));
-  return instance;
-}
-
-export async function handle(context: FunctionContext, event: CloudEventMessage) {
-  return (await init()).handle(context, event);
-}
-
-export async function shutdown(): Promise<void> {
-  await instance?.shutdown?.();
-}
+export const { init, handle, shutdown } = knativeFunction('deadletter', deadletterFunction);

@@ -5,23 +5,25 @@
  *
  * Encoder: hyparquet-writer 0.17, chosen over parquet-wasm 0.8 + apache-arrow 21 by `npm run bench -- parquet`
  * (bench/parquet.ts): 1M parking events (14 columns incl. a claim-check struct with ~2 KB inline bytes on 1% of rows;
- * 147 MB of values), ZSTD, row groups of 100k, one process per variant, best of 2 interleaved rounds × 2 runs, 2-core
- * dev VM shared with other jobs (node 20.20):
+ * 147 MB of values), ZSTD, row groups of 100k, one process per variant, best of 2 interleaved rounds × 2 runs, on the
+ * 2-core dev VM shared with other jobs (node 20.20; two runs, ±20% between runs under load):
  *
- *   | path (rows → bytes)                         | rows/s  | MB/s | file MB | peak RSS MB |
- *   | raw encode, hyparquet-writer                | 130,722 | 19.2 | 62.0    | 1506        |
- *   | raw encode, parquet-wasm + arrow            | 141,365 | 20.8 | 71.7    | 1548        |
- *   | writeDataFile (validate + metrics + encode) | 115,122 | 16.9 | 62.0    | 1567        |
- *   | same full path on parquet-wasm + arrow      | 129,955 | 19.1 | 71.7    | 1550        |
+ *   | path (rows → bytes)                         | rows/s            | file MB | peak RSS MB |
+ *   | raw encode, hyparquet-writer                | 133,081 / 130,722 | 62.0    | 1501        |
+ *   | raw encode, parquet-wasm + arrow            | 134,131 / 141,365 | 71.7    | 1554        |
+ *   | writeDataFile (validate + metrics + encode) |  96,156 / 115,122 | 62.0    | 1566        |
+ *   | same full path on parquet-wasm + arrow      | 110,023 / 129,955 | 71.7    | 1550        |
  *
- * (~880 MB of the RSS is the 1M input rows themselves.) parquet-wasm is 8–13% faster, but its files are 16% larger,
+ * (~880 MB of the RSS is the 1M input rows themselves.) parquet-wasm is 0–14% faster, but its files are 16% larger,
  * its wasm memory (407 MB after 1M rows) is never returned to the process, every Iceberg type needs a hand-written
  * rows → Arrow conversion (lists, maps, decimals, uuids, time) and a footer parse for column sizes; hyparquet-writer
  * takes the plain values of `types.ts` with an explicit Java-shaped schema, writes correctly rounded truncated footer
- * statistics, and is pure JS. Metrics are collected from the values while they are laid out (≈0.6 s per 1M rows, 7%
- * of the path, measured against metrics mode `none`; the footer cannot replace it: Parquet statistics are per row
- * group and truncated in bytes, not code points); column sizes and split offsets come from the writer's own
- * row-group records, so the footer is never parsed back.
+ * statistics, and is pure JS. In one process (300k rows, best of 5, interleaved) writeDataFile took 2.40 s and the
+ * raw encode 2.43 s, the validation + metrics pass alone 0.42 s (0.11 s of it metrics): much of the raw/full gap in
+ * the table above is load from other jobs.
+ * Metrics are collected from the values while they are laid out: the footer cannot replace that pass (Parquet
+ * statistics are per row group and truncated in bytes, not code points); column sizes and split offsets come from
+ * the writer's own row-group records, so the footer is never parsed back.
  */
 import { gzipSync } from 'node:zlib';
 import type { CompressionCodec, KeyValue, SchemaElement } from 'hyparquet';

@@ -3,7 +3,7 @@
  * fsynced, renamed over the key and the directory is fsynced, so a reader sees the old object or the new one, never a
  * half-written one, and a crash never leaves a torn object behind.
  */
-import { mkdir, open, readdir, rename, rm, stat, link, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, link, unlink, type FileHandle } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import {
@@ -21,50 +21,47 @@ export function localStore(root: string): ObjectStore {
 
   const missing = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOENT' || (err as NodeJS.ErrnoException)?.code === 'ENOTDIR';
 
-  async function get(key: string): Promise<Uint8Array> {
-    const file = fileOf(key);
+  /** Runs `read` on an open handle of the key's file; the handle pins one version even if a writer replaces it. */
+  async function withFile<T>(key: string, read: (handle: FileHandle) => Promise<T>): Promise<T> {
+    let handle: FileHandle;
     try {
-      const handle = await open(file, 'r');
-      try {
-        const info = await handle.stat();
-        if (!info.isFile()) throw new NotFoundError(key, where);
-        const buffer = Buffer.allocUnsafe(info.size);
-        let read = 0;
-        while (read < info.size) {
-          const { bytesRead } = await handle.read(buffer, read, info.size - read, read);
-          if (bytesRead === 0) break;
-          read += bytesRead;
-        }
-        return buffer.subarray(0, read);
-      } finally {
-        await handle.close();
-      }
+      handle = await open(fileOf(key), 'r');
     } catch (err) {
       if (missing(err) || (err as NodeJS.ErrnoException)?.code === 'EISDIR') throw new NotFoundError(key, where);
       throw err;
     }
+    try {
+      return await read(handle);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException)?.code === 'EISDIR') throw new NotFoundError(key, where);
+      throw err;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async function readFully(handle: FileHandle, offset: number, length: number): Promise<Uint8Array> {
+    const buffer = Buffer.allocUnsafe(length);
+    let read = 0;
+    while (read < length) {
+      const { bytesRead } = await handle.read(buffer, read, length - read, offset + read);
+      if (bytesRead === 0) break;
+      read += bytesRead;
+    }
+    return buffer.subarray(0, read);
+  }
+
+  function get(key: string): Promise<Uint8Array> {
+    return withFile(key, async (handle) => {
+      const info = await handle.stat();
+      if (!info.isFile()) throw new NotFoundError(key, where);
+      return readFully(handle, 0, info.size);
+    });
   }
 
   async function getRange(key: string, offset: number, length: number): Promise<Uint8Array> {
     if (offset < 0 || length < 0) throw new StorageError(`invalid range ${offset}+${length} for ${key}`, key);
-    try {
-      const handle = await open(fileOf(key), 'r');
-      try {
-        const buffer = Buffer.allocUnsafe(length);
-        let read = 0;
-        while (read < length) {
-          const { bytesRead } = await handle.read(buffer, read, length - read, offset + read);
-          if (bytesRead === 0) break;
-          read += bytesRead;
-        }
-        return buffer.subarray(0, read);
-      } finally {
-        await handle.close();
-      }
-    } catch (err) {
-      if (missing(err) || (err as NodeJS.ErrnoException)?.code === 'EISDIR') throw new NotFoundError(key, where);
-      throw err;
-    }
+    return withFile(key, (handle) => readFully(handle, offset, length));
   }
 
   async function put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
