@@ -62,7 +62,9 @@ export function functionProcess(options: FunctionProcessOptions): FunctionProces
   const start = () => {
     expectedExit = false;
     log = createWriteStream(path.join(options.logDir, `${name}.log`), { flags: 'a' });
-    child = spawn(process.execPath, ['--import', 'tsx', ENTRY], {
+    // FLOE_NODE_ARGS passes extra Node flags to every function process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
+    const nodeArgs = (process.env.FLOE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ENTRY], {
       cwd: ROOT,
       env: { ...process.env, ...options.env, FLOE_FUNCTION: name, PORT: String(port), FLOE_LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'pipe'],
