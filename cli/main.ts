@@ -54,7 +54,11 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`floe ${name}: ${err.message}\n\n${usage(command)}`);
       return 2;
     }
-    console.error(`floe ${name}: ${(err as Error)?.message ?? String(err)}`);
+    const message = (err as Error)?.message ?? String(err);
+    const hint = /ECONNREFUSED/.test(message)
+      ? '\n(nothing answers there: start the local stack with `npm start`, or set NESSIE_URI / KAFKA_BROKERS to yours)'
+      : '';
+    console.error(`floe ${name}: ${message}${hint}`);
     if (process.env.FLOE_DEBUG) console.error(err);
     return 1;
   }
