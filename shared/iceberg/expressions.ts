@@ -162,6 +162,22 @@ function compareOp(op: ComparisonOp, cmp: number): boolean {
   }
 }
 
+/** A hashable form of a value for set membership (equal values of one type give equal keys). */
+function memberKey(value: unknown): string {
+  if (value instanceof Uint8Array) return `b:${Buffer.from(value).toString('hex')}`;
+  // as compareValues: -0 and +0 differ, NaN equals NaN
+  if (typeof value === 'number' || typeof value === 'bigint') return Object.is(value, -0) ? 'n:-0' : `n:${String(value)}`;
+  return `${typeof value}:${String(value)}`;
+}
+
+/** `in` lists can hold a whole batch's keys: evaluated through a set built once per bound expression. */
+const memberSets = new WeakMap<BoundExpression, Set<string>>();
+function memberSet(expr: Extract<BoundExpression, { op: 'in' | 'notIn' }>): Set<string> {
+  let set = memberSets.get(expr);
+  if (!set) memberSets.set(expr, (set = new Set(expr.values.map(memberKey))));
+  return set;
+}
+
 /** Exact evaluation on one row; `valueOf` returns a column's Iceberg value by field id. */
 export function evaluate(expr: BoundExpression, valueOf: (id: number) => unknown): boolean {
   switch (expr.op) {
@@ -178,7 +194,7 @@ export function evaluate(expr: BoundExpression, valueOf: (id: number) => unknown
     case 'notIn': {
       const v = valueOf(expr.ref.id);
       if (v == null) return false;
-      const found = expr.values.some((x) => compareValues(expr.ref.type, v, x) === 0);
+      const found = memberSet(expr).has(memberKey(v));
       return expr.op === 'in' ? found : !found;
     }
     case 'startsWith': {
