@@ -7,7 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { planScan, scanRows } from '../../shared/iceberg/scan.ts';
 import type { Expression } from '../../shared/iceberg/expressions.ts';
-import { fixtureTable } from '../helpers/fixtures.ts';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseTableMetadata } from '../../shared/iceberg/metadata.ts';
+import { FIXTURES, fixtureTable } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 const DUCK = 'duckdb-iceberg/data/persistent';
 const ICEBIRD = 'icebird/hyperparam-iceberg';
@@ -114,5 +118,18 @@ describe('reading tables other engines wrote', () => {
 
   it('names the file when metadata is missing or corrupt', async () => {
     await expect(read(`${DUCK}/uuid/metadata/does-not-exist.metadata.json`)).rejects.toThrow(/does-not-exist\.metadata\.json/);
+    const { dir, cleanup } = await tempDir('floe-corrupt');
+    try {
+      const original = await readFile(path.join(FIXTURES, ICEBIRD, 'spark/bunnies/metadata/v5.metadata.json'), 'utf8');
+      const truncated = path.join(dir, 'v5.metadata.json');
+      await writeFile(truncated, original.slice(0, original.length / 2));
+      expect(() => parseTableMetadata(original.slice(0, original.length / 2), truncated)).toThrow(new RegExp(`cannot parse table metadata ${truncated}`));
+      const wrongVersion = original.replace('"format-version" : 2', '"format-version" : 9');
+      expect(() => parseTableMetadata(wrongVersion, 'v9.json')).toThrow(/invalid table metadata v9\.json: unsupported format-version 9/);
+      const noSchema = original.replace('"current-schema-id" : 1', '"current-schema-id" : 7');
+      expect(() => parseTableMetadata(noSchema, 'x.json')).toThrow(/current-schema-id 7 has no schema/);
+    } finally {
+      await cleanup();
+    }
   });
 });
