@@ -61,12 +61,20 @@ function decodeBase64(field: string, text: string): Uint8Array {
   return Uint8Array.from(Buffer.from(clean, clean.includes('-') || clean.includes('_') ? 'base64url' : 'base64'));
 }
 
-/** Stores a binary under the warehouse blob prefix, content-addressed (a redelivery rewrites the same object). */
+/**
+ * An existing blob older than this is written again rather than reused: the fresh copy is younger than the janitor's
+ * orphan grace period (3 days by default), so a blob no row referenced any more cannot be deleted under a new row.
+ */
+const BLOB_REFRESH_AGE_MS = 86_400_000;
+
+/** Stores a binary under the warehouse blob prefix, content-addressed (a redelivery finds the same object). */
 export async function storeBlob(ctx: TaggingContext, table: string, bytes: Uint8Array, contentType?: string): Promise<FileRef> {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const type = contentType ?? imageType(bytes) ?? 'application/octet-stream';
   const uri = `${ctx.warehouse}${ctx.config.claimCheck.prefix}${table}/${sha256.slice(0, 2)}/${sha256}`;
-  if (!(await ctx.io.head(uri))) await ctx.io.write(uri, bytes, { contentType: type });
+  const existing = await ctx.io.head(uri);
+  const now = (ctx.now?.() ?? new Date()).getTime();
+  if (!existing || now - existing.lastModified.getTime() > BLOB_REFRESH_AGE_MS) await ctx.io.write(uri, bytes, { contentType: type });
   return {
     uri,
     size_bytes: bytes.byteLength,

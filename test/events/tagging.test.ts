@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { fromHttp, eventJson, InvalidEventError } from '../../shared/events/cloudevent.ts';
 import { taggedRecordSchema, type FileRef } from '../../shared/events/contract.ts';
-import { tagRecord, taggedEvent, UnroutableRecordError, type TaggingContext } from '../../shared/events/tagging.ts';
+import { stat, utimes } from 'node:fs/promises';
+import { storeBlob, tagRecord, taggedEvent, UnroutableRecordError, type TaggingContext } from '../../shared/events/tagging.ts';
 import { parsePipelineConfig } from '../../shared/runtime/pipeline-config.ts';
 import { createFileIO } from '../../shared/storage/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -52,6 +53,17 @@ describe('tagger', () => {
     const reply = taggedEvent(record, event);
     expect(reply.attributes).toMatchObject({ type: 'dev.floe.record.tagged', id: 'parking-entry/2/18446744073709551610', partitionkey: 'car-7', floetable: 'parking_entry' });
     expect(eventJson<{ payload: { big: bigint } }>(reply)?.payload.big).toBe(9007199254740993n);
+  });
+
+  it('writes an old blob again so a new row never refers to one the janitor may be deleting', async () => {
+    const bytes = Buffer.from('the same camera frame twice');
+    const first = await storeBlob(ctx, 'parking_entry', bytes);
+    const file = first.uri.slice('file://'.length);
+    const longAgo = new Date(Date.now() - 5 * 86_400_000);
+    await utimes(file, longAgo, longAgo);
+    await storeBlob(ctx, 'parking_entry', bytes);
+    expect((await stat(file)).mtime.getTime()).toBeGreaterThan(longAgo.getTime() + 86_400_000);
+    expect(Buffer.from(await ctx.io.read(first.uri)).equals(bytes)).toBe(true);
   });
 
   it('keeps small binaries inline and accepts data URLs', async () => {
