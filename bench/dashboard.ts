@@ -11,19 +11,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { startNessieServer } from '../local/nessie/index.ts';
 import { createNessieClient } from '../shared/catalog/nessie/index.ts';
 import { startDashboard } from '../shared/dashboard/server.ts';
 import type { TaggedRecord } from '../shared/events/contract.ts';
-import { createLogger } from '../shared/runtime/log.ts';
 import { loadPipelineConfig } from '../shared/runtime/pipeline-config.ts';
 import { createFileIO, fileLocation } from '../shared/storage/index.ts';
 import { auditBatch } from '../shared/wap/audit.ts';
 import type { WapContext } from '../shared/wap/context.ts';
 import { publishBatch } from '../shared/wap/publish.ts';
 import { writeBatch } from '../shared/wap/write.ts';
+import { percentile, silentLogger } from './_measure.ts';
 
 const { values } = parseArgs({ options: { batches: { type: 'string', default: '40' }, rows: { type: 'string', default: '200' }, polls: { type: 'string', default: '30' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
@@ -33,7 +32,6 @@ if (values.help) {
 const BATCHES = Number(values.batches);
 const ROWS = Number(values.rows);
 const POLLS = Number(values.polls);
-const silent = createLogger({ format: 'json', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 const TABLE = 'production.parking_entry';
 const ENDPOINTS = ['/api/overview', '/api/tables', `/api/tables/${TABLE}`, `/api/tables/${TABLE}/rows?limit=20`, '/api/branches', '/api/deadletters', '/api/maintenance'];
 
@@ -46,10 +44,6 @@ function records(batch: number, eventTime: string): TaggedRecord[] {
       latitude: batch % 10 === 0 && offset === 0 ? 123 : 52.5205, longitude: 13.405,
     },
   }));
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 async function timed(url: string): Promise<number> {
@@ -66,14 +60,14 @@ async function main(): Promise<void> {
   const io = createFileIO({ localFiles: true });
   const warehouse = `${fileLocation(path.join(dir, 'warehouse'))}/`;
   const config = loadPipelineConfig(path.resolve(import.meta.dirname, '../knative/config/pipeline.yaml'));
-  const ctx: WapContext = { catalog: { client: createNessieClient({ uri: nessie.uri }), io, warehouse }, config, log: silent };
+  const ctx: WapContext = { catalog: { client: createNessieClient({ uri: nessie.uri }), io, warehouse }, config, log: silentLogger };
   try {
     const eventTime = new Date(Date.now() - 60_000).toISOString();
     const populate = performance.now();
     for (let b = 0; b < BATCHES; b++) await publishBatch(ctx, await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', records(b, eventTime))));
     console.log(`populated ${BATCHES} batches × ${ROWS} rows in ${((performance.now() - populate) / 1000).toFixed(1)} s`);
 
-    const dashboard = await startDashboard({ catalog: ctx.catalog, io, warehouse, functions: {}, config, logger: silent });
+    const dashboard = await startDashboard({ catalog: ctx.catalog, io, warehouse, functions: {}, config, logger: silentLogger });
     const rows: string[] = [];
     let coldPoll = 0;
     const cold = new Map<string, number>();

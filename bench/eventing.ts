@@ -10,25 +10,23 @@
  *
  *   npm run bench -- eventing              (EVENTING_BENCH_EVENTS=20000 for a longer run)
  */
-import { Writable } from 'node:stream';
 import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import kafkajs from 'kafkajs';
 import { createEvent, type CloudEventMessage } from '../shared/events/cloudevent.ts';
 import { startHost, type RunningHost } from '../shared/runtime/host.ts';
-import { createLogger } from '../shared/runtime/log.ts';
 import { startBroker, type RunningBroker } from '../local/broker/index.ts';
 import { postEvent } from '../local/delivery/http.ts';
 import { startKafkaBroker } from '../local/kafka/index.ts';
 import { startKafkaSources } from '../local/kafka-source/index.ts';
 import { parseManifests } from '../local/knative/manifests.ts';
+import { silentLogger } from './_measure.ts';
 
 const EVENTS = Number(process.env.EVENTING_BENCH_EVENTS ?? 10_000);
 const SENDERS = 64;
 const RECORDS = Number(process.env.EVENTING_BENCH_RECORDS ?? 5_000);
 const LINGER_MS = 200;
-const silent = createLogger({ format: 'json', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
 const service = (name: string) => ({ ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name } });
 function trigger(name: string, subscriber: string, type: string, annotations: Record<string, string> = {}) {
@@ -39,7 +37,7 @@ function trigger(name: string, subscriber: string, type: string, annotations: Re
 }
 
 async function host(name: string, handle: (event: CloudEventMessage) => Promise<CloudEventMessage | void>): Promise<RunningHost> {
-  return startHost({ fn: { name, handle: (_context, event) => handle(event) }, logger: silent, port: 0, host: '127.0.0.1' });
+  return startHost({ fn: { name, handle: (_context, event) => handle(event) }, logger: silentLogger, port: 0, host: '127.0.0.1' });
 }
 
 /** A writer stand-in: every request waits until its batch closes, LINGER_MS after the batch's first request. */
@@ -82,7 +80,7 @@ const manifests = parseManifests([
   trigger('tagger-kafka', 'tagger', 'dev.knative.kafka.event'),
   trigger('writer', 'writer', 'bench.tagged', { 'kafka.eventing.knative.dev/delivery.order': 'unordered' }),
 ]);
-const broker = await startBroker({ manifests, services: { dlq: dlq.url, sink: sink.url, tagger: tagger.url, writer: writer.url }, logger: silent });
+const broker = await startBroker({ manifests, services: { dlq: dlq.url, sink: sink.url, tagger: tagger.url, writer: writer.url }, logger: silentLogger });
 
 try {
   rows.push(`| ingress → sink (204), floe-ack accepted | ${SENDERS} senders | ${Math.round(await send(broker, EVENTS, 'accepted', 'bench.plain')).toLocaleString('en')} events/s |`);
@@ -91,7 +89,7 @@ try {
   rows.push(`| ingress → tagger (reply) → writer (group commit ${LINGER_MS} ms), delivered | 512 senders | ${Math.round(await send(broker, EVENTS, 'delivered', 'bench.record', 512)).toLocaleString('en')} events/s |`);
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'floe-eventing-bench-'));
-  const kafka = await startKafkaBroker({ dataDir, logger: silent });
+  const kafka = await startKafkaBroker({ dataDir, logger: silentLogger });
   try {
     const client = new kafkajs.Kafka({ clientId: 'bench', brokers: [kafka.brokers], logLevel: kafkajs.logLevel.NOTHING });
     for (const ordering of ['ordered', 'unordered'] as const) {
@@ -108,7 +106,7 @@ try {
         spec: { bootstrapServers: ['x:9092'], topics: [topic], consumerGroup: topic, initialOffset: 'earliest', ordering, delivery: { retry: 3, backoffDelay: 'PT0.1S', timeout: 'PT30S' }, sink: { ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default' } } },
       }]);
       const started = performance.now();
-      const sources = await startKafkaSources({ manifests: source, brokers: [kafka.brokers], sinkUrl: broker.url, logger: silent });
+      const sources = await startKafkaSources({ manifests: source, brokers: [kafka.brokers], sinkUrl: broker.url, logger: silentLogger });
       while (sources.stats().perSource[topic].delivered < RECORDS) await new Promise((resolve) => setTimeout(resolve, 20));
       const seconds = (performance.now() - started) / 1000;
       await sources.stop();

@@ -6,50 +6,11 @@
  *
  *   npm run bench -- host
  */
-import http from 'node:http';
 import { spawn } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import faasRuntime from 'faas-js-runtime';
-import { fromHttp } from '../shared/events/cloudevent.ts';
 import { startHost } from '../shared/runtime/host.ts';
-import { createLogger } from '../shared/runtime/log.ts';
 import { freePort } from '../local/stack/processes.ts';
-
-const silent = createLogger({ level: 'silent', format: 'json', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-const body = Buffer.from(JSON.stringify({ event_id: 'e', timestamp: '2026-11-22T10:00:00.000Z', car_id: 'B-1', slot: 'A-001', latitude: 52.5205, longitude: 13.405 }));
-const headers = {
-  'ce-specversion': '1.0', 'ce-id': 'partition:0/offset:1', 'ce-type': 'dev.knative.kafka.event',
-  'ce-source': '/apis/v1/namespaces/floe/kafkasources/parking-entry#parking-entry', 'content-type': 'application/json',
-  'content-length': String(body.length),
-};
-
-async function rate(url: string, ms = 5000): Promise<number> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  let done = 0;
-  let failed = 0;
-  const deadline = performance.now() + ms;
-  const worker = () => new Promise<void>((resolve) => {
-    const next = () => {
-      if (performance.now() > deadline) return resolve();
-      const req = http.request(url, { method: 'POST', agent, headers }, (res) => {
-        if (res.statusCode! >= 300) failed++;
-        res.resume();
-        res.on('end', () => {
-          done++;
-          next();
-        });
-      });
-      req.end(body);
-    };
-    next();
-  });
-  const started = performance.now();
-  await Promise.all(Array.from({ length: 64 }, worker));
-  agent.destroy();
-  if (failed) throw new Error(`${failed} requests failed against ${url}`);
-  return done / ((performance.now() - started) / 1000);
-}
+import { cloudEventRequestRate, silentLogger, startBareCloudEventServer } from './_measure.ts';
 
 /** Start-up of a host in a fresh Node process, median of 5. */
 async function startup(script: string): Promise<number> {
@@ -72,26 +33,17 @@ async function startup(script: string): Promise<number> {
   return times.sort((a, b) => a - b)[2];
 }
 
-// bare node:http + CloudEvent parsing (no host at all)
-const bare = http.createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => {
-    fromHttp(req.headers, Buffer.concat(chunks));
-    res.writeHead(204).end();
-  });
-});
-await new Promise<void>((r) => bare.listen(0, '127.0.0.1', () => r()));
-const bareRate = await rate(`http://127.0.0.1:${(bare.address() as AddressInfo).port}/`);
+const bare = await startBareCloudEventServer();
+const bareRate = await cloudEventRequestRate(bare.url, 5000);
 bare.close();
 
-const ours = await startHost({ fn: { name: 'bench', handle: async () => undefined }, logger: silent, port: 0, host: '127.0.0.1' });
-const oursRate = await rate(`${ours.url}/`);
+const ours = await startHost({ fn: { name: 'bench', handle: async () => undefined }, logger: silentLogger, port: 0, host: '127.0.0.1' });
+const oursRate = await cloudEventRequestRate(`${ours.url}/`, 5000);
 await ours.close();
 
 const faasPort = await freePort();
 const faas = await faasRuntime.start(async () => undefined, { port: faasPort, logLevel: 'silent' } as never);
-const faasRate = await rate(`http://127.0.0.1:${faasPort}/`);
+const faasRate = await cloudEventRequestRate(`http://127.0.0.1:${faasPort}/`, 5000);
 faas.close();
 
 const root = process.cwd();

@@ -12,6 +12,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
+import { peakRssMb } from './_measure.ts';
 
 const RECORDS = Number(process.env.KAFKA_BENCH_RECORDS ?? 100_000);
 const RECORD_BYTES = 1024;
@@ -39,11 +40,6 @@ async function startBroker(dataDir: string, fsync: string): Promise<{ child: Chi
 function cpuSeconds(pid: number): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function peakRssMb(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 async function produce(kafka: InstanceType<typeof kafkajs.Kafka>, topic: string, acks: number): Promise<number> {
@@ -105,7 +101,7 @@ for (const { acks, fsync } of [
     const busy = (cpu: number, seconds: number) => `${Math.round((100 * cpu) / seconds)}%`;
     const mb = (RECORDS * RECORD_BYTES) / 1e6;
     rows.push(
-      `| ${acks} | ${fsync} | ${(mb / produced).toFixed(1)} | ${Math.round(RECORDS / produced).toLocaleString('en')} | ${(mb / consumed).toFixed(1)} | ${Math.round(RECORDS / consumed).toLocaleString('en')} | ${busy(cpu1 - cpu0, produced)} / ${busy(cpu2 - cpu1, consumed)} | ${peakRssMb(child.pid!).toFixed(0)} |`,
+      `| ${acks} | ${fsync} | ${(mb / produced).toFixed(1)} | ${Math.round(RECORDS / produced).toLocaleString('en')} | ${(mb / consumed).toFixed(1)} | ${Math.round(RECORDS / consumed).toLocaleString('en')} | ${busy(cpu1 - cpu0, produced)} / ${busy(cpu2 - cpu1, consumed)} | ${peakRssMb(child.pid)?.toFixed(0) ?? '?'} |`,
     );
   } finally {
     await new Promise((resolve) => {

@@ -11,7 +11,6 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { createNessieClient } from '../shared/catalog/nessie/index.ts';
 import { commitOnBranch, loadTable, newTableLocation, type Catalog } from '../shared/catalog/tables.ts';
 import { newTableMetadata, snapshotForRef } from '../shared/iceberg/metadata.ts';
@@ -23,10 +22,10 @@ import type { DataFile, PartitionSpec } from '../shared/iceberg/types.ts';
 import { compactTable } from '../shared/maintenance/compact.ts';
 import { createMarker, markClaimChecks, markReferences } from '../shared/maintenance/reachable.ts';
 import { removeOrphanFiles } from '../shared/maintenance/orphans.ts';
-import { createLogger } from '../shared/runtime/log.ts';
 import { createFileIO } from '../shared/storage/index.ts';
 import { startNessieServer } from '../local/nessie/index.ts';
 import { parkingEvents, parkingEventSchema as schema } from './_events.ts';
+import { silentLogger } from './_measure.ts';
 
 const APPENDS = Number(process.env.MAINT_BENCH_APPENDS ?? 50);
 const ROWS = Number(process.env.MAINT_BENCH_ROWS ?? 10_000);
@@ -34,7 +33,6 @@ const OBJECTS = Number(process.env.MAINT_BENCH_OBJECTS ?? 20_000);
 const TARGET = 8 * 1024 * 1024;
 const TABLE = 'bench.events';
 
-const silent = createLogger({ format: 'json', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 const spec: PartitionSpec = { specId: 0, fields: [{ sourceId: 3, fieldId: 1000, name: 'car_id_bucket', transform: 'bucket[4]' }] };
 
 async function timed<T>(run: () => Promise<T>): Promise<{ result: T; seconds: number; cpuSeconds: number }> {
@@ -105,7 +103,7 @@ async function main(): Promise<void> {
     console.log(`input: ${files.length} files, ${rows.toLocaleString('en-US')} rows, ${mb(inputBytes).toFixed(1)} MiB Parquet (zstd)\n`);
 
     const raw = await timed(() => rawRewrite(catalog, files, `${catalog.warehouse}_bench/raw/`));
-    const compact = await timed(() => compactTable(catalog, TABLE, { log: silent }));
+    const compact = await timed(() => compactTable(catalog, TABLE, { log: silentLogger }));
     if (compact.result.outcome !== 'committed') throw new Error(`compaction did not commit: ${JSON.stringify(compact.result)}`);
     const line = (label: string, t: { seconds: number; cpuSeconds: number }, outputs: number) =>
       console.log(`${label.padEnd(44)} ${t.seconds.toFixed(2).padStart(6)} s  cpu ${t.cpuSeconds.toFixed(2).padStart(6)} s  ${(mb(inputBytes) / t.seconds).toFixed(1).padStart(6)} MiB/s  → ${outputs} files`);

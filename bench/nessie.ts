@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createNessieClient, NO_ANCESTOR_HASH, type IcebergTable, type NessieClient } from '../shared/catalog/nessie/index.ts';
+import { percentile } from './_measure.ts';
 
 const { values } = parseArgs({ options: { commits: { type: 'string', default: '2000' }, merges: { type: 'string', default: '400' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
@@ -28,10 +29,6 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function tableContent(location: string, snapshotId: bigint, id?: string): IcebergTable {
   return { type: 'ICEBERG_TABLE', ...(id ? { id } : {}), metadataLocation: location, snapshotId, schemaId: 0, specId: 0, sortOrderId: 0 };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 interface Result {

@@ -8,84 +8,27 @@
  *
  *   npm run bench -- pipeline          (PIPELINE_BENCH_RECORDS=3000 for a quick run)
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import kafkajs from 'kafkajs';
-import { Writable } from 'node:stream';
-import { fromHttp } from '../shared/events/cloudevent.ts';
 import { loadTables } from '../shared/catalog/tables.ts';
 import { currentSnapshot } from '../shared/iceberg/metadata.ts';
 import { scanRows } from '../shared/iceberg/scan.ts';
-import { createLogger } from '../shared/runtime/log.ts';
 import { tableNames, topicConfig } from '../shared/runtime/pipeline-config.ts';
 import { Column } from '../shared/wap/rows.ts';
 import { property, Property } from '../shared/wap/branches.ts';
 import { DEFAULT_TOPICS, generateEvents } from '../local/simulator/index.ts';
 import { startStack } from '../local/stack/index.ts';
+import { cloudEventRequestRate, peakRssMb, percentile, silentLogger, startBareCloudEventServer } from './_measure.ts';
 
 const RECORDS = Number(process.env.PIPELINE_BENCH_RECORDS ?? 10_000);
-const silent = createLogger({ level: 'silent', format: 'json', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
-}
-
-/** The raw hop: a bare node:http server parsing CloudEvents, 64 keep-alive requests in flight for `ms`. */
-async function rawHopRate(ms: number): Promise<number> {
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      fromHttp(req.headers, Buffer.concat(chunks));
-      res.writeHead(202).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const body = Buffer.from(JSON.stringify({ event_id: 'e', timestamp: new Date().toISOString(), car_id: 'B-1', slot: 'A-001', latitude: 52.5205, longitude: 13.405 }));
-  const headers = {
-    'ce-specversion': '1.0', 'ce-id': 'partition:0/offset:1', 'ce-type': 'dev.knative.kafka.event', 'ce-source': '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
-    'content-type': 'application/json', 'content-length': String(body.length),
-  };
-  let done = 0;
-  const deadline = performance.now() + ms;
-  const worker = () => new Promise<void>((resolve) => {
-    const next = () => {
-      if (performance.now() > deadline) return resolve();
-      const req = http.request(url, { method: 'POST', agent, headers }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          done++;
-          next();
-        });
-      });
-      req.end(body);
-    };
-    next();
-  });
-  const started = performance.now();
-  await Promise.all(Array.from({ length: 64 }, worker));
-  const rate = done / ((performance.now() - started) / 1000);
-  agent.destroy();
-  server.close();
-  return rate;
-}
-
-function peakRssMB(pid: number | undefined): number | undefined {
-  if (!pid) return undefined;
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) / 1024 : undefined;
-}
-
 const home = await mkdtemp(path.join(tmpdir(), 'floe-bench-pipeline-'));
-const stack = await startStack({ home, logger: silent, configFile: 'knative/config/pipeline.yaml', dashboard: false });
+const stack = await startStack({ home, logger: silentLogger, configFile: 'knative/config/pipeline.yaml', dashboard: false });
 try {
-  const hopRate = await rawHopRate(3000);
+  const hop = await startBareCloudEventServer();
+  const hopRate = await cloudEventRequestRate(hop.url, 3000);
+  hop.close();
   const records = generateEvents(1, RECORDS, { badFraction: 0.05 });
   const kafka = new kafkajs.Kafka({ brokers: stack.kafkaBrokers, logLevel: kafkajs.logLevel.NOTHING });
   const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner, idempotent: true });
@@ -146,7 +89,7 @@ try {
   console.log(`| latency tagger → visible on main | p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms (${latencies.length} rows) |`);
   console.log(`| rows per data file | ${(rows / Math.max(files, 1)).toFixed(0)} (${files} files) |`);
   for (const fn of Object.values(stack.functions)) {
-    console.log(`| peak RSS ${fn.name} | ${peakRssMB(fn.pid())?.toFixed(0) ?? '?'} MB |`);
+    console.log(`| peak RSS ${fn.name} | ${peakRssMb(fn.pid())?.toFixed(0) ?? '?'} MB |`);
   }
   console.log(`| peak RSS stack process (Kafka, Nessie, broker, sources) | ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB |`);
 } finally {
