@@ -20,15 +20,13 @@ import {
   type CommittedOffset,
   type GroupSnapshot,
   type GroupStore,
+  type MemberSnapshot,
   type OffsetTable,
 } from './group-store.ts';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
 
-export interface Protocol {
-  name: string;
-  metadata: Buffer;
-}
+export type Protocol = MemberSnapshot['protocols'][number];
 
 export interface JoinResult {
   errorCode: number;
@@ -44,16 +42,9 @@ export interface SyncResult {
   assignment: Buffer;
 }
 
-interface Member {
-  memberId: string;
-  groupInstanceId: string | null;
-  clientId: string;
-  clientHost: string;
-  sessionTimeoutMs: number;
-  rebalanceTimeoutMs: number;
+/** A live member: what is persisted plus the requests parked on it. */
+interface Member extends MemberSnapshot {
   protocolType: string;
-  protocols: Protocol[];
-  assignment: Buffer;
   awaitingJoin: ((r: JoinResult) => void) | null;
   awaitingSync: ((r: SyncResult) => void) | null;
   sessionTimer: NodeJS.Timeout | null;
