@@ -298,10 +298,6 @@ export function namespaceConflicts(head: KeyIndex, newContent: Map<KeyId, IndexE
 
 // ---- graph ------------------------------------------------------------------------------------------------------
 
-export function commitOf(repo: Repository, hash: string): CommitNode | undefined {
-  return repo.commits.get(hash);
-}
-
 export function firstParent(repo: Repository, node: CommitNode): CommitNode | undefined {
   return node.parents.length ? repo.commits.get(node.parents[0]) : undefined;
 }

@@ -70,7 +70,6 @@ export type OperationsBody = z.infer<typeof operationsBody>;
 export type KeyMergeBehaviorBody = z.infer<typeof keyMergeBehaviorBody>;
 export type MergeBody = z.infer<typeof mergeBody>;
 export type TransplantBody = z.infer<typeof transplantBody>;
-export type ContentsRequestBody = z.infer<typeof contentsRequestBody>;
 
 function parser<T>(schema: z.ZodType<T>, what: string): (body: unknown) => T {
   return (body) => {

@@ -137,13 +137,6 @@ export function payloadOf<T>(event: CloudEventMessage, schema: z.ZodType<T>): T 
   return result.data;
 }
 
-/** Requires the listed attributes; throws `InvalidEventError` naming the missing ones. */
-export function requireAttributes(event: CloudEventMessage, names: string[]): Record<string, string> {
-  const missing = names.filter((n) => !event.attributes[n]);
-  if (missing.length) throw new InvalidEventError(`${event.attributes.type} ${event.attributes.id} lacks attribute(s) ${missing.join(', ')}`);
-  return event.attributes;
-}
-
 export function expectType(event: CloudEventMessage, ...types: string[]): void {
   if (!types.includes(event.attributes.type)) {
     throw new InvalidEventError(`unexpected event type ${event.attributes.type}; this function takes ${types.join(' or ')}`);

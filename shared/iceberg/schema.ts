@@ -202,10 +202,6 @@ export function indexById(struct: StructType): Map<number, IndexedField> {
   return index;
 }
 
-export function findField(struct: StructType, id: number): IndexedField | undefined {
-  return indexById(struct).get(id);
-}
-
 /** A top-level or nested struct field by dotted name (`a.b.c`), or undefined. */
 export function findFieldByName(struct: StructType, name: string): NestedField | undefined {
   let current: StructType = struct;

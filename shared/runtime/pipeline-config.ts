@@ -33,7 +33,6 @@ const identifier = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be lower-case le
 
 /** Iceberg primitive types a payload field may be declared as. */
 export const DECLARABLE_TYPES = ['boolean', 'int', 'long', 'float', 'double', 'date', 'timestamp', 'timestamptz', 'string', 'uuid', 'binary'] as const;
-export type DeclaredType = (typeof DECLARABLE_TYPES)[number];
 
 const range = z.object({ min: z.number().optional(), max: z.number().optional() }).strict()
   .refine((r) => r.min !== undefined || r.max !== undefined, 'a range needs min or max');

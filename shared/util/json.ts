@@ -8,8 +8,6 @@
  */
 import { parse, stringify, isSafeNumber } from 'lossless-json';
 
-export type Json = null | boolean | number | bigint | string | Json[] | { [key: string]: Json };
-
 function parseNumber(text: string): number | bigint {
   if (/^-?\d+$/.test(text) && !isSafeNumber(text)) return BigInt(text);
   return Number(text);

@@ -80,12 +80,6 @@ export function overlaps(a: OffsetRanges, b: OffsetRanges): boolean {
   return false;
 }
 
-export function countOffsets(ranges: OffsetRanges): bigint {
-  let n = 0n;
-  for (const list of ranges.values()) for (const [s, e] of list) n += e - s + 1n;
-  return n;
-}
-
 /** JSON form for summaries: `{"0":[[0,99],[120,130]]}` with exact 64-bit numbers. */
 export function serializeRanges(ranges: OffsetRanges): string {
   const out: Record<string, bigint[][]> = {};

@@ -27,7 +27,7 @@ import { branchHead, Property } from './branches.ts';
 import { BatchGoneError } from './audit.ts';
 import { CARRIED_SUMMARY_PREFIXES, type WapContext } from './context.ts';
 import {
-  containsOffset, countOffsets, coversAll, mergeRanges, offsetsSummaryKey, overlaps, rangesFromPayload, serializeRanges,
+  containsOffset, coversAll, mergeRanges, offsetsSummaryKey, overlaps, rangesFromPayload, serializeRanges,
   type OffsetRanges,
 } from './offsets.ts';
 import { Column } from './rows.ts';
@@ -156,5 +156,3 @@ async function deleteBranch(ctx: WapContext, branch: string): Promise<void> {
   }
   ctx.log.warn({ branch }, 'could not delete the published batch branch; the janitor will');
 }
-
-export { countOffsets };

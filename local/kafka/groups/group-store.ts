@@ -149,10 +149,6 @@ export function saveGroup(store: GroupStore, snapshot: GroupSnapshot): Promise<v
   return appendLines(store, [groupLine(snapshot)]);
 }
 
-export function syncGroupStore(store: GroupStore): void {
-  fs.fdatasyncSync(store.fd);
-}
-
 export function closeGroupStore(store: GroupStore): void {
   if (store.fsync !== 'never') fs.fdatasyncSync(store.fd);
   fs.closeSync(store.fd);

@@ -24,11 +24,6 @@ const RELATIVE_PART = new RegExp(RELATIVE_RAW, 'g');
 
 export const REF_NAME_RULE = "start with a letter, followed by letters, digits, one of the ./_- characters, not end with a slash or dot, not contain '..'";
 
-/** A valid name for a new branch or tag: the pattern, and not `HEAD`, `DETACHED` or something that looks like a hash. */
-export function isValidRefName(name: string): boolean {
-  return REF_NAME_PATTERN.test(name) && !isForbiddenRefName(name);
-}
-
 export function isForbiddenRefName(name: string): boolean {
   const upper = name.toUpperCase();
   return upper === 'HEAD' || upper === 'DETACHED' || HASH_PATTERN.test(name);

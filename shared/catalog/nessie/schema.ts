@@ -3,7 +3,7 @@
  * always come out as `bigint`), the embedded server validates request bodies with them.
  */
 import { z } from 'zod';
-import type { Content, ContentKey } from './types.ts';
+import type { Content } from './types.ts';
 
 export const MAX_KEY_ELEMENTS = 20;
 export const MAX_KEY_LENGTH = 500;
@@ -85,8 +85,4 @@ export function decodeContent(raw: unknown): Content | undefined {
   const parsed = contentSchema.safeParse(raw);
   if (!parsed.success) throw new TypeError(`malformed ${type} content: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
-}
-
-export function decodeKey(raw: unknown): ContentKey {
-  return { elements: contentKeySchema.parse(raw).elements };
 }

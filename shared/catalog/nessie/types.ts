@@ -189,10 +189,6 @@ export function keyToString(key: ContentKey): string {
   return key.elements.join('.');
 }
 
-export function keysEqual(a: ContentKey, b: ContentKey): boolean {
-  return a.elements.length === b.elements.length && a.elements.every((e, i) => e === b.elements[i]);
-}
-
 /** Nessie's key order: element by element (UTF-16 code units, like Java), then shorter first. */
 export function compareKeys(a: ContentKey, b: ContentKey): number {
   const n = Math.min(a.elements.length, b.elements.length);
