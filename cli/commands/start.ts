@@ -90,6 +90,8 @@ export const command: Command = {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // The terminal went away: no one is left to read a report, and the functions (in their own process group) must not outlive us.
+    process.on('SIGHUP', () => void stack.stop().finally(() => process.exit(129)));
 
     let produced = { sent: 0, bad: 0 };
     const ticker = setInterval(() => {

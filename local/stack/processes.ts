@@ -26,6 +26,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Function processes run in their own process group so that a terminal's Ctrl-C (SIGINT to the whole foreground
+ * group) reaches only the stack, which drains in-flight batches before it stops them with SIGTERM. Being outside the
+ * group, they would outlive a stack that exits without stopping them; this hook kills whatever is still running.
+ */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export interface FunctionProcess {
   name: string;
   url: string;
@@ -68,8 +78,10 @@ export function functionProcess(options: FunctionProcessOptions): FunctionProces
       cwd: ROOT,
       env: { ...process.env, ...options.env, FLOE_FUNCTION: name, PORT: String(port), FLOE_LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     const current = child;
+    running.add(current);
     const sink = log;
     for (const stream of [current.stdout!, current.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {
@@ -78,6 +90,7 @@ export function functionProcess(options: FunctionProcessOptions): FunctionProces
       });
     }
     current.on('exit', (code, signal) => {
+      running.delete(current);
       sink.end();
       if (!expectedExit) {
         logger.warn({ function: name, code, signal }, `${name} exited unexpectedly`);

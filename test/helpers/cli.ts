@@ -11,14 +11,31 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runFloe(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  timeoutMs?: number;
+  /** Press Ctrl-C once stderr matches: SIGINT to the command's whole process group, as a terminal sends it. */
+  ctrlCWhen?: RegExp;
+}
+
+export function runFloe(args: string[], options: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FLOE, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd });
+    // With Ctrl-C the command leads its own process group, so the signal reaches it and its children but not vitest.
+    const ownGroup = options.ctrlCWhen !== undefined;
+    const child = spawn(process.execPath, [FLOE, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd, detached: ownGroup });
     let stdout = '';
     let stderr = '';
+    let interrupted = false;
     child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (ownGroup && !interrupted && options.ctrlCWhen!.test(stderr)) {
+        interrupted = true;
+        process.kill(-child.pid!, 'SIGINT');
+      }
+    });
+    const timer = setTimeout(() => (ownGroup ? process.kill(-child.pid!, 'SIGKILL') : child.kill('SIGKILL')), options.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);

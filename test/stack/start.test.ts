@@ -89,3 +89,26 @@ describe('floe start --duration', () => {
     }
   }, 300_000);
 });
+
+describe('floe start, stopped with Ctrl-C', () => {
+  it('stops the simulator, drains every in-flight batch and accounts for every record', async () => {
+    const home = path.join(tmp.dir, 'ctrl-c');
+    const result = await runFloe([
+      'start', '--home', home, '--rate', '40', '--seed', '5', '--status-interval', '1s', '--json',
+      '--kafka-port', '0', '--nessie-port', '0', '--broker-port', '0', '--dashboard-port', '0',
+    ], { timeoutMs: 240_000, env: { FLOE_LOG_LEVEL: 'warn' }, ctrlCWhen: /produced [1-9]\d{2,} \(/ });
+    expect(result.code, result.stderr.slice(-3000)).toBe(0);
+    expect(result.stderr).toContain('stopping the simulator and draining in-flight batches');
+    // The terminal's SIGINT reaches the whole foreground group; the functions must keep running until drained.
+    expect(result.stderr).not.toMatch(/exited unexpectedly/);
+    const lines = result.stdout.trim().split('\n');
+    const summary = parseJson<{ ok: boolean; topics: Account[] }>(lines[lines.length - 1]);
+    expect(summary.ok).toBe(true);
+    for (const topic of summary.topics) {
+      expect(topic.sent).toBeGreaterThan(0);
+      expect(topic.trusted + topic.untrusted).toBe(topic.sent);
+      expect(topic.duplicates).toBe(0);
+      expect(topic.missing).toBe(0);
+    }
+  }, 300_000);
+});
