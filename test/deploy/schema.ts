@@ -1,6 +1,6 @@
 /**
  * Strict JSON-schema validation of Knative objects against the CRD schemas in
- * `../shared/reference/knative/crds/jsonschema/<group>/<kind>_<version>.json`.
+ * `test/fixtures/knative-crds/jsonschema/<group>/<kind>_<version>.json`.
  *
  * The CRD schemas never say `additionalProperties: false`: the API server prunes unknown fields and kubectl's
  * strict validation rejects them, a plain schema check would not. Strict mode (as kubeconform -strict does) adds
@@ -11,10 +11,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { REPO_ROOT } from './render.ts';
+import { CRD_SCHEMAS } from '../helpers/fixtures.ts';
 import { problem, type K8sObject, type Problem } from './problem.ts';
-
-export const SCHEMA_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'reference', 'knative', 'crds', 'jsonschema');
 
 const KUBERNETES_KEYWORDS = [
   'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string', 'x-kubernetes-list-map-keys', 'x-kubernetes-list-type',
@@ -35,7 +33,7 @@ const compiled = new Map<string, ValidateFunction | undefined>();
 export function schemaPath(apiVersion: string, kind: string): string | undefined {
   const [group, version] = apiVersion.split('/');
   if (!version) return undefined;
-  const file = path.join(SCHEMA_DIR, group, `${kind.toLowerCase()}_${version}.json`);
+  const file = path.join(CRD_SCHEMAS, group, `${kind.toLowerCase()}_${version}.json`);
   return existsSync(file) ? file : undefined;
 }
 
@@ -54,11 +52,11 @@ function validatorFor(apiVersion: string, kind: string): ValidateFunction {
   const key = `${apiVersion}/${kind}`;
   if (!compiled.has(key)) {
     const file = schemaPath(apiVersion, kind);
-    if (!existsSync(SCHEMA_DIR)) throw new Error(`CRD JSON schemas not found at ${SCHEMA_DIR} (the reference folder ../shared)`);
+    if (!existsSync(CRD_SCHEMAS)) throw new Error(`CRD JSON schemas not found at ${CRD_SCHEMAS}`);
     compiled.set(key, file ? ajv.compile(withRoot(strictSchema(JSON.parse(readFileSync(file, 'utf8'))))) : undefined);
   }
   const validate = compiled.get(key);
-  if (!validate) throw new Error(`no CRD schema for ${key} in ${SCHEMA_DIR}`);
+  if (!validate) throw new Error(`no CRD schema for ${key} in ${CRD_SCHEMAS}`);
   return validate;
 }
 

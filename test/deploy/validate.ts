@@ -1,8 +1,8 @@
 /**
  * Offline validation of a rendered overlay: every document against its CRD schema in strict mode (or a structural
  * check where the reference has no schema), the Knative webhook rules, and the cross-references of the pipeline.
- * Lives with the tests because it reads the CRD schemas from the reference folder (../shared), which floe does not
- * ship; `floe` users validate by rendering with kubectl and applying with server-side dry-run.
+ * Lives with the tests because it reads the CRD schemas from the test fixtures, which floe does not ship; `floe` users
+ * validate by rendering with kubectl and applying with server-side dry-run.
  */
 import { crossReferenceProblems, type CrossCheckOptions } from './cross-refs.ts';
 import { hasSchema, schemaProblems } from './schema.ts';

@@ -1,30 +1,26 @@
-/** Opens the real tables under `../shared/fixtures/iceberg/` with their recorded locations mapped to the files here. */
+/**
+ * Where the fixtures the tests read live: `test/fixtures/` (its README says where each came from). Resolved from this
+ * file, so the tests find them from any working directory and need nothing outside the repository.
+ */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseTableMetadata } from '../../shared/iceberg/metadata.ts';
-import type { TableMetadata } from '../../shared/iceberg/types.ts';
-import { createFileIO, fileLocation, type FileIO } from '../../shared/storage/index.ts';
 
-export const FIXTURES = path.resolve(fileURLToPath(new URL('../../../shared/fixtures/iceberg/', import.meta.url)));
+export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
-const icebird = fileLocation(path.join(FIXTURES, 'icebird/hyperparam-iceberg')) + '/';
-const duckdb = fileLocation(path.join(FIXTURES, 'duckdb-iceberg')) + '/';
+/** Real Iceberg tables and files by other writers (icebird, duckdb-iceberg, apache-iceberg, iceberg-rust, iceberg-go). */
+export const ICEBERG_FIXTURES = path.join(FIXTURES_DIR, 'iceberg');
 
-/** FileIO that maps every prefix the fixture writers recorded to the local copy. */
-export function fixtureIO(): FileIO {
-  return createFileIO({
-    localFiles: true,
-    maps: [
-      { from: 's3a://hyperparam-iceberg/', to: icebird },
-      { from: 's3://hyperparam-iceberg/', to: icebird },
-      { from: 'file://data/persistent/', to: `${duckdb}data/persistent/` },
-      { from: 'data/persistent/', to: `${duckdb}data/persistent/` },
-    ],
-  });
-}
+/** Avro schemas of the manifest list and manifests Iceberg Java 1.8.1 writes. */
+export const ICEBERG_SCHEMAS = path.join(FIXTURES_DIR, 'iceberg-schemas');
 
-export async function fixtureTable(relative: string): Promise<{ io: FileIO; metadata: TableMetadata; location: string }> {
-  const io = fixtureIO();
-  const location = fileLocation(path.join(FIXTURES, relative));
-  return { io, metadata: parseTableMetadata(await io.read(location), location), location };
-}
+/** kafkajs request/response bytes per API folder and version. */
+export const KAFKA_PROTOCOL_FIXTURES = path.join(FIXTURES_DIR, 'kafka-protocol');
+
+/** Knative CRD schemas as `<group>/<kind>_<version>.json`. */
+export const CRD_SCHEMAS = path.join(FIXTURES_DIR, 'knative-crds', 'jsonschema');
+
+/** The Nessie REST API v2 subset floe uses, as OpenAPI 3. */
+export const NESSIE_OPENAPI = path.join(FIXTURES_DIR, 'nessie', 'nessie-v2-wap-subset.hand-derived.openapi.yaml');
+
+/** @deprecated use ICEBERG_FIXTURES */
+export const FIXTURES = ICEBERG_FIXTURES;

@@ -1,22 +1,20 @@
 /**
- * The real Iceberg tables under `../shared/fixtures/iceberg` (see its README): paths and bytes; and avsc's own
+ * The real Iceberg tables under `test/fixtures/iceberg` (see its README): paths and bytes; and avsc's own
  * streaming decoder as an independent reader of the Avro files we write.
  */
 import avsc from 'avsc';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/iceberg/', import.meta.url));
+import { ICEBERG_FIXTURES } from '../helpers/fixtures.ts';
 
 /** Bytes of a fixture file, by path relative to the fixtures folder. */
 export function fixture(relative: string): Uint8Array {
-  return new Uint8Array(readFileSync(path.join(FIXTURES, relative)));
+  return new Uint8Array(readFileSync(path.join(ICEBERG_FIXTURES, relative)));
 }
 
 /** Every `.avro` fixture, relative to the fixtures folder, sorted. */
 export function avroFixtures(): string[] {
-  return (readdirSync(FIXTURES, { recursive: true }) as string[]).filter((f) => f.endsWith('.avro')).sort();
+  return (readdirSync(ICEBERG_FIXTURES, { recursive: true }) as string[]).filter((f) => f.endsWith('.avro')).sort();
 }
 
 /** Manifest lists are `snap-*.avro` (Java/PyIceberg naming) or named `*manifest-list*`/`*manifest_list*`. */

@@ -8,7 +8,8 @@ import {
 } from '../../shared/iceberg/manifest-list.ts';
 import { IcebergFormatError } from '../../shared/iceberg/schema.ts';
 import type { ManifestFile } from '../../shared/iceberg/types.ts';
-import { avroFixtures, decodeWithAvsc, fixture, FIXTURES, isManifestList } from './avro-fixtures.ts';
+import { ICEBERG_FIXTURES, ICEBERG_SCHEMAS } from '../helpers/fixtures.ts';
+import { avroFixtures, decodeWithAvsc, fixture, isManifestList } from './avro-fixtures.ts';
 
 const JAVA_LIST = 'icebird/hyperparam-iceberg/java/bunnies/metadata/snap-9158179788527662767-1-a01399a1-e864-4562-b921-c8cb56e6e4a9.avro';
 
@@ -51,7 +52,7 @@ describe('readManifestList on real lists', () => {
   it('keeps 64-bit snapshot ids that the JSON twin rounded', () => {
     const relative = 'icebird/snap-8656952484400131532-1-a85973e4-4009-4cba-875e-5278a2c6027d.avro';
     const [manifest] = readManifestList(fixture(relative), relative);
-    const twin = JSON.parse(readFileSync(path.join(FIXTURES, relative.replace(/\.avro$/, '.json')), 'utf8'))[0];
+    const twin = JSON.parse(readFileSync(path.join(ICEBERG_FIXTURES, relative.replace(/\.avro$/, '.json')), 'utf8'))[0];
     expect(manifest.addedSnapshotId).toBe(8656952484400131532n);
     expect(twin.added_snapshot_id).toBe(8656952484400131000); // what JSON.parse made of it
     expect(Number(manifest.addedSnapshotId)).toBe(twin.added_snapshot_id);
@@ -116,7 +117,7 @@ describe('readManifestList on real lists', () => {
 });
 
 describe('writeManifestList', () => {
-  const javaSchema = JSON.parse(readFileSync(path.join(FIXTURES, '../../reference/iceberg/schemas/manifest_list_v2.java-1.8.1.avsc.json'), 'utf8'));
+  const javaSchema = JSON.parse(readFileSync(path.join(ICEBERG_SCHEMAS, 'manifest_list_v2.java-1.8.1.avsc.json'), 'utf8'));
   const manifests: ManifestFile[] = [
     {
       manifestPath: 's3://bucket/t/metadata/c0ffee-m0.avro', manifestLength: 7349, partitionSpecId: 1, content: 0,

@@ -16,10 +16,10 @@ import {
   EntryStatus, FileContent, ManifestContent,
   type DataFile, type ManifestEntry, type ManifestFile, type PartitionSpec, type Schema,
 } from '../../shared/iceberg/types.ts';
-import { avroFixtures, decodeWithAvsc, fixture, FIXTURES, isManifestList } from './avro-fixtures.ts';
+import { ICEBERG_FIXTURES, ICEBERG_SCHEMAS } from '../helpers/fixtures.ts';
+import { avroFixtures, decodeWithAvsc, fixture, isManifestList } from './avro-fixtures.ts';
 
-const REFERENCE_SCHEMAS = path.join(FIXTURES, '../../reference/iceberg/schemas');
-const referenceSchema = (name: string) => JSON.parse(readFileSync(path.join(REFERENCE_SCHEMAS, name), 'utf8'));
+const referenceSchema = (name: string) => JSON.parse(readFileSync(path.join(ICEBERG_SCHEMAS, name), 'utf8'));
 
 /** Every manifest-list entry of the fixtures, by manifest file name (paths in lists are the writers' originals). */
 function listEntriesByName(): Map<string, ManifestFile> {
@@ -89,7 +89,7 @@ describe('readManifest on real manifests', () => {
 
   it('reads every metric as its JSON twin shows it', () => {
     const relative = 'icebird/a85973e4-4009-4cba-875e-5278a2c6027d-m0.avro';
-    const [twin] = JSON.parse(readFileSync(path.join(FIXTURES, relative.replace(/\.avro$/, '.json')), 'utf8'));
+    const [twin] = JSON.parse(readFileSync(path.join(ICEBERG_FIXTURES, relative.replace(/\.avro$/, '.json')), 'utf8'));
     const [entry] = readManifest(fixture(relative), relative).entries;
     const pairs = (map: Map<number, unknown> | undefined) => [...(map ?? [])].map(([key, value]) => ({ key, value: value instanceof Uint8Array ? [...value] : value }));
     const file = entry.dataFile;
@@ -131,7 +131,7 @@ describe('readManifest on real manifests', () => {
     expect(read.spec!.fields.map((f) => f.transform)).toEqual(['bucket[4]', 'identity']);
     let rows = 0;
     for (const entry of read.entries) {
-      const local = path.join(FIXTURES, 'icebird', entry.dataFile.filePath.replace('s3a://', ''));
+      const local = path.join(ICEBERG_FIXTURES, 'icebird', entry.dataFile.filePath.replace('s3a://', ''));
       const buf = readFileSync(local);
       const data = await parquetReadObjects({ file: buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength), compressors, columns: ['id'] });
       for (const row of data) expect(applyTransform('bucket[4]', 'int', row.id)).toBe(entry.dataFile.partition[0]);

@@ -6,9 +6,9 @@ import {
   ancestors, metadataFileLocation, metadataVersion, newTableMetadata, parseTableMetadata, serializeTableMetadata, snapshotForRef,
 } from '../../shared/iceberg/metadata.ts';
 import type { Schema } from '../../shared/iceberg/types.ts';
-import { FIXTURES } from '../helpers/fixtures.ts';
+import { ICEBERG_FIXTURES } from '../helpers/fixtures.ts';
 
-const fixture = (name: string) => readFile(path.join(FIXTURES, name), 'utf8');
+const fixture = (name: string) => readFile(path.join(ICEBERG_FIXTURES, name), 'utf8');
 
 describe('table metadata JSON', () => {
   it("reads Java's canonical v2 test file and writes it back losslessly, in Java's key order", async () => {

@@ -1,5 +1,5 @@
 /**
- * Every complete table in ../shared/fixtures/iceberg reads with the right rows: tables written by Spark, Iceberg Java
+ * Every complete table in test/fixtures/iceberg reads with the right rows: tables written by Spark, Iceberg Java
  * 1.8.1, Athena, PyIceberg and DuckDB, with position and equality deletes, renamed columns, bucket and identity
  * partitions, partition evolution, name mapping without field ids, v1 metadata, uuid/decimal/map columns.
  * Expected values come from the fixtures' README and the writers' own test suites.
@@ -10,11 +10,34 @@ import type { Expression } from '../../shared/iceberg/expressions.ts';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseTableMetadata } from '../../shared/iceberg/metadata.ts';
-import { FIXTURES, fixtureTable } from '../helpers/fixtures.ts';
+import type { TableMetadata } from '../../shared/iceberg/types.ts';
+import { createFileIO, fileLocation, type FileIO } from '../../shared/storage/index.ts';
+import { ICEBERG_FIXTURES } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const DUCK = 'duckdb-iceberg/data/persistent';
 const ICEBIRD = 'icebird/hyperparam-iceberg';
+
+/** FileIO that maps every prefix the fixture writers recorded to the copy here. */
+function fixtureIO(): FileIO {
+  const icebird = fileLocation(path.join(ICEBERG_FIXTURES, ICEBIRD)) + '/';
+  const duckdb = fileLocation(path.join(ICEBERG_FIXTURES, 'duckdb-iceberg')) + '/';
+  return createFileIO({
+    localFiles: true,
+    maps: [
+      { from: 's3a://hyperparam-iceberg/', to: icebird },
+      { from: 's3://hyperparam-iceberg/', to: icebird },
+      { from: 'file://data/persistent/', to: `${duckdb}data/persistent/` },
+      { from: 'data/persistent/', to: `${duckdb}data/persistent/` },
+    ],
+  });
+}
+
+async function fixtureTable(relative: string): Promise<{ io: FileIO; metadata: TableMetadata }> {
+  const io = fixtureIO();
+  const location = fileLocation(path.join(ICEBERG_FIXTURES, relative));
+  return { io, metadata: parseTableMetadata(await io.read(location), location) };
+}
 
 async function read(table: string, options: { filter?: Expression; snapshotId?: bigint } = {}) {
   const { io, metadata } = await fixtureTable(table);
@@ -120,7 +143,7 @@ describe('reading tables other engines wrote', () => {
     await expect(read(`${DUCK}/uuid/metadata/does-not-exist.metadata.json`)).rejects.toThrow(/does-not-exist\.metadata\.json/);
     const { dir, cleanup } = await tempDir('floe-corrupt');
     try {
-      const original = await readFile(path.join(FIXTURES, ICEBIRD, 'spark/bunnies/metadata/v5.metadata.json'), 'utf8');
+      const original = await readFile(path.join(ICEBERG_FIXTURES, ICEBIRD, 'spark/bunnies/metadata/v5.metadata.json'), 'utf8');
       const truncated = path.join(dir, 'v5.metadata.json');
       await writeFile(truncated, original.slice(0, original.length / 2));
       expect(() => parseTableMetadata(original.slice(0, original.length / 2), truncated)).toThrow(new RegExp(`cannot parse table metadata ${truncated}`));

@@ -1,6 +1,6 @@
 /**
  * The protocol layer against real bytes: request bodies as kafkajs encodes them and response bodies recorded from
- * real Kafka brokers (../shared/fixtures/kafka-protocol). Every fixture of a supported API version must decode to
+ * real Kafka brokers (test/fixtures/kafka-protocol). Every fixture of a supported API version must decode to
  * its last byte and encode back to the identical bytes; response decodings are cross-checked against kafkajs's own,
  * independent decoders.
  */

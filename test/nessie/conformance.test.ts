@@ -1,23 +1,20 @@
 /**
  * Conformance of real traffic with the Nessie OpenAPI: a scenario drives the client against the embedded server,
  * every request and response is recorded at the `fetch` boundary, and each body is validated against the operation's
- * schema in `../shared/reference/nessie/openapi/nessie-v2-wap-subset.hand-derived.openapi.yaml` (the V2 shapes and real
- * status codes; upstream's generated spec still says merge answers 204 and that `fromHash` is optional — API.md and
- * that file's header list the differences, and the server follows the real Nessie there).
+ * schema in `test/fixtures/nessie/nessie-v2-wap-subset.hand-derived.openapi.yaml` (the V2 shapes and real
+ * status codes; upstream's generated spec still says merge answers 204 and that `fromHash` is optional — that file's
+ * header lists the differences, and the server follows the real Nessie there).
  */
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_ANCESTOR_HASH } from '../../shared/catalog/nessie/index.ts';
+import { NESSIE_OPENAPI } from '../helpers/fixtures.ts';
 import { key, namespace, put, startEmbeddedNessie, table, type EmbeddedNessie } from './helpers.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const specFile = path.resolve(here, '../../../shared/reference/nessie/openapi/nessie-v2-wap-subset.hand-derived.openapi.yaml');
-const spec = parseYaml(readFileSync(specFile, 'utf8')) as { paths: Record<string, Record<string, any>>; components: any };
+const spec = parseYaml(readFileSync(NESSIE_OPENAPI, 'utf8')) as { paths: Record<string, Record<string, any>>; components: any };
 
 const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
 const ajv = new Ajv({ strict: false, allErrors: true });

@@ -1,12 +1,10 @@
-/** Kafka protocol byte fixtures in ../shared/fixtures/kafka-protocol (kafkajs test vectors; see its README). */
+/** Kafka protocol byte fixtures in test/fixtures/kafka-protocol (kafkajs test vectors; see test/fixtures/README.md). */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/kafka-protocol', import.meta.url));
+import { KAFKA_PROTOCOL_FIXTURES } from '../../helpers/fixtures.ts';
 
 export function fixture(...parts: string[]): Buffer {
-  const json = JSON.parse(fs.readFileSync(path.join(FIXTURES, ...parts), 'utf8')) as { type: 'Buffer'; data: number[] };
+  const json = JSON.parse(fs.readFileSync(path.join(KAFKA_PROTOCOL_FIXTURES, ...parts), 'utf8')) as { type: 'Buffer'; data: number[] };
   return Buffer.from(json.data);
 }
 
@@ -19,7 +17,7 @@ export interface FixtureFile {
 
 /** `v<N>_request*.json` / `v<N>_response*.json` files of one API folder. */
 export function apiFixtures(dir: string): FixtureFile[] {
-  const full = path.join(FIXTURES, dir);
+  const full = path.join(KAFKA_PROTOCOL_FIXTURES, dir);
   if (!fs.existsSync(full)) return [];
   return fs
     .readdirSync(full)
