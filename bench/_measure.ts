@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { fromHttp } from '../shared/events/cloudevent.ts';
-import { createLogger } from '../shared/runtime/log.ts';
+import { createLogger } from '../shared/runtime/logger.ts';
 
 export const silentLogger = createLogger({ level: 'silent', format: 'json', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 

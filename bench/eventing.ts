@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import kafkajs from 'kafkajs';
 import { createEvent, type CloudEventMessage } from '../shared/events/cloudevent.ts';
-import { startHost, type RunningHost } from '../shared/runtime/host.ts';
+import { startHost, type RunningHost } from '../shared/runtime/function-host.ts';
 import { startBroker, type RunningBroker } from '../local/broker/index.ts';
 import { postEvent } from '../local/delivery/http.ts';
 import { startKafkaBroker } from '../local/kafka/index.ts';

@@ -1,5 +1,5 @@
 /**
- * The function host (issue 4): floe's own host (`shared/runtime/host.ts`) against faas-js-runtime 3.0.2 (the Knative
+ * The function host (issue 4): floe's own host (`shared/runtime/function-host.ts`) against faas-js-runtime 3.0.2 (the Knative
  * Functions Node runtime; 4.x needs Node 22) and a bare node:http server, all serving an empty CloudEvents handler —
  * requests/s with 64 keep-alive requests in flight for 5 s each, in one run, plus each one's start-up time in a fresh
  * process (start → first 200 on its readiness endpoint).
@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import faasRuntime from 'faas-js-runtime';
-import { startHost } from '../shared/runtime/host.ts';
+import { startHost } from '../shared/runtime/function-host.ts';
 import { freePort } from '../local/stack/processes.ts';
 import { cloudEventRequestRate, silentLogger, startBareCloudEventServer } from './_measure.ts';
 
@@ -47,7 +47,7 @@ const faasRate = await cloudEventRequestRate(`http://127.0.0.1:${faasPort}/`, 50
 faas.close();
 
 const root = process.cwd();
-const oursStart = await startup(`import { startHost } from '${root}/shared/runtime/host.ts'; import { createLogger } from '${root}/shared/runtime/log.ts'; await startHost({ fn: { name: 'b', handle: async () => undefined }, logger: createLogger({ level: 'silent', format: 'json' }), port: PORT, host: '127.0.0.1' });`);
+const oursStart = await startup(`import { startHost } from '${root}/shared/runtime/function-host.ts'; import { createLogger } from '${root}/shared/runtime/logger.ts'; await startHost({ fn: { name: 'b', handle: async () => undefined }, logger: createLogger({ level: 'silent', format: 'json' }), port: PORT, host: '127.0.0.1' });`);
 const faasStart = await startup(`import faas from 'faas-js-runtime'; await faas.start(async () => undefined, { port: PORT, logLevel: 'silent' });`);
 
 console.log('\nEmpty CloudEvents handler, 64 keep-alive requests in flight, 5 s each, one process\n');

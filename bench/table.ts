@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileCatalog } from '../shared/catalog/file.ts';
+import { fileCatalog } from '../shared/catalog/file-catalog.ts';
 import { commitTable } from '../shared/iceberg/commit.ts';
 import { newTableMetadata } from '../shared/iceberg/metadata.ts';
 import { encodeParquetRaw, writeDataFile } from '../shared/iceberg/parquet-writer.ts';

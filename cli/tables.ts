@@ -1,14 +1,14 @@
 /** Opening a table for the CLI: by metadata file (`--metadata`, with `--map`) or by name in the catalog (`--ref`). */
 import path from 'node:path';
-import { loadTable, type Catalog } from '../shared/catalog/tables.ts';
+import { loadTable, type Catalog } from '../shared/catalog/table-catalog.ts';
 import { parseTableMetadata } from '../shared/iceberg/metadata.ts';
 import type { TableMetadata } from '../shared/iceberg/types.ts';
 import { createNessieClient } from '../shared/catalog/nessie/index.ts';
 import { createFileIO, fileLocation, parseLocationMap, type FileIO, type LocationMap } from '../shared/storage/index.ts';
 import { UsageError } from './command.ts';
 import { localEnv } from './local-env.ts';
-import { createMemo } from '../shared/dashboard/cache.ts';
-import type { DashboardContext } from '../shared/dashboard/context.ts';
+import { createMemo } from '../shared/lakehouse/memo.ts';
+import type { ReadContext } from '../shared/lakehouse/read-context.ts';
 
 export interface OpenedTable {
   metadata: TableMetadata;
@@ -54,8 +54,8 @@ export async function openCatalogTable(name: string, ref: string): Promise<Opene
   return { metadata: table.metadata, metadataLocation: table.metadataLocation, io: catalog.io };
 }
 
-/** The dashboard's views (shared/dashboard) serve the CLI listings too: one way of computing them. */
-export function cliDashboardContext(): DashboardContext {
+/** The dashboard's views (dashboard) serve the CLI listings too: one way of computing them. */
+export function cliReadContext(): ReadContext {
   const env = localEnv();
   const catalog = cliCatalog();
   return { catalog, io: catalog.io, warehouse: env.warehouse, functions: {}, config: env.pipeline, now: () => new Date(), memo: createMemo() };

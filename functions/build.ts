@@ -1,6 +1,8 @@
 /**
  * `npm run build`: bundles every function with esbuild into one ESM file `dist/functions/<name>.mjs` (plus the
  * wasm files its dependencies load at run time), ready for the container image. Prints the bundle sizes.
+ *
+ *   npm run build [-- [--out DIR] [name...]]
  */
 import { build } from 'esbuild';
 import { copyFile, cp, mkdir, stat } from 'node:fs/promises';
@@ -9,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { FUNCTIONS } from './registry.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const out = path.join(root, 'dist', 'functions');
+/** Where the image build (Dockerfile) and `floe start --bundles dist/functions` expect the bundles. */
+export const DEFAULT_OUT = path.join(root, 'dist', 'functions');
 
 // Bundled CommonJS dependencies still reach for require/__dirname/__filename; give them the ESM equivalents.
 const banner = [
@@ -37,9 +40,9 @@ function entry(name: string): string {
 
 export const BUNDLES = [...FUNCTIONS, 'dashboard'] as const;
 
-export async function buildFunctions(names: readonly string[] = BUNDLES): Promise<{ name: string; bytes: number }[]> {
+export async function buildFunctions(names: readonly string[] = BUNDLES, out: string = DEFAULT_OUT): Promise<{ name: string; file: string; bytes: number }[]> {
   await mkdir(out, { recursive: true });
-  const sizes: { name: string; bytes: number }[] = [];
+  const sizes: { name: string; file: string; bytes: number }[] = [];
   for (const name of names) {
     const outfile = path.join(out, `${name}.mjs`);
     await build({
@@ -60,12 +63,12 @@ export async function buildFunctions(names: readonly string[] = BUNDLES): Promis
       banner: { js: banner },
       logLevel: 'warning',
     });
-    sizes.push({ name, bytes: (await stat(outfile)).size });
+    sizes.push({ name, file: outfile, bytes: (await stat(outfile)).size });
   }
   for (const asset of RUNTIME_ASSETS) await copyFile(path.join(root, asset), path.join(out, path.basename(asset)));
   if (names.includes('dashboard')) {
-    // The dashboard serves its page and Chart.js's browser bundle from next to itself (shared/dashboard/server.ts).
-    await cp(path.join(root, 'shared/dashboard/page'), path.join(out, 'page'), { recursive: true });
+    // The dashboard serves its page and Chart.js's browser bundle from next to itself (dashboard/server.ts).
+    await cp(path.join(root, 'dashboard/page'), path.join(out, 'page'), { recursive: true });
     await mkdir(path.join(out, 'page', 'vendor'), { recursive: true });
     await copyFile(path.join(root, 'node_modules/chart.js/dist/chart.umd.min.js'), path.join(out, 'page', 'vendor', 'chart.umd.min.js'));
   }
@@ -73,12 +76,35 @@ export async function buildFunctions(names: readonly string[] = BUNDLES): Promis
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const requested = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log([
+      'Usage: npm run build [-- [--out DIR] [name...]]',
+      '',
+      `Bundles the named functions (default all: ${BUNDLES.join(', ')}) into DIR/<name>.mjs (default dist/functions).`,
+    ].join('\n'));
+    process.exit(0);
+  }
+  let out = DEFAULT_OUT;
+  const outAt = args.indexOf('--out');
+  if (outAt >= 0) {
+    const dir = args[outAt + 1];
+    if (!dir || dir.startsWith('-')) {
+      console.error('--out expects a directory');
+      process.exit(2);
+    }
+    out = path.resolve(dir);
+    args.splice(outAt, 2);
+  }
+  const requested = args;
   const unknown = requested.filter((n) => !(BUNDLES as readonly string[]).includes(n));
   if (unknown.length) {
     console.error(`unknown bundle(s): ${unknown.join(', ')}; known: ${BUNDLES.join(', ')}`);
     process.exit(2);
   }
-  const sizes = await buildFunctions(requested.length ? requested : BUNDLES);
-  for (const { name, bytes } of sizes) console.log(`dist/functions/${name}.mjs  ${(bytes / 1024).toFixed(0)} KiB`);
+  const sizes = await buildFunctions(requested.length ? requested : BUNDLES, out);
+  for (const { file, bytes } of sizes) {
+    const shown = path.relative(process.cwd(), file);
+    console.log(`${shown.startsWith('..') ? file : shown}  ${(bytes / 1024).toFixed(0)} KiB`);
+  }
 }

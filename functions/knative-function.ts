@@ -4,7 +4,7 @@
  */
 import type { CloudEventMessage } from '../shared/events/cloudevent.ts';
 import type { FloeEnv } from '../shared/runtime/env.ts';
-import type { FloeFunction, FunctionContext } from '../shared/runtime/host.ts';
+import type { FloeFunction, FunctionContext } from '../shared/runtime/function-host.ts';
 import { createRuntime, type Runtime } from '../shared/runtime/runtime.ts';
 
 export function knativeFunction(name: string, make: (runtime: Runtime) => FloeFunction) {

@@ -1,6 +1,6 @@
 /** The floe functions by name; each module exports Knative Functions' `init`/`handle`/`shutdown`. */
 import type { FloeEnv } from '../shared/runtime/env.ts';
-import type { FloeFunction } from '../shared/runtime/host.ts';
+import type { FloeFunction } from '../shared/runtime/function-host.ts';
 
 export const FUNCTIONS = ['tagger', 'writer', 'auditor', 'publisher', 'compactor', 'janitor', 'deadletter'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];

@@ -4,8 +4,8 @@
  * by FLOE_FUNCTION) and by the per-function bundles `npm run build` produces.
  */
 import { loadEnv, type FloeEnv } from '../shared/runtime/env.ts';
-import { closeOnSignals, startHost, type FloeFunction } from '../shared/runtime/host.ts';
-import { createLogger } from '../shared/runtime/log.ts';
+import { closeOnSignals, startHost, type FloeFunction } from '../shared/runtime/function-host.ts';
+import { createLogger } from '../shared/runtime/logger.ts';
 
 export async function serve(name: string, init: (env: FloeEnv) => Promise<FloeFunction>): Promise<void> {
   const log = createLogger({ name });

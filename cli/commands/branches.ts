@@ -1,8 +1,8 @@
 /** `floe branches` — the Write-Audit-Publish branches in flight (or kept), with their batch, stage and age. */
 import { type Command } from '../command.ts';
-import { branchesView } from '../../shared/dashboard/branches.ts';
-import { stringifyJson } from '../../shared/util/json.ts';
-import { cliDashboardContext } from '../tables.ts';
+import { branchesView } from '../../shared/lakehouse/branch-views.ts';
+import { stringifyJson } from '../../shared/util/lossless-json.ts';
+import { cliReadContext } from '../tables.ts';
 
 export const command: Command = {
   name: 'branches',
@@ -10,7 +10,7 @@ export const command: Command = {
   description: 'A branch disappears when its batch is published; a rejected batch keeps its branch for inspection.',
   options: { json: { type: 'boolean', description: 'print one JSON document' } },
   async run({ values }) {
-    const view = await branchesView(cliDashboardContext());
+    const view = await branchesView(cliReadContext());
     if (values.json) {
       console.log(stringifyJson({ branches: view.branches, stages: view.stages, latency: view.latency }));
       return 0;

@@ -1,15 +1,15 @@
 /** `floe dashboard` — serves the lakehouse dashboard for the pipeline the environment (or the local stack) points at. */
 import { intOption, listOption, stringOption, UsageError, type Command } from '../command.ts';
 import { LOCAL_PORTS, localEnv } from '../local-env.ts';
-import { parseFunctionUrls } from '../../shared/dashboard/functions.ts';
-import { startDashboard } from '../../shared/dashboard/server.ts';
+import { parseFunctionUrls } from '../../dashboard/function-metrics.ts';
+import { startDashboard } from '../../dashboard/server.ts';
 import { createRuntime } from '../../shared/runtime/runtime.ts';
 
 export const command: Command = {
   name: 'dashboard',
   summary: 'serve the lakehouse dashboard: tables, WAP branches, functions, maintenance, a table browser',
   description: [
-    'One read-only page (and its JSON API under /api, see shared/dashboard/README.md) built from the Iceberg and',
+    'One read-only page (and its JSON API under /api, see dashboard/README.md) built from the Iceberg and',
     'Nessie metadata floe writes: rows over time, trusted vs untrusted, file sizes, WAP branches by stage, publish',
     'latency, events per function, dead letters, maintenance runs, and the newest rows of any table on any ref.',
     'Catalog and warehouse come from NESSIE_URI / FLOE_WAREHOUSE / S3_* (default: the local stack under FLOE_HOME).',

@@ -4,7 +4,7 @@ import { currentSnapshot } from '../../shared/iceberg/metadata.ts';
 import { schemaToJson } from '../../shared/iceberg/schema.ts';
 import { readManifestEntries, readManifestFiles } from '../../shared/iceberg/snapshot.ts';
 import { EntryStatus, type IcebergType } from '../../shared/iceberg/types.ts';
-import { stringifyJson } from '../../shared/util/json.ts';
+import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import { locationMaps, openMetadataFile } from '../tables.ts';
 
 const CONTENT = ['data', 'position deletes', 'equality deletes'];

@@ -2,15 +2,15 @@
 import { listOption, stringOption, durationOption, UsageError, type Command } from '../command.ts';
 import { localEnv } from '../local-env.ts';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
-import { tableKey } from '../../shared/catalog/tables.ts';
+import { tableKey } from '../../shared/catalog/table-catalog.ts';
 import { BIN_PACK_OPTIONS } from '../../shared/iceberg/rewrite-data.ts';
-import { runJob, type JobRequest, type JobRun } from '../../shared/maintenance/jobs.ts';
-import { JOBS, type Job } from '../../shared/maintenance/report.ts';
-import { maintenanceSettings } from '../../shared/maintenance/settings.ts';
-import { createEmitter } from '../../shared/runtime/emitter.ts';
+import { runJob, type JobRequest, type JobRun } from '../../shared/maintenance/maintenance-jobs.ts';
+import { JOBS, type Job } from '../../shared/maintenance/run-report.ts';
+import { maintenanceSettings } from '../../shared/maintenance/maintenance-settings.ts';
+import { createEmitter } from '../../shared/runtime/event-emitter.ts';
 import { warehouseIO } from '../../shared/runtime/env.ts';
-import { createLogger } from '../../shared/runtime/log.ts';
-import { stringifyJson } from '../../shared/util/json.ts';
+import { createLogger } from '../../shared/runtime/logger.ts';
+import { stringifyJson } from '../../shared/util/lossless-json.ts';
 
 const TABLE_JOBS: Job[] = ['compact', 'expire', 'manifests'];
 

@@ -1,6 +1,6 @@
 /** `floe nessie` — runs the embedded Nessie-compatible catalog server until SIGINT/SIGTERM. */
 import { intOption, stringOption, UsageError, type Command } from '../command.ts';
-import { createLogger } from '../../shared/runtime/log.ts';
+import { createLogger } from '../../shared/runtime/logger.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
 
 export const command: Command = {

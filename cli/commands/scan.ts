@@ -3,7 +3,7 @@ import { intOption, listOption, stringOption, UsageError, type Command } from '.
 import { displayRow } from '../../shared/iceberg/display.ts';
 import { parseFilter } from '../../shared/iceberg/filter-syntax.ts';
 import { planScan, readTasks } from '../../shared/iceberg/scan.ts';
-import { stringifyJson } from '../../shared/util/json.ts';
+import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import { locationMaps, openCatalogTable, openMetadataFile, type OpenedTable } from '../tables.ts';
 
 export const command: Command = {

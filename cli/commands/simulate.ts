@@ -12,8 +12,8 @@ import {
   type Command,
   type OptionValues,
 } from '../command.ts';
-import { createLogger } from '../../shared/runtime/log.ts';
-import { stringifyJson } from '../../shared/util/json.ts';
+import { createLogger } from '../../shared/runtime/logger.ts';
+import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import {
   BAD_KINDS,
   DEFAULT_TOPICS,

@@ -3,9 +3,10 @@
  * With `--duration` it produces for that long, drains every batch, prints the accounting per topic and exits
  * non-zero if any record is missing or doubled: the smoke test users and CI run.
  */
+import path from 'node:path';
 import { durationOption, intOption, numberOption, stringOption, type Command } from '../command.ts';
-import { createLogger } from '../../shared/runtime/log.ts';
-import { stringifyJson } from '../../shared/util/json.ts';
+import { createLogger } from '../../shared/runtime/logger.ts';
+import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import { accountRun, type Accounting } from '../../local/stack/accounting.ts';
 import { externalFromEnv, startStack, type RunningStack, type StackStatus } from '../../local/stack/index.ts';
 import { simulate, SimulationError, type SimulationReport } from '../../local/simulator/index.ts';
@@ -40,6 +41,7 @@ export const command: Command = {
     seed: { type: 'string', placeholder: 'S', description: 'simulator seed (default random, printed)' },
     idle: { type: 'boolean', description: 'run the stack without the simulator' },
     home: { type: 'string', placeholder: 'DIR', description: 'data directory (default $FLOE_HOME or ./.floe)' },
+    bundles: { type: 'string', placeholder: 'DIR', description: 'run DIR/<function>.mjs, the bundles of `npm run build` (dist/functions), instead of the sources' },
     'kafka-port': { type: 'string', placeholder: 'PORT', default: String(LOCAL_PORTS.kafka), description: 'embedded Kafka port (0 = any free port)' },
     'nessie-port': { type: 'string', placeholder: 'PORT', default: String(LOCAL_PORTS.nessie), description: 'embedded Nessie port' },
     'broker-port': { type: 'string', placeholder: 'PORT', default: String(LOCAL_PORTS.broker), description: 'local Broker ingress port' },
@@ -47,7 +49,7 @@ export const command: Command = {
     'status-interval': { type: 'string', placeholder: 'D', default: '3s', description: 'how often to print the status line' },
     json: { type: 'boolean', description: 'print the final accounting as one JSON object on the last line' },
   },
-  examples: ['npm start', 'floe start --duration 30s --rate 100 --bad-fraction 0.05 --seed 7 --json'],
+  examples: ['npm start', 'floe start --duration 30s --rate 100 --bad-fraction 0.05 --seed 7 --json', 'npm run build && floe start --bundles dist/functions --duration 30s'],
   async run({ values }) {
     const durationMs = durationOption(values, 'duration');
     const rate = numberOption(values, 'rate', { min: 0.1, max: 100_000 }) ?? 50;
@@ -56,13 +58,15 @@ export const command: Command = {
     const statusEvery = durationOption(values, 'status-interval') ?? 3000;
     const port = (name: string) => intOption(values, name, { min: 0, max: 65535 });
     const home = stringOption(values, 'home') ?? floeHome();
+    const bundlesOption = stringOption(values, 'bundles');
+    const bundles = bundlesOption === undefined ? undefined : path.resolve(bundlesOption);
     // stdout carries the accounting (and its JSON line); logs and the status line go to stderr.
     const logger = createLogger({ name: 'floe', destination: process.stderr });
 
     console.error(`starting floe in ${home} …`);
     const started = Date.now();
     const stack: RunningStack = await startStack({
-      home, logger, configFile: process.env.FLOE_CONFIG ?? DEFAULT_PIPELINE_CONFIG, external: externalFromEnv(process.env),
+      home, logger, bundles, configFile: process.env.FLOE_CONFIG ?? DEFAULT_PIPELINE_CONFIG, external: externalFromEnv(process.env),
       ports: { kafka: port('kafka-port'), nessie: port('nessie-port'), broker: port('broker-port'), dashboard: port('dashboard-port') },
     });
     console.error([
@@ -73,6 +77,7 @@ export const command: Command = {
       `  broker     ${stack.brokerUrl}`,
       ...(stack.dashboardUrl ? [`  dashboard  ${stack.dashboardUrl}`] : []),
       ...Object.values(stack.functions).map((fn) => `  ${fn.name.padEnd(10)} ${fn.url}`),
+      ...(bundles ? [`  functions  from the bundles in ${bundles}`] : []),
       `  logs       ${home}/logs/`,
     ].join('\n'));
 

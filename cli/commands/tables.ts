@@ -1,8 +1,8 @@
 /** `floe tables` — the catalog's tables on a reference (or every reference): rows, files, size, snapshots. */
 import { stringOption, type Command } from '../command.ts';
-import { listTables, type TableSummary } from '../../shared/dashboard/tables.ts';
-import { stringifyJson } from '../../shared/util/json.ts';
-import { cliDashboardContext } from '../tables.ts';
+import { listTables, type TableSummary } from '../../shared/lakehouse/table-summaries.ts';
+import { stringifyJson } from '../../shared/util/lossless-json.ts';
+import { cliReadContext } from '../tables.ts';
 
 function human(bytes: number | null): string {
   if (bytes === null) return '?';
@@ -26,7 +26,7 @@ export const command: Command = {
     json: { type: 'boolean', description: 'print one JSON document' },
   },
   async run({ values }) {
-    const ctx = cliDashboardContext();
+    const ctx = cliReadContext();
     const refs = values['all-refs']
       ? (await ctx.catalog.client.listReferences()).map((r) => r.name)
       : [stringOption(values, 'ref') ?? 'main'];

@@ -9,7 +9,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { fromHttp, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
-import type { Logger } from '../../shared/runtime/log.ts';
+import type { Logger } from '../../shared/runtime/logger.ts';
 import { postEvent, type HttpResponse } from '../delivery/http.ts';
 import {
   AbortedError, deadLetterEvent, networkFailure, sendAttempt, statusResult, withRetries, type AttemptResult,

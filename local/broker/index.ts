@@ -36,7 +36,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fromHttp, InvalidEventError, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
-import { createLogger, type Logger } from '../../shared/runtime/log.ts';
+import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
 import type { Manifests } from '../knative/manifests.ts';
 import { createDispatcher, DEFAULT_TTL, TTL_EXTENSION, withoutTtl, type BrokerStats, type DeliveryReport } from './dispatcher.ts';
 import { brokerName, resolveRoutes } from './routes.ts';

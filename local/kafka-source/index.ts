@@ -3,7 +3,7 @@
  * exactly as eventing-kafka-broker's source dispatcher feeds the cluster's Broker (./source.ts). The manifests'
  * `bootstrapServers` and sink name cluster addresses; locally `brokers` and `sinkUrl` replace them.
  */
-import { createLogger, type Logger } from '../../shared/runtime/log.ts';
+import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
 import type { Manifests } from '../knative/manifests.ts';
 import { startKafkaSource, type RunningSource, type SourceStats } from './source.ts';
 

@@ -19,7 +19,7 @@
 import { setMaxListeners } from 'node:events';
 import kafkajs, { type EachBatchPayload, type KafkaMessage, type logCreator } from 'kafkajs';
 import type { CloudEventMessage } from '../../shared/events/cloudevent.ts';
-import type { Logger } from '../../shared/runtime/log.ts';
+import type { Logger } from '../../shared/runtime/logger.ts';
 import { ACK_HEADER } from '../broker/index.ts';
 import { AbortedError, deadLetterEvent, sendAttempt, withRetries } from '../delivery/retry.ts';
 import { kafkajsCodecs } from '../kafka/index.ts';

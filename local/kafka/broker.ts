@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../../shared/runtime/log.ts';
-import { parseJson, stringifyJson, toLong } from '../../shared/util/json.ts';
+import type { Logger } from '../../shared/runtime/logger.ts';
+import { parseJson, stringifyJson, toLong } from '../../shared/util/lossless-json.ts';
 import { closeCoordinator, createCoordinator, type Coordinator } from './groups/coordinator.ts';
 import { closeGroupStore, openGroupStore } from './groups/group-store.ts';
 import type { FsyncPolicy } from './log/partition-log.ts';

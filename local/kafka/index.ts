@@ -2,7 +2,7 @@
  * The embedded Kafka-compatible broker: a single node speaking the Kafka wire protocol (kafkajs 2.x and librdkafka
  * 2.x clients), backed by durable segment files. The local stand-in only — production runs real Kafka.
  */
-import { createLogger, type Logger } from '../../shared/runtime/log.ts';
+import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
 import { closeBroker, defaultConfig, openBroker, type BrokerConfig } from './broker.ts';
 import type { FsyncPolicy } from './log/partition-log.ts';
 import { startServer, stopServer } from './server.ts';

@@ -4,8 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../../shared/runtime/log.ts';
-import { parseJson, stringifyJson } from '../../shared/util/json.ts';
+import type { Logger } from '../../shared/runtime/logger.ts';
+import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
 import { ErrorCode, KafkaError } from './protocol/errors.ts';
 import { applyRetention, closePartitionLog, deletePartitionLog, flush, openPartitionLog, type LogConfig, type PartitionLog } from './log/partition-log.ts';
 

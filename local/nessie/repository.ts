@@ -8,8 +8,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Map as ImmutableMap } from 'immutable';
-import { stringifyJson } from '../../shared/util/json.ts';
-import { canonicalContent } from '../../shared/catalog/nessie/schema.ts';
+import { stringifyJson } from '../../shared/util/lossless-json.ts';
+import { canonicalContent } from '../../shared/catalog/nessie/content-schema.ts';
 import { NO_ANCESTOR_HASH } from '../../shared/catalog/nessie/paths.ts';
 import { NessieReferenceConflictError } from '../../shared/catalog/nessie/errors.ts';
 import { keyToString, type CommitMeta, type Conflict, type ConflictType, type Content, type ContentKey, type ReferenceType } from '../../shared/catalog/nessie/types.ts';

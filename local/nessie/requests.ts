@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { NessieBadRequestError } from '../../shared/catalog/nessie/errors.ts';
-import { contentKeySchema, contentSchema } from '../../shared/catalog/nessie/schema.ts';
+import { contentKeySchema, contentSchema } from '../../shared/catalog/nessie/content-schema.ts';
 
 const referenceBody = z.object({
   type: z.enum(['BRANCH', 'TAG', 'DETACHED']),

@@ -11,8 +11,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NessieBadRequestError, NessieError } from '../../shared/catalog/nessie/errors.ts';
-import { createLogger, type Logger } from '../../shared/runtime/log.ts';
-import { parseJson, stringifyJson } from '../../shared/util/json.ts';
+import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
+import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
 import * as reads from './reads.ts';
 import { headerMeta, parseContentsRequestBody, parseMergeBody, parseOperationsBody, parseReferenceBody, parseTransplantBody } from './requests.ts';
 import { openNessieStore, type NessieStore } from './store.ts';

@@ -14,8 +14,8 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NessieError } from '../../shared/catalog/nessie/errors.ts';
-import { parseJson, stringifyJson } from '../../shared/util/json.ts';
-import type { Logger } from '../../shared/runtime/log.ts';
+import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
+import type { Logger } from '../../shared/runtime/logger.ts';
 import { encodeRecord, openAppendLog, readRecords, syncDirectory, writeFileAtomically, type AppendLog } from './record-log.ts';
 import { applyMutation, emptyRepository, reachableCommits, type Mutation, type Repository } from './repository.ts';
 import type { WriteResult } from './writes.ts';

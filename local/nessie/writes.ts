@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { NessieAlreadyExistsError, NessieBadRequestError, NessieReferenceConflictError } from '../../shared/catalog/nessie/errors.ts';
 import { HASH_PATTERN, isForbiddenRefName, REF_NAME_PATTERN, REF_NAME_RULE } from '../../shared/catalog/nessie/paths.ts';
-import { contentKeyProblem } from '../../shared/catalog/nessie/schema.ts';
+import { contentKeyProblem } from '../../shared/catalog/nessie/content-schema.ts';
 import {
   keyToString, type AddedContent, type CommitResponse, type Conflict, type Content, type ContentKey, type MergeBehavior,
   type MergeKeyDetails, type MergeResponse, type NamedReference, type ReferenceType,

@@ -10,8 +10,8 @@
  */
 import { setMaxListeners } from 'node:events';
 import { Cron } from 'croner';
-import { createLogger, type Logger } from '../../shared/runtime/log.ts';
-import { parseJson } from '../../shared/util/json.ts';
+import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
+import { parseJson } from '../../shared/util/lossless-json.ts';
 import { ACK_HEADER, type DeliveryReport } from '../broker/index.ts';
 import type { HttpResponse } from '../delivery/http.ts';
 import { AbortedError, sendAttempt, withRetries } from '../delivery/retry.ts';

@@ -9,7 +9,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import type { Admin, KafkaConfig, LogEntry, Message, PartitionMetadata, Producer, TopicMessages } from 'kafkajs';
-import { createLogger, type Logger } from '../../shared/runtime/log.ts';
+import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
 import { createEventSource, type EventSource, type SimRecord, type TopicRole } from './events.ts';
 import { randomSeed } from './random.ts';
 import { countAcknowledged, createTally, snapshot, startClock, type SimulationReport, type StopReason, type Tally } from './report.ts';

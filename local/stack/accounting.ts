@@ -2,10 +2,10 @@
  * The final accounting of a run: every record the simulator got acknowledged by Kafka must be on `main` exactly once,
  * in `production.<t>` or `production.<t>_untrusted`. Rows of earlier runs (other coordinates) are not counted.
  */
-import { loadTables, type Catalog } from '../../shared/catalog/tables.ts';
+import { loadTables, type Catalog } from '../../shared/catalog/table-catalog.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
 import { tableNames, topicConfig, type PipelineConfig } from '../../shared/runtime/pipeline-config.ts';
-import { Column } from '../../shared/wap/rows.ts';
+import { Column } from '../../shared/wap/staging-rows.ts';
 import type { SimulationReport } from '../simulator/index.ts';
 
 export interface TopicAccount {

@@ -8,12 +8,12 @@ import kafkajs from 'kafkajs';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
-import { loadTables, type Catalog } from '../../shared/catalog/tables.ts';
+import { loadTables, type Catalog } from '../../shared/catalog/table-catalog.ts';
 import { currentSnapshot } from '../../shared/iceberg/metadata.ts';
 import { loadEnv, normalizeWarehouse, warehouseIO, type FloeEnv } from '../../shared/runtime/env.ts';
-import type { Logger } from '../../shared/runtime/log.ts';
+import type { Logger } from '../../shared/runtime/logger.ts';
 import { tableNames, topicConfig } from '../../shared/runtime/pipeline-config.ts';
-import { WAP_PREFIX } from '../../shared/wap/branches.ts';
+import { WAP_PREFIX } from '../../shared/wap/batch-branches.ts';
 import { startBroker, type RunningBroker } from '../broker/index.ts';
 import { startKafkaBroker, kafkajsCodecs } from '../kafka/index.ts';
 import { startKafkaSources, type RunningKafkaSources } from '../kafka-source/index.ts';
@@ -21,7 +21,7 @@ import { loadManifests, type Manifests } from '../knative/manifests.ts';
 import { startNessieServer } from '../nessie/index.ts';
 import { startScheduler, type RunningScheduler } from '../scheduler/index.ts';
 import { FUNCTIONS } from '../../functions/registry.ts';
-import { freePort, functionProcess, type FunctionProcess } from './processes.ts';
+import { checkBundles, freePort, functionEntry, functionProcess, type FunctionProcess } from './processes.ts';
 
 Object.assign(kafkajs.CompressionCodecs, kafkajsCodecs());
 
@@ -35,6 +35,11 @@ export interface StackOptions {
   configFile: string;
   /** Environment for the functions on top of the stack's (e.g. FLOE_BATCH_LINGER_MS). */
   functionEnv?: Record<string, string>;
+  /**
+   * Run each function from its bundle `<bundles>/<function>.mjs` (what `npm run build` writes and the image ships)
+   * instead of the TypeScript sources. Checked before anything starts.
+   */
+  bundles?: string;
   /** Partitions of topics the stack creates on the embedded broker. Default 3. */
   partitions?: number;
   dashboard?: boolean;
@@ -103,6 +108,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   try {
     mkdirSync(home, { recursive: true });
     const manifests = await loadManifests();
+    const functionServices = manifests.services.filter((s) => s.function && (FUNCTIONS as readonly string[]).includes(s.function));
+    if (options.bundles !== undefined) checkBundles([...new Set(functionServices.map((s) => s.function!))], options.bundles);
     const topics = [...new Set(manifests.kafkaSources.flatMap((s) => s.topics))];
 
     let kafkaBrokers = options.external?.kafkaBrokers;
@@ -139,12 +146,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     // Functions: every Knative Service of the manifests, with its literal env, K_SINK where a SinkBinding says so.
     const sinkBound = new Set(manifests.sinkBindings.map((b) => b.subject));
     const functions: Record<string, FunctionProcess> = {};
-    for (const service of manifests.services) {
-      // The dashboard is not a CloudEvents function: the stack serves it in-process below.
-      if (!service.function || !(FUNCTIONS as readonly string[]).includes(service.function)) continue;
+    // The dashboard is not a CloudEvents function: the stack serves it in-process below.
+    for (const service of functionServices) {
       const port = await freePort();
       const fn = functionProcess({
-        name: service.name, port, logDir: path.join(home, 'logs'), logger,
+        name: service.name, port, logDir: path.join(home, 'logs'), logger, entry: functionEntry(service.function!, options.bundles),
         env: { ...service.env, ...LOCAL_FUNCTION_ENV, ...baseEnv, ...(options.functionEnv ?? {}), FLOE_FUNCTION: service.function, ...(sinkBound.has(service.name) ? { K_SINK: brokerUrl } : {}) },
       });
       functions[service.name] = fn;
@@ -169,7 +175,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
     let dashboardUrl: string | undefined;
     if (options.dashboard !== false) {
-      const { startDashboard } = await import('../../shared/dashboard/server.ts');
+      const { startDashboard } = await import('../../dashboard/server.ts');
       const dashboard = await startDashboard({
         catalog, io: catalog.io, warehouse, config: env.pipeline, port: options.ports?.dashboard ?? 0, logger: logger.child({ part: 'dashboard' }),
         functions: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url])),

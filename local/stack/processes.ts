@@ -1,18 +1,33 @@
 /**
- * The functions of the local stack, each in its own Node process through the same entry and host as in the cluster
- * (`functions/main.ts`), on its own port. Their JSON logs go to `<home>/logs/<name>.log`; warnings and errors are also
- * passed to the stack's logger. A process can be killed (SIGKILL, a crash) and restarted on the same port.
+ * The functions of the local stack, each in its own Node process on its own port: from the TypeScript sources
+ * (`functions/main.ts` through tsx) or from a bundle of `npm run build` (`<dir>/<function>.mjs`, run as the image runs
+ * it). Their JSON logs go to `<home>/logs/<name>.log`, each start preceded by a line naming the entry it ran; warnings
+ * and errors are also passed to the stack's logger. A process can be killed (SIGKILL, a crash) and restarted on the
+ * same port.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '../../shared/runtime/log.ts';
+import type { Logger } from '../../shared/runtime/logger.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ENTRY = path.join(ROOT, 'functions', 'main.ts');
+
+/** The file a function process runs: the shared source entry, or the function's own bundle in `bundles`. */
+export function functionEntry(fn: string, bundles?: string): string {
+  return bundles === undefined ? ENTRY : path.resolve(bundles, `${fn}.mjs`);
+}
+
+/** Fails before anything starts when a bundle the stack would run is not there. */
+export function checkBundles(functions: readonly string[], bundles: string): void {
+  const missing = functions.map((fn) => functionEntry(fn, bundles)).filter((file) => !existsSync(file));
+  if (missing.length) {
+    throw new Error(`missing function bundle ${missing.join(', ')}: run \`npm run build\` first (it writes dist/functions/; \`npm run build -- --out DIR\` writes DIR)`);
+  }
+}
 
 /** A free TCP port on loopback (the OS picks; the port is released before returning). */
 export function freePort(): Promise<number> {
@@ -38,6 +53,8 @@ process.once('exit', () => {
 
 export interface FunctionProcess {
   name: string;
+  /** The file the process runs (`functions/main.ts` or a bundle). */
+  entry: string;
   url: string;
   port: number;
   pid(): number | undefined;
@@ -59,10 +76,13 @@ export interface FunctionProcessOptions {
   env: NodeJS.ProcessEnv;
   logDir: string;
   logger: Logger;
+  /** Run this file instead of `functions/main.ts`: a bundle (`.mjs`) runs without tsx, as in the image. */
+  entry?: string;
 }
 
 export function functionProcess(options: FunctionProcessOptions): FunctionProcess {
   const { name, port, logger } = options;
+  const entry = options.entry ?? ENTRY;
   const url = `http://127.0.0.1:${port}`;
   mkdirSync(options.logDir, { recursive: true });
   let child: ChildProcess | undefined;
@@ -74,12 +94,16 @@ export function functionProcess(options: FunctionProcessOptions): FunctionProces
     log = createWriteStream(path.join(options.logDir, `${name}.log`), { flags: 'a' });
     // FLOE_NODE_ARGS passes extra Node flags to every function process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
     const nodeArgs = (process.env.FLOE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-    child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ENTRY], {
+    // The Dockerfile's ENTRYPOINT runs bundles with source maps on, so stack traces name the sources.
+    const args = [...nodeArgs, ...(entry.endsWith('.ts') ? ['--import', 'tsx'] : ['--enable-source-maps']), entry];
+    child = spawn(process.execPath, args, {
       cwd: ROOT,
       env: { ...process.env, ...options.env, FLOE_FUNCTION: name, PORT: String(port), FLOE_LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    // Which code a run exercised (the sources or a bundle, and which build) is a question its log must answer.
+    log.write(`${JSON.stringify({ level: 'info', time: Date.now(), pid: child.pid, name: 'floe-stack', function: name, entry, msg: `started node ${args.join(' ')}` })}\n`);
     const current = child;
     running.add(current);
     const sink = log;
@@ -120,6 +144,7 @@ export function functionProcess(options: FunctionProcessOptions): FunctionProces
 
   const result: FunctionProcess = {
     name,
+    entry,
     url,
     port,
     pid: () => child?.pid,

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CloudEvent, ValidationError as CloudEventValidationError } from 'cloudevents';
-import { parseJson, stringifyJson } from '../util/json.ts';
+import { parseJson, stringifyJson } from '../util/lossless-json.ts';
 
 export interface CloudEventMessage {
   /** Context attributes and extensions (`id`, `source`, `type`, `specversion`, `time`, `partitionkey`, …), as strings. */

@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { snappyUncompress } from 'hyparquet';
 import { decompressZstd } from 'hyparquet-compressors';
-import { parseJson, stringifyJson } from '../util/json.ts';
+import { parseJson, stringifyJson } from '../util/lossless-json.ts';
 import { IcebergFormatError } from './schema.ts';
 
 export interface AvroField {

@@ -2,7 +2,7 @@
  * Manifest lists (one Avro file per snapshot attempt): reading v1/v2/v3 lists of any writer by field id, and writing
  * exactly what Iceberg Java 1.8.1 writes for v2.
  */
-import { stringifyJson } from '../util/json.ts';
+import { stringifyJson } from '../util/lossless-json.ts';
 import { readAvro, writeAvro, type IdRecord } from './avro.ts';
 import { avroSchemaOf } from './avro-schema.ts';
 import { IcebergFormatError, schemaToJson } from './schema.ts';

@@ -3,7 +3,7 @@
  * sequence-number inheritance, writing exactly Java 1.8.1's v2 manifest, and summarizing a written manifest into its
  * manifest-list entry.
  */
-import { parseJson, stringifyJson } from '../util/json.ts';
+import { parseJson, stringifyJson } from '../util/lossless-json.ts';
 import { readAvro, writeAvro, type AvroComplexSchema, type AvroField, type AvroSchema, type IdRecord } from './avro.ts';
 import { avroSchemaOf, icebergTypeOfAvro } from './avro-schema.ts';
 import {

@@ -3,7 +3,7 @@
  * and the lookups every reader needs (current schema, spec by id, snapshot for a ref, ancestry).
  */
 import { randomUUID } from 'node:crypto';
-import { parseJson, stringifyJson, toLong } from '../util/json.ts';
+import { parseJson, stringifyJson, toLong } from '../util/lossless-json.ts';
 import { highestFieldId, IcebergFormatError, schemaFromJson, schemaToJson } from './schema.ts';
 import type {
   MetadataLogEntry, PartitionField, PartitionSpec, Schema, Snapshot, SnapshotLogEntry, SnapshotRef, SortOrder,

@@ -4,7 +4,7 @@
  * "names": ["location"], "fields": [...]}]`; list elements are mapped under the name `element`, map keys and values
  * under `key` and `value`, as Java's `MappingUtil` creates them.
  */
-import { parseJson } from '../util/json.ts';
+import { parseJson } from '../util/lossless-json.ts';
 import { IcebergFormatError } from './schema.ts';
 
 export const NAME_MAPPING_PROPERTY = 'schema.name-mapping.default';

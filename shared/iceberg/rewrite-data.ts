@@ -16,7 +16,7 @@ import { planScan, readTasks, type FileScanTask, type ScanPlan } from './scan.ts
 import { rewriteFiles } from './snapshot.ts';
 import { writeRows } from './writer.ts';
 import { FileContent, type DataFile, type TableMetadata } from './types.ts';
-import { stringifyJson } from '../util/json.ts';
+import { stringifyJson } from '../util/lossless-json.ts';
 
 export const TARGET_FILE_SIZE_PROPERTY = 'write.target-file-size-bytes';
 export const DEFAULT_TARGET_FILE_SIZE = 512 * 1024 * 1024;

@@ -14,7 +14,7 @@ import { currentSchema, snapshotForRef, specById } from './metadata.ts';
 import { finishSnapshot, metadataDir, newSnapshotId, readManifestEntries, readManifestFiles } from './snapshot.ts';
 import { buildSummary } from './summary.ts';
 import { EntryStatus, ManifestContent, type ManifestEntry, type ManifestFile, type TableMetadata } from './types.ts';
-import { stringifyJson } from '../util/json.ts';
+import { stringifyJson } from '../util/lossless-json.ts';
 
 export const MANIFEST_TARGET_SIZE_PROPERTY = 'commit.manifest.target-size-bytes';
 export const DEFAULT_MANIFEST_TARGET_SIZE = 8 * 1024 * 1024;

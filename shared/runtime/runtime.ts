@@ -2,10 +2,10 @@
  * What a function process builds once at start from its environment: logger, storage, the Nessie-backed catalog.
  */
 import { createNessieClient } from '../catalog/nessie/index.ts';
-import type { Catalog } from '../catalog/tables.ts';
+import type { Catalog } from '../catalog/table-catalog.ts';
 import type { FileIO } from '../storage/file-io.ts';
 import { loadEnv, warehouseIO, type FloeEnv } from './env.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, type Logger } from './logger.ts';
 
 export interface Runtime {
   env: FloeEnv;

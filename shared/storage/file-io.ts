@@ -4,9 +4,9 @@
  * were moved (`s3a://bucket/=/local/dir/`).
  */
 import path from 'node:path';
-import { localStore } from './local.ts';
-import { s3Client, s3Store, type S3Options } from './s3.ts';
-import { StorageError, type ObjectInfo, type ObjectStore, type PutOptions } from './store.ts';
+import { localStore } from './local-store.ts';
+import { s3Client, s3Store, type S3Options } from './s3-store.ts';
+import { StorageError, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store.ts';
 
 export interface LocationMap {
   from: string;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
-import { commitOnBranch, loadTable, newTableLocation, tableKey, type Catalog } from '../../shared/catalog/tables.ts';
+import { commitOnBranch, loadTable, newTableLocation, tableKey, type Catalog } from '../../shared/catalog/table-catalog.ts';
 import { ancestors, newTableMetadata, snapshotForRef } from '../../shared/iceberg/metadata.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
 import { appendFiles, readManifestEntries, readManifestFiles } from '../../shared/iceberg/snapshot.ts';

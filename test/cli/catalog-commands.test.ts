@@ -1,11 +1,11 @@
 /** `floe tables`, `floe branches` and `floe scan <table>` against a populated catalog (embedded Nessie over HTTP). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaggedRecord } from '../../shared/events/contract.ts';
-import { parseJson } from '../../shared/util/json.ts';
-import { auditBatch } from '../../shared/wap/audit.ts';
-import type { WapContext } from '../../shared/wap/context.ts';
-import { publishBatch } from '../../shared/wap/publish.ts';
-import { writeBatch } from '../../shared/wap/write.ts';
+import { parseJson } from '../../shared/util/lossless-json.ts';
+import { auditBatch } from '../../functions/auditor/audit-step.ts';
+import type { WapContext } from '../../shared/wap/wap-context.ts';
+import { publishBatch } from '../../functions/publisher/publish-batch.ts';
+import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { runFloe } from '../helpers/cli.ts';
 import { silentLogger, startTestStack, type TestStack } from '../helpers/stack.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { parseFilter } from '../../shared/iceberg/filter-syntax.ts';
-import { parseJson } from '../../shared/util/json.ts';
+import { parseJson } from '../../shared/util/lossless-json.ts';
 import { runFloe } from '../helpers/cli.ts';
 import { FIXTURES } from '../helpers/fixtures.ts';
 

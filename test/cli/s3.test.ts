@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { s3Store } from '../../shared/storage/index.ts';
-import { parseJson } from '../../shared/util/json.ts';
+import { parseJson } from '../../shared/util/lossless-json.ts';
 import { runFloe } from '../helpers/cli.ts';
 import { FIXTURES } from '../helpers/fixtures.ts';
 import { startS3rver, type RunningS3 } from '../helpers/s3rver.ts';

@@ -4,9 +4,9 @@
  */
 import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDashboard, type RunningDashboard } from '../../shared/dashboard/server.ts';
-import { parseJson } from '../../shared/util/json.ts';
-import { publishBatch } from '../../shared/wap/publish.ts';
+import { startDashboard, type RunningDashboard } from '../../dashboard/server.ts';
+import { parseJson } from '../../shared/util/lossless-json.ts';
+import { publishBatch } from '../../functions/publisher/publish-batch.ts';
 import { silentLogger } from '../helpers/stack.ts';
 import { EXPECTED, populateLakehouse, TRUSTED, UNTRUSTED, type Lakehouse } from './lakehouse.ts';
 

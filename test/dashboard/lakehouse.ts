@@ -13,14 +13,14 @@
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import type { BatchAudited, FileRef, TaggedRecord } from '../../shared/events/contract.ts';
-import { storeBlob } from '../../shared/events/tagging.ts';
-import { writeReport, type MaintenanceReport } from '../../shared/maintenance/report.ts';
-import { startHost, type RunningHost } from '../../shared/runtime/host.ts';
-import { auditBatch } from '../../shared/wap/audit.ts';
-import type { WapContext } from '../../shared/wap/context.ts';
-import { deadletterFunction } from '../../shared/runtime/deadletter-function.ts';
-import { publishBatch } from '../../shared/wap/publish.ts';
-import { writeBatch } from '../../shared/wap/write.ts';
+import { storeBlob } from '../../functions/tagger/tagging.ts';
+import { writeReport, type MaintenanceReport } from '../../shared/maintenance/run-report.ts';
+import { startHost, type RunningHost } from '../../shared/runtime/function-host.ts';
+import { auditBatch } from '../../functions/auditor/audit-step.ts';
+import type { WapContext } from '../../shared/wap/wap-context.ts';
+import { deadletterFunction } from '../../functions/deadletter/index.ts';
+import { publishBatch } from '../../functions/publisher/publish-batch.ts';
+import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { silentLogger, startTestStack, type TestStack } from '../helpers/stack.ts';
 
 export const TOPIC = 'parking-entry';

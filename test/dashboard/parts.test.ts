@@ -1,12 +1,12 @@
 /** The dashboard's small parts on their own: Prometheus text, the memo, latency percentiles, defensive report reading. */
 import { describe, expect, it } from 'vitest';
-import { latencyOf } from '../../shared/dashboard/branches.ts';
-import { createMemo } from '../../shared/dashboard/cache.ts';
-import { metricsOf, parseFunctionUrls } from '../../shared/dashboard/functions.ts';
-import { readRun } from '../../shared/dashboard/maintenance.ts';
-import { refParam, tableParam } from '../../shared/dashboard/params.ts';
-import { parsePrometheusText } from '../../shared/dashboard/prometheus.ts';
-import { reasonCategory } from '../../shared/dashboard/quality.ts';
+import { latencyOf } from '../../shared/lakehouse/branch-views.ts';
+import { createMemo } from '../../shared/lakehouse/memo.ts';
+import { metricsOf, parseFunctionUrls } from '../../dashboard/function-metrics.ts';
+import { readRun } from '../../dashboard/maintenance-runs.ts';
+import { refParam, tableParam } from '../../dashboard/query-params.ts';
+import { parsePrometheusText } from '../../dashboard/prometheus-text.ts';
+import { reasonCategory } from '../../shared/lakehouse/quality-stats.ts';
 
 describe('Prometheus text', () => {
   const page = [

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { fromHttp, eventJson, InvalidEventError } from '../../shared/events/cloudevent.ts';
 import { taggedRecordSchema, type FileRef } from '../../shared/events/contract.ts';
 import { stat, utimes } from 'node:fs/promises';
-import { storeBlob, tagRecord, taggedEvent, UnroutableRecordError, type TaggingContext } from '../../shared/events/tagging.ts';
+import { storeBlob, tagRecord, taggedEvent, UnroutableRecordError, type TaggingContext } from '../../functions/tagger/tagging.ts';
 import { parsePipelineConfig } from '../../shared/runtime/pipeline-config.ts';
 import { createFileIO } from '../../shared/storage/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -59,7 +59,8 @@ describe('tagger', () => {
     const bytes = Buffer.from('the same camera frame twice');
     const first = await storeBlob(ctx, 'parking_entry', bytes);
     const file = first.uri.slice('file://'.length);
-    const longAgo = new Date(Date.now() - 5 * 86_400_000);
+    // Age the blob on the context's clock, the one storeBlob judges freshness by (not the wall clock).
+    const longAgo = new Date(ctx.now!().getTime() - 5 * 86_400_000);
     await utimes(file, longAgo, longAgo);
     await storeBlob(ctx, 'parking_entry', bytes);
     expect((await stat(file)).mtime.getTime()).toBeGreaterThan(longAgo.getTime() + 86_400_000);

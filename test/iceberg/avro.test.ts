@@ -5,7 +5,7 @@ import { crc32, deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { readAvro, readAvroHeader, writeAvro, type AvroComplexSchema, type IdRecord } from '../../shared/iceberg/avro.ts';
 import { IcebergFormatError } from '../../shared/iceberg/schema.ts';
-import { stringifyJson } from '../../shared/util/json.ts';
+import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import { avroFixtures, decodeWithAvsc, fixture, isManifestList } from './avro-fixtures.ts';
 
 const SCHEMA: AvroComplexSchema = {

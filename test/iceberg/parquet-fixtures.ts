@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decimalOf, isList, isMap, isStruct, schemaFromJson } from '../../shared/iceberg/schema.ts';
 import type { IcebergType, Schema } from '../../shared/iceberg/types.ts';
-import { parseJson } from '../../shared/util/json.ts';
+import { parseJson } from '../../shared/util/lossless-json.ts';
 
 export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/iceberg/', import.meta.url));
 

@@ -3,13 +3,13 @@ import path from 'node:path';
 import { parquetMetadata } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareValues, toBinary } from '../../shared/iceberg/conversions.ts';
-import { metricsModes, parseMetricsMode } from '../../shared/iceberg/metrics.ts';
+import { metricsModes, parseMetricsMode } from '../../shared/iceberg/column-metrics.ts';
 import { readDataFile, readDataFileMetadata } from '../../shared/iceberg/parquet-reader.ts';
 import { parquetName } from '../../shared/iceberg/parquet-schema.ts';
 import { encodeParquetRaw, InvalidRowError, layOutRows, parseCompression, writeDataFile } from '../../shared/iceberg/parquet-writer.ts';
 import { IcebergFormatError, isList, isMap, isStruct, schemaFromJson, schemaToJson } from '../../shared/iceberg/schema.ts';
 import type { IcebergType, PrimitiveType, Schema } from '../../shared/iceberg/types.ts';
-import { parseJson } from '../../shared/util/json.ts';
+import { parseJson } from '../../shared/util/lossless-json.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { canonical, canonicalSql, openDuckDB, sqlString, type DuckDB } from './parquet-fixtures.ts';
 

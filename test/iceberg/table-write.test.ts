@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { icebergRead } from 'icebird';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { fileCatalog } from '../../shared/catalog/file.ts';
+import { fileCatalog } from '../../shared/catalog/file-catalog.ts';
 import { commitTable, ValidationError, type TableState } from '../../shared/iceberg/commit.ts';
 import { assignFreshIds, setCurrentSchema, unionByName } from '../../shared/iceberg/evolution.ts';
 import { currentSchema, newTableMetadata } from '../../shared/iceberg/metadata.ts';

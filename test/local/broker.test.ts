@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createEvent, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
 import { startBroker, BrokerConfigError, type RunningBroker } from '../../local/broker/index.ts';
 import { postEvent } from '../../local/delivery/http.ts';
-import { createEmitter } from '../../shared/runtime/emitter.ts';
+import { createEmitter } from '../../shared/runtime/event-emitter.ts';
 import { loadManifests, parseManifests, type Manifests } from '../../local/knative/manifests.ts';
 import { closeAll, event, failing, gate, manifestsFrom, replyWith, silent, startFunction, waitFor, type Handler, type TestFunction } from './helpers.ts';
 

@@ -1,8 +1,8 @@
 /** Real function hosts, manifests from YAML text, and waiting on conditions, for the local eventing plane's tests. */
 import { Writable } from 'node:stream';
 import { createEvent, type CloudEventMessage, type NewEvent } from '../../shared/events/cloudevent.ts';
-import { HandlerError, startHost, type FunctionContext } from '../../shared/runtime/host.ts';
-import { createLogger } from '../../shared/runtime/log.ts';
+import { HandlerError, startHost, type FunctionContext } from '../../shared/runtime/function-host.ts';
+import { createLogger } from '../../shared/runtime/logger.ts';
 import { parseManifests, parseYamlDocuments, type Manifests } from '../../local/knative/manifests.ts';
 
 export const silent = createLogger({ format: 'json', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });

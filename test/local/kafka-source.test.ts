@@ -9,7 +9,7 @@ import { startKafkaSources, type RunningKafkaSources } from '../../local/kafka-s
 import { startBroker } from '../../local/broker/index.ts';
 import { parseManifests, type Manifests } from '../../local/knative/manifests.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { HandlerError } from '../../shared/runtime/host.ts';
+import { HandlerError } from '../../shared/runtime/function-host.ts';
 import { closeAll, gate, silent, startFunction, waitFor, type Handler, type TestFunction } from './helpers.ts';
 
 let kafka: KafkaBroker;

@@ -7,11 +7,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloudEventMessage } from '../../shared/events/cloudevent.ts';
 import { batchAuditedSchema, batchWrittenSchema, EventType, payloadOf } from '../../shared/events/contract.ts';
-import { cleanWapBranches, type BranchOptions } from '../../shared/maintenance/branches.ts';
-import { auditBatch } from '../../shared/wap/audit.ts';
-import { branchName, newBatchId } from '../../shared/wap/branches.ts';
-import { publishBatch } from '../../shared/wap/publish.ts';
-import { writeBatch } from '../../shared/wap/write.ts';
+import { cleanWapBranches, type BranchOptions } from '../../shared/wap/branch-cleanup.ts';
+import { auditBatch } from '../../functions/auditor/audit-step.ts';
+import { branchName, newBatchId } from '../../shared/wap/batch-branches.ts';
+import { publishBatch } from '../../functions/publisher/publish-batch.ts';
+import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { DAY, entry, mainCoordinates, silent, startEnv, type TestEnv } from './helpers.ts';
 
 describe('stale WAP branches', () => {

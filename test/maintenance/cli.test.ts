@@ -2,9 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseCommandArgs, usage, UsageError } from '../../cli/command.ts';
 import { command } from '../../cli/commands/maintain.ts';
-import { loadTable } from '../../shared/catalog/tables.ts';
+import { loadTable } from '../../shared/catalog/table-catalog.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
-import { parseJson } from '../../shared/util/json.ts';
+import { parseJson } from '../../shared/util/lossless-json.ts';
 import { appendRows, createEventsTable, eventRows, startEnv, type TestEnv } from './helpers.ts';
 
 async function maintain(...argv: string[]): Promise<{ code: number; out: string }> {

@@ -6,18 +6,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cp } from 'node:fs/promises';
 import { icebergRead } from 'icebird';
-import { commitOnBranch, loadTable } from '../../shared/catalog/tables.ts';
+import { commitOnBranch, loadTable } from '../../shared/catalog/table-catalog.ts';
 import { ValidationError } from '../../shared/iceberg/commit.ts';
 import { snapshotForRef } from '../../shared/iceberg/metadata.ts';
 import { appendFiles } from '../../shared/iceberg/snapshot.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
 import { binPackSettings, planRewriteDataFiles, replaceDataFiles, rewriteFileGroup } from '../../shared/iceberg/rewrite-data.ts';
-import { compactTable } from '../../shared/maintenance/compact.ts';
+import { compactTable } from '../../shared/maintenance/compaction.ts';
 import { createFileIO, fileLocation } from '../../shared/storage/index.ts';
-import { auditBatch } from '../../shared/wap/audit.ts';
-import { CARRIED_SUMMARY_PREFIXES } from '../../shared/wap/context.ts';
-import { publishBatch } from '../../shared/wap/publish.ts';
-import { writeBatch } from '../../shared/wap/write.ts';
+import { auditBatch } from '../../functions/auditor/audit-step.ts';
+import { CARRIED_SUMMARY_PREFIXES } from '../../shared/wap/kafka-offsets.ts';
+import { publishBatch } from '../../functions/publisher/publish-batch.ts';
+import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { FIXTURES } from '../helpers/fixtures.ts';
 import { serveDirectory } from '../helpers/http-files.ts';
 import {

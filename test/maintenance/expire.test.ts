@@ -4,13 +4,13 @@
  * and another Nessie branch's metadata is untouched.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTable } from '../../shared/catalog/tables.ts';
+import { loadTable } from '../../shared/catalog/table-catalog.ts';
 import { ValidationError } from '../../shared/iceberg/commit.ts';
-import { expireSnapshots, planExpiry } from '../../shared/iceberg/expire.ts';
+import { expireSnapshots, planExpiry } from '../../shared/iceberg/expire-snapshots.ts';
 import { newTableMetadata, snapshotForRef } from '../../shared/iceberg/metadata.ts';
 import type { Snapshot, TableMetadata } from '../../shared/iceberg/types.ts';
-import { compactTable } from '../../shared/maintenance/compact.ts';
-import { expireTable } from '../../shared/maintenance/expire.ts';
+import { compactTable } from '../../shared/maintenance/compaction.ts';
+import { expireTable } from '../../shared/maintenance/snapshot-expiry.ts';
 import { appendRows, byId, createEventsTable, DAY, EVENTS_SCHEMA, eventRows, OFFSETS_KEY, rowsAt, silent, startEnv, type TestEnv } from './helpers.ts';
 
 const NOW = Date.UTC(2026, 10, 22);

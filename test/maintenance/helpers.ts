@@ -1,7 +1,7 @@
 /** Shared set-up of the maintenance tests: an embedded Nessie, a local warehouse, tables, the WAP chain, a seeded PRNG. */
 import { Writable } from 'node:stream';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
-import { commitOnBranch, loadTable, newTableLocation, type Catalog } from '../../shared/catalog/tables.ts';
+import { commitOnBranch, loadTable, newTableLocation, type Catalog } from '../../shared/catalog/table-catalog.ts';
 import type { TaggedRecord } from '../../shared/events/contract.ts';
 import { assignFreshIds } from '../../shared/iceberg/evolution.ts';
 import { currentSchema, newTableMetadata, snapshotForRef } from '../../shared/iceberg/metadata.ts';
@@ -9,14 +9,14 @@ import { scanRows } from '../../shared/iceberg/scan.ts';
 import { appendFiles, readManifestEntries, readManifestFiles } from '../../shared/iceberg/snapshot.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
 import { EntryStatus, type DataFile, type PartitionSpec, type Schema, type TableMetadata } from '../../shared/iceberg/types.ts';
-import { createLogger } from '../../shared/runtime/log.ts';
+import { createLogger } from '../../shared/runtime/logger.ts';
 import { loadPipelineConfig, type PipelineConfig } from '../../shared/runtime/pipeline-config.ts';
 import { createFileIO, type FileIO } from '../../shared/storage/index.ts';
-import { auditBatch } from '../../shared/wap/audit.ts';
-import type { WapContext } from '../../shared/wap/context.ts';
-import { publishBatch } from '../../shared/wap/publish.ts';
-import { Column } from '../../shared/wap/rows.ts';
-import { writeBatch } from '../../shared/wap/write.ts';
+import { auditBatch } from '../../functions/auditor/audit-step.ts';
+import type { WapContext } from '../../shared/wap/wap-context.ts';
+import { publishBatch } from '../../functions/publisher/publish-batch.ts';
+import { Column } from '../../shared/wap/staging-rows.ts';
+import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
 

@@ -1,6 +1,6 @@
 /** Location matching as Iceberg Java's orphan removal does it (`FileURI`): path first, then scheme and authority. */
 import { describe, expect, it } from 'vitest';
-import { locationIndex, locationParts } from '../../shared/maintenance/locations.ts';
+import { locationIndex, locationParts } from '../../shared/maintenance/file-locations.ts';
 
 describe('locations', () => {
   it('splits scheme, authority and path; s3a/s3n are s3; Hadoop file:/x has no authority', () => {

@@ -4,13 +4,13 @@
  * append or compaction is handled by the compare-and-swap retry.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commitOnBranch, loadTable } from '../../shared/catalog/tables.ts';
+import { commitOnBranch, loadTable } from '../../shared/catalog/table-catalog.ts';
 import { snapshotForRef } from '../../shared/iceberg/metadata.ts';
 import { rewriteManifests } from '../../shared/iceberg/rewrite-manifests.ts';
 import { readManifestEntries, readManifestFiles } from '../../shared/iceberg/snapshot.ts';
 import { EntryStatus, type TableMetadata } from '../../shared/iceberg/types.ts';
-import { compactTable } from '../../shared/maintenance/compact.ts';
-import { rewriteTableManifests } from '../../shared/maintenance/manifests.ts';
+import { compactTable } from '../../shared/maintenance/compaction.ts';
+import { rewriteTableManifests } from '../../shared/maintenance/manifest-rewrite.ts';
 import { appendRows, byId, createEventsTable, eventRows, OFFSETS_KEY, rowsAt, silent, startEnv, type TestEnv } from './helpers.ts';
 
 async function entriesByFile(env: TestEnv, metadata: TableMetadata) {

@@ -7,22 +7,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cp, writeFile } from 'node:fs/promises';
-import { commitOnBranch, loadTable, readMetadata, type Catalog } from '../../shared/catalog/tables.ts';
-import { storeBlob } from '../../shared/events/tagging.ts';
-import { expireSnapshots } from '../../shared/iceberg/expire.ts';
+import { commitOnBranch, loadTable, readMetadata, type Catalog } from '../../shared/catalog/table-catalog.ts';
+import { storeBlob } from '../../functions/tagger/tagging.ts';
+import { expireSnapshots } from '../../shared/iceberg/expire-snapshots.ts';
 import { planRewriteDataFiles, replaceDataFiles, rewriteFileGroup, binPackSettings } from '../../shared/iceberg/rewrite-data.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
 import { readManifestEntries, readManifestFiles } from '../../shared/iceberg/snapshot.ts';
 import { EntryStatus } from '../../shared/iceberg/types.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
-import { compactTable } from '../../shared/maintenance/compact.ts';
-import { expireTable } from '../../shared/maintenance/expire.ts';
-import { rewriteTableManifests } from '../../shared/maintenance/manifests.ts';
-import { removeOrphanFiles } from '../../shared/maintenance/orphans.ts';
+import { compactTable } from '../../shared/maintenance/compaction.ts';
+import { expireTable } from '../../shared/maintenance/snapshot-expiry.ts';
+import { rewriteTableManifests } from '../../shared/maintenance/manifest-rewrite.ts';
+import { removeOrphanFiles } from '../../shared/maintenance/orphan-cleanup.ts';
 import { collect, createFileIO } from '../../shared/storage/index.ts';
-import { auditBatch } from '../../shared/wap/audit.ts';
-import { Column } from '../../shared/wap/rows.ts';
-import { writeBatch } from '../../shared/wap/write.ts';
+import { auditBatch } from '../../functions/auditor/audit-step.ts';
+import { Column } from '../../shared/wap/staging-rows.ts';
+import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { FIXTURES } from '../helpers/fixtures.ts';
 import {
   appendRows, byId, createEventsTable, DAY, entry, eventRows, PRODUCTION, prng, publish, rowsAt, silent, startEnv, type TestEnv,

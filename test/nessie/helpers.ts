@@ -1,7 +1,7 @@
 /** Shared setup for the Nessie tests: an embedded server on a free port in a temp dir, and small model builders. */
 import { randomBytes } from 'node:crypto';
 import { startNessieServer } from '../../local/nessie/index.ts';
-import { createLogger } from '../../shared/runtime/log.ts';
+import { createLogger } from '../../shared/runtime/logger.ts';
 import { createNessieClient, type NessieClient } from '../../shared/catalog/nessie/index.ts';
 import type { ContentKey, IcebergTable, Namespace, Operation } from '../../shared/catalog/nessie/types.ts';
 import { tempDir } from '../helpers/tmp.ts';

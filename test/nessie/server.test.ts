@@ -3,7 +3,7 @@
  * changed store), reference path forms, and the `Nessie-Client-Spec` rule for `errorDetails`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseJson, stringifyJson } from '../../shared/util/json.ts';
+import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
 import { NO_ANCESTOR_HASH, type CommitResponse } from '../../shared/catalog/nessie/index.ts';
 import { key, namespace, put, startEmbeddedNessie, table, type EmbeddedNessie } from './helpers.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { auditRows, batchVerdict } from '../../shared/quality/audit.ts';
+import { auditRows, batchVerdict } from '../../shared/quality/rules.ts';
 import { parsePipelineConfig } from '../../shared/runtime/pipeline-config.ts';
-import { Column } from '../../shared/wap/rows.ts';
+import { Column } from '../../shared/wap/staging-rows.ts';
 
 const rules = parsePipelineConfig({
   topics: {

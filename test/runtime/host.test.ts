@@ -3,8 +3,8 @@ import { Writable } from 'node:stream';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createEvent, eventJson, fromHttp, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
-import { HandlerError, startHost, type FloeFunction, type RunningHost } from '../../shared/runtime/host.ts';
-import { createLogger } from '../../shared/runtime/log.ts';
+import { HandlerError, startHost, type FloeFunction, type RunningHost } from '../../shared/runtime/function-host.ts';
+import { createLogger } from '../../shared/runtime/logger.ts';
 
 const silent = createLogger({ format: 'json', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 

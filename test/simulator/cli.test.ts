@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { parseCommandArgs, usage, UsageError, type ParsedArgs } from '../../cli/command.ts';
 import { command } from '../../cli/commands/simulate.ts';
 import { acknowledgedCoordinates, type SimulationReport } from '../../local/simulator/index.ts';
-import { parseJson } from '../../shared/util/json.ts';
+import { parseJson } from '../../shared/util/lossless-json.ts';
 import { startTestBroker, waitFor, type TestBroker } from '../kafka/helpers/broker.ts';
 import { consumeAll } from './helpers.ts';
 

@@ -14,7 +14,7 @@ import {
   type SimulationReport,
   type TopicNames,
 } from '../../local/simulator/index.ts';
-import { createLogger } from '../../shared/runtime/log.ts';
+import { createLogger } from '../../shared/runtime/logger.ts';
 import { startTestBroker, type TestBroker } from '../kafka/helpers/broker.ts';
 import { consumeAll, type Consumed } from './helpers.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseJson, stringifyJson, toLong } from '../../shared/util/json.ts';
+import { parseJson, stringifyJson, toLong } from '../../shared/util/lossless-json.ts';
 
 describe('lossless JSON', () => {
   it('keeps integers beyond 2^53 exact and everything else as JSON.parse does', () => {

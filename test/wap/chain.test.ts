@@ -5,13 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHttp, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
-import type { FloeFunction, FunctionContext } from '../../shared/runtime/host.ts';
-import { createFunctionMetrics } from '../../shared/runtime/metrics.ts';
-import { taggerFunction } from '../../shared/events/tagger-function.ts';
-import { auditorFunction } from '../../shared/wap/auditor-function.ts';
-import { publisherFunction } from '../../shared/wap/publisher-function.ts';
-import { writerFunction } from '../../shared/wap/writer-function.ts';
-import { Column } from '../../shared/wap/rows.ts';
+import type { FloeFunction, FunctionContext } from '../../shared/runtime/function-host.ts';
+import { createFunctionMetrics } from '../../shared/runtime/prometheus.ts';
+import { taggerFunction } from '../../functions/tagger/index.ts';
+import { auditorFunction } from '../../functions/auditor/index.ts';
+import { publisherFunction } from '../../functions/publisher/index.ts';
+import { writerFunction } from '../../functions/writer/index.ts';
+import { Column } from '../../shared/wap/staging-rows.ts';
 import { silentLogger, startTestStack, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;

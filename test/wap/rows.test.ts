@@ -4,7 +4,7 @@ import { unionByName } from '../../shared/iceberg/evolution.ts';
 import { assignFreshIds } from '../../shared/iceberg/evolution.ts';
 import type { Schema } from '../../shared/iceberg/types.ts';
 import { parsePipelineConfig } from '../../shared/runtime/pipeline-config.ts';
-import { batchStruct, Column, FILE_TYPE, stagingRow } from '../../shared/wap/rows.ts';
+import { batchStruct, Column, FILE_TYPE, stagingRow } from '../../shared/wap/staging-rows.ts';
 
 const topic = parsePipelineConfig({
   topics: { t: { table: 't', fields: { timestamp: 'timestamptz', slot: 'int' }, binaryFields: ['image'] } },

@@ -5,17 +5,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
-import { loadTables, type Catalog } from '../../shared/catalog/tables.ts';
+import { loadTables, type Catalog } from '../../shared/catalog/table-catalog.ts';
 import type { TaggedRecord } from '../../shared/events/contract.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
-import { createLogger } from '../../shared/runtime/log.ts';
+import { createLogger } from '../../shared/runtime/logger.ts';
 import { loadPipelineConfig } from '../../shared/runtime/pipeline-config.ts';
 import { createFileIO } from '../../shared/storage/index.ts';
-import { auditBatch } from '../../shared/wap/audit.ts';
-import type { WapContext } from '../../shared/wap/context.ts';
-import { publishBatch } from '../../shared/wap/publish.ts';
-import { Column } from '../../shared/wap/rows.ts';
-import { writeBatch } from '../../shared/wap/write.ts';
+import { auditBatch } from '../../functions/auditor/audit-step.ts';
+import type { WapContext } from '../../shared/wap/wap-context.ts';
+import { publishBatch } from '../../functions/publisher/publish-batch.ts';
+import { Column } from '../../shared/wap/staging-rows.ts';
+import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
 

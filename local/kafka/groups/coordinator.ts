@@ -10,7 +10,7 @@
  * Offsets and each formed generation are written to the group store before they are acknowledged.
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../../../shared/runtime/log.ts';
+import type { Logger } from '../../../shared/runtime/logger.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import {
   deleteOffsets,

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseJson, stringifyJson, toLong } from '../../../shared/util/json.ts';
+import { parseJson, stringifyJson, toLong } from '../../../shared/util/lossless-json.ts';
 import type { FsyncPolicy } from '../log/partition-log.ts';
 
 export interface CommittedOffset {

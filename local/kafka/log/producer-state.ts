@@ -6,7 +6,7 @@
  */
 import { ErrorCode } from '../protocol/errors.ts';
 import type { BatchHeader } from '../protocol/record-batch.ts';
-import { parseJson, stringifyJson, toLong } from '../../../shared/util/json.ts';
+import { parseJson, stringifyJson, toLong } from '../../../shared/util/lossless-json.ts';
 
 const KEPT_BATCHES = 5;
 const INT32_MAX = 2147483647;

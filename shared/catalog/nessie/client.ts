@@ -14,10 +14,10 @@
  * misread as someone else's write. Those cases surface as `NessieTransportError` with `outcomeUnknown` (or the
  * `NessieError` for the status) so the caller re-reads the branch before deciding.
  */
-import { parseJson, stringifyJson } from '../../util/json.ts';
+import { parseJson, stringifyJson } from '../../util/lossless-json.ts';
 import { errorFromResponse, NessieError, NessieReferenceConflictError, NessieTransportError } from './errors.ts';
 import { encodeRef, keyToLegacyPathString, keyToPathString, refPathElement } from './paths.ts';
-import { decodeContent } from './schema.ts';
+import { decodeContent } from './content-schema.ts';
 import type {
   CommitMeta, CommitMetaInput, CommitResponse, Content, ContentKey, DiffEntry, Entry, FetchOption, LogEntry, MergeBehavior,
   MergeKeyBehavior, MergeResponse, NamedReference, NessieConfiguration, Operation, Reference, ReferenceType,

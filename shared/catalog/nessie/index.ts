@@ -2,6 +2,6 @@
 export * from './types.ts';
 export * from './errors.ts';
 export * from './paths.ts';
-export { decodeContent, canonicalContent, contentKeyProblem } from './schema.ts';
+export { decodeContent, canonicalContent, contentKeyProblem } from './content-schema.ts';
 export { createNessieClient } from './client.ts';
 export type { NessieClient, NessieClientOptions, ContentAtRef, EntriesOptions, MergeRequest, TransplantRequest, CommitLogOptions } from './client.ts';

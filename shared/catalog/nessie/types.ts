@@ -1,6 +1,6 @@
 /**
  * The Nessie REST API v2 model (JSON shapes of the `Views.V2` view), shared by the client and the embedded server.
- * 64-bit fields (`snapshotId`, `versionId`) are `bigint` here and travel as bare JSON numbers (see `shared/util/json.ts`).
+ * 64-bit fields (`snapshotId`, `versionId`) are `bigint` here and travel as bare JSON numbers (see `shared/util/lossless-json.ts`).
  */
 
 export interface ContentKey {

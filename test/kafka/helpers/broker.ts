@@ -1,7 +1,7 @@
 /** A broker on a free port in a fresh temporary directory, with a kafkajs client that speaks every compression. */
 import { Writable } from 'node:stream';
 import kafkajs from 'kafkajs';
-import { createLogger } from '../../../shared/runtime/log.ts';
+import { createLogger } from '../../../shared/runtime/logger.ts';
 import { kafkajsCodecs, startKafkaBroker, type KafkaBroker, type KafkaBrokerOptions } from '../../../local/kafka/index.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 

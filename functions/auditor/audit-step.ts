@@ -1,0 +1,121 @@
+/**
+ * The auditor's step: read the batch from `staging.<t>` on its branch, judge every row by the topic's rules, and
+ * commit trusted rows to `production.<t>` and untrusted rows (with their reasons) to `production.<t>_untrusted` on the
+ * branch in ONE Nessie commit. A batch failing the gate sends all its rows to `_untrusted` with the batch reason.
+ * Redelivered events find the audit already on the branch and get the recorded result.
+ */
+import type { BatchAudited, BatchWritten } from '../../shared/events/contract.ts';
+import { commitOnBranch, loadTable, loadTables, newTableLocation } from '../../shared/catalog/table-catalog.ts';
+import type { TableUpdate } from '../../shared/iceberg/commit.ts';
+import { currentSchema, defaultSpec, snapshotForRef } from '../../shared/iceberg/metadata.ts';
+import { scanRows } from '../../shared/iceberg/scan.ts';
+import { appendFiles } from '../../shared/iceberg/snapshot.ts';
+import { writeRows } from '../../shared/iceberg/writer.ts';
+import type { DataFile, TableMetadata } from '../../shared/iceberg/types.ts';
+import { auditRows, batchVerdict, uniqueKey, uniqueName, type RowVerdict } from '../../shared/quality/rules.ts';
+import { tableNames, topicConfig, type TopicConfig } from '../../shared/runtime/pipeline-config.ts';
+import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
+import { branchHead, property, Property, Stage } from '../../shared/wap/batch-branches.ts';
+import { type WapContext } from '../../shared/wap/wap-context.ts';
+import { CARRIED_SUMMARY_PREFIXES } from '../../shared/wap/kafka-offsets.ts';
+import { mergeRanges, offsetsSummaryKey, rangesFromPayload, serializeRanges } from '../../shared/wap/kafka-offsets.ts';
+import { Column } from '../../shared/wap/staging-rows.ts';
+import { BatchGoneError } from '../../shared/wap/batch-branches.ts';
+import { productionStruct, publishedRanges, tableFor, untrustedStruct } from '../../shared/wap/table-layout.ts';
+
+/** Keys of the topic's unique rules already on `main`, limited to the values this batch has. */
+async function publishedUniqueKeys(ctx: WapContext, production: TableMetadata | undefined, topic: TopicConfig, rows: Record<string, unknown>[]): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  if (!production) return out;
+  const schema = currentSchema(production);
+  for (const fields of topic.rules.unique) {
+    if (!fields.every((f) => schema.fields.some((c) => c.name === f))) continue;
+    const valuesOf = (field: string) => [...new Set(rows.map((r) => r[field]).filter((v) => v !== null && v !== undefined))] as (string | number | bigint)[];
+    if (!valuesOf(fields[0]).length) continue;
+    // `in` filters on every key field let partition and file metrics prune what cannot hold these keys (for a
+    // time-partitioned table, only recent files); only the key columns are read.
+    const found = await scanRows(production, {
+      io: ctx.catalog.io, columns: fields,
+      filter: { op: 'and', args: fields.map((f) => ({ op: 'in' as const, ref: f, values: valuesOf(f) })) },
+    });
+    out.set(uniqueName(fields), new Set(found.map((r) => uniqueKey(fields.map((f) => r[f])))));
+  }
+  return out;
+}
+
+export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<BatchAudited> {
+  const { catalog, config } = ctx;
+  const topic = topicConfig(config, batch.topic);
+  if (!topic) throw new Error(`topic '${batch.topic}' is not configured`);
+  const names = tableNames(config, topic);
+  const head = await branchHead(catalog.client, batch.branch);
+  if (!head) throw new BatchGoneError(`branch ${batch.branch} of batch ${batch.batchId} no longer exists (published or cleaned up)`);
+  if (property(head.meta, Property.stage) === Stage.audited && property(head.meta, Property.batchId) === batch.batchId) {
+    return { ...parseJson<BatchAudited>(property(head.meta, Property.result)!), hash: head.hash };
+  }
+
+  const staging = await loadTable(catalog, `${batch.branch}@${batch.hash}`, names.staging);
+  if (!staging) throw new BatchGoneError(`batch ${batch.batchId}: ${names.staging} is missing on ${batch.branch}@${batch.hash}`);
+  const rows = await scanRows(staging.metadata, { io: catalog.io });
+  const now = ctx.now?.() ?? new Date();
+  const { tables: onMain } = await loadTables(catalog, 'main', [names.production]);
+  const result = auditRows({
+    rows, rules: topic.rules, eventTime: topic.eventTime, nowMicros: BigInt(now.getTime()) * 1000n,
+    published: await publishedUniqueKeys(ctx, onMain.get(names.production)?.metadata, topic, rows),
+  });
+  const verdict = batchVerdict(rows.length, result.untrusted.length, config.audit.maxUntrustedRatio, config.audit.minRowsForGate);
+  const trusted = verdict.verdict === 'passed' ? result.trusted : [];
+  const untrusted: RowVerdict[] = verdict.verdict === 'passed'
+    ? result.untrusted
+    : [...result.untrusted.map((u) => ({ ...u, reasons: [...u.reasons, verdict.reason!] })), ...result.trusted.map((row) => ({ row, reasons: [verdict.reason!] }))];
+  const batchOffsets = rangesFromPayload(batch.offsets);
+  const stagingSchema = currentSchema(staging.metadata);
+
+  const tableUpdate = (name: string, struct: ReturnType<typeof productionStruct>, rowsFor: () => Record<string, unknown>[]): TableUpdate => {
+    // Data files are written once per (schema, spec) they were laid out for, and reused if a retry finds the same.
+    let laidOut: { layout: string; files: DataFile[] } | undefined;
+    return async (base, attempt, bases) => {
+      const parent = base && snapshotForRef(base, 'main');
+      // A concurrent auditor of the same batch already committed it: nothing left to do.
+      if (parent?.summary[Property.batchId] === batch.batchId) return base;
+      const tableRows = rowsFor();
+      if (!tableRows.length) return base;
+      const { metadata } = tableFor(base, struct, topic, () => newTableLocation(catalog.warehouse, name));
+      const layout = stringifyJson([currentSchema(metadata), defaultSpec(metadata)]);
+      if (laidOut?.layout !== layout) laidOut = { layout, files: await writeRows(catalog.io, metadata, tableRows) };
+      // Every table of the topic records the union of what the topic's tables hold, so a replay is recognised.
+      const offsets = mergeRanges(publishedRanges([...bases.values()], batch.topic), batchOffsets);
+      return appendFiles({
+        io: catalog.io, files: laidOut.files, carrySummaryPrefixes: CARRIED_SUMMARY_PREFIXES,
+        summary: { [Property.batchId]: batch.batchId, [offsetsSummaryKey(batch.topic)]: serializeRanges(offsets) },
+      })(metadata, attempt, bases);
+    };
+  };
+
+  const trustedRows = () => trusted.map((row) => {
+    const { [Column.errors]: _e, [Column.raw]: _r, ...rest } = row;
+    return rest;
+  });
+  const untrustedRows = () => untrusted.map(({ row, reasons }) => ({ ...row, [Column.reasons]: reasons }));
+  const audited: BatchAudited = {
+    batchId: batch.batchId, branch: batch.branch, hash: '', topic: batch.topic, table: batch.table,
+    verdict: verdict.verdict, ...(verdict.reason ? { reason: verdict.reason } : {}),
+    trusted: trusted.length, untrusted: untrusted.length, reasons: result.reasonCounts, offsets: batch.offsets,
+    auditedAt: now.toISOString(),
+  };
+  const commit = await commitOnBranch(catalog, batch.branch, new Map([
+    [names.production, tableUpdate(names.production, productionStruct(stagingSchema), trustedRows)],
+    [names.untrusted, tableUpdate(names.untrusted, untrustedStruct(stagingSchema), untrustedRows)],
+  ]), {
+    message: `floe: audit batch ${batch.batchId}: ${verdict.verdict}, ${trusted.length} trusted, ${untrusted.length} untrusted`,
+    properties: {
+      [Property.batchId]: batch.batchId, [Property.stage]: Stage.audited, [Property.topic]: batch.topic,
+      [Property.table]: batch.table, [Property.result]: stringifyJson({ ...audited, hash: undefined }),
+    },
+  });
+  if (commit.hash) return { ...audited, hash: commit.hash };
+  // Nothing committed: another auditor of this batch won the race; answer with what it recorded.
+  const after = await branchHead(catalog.client, batch.branch);
+  if (!after || property(after.meta, Property.stage) !== Stage.audited) throw new Error(`batch ${batch.batchId}: audit commit vanished`);
+  return { ...parseJson<BatchAudited>(property(after.meta, Property.result)!), hash: after.hash };
+}

@@ -1,0 +1,148 @@
+/**
+ * The tagger's logic: a KafkaSource event becomes a tagged record — routed to its table, stamped with ingestion
+ * metadata, binaries moved out by claim-check — or, when its value cannot be parsed, a record marked malformed that
+ * keeps the raw bytes, so it still lands (in `_untrusted`) instead of being dropped.
+ */
+import { imageType } from '../../shared/events/media-type.ts';
+import { createHash } from 'node:crypto';
+import type { FileIO } from '../../shared/storage/file-io.ts';
+import { parseJson } from '../../shared/util/lossless-json.ts';
+import { topicConfig, type PipelineConfig, type TopicConfig } from '../../shared/runtime/pipeline-config.ts';
+import { createEvent, isJsonType, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
+import { EventType, Extension, type FileRef, type TaggedRecord } from '../../shared/events/contract.ts';
+import { kafkaRecordOf, type KafkaRecordRef } from './kafka-record.ts';
+
+export class UnroutableRecordError extends Error {
+  constructor(topic: string) {
+    super(`topic '${topic}' is not configured and routeUnknownTopics is false`);
+    this.name = 'UnroutableRecordError';
+  }
+}
+
+export interface TaggingContext {
+  config: PipelineConfig;
+  io: FileIO;
+  /** Warehouse root (`s3://…/` or `file:///…/`), where blobs are stored under the claim-check prefix. */
+  warehouse: string;
+  now?: () => Date;
+}
+
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+class MalformedError extends Error {}
+
+/** Decodes a binary field value: a data URL, a base64 string, or an array of byte values. */
+function binaryValue(field: string, value: unknown): { bytes: Uint8Array; contentType?: string } {
+  if (typeof value === 'string') {
+    const dataUrl = /^data:([^;,]+)?(;base64)?,(.*)$/s.exec(value);
+    if (dataUrl) {
+      if (!dataUrl[2]) throw new MalformedError(`field '${field}': only base64 data URLs are accepted`);
+      return { bytes: decodeBase64(field, dataUrl[3]), ...(dataUrl[1] ? { contentType: dataUrl[1] } : {}) };
+    }
+    return { bytes: decodeBase64(field, value) };
+  }
+  if (Array.isArray(value) && value.every((b) => typeof b === 'number' && Number.isInteger(b) && b >= 0 && b < 256)) {
+    return { bytes: Uint8Array.from(value as number[]) };
+  }
+  throw new MalformedError(`field '${field}': expected base64 or an array of bytes, got ${Array.isArray(value) ? 'an array' : typeof value}`);
+}
+
+function decodeBase64(field: string, text: string): Uint8Array {
+  const clean = text.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(clean) || clean.length % 4 === 1) throw new MalformedError(`field '${field}': not valid base64`);
+  return Uint8Array.from(Buffer.from(clean, clean.includes('-') || clean.includes('_') ? 'base64url' : 'base64'));
+}
+
+/**
+ * An existing blob older than this is written again rather than reused: the fresh copy is younger than the janitor's
+ * orphan grace period (3 days by default), so a blob no row referenced any more cannot be deleted under a new row.
+ */
+const BLOB_REFRESH_AGE_MS = 86_400_000;
+
+/** Stores a binary under the warehouse blob prefix, content-addressed (a redelivery finds the same object). */
+export async function storeBlob(ctx: TaggingContext, table: string, bytes: Uint8Array, contentType?: string): Promise<FileRef> {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const type = contentType ?? imageType(bytes) ?? 'application/octet-stream';
+  const uri = `${ctx.warehouse}${ctx.config.claimCheck.prefix}${table}/${sha256.slice(0, 2)}/${sha256}`;
+  const existing = await ctx.io.head(uri);
+  const now = (ctx.now?.() ?? new Date()).getTime();
+  if (!existing || now - existing.lastModified.getTime() > BLOB_REFRESH_AGE_MS) await ctx.io.write(uri, bytes, { contentType: type });
+  return {
+    uri,
+    size_bytes: bytes.byteLength,
+    content_type: type,
+    sha256,
+    ...(bytes.byteLength <= ctx.config.claimCheck.inlineMaxBytes ? { inline: Buffer.from(bytes).toString('base64') } : {}),
+  };
+}
+
+async function parsePayload(ctx: TaggingContext, topic: TopicConfig, record: KafkaRecordRef): Promise<Record<string, unknown>> {
+  if (topic.format === 'binary' || (record.contentType && !isJsonType(record.contentType) && !record.contentType.startsWith('text/'))) {
+    return { value: await storeBlob(ctx, topic.table, record.value, record.contentType) };
+  }
+  let text: string;
+  try {
+    text = textDecoder.decode(record.value);
+  } catch {
+    throw new MalformedError('value is not valid UTF-8');
+  }
+  if (topic.format === 'text') return { message: text };
+  let payload: unknown;
+  try {
+    payload = parseJson(text);
+  } catch (err) {
+    throw new MalformedError(`value is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!payload || typeof payload !== 'object' || Array.isArray(payload)) {
+    throw new MalformedError(`value is JSON but not an object (got ${Array.isArray(payload) ? 'an array' : payload === null ? 'null' : typeof payload})`);
+  }
+  const object = payload as Record<string, unknown>;
+  for (const field of topic.binaryFields) {
+    const value = object[field];
+    if (value === undefined || value === null) continue;
+    const { bytes, contentType } = binaryValue(field, value);
+    object[field] = await storeBlob(ctx, topic.table, bytes, contentType);
+  }
+  return object;
+}
+
+/** Tags one KafkaSource event. Throws `InvalidEventError` when it carries no Kafka coordinates. */
+export async function tagRecord(ctx: TaggingContext, event: CloudEventMessage): Promise<TaggedRecord> {
+  const record = kafkaRecordOf(event);
+  const topic = topicConfig(ctx.config, record.topic);
+  if (!topic) throw new UnroutableRecordError(record.topic);
+  const base = {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset.toString(),
+    key: record.key,
+    kafkaTime: record.time,
+    ingestedAt: (ctx.now?.() ?? new Date()).toISOString(),
+    source: record.source,
+    sourceId: record.id,
+    table: topic.table,
+    headers: record.headers,
+  };
+  try {
+    return { ...base, status: 'ok', payload: await parsePayload(ctx, topic, record) };
+  } catch (err) {
+    if (!(err instanceof MalformedError)) throw err;
+    return { ...base, status: 'malformed', error: err.message, raw: Buffer.from(record.value).toString('base64') };
+  }
+}
+
+/** The reply event: deterministic id per Kafka coordinate (redeliveries produce the same id), `partitionkey` copied. */
+export function taggedEvent(record: TaggedRecord, original: CloudEventMessage): CloudEventMessage {
+  return createEvent({
+    type: EventType.recordTagged,
+    source: '/floe/tagger',
+    id: `${record.topic}/${record.partition}/${record.offset}`,
+    subject: record.table,
+    data: record,
+    extensions: {
+      [Extension.partitionKey]: original.attributes.partitionkey ?? record.key ?? `${record.topic}-${record.partition}`,
+      [Extension.table]: record.table,
+      [Extension.topic]: record.topic,
+    },
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * The janitor's and compactor's knobs from the environment (ConfigMap `floe-config`), validated at start:
+ * `FLOE_ORPHAN_GRACE` (default 3d), `FLOE_REJECTED_RETENTION` (7d), `FLOE_STALL_AFTER` (2m). Durations as `30s`,
+ * `5m`, `1h`, `3d`.
+ */
+import { ConfigError } from '../runtime/pipeline-config.ts';
+import { parseDuration } from '../util/duration.ts';
+import { DEFAULT_REJECTED_RETENTION_MS, DEFAULT_STALL_AFTER_MS } from '../wap/branch-cleanup.ts';
+import { DEFAULT_GRACE_MS } from './orphan-cleanup.ts';
+
+export interface MaintenanceSettings {
+  orphanGraceMs: number;
+  rejectedRetentionMs: number;
+  stallAfterMs: number;
+}
+
+const VARIABLES = {
+  orphanGraceMs: ['FLOE_ORPHAN_GRACE', DEFAULT_GRACE_MS],
+  rejectedRetentionMs: ['FLOE_REJECTED_RETENTION', DEFAULT_REJECTED_RETENTION_MS],
+  stallAfterMs: ['FLOE_STALL_AFTER', DEFAULT_STALL_AFTER_MS],
+} as const;
+
+export function maintenanceSettings(env: NodeJS.ProcessEnv = process.env): MaintenanceSettings {
+  const problems: string[] = [];
+  const read = ([name, fallback]: readonly [string, number]) => {
+    const text = env[name];
+    if (text === undefined || text === '') return fallback;
+    const ms = parseDuration(text);
+    if (ms === undefined) problems.push(`  - ${name}: not a duration: '${text}' (use e.g. 30s, 5m, 1h, 3d)`);
+    return ms ?? fallback;
+  };
+  const settings = {
+    orphanGraceMs: read(VARIABLES.orphanGraceMs),
+    rejectedRetentionMs: read(VARIABLES.rejectedRetentionMs),
+    stallAfterMs: read(VARIABLES.stallAfterMs),
+  };
+  if (problems.length) throw new ConfigError(`invalid environment:\n${problems.join('\n')}`);
+  return settings;
+}
