@@ -1,5 +1,5 @@
 /**
- * Every overlay renders with `kubectl kustomize` and the render passes the offline validation (CRD schemas in
+ * Every overlay renders with kustomize (render.ts) and the render passes the offline validation (CRD schemas in
  * strict mode, webhook rules, cross-references); the local stack's plain-YAML view of knative/ routes exactly like
  * the rendered overlays; immutable fields are unchanged against the committed manifests.
  */
@@ -13,7 +13,8 @@ import { loadManifests, parseManifests, type Manifests } from '../../local/knati
 import { tempDir } from '../helpers/tmp.ts';
 import { immutableFieldChanges } from './immutable.ts';
 import { formatProblems, type K8sObject } from './problem.ts';
-import { kubectlVersion, OVERLAYS, overlayDir, renderKustomization, REPO_ROOT, type Overlay } from './render.ts';
+import { describeIfAvailable } from '../helpers/requires.ts';
+import { findRenderer, NO_RENDERER, OVERLAYS, overlayDir, renderKustomization, REPO_ROOT, type Overlay } from './render.ts';
 import { validateRender } from './validate.ts';
 
 const run = promisify(execFile);
@@ -22,14 +23,13 @@ const run = promisify(execFile);
 const PROD_EXTERNAL_SECRETS = ['floe-s3-credentials', 'floe-kafka-auth'];
 const externalSecrets = (overlay: Overlay) => (overlay === 'prod' ? PROD_EXTERNAL_SECRETS : []);
 
-const kubectl = await kubectlVersion();
-if (!kubectl) console.warn('kubectl is not installed: skipping the overlay render tests (install kubectl >= 1.27 to run them)');
+const renderer = await findRenderer();
 
 const renders = {} as Record<Overlay, K8sObject[]>;
 const byKind = (overlay: Overlay, kind: string) => renders[overlay].filter((object) => object.kind === kind);
 const one = (overlay: Overlay, kind: string, name: string) => renders[overlay].find((object) => object.kind === kind && object.metadata.name === name)!;
 
-describe.skipIf(!kubectl)(`overlays rendered with ${kubectl}`, () => {
+describeIfAvailable(renderer ? undefined : NO_RENDERER)(`overlays rendered with ${renderer?.version ?? 'kustomize'}`, () => {
   beforeAll(async () => {
     for (const overlay of OVERLAYS) renders[overlay] = await renderKustomization(overlayDir(overlay));
   });

@@ -1,16 +1,16 @@
 /**
  * kcat (librdkafka 2.x) against the embedded broker: metadata, producing with every compression and idempotence,
- * consuming, consumer groups, and interop with kafkajs in both directions. Skipped, saying so, where kcat is not
- * installed (CI installs it with apt in .ci/run).
+ * consuming, consumer groups, and interop with kafkajs in both directions. Needs kcat, which .ci/run installs with
+ * apt: without it the suite skips, saying so, and fails in CI.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeIfAvailable } from '../helpers/requires.ts';
 import { CompressionTypes, Partitioners, startTestBroker, waitFor, type TestBroker } from './helpers/broker.ts';
 
 const run = promisify(execFile);
 const haveKcat = spawnSync('kcat', ['-V']).status === 0;
-if (!haveKcat) console.warn('kcat tests skipped: kcat is not installed (apt-get install kcat)');
 
 let t: TestBroker;
 
@@ -22,7 +22,7 @@ async function kcat(args: string[], input?: string): Promise<string> {
   return (await child).stdout;
 }
 
-describe.skipIf(!haveKcat)('kcat (librdkafka)', () => {
+describeIfAvailable(haveKcat ? undefined : 'kcat is not installed (apt-get install kcat)')('kcat (librdkafka)', () => {
   beforeAll(async () => {
     t = await startTestBroker();
     await t.broker.createTopic('kcat', 3);
