@@ -2,22 +2,22 @@
  * The dashboard page in real headless Chromium (Debian's `chromium`, driven by playwright-core; no browser download):
  * the charts render the known table's numbers, the branch list follows a publish made while the page is open, claim-
  * check thumbnails load, bad input shows an error state instead of a blank page. Saves test-artifacts/dashboard.png.
- * Skipped, saying so, only when /usr/bin/chromium is absent (CI installs it with apt in .ci/run).
+ * Needs /usr/bin/chromium, which .ci/run installs with apt: without it the suite skips, saying so, and fails in CI.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startDashboard, type RunningDashboard } from '../../dashboard/server.ts';
 import { publishBatch } from '../../functions/publisher/publish-batch.ts';
+import { describeIfAvailable } from '../helpers/requires.ts';
 import { silentLogger } from '../helpers/stack.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { EXPECTED, populateLakehouse, TRUSTED, UNTRUSTED, type Lakehouse } from './lakehouse.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`dashboard browser tests skipped: ${CHROMIUM} is not installed (apt-get install -y chromium)`);
 
 const ARTIFACTS = path.resolve('test-artifacts');
 /** The page polls every second here (default 5 s), so a publish shows up quickly. */
@@ -39,7 +39,7 @@ function chartData(id: string) {
   }, id);
 }
 
-describe.skipIf(!hasChromium)('the dashboard page in Chromium', () => {
+describeIfAvailable(hasChromium ? undefined : `${CHROMIUM} is not installed (apt-get install -y chromium)`)('the dashboard page in Chromium', () => {
   beforeAll(async () => {
     lake = await populateLakehouse();
     dashboard = await startDashboard({
