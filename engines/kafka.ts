@@ -119,9 +119,15 @@ export async function startKafka(ctx: StartContext, version = KAFKA_VERSION): Pr
   return engine;
 }
 
-/** A KRaft cluster id: 16 random bytes, base64url without padding (what `StorageTool random-uuid` prints). */
+/**
+ * A KRaft cluster id: 16 random bytes, base64url without padding (what `StorageTool random-uuid` prints). Like Kafka's
+ * own generator it draws again when the id starts with '-', which the tool's argument parser would take for an option.
+ */
 function clusterId(): string {
-  return randomBytes(16).toString('base64url');
+  while (true) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 /** Ready when an admin client connects and lists topics (the broker has joined its own controller quorum). */
