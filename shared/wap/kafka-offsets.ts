@@ -2,11 +2,27 @@
  * Kafka coordinates as compact per-partition offset ranges — what a batch holds, and what `main` already has.
  * Published ranges live in the Iceberg snapshot summary under `floe.kafka.offsets.<topic>` (like the Iceberg Kafka
  * Connect sink's offsets-in-summary), so a replayed record is recognised and filtered out.
+ *
+ * Stored bounded: per partition, everything from the first published offset up to the highest one (the watermark) is
+ * published except at most `MAX_HOLES_PER_PARTITION` holes — the gaps between the stored ranges. Holes are offsets not
+ * seen yet: either never produced (transaction markers, compacted-away or dead-lettered records), which never arrive,
+ * or records of a batch still in flight, which arrive later and are then accepted once (filling the hole). When a
+ * publish would leave more holes, the lowest (oldest) ones are closed, i.e. counted as published: a record arriving
+ * in a hole after that many newer holes opened on its partition is filtered as a replay. So a partition's value holds
+ * at most `MAX_HOLES_PER_PARTITION + 1` ranges however long the topic runs, and the value format (`{"p":[[s,e],…]}`)
+ * is unchanged: older values read as they are and are bounded on the next write.
  */
 import { parseJson, stringifyJson, toLong } from '../util/lossless-json.ts';
 
 /** partition → sorted, disjoint, non-adjacent inclusive ranges. */
 export type OffsetRanges = Map<number, [bigint, bigint][]>;
+
+/**
+ * Holes remembered per partition. Gaps that do fill come from batches in flight concurrently (a few ranges each), so
+ * this must exceed (concurrent batches × ranges a batch has on one partition) plus the never-filled gaps that open
+ * meanwhile; 64 holes keep a partition's value under ~2.7 kB even with 20-digit offsets.
+ */
+export const MAX_HOLES_PER_PARTITION = 64;
 
 export const OFFSETS_SUMMARY_PREFIX = 'floe.kafka.offsets.';
 
@@ -43,7 +59,12 @@ export function rangesOf(coordinates: Iterable<{ partition: number; offset: bigi
 
 export function mergeRanges(a: OffsetRanges, b: OffsetRanges): OffsetRanges {
   const out: OffsetRanges = new Map();
-  for (const p of new Set([...a.keys(), ...b.keys()])) out.set(p, normalize([...(a.get(p) ?? []), ...(b.get(p) ?? [])]));
+  for (const p of new Set([...a.keys(), ...b.keys()])) {
+    const left = a.get(p);
+    const right = b.get(p);
+    // Every OffsetRanges list is already normalized: a partition on one side only is copied as it is.
+    out.set(p, left && right ? normalize([...left, ...right]) : (left ?? right ?? []).map(([s, e]): [bigint, bigint] => [s, e]));
+  }
   return out;
 }
 
@@ -83,10 +104,20 @@ export function overlaps(a: OffsetRanges, b: OffsetRanges): boolean {
   return false;
 }
 
-/** JSON form for summaries: `{"0":[[0,99],[120,130]]}` with exact 64-bit numbers. */
+/** Ranges with each partition's lowest holes closed until at most `maxHoles` remain (see the module comment). */
+export function boundRanges(ranges: OffsetRanges, maxHoles = MAX_HOLES_PER_PARTITION): OffsetRanges {
+  const out: OffsetRanges = new Map();
+  for (const [p, list] of ranges) {
+    const excess = list.length - 1 - maxHoles;
+    out.set(p, excess > 0 ? [[list[0][0], list[excess][1]], ...list.slice(excess + 1).map(([s, e]): [bigint, bigint] => [s, e])] : list);
+  }
+  return out;
+}
+
+/** JSON form for summaries: `{"0":[[0,99],[120,130]]}` with exact 64-bit numbers, bounded by `boundRanges`. */
 export function serializeRanges(ranges: OffsetRanges): string {
   const out: Record<string, bigint[][]> = {};
-  for (const [p, list] of [...ranges].sort((x, y) => x[0] - y[0])) out[String(p)] = list.map(([s, e]) => [s, e]);
+  for (const [p, list] of [...boundRanges(ranges)].sort((x, y) => x[0] - y[0])) out[String(p)] = list.map(([s, e]) => [s, e]);
   return stringifyJson(out);
 }
 
