@@ -15,6 +15,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   kafka: () => import('./commands/kafka.ts'),
   nessie: () => import('./commands/nessie.ts'),
   dashboard: () => import('./commands/dashboard.ts'),
+  deadletter: () => import('./commands/deadletter.ts'),
 };
 
 function mainUsage(): string {
