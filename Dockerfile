@@ -15,6 +15,9 @@ WORKDIR /app
 # Only the self-contained bundles and the wasm files they load: no node_modules, no sources.
 COPY --from=build /src/dist/functions/ /app/functions/
 COPY knative/config/pipeline.yaml /etc/floe/pipeline.yaml
-USER node
+# Numeric on purpose: with runAsNonRoot the kubelet refuses to start an image whose USER is a name, because it cannot
+# tell whether that name is root (`kn func deploy` sets runAsNonRoot without runAsUser). 1000:1000 is the node image's
+# user `node`.
+USER 1000:1000
 EXPOSE 8080
 ENTRYPOINT ["/bin/sh", "-c", "exec node --enable-source-maps /app/functions/${FLOE_FUNCTION:?set FLOE_FUNCTION to the function to run}.mjs"]

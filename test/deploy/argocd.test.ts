@@ -44,11 +44,26 @@ it('the Application check reports unknown fields and a missing destination', () 
   expect(findings).toMatch(/unknown sync option CreateNamespaces=true/);
 });
 
+it('the Application check wants PruneLast=true with automated prune', () => {
+  const app = (syncOptions: string[]) => ({
+    apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: 'x', namespace: 'argocd' },
+    spec: {
+      project: 'default', source: { repoURL: 'https://example.com/r.git', path: 'p', targetRevision: 'main' },
+      destination: { server: 'https://kubernetes.default.svc', namespace: 'floe' }, syncPolicy: { automated: { prune: true }, syncOptions },
+    },
+  });
+  expect(formatProblems(applicationProblems(app(['ServerSideApply=true'])))).toMatch(/automated prune needs PruneLast=true/);
+  expect(applicationProblems(app(['ServerSideApply=true', 'PruneLast=true']))).toEqual([]);
+});
+
 describe('Lua health checks (argocd-cm)', () => {
-  const KINDS = ['eventing.knative.dev_Broker', 'eventing.knative.dev_Trigger', 'sources.knative.dev_KafkaSource', 'sources.knative.dev_PingSource', 'sources.knative.dev_SinkBinding'];
+  const KINDS = [
+    'eventing.knative.dev_Broker', 'eventing.knative.dev_Trigger', 'serving.knative.dev_Service', 'sources.knative.dev_KafkaSource',
+    'sources.knative.dev_PingSource', 'sources.knative.dev_SinkBinding',
+  ];
   const ready = (status: string, extra: Record<string, string> = {}) => ({ type: 'Ready', status, ...extra });
 
-  it('is a ConfigMap patch for argocd-cm with a check per Knative Eventing kind', async () => {
+  it('is a ConfigMap patch for argocd-cm with a check per Knative kind floe deploys', async () => {
     const configMap = await readYaml('argocd-cm-knative-health.yaml');
     expect(configMap.metadata).toMatchObject({ name: 'argocd-cm', namespace: 'argocd' });
     expect(webhookProblems(configMap)).toEqual([]);

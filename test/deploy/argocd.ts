@@ -33,6 +33,11 @@ export function applicationProblems(app: K8sObject): Problem[] {
   const policy = spec.syncPolicy ?? {};
   for (const key of Object.keys(policy)) if (!SYNC_POLICY_FIELDS.includes(key)) report(`spec.syncPolicy.${key}`, `unknown field "${key}"`);
   for (const option of policy.syncOptions ?? []) if (!SYNC_OPTIONS.test(option)) report('spec.syncPolicy.syncOptions', `unknown sync option ${option}`);
+  // floe's ConfigMaps are hash-suffixed: a config change renames them, and pruning the old name in the same pass as
+  // the apply would pull it from under the Revisions that still mount it.
+  if (policy.automated?.prune === true && !(policy.syncOptions ?? []).includes('PruneLast=true')) {
+    report('spec.syncPolicy.syncOptions', 'floe: automated prune needs PruneLast=true (old hash-suffixed ConfigMaps must outlive the rollout)');
+  }
   return problems;
 }
 

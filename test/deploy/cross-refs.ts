@@ -79,8 +79,11 @@ function referenceChecks(context: Context): void {
   for (const broker of manifests.brokers) {
     const id = `Broker/${broker.name}`;
     dls(id, 'spec.delivery.deadLetterSink', broker.delivery?.deadLetterSink);
-    const config = find(context, 'eventing.knative.dev/Broker', broker.name)?.spec?.config;
-    if (config?.kind === 'ConfigMap') {
+    const brokerObject = find(context, 'eventing.knative.dev/Broker', broker.name);
+    const config = brokerObject?.spec?.config;
+    // A config in another namespace is the cluster's (the channel Broker's template lives with Knative Eventing).
+    const inRender = config?.namespace === undefined || config.namespace === brokerObject?.metadata?.namespace;
+    if (config?.kind === 'ConfigMap' && inRender) {
       const configMap = find(context, 'v1/ConfigMap', config.name);
       if (!configMap) report(context, id, 'spec.config', `ConfigMap "${config.name}" is not in the render`);
       else if (broker.brokerClass?.startsWith('Kafka') && !configMap.data?.['bootstrap.servers']) report(context, id, 'spec.config', `ConfigMap "${config.name}" has no bootstrap.servers`);

@@ -44,8 +44,8 @@ describe('the base manifests in knative/', () => {
     expect(configMaps['floe-config'].FLOE_CONFIG).toBe('/etc/floe/pipeline.yaml');
     expect(configMaps['floe-pipeline']['pipeline.yaml']).toMatch(/^# schema: see README, Configuration/);
     expect(kafkaSources.map((source) => [source.name, source.topics, source.consumerGroup, source.ordering])).toEqual([
-      ['parking-entry', ['parking-entry'], 'floe-parking-entry', 'ordered'],
-      ['parking-exit', ['parking-exit'], 'floe-parking-exit', 'ordered'],
+      ['parking-entry', ['parking-entry'], 'floe-parking-entry', 'unordered'],
+      ['parking-exit', ['parking-exit'], 'floe-parking-exit', 'unordered'],
       ['parking-sensors', ['parking-sensors'], 'floe-parking-sensors', 'unordered'],
     ]);
     expect(brokers).toEqual([expect.objectContaining({ name: 'default', brokerClass: 'Kafka' })]);

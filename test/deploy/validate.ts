@@ -1,15 +1,17 @@
 /**
  * Offline validation of a rendered overlay: every document against its CRD schema in strict mode (or a structural
- * check where the reference has no schema), the Knative webhook rules, and the cross-references of the pipeline.
+ * check where the reference has no schema), the Knative webhook rules, the cross-references of the pipeline, and what
+ * a real cluster would do with it (cluster-rules.ts).
  * Lives with the tests because it reads the CRD schemas from the test fixtures, which floe does not ship; `floe` users
  * validate by rendering with kubectl and applying with server-side dry-run.
  */
+import { clusterProblems, type ClusterCheckOptions } from './cluster-rules.ts';
 import { crossReferenceProblems, type CrossCheckOptions } from './cross-refs.ts';
 import { hasSchema, schemaProblems } from './schema.ts';
 import { hasRules, webhookProblems } from './webhook-rules.ts';
 import { problem, type K8sObject, type Problem } from './problem.ts';
 
-export type ValidateOptions = CrossCheckOptions;
+export type ValidateOptions = CrossCheckOptions & ClusterCheckOptions;
 
 export function validateDocument(object: K8sObject): Problem[] {
   const schema = hasSchema(object) ? schemaProblems(object) : [];
@@ -27,7 +29,7 @@ export function validateRender(objects: readonly K8sObject[], options: ValidateO
     names.set(key, (names.get(key) ?? 0) + 1);
   }
   const duplicates = [...names].filter(([, count]) => count > 1).map(([key]) => problem(key, '', 'defined more than once'));
-  return [...perDocument, ...duplicates, ...crossReferenceProblems(objects, options)];
+  return [...perDocument, ...duplicates, ...crossReferenceProblems(objects, options), ...clusterProblems(objects, options)];
 }
 
 /** The schema and the webhook rules may both report an unknown field; say it once. */
