@@ -1,0 +1,108 @@
+/**
+ * Exactly-once with other engines committing to the same tables (a Spark compaction, a PyIceberg append): their
+ * snapshots do not carry `floe.kafka.offsets.*`, so the published offsets are found through the snapshot ancestry; an
+ * ancestry cut by snapshot expiry before any snapshot recording them fails closed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
+import { commitOnBranch, loadTables, type Catalog } from '../../shared/catalog/table-catalog.ts';
+import type { TaggedRecord } from '../../shared/events/contract.ts';
+import { expireSnapshots } from '../../shared/iceberg/expire-snapshots.ts';
+import { currentSnapshot } from '../../shared/iceberg/metadata.ts';
+import { scanRows } from '../../shared/iceberg/scan.ts';
+import { appendFiles } from '../../shared/iceberg/snapshot.ts';
+import { writeRows } from '../../shared/iceberg/writer.ts';
+import { loadPipelineConfig } from '../../shared/runtime/pipeline-config.ts';
+import { createFileIO } from '../../shared/storage/index.ts';
+import { auditBatch } from '../../functions/auditor/audit-step.ts';
+import { publishBatch } from '../../functions/publisher/publish-batch.ts';
+import { writeBatch } from '../../functions/writer/write-batch.ts';
+import { offsetsSummaryKey } from '../../shared/wap/kafka-offsets.ts';
+import { Column } from '../../shared/wap/staging-rows.ts';
+import { OffsetsHistoryLostError } from '../../shared/wap/table-layout.ts';
+import type { WapContext } from '../../shared/wap/wap-context.ts';
+import { startNessieServer } from '../../local/nessie/index.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const NOW = new Date('2026-11-22T10:00:00Z');
+const PRODUCTION = 'production.parking_entry';
+const UNTRUSTED = 'production.parking_entry_untrusted';
+
+let tmp: { dir: string; cleanup: () => Promise<void> };
+let nessie: { uri: string; stop(): Promise<void> };
+let ctx: WapContext;
+
+beforeAll(async () => {
+  tmp = await tempDir('floe-foreign');
+  nessie = await startNessieServer({ port: 0, dataDir: `${tmp.dir}/nessie` });
+  const catalog: Catalog = { client: createNessieClient({ uri: nessie.uri }), io: createFileIO({ localFiles: true }), warehouse: `file://${tmp.dir}/warehouse/` };
+  ctx = { catalog, config: loadPipelineConfig('knative/config/pipeline.yaml'), log: silentLogger, now: () => NOW };
+});
+afterAll(async () => {
+  await nessie?.stop();
+  await tmp?.cleanup();
+});
+
+function entry(partition: number, offset: number): TaggedRecord {
+  return {
+    topic: 'parking-entry', partition, offset: String(offset), key: `car-${offset}`, kafkaTime: NOW.toISOString(),
+    ingestedAt: NOW.toISOString(), source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
+    sourceId: `partition:${partition}/offset:${offset}`, table: 'parking_entry', headers: {}, status: 'ok',
+    payload: {
+      event_id: `evt-${partition}-${offset}`, timestamp: '2026-11-22T09:59:00.000Z', car_id: `B-${offset}`,
+      slot: `A-${String(offset % 50).padStart(3, '0')}`, latitude: 52.5205, longitude: 13.405,
+    },
+  };
+}
+
+async function run(records: TaggedRecord[]) {
+  return publishBatch(ctx, await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', records)));
+}
+
+async function floeCoordinates(): Promise<string[]> {
+  const { tables } = await loadTables(ctx.catalog, 'main', [PRODUCTION, UNTRUSTED]);
+  const rows = (await Promise.all([...tables.values()].map((t) => scanRows(t.metadata, { io: ctx.catalog.io })))).flat();
+  return rows.filter((r) => r.event_id !== 'foreign').map((r) => `${r[Column.partition]}:${r[Column.offset]}`);
+}
+
+/** Appends a row to production on main the way another engine would: the Iceberg library, no floe summary keys. */
+async function foreignAppend(): Promise<void> {
+  const { tables } = await loadTables(ctx.catalog, 'main', [PRODUCTION]);
+  const metadata = tables.get(PRODUCTION)!.metadata;
+  const [sample] = await scanRows(metadata, { io: ctx.catalog.io, limit: 1 });
+  const files = await writeRows(ctx.catalog.io, metadata, [{ ...sample, event_id: 'foreign', [Column.partition]: 99, [Column.offset]: 0n }]);
+  await commitOnBranch(ctx.catalog, 'main', new Map([[PRODUCTION, appendFiles({ io: ctx.catalog.io, files })]]), { message: 'another engine: append' });
+}
+
+describe('published offsets through the snapshot ancestry', () => {
+  it('a commit by another engine between two batches does not turn deduplication off', async () => {
+    const first = Array.from({ length: 10 }, (_, i) => entry(0, i));
+    expect((await run(first)).kind).toBe('published');
+    await foreignAppend();
+    const { tables } = await loadTables(ctx.catalog, 'main', [PRODUCTION]);
+    expect(currentSnapshot(tables.get(PRODUCTION)!.metadata)?.summary[offsetsSummaryKey('parking-entry')]).toBeUndefined();
+
+    expect((await run(Array.from({ length: 10 }, (_, i) => entry(0, 10 + i)))).kind).toBe('published');
+    // the first batch redelivered, as a new batch: every row is filtered
+    const again = await run(first);
+    expect(again).toMatchObject({ kind: 'published', event: { duplicates: 10 } });
+    const coordinates = await floeCoordinates();
+    expect(coordinates.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `0:${i}`).sort());
+  });
+
+  it('fails closed when snapshot expiry cut the ancestry before any snapshot recording the offsets', async () => {
+    // audited before the cut, published after it
+    const pending = await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [entry(1, 0), entry(1, 1)]));
+    await foreignAppend();
+    await foreignAppend();
+    await commitOnBranch(ctx.catalog, 'main', new Map([[PRODUCTION, expireSnapshots({ maxSnapshotAgeMs: 0, minSnapshotsToKeep: 1, now: () => Date.now() + 60_000 })]]), { message: 'another engine: expire snapshots' });
+    const { tables } = await loadTables(ctx.catalog, 'main', [PRODUCTION]);
+    expect(tables.get(PRODUCTION)!.metadata.snapshots).toHaveLength(1);
+
+    await expect(publishBatch(ctx, pending)).rejects.toThrow(OffsetsHistoryLostError);
+    await expect(publishBatch(ctx, pending)).rejects.toThrow(/published Kafka offsets of topic 'parking-entry' are not in its history/);
+    await expect(run([entry(0, 0)])).rejects.toThrow(OffsetsHistoryLostError);
+    expect((await floeCoordinates()).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `0:${i}`).sort());
+  });
+});
