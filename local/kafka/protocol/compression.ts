@@ -60,12 +60,32 @@ function snappyCompressXerial(data: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
+const LZ4_BLOCK = 4 * 1024 * 1024;
+/** Frame header: magic, FLG (version 01, independent blocks), BD (4 MiB blocks), header checksum (xxh32(FLG BD) >> 8). */
+const LZ4_HEADER = Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x60, 0x70, 0x73]);
+
+/**
+ * An LZ4 frame of independent blocks. Apache Kafka refuses frames whose blocks may refer back to earlier ones ("Dependent
+ * block stream is unsupported"), which is what lz4js declares; so each block is compressed on its own (an lz4js frame of
+ * at most one block size holds exactly one block) and the blocks are framed here.
+ */
+function lz4Frame(data: Uint8Array): Buffer {
+  const parts: Buffer[] = [LZ4_HEADER];
+  for (let at = 0; at < data.length; at += LZ4_BLOCK) {
+    const frame = asBuffer(lz4.compress(data.subarray(at, at + LZ4_BLOCK)));
+    // Strip the 7-byte header and the 4-byte end mark: what is left is one block, its size prefix included.
+    parts.push(frame.subarray(LZ4_HEADER.length, frame.length - 4));
+  }
+  parts.push(Buffer.alloc(4));
+  return Buffer.concat(parts);
+}
+
 let zstdReady: Promise<void> | undefined;
 
 export const codecs: Record<Exclude<CompressionType, 0>, Codec> = {
   [Compression.gzip]: { compress: (d) => gzip(d), decompress: (d) => gunzip(d) },
   [Compression.snappy]: { compress: async (d) => snappyCompressXerial(d), decompress: async (d) => snappyDecompress(d) },
-  [Compression.lz4]: { compress: async (d) => asBuffer(lz4.compress(d)), decompress: async (d) => asBuffer(lz4.decompress(d)) },
+  [Compression.lz4]: { compress: async (d) => lz4Frame(d), decompress: async (d) => asBuffer(lz4.decompress(d)) },
   [Compression.zstd]: {
     async compress(d) {
       zstdReady ??= zstdInit();
