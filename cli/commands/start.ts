@@ -8,22 +8,42 @@ import { durationOption, intOption, numberOption, stringOption, type Command } f
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import { accountRun, type Accounting } from '../../local/stack/accounting.ts';
-import { externalFromEnv, startStack, type RunningStack, type StackStatus } from '../../local/stack/index.ts';
+import { externalFromEnv, NotIdleError, startStack, type RunningStack, type StackStatus } from '../../local/stack/index.ts';
 import { simulate, SimulationError, type SimulationReport } from '../../local/simulator/index.ts';
 import { DEFAULT_PIPELINE_CONFIG, floeHome, LOCAL_PORTS } from '../local-env.ts';
 
 function statusLine(seconds: number, produced: number, bad: number, status: StackStatus): string {
   return `[${String(seconds).padStart(4)}s] produced ${produced} (${bad} bad) · on main ${status.trusted} trusted, ${status.untrusted} untrusted`
     + ` · lag ${status.lag} · in flight ${status.inFlight} · open branches ${status.openBranches}`
-    + (status.keptBranches ? ` · rejected batches ${status.keptBranches}` : '') + (status.deadLettered ? ` · dead-lettered ${status.deadLettered}` : '');
+    + (status.keptBranches ? ` · rejected batches ${status.keptBranches}` : '') + (status.deadLettered ? ` · dead-lettered ${status.deadLettered}` : '')
+    + restartsText(status.restarts);
 }
 
-function printAccounting(accounting: Accounting): void {
-  const header = ['topic', 'sent', 'sent bad', 'trusted', 'untrusted', 'duplicates', 'missing'];
-  const rows = accounting.topics.map((t) => [t.topic, t.sent, t.sentBad, t.trusted, t.untrusted, t.duplicates, t.missing].map(String));
+function restartsText(restarts: Record<string, number>): string {
+  const restarted = Object.entries(restarts).filter(([, n]) => n > 0);
+  return restarted.length ? ` · restarts ${restarted.map(([name, n]) => `${name} ${n}`).join(', ')}` : '';
+}
+
+/** After a drain that ran out of time: what is still moving and where each part of it is kept until the next start. */
+function describeLeftovers(status: StackStatus, accounting: Accounting | undefined, home: string, warehouse: string): string {
+  const sum = (field: 'deadLettered' | 'onBranches' | 'inKafka' | 'missing') => accounting?.topics.reduce((n, t) => n + t[field], 0) ?? 0;
+  return [
+    'still in flight when the drain timed out:',
+    `  Kafka         lag ${status.lag}, in flight ${status.inFlight}${accounting ? `, ${sum('inKafka')} record(s) of this run past the committed offsets` : ''}: redelivered on the next start (${home}/kafka/)`,
+    `  WAP branches  ${status.openBranches} open${accounting ? ` holding ${sum('onBranches')} record(s) of this run` : ''}: resumed by the janitor's redrive on the next start (\`floe branches\`)`,
+    `  dead letters  ${accounting ? `${sum('deadLettered')} record(s) of this run ` : ''}under ${warehouse}deadletter/: \`floe deadletter replay --all\``,
+    ...(accounting ? [`  unaccounted   ${sum('missing')} record(s) missing, ${accounting.topics.reduce((n, t) => n + t.duplicates, 0)} doubled`] : []),
+  ].join('\n');
+}
+
+/** The table for people: on stdout, or with --json on stderr so that stdout is the one JSON object. */
+function printAccounting(accounting: Accounting, write: (text: string) => void): void {
+  const header = ['topic', 'sent', 'sent bad', 'trusted', 'untrusted', 'duplicates', 'dead-lettered', 'missing'];
+  const rows = accounting.topics.map((t) => [t.topic, t.sent, t.sentBad, t.trusted, t.untrusted, t.duplicates, t.deadLettered, t.missing].map(String));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  console.log([header, ...rows].map((r) => r.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ')).join('\n'));
-  console.log(accounting.ok ? 'every record is on main exactly once' : 'RECORDS MISSING OR DUPLICATED');
+  write([header, ...rows].map((r) => r.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ')).join('\n'));
+  write(accounting.ok ? 'every record is on main exactly once'
+    : accounting.accounted ? 'nothing missing or doubled, but not every record is on main yet (see above for where the rest is kept)' : 'RECORDS MISSING OR DUPLICATED');
 }
 
 export const command: Command = {
@@ -32,7 +52,9 @@ export const command: Command = {
   description: [
     'Embedded defaults live under FLOE_HOME (default ./.floe). KAFKA_BROKERS, NESSIE_URI and FLOE_WAREHOUSE (+ S3_*)',
     'replace the embedded Kafka, Nessie and warehouse. Without --duration it runs until Ctrl-C, then drains in-flight',
-    'batches and prints the accounting.',
+    'batches and prints the accounting. A drain that does not finish within --drain-timeout reports what is still in',
+    'flight and where it is kept; it exits non-zero only when records are missing or doubled. A function process that',
+    'exits or is killed is restarted with backoff (0.5 s doubling up to 30 s); the status line counts the restarts.',
   ].join('\n'),
   options: {
     duration: { type: 'string', placeholder: 'D', description: 'produce for this long (e.g. 30s), drain, report, exit' },
@@ -47,7 +69,8 @@ export const command: Command = {
     'broker-port': { type: 'string', placeholder: 'PORT', default: String(LOCAL_PORTS.broker), description: 'local Broker ingress port' },
     'dashboard-port': { type: 'string', placeholder: 'PORT', default: String(LOCAL_PORTS.dashboard), description: 'dashboard port' },
     'status-interval': { type: 'string', placeholder: 'D', default: '3s', description: 'how often to print the status line' },
-    json: { type: 'boolean', description: 'print the final accounting as one JSON object on the last line' },
+    'drain-timeout': { type: 'string', placeholder: 'D', description: 'bound on the final drain (default 60s after Ctrl-C, 180s after --duration)' },
+    json: { type: 'boolean', description: 'print the final accounting as one JSON object: all of stdout (the rest goes to stderr)' },
   },
   examples: ['npm start', 'floe start --duration 30s --rate 100 --bad-fraction 0.05 --seed 7 --json', 'npm run build && floe start --bundles dist/functions --duration 30s'],
   async run({ values }) {
@@ -56,6 +79,7 @@ export const command: Command = {
     const badFraction = numberOption(values, 'bad-fraction', { min: 0, max: 1 }) ?? 0.05;
     const seed = intOption(values, 'seed', { min: 0 });
     const statusEvery = durationOption(values, 'status-interval') ?? 3000;
+    const drainTimeoutOption = durationOption(values, 'drain-timeout');
     const port = (name: string) => intOption(values, name, { min: 0, max: 65535 });
     const home = stringOption(values, 'home') ?? floeHome();
     const bundlesOption = stringOption(values, 'bundles');
@@ -126,12 +150,39 @@ export const command: Command = {
       } else {
         await new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
       }
-      await stack.waitIdle({ timeoutMs: 180_000 });
+      const drainDeadline = Date.now() + (drainTimeoutOption ?? (abort.signal.aborted ? 60_000 : 180_000));
+      let leftover: StackStatus | undefined;
+      const drain = async () => {
+        try {
+          await stack.waitIdle({ timeoutMs: Math.max(1000, drainDeadline - Date.now()) });
+        } catch (err) {
+          if (!(err instanceof NotIdleError)) throw err;
+          leftover = err.status;
+        }
+      };
+      await drain();
+      if (!leftover) {
+        // Events dead-lettered while a destination was down go back before the count (supervision brought it back).
+        const replay = await stack.replayDeadLetters().catch((err) => void logger.warn({ err }, 'replaying dead letters failed'));
+        if (replay?.replayed.length) {
+          console.error(`replayed ${replay.replayed.length} dead-lettered event(s); draining …`);
+          await drain();
+        }
+      }
+      const restarts = Object.fromEntries(Object.values(stack.functions).map((fn) => [fn.name, fn.restarts()]));
+      if (Object.values(restarts).some((n) => n > 0)) console.error(`function restarts:${restartsText(restarts).replace(' · restarts', '')}`);
       if (report) {
-        const accounting = await accountRun(stack.catalog, stack.env.pipeline, report);
-        printAccounting(accounting);
-        if (!accounting.ok) exitCode = 1;
-        if (values.json) console.log(stringifyJson({ ok: accounting.ok, seed: report.seed, elapsedMs: report.elapsedMs, topics: accounting.topics }));
+        const whereabouts = leftover ? await stack.whereabouts().catch((err) => void logger.warn({ err }, 'could not look for records outside main')) : undefined;
+        const accounting = await accountRun(stack.catalog, stack.env.pipeline, report, whereabouts ?? undefined);
+        printAccounting(accounting, values.json ? console.error : console.log);
+        if (leftover) console.error(describeLeftovers(leftover, accounting, home, stack.warehouse));
+        // A drain cut short leaves records on their way; only records nowhere at all (or doubled) fail the run then.
+        if (leftover ? !accounting.accounted : !accounting.ok) exitCode = 1;
+        if (values.json) {
+          console.log(stringifyJson({ ok: accounting.ok, accounted: accounting.accounted, drained: !leftover, seed: report.seed, elapsedMs: report.elapsedMs, topics: accounting.topics, restarts }));
+        }
+      } else if (leftover) {
+        console.error(describeLeftovers(leftover, undefined, home, stack.warehouse));
       }
     } finally {
       clearInterval(ticker);

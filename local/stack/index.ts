@@ -14,13 +14,19 @@ import { loadEnv, normalizeWarehouse, warehouseIO, type FloeEnv } from '../../sh
 import type { Logger } from '../../shared/runtime/logger.ts';
 import { tableNames, topicConfig } from '../../shared/runtime/pipeline-config.ts';
 import { WAP_PREFIX } from '../../shared/wap/batch-branches.ts';
-import { startBroker, type RunningBroker } from '../broker/index.ts';
+import { brokerTopicPartitions, createBrokerTopic, startBroker, type RunningBroker } from '../broker/index.ts';
 import { startKafkaBroker, kafkajsCodecs } from '../kafka/index.ts';
 import { startKafkaSources, type RunningKafkaSources } from '../kafka-source/index.ts';
 import { loadManifests, type Manifests } from '../knative/manifests.ts';
 import { startNessieServer } from '../nessie/index.ts';
 import { startScheduler, type RunningScheduler } from '../scheduler/index.ts';
 import { FUNCTIONS } from '../../functions/registry.ts';
+import { destinationReady, listDeadLetters, replayDeadLetters, type ReplayResult } from '../../shared/maintenance/deadletter-replay.ts';
+import { createEmitter } from '../../shared/runtime/event-emitter.ts';
+import { Property } from '../../shared/wap/batch-branches.ts';
+import { parseJson } from '../../shared/util/lossless-json.ts';
+import type { Whereabouts } from './accounting.ts';
+import { functionSink } from './function-sink.ts';
 import { checkBundles, freePort, functionEntry, functionProcess, type FunctionProcess } from './processes.ts';
 
 Object.assign(kafkajs.CompressionCodecs, kafkajsCodecs());
@@ -59,6 +65,8 @@ export interface StackStatus {
   openBranches: number;
   keptBranches: number;
   deadLettered: number;
+  /** Per function: how many times supervision restarted it after it exited unexpectedly. */
+  restarts: Record<string, number>;
 }
 
 export interface RunningStack {
@@ -78,6 +86,13 @@ export interface RunningStack {
   restartBroker(): Promise<void>;
   status(): Promise<StackStatus>;
   /**
+   * Re-posts every stored dead letter to the Broker and removes those it accepted (`shared/maintenance/deadletter-replay.ts`).
+   * Letters whose destination is not ready stay.
+   */
+  replayDeadLetters(): Promise<ReplayResult>;
+  /** Where records not yet on main are kept: the open WAP branches' offset ranges and the committed Kafka offsets. */
+  whereabouts(): Promise<Whereabouts>;
+  /**
    * Resolves once nothing is moving: all records consumed and delivered, every batch published or rejected. Batches
    * left behind by a crash (their event lost) are re-driven by firing the janitor's `redrive` PingSource.
    */
@@ -86,6 +101,14 @@ export interface RunningStack {
 }
 
 type Stoppable = () => Promise<void> | void;
+
+/** `waitIdle` ran out of time; `status` is what was still moving. */
+export class NotIdleError extends Error {
+  constructor(message: string, readonly status: StackStatus) {
+    super(message);
+    this.name = 'NotIdleError';
+  }
+}
 
 /**
  * Local defaults on top of the manifests' env: batches move in seconds here, so a batch whose event a crash lost is
@@ -118,6 +141,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       stops.push(() => kafka.stop());
       for (const topic of topics) await kafka.createTopic(topic, options.partitions ?? 3).catch(() => undefined);
       kafkaBrokers = [kafka.brokers];
+    } else {
+      // A real broker's topics are not created by a consumer group's subscription (it fails on a missing topic), and
+      // one auto-created by the first produce gets the broker's default partition count.
+      await createTopicsIfAbsent(kafkaBrokers, topics, options.partitions ?? 3);
     }
 
     let nessieUri = options.external?.nessieUri;
@@ -144,29 +171,29 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const catalog: Catalog = { client: createNessieClient({ uri: nessieUri }), io: warehouseIO(env), warehouse: env.warehouse };
 
     // Functions: every Knative Service of the manifests, with its literal env, K_SINK where a SinkBinding says so.
-    const sinkBound = new Set(manifests.sinkBindings.map((b) => b.subject));
     const functions: Record<string, FunctionProcess> = {};
     // The dashboard is not a CloudEvents function: the stack serves it in-process below.
     for (const service of functionServices) {
       const port = await freePort();
       const fn = functionProcess({
         name: service.name, port, logDir: path.join(home, 'logs'), logger, entry: functionEntry(service.function!, options.bundles),
-        env: { ...service.env, ...LOCAL_FUNCTION_ENV, ...baseEnv, ...(options.functionEnv ?? {}), FLOE_FUNCTION: service.function, ...(sinkBound.has(service.name) ? { K_SINK: brokerUrl } : {}) },
+        env: { ...service.env, ...LOCAL_FUNCTION_ENV, ...baseEnv, ...(options.functionEnv ?? {}), FLOE_FUNCTION: service.function, ...withSink(functionSink(manifests, service.name, brokerUrl)) },
       });
       functions[service.name] = fn;
       stops.push(() => fn.stop());
     }
     await Promise.all(Object.values(functions).map((fn) => fn.ready()));
 
-    const brokerOptions = {
-      manifests, services: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url])), port: brokerPort,
-      logger: logger.child({ part: 'broker' }),
-    };
+    const services = Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url]));
+    // One topic for every incarnation of the broker: its positions keep growing across restartBroker, as Kafka's do.
+    const brokerName = manifests.brokers.length === 1 ? manifests.brokers[0] : manifests.brokers.find((b) => b.name === 'default');
+    const topic = createBrokerTopic(brokerTopicPartitions(manifests, brokerName));
+    const brokerOptions = { manifests, services, port: brokerPort, topic, logger: logger.child({ part: 'broker' }) };
     let broker: RunningBroker = await startBroker(brokerOptions);
     stops.push(() => broker.stop());
 
     const sources: RunningKafkaSources = await startKafkaSources({
-      manifests, brokers: kafkaBrokers, sinkUrl: broker.url, deadLetterUrl: functions.deadletter?.url, logger: logger.child({ part: 'kafka-source' }),
+      manifests, brokers: kafkaBrokers, sinkUrl: broker.url, services, deadLetterUrl: functions.deadletter?.url, logger: logger.child({ part: 'kafka-source' }),
     });
     stops.push(() => sources.stop());
 
@@ -210,12 +237,59 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         openBranches: wap.length - kept.length,
         keptBranches: kept.length,
         deadLettered: perSource.reduce((sum, s) => sum + s.deadLettered, 0),
+        restarts: Object.fromEntries(Object.values(functions).map((fn) => [fn.name, fn.restarts()])),
       };
     }
 
     const redrive = manifests.pingSources.find((p) => p.extensions.floejob === 'redrive')?.name;
+    const replayTo = createEmitter(broker.url, { retries: 3 });
     return {
       kafkaBrokers, nessieUri, warehouse, brokerUrl: broker.url, dashboardUrl, functions, env, catalog, manifests, scheduler, status,
+      async whereabouts() {
+        const onBranches = new Set<string>();
+        const refs = await catalog.client.listReferences({ fetch: 'ALL' });
+        for (const ref of refs.filter((r) => r.name.startsWith(WAP_PREFIX))) {
+          const text = ref.metadata?.commitMetaOfHEAD?.allProperties?.[Property.result]?.[0];
+          if (!text) continue;
+          let result: { topic?: unknown; offsets?: Record<string, [string, string][]> };
+          try {
+            result = parseJson(text);
+          } catch {
+            continue;
+          }
+          if (typeof result.topic !== 'string' || !result.offsets) continue;
+          for (const [partition, ranges] of Object.entries(result.offsets)) {
+            for (const [first, last] of ranges) for (let o = BigInt(first); o <= BigInt(last); o++) onBranches.add(`${result.topic}/${partition}/${o}`);
+          }
+        }
+        const committed = new Map<string, Map<number, bigint>>();
+        const admin = new kafkajs.Kafka({ clientId: 'floe-stack-accounting', brokers: kafkaBrokers!, logLevel: kafkajs.logLevel.NOTHING }).admin();
+        await admin.connect();
+        try {
+          for (const source of manifests.kafkaSources) {
+            const groupId = source.consumerGroup ?? `knative-kafka-source-${source.name}`;
+            for (const { topic, partitions } of await admin.fetchOffsets({ groupId, topics: source.topics })) {
+              const byPartition = committed.get(topic) ?? new Map<number, bigint>();
+              committed.set(topic, byPartition);
+              for (const { partition, offset } of partitions) {
+                // -1: nothing committed, every record will be read again.
+                const next = BigInt(offset) < 0n ? 0n : BigInt(offset);
+                const known = byPartition.get(partition);
+                byPartition.set(partition, known === undefined || next < known ? next : known);
+              }
+            }
+          }
+        } finally {
+          await admin.disconnect();
+        }
+        return { onBranches, committed };
+      },
+      async replayDeadLetters() {
+        const { letters } = await listDeadLetters(catalog.io, warehouse);
+        const result = await replayDeadLetters(catalog.io, letters, replayTo, { healthy: destinationReady });
+        if (result.replayed.length || result.failed.length) logger.info({ replayed: result.replayed.length, failed: result.failed.length, skipped: result.skipped.length }, 'dead letters replayed to the broker');
+        return result;
+      },
       async restartNessie() {
         if (!restartNessie) throw new Error('Nessie is external (NESSIE_URI): the stack cannot restart it');
         await restartNessie();
@@ -242,7 +316,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
             logger.info({ openBranches: current.openBranches }, 'batches are stalled: re-driving them');
             await scheduler.fire(redrive).catch((err) => logger.warn({ err }, 're-drive failed'));
           }
-          if (Date.now() > deadline) throw new Error(`the pipeline did not settle within ${timeoutMs} ms: ${JSON.stringify(current)}`);
+          if (Date.now() > deadline) throw new NotIdleError(`the pipeline did not settle within ${timeoutMs} ms: ${JSON.stringify(current)}`, current);
           await new Promise((r) => setTimeout(r, 500));
         }
       },
@@ -254,6 +328,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   }
 }
 
+function withSink(sink: string | undefined): Record<string, string> {
+  return sink ? { K_SINK: sink } : {};
+}
+
 /** The stack options a process environment asks for: real Kafka / Nessie / warehouse when given, else embedded. */
 export function externalFromEnv(env: NodeJS.ProcessEnv): StackOptions['external'] {
   const s3Env = Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && /^(S3_|AWS_)/.test(k))) as Record<string, string>;
@@ -263,4 +341,15 @@ export function externalFromEnv(env: NodeJS.ProcessEnv): StackOptions['external'
     ...(env.FLOE_WAREHOUSE ? { warehouse: env.FLOE_WAREHOUSE } : {}),
     s3Env,
   };
+}
+
+async function createTopicsIfAbsent(brokers: string[], topics: string[], partitions: number): Promise<void> {
+  const admin = new kafkajs.Kafka({ clientId: 'floe-stack-topics', brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    // Answers false, not an error, when they all exist already.
+    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
 }

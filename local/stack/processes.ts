@@ -4,6 +4,12 @@
  * it). Their JSON logs go to `<home>/logs/<name>.log`, each start preceded by a line naming the entry it ran; warnings
  * and errors are also passed to the stack's logger. A process can be killed (SIGKILL, a crash) and restarted on the
  * same port.
+ *
+ * Supervision as Kubernetes restarts a container: a process that exits without being asked to (a crash, an OOM kill,
+ * a SIGKILL from outside) is started again on its port after a backoff that doubles from 0.5 s up to 30 s and starts
+ * over once a process stayed up for a minute. Each process holds the read end of a pipe on its stdin and exits when
+ * it closes (FLOE_EXIT_WITH_PARENT, `functions/serve.ts`): the kernel closes it when the stack dies, even by SIGKILL,
+ * so no function outlives its stack holding its port.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs';
@@ -68,6 +74,17 @@ export interface FunctionProcess {
   restart(): Promise<void>;
   /** Set when the process exits without being asked to. */
   onUnexpectedExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
+  /** How many times supervision restarted the process after it exited unexpectedly. */
+  restarts(): number;
+}
+
+export interface SupervisionOptions {
+  /** Backoff before the first restart; doubles per restart. Default 500 ms. */
+  initialBackoffMs?: number;
+  /** Default 30 s. */
+  maxBackoffMs?: number;
+  /** A process that stayed up this long restarts after the initial backoff again. Default 60 s. */
+  resetAfterMs?: number;
 }
 
 export interface FunctionProcessOptions {
@@ -78,6 +95,8 @@ export interface FunctionProcessOptions {
   logger: Logger;
   /** Run this file instead of `functions/main.ts`: a bundle (`.mjs`) runs without tsx, as in the image. */
   entry?: string;
+  /** Restart the process when it exits unexpectedly (default on; `false`: leave it down). */
+  supervise?: SupervisionOptions | false;
 }
 
 export function functionProcess(options: FunctionProcessOptions): FunctionProcess {
@@ -88,9 +107,38 @@ export function functionProcess(options: FunctionProcessOptions): FunctionProces
   let child: ChildProcess | undefined;
   let log: WriteStream | undefined;
   let expectedExit = false;
+  let restarts = 0;
+  const supervision = options.supervise === false ? undefined : {
+    initialBackoffMs: 500, maxBackoffMs: 30_000, resetAfterMs: 60_000, ...options.supervise,
+  };
+  let backoffMs = supervision?.initialBackoffMs ?? 0;
+  let startedAt = 0;
+  let pendingRestart: NodeJS.Timeout | undefined;
+
+  const cancelRestart = () => {
+    if (pendingRestart) clearTimeout(pendingRestart);
+    pendingRestart = undefined;
+  };
+
+  const supervise = (code: number | null, signal: NodeJS.Signals | null) => {
+    if (!supervision || pendingRestart) return;
+    if (Date.now() - startedAt >= supervision.resetAfterMs) backoffMs = supervision.initialBackoffMs;
+    const delay = backoffMs;
+    backoffMs = Math.min(backoffMs * 2, supervision.maxBackoffMs);
+    logger.warn({ function: name, code, signal, restarts: restarts + 1, backoffMs: delay }, `restarting ${name} in ${delay} ms (restart ${restarts + 1})`);
+    pendingRestart = setTimeout(() => {
+      pendingRestart = undefined;
+      if (expectedExit) return;
+      restarts++;
+      start();
+    }, delay);
+    // A pending restart must not keep a stack that is exiting alive.
+    pendingRestart.unref();
+  };
 
   const start = () => {
     expectedExit = false;
+    startedAt = Date.now();
     log = createWriteStream(path.join(options.logDir, `${name}.log`), { flags: 'a' });
     // FLOE_NODE_ARGS passes extra Node flags to every function process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
     const nodeArgs = (process.env.FLOE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
@@ -98,14 +146,17 @@ export function functionProcess(options: FunctionProcessOptions): FunctionProces
     const args = [...nodeArgs, ...(entry.endsWith('.ts') ? ['--import', 'tsx'] : ['--enable-source-maps']), entry];
     child = spawn(process.execPath, args, {
       cwd: ROOT,
-      env: { ...process.env, ...options.env, FLOE_FUNCTION: name, PORT: String(port), FLOE_LOG_FORMAT: 'json' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env, FLOE_FUNCTION: name, PORT: String(port), FLOE_LOG_FORMAT: 'json', FLOE_EXIT_WITH_PARENT: '1' },
+      // stdin: the pipe whose end tells the function that the stack is gone (see the header).
+      stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });
     // Which code a run exercised (the sources or a bundle, and which build) is a question its log must answer.
     log.write(`${JSON.stringify({ level: 'info', time: Date.now(), pid: child.pid, name: 'floe-stack', function: name, entry, msg: `started node ${args.join(' ')}` })}\n`);
     const current = child;
     running.add(current);
+    // Nothing is written to it; an error on it (the process died) is the exit handler's business.
+    current.stdin?.on('error', () => undefined);
     const sink = log;
     for (const stream of [current.stdout!, current.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {
@@ -119,6 +170,7 @@ export function functionProcess(options: FunctionProcessOptions): FunctionProces
       if (!expectedExit) {
         logger.warn({ function: name, code, signal }, `${name} exited unexpectedly`);
         result.onUnexpectedExit?.(code, signal);
+        supervise(code, signal);
       }
     });
   };
@@ -164,11 +216,13 @@ export function functionProcess(options: FunctionProcessOptions): FunctionProces
     },
     async stop() {
       expectedExit = true;
+      cancelRestart();
       child?.kill('SIGTERM');
       await exited();
     },
     async kill() {
       expectedExit = true;
+      cancelRestart();
       child?.kill('SIGKILL');
       await exited();
     },
@@ -177,6 +231,7 @@ export function functionProcess(options: FunctionProcessOptions): FunctionProces
       start();
       await result.ready();
     },
+    restarts: () => restarts,
   };
   start();
   return result;
