@@ -14,7 +14,7 @@ import { loadEnv, normalizeWarehouse, warehouseIO, type FloeEnv } from '../../sh
 import type { Logger } from '../../shared/runtime/logger.ts';
 import { tableNames, topicConfig } from '../../shared/runtime/pipeline-config.ts';
 import { WAP_PREFIX } from '../../shared/wap/batch-branches.ts';
-import { brokerTopicPartitions, createBrokerTopic, startBroker, type RunningBroker } from '../broker/index.ts';
+import { startBroker, type RunningBroker } from '../broker/index.ts';
 import { startKafkaBroker, kafkajsCodecs } from '../kafka/index.ts';
 import { startKafkaSources, type RunningKafkaSources } from '../kafka-source/index.ts';
 import { loadManifests, type Manifests } from '../knative/manifests.ts';
@@ -26,7 +26,6 @@ import { createEmitter } from '../../shared/runtime/event-emitter.ts';
 import { Property } from '../../shared/wap/batch-branches.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
 import type { Whereabouts } from './accounting.ts';
-import { functionSink } from './function-sink.ts';
 import { checkBundles, freePort, functionEntry, functionProcess, type FunctionProcess } from './processes.ts';
 
 Object.assign(kafkajs.CompressionCodecs, kafkajsCodecs());
@@ -141,10 +140,6 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       stops.push(() => kafka.stop());
       for (const topic of topics) await kafka.createTopic(topic, options.partitions ?? 3).catch(() => undefined);
       kafkaBrokers = [kafka.brokers];
-    } else {
-      // A real broker's topics are not created by a consumer group's subscription (it fails on a missing topic), and
-      // one auto-created by the first produce gets the broker's default partition count.
-      await createTopicsIfAbsent(kafkaBrokers, topics, options.partitions ?? 3);
     }
 
     let nessieUri = options.external?.nessieUri;
@@ -171,29 +166,29 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const catalog: Catalog = { client: createNessieClient({ uri: nessieUri }), io: warehouseIO(env), warehouse: env.warehouse };
 
     // Functions: every Knative Service of the manifests, with its literal env, K_SINK where a SinkBinding says so.
+    const sinkBound = new Set(manifests.sinkBindings.map((b) => b.subject));
     const functions: Record<string, FunctionProcess> = {};
     // The dashboard is not a CloudEvents function: the stack serves it in-process below.
     for (const service of functionServices) {
       const port = await freePort();
       const fn = functionProcess({
         name: service.name, port, logDir: path.join(home, 'logs'), logger, entry: functionEntry(service.function!, options.bundles),
-        env: { ...service.env, ...LOCAL_FUNCTION_ENV, ...baseEnv, ...(options.functionEnv ?? {}), FLOE_FUNCTION: service.function, ...withSink(functionSink(manifests, service.name, brokerUrl)) },
+        env: { ...service.env, ...LOCAL_FUNCTION_ENV, ...baseEnv, ...(options.functionEnv ?? {}), FLOE_FUNCTION: service.function, ...(sinkBound.has(service.name) ? { K_SINK: brokerUrl } : {}) },
       });
       functions[service.name] = fn;
       stops.push(() => fn.stop());
     }
     await Promise.all(Object.values(functions).map((fn) => fn.ready()));
 
-    const services = Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url]));
-    // One topic for every incarnation of the broker: its positions keep growing across restartBroker, as Kafka's do.
-    const brokerName = manifests.brokers.length === 1 ? manifests.brokers[0] : manifests.brokers.find((b) => b.name === 'default');
-    const topic = createBrokerTopic(brokerTopicPartitions(manifests, brokerName));
-    const brokerOptions = { manifests, services, port: brokerPort, topic, logger: logger.child({ part: 'broker' }) };
+    const brokerOptions = {
+      manifests, services: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url])), port: brokerPort,
+      logger: logger.child({ part: 'broker' }),
+    };
     let broker: RunningBroker = await startBroker(brokerOptions);
     stops.push(() => broker.stop());
 
     const sources: RunningKafkaSources = await startKafkaSources({
-      manifests, brokers: kafkaBrokers, sinkUrl: broker.url, services, deadLetterUrl: functions.deadletter?.url, logger: logger.child({ part: 'kafka-source' }),
+      manifests, brokers: kafkaBrokers, sinkUrl: broker.url, deadLetterUrl: functions.deadletter?.url, logger: logger.child({ part: 'kafka-source' }),
     });
     stops.push(() => sources.stop());
 
@@ -328,10 +323,6 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   }
 }
 
-function withSink(sink: string | undefined): Record<string, string> {
-  return sink ? { K_SINK: sink } : {};
-}
-
 /** The stack options a process environment asks for: real Kafka / Nessie / warehouse when given, else embedded. */
 export function externalFromEnv(env: NodeJS.ProcessEnv): StackOptions['external'] {
   const s3Env = Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && /^(S3_|AWS_)/.test(k))) as Record<string, string>;
@@ -341,15 +332,4 @@ export function externalFromEnv(env: NodeJS.ProcessEnv): StackOptions['external'
     ...(env.FLOE_WAREHOUSE ? { warehouse: env.FLOE_WAREHOUSE } : {}),
     s3Env,
   };
-}
-
-async function createTopicsIfAbsent(brokers: string[], topics: string[], partitions: number): Promise<void> {
-  const admin = new kafkajs.Kafka({ clientId: 'floe-stack-topics', brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    // Answers false, not an error, when they all exist already.
-    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
-  } finally {
-    await admin.disconnect();
-  }
 }
