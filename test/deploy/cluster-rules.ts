@@ -104,17 +104,29 @@ function responseStartRule(service: K8sObject, report: Report): void {
   }
 }
 
-/** A request Serving cuts first is a 504 the dispatcher retries while the handler still runs. */
+/**
+ * A request Serving cuts first is a 504 that the dispatcher (a Trigger's, or that of a KafkaSource sinking into a
+ * Service) retries while the handler still runs.
+ */
 function triggerTimeoutRule(objects: readonly K8sObject[], manifests: Manifests, report: Report): void {
   const serviceObjects = new Map(objects.filter((o) => groupKind(o) === 'serving.knative.dev/Service').map((o) => [o.metadata?.name, o]));
   for (const trigger of manifests.triggers) {
     const service = serviceObjects.get(trigger.subscriber);
     const timeoutMs = effectiveTriggerDelivery(trigger, manifests.brokers.find((b) => b.name === trigger.broker)).timeoutMs;
     if (!service || timeoutMs === undefined) continue;
-    const limit = effectiveResponseStartSeconds(service);
-    if (timeoutMs >= limit * 1000) {
-      report(`Trigger/${trigger.name}`, 'spec.delivery.timeout', `${timeoutMs / 1000}s is not below the ${limit}s after which Service/${service.metadata.name} answers 504 (responseStartTimeoutSeconds): the dispatcher would retry while the handler still runs`);
-    }
+    timeoutBelowResponseStart(`Trigger/${trigger.name}`, timeoutMs, service, report);
+  }
+  for (const source of manifests.kafkaSources) {
+    const service = source.sink.kind === 'Service' ? serviceObjects.get(source.sink.name) : undefined;
+    const timeoutMs = source.delivery?.timeoutMs;
+    if (service && timeoutMs !== undefined) timeoutBelowResponseStart(`KafkaSource/${source.name}`, timeoutMs, service, report);
+  }
+}
+
+function timeoutBelowResponseStart(sender: string, timeoutMs: number, service: K8sObject, report: Report): void {
+  const limit = effectiveResponseStartSeconds(service);
+  if (timeoutMs >= limit * 1000) {
+    report(sender, 'spec.delivery.timeout', `${timeoutMs / 1000}s is not below the ${limit}s after which Service/${service.metadata.name} answers 504 (responseStartTimeoutSeconds): the dispatcher would retry while the handler still runs`);
   }
 }
 
@@ -181,19 +193,24 @@ function syncWaveRule(objects: readonly K8sObject[], report: Report): void {
   }
 }
 
-/** eventing-kafka-broker: ordered = one event in flight per partition; the next hop decides the order that counts. */
+/**
+ * eventing-kafka-broker: `ordered` (the default) allows one event in flight per partition, retries and backoff
+ * included. floe depends on no order (rows carry their event time, duplicates are recognised by Kafka coordinate), and
+ * whatever a source's events become is delivered unordered further on, so ordering only costs throughput.
+ */
 function orderingRule(manifests: Manifests, namespace: string, report: Report): void {
   for (const source of manifests.kafkaSources) {
-    if (source.ordering !== 'ordered' || source.sink.kind !== 'Broker') continue;
-    for (const topic of source.topics) {
-      const event = kafkaSample(namespace, source.name, topic, source.extensions);
-      for (const trigger of manifests.triggers) {
-        if (trigger.broker !== source.sink.name || !matches(trigger.filters, event)) continue;
-        if (trigger.annotations[ORDER_ANNOTATION] !== 'ordered') {
-          report(`KafkaSource/${source.name}`, 'spec.ordering', `ordered (the default when unset) buys nothing: Trigger/${trigger.name} delivers its events unordered, and ordered allows only one event in flight per partition`);
-        }
-      }
+    if (source.ordering !== 'ordered') continue;
+    let evidence = 'nothing in floe depends on event order';
+    if (source.sink.kind === 'Broker') {
+      const brokerName = source.sink.name;
+      const unordered = source.topics.flatMap((topic) => manifests.triggers.filter((trigger) => trigger.broker === brokerName
+        && matches(trigger.filters, kafkaSample(namespace, source.name, topic, source.extensions))
+        && trigger.annotations[ORDER_ANNOTATION] !== 'ordered'));
+      if (unordered.length === 0) continue;
+      evidence = `Trigger/${unordered[0].name} delivers its events unordered anyway`;
     }
+    report(`KafkaSource/${source.name}`, 'spec.ordering', `ordered (the default when unset) buys nothing: ${evidence}, and ordered allows only one event in flight per partition`);
   }
 }
 

@@ -77,6 +77,11 @@ describe('the cluster rules', () => {
     expect(findingsAfter((get) => {
       get('Trigger', 'publisher').spec.delivery.timeout = 'PT180S';
     })).toMatch(/Trigger\/publisher spec\.delivery\.timeout: 180s is not below the 180s/);
+    expect(findingsAfter((get) => {
+      const source = get('KafkaSource', 'parking-exit');
+      source.spec.sink = { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'tagger' } };
+      source.spec.delivery.timeout = 'PT60S';
+    })).toMatch(/KafkaSource\/parking-exit spec\.delivery\.timeout: 60s is not below the 60s after which Service\/tagger answers 504/);
   });
 
   it('a Trigger of PingSource ticks must not retry: the retry would run the job beside the abandoned run', () => {
@@ -100,15 +105,30 @@ describe('the cluster rules', () => {
     })).toMatch(/Deployment\/extra .*no sync-wave rule for apps\/Deployment/);
   });
 
-  it('an ordered KafkaSource whose events reach an unordered Trigger is reported (ordered is also the default)', () => {
-    const findings = findingsAfter((get) => {
-      delete get('KafkaSource', 'parking-exit').spec.ordering;
+  it('an ordered KafkaSource is reported (ordered is also the default), naming the unordered Trigger behind a Broker', () => {
+    const broker = { ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default' } };
+    const tagger = { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'tagger' } };
+    const viaBroker = (ordered: boolean) => findingsAfter((get, objects) => {
+      const source = get('KafkaSource', 'parking-exit');
+      delete source.spec.ordering;
+      source.spec.sink = broker;
+      // a Trigger for the source's events; ordered: every Trigger keeps the order
+      if (ordered) {
+        for (const object of objects) if (object.kind === 'Trigger') object.metadata.annotations['kafka.eventing.knative.dev/delivery.order'] = 'ordered';
+      }
+      objects.push({
+        apiVersion: 'eventing.knative.dev/v1', kind: 'Trigger',
+        metadata: { name: 'exit-records', annotations: { [SYNC_WAVE]: '3', 'autoscaling.eventing.knative.dev/class': 'disabled', ...(ordered ? { 'kafka.eventing.knative.dev/delivery.order': 'ordered' } : {}) } },
+        spec: { broker: 'default', filters: [{ exact: { floekafkatopic: 'parking-exit' } }], subscriber: tagger, delivery: { retry: 1, timeout: 'PT10S' } },
+      });
     });
-    expect(findings).toMatch(/KafkaSource\/parking-exit spec\.ordering: ordered \(the default when unset\) buys nothing: Trigger\/tagger delivers its events unordered/);
+    expect(viaBroker(false)).toMatch(/KafkaSource\/parking-exit spec\.ordering: ordered \(the default when unset\) buys nothing: Trigger\/[\w-]+ delivers its events unordered anyway/);
+    expect(viaBroker(true)).not.toMatch(/spec\.ordering/);
     expect(findingsAfter((get) => {
-      get('KafkaSource', 'parking-exit').spec.ordering = 'ordered';
-      get('Trigger', 'tagger').metadata.annotations['kafka.eventing.knative.dev/delivery.order'] = 'ordered';
-    })).toBe('');
+      const source = get('KafkaSource', 'parking-sensors');
+      source.spec.ordering = 'ordered';
+      source.spec.sink = tagger;
+    })).toMatch(/KafkaSource\/parking-sensors spec\.ordering: ordered \(the default when unset\) buys nothing: nothing in floe depends on event order/);
   });
 
   it('a Broker without spec.config is reported', () => {
