@@ -4,7 +4,7 @@
  * removes its file once the Broker accepted it (`shared/maintenance/deadletter-replay.ts`).
  */
 import { listOption, stringOption, UsageError, type Command } from '../command.ts';
-import { deadLetterRecords, listDeadLetters, replayDeadLetters, type StoredDeadLetter } from '../../shared/maintenance/deadletter-replay.ts';
+import { deadLetterRecords, listDeadLetters, replayDeadLetters, replayTarget, type StoredDeadLetter } from '../../shared/maintenance/deadletter-replay.ts';
 import { warehouseIO } from '../../shared/runtime/env.ts';
 import { createEmitter } from '../../shared/runtime/event-emitter.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
@@ -38,7 +38,8 @@ export const command: Command = {
   summary: 'list, show and replay the events the Broker dead-lettered (stored under <warehouse>deadletter/)',
   description: [
     'replay posts each stored event to the Broker with its original attributes (without the knativeerror* ones) and',
-    'removes its file once the Broker answered 2xx; an event the Broker refuses stays stored. The consumers are',
+    'removes its file once the Broker answered 2xx; an event the Broker refuses stays stored. (A KafkaSource\'s events',
+    'bypass the Broker: they go back to the sink they failed at.) The consumers are',
     'idempotent, so replaying an event that was in fact handled changes nothing. The warehouse is FLOE_WAREHOUSE, or',
     'the local stack\'s under FLOE_HOME. The janitor replays on its own on its redrive tick once the destination is up.',
   ].join('\n'),
@@ -92,7 +93,7 @@ export const command: Command = {
         replayed: result.replayed.map((l) => l.id), failed: result.failed.map((f) => ({ id: f.letter.id, error: f.message })), unknown,
       }));
     } else {
-      for (const letter of result.replayed) console.log(`replayed ${letter.id} (${letter.type}) to ${brokerUrl}`);
+      for (const letter of result.replayed) console.log(`replayed ${letter.id} (${letter.type}) to ${replayTarget(letter, brokerUrl)}`);
       for (const { letter, message } of result.failed) console.error(`failed ${letter.id}: ${message} (still stored at ${letter.location})`);
       for (const id of unknown) console.error(`no dead letter with id '${id}'`);
       console.log(`${result.replayed.length} replayed, ${result.failed.length} failed`);

@@ -1,12 +1,15 @@
 /**
  * Dead letters, brought back: the events the deadletter function stored under `<warehouse>deadletter/<date>/` are
  * posted again to the Broker with their original attributes (minus the `knativeerror*` ones the failed delivery
- * added), and each stored file is removed once the Broker accepted its event. Every consumer is idempotent (a batch is
+ * added), and each stored file is removed once the Broker accepted its event. A KafkaSource's dead letter is the
+ * exception: the source posts to its sink directly, so no Trigger routes its events and the Broker would accept and
+ * drop it; it goes back to the sink it failed at (`knativeerrordest`). Every consumer is idempotent (a batch is
  * written, audited and published once per Kafka offset range), so replaying an event that was in fact handled is safe.
  * Used by `floe deadletter` and by the janitor on its `redrive` tick.
  */
 import type { CloudEventMessage } from '../events/cloudevent.ts';
 import { Extension } from '../events/contract.ts';
+import { createEmitter } from '../runtime/event-emitter.ts';
 import type { FileIO } from '../storage/file-io.ts';
 import { parseJson } from '../util/lossless-json.ts';
 
@@ -97,7 +100,21 @@ export interface ReplayOptions {
   ids?: readonly string[];
   /** Replay only letters whose failed destination answers healthy now (default: replay all). */
   healthy?: (destination: string) => Promise<boolean>;
+  /** Posts a KafkaSource's dead letter to the sink it failed at; must throw unless it answered 2xx. */
+  sendTo?: (destination: string, event: CloudEventMessage) => Promise<void>;
 }
+
+/** Set by a KafkaSource on every event it forwards (its delivery did not go through the Broker). */
+export function fromKafkaSource(letter: StoredDeadLetter): boolean {
+  return letter.attributes.knativekafkapartition !== undefined && letter.attributes.knativekafkaoffset !== undefined;
+}
+
+/** Where a letter is replayed to: the Broker (`broker`), or for a KafkaSource's the sink it failed at. */
+export function replayTarget(letter: StoredDeadLetter, broker: string): string {
+  return fromKafkaSource(letter) && letter.destination ? letter.destination : broker;
+}
+
+const postTo = (destination: string, event: CloudEventMessage) => createEmitter(destination, { retries: 3 })(event);
 
 /**
  * Re-posts stored dead letters through `send` (which must throw unless the Broker answered 2xx) and removes each file
@@ -118,7 +135,9 @@ export async function replayDeadLetters(io: FileIO, letters: readonly StoredDead
       }
     }
     try {
-      await send(replayEvent(letter));
+      const event = replayEvent(letter);
+      if (fromKafkaSource(letter) && letter.destination) await (options.sendTo ?? postTo)(letter.destination, event);
+      else await send(event);
     } catch (err) {
       result.failed.push({ letter, message: (err as Error).message });
       continue;
