@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { FileIO } from '../storage/file-io.ts';
 import { ValidationError, type TableUpdate } from './commit.ts';
 import { summarizeManifest, writeManifest } from './manifest.ts';
-import { currentSchema, snapshotForRef, specById } from './metadata.ts';
+import { ancestors, currentSchema, snapshotForRef, specById } from './metadata.ts';
 import { finishSnapshot, metadataDir, newSnapshotId, readManifestEntries, readManifestFiles } from './snapshot.ts';
 import { buildSummary } from './summary.ts';
 import { EntryStatus, ManifestContent, type ManifestEntry, type ManifestFile, type TableMetadata } from './types.ts';
@@ -24,7 +24,7 @@ export interface RewriteManifestsOptions {
   /** Default the table's `commit.manifest.target-size-bytes` (8 MiB). */
   targetSizeBytes?: number;
   branch?: string;
-  /** Summary keys (by prefix) copied from the parent (floe's Kafka offsets). */
+  /** Summary keys (by prefix) copied from the nearest ancestor that has them (floe's Kafka offsets). */
   carrySummaryPrefixes?: string[];
   summary?: Record<string, string>;
   now?: () => number;
@@ -125,7 +125,10 @@ export function rewriteManifests(options: RewriteManifestsOptions): TableUpdate 
     options.onPlan?.({ replaced: planned.replaced, written: planned.written, kept, entries: planned.entries });
     if (!planned.replaced.length) return base;
     const summary = {
-      ...buildSummary({ operation: 'replace', added: [], removed: [], previous: parent, carryPrefixes: options.carrySummaryPrefixes, properties: options.summary }),
+      ...buildSummary({
+        operation: 'replace', added: [], removed: [], previous: parent, carryPrefixes: options.carrySummaryPrefixes, properties: options.summary,
+        ...(options.carrySummaryPrefixes ? { carryFrom: ancestors(base, parent?.snapshotId) } : {}),
+      }),
       'manifests-created': String(planned.written.length),
       'manifests-kept': String(kept.length),
       'manifests-replaced': String(planned.replaced.length),

@@ -29,7 +29,7 @@ interface ProducerOptions {
   branch?: string;
   /** Extra summary keys, possibly derived from the parent snapshot (e.g. merged Kafka offset ranges). */
   summary?: SummaryProperties;
-  /** Summary keys (by prefix) that hold state and are copied from the parent unless `summary` sets them. */
+  /** Summary keys (by prefix) that hold state: copied from the nearest ancestor that has them unless `summary` sets them. */
   carrySummaryPrefixes?: string[];
   now?: () => number;
 }
@@ -144,6 +144,7 @@ export function appendFiles(options: AppendOptions): TableUpdate {
       changedPartitions: new Set(files.map(partitionKey)).size,
       properties: resolveSummary(options.summary, parent, base),
       carryPrefixes: options.carrySummaryPrefixes,
+      ...(options.carrySummaryPrefixes ? { carryFrom: ancestors(base, parent?.snapshotId) } : {}),
     });
     return finishSnapshot(options.io, base, branch, parent, snapshotId, commitId, attempt, manifests, summary, now());
   };
@@ -216,6 +217,7 @@ export function rewriteFiles(options: RewriteOptions): TableUpdate {
       changedPartitions: new Set([...options.added, ...removed].map(partitionKey)).size,
       properties: resolveSummary(options.summary, parent, base),
       carryPrefixes: options.carrySummaryPrefixes,
+      ...(options.carrySummaryPrefixes ? { carryFrom: ancestors(base, parent?.snapshotId) } : {}),
     });
     const manifests = [...written, ...kept];
     return finishSnapshot(options.io, base, branch, parent, snapshotId, commitId, attempt, manifests, summary, now());

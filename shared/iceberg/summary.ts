@@ -52,6 +52,12 @@ export interface SummaryInput {
   properties?: Record<string, string>;
   /** Key prefixes copied from the previous summary unless `properties` sets them (state kept across snapshots). */
   carryPrefixes?: string[];
+  /**
+   * Where carried keys come from: the previous snapshot's retained ancestry, nearest first; each key is taken from the
+   * nearest snapshot that has it, so a commit by an engine that does not carry the keys does not end them.
+   * Default: the previous snapshot only.
+   */
+  carryFrom?: Snapshot[];
 }
 
 
@@ -95,8 +101,10 @@ export function buildSummary(input: SummaryInput): Record<string, string> {
     else if (prev?.[key] !== undefined && /^-?\d+$/.test(prev[key])) summary[key] = String(Number(prev[key]) + delta[key]);
   }
   const carried: Record<string, string> = {};
-  for (const [key, value] of Object.entries(prev ?? {})) {
-    if ((input.carryPrefixes ?? []).some((prefix) => key.startsWith(prefix))) carried[key] = value;
+  for (const snapshot of input.carryFrom ?? (input.previous ? [input.previous] : [])) {
+    for (const [key, value] of Object.entries(snapshot.summary)) {
+      if (!(key in carried) && (input.carryPrefixes ?? []).some((prefix) => key.startsWith(prefix))) carried[key] = value;
+    }
   }
   return { ...summary, ...carried, ...(input.properties ?? {}) };
 }

@@ -10,6 +10,7 @@ import type { TaggedRecord } from '../../shared/events/contract.ts';
 import { expireSnapshots } from '../../shared/iceberg/expire-snapshots.ts';
 import { currentSnapshot } from '../../shared/iceberg/metadata.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
+import { rewriteManifests } from '../../shared/iceberg/rewrite-manifests.ts';
 import { appendFiles } from '../../shared/iceberg/snapshot.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
 import { loadPipelineConfig } from '../../shared/runtime/pipeline-config.ts';
@@ -17,7 +18,7 @@ import { createFileIO } from '../../shared/storage/index.ts';
 import { auditBatch } from '../../functions/auditor/audit-step.ts';
 import { publishBatch } from '../../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
-import { offsetsSummaryKey } from '../../shared/wap/kafka-offsets.ts';
+import { CARRIED_SUMMARY_PREFIXES, offsetsSummaryKey } from '../../shared/wap/kafka-offsets.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
 import { OffsetsHistoryLostError } from '../../shared/wap/table-layout.ts';
 import type { WapContext } from '../../shared/wap/wap-context.ts';
@@ -91,6 +92,20 @@ describe('published offsets through the snapshot ancestry', () => {
     expect(coordinates.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `0:${i}`).sort());
   });
 
+  it("floe's own maintenance after a foreign commit records the offsets again, so expiry keeps them", async () => {
+    const key = offsetsSummaryKey('parking-entry');
+    const before = await loadTables(ctx.catalog, 'main', [PRODUCTION]);
+    const recorded = before.tables.get(PRODUCTION)!.metadata.snapshots.map((s) => s.summary[key]).filter((v) => v !== undefined).at(-1);
+    await foreignAppend();
+    await commitOnBranch(ctx.catalog, 'main', new Map([[PRODUCTION, rewriteManifests({ io: ctx.catalog.io, carrySummaryPrefixes: CARRIED_SUMMARY_PREFIXES })]]), { message: 'floe: rewrite manifests' });
+    await commitOnBranch(ctx.catalog, 'main', new Map([[PRODUCTION, expireSnapshots({ maxSnapshotAgeMs: 0, minSnapshotsToKeep: 1, now: () => Date.now() + 60_000 })]]), { message: 'floe: expire snapshots' });
+    const { tables } = await loadTables(ctx.catalog, 'main', [PRODUCTION]);
+    const metadata = tables.get(PRODUCTION)!.metadata;
+    expect(metadata.snapshots).toHaveLength(1);
+    expect(currentSnapshot(metadata)?.summary[key]).toBe(recorded);
+    expect(await run([entry(0, 5), entry(0, 20)])).toMatchObject({ kind: 'published', event: { duplicates: 1 } });
+  });
+
   it('fails closed when snapshot expiry cut the ancestry before any snapshot recording the offsets', async () => {
     // audited before the cut, published after it
     const pending = await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [entry(1, 0), entry(1, 1)]));
@@ -103,6 +118,6 @@ describe('published offsets through the snapshot ancestry', () => {
     await expect(publishBatch(ctx, pending)).rejects.toThrow(OffsetsHistoryLostError);
     await expect(publishBatch(ctx, pending)).rejects.toThrow(/published Kafka offsets of topic 'parking-entry' are not in its history/);
     await expect(run([entry(0, 0)])).rejects.toThrow(OffsetsHistoryLostError);
-    expect((await floeCoordinates()).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `0:${i}`).sort());
+    expect((await floeCoordinates()).sort()).toEqual(Array.from({ length: 21 }, (_, i) => `0:${i}`).sort());
   });
 });
