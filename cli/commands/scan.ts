@@ -4,6 +4,7 @@ import { displayRow } from '../../shared/iceberg/display.ts';
 import { parseFilter } from '../../shared/iceberg/filter-syntax.ts';
 import { planScan, readTasks } from '../../shared/iceberg/scan.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
+import { Column } from '../../shared/wap/staging-rows.ts';
 import { locationMaps, openCatalogTable, openMetadataFile, type OpenedTable } from '../tables.ts';
 
 export const command: Command = {
@@ -19,10 +20,12 @@ export const command: Command = {
     limit: { type: 'string', placeholder: 'N', description: 'at most N rows' },
     map: { type: 'string', multiple: true, placeholder: 'FROM=TO', description: 'read recorded locations under FROM at TO (with --metadata)' },
     json: { type: 'boolean', description: 'one JSON object per line' },
+    raw: { type: 'string', placeholder: 'text|base64', default: 'text', description: "how to show _raw (a record's bytes): UTF-8 text when valid, else base64:…; or always base64" },
   },
   examples: [
     'floe scan production.parking_entry --limit 10',
     "floe scan production.parking_entry_untrusted --where \"_status = 'malformed'\" --json",
+    'floe scan production.parking_entry_untrusted --columns _offset,_reasons,_raw --raw base64',
     'floe scan --metadata path/to/v5.metadata.json --snapshot 7505300640432048841 --map s3a://bucket/=./local/',
   ],
   async run({ values, positionals }) {
@@ -40,6 +43,8 @@ export const command: Command = {
       throw new UsageError(`--where: ${(err as Error).message}`);
     }
     const columns = stringOption(values, 'columns')?.split(',').map((c) => c.trim()).filter(Boolean);
+    const rawMode = stringOption(values, 'raw') ?? 'text';
+    if (rawMode !== 'text' && rawMode !== 'base64') throw new UsageError(`--raw expects text or base64, got '${rawMode}'`);
     const table: OpenedTable = metadataFile
       ? await openMetadataFile(metadataFile, locationMaps(listOption(values, 'map')))
       : await openCatalogTable(positionals[0], stringOption(values, 'ref') ?? 'main');
@@ -59,6 +64,8 @@ export const command: Command = {
     return 0;
   },
 };
+        const raw = row[Column.raw];
+        if (raw instanceof Uint8Array) shown[Column.raw] = showRaw(raw, rawMode);
 
 function cell(value: unknown): string {
   if (value === null || value === undefined) return '∅';
@@ -67,6 +74,21 @@ function cell(value: unknown): string {
 }
 
 function printTable(rows: Record<string, unknown>[], columns: string[]): void {
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A record's bytes as people read them: the text it is when it is UTF-8, base64 (marked) when it is not. */
+function showRaw(bytes: Uint8Array, mode: 'text' | 'base64'): string {
+  if (mode === 'text') {
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      // not text: shown as base64 below, marked so that it cannot pass for the record's text
+    }
+  }
+  const base64 = Buffer.from(bytes).toString('base64');
+  return mode === 'text' ? `base64:${base64}` : base64;
+}
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
   console.log(line(columns));

@@ -11,9 +11,11 @@ import { currentSchema, defaultSpec, snapshotForRef } from '../../shared/iceberg
 import { scanRows } from '../../shared/iceberg/scan.ts';
 import { appendFiles } from '../../shared/iceberg/snapshot.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
-import type { DataFile, TableMetadata } from '../../shared/iceberg/types.ts';
-import { auditRows, batchVerdict, uniqueKey, uniqueName, type RowVerdict } from '../../shared/quality/rules.ts';
+import type { DataFile, StructType, TableMetadata } from '../../shared/iceberg/types.ts';
+import { rowProblem } from '../../shared/iceberg/parquet-writer.ts';
+import { auditRows, batchVerdict, uniqueKey, uniqueName, type AuditResult, type RowVerdict } from '../../shared/quality/rules.ts';
 import { tableNames, topicConfig, type TopicConfig } from '../../shared/runtime/pipeline-config.ts';
+import { bareObject, ownValue } from '../../shared/util/bare-object.ts';
 import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
 import { branchHead, property, Property, Stage } from '../../shared/wap/batch-branches.ts';
 import { type WapContext } from '../../shared/wap/wap-context.ts';
@@ -30,7 +32,7 @@ async function publishedUniqueKeys(ctx: WapContext, production: TableMetadata | 
   const schema = currentSchema(production);
   for (const fields of topic.rules.unique) {
     if (!fields.every((f) => schema.fields.some((c) => c.name === f))) continue;
-    const valuesOf = (field: string) => [...new Set(rows.map((r) => r[field]).filter((v) => v !== null && v !== undefined))] as (string | number | bigint)[];
+    const valuesOf = (field: string) => [...new Set(rows.map((r) => ownValue(r, field)).filter((v) => v !== null && v !== undefined))] as (string | number | bigint)[];
     if (!valuesOf(fields[0]).length) continue;
     // `in` filters on every key field let partition and file metrics prune what cannot hold these keys (for a
     // time-partitioned table, only recent files); only the key columns are read.
@@ -38,9 +40,48 @@ async function publishedUniqueKeys(ctx: WapContext, production: TableMetadata | 
       io: ctx.catalog.io, columns: fields,
       filter: { op: 'and', args: fields.map((f) => ({ op: 'in' as const, ref: f, values: valuesOf(f) })) },
     });
-    out.set(uniqueName(fields), new Set(found.map((r) => uniqueKey(fields.map((f) => r[f])))));
+    out.set(uniqueName(fields), new Set(found.map((r) => uniqueKey(fields.map((f) => ownValue(r, f))))));
   }
   return out;
+}
+
+/** Staging columns a trusted row does not keep: its conversion errors, bytes and headers are for untrusted rows. */
+const STAGING_ONLY = new Set<string>([Column.errors, Column.raw, Column.headers]);
+
+/** A staging row as a production row (a new bare object: rows are never shared between tables). */
+function trustedRow(row: Record<string, unknown>): Record<string, unknown> {
+  const out = bareObject();
+  for (const name of Object.keys(row)) if (!STAGING_ONLY.has(name)) out[name] = row[name];
+  return out;
+}
+
+function untrustedRow(row: Record<string, unknown>, reasons: string[]): Record<string, unknown> {
+  const out = Object.assign(bareObject(), row);
+  out[Column.reasons] = reasons;
+  return out;
+}
+
+/**
+ * Moves trusted rows that the production table on the branch cannot take to the untrusted ones, with the reason.
+ * Only checked when the table's columns do not all match the staging columns, so the usual audit costs no extra pass.
+ */
+function demoteUnwritable(
+  result: AuditResult, production: TableMetadata | undefined, struct: StructType, topic: TopicConfig, asWritten: (row: Record<string, unknown>) => Record<string, unknown>,
+): void {
+  if (!production) return;
+  const { metadata, incompatible } = tableFor(production, struct, topic, () => production.location);
+  if (!incompatible.length) return;
+  const problem = rowProblem(currentSchema(metadata));
+  const keep: Record<string, unknown>[] = [];
+  for (const row of result.trusted) {
+    const why = problem(asWritten(row));
+    if (why === undefined) keep.push(row);
+    else {
+      result.untrusted.push({ row, reasons: [`type: ${why} (the production table's column differs)`] });
+      result.reasonCounts.type = (result.reasonCounts.type ?? 0) + 1;
+    }
+  }
+  result.trusted = keep;
 }
 
 export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<BatchAudited> {
@@ -63,13 +104,17 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
     rows, rules: topic.rules, eventTime: topic.eventTime, nowMicros: BigInt(now.getTime()) * 1000n,
     published: await publishedUniqueKeys(ctx, onMain.get(names.production)?.metadata, topic, rows),
   });
+  // Rows the tables on the branch could not take (nothing should produce them: the staging schema derives from the
+  // same production schema) are untrusted with the reason rather than failing the whole audit over and over.
+  const stagingSchema = currentSchema(staging.metadata);
+  const onBranch = await loadTables(catalog, `${batch.branch}@${batch.hash}`, [names.production, names.untrusted]);
+  demoteUnwritable(result, onBranch.tables.get(names.production)?.metadata, productionStruct(stagingSchema), topic, trustedRow);
   const verdict = batchVerdict(rows.length, result.untrusted.length, config.audit.maxUntrustedRatio, config.audit.minRowsForGate);
   const trusted = verdict.verdict === 'passed' ? result.trusted : [];
   const untrusted: RowVerdict[] = verdict.verdict === 'passed'
     ? result.untrusted
     : [...result.untrusted.map((u) => ({ ...u, reasons: [...u.reasons, verdict.reason!] })), ...result.trusted.map((row) => ({ row, reasons: [verdict.reason!] }))];
   const batchOffsets = rangesFromPayload(batch.offsets);
-  const stagingSchema = currentSchema(staging.metadata);
 
   const tableUpdate = (name: string, struct: ReturnType<typeof productionStruct>, rowsFor: () => Record<string, unknown>[]): TableUpdate => {
     // Data files are written once per (schema, spec) they were laid out for, and reused if a retry finds the same.
@@ -92,11 +137,8 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
     };
   };
 
-  const trustedRows = () => trusted.map((row) => {
-    const { [Column.errors]: _e, [Column.raw]: _r, ...rest } = row;
-    return rest;
-  });
-  const untrustedRows = () => untrusted.map(({ row, reasons }) => ({ ...row, [Column.reasons]: reasons }));
+  const trustedRows = () => trusted.map(trustedRow);
+  const untrustedRows = () => untrusted.map(({ row, reasons }) => untrustedRow(row, reasons));
   const audited: BatchAudited = {
     batchId: batch.batchId, branch: batch.branch, hash: '', topic: batch.topic, table: batch.table,
     verdict: verdict.verdict, ...(verdict.reason ? { reason: verdict.reason } : {}),

@@ -4,7 +4,7 @@
  */
 import { Counter } from 'prom-client';
 import { InvalidEventError } from '../../shared/events/cloudevent.ts';
-import { tagRecord, taggedEvent, UnroutableRecordError } from './tagging.ts';
+import { malformedRecord, tagRecord, taggedEvent, UnroutableRecordError } from './tagging.ts';
 import { HandlerError, type FloeFunction } from '../../shared/runtime/function-host.ts';
 import type { Runtime } from '../../shared/runtime/runtime.ts';
 import { knativeFunction } from '../knative-function.ts';
@@ -18,9 +18,17 @@ export function taggerFunction(runtime: Runtime): FloeFunction {
     async handle(_context, event) {
       if (event.attributes.type.startsWith('dev.floe.')) throw new InvalidEventError(`the tagger takes Kafka records, not ${event.attributes.type}`);
       try {
-        const record = await tagRecord(ctx, event);
+        let record = await tagRecord(ctx, event);
+        let reply;
+        try {
+          reply = taggedEvent(record, event);
+        } catch (err) {
+          // A payload that cannot be serialised is this record's problem: it is sent on as malformed, not retried.
+          record = malformedRecord(record, `could not be tagged: ${(err as Error).message}`);
+          reply = taggedEvent(record, event);
+        }
         if (record.status === 'malformed') malformed.inc();
-        return taggedEvent(record, event);
+        return reply;
       } catch (err) {
         if (err instanceof UnroutableRecordError) throw new HandlerError(422, err.message);
         throw err;

@@ -1,12 +1,14 @@
 /**
  * The tagger's logic: a KafkaSource event becomes a tagged record — routed to its table, stamped with ingestion
- * metadata, binaries moved out by claim-check — or, when its value cannot be parsed, a record marked malformed that
- * keeps the raw bytes, so it still lands (in `_untrusted`) instead of being dropped.
+ * metadata, binaries moved out by claim-check — or, when its value cannot be parsed or is over a configured limit
+ * (`limits:`), a record marked malformed with the reason, so it still lands (in `_untrusted`) instead of being dropped
+ * or failing the request. Every tagged record carries the value's bytes, so whichever step untrusts it keeps them.
  */
 import { imageType } from '../../shared/events/media-type.ts';
 import { createHash } from 'node:crypto';
 import type { FileIO } from '../../shared/storage/file-io.ts';
-import { parseJson } from '../../shared/util/lossless-json.ts';
+import { ownValue, setOwn } from '../../shared/util/bare-object.ts';
+import { JsonRecordError, parseJsonStrict } from '../../shared/util/strict-json.ts';
 import { topicConfig, type PipelineConfig, type TopicConfig } from '../../shared/runtime/pipeline-config.ts';
 import { createEvent, isJsonType, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
 import { EventType, Extension, type FileRef, type TaggedRecord } from '../../shared/events/contract.ts';
@@ -29,7 +31,15 @@ export interface TaggingContext {
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
-class MalformedError extends Error {}
+/** The record's own fault: it is tagged malformed with this reason (a limit, or a value that is not what it must be). */
+class MalformedError extends Error {
+  constructor(message: string, readonly kind: 'malformed' | 'limit' = 'malformed') {
+    super(message);
+  }
+}
+
+/** The blob store failed: not the record's fault, so the request fails and is retried. */
+class BlobStoreError extends Error {}
 
 /** Decodes a binary field value: a data URL, a base64 string, or an array of byte values. */
 function binaryValue(field: string, value: unknown): { bytes: Uint8Array; contentType?: string } {
@@ -76,34 +86,64 @@ export async function storeBlob(ctx: TaggingContext, table: string, bytes: Uint8
   };
 }
 
-async function parsePayload(ctx: TaggingContext, topic: TopicConfig, record: KafkaRecordRef): Promise<Record<string, unknown>> {
+async function storeBlobOf(ctx: TaggingContext, table: string, bytes: Uint8Array, contentType?: string): Promise<FileRef> {
+  try {
+    return await storeBlob(ctx, table, bytes, contentType);
+  } catch (err) {
+    throw new BlobStoreError((err as Error).message, { cause: err });
+  }
+}
+
+interface Parsed {
+  payload: Record<string, unknown>;
+  /** Values that no column type can hold (nulled). */
+  problems: string[];
+}
+
+async function parsePayload(ctx: TaggingContext, topic: TopicConfig, record: KafkaRecordRef): Promise<Parsed> {
   if (topic.format === 'binary' || (record.contentType && !isJsonType(record.contentType) && !record.contentType.startsWith('text/'))) {
-    return { value: await storeBlob(ctx, topic.table, record.value, record.contentType) };
+    return { payload: { value: await storeBlobOf(ctx, topic.table, record.value, record.contentType) }, problems: [] };
+  }
+  const { limits } = ctx.config;
+  if (record.value.byteLength > limits.maxRecordBytes) {
+    throw new MalformedError(`the value has ${record.value.byteLength} bytes, over limits.maxRecordBytes (${limits.maxRecordBytes})`, 'limit');
   }
   let text: string;
   try {
+    // A UTF-8 byte order mark is dropped here (RFC 8259 lets parsers ignore it); `_raw` keeps it.
     text = textDecoder.decode(record.value);
   } catch {
     throw new MalformedError('value is not valid UTF-8');
   }
-  if (topic.format === 'text') return { message: text };
-  let payload: unknown;
-  try {
-    payload = parseJson(text);
-  } catch (err) {
-    throw new MalformedError(`value is not valid JSON: ${(err as Error).message}`);
+  if (topic.format === 'text') {
+    if (text.length > limits.maxStringLength) throw new MalformedError(`a text of ${text.length} characters, over limits.maxStringLength (${limits.maxStringLength})`, 'limit');
+    return { payload: { message: text }, problems: [] };
   }
+  let parsed;
+  try {
+    parsed = parseJsonStrict(text, limits, { longStringFields: new Set(topic.binaryFields) });
+  } catch (err) {
+    if (!(err instanceof JsonRecordError)) throw err;
+    throw new MalformedError(err.kind === 'limit' ? err.message : `value is not valid JSON: ${err.message}`, err.kind);
+  }
+  const payload = parsed.value;
   if (!payload || typeof payload !== 'object' || Array.isArray(payload)) {
     throw new MalformedError(`value is JSON but not an object (got ${Array.isArray(payload) ? 'an array' : payload === null ? 'null' : typeof payload})`);
   }
   const object = payload as Record<string, unknown>;
   for (const field of topic.binaryFields) {
-    const value = object[field];
+    const value = ownValue(object, field);
     if (value === undefined || value === null) continue;
     const { bytes, contentType } = binaryValue(field, value);
-    object[field] = await storeBlob(ctx, topic.table, bytes, contentType);
+    setOwn(object, field, await storeBlobOf(ctx, topic.table, bytes, contentType));
   }
-  return object;
+  return { payload: object, problems: parsed.problems };
+}
+
+/** The same record, as malformed with `reason` (its payload dropped; its raw bytes stay). */
+export function malformedRecord(record: Omit<TaggedRecord, 'status'>, reason: string, kind: 'malformed' | 'limit' = 'malformed'): TaggedRecord {
+  const { payload: _payload, errors: _errors, ...rest } = record;
+  return { ...rest, status: 'malformed', error: reason, ...(kind === 'limit' ? { errorKind: kind } : {}) };
 }
 
 /** Tags one KafkaSource event. Throws `InvalidEventError` when it carries no Kafka coordinates. */
@@ -122,12 +162,16 @@ export async function tagRecord(ctx: TaggingContext, event: CloudEventMessage): 
     sourceId: record.id,
     table: topic.table,
     headers: record.headers,
+    raw: Buffer.from(record.value).toString('base64'),
   };
   try {
-    return { ...base, status: 'ok', payload: await parsePayload(ctx, topic, record) };
+    const { payload, problems } = await parsePayload(ctx, topic, record);
+    return { ...base, status: 'ok', payload, ...(problems.length ? { errors: problems } : {}) };
   } catch (err) {
-    if (!(err instanceof MalformedError)) throw err;
-    return { ...base, status: 'malformed', error: err.message, raw: Buffer.from(record.value).toString('base64') };
+    if (err instanceof BlobStoreError) throw err.cause;
+    if (err instanceof MalformedError) return malformedRecord(base, err.message, err.kind);
+    // Anything else this one value provoked is still the record's problem, not the topic's: it lands untrusted.
+    return malformedRecord(base, `could not be tagged: ${(err as Error).message}`);
   }
 }
 

@@ -42,6 +42,15 @@ export const fileRefSchema = z.object({
 });
 export type FileRef = z.infer<typeof fileRefSchema>;
 
+/**
+ * A parsed JSON object, taken as it is: not copied field by field (zod's record schema would copy every payload and
+ * silently drop a field named `__proto__`).
+ */
+const jsonObject = z.custom<Record<string, unknown>>(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  'must be a JSON object',
+);
+
 export const taggedRecordSchema = z.object({
   topic: z.string().min(1),
   partition: z.number().int().nonnegative(),
@@ -58,9 +67,16 @@ export const taggedRecordSchema = z.object({
   status: z.enum(['ok', 'malformed']),
   /** Why the record is malformed. */
   error: z.string().optional(),
+  /** What kind of problem `error` is: the value is not (unambiguous) JSON, or it is over a configured limit. */
+  errorKind: z.enum(['malformed', 'limit']).optional(),
   /** The parsed payload (binaries replaced by FileRef objects); absent when malformed. */
-  payload: z.record(z.string(), z.unknown()).optional(),
-  /** The original record bytes, base64, when malformed. */
+  payload: jsonObject.optional(),
+  /**
+   * Values of the payload no column type can hold (`field 'latitude': number 1e400 is outside the range of a
+   * double`): nulled in the payload, and the record goes to `_untrusted` with these reasons.
+   */
+  errors: z.array(z.string()).optional(),
+  /** The record value's bytes, base64: set for every record, so an untrusted row keeps exactly what Kafka held. */
   raw: z.string().optional(),
   headers: z.record(z.string(), z.string()).default({}),
 });

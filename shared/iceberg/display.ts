@@ -6,6 +6,7 @@
 import { decimalOf, isList, isMap, isPrimitive, isStruct } from './schema.ts';
 import { bigDecimalString } from './transforms.ts';
 import type { IcebergType, StructType } from './types.ts';
+import { bareObject } from '../util/bare-object.ts';
 
 function isoMicros(micros: bigint, zone: boolean): string {
   const ms = micros / 1000n;
@@ -44,7 +45,7 @@ export function displayValue(type: IcebergType, value: unknown): unknown {
   if (isStruct(type)) return displayRow(type, value as Record<string, unknown>);
   if (isList(type)) return (value as unknown[]).map((v) => displayValue(type.element, v));
   if (isMap(type)) {
-    const out: Record<string, unknown> = {};
+    const out = bareObject();
     for (const [k, v] of value as Map<unknown, unknown>) out[String(displayValue(type.key, k))] = displayValue(type.value, v);
     return out;
   }
@@ -53,9 +54,10 @@ export function displayValue(type: IcebergType, value: unknown): unknown {
 
 /** A row with every column converted by `displayValue` (columns missing from the struct are passed through). */
 export function displayRow(struct: StructType, row: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const out = bareObject();
+  const byName = new Map(struct.fields.map((f) => [f.name, f]));
   for (const [name, value] of Object.entries(row)) {
-    const field = struct.fields.find((f) => f.name === name);
+    const field = byName.get(name);
     out[name] = field ? displayValue(field.type, value) : value;
   }
   return out;

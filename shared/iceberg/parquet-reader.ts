@@ -27,6 +27,7 @@ import { parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
 import type { AsyncBuffer, FileMetaData, SchemaElement, SchemaTree } from 'hyparquet';
 import { compressors as decompressors } from 'hyparquet-compressors';
 import { NotFoundError, StorageError, type FileIO } from '../storage/index.ts';
+import { bareObject, isInheritedName, ownValue } from '../util/bare-object.ts';
 import { bytesToUuid, minimalBytesToBigint } from './conversions.ts';
 import { findMapped, type MappedField, type NameMapping } from './name-mapping.ts';
 import { decimalOf, fixedLength, IcebergFormatError, isList, isMap, isStruct } from './schema.ts';
@@ -350,11 +351,13 @@ function typeReader(context: ReadContext, type: IcebergType, node: FileNode, pat
       }
       const convert = typeReader(context, field.type, child, childPath);
       const source = child.name;
+      if (isInheritedName(source)) return { name: field.name, convert: (raw: unknown) => convert(ownValue(raw as object, source)) };
       return { name: field.name, convert: (raw: unknown) => convert((raw as Record<string, unknown>)[source]) };
     });
     return (raw) => {
       if (raw === null || raw === undefined) return null;
-      const out: Record<string, unknown> = {};
+      // Bare: a field named `__proto__` or `constructor` is a value like any other (see shared/util/bare-object.ts).
+      const out = bareObject();
       for (const child of children) out[child.name] = child.convert(raw);
       return out;
     };
@@ -605,7 +608,7 @@ async function readRange(file: AsyncBuffer, plan: ReadPlan, from: number, to: nu
   const index = plan.columns.map((c) => (c.source === undefined ? -1 : plan.sources.indexOf(c.source)));
   const out = new Array<Record<string, unknown>>(count);
   for (let r = 0; r < count; r++) {
-    const row: Record<string, unknown> = {};
+    const row = bareObject();
     const values = decoded[r];
     for (let c = 0; c < plan.columns.length; c++) {
       const column = plan.columns[c];

@@ -22,6 +22,9 @@ const DIGIT = /^\p{Nd}$/u;
  */
 export function parquetName(name: string): string {
   if (name.length === 0) throw new IcebergFormatError('empty field name');
+  // JavaScript Parquet readers (hyparquet) assemble struct values into plain objects, where a `__proto__` key replaces
+  // the prototype instead of storing the column: escape its first underscore (readers resolve by field id anyway).
+  if (name === '__proto__') return '_x5F_proto__';
   if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return name;
   let out = '';
   for (let i = 0; i < name.length; i++) {

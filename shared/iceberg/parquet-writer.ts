@@ -29,6 +29,7 @@ import { gzipSync } from 'node:zlib';
 import type { CompressionCodec, KeyValue, SchemaElement } from 'hyparquet';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { ColumnSource } from 'hyparquet-writer';
+import { bareObject, isInheritedName, ownValue } from '../util/bare-object.ts';
 import { stringifyJson } from '../util/lossless-json.ts';
 import { uuidToBytes } from './conversions.ts';
 import { leafMetrics, metricsMaps, metricsModes, observeNull, type DataFileMetrics, type LeafMetrics, type MetricsMode } from './column-metrics.ts';
@@ -58,6 +59,8 @@ export interface WrittenDataFile {
 /** A row value that does not fit the table schema. `row` is the index in the input, `field` the dotted field name. */
 export class InvalidRowError extends Error {
   row = -1;
+  /** The offending row object itself (callers that group rows can find it in their own input). */
+  rowObject: unknown;
   constructor(readonly field: string, problem: string) {
     super(`field '${field}' ${problem}`);
     this.name = 'InvalidRowError';
@@ -125,6 +128,23 @@ export function layOutRows(schema: Schema, rows: Record<string, unknown>[], metr
 }
 
 /**
+ * A check of single rows against `schema`, compiled once: the reason `writeDataFile` would refuse a row, or
+ * undefined. For callers that must keep one bad row from failing all the others.
+ */
+export function rowProblem(schema: Schema): (row: Record<string, unknown>) => string | undefined {
+  const plan = compileSchema(schema, new Map());
+  return (row) => {
+    try {
+      layOutColumns(plan, [row]);
+      return undefined;
+    } catch (err) {
+      if (err instanceof InvalidRowError) return err.message.replace(/^row 0: /, '');
+      throw err;
+    }
+  };
+}
+
+/**
  * The raw Parquet encode of the same rows with the same settings and no Iceberg machinery (no validation, no
  * metrics): the baseline that throughput benchmarks compare `writeDataFile` against.
  */
@@ -179,6 +199,8 @@ interface ColumnPlan {
   key: string;
   name: string;
   field: FieldPlan;
+  /** The key is one a plain object inherits (`constructor`, `toString`, …): read it as an own property only. */
+  own: boolean;
 }
 
 interface SchemaPlan {
@@ -198,6 +220,7 @@ function compileSchema(schema: Schema, modes: Map<number, MetricsMode>): SchemaP
     key: f.name,
     name: parquetName(f.name),
     field: compileField(context, f.name, f.type, f.required, f.id, false),
+    own: isInheritedName(f.name),
   }));
   const elements = parquetSchemaOf(schema);
   return { columns, keys: new Set(schema.fields.map((f) => f.name)), leaves, elements, leafIds: leafIdsOf(elements) };
@@ -277,10 +300,12 @@ function compileStruct(context: Context, path: string, fields: Schema['fields'],
     key: f.name,
     name: parquetName(f.name),
     plan: compileField(context, `${path}.${f.name}`, f.type, f.required, f.id, insideRepeated),
+    own: isInheritedName(f.name),
   }));
   const known = new Set(fields.map((f) => f.name));
   const leaves = children.flatMap((c) => c.plan.leaves);
-  const transforms = children.some((c) => c.plan.transforms || c.key !== c.name);
+  // An inherited name also forces a copy: the encoder reads struct values by name and must find own properties.
+  const transforms = children.some((c) => c.plan.transforms || c.key !== c.name || c.own);
   const visit = (value: unknown) => {
     if (!isRecord(value)) throw new InvalidRowError(path, `expects an object, got ${describe(value)}`);
     checkKeys(value, known, path);
@@ -288,8 +313,8 @@ function compileStruct(context: Context, path: string, fields: Schema['fields'],
       for (const child of children) child.plan.visit(value[child.key]);
       return value;
     }
-    const out: Record<string, unknown> = {};
-    for (const child of children) out[child.name] = child.plan.visit(value[child.key]);
+    const out = bareObject();
+    for (const child of children) out[child.name] = child.plan.visit(child.own ? ownValue(value, child.key) : value[child.key]);
     return out;
   };
   return { visit, leaves, transforms };
@@ -401,11 +426,15 @@ function layOutColumns(plan: SchemaPlan, rows: Record<string, unknown>[]): Colum
       const row = rows[i];
       if (!isRecord(row)) throw new InvalidRowError('(row)', `expects an object, got ${describe(row)}`);
       checkKeys(row, keys, undefined);
-      for (let c = 0; c < columns.length; c++) data[c][i] = columns[c].field.visit(row[columns[c].key]);
+      for (let c = 0; c < columns.length; c++) {
+        const column = columns[c];
+        data[c][i] = column.field.visit(column.own ? ownValue(row, column.key) : row[column.key]);
+      }
     }
   } catch (err) {
     if (err instanceof InvalidRowError) {
       err.row = i;
+      err.rowObject = rows[i];
       err.message = `row ${i}: ${err.message}`;
     }
     throw err;

@@ -5,6 +5,7 @@
 import { indexById, IcebergFormatError, isPrimitive, isStruct } from './schema.ts';
 import { canTransform, parseTransform, toHumanString, transformFunction, transformResultType, transformToString } from './transforms.ts';
 import type { NestedField, PartitionSpec, PartitionValues, PrimitiveType, Schema, StructType } from './types.ts';
+import { ownValue } from '../util/bare-object.ts';
 
 /** The spec of an unpartitioned table (Java's `PartitionSpec.unpartitioned()`); shared, never mutate it. */
 export const unpartitioned: PartitionSpec = { specId: 0, fields: [] };
@@ -65,7 +66,7 @@ function compilePartitioner(spec: PartitionSpec, schema: Schema): Partitioner {
       let value: unknown = row;
       for (const name of path) {
         if (value === null || value === undefined) return null;
-        value = (value as Record<string, unknown>)[name];
+        value = ownValue(value as object, name);
       }
       return value === null || value === undefined ? null : apply(value);
     };

@@ -21,6 +21,7 @@ import {
   EntryStatus, FileContent, ManifestContent,
   type DataFile, type NestedField, type PartitionSpec, type PrimitiveType, type Schema, type Snapshot, type TableMetadata,
 } from './types.ts';
+import { bareObject } from '../util/bare-object.ts';
 
 export interface ScanOptions {
   io: FileIO;
@@ -290,7 +291,7 @@ export async function* readTasks(plan: ScanPlan, metadata: TableMetadata, option
       for (const row of batch) {
         if (deletes.isDeleted(row)) continue;
         if (filter.op !== 'true' && !evaluate(filter, (id) => row[fieldName(schema, id)])) continue;
-        const projected: Record<string, unknown> = {};
+        const projected = bareObject();
         for (const name of wanted) projected[name] = row[name];
         out.push(projected);
       }

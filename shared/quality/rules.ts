@@ -3,6 +3,8 @@
  * reasons why; then the batch as a whole gets a verdict from the gate (share of untrusted rows).
  */
 import type { AuditRules } from '../runtime/pipeline-config.ts';
+import { ownValue } from '../util/bare-object.ts';
+import { stringifyJson } from '../util/lossless-json.ts';
 import { Column } from '../wap/staging-rows.ts';
 
 export interface RowVerdict {
@@ -28,12 +30,29 @@ export interface AuditResult {
   reasonCounts: Record<string, number>;
 }
 
-const show = (v: unknown) => (typeof v === 'string' ? `'${v.length > 60 ? `${v.slice(0, 60)}…` : v}'` : String(v));
+/** Any value as text; struct values are bare objects (no `toString`), so they are shown as JSON. */
+function text(value: unknown): string {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('hex');
+  if (value instanceof Map) return text(Object.fromEntries(value));
+  if (typeof value === 'object' && value !== null) {
+    try {
+      return stringifyJson(value);
+    } catch {
+      return '(a value that cannot be shown)';
+    }
+  }
+  return String(value);
+}
+
+const show = (v: unknown) => (typeof v === 'string' ? `'${v.length > 60 ? `${v.slice(0, 60)}…` : v}'` : text(v));
 
 /** A comparable text form of a unique key's values (numbers and bigints compare by value). */
 export function uniqueKey(values: unknown[]): string {
-  return values.map((value) => (value instanceof Uint8Array ? Buffer.from(value).toString('hex') : typeof value === 'bigint' ? value.toString() : String(value))).join('\u0000');
+  return values.map(text).join('\u0000');
 }
+
+/** Errors the writer recorded with their kind already (`malformed: …`, `limit: …`); others are type conversions. */
+const KINDED_ERROR = /^(malformed|limit):/;
 
 /** How a unique rule is named in reasons and maps: `event_id`, or `sensor_id+timestamp`. */
 export function uniqueName(fields: string[]): string {
@@ -60,46 +79,12 @@ export function auditRows(input: AuditInput): AuditResult {
   });
 
   for (const row of ordered) {
-    const reasons: string[] = [];
-    for (const error of (row[Column.errors] as string[] | null) ?? []) {
-      reasons.push(error.startsWith('malformed:') ? error : `type: ${error}`);
-    }
-    if (row[Column.status] === 'ok') {
-      // A value nulled because it had the wrong type is reported as that, not again as missing.
-      const mistyped = new Set(reasons.map((r) => /field '([^'.[]+)/.exec(r)?.[1]).filter(Boolean));
-      for (const field of rules.required) {
-        if ((row[field] === null || row[field] === undefined) && !mistyped.has(field)) reasons.push(`required: ${field} is missing or null`);
-      }
-      for (const [field, range] of Object.entries(rules.ranges)) {
-        const value = row[field];
-        if (value === null || value === undefined) continue;
-        const n = numeric(value);
-        if (n === undefined || Number.isNaN(n)) reasons.push(`range: ${field}=${show(value)} is not a number`);
-        else if ((range.min !== undefined && n < range.min) || (range.max !== undefined && n > range.max)) {
-          reasons.push(`range: ${field}=${n} outside [${range.min ?? '-∞'}, ${range.max ?? '∞'}]`);
-        }
-      }
-      for (const [field, allowed] of Object.entries(rules.enums)) {
-        const value = row[field];
-        if (value === null || value === undefined) continue;
-        const plain = typeof value === 'bigint' ? Number(value) : value;
-        if (!allowed.some((a) => a === plain)) reasons.push(`enum: ${field}=${show(value)} not in [${allowed.map(show).join(', ')}]`);
-      }
-      if (input.eventTime) {
-        const t = row[input.eventTime];
-        if (typeof t === 'bigint') {
-          if (t > input.nowMicros + BigInt(rules.maxFutureSkew) * 1000n) reasons.push(`timestamp: ${input.eventTime} is in the future`);
-          else if (t < input.nowMicros - BigInt(rules.maxAge) * 1000n) reasons.push(`timestamp: ${input.eventTime} is older than the allowed age`);
-        }
-      }
-      for (const fields of rules.unique) {
-        const values = fields.map((f) => row[f]);
-        if (values.some((v) => v === null || v === undefined)) continue;
-        const key = uniqueKey(values);
-        const known = seen.get(uniqueName(fields))!;
-        if (known.has(key)) reasons.push(`duplicate: ${fields.map((f, i) => `${f}=${show(values[i])}`).join(', ')} already seen`);
-        else known.add(key);
-      }
+    let reasons: string[] = [];
+    try {
+      reasons = judge(row);
+    } catch (err) {
+      // A value the rules cannot handle is that row's problem: it is untrusted with the reason, the batch goes on.
+      reasons = [`audit: the rules could not be applied: ${(err as Error).message}`];
     }
     if (reasons.length) {
       untrusted.push({ row, reasons });
@@ -111,6 +96,57 @@ export function auditRows(input: AuditInput): AuditResult {
     }
   }
   return { trusted, untrusted, reasonCounts };
+
+  function judge(row: Record<string, unknown>): string[] {
+    const reasons: string[] = [];
+    // Fields are read as own properties: a rule on `constructor` must not see Object.prototype's.
+    const get = (field: string) => ownValue(row, field);
+    let payloadStored = get(Column.status) === 'ok';
+    for (const error of (get(Column.errors) as string[] | null) ?? []) {
+      const kind = KINDED_ERROR.exec(error)?.[1];
+      reasons.push(kind ? error : `type: ${error}`);
+      // A record over a limit was stored without its fields: judging them would only add noise.
+      if (kind === 'limit') payloadStored = false;
+    }
+    if (payloadStored) {
+      // A value nulled because it had the wrong type is reported as that, not again as missing.
+      const mistyped = new Set(reasons.map((r) => /field '([^'.[]+)/.exec(r)?.[1]).filter(Boolean));
+      for (const field of rules.required) {
+        if ((get(field) === null || get(field) === undefined) && !mistyped.has(field)) reasons.push(`required: ${field} is missing or null`);
+      }
+      for (const [field, range] of Object.entries(rules.ranges)) {
+        const value = get(field);
+        if (value === null || value === undefined) continue;
+        const n = numeric(value);
+        if (n === undefined || Number.isNaN(n)) reasons.push(`range: ${field}=${show(value)} is not a number`);
+        else if ((range.min !== undefined && n < range.min) || (range.max !== undefined && n > range.max)) {
+          reasons.push(`range: ${field}=${n} outside [${range.min ?? '-∞'}, ${range.max ?? '∞'}]`);
+        }
+      }
+      for (const [field, allowed] of Object.entries(rules.enums)) {
+        const value = get(field);
+        if (value === null || value === undefined) continue;
+        const plain = typeof value === 'bigint' ? Number(value) : value;
+        if (!allowed.some((a) => a === plain)) reasons.push(`enum: ${field}=${show(value)} not in [${allowed.map(show).join(', ')}]`);
+      }
+      if (input.eventTime) {
+        const t = get(input.eventTime);
+        if (typeof t === 'bigint') {
+          if (t > input.nowMicros + BigInt(rules.maxFutureSkew) * 1000n) reasons.push(`timestamp: ${input.eventTime} is in the future`);
+          else if (t < input.nowMicros - BigInt(rules.maxAge) * 1000n) reasons.push(`timestamp: ${input.eventTime} is older than the allowed age`);
+        }
+      }
+      for (const fields of rules.unique) {
+        const values = fields.map(get);
+        if (values.some((v) => v === null || v === undefined)) continue;
+        const key = uniqueKey(values);
+        const known = seen.get(uniqueName(fields))!;
+        if (known.has(key)) reasons.push(`duplicate: ${fields.map((f, i) => `${f}=${show(values[i])}`).join(', ')} already seen`);
+        else known.add(key);
+      }
+    }
+    return reasons;
+  }
 }
 
 export interface Verdict {

@@ -75,6 +75,27 @@ const topicSchema = z.object({
 
 export type TopicConfig = z.output<typeof topicSchema>;
 
+/**
+ * What one record may bring (checked while the tagger parses it and the writer infers its columns). A record over a
+ * limit is not an outage: it lands in `_untrusted` with the reason and its raw bytes.
+ */
+const limitsSchema = z.object({
+  /** Deepest nesting of objects and arrays in a record value (the record itself is level 1). */
+  maxDepth: z.number().int().min(1).max(512).default(64),
+  /** Largest record value. */
+  maxRecordBytes: byteSize.default(1024 * 1024),
+  /** Longest string value, in characters (UTF-16 code units); claim-checked binary fields are exempt. */
+  maxStringLength: z.number().int().positive().default(256 * 1024),
+  /** Most fields in one record, counted at every nesting level. */
+  maxFields: z.number().int().positive().default(1000),
+  /** Longest field name, in characters. */
+  maxFieldNameLength: z.number().int().positive().default(255),
+  /** New columns (nested fields included) one batch may add; records bringing more are untrusted. */
+  maxNewColumnsPerBatch: z.number().int().nonnegative().default(100),
+}).strict();
+
+export type RecordLimits = z.output<typeof limitsSchema>;
+
 const pipelineSchema = z.object({
   namespaces: z.object({ staging: identifier.default('staging'), production: identifier.default('production') }).strict()
     .default({ staging: 'staging', production: 'production' }),
@@ -95,6 +116,7 @@ const pipelineSchema = z.object({
     /** Batches smaller than this are never failed by the ratio (one bad record in a tiny batch is not a bad batch). */
     minRowsForGate: z.number().int().nonnegative().default(20),
   }).strict().default({ maxUntrustedRatio: 0.5, minRowsForGate: 20 }),
+  limits: limitsSchema.default(limitsSchema.parse({})),
   topics: z.record(z.string(), topicSchema).default({}),
   /** Topics not listed: routed to a table named after the topic (non-identifier characters → `_`), no rules. */
   routeUnknownTopics: z.boolean().default(true),

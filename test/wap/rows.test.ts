@@ -40,7 +40,9 @@ describe('rows', () => {
     const records = [record(1, { timestamp: '2026-11-22T09:00:00.123456Z', slot: 7, car: 'A' }), record(2, { timestamp: 'yesterday', slot: 'x', car: 'B' })];
     const schema = schemaFor(records);
     const good = stagingRow(records[0], schema, 'b1');
-    expect(good).toMatchObject({ timestamp: 1795338000123456n, slot: 7, car: 'A', [Column.offset]: 1n, [Column.batchId]: 'b1', [Column.errors]: null, [Column.raw]: null });
+    expect(good).toMatchObject({ timestamp: 1795338000123456n, slot: 7, car: 'A', [Column.offset]: 1n, [Column.batchId]: 'b1', [Column.errors]: null });
+    // every staging row keeps its record's bytes (here the payload: the test records carry no `raw`), for the audit
+    expect(JSON.parse(new TextDecoder().decode(good[Column.raw] as Uint8Array))).toEqual(records[0].payload);
     const bad = stagingRow(records[1], schema, 'b1');
     expect(bad.timestamp).toBeNull();
     expect(bad.slot).toBeNull();
