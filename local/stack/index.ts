@@ -140,6 +140,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       stops.push(() => kafka.stop());
       for (const topic of topics) await kafka.createTopic(topic, options.partitions ?? 3).catch(() => undefined);
       kafkaBrokers = [kafka.brokers];
+    } else {
+      // A real broker's topics are not created by a consumer group's subscription (it fails on a missing topic), and
+      // one auto-created by the first produce gets the broker's default partition count.
+      await createTopicsIfAbsent(kafkaBrokers, topics, options.partitions ?? 3);
     }
 
     let nessieUri = options.external?.nessieUri;
@@ -332,4 +336,15 @@ export function externalFromEnv(env: NodeJS.ProcessEnv): StackOptions['external'
     ...(env.FLOE_WAREHOUSE ? { warehouse: env.FLOE_WAREHOUSE } : {}),
     s3Env,
   };
+}
+
+async function createTopicsIfAbsent(brokers: string[], topics: string[], partitions: number): Promise<void> {
+  const admin = new kafkajs.Kafka({ clientId: 'floe-stack-topics', brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    // Answers false, not an error, when they all exist already.
+    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
 }
