@@ -4,6 +4,7 @@
  * ancestry cut by snapshot expiry before any snapshot recording them fails closed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
 import { commitOnBranch, loadTables, type Catalog } from '../../shared/catalog/table-catalog.ts';
 import type { TaggedRecord } from '../../shared/events/contract.ts';
@@ -13,6 +14,7 @@ import { scanRows } from '../../shared/iceberg/scan.ts';
 import { rewriteManifests } from '../../shared/iceberg/rewrite-manifests.ts';
 import { appendFiles } from '../../shared/iceberg/snapshot.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
+import { createLogger } from '../../shared/runtime/logger.ts';
 import { loadPipelineConfig } from '../../shared/runtime/pipeline-config.ts';
 import { createFileIO } from '../../shared/storage/index.ts';
 import { auditBatch } from '../../functions/auditor/audit-step.ts';
@@ -23,9 +25,9 @@ import { Column } from '../../shared/wap/staging-rows.ts';
 import { OffsetsHistoryLostError } from '../../shared/wap/table-layout.ts';
 import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
-import { silentLogger } from '../helpers/silent-logger.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
+const silent = createLogger({ format: 'json', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 const NOW = new Date('2026-11-22T10:00:00Z');
 const PRODUCTION = 'production.parking_entry';
 const UNTRUSTED = 'production.parking_entry_untrusted';
@@ -38,7 +40,7 @@ beforeAll(async () => {
   tmp = await tempDir('floe-foreign');
   nessie = await startNessieServer({ port: 0, dataDir: `${tmp.dir}/nessie` });
   const catalog: Catalog = { client: createNessieClient({ uri: nessie.uri }), io: createFileIO({ localFiles: true }), warehouse: `file://${tmp.dir}/warehouse/` };
-  ctx = { catalog, config: loadPipelineConfig('knative/config/pipeline.yaml'), log: silentLogger, now: () => NOW };
+  ctx = { catalog, config: loadPipelineConfig('knative/config/pipeline.yaml'), log: silent, now: () => NOW };
 });
 afterAll(async () => {
   await nessie?.stop();
