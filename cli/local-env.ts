@@ -8,6 +8,18 @@ import { loadEnv, type FloeEnv } from '../shared/runtime/env.ts';
 
 export const LOCAL_PORTS = { nessie: 19120, kafka: 9092, broker: 8080, dashboard: 8088, functions: 8100 } as const;
 
+/**
+ * Where the commands look for the local stack's catalog when NESSIE_URI is unset: port 19120, or
+ * FLOE_LOCAL_NESSIE_PORT (for a stack started with another `--nessie-port`).
+ */
+export function localNessieUri(env: NodeJS.ProcessEnv = process.env): string {
+  const text = env.FLOE_LOCAL_NESSIE_PORT;
+  if (text === undefined || text === '') return `http://127.0.0.1:${LOCAL_PORTS.nessie}/api`;
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port < 1 || port > 65535) throw new Error(`FLOE_LOCAL_NESSIE_PORT: expected a TCP port, got '${text}'`);
+  return `http://127.0.0.1:${port}/api`;
+}
+
 export function floeHome(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env.FLOE_HOME ?? '.floe');
 }
@@ -21,7 +33,7 @@ export function localEnvVars(env: NodeJS.ProcessEnv = process.env): NodeJS.Proce
   return {
     ...env,
     FLOE_WAREHOUSE: env.FLOE_WAREHOUSE ?? path.join(home, 'warehouse'),
-    NESSIE_URI: env.NESSIE_URI ?? `http://127.0.0.1:${LOCAL_PORTS.nessie}/api`,
+    NESSIE_URI: env.NESSIE_URI ?? localNessieUri(env),
     FLOE_CONFIG: env.FLOE_CONFIG ?? DEFAULT_PIPELINE_CONFIG,
     KAFKA_BROKERS: env.KAFKA_BROKERS ?? `127.0.0.1:${LOCAL_PORTS.kafka}`,
   };

@@ -1,12 +1,11 @@
 /** Opening a table for the CLI: by metadata file (`--metadata`, with `--map`) or by name in the catalog (`--ref`). */
 import path from 'node:path';
-import { loadTable, type Catalog } from '../shared/catalog/table-catalog.ts';
+import { loadTable } from '../shared/catalog/table-catalog.ts';
 import { parseTableMetadata } from '../shared/iceberg/metadata.ts';
 import type { TableMetadata } from '../shared/iceberg/types.ts';
-import { createNessieClient } from '../shared/catalog/nessie/index.ts';
 import { createFileIO, fileLocation, parseLocationMap, type FileIO, type LocationMap } from '../shared/storage/index.ts';
 import { UsageError } from './command.ts';
-import { localEnv } from './local-env.ts';
+import { openCommandCatalog, type CommandCatalog } from './catalog.ts';
 import { createMemo } from '../shared/lakehouse/memo.ts';
 import type { ReadContext } from '../shared/lakehouse/read-context.ts';
 
@@ -40,23 +39,21 @@ export async function openMetadataFile(file: string, maps: LocationMap[]): Promi
   return { metadata: parseTableMetadata(await io.read(location), location), metadataLocation: location, io };
 }
 
-export function cliCatalog(): Catalog {
-  const env = localEnv();
-  const io = cliIO([]);
-  return { client: createNessieClient({ uri: env.nessieUri, ...(env.nessieToken ? { token: env.nessieToken } : {}), retries: 1, timeoutMs: 15_000 }), io, warehouse: env.warehouse };
+/** The catalog for a command that only reads, with storage that reaches local paths and `s3://` alike. */
+export function openReadCatalog(): Promise<CommandCatalog> {
+  return openCommandCatalog({ access: 'read', io: cliIO([]), client: { retries: 1, timeoutMs: 15_000 } });
 }
 
-export async function openCatalogTable(name: string, ref: string): Promise<OpenedTable> {
+export async function openCatalogTable(opened: CommandCatalog, name: string, ref: string): Promise<OpenedTable> {
   if (!/^[^.]+\..+$/.test(name)) throw new UsageError(`table '${name}' must be namespace.table, e.g. production.parking_entry`);
-  const catalog = cliCatalog();
+  const { catalog } = opened;
   const table = await loadTable(catalog, ref, name);
-  if (!table) throw new Error(`table ${name} does not exist on ${ref} (catalog ${catalog.client.uri})`);
+  if (!table) throw new Error(`table ${name} does not exist on ${ref} (catalog ${opened.source.kind === 'uri' ? opened.source.uri : opened.source.directory})`);
   return { metadata: table.metadata, metadataLocation: table.metadataLocation, io: catalog.io };
 }
 
 /** The dashboard's views (dashboard) serve the CLI listings too: one way of computing them. */
-export function cliReadContext(): ReadContext {
-  const env = localEnv();
-  const catalog = cliCatalog();
+export function cliReadContext(opened: CommandCatalog): ReadContext {
+  const { catalog, env } = opened;
   return { catalog, io: catalog.io, warehouse: env.warehouse, functions: {}, config: env.pipeline, now: () => new Date(), memo: createMemo() };
 }

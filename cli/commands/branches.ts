@@ -2,7 +2,7 @@
 import { type Command } from '../command.ts';
 import { branchesView } from '../../shared/lakehouse/branch-views.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
-import { cliReadContext } from '../tables.ts';
+import { cliReadContext, openReadCatalog } from '../tables.ts';
 
 export const command: Command = {
   name: 'branches',
@@ -10,9 +10,15 @@ export const command: Command = {
   description: 'A branch disappears when its batch is published; a rejected batch keeps its branch for inspection.',
   options: { json: { type: 'boolean', description: 'print one JSON document' } },
   async run({ values }) {
-    const view = await branchesView(cliReadContext());
+    const opened = await openReadCatalog();
+    let view;
+    try {
+      view = await branchesView(cliReadContext(opened));
+    } finally {
+      await opened.close();
+    }
     if (values.json) {
-      console.log(stringifyJson({ branches: view.branches, stages: view.stages, latency: view.latency }));
+      console.log(stringifyJson({ branches: view.branches, stages: view.stages, latency: view.latency, catalog: opened.source }));
       return 0;
     }
     if (!view.branches.length) console.log('no WAP branches (every batch is published)');

@@ -1,9 +1,10 @@
 /** `floe dashboard` — serves the lakehouse dashboard for the pipeline the environment (or the local stack) points at. */
 import { intOption, listOption, stringOption, UsageError, type Command } from '../command.ts';
-import { LOCAL_PORTS, localEnv } from '../local-env.ts';
+import { openCommandCatalog } from '../catalog.ts';
+import { LOCAL_PORTS } from '../local-env.ts';
 import { parseFunctionUrls } from '../../dashboard/function-metrics.ts';
 import { startDashboard } from '../../dashboard/server.ts';
-import { createRuntime } from '../../shared/runtime/runtime.ts';
+import { createLogger } from '../../shared/runtime/logger.ts';
 
 export const command: Command = {
   name: 'dashboard',
@@ -12,7 +13,8 @@ export const command: Command = {
     'One read-only page (and its JSON API under /api, see dashboard/README.md) built from the Iceberg and',
     'Nessie metadata floe writes: rows over time, trusted vs untrusted, file sizes, WAP branches by stage, publish',
     'latency, events per function, dead letters, maintenance runs, and the newest rows of any table on any ref.',
-    'Catalog and warehouse come from NESSIE_URI / FLOE_WAREHOUSE / S3_* (default: the local stack under FLOE_HOME).',
+    'Catalog and warehouse come from NESSIE_URI / FLOE_WAREHOUSE / S3_* (default: the local stack under FLOE_HOME;',
+    'when its catalog does not answer, the files under FLOE_HOME/nessie read-only, as they were at start).',
     "Function metrics are read from FLOE_FUNCTION_URLS ('tagger=http://…,writer=http://…') plus every --function.",
     'There is no login: keep the default host 127.0.0.1 unless something in front of it authenticates.',
   ].join('\n'),
@@ -36,20 +38,25 @@ export const command: Command = {
     } catch (err) {
       throw new UsageError(`--function: ${(err as Error).message}`);
     }
-    const env = localEnv();
-    const runtime = createRuntime('dashboard', env);
-    const dashboard = await startDashboard({
-      catalog: runtime.catalog, io: runtime.io, warehouse: env.warehouse, functions, config: env.pipeline, port, host, logger: runtime.log,
-    });
-    console.log(`floe dashboard: ${dashboard.url}`);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        runtime.log.info({ signal }, 'stopping the dashboard');
-        dashboard.stop().then(resolve, resolve);
-      };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
-    });
+    const opened = await openCommandCatalog({ access: 'read' });
+    try {
+      const { env, catalog } = opened;
+      const log = createLogger({ name: 'dashboard' });
+      const dashboard = await startDashboard({
+        catalog, io: catalog.io, warehouse: env.warehouse, functions, config: env.pipeline, port, host, logger: log,
+      });
+      console.log(`floe dashboard: ${dashboard.url}`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          log.info({ signal }, 'stopping the dashboard');
+          dashboard.stop().then(resolve, resolve);
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+    } finally {
+      await opened.close();
+    }
     return 0;
   },
 };

@@ -1,14 +1,12 @@
 /** `floe maintain <job>` — runs one table-maintenance job on demand, exactly as the compactor and janitor do. */
 import { listOption, stringOption, durationOption, UsageError, type Command } from '../command.ts';
-import { localEnv } from '../local-env.ts';
-import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
+import { openCommandCatalog } from '../catalog.ts';
 import { tableKey } from '../../shared/catalog/table-catalog.ts';
 import { BIN_PACK_OPTIONS } from '../../shared/iceberg/rewrite-data.ts';
 import { runJob, type JobRequest, type JobRun } from '../../shared/maintenance/maintenance-jobs.ts';
 import { JOBS, type Job } from '../../shared/maintenance/run-report.ts';
 import { maintenanceSettings } from '../../shared/maintenance/maintenance-settings.ts';
 import { createEmitter } from '../../shared/runtime/event-emitter.ts';
-import { warehouseIO } from '../../shared/runtime/env.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
 
@@ -25,7 +23,8 @@ export const command: Command = {
     '  orphans    delete files no Nessie branch or tag reaches, older than the grace period (--older-than, default 3d)',
     '  branches   delete stale wap/ branches and re-drive stalled batches (re-emitted to --sink / K_SINK)',
     'Table jobs work on every table on main unless --table is given. Connects with NESSIE_URI / FLOE_WAREHOUSE /',
-    "S3_* (the local stack's defaults when unset). Every run writes a report to <warehouse>_floe/maintenance/.",
+    "S3_* (the local stack's defaults when unset; when the local stack does not answer, the catalog files under",
+    'FLOE_HOME/nessie: read-only with --dry-run). Every run writes a report to <warehouse>_floe/maintenance/.',
     'Exits 1 when the run reported errors.',
   ].join('\n'),
   positionals: [{ name: 'job', required: true, description: JOBS.join(' | ') }],
@@ -48,23 +47,27 @@ export const command: Command = {
     const request = parseRequest(positionals[0], values);
     const sink = stringOption(values, 'sink');
     const json = values.json === true;
-    const env = localEnv();
     const settings = maintenanceSettings();
-    const io = warehouseIO(env);
-    const catalog = { client: createNessieClient({ uri: env.nessieUri, ...(env.nessieToken ? { token: env.nessieToken } : {}) }), io, warehouse: env.warehouse, author: env.author };
-    const log = createLogger({ name: 'maintain', level: process.env.FLOE_LOG_LEVEL ?? 'warn', destination: process.stderr });
-    const target = sink ?? env.sink;
-    let lastProgress = 0;
-    const run = await runJob({
-      catalog, config: env.pipeline, log, settings,
-      ...(target ? { emit: createEmitter(target) } : {}),
-      onProgress: (message) => {
-        if (json || Date.now() - lastProgress < 1000) return;
-        lastProgress = Date.now();
-        process.stderr.write(`… ${message}\n`);
-      },
-    }, request);
-    console.log(json ? stringifyJson({ ...run.report, reportLocation: run.reportLocation, ...(run.orphans ? { orphans: run.orphans.orphans } : {}) }) : summary(run));
+    const opened = await openCommandCatalog({ access: request.dryRun ? 'read' : 'write' });
+    let run: JobRun;
+    try {
+      const { env, catalog } = opened;
+      const log = createLogger({ name: 'maintain', level: process.env.FLOE_LOG_LEVEL ?? 'warn', destination: process.stderr });
+      const target = sink ?? env.sink;
+      let lastProgress = 0;
+      run = await runJob({
+        catalog, config: env.pipeline, log, settings,
+        ...(target ? { emit: createEmitter(target) } : {}),
+        onProgress: (message) => {
+          if (json || Date.now() - lastProgress < 1000) return;
+          lastProgress = Date.now();
+          process.stderr.write(`… ${message}\n`);
+        },
+      }, request);
+    } finally {
+      await opened.close();
+    }
+    console.log(json ? stringifyJson({ ...run.report, reportLocation: run.reportLocation, ...(run.orphans ? { orphans: run.orphans.orphans } : {}), catalog: opened.source }) : summary(run));
     return run.report.errors.length ? 1 : 0;
   },
 };

@@ -5,12 +5,12 @@ import { parseFilter } from '../../shared/iceberg/filter-syntax.ts';
 import { planScan, readTasks } from '../../shared/iceberg/scan.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
-import { locationMaps, openCatalogTable, openMetadataFile, type OpenedTable } from '../tables.ts';
+import { locationMaps, openCatalogTable, openMetadataFile, openReadCatalog, type OpenedTable } from '../tables.ts';
 
 export const command: Command = {
   name: 'scan',
   summary: 'print the rows of a table (deletes applied), from the catalog or a metadata file',
-  positionals: [{ name: 'table', description: 'namespace.table in the catalog (NESSIE_URI; default the local stack)' }],
+  positionals: [{ name: 'table', description: 'namespace.table in the catalog (NESSIE_URI; default the local stack, or FLOE_HOME/nessie when it is not running)' }],
   options: {
     metadata: { type: 'string', placeholder: 'FILE', description: 'read this metadata.json instead of a catalog table' },
     ref: { type: 'string', placeholder: 'REF', default: 'main', description: 'Nessie branch, tag or name@hash to read' },
@@ -45,9 +45,17 @@ export const command: Command = {
     const columns = stringOption(values, 'columns')?.split(',').map((c) => c.trim()).filter(Boolean);
     const rawMode = stringOption(values, 'raw') ?? 'text';
     if (rawMode !== 'text' && rawMode !== 'base64') throw new UsageError(`--raw expects text or base64, got '${rawMode}'`);
-    const table: OpenedTable = metadataFile
-      ? await openMetadataFile(metadataFile, locationMaps(listOption(values, 'map')))
-      : await openCatalogTable(positionals[0], stringOption(values, 'ref') ?? 'main');
+    let table: OpenedTable;
+    if (metadataFile) table = await openMetadataFile(metadataFile, locationMaps(listOption(values, 'map')));
+    else {
+      // The catalog only resolves the table's metadata; the rows are read from storage after it is closed.
+      const opened = await openReadCatalog();
+      try {
+        table = await openCatalogTable(opened, positionals[0], stringOption(values, 'ref') ?? 'main');
+      } finally {
+        await opened.close();
+      }
+    }
     const plan = await planScan(table.metadata, { io: table.io, filter, ...(snapshotText ? { snapshotId: BigInt(snapshotText) } : {}) });
     const rows: Record<string, unknown>[] = [];
     let count = 0;
@@ -56,6 +64,8 @@ export const command: Command = {
         if (limit !== undefined && count >= limit) break outer;
         count++;
         const shown = displayRow(plan.schema, row);
+        const raw = row[Column.raw];
+        if (raw instanceof Uint8Array) shown[Column.raw] = showRaw(raw, rawMode);
         if (values.json) console.log(stringifyJson(shown));
         else rows.push(shown);
       }
@@ -64,16 +74,6 @@ export const command: Command = {
     return 0;
   },
 };
-        const raw = row[Column.raw];
-        if (raw instanceof Uint8Array) shown[Column.raw] = showRaw(raw, rawMode);
-
-function cell(value: unknown): string {
-  if (value === null || value === undefined) return '∅';
-  const text = typeof value === 'object' ? stringifyJson(value) : String(value);
-  return text.length > 48 ? `${text.slice(0, 47)}…` : text;
-}
-
-function printTable(rows: Record<string, unknown>[], columns: string[]): void {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -89,6 +89,14 @@ function showRaw(bytes: Uint8Array, mode: 'text' | 'base64'): string {
   const base64 = Buffer.from(bytes).toString('base64');
   return mode === 'text' ? `base64:${base64}` : base64;
 }
+
+function cell(value: unknown): string {
+  if (value === null || value === undefined) return '∅';
+  const text = typeof value === 'object' ? stringifyJson(value) : String(value);
+  return text.length > 48 ? `${text.slice(0, 47)}…` : text;
+}
+
+function printTable(rows: Record<string, unknown>[], columns: string[]): void {
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
   console.log(line(columns));

@@ -36,12 +36,13 @@ function describeLeftovers(status: StackStatus, accounting: Accounting | undefin
   ].join('\n');
 }
 
-function printAccounting(accounting: Accounting): void {
+/** The table for people: on stdout, or with --json on stderr so that stdout is the one JSON object. */
+function printAccounting(accounting: Accounting, write: (text: string) => void): void {
   const header = ['topic', 'sent', 'sent bad', 'trusted', 'untrusted', 'duplicates', 'dead-lettered', 'missing'];
   const rows = accounting.topics.map((t) => [t.topic, t.sent, t.sentBad, t.trusted, t.untrusted, t.duplicates, t.deadLettered, t.missing].map(String));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  console.log([header, ...rows].map((r) => r.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ')).join('\n'));
-  console.log(accounting.ok ? 'every record is on main exactly once'
+  write([header, ...rows].map((r) => r.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ')).join('\n'));
+  write(accounting.ok ? 'every record is on main exactly once'
     : accounting.accounted ? 'nothing missing or doubled, but not every record is on main yet (see above for where the rest is kept)' : 'RECORDS MISSING OR DUPLICATED');
 }
 
@@ -69,7 +70,7 @@ export const command: Command = {
     'dashboard-port': { type: 'string', placeholder: 'PORT', default: String(LOCAL_PORTS.dashboard), description: 'dashboard port' },
     'status-interval': { type: 'string', placeholder: 'D', default: '3s', description: 'how often to print the status line' },
     'drain-timeout': { type: 'string', placeholder: 'D', description: 'bound on the final drain (default 60s after Ctrl-C, 180s after --duration)' },
-    json: { type: 'boolean', description: 'print the final accounting as one JSON object on the last line' },
+    json: { type: 'boolean', description: 'print the final accounting as one JSON object: all of stdout (the rest goes to stderr)' },
   },
   examples: ['npm start', 'floe start --duration 30s --rate 100 --bad-fraction 0.05 --seed 7 --json', 'npm run build && floe start --bundles dist/functions --duration 30s'],
   async run({ values }) {
@@ -173,7 +174,7 @@ export const command: Command = {
       if (report) {
         const whereabouts = leftover ? await stack.whereabouts().catch((err) => void logger.warn({ err }, 'could not look for records outside main')) : undefined;
         const accounting = await accountRun(stack.catalog, stack.env.pipeline, report, whereabouts ?? undefined);
-        printAccounting(accounting);
+        printAccounting(accounting, values.json ? console.error : console.log);
         if (leftover) console.error(describeLeftovers(leftover, accounting, home, stack.warehouse));
         // A drain cut short leaves records on their way; only records nowhere at all (or doubled) fail the run then.
         if (leftover ? !accounting.accounted : !accounting.ok) exitCode = 1;

@@ -2,7 +2,7 @@
 import { stringOption, type Command } from '../command.ts';
 import { listTables, type TableSummary } from '../../shared/lakehouse/table-summaries.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
-import { cliReadContext } from '../tables.ts';
+import { cliReadContext, openReadCatalog } from '../tables.ts';
 
 function human(bytes: number | null): string {
   if (bytes === null) return '?';
@@ -19,24 +19,33 @@ function human(bytes: number | null): string {
 export const command: Command = {
   name: 'tables',
   summary: 'list the catalog\'s tables with row counts, files, size and snapshots, per reference',
-  description: 'Reads NESSIE_URI (default: the local stack). Counts come from each table\'s current snapshot summary.',
+  description: [
+    'Reads NESSIE_URI; unset, the local stack\'s catalog, or when that does not answer the files under FLOE_HOME/nessie',
+    '(read-only). Counts come from each table\'s current snapshot summary.',
+  ].join('\n'),
   options: {
     ref: { type: 'string', placeholder: 'REF', default: 'main', description: 'branch or tag to list' },
     'all-refs': { type: 'boolean', description: 'list every branch and tag (WAP branches included)' },
     json: { type: 'boolean', description: 'print one JSON document' },
   },
   async run({ values }) {
-    const ctx = cliReadContext();
-    const refs = values['all-refs']
-      ? (await ctx.catalog.client.listReferences()).map((r) => r.name)
-      : [stringOption(values, 'ref') ?? 'main'];
+    const opened = await openReadCatalog();
     const listed: (TableSummary & { ref: string })[] = [];
-    for (const ref of refs) {
-      const { tables } = await listTables(ctx, ref);
-      listed.push(...tables.map((t) => ({ ...t, ref })));
+    let refs: string[];
+    try {
+      const ctx = cliReadContext(opened);
+      refs = values['all-refs']
+        ? (await ctx.catalog.client.listReferences()).map((r) => r.name)
+        : [stringOption(values, 'ref') ?? 'main'];
+      for (const ref of refs) {
+        const { tables } = await listTables(ctx, ref);
+        listed.push(...tables.map((t) => ({ ...t, ref })));
+      }
+    } finally {
+      await opened.close();
     }
     if (values.json) {
-      console.log(stringifyJson({ tables: listed }));
+      console.log(stringifyJson({ tables: listed, catalog: opened.source }));
       return 0;
     }
     if (!listed.length) {

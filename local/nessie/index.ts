@@ -4,3 +4,5 @@
  */
 export { startNessieServer } from './server.ts';
 export type { NessieServerOptions, RunningNessieServer } from './server.ts';
+export { inspectNessieDirectory } from './store.ts';
+export type { NessieDirectoryState } from './store.ts';

@@ -31,6 +31,8 @@ export interface NessieServerOptions {
   defaultBranch?: string;
   /** See NessieStoreOptions.compactAfterBytes. */
   compactAfterBytes?: number;
+  /** Serve the directory as it is without writing to it (see NessieStoreOptions.readOnly): every write gets 403. */
+  readOnly?: boolean;
 }
 
 export interface RunningNessieServer {
@@ -181,7 +183,7 @@ function clientSpec2(req: IncomingMessage): boolean {
 export async function startNessieServer(options: NessieServerOptions): Promise<RunningNessieServer> {
   const logger = options.logger ?? createLogger({ name: 'nessie' });
   const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
-  const store = await openNessieStore({ dataDir: options.dataDir, defaultBranch: options.defaultBranch, logger, compactAfterBytes: options.compactAfterBytes });
+  const store = await openNessieStore({ dataDir: options.dataDir, defaultBranch: options.defaultBranch, logger, compactAfterBytes: options.compactAfterBytes, readOnly: options.readOnly });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';

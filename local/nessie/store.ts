@@ -10,13 +10,17 @@
  * the log in one write, and fsynced once (group commit) before any of them is acknowledged. Reads see only durable
  * state: references are published after the fsync. On start the snapshot and the log are replayed; a torn last record
  * (crash mid-write) is dropped — it was never acknowledged.
+ *
+ * Opened read-only (`readOnly: true`) the store reads the same files and changes nothing in the directory: no lock, no
+ * header, no truncation, no clean-up, no compaction; every write is refused. The owner may still be appending, so a
+ * torn tail is simply where the log ends for this reader, and a compaction racing the read makes it read again.
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NessieError } from '../../shared/catalog/nessie/errors.ts';
 import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
-import { encodeRecord, openAppendLog, readRecords, syncDirectory, writeFileAtomically, type AppendLog } from './record-log.ts';
+import { CorruptLogError, encodeRecord, openAppendLog, readRecords, syncDirectory, writeFileAtomically, type AppendLog } from './record-log.ts';
 import { applyMutation, emptyRepository, reachableCommits, type Mutation, type Repository } from './repository.ts';
 import type { WriteResult } from './writes.ts';
 
@@ -27,6 +31,11 @@ export interface NessieStoreOptions {
   logger?: Logger;
   /** Compact (snapshot + new log) once the log grows past this. Default 64 MiB. */
   compactAfterBytes?: number;
+  /**
+   * Read the directory as it is and write nothing to it (another process may own it): writes and compaction are
+   * refused with 403 FORBIDDEN. The directory must hold a repository.
+   */
+  readOnly?: boolean;
 }
 
 export interface NessieStore {
@@ -61,25 +70,57 @@ function decode(payload: Buffer): LogRecord {
   return parseJson<LogRecord>(payload);
 }
 
+/** The live process (other than this one) whose pid is in the directory's lock file, if any. */
+async function lockOwner(dir: string): Promise<number | undefined> {
+  let owner: number;
+  try {
+    owner = Number((await readFile(path.join(dir, 'lock'), 'utf8')).trim());
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  if (!Number.isInteger(owner) || owner <= 0 || owner === process.pid) return undefined;
+  try {
+    process.kill(owner, 0);
+    return owner;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? owner : undefined;
+  }
+}
+
 /** Claims the directory for this process; a lock left by a dead process (kill -9) is taken over. */
 async function lockDirectory(dir: string): Promise<() => Promise<void>> {
+  const owner = await lockOwner(dir);
+  if (owner !== undefined) throw new Error(`Nessie data directory ${dir} is in use by process ${owner}`);
   const file = path.join(dir, 'lock');
-  try {
-    const owner = Number((await readFile(file, 'utf8')).trim());
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid) {
-      let alive = true;
-      try {
-        process.kill(owner, 0);
-      } catch (err) {
-        alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-      }
-      if (alive) throw new Error(`Nessie data directory ${dir} is in use by process ${owner}`);
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
   await writeFile(file, `${process.pid}\n`);
   return () => rm(file, { force: true });
+}
+
+export interface NessieDirectoryState {
+  /** The directory holds a repository (a snapshot or a non-empty log). */
+  repository: boolean;
+  /** A live process that holds the directory's lock (not this one). */
+  owner?: number;
+}
+
+/** What a data directory holds, without changing it: whether there is a repository and who owns it. */
+export async function inspectNessieDirectory(dataDir: string): Promise<NessieDirectoryState> {
+  const dir = path.resolve(dataDir);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return { repository: false };
+    throw err;
+  }
+  let repository = false;
+  for (const name of names) {
+    if (name !== SNAPSHOT && !/^wal-\d+\.log$/.test(name)) continue;
+    if ((await stat(path.join(dir, name))).size > 0) repository = true;
+  }
+  const owner = await lockOwner(dir);
+  return { repository, ...(owner !== undefined ? { owner } : {}) };
 }
 
 interface Replayed {
@@ -88,7 +129,7 @@ interface Replayed {
   walValidLength: number;
 }
 
-async function replay(dir: string, defaultBranch: string, logger?: Logger): Promise<Replayed> {
+async function replay(dir: string, defaultBranch: string, logger?: Logger, readOnly = false): Promise<Replayed & { header?: Header }> {
   let header: Header | undefined;
   let repo: Repository | undefined;
   let generation = 0;
@@ -106,7 +147,8 @@ async function replay(dir: string, defaultBranch: string, logger?: Logger): Prom
   }
   const walPath = path.join(dir, walFile(generation));
   const wal = await readRecords(walPath);
-  if (wal.tornBytes) logger?.warn({ file: walPath, droppedBytes: wal.tornBytes }, 'dropping a torn record at the end of the Nessie log (a write interrupted by a crash, never acknowledged)');
+  if (wal.tornBytes && readOnly) logger?.debug({ file: walPath, bytes: wal.tornBytes }, 'the Nessie log ends in an incomplete record (being written, or cut by a crash); reading up to it');
+  else if (wal.tornBytes) logger?.warn({ file: walPath, droppedBytes: wal.tornBytes }, 'dropping a torn record at the end of the Nessie log (a write interrupted by a crash, never acknowledged)');
   for (const payload of wal.records) {
     const record = decode(payload);
     if (record.kind === 'header') {
@@ -117,11 +159,58 @@ async function replay(dir: string, defaultBranch: string, logger?: Logger): Prom
       applyMutation(repo, record.mutation);
     }
   }
-  return { repo: repo ?? emptyRepository(defaultBranch, new Date().toISOString()), generation, walValidLength: header ? wal.validLength : 0 };
+  return { repo: repo ?? emptyRepository(defaultBranch, new Date().toISOString()), generation, walValidLength: header ? wal.validLength : 0, header };
+}
+
+/** Identifies the snapshot file's current version: a compaction replaces it by rename. */
+async function snapshotIdentity(dir: string): Promise<string> {
+  try {
+    const s = await stat(path.join(dir, SNAPSHOT));
+    return `${s.ino}:${s.size}:${s.mtimeMs}`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
+    throw err;
+  }
+}
+
+function readOnlyStore(dir: string, repo: Repository): NessieStore {
+  const refuse = () => Promise.reject(new NessieError(403, 'FORBIDDEN', `The Nessie catalog in ${dir} is open read-only: this process may not change it`));
+  return {
+    view: () => repo,
+    write: refuse,
+    compact: refuse,
+    close: async () => {},
+  };
+}
+
+/**
+ * Replays the directory without touching it. The owner may compact meanwhile (new snapshot, old log removed) or be
+ * mid-append; a replay that straddled a compaction, or saw an append half-done, is repeated.
+ */
+async function openReadOnly(dir: string, options: NessieStoreOptions): Promise<NessieStore> {
+  if (!(await inspectNessieDirectory(dir)).repository) throw new Error(`${dir} holds no Nessie repository`);
+  for (let attempt = 1; ; attempt++) {
+    const before = await snapshotIdentity(dir);
+    let replayed;
+    try {
+      replayed = await replay(dir, options.defaultBranch ?? 'main', options.logger, true);
+    } catch (err) {
+      if (!(err instanceof CorruptLogError) || attempt >= 5) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+      continue;
+    }
+    if ((await snapshotIdentity(dir)) !== before) {
+      if (attempt >= 5) throw new Error(`${dir} kept changing while it was read (its owner compacts it continuously); try again`);
+      continue;
+    }
+    if (!replayed.header) throw new Error(`${dir} holds no Nessie repository (its log has no header)`);
+    return readOnlyStore(dir, replayed.repo);
+  }
 }
 
 export async function openNessieStore(options: NessieStoreOptions): Promise<NessieStore> {
   const dir = path.resolve(options.dataDir);
+  if (options.readOnly) return openReadOnly(dir, options);
   const logger = options.logger;
   const compactAfterBytes = options.compactAfterBytes ?? 64 * 1024 * 1024;
   await mkdir(dir, { recursive: true });

@@ -1,13 +1,16 @@
 /**
  * `floe start --duration` end to end: the embedded Kafka and Nessie, the functions as processes, the local eventing
- * plane and the simulator; afterwards every record is on main exactly once and the tables read correctly through
- * icebird and DuckDB.
+ * plane and the simulator; afterwards every record is on main exactly once, `floe tables` on the stopped stack's
+ * FLOE_HOME counts every record, and the tables read correctly through icebird and DuckDB.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { icebergRead } from 'icebird';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { startNessieServer } from '../../local/nessie/index.ts';
+import { freePort } from '../../local/stack/processes.ts';
+import { loadPipelineConfig, tableNames, topicConfig } from '../../shared/runtime/pipeline-config.ts';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
 import { loadTables } from '../../shared/catalog/table-catalog.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
@@ -20,6 +23,7 @@ import { runFloe } from '../helpers/cli.ts';
 import { withFileFetch } from '../helpers/file-fetch.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
+const PIPELINE = path.resolve(fileURLToPath(new URL('../../knative/config/pipeline.yaml', import.meta.url)));
 const tmp = await tempDir('floe-start');
 afterAll(() => tmp.cleanup());
 
@@ -32,9 +36,10 @@ describe('floe start --duration', () => {
       '--kafka-port', '0', '--nessie-port', '0', '--broker-port', '0', '--dashboard-port', '0',
     ], { timeoutMs: 240_000, env: { FLOE_LOG_LEVEL: 'warn' } });
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
-    const lines = result.stdout.trim().split('\n');
-    const summary = parseJson<{ ok: boolean; topics: Account[] }>(lines[lines.length - 1]);
+    // --json: stdout is the one JSON object, the human table went to stderr
+    const summary = parseJson<{ ok: boolean; topics: Account[] }>(result.stdout);
     expect(summary.ok).toBe(true);
+    expect(result.stderr).toContain('every record is on main exactly once');
     expect(summary.topics.map((t) => t.topic).sort()).toEqual(['parking-entry', 'parking-exit', 'parking-sensors']);
     for (const topic of summary.topics) {
       expect(topic.sent).toBeGreaterThan(0);
@@ -45,6 +50,26 @@ describe('floe start --duration', () => {
       expect(topic.untrusted).toBeGreaterThan(0);
     }
     expect(result.stderr).toMatch(/produced \d+ \(\d+ bad\) · on main/);
+
+    // The stack has stopped: `floe tables` reads what landed from the files under FLOE_HOME (no NESSIE_URI, and
+    // nothing answering where it looks for the local stack).
+    const tables = await runFloe(['tables', '--json'], {
+      env: { FLOE_HOME: tmp.dir, FLOE_LOCAL_NESSIE_PORT: String(await freePort()), NESSIE_URI: undefined, FLOE_WAREHOUSE: undefined, FLOE_CONFIG: undefined },
+    });
+    expect(tables.code, tables.stderr).toBe(0);
+    expect(tables.stderr).toContain(`catalog: ${path.join(tmp.dir, 'nessie')} opened directly (read-only;`);
+    const listed = parseJson<{ tables: { name: string; rows: number }[] }>(tables.stdout).tables;
+    const config = loadPipelineConfig(PIPELINE);
+    const expected = summary.topics.flatMap((t) => {
+      const names = tableNames(config, topicConfig(config, t.topic)!);
+      return [[names.production, t.trusted], [names.untrusted, t.untrusted]] as [string, number][];
+    });
+    expect(listed.map((t) => [t.name, t.rows]).sort()).toEqual(expected.sort());
+    for (const topic of summary.topics) {
+      const names = tableNames(config, topicConfig(config, topic.topic)!);
+      const rows = (name: string) => listed.find((t) => t.name === name)!.rows;
+      expect(rows(names.production) + rows(names.untrusted)).toBe(topic.sent);
+    }
 
     // The tables the run left behind, read by others: icebird (an independent Iceberg reader) and DuckDB (Parquet).
     const nessie = await startNessieServer({ port: 0, dataDir: path.join(tmp.dir, 'nessie') });
@@ -101,8 +126,7 @@ describe('floe start, stopped with Ctrl-C', () => {
     expect(result.stderr).toContain('stopping the simulator and draining in-flight batches');
     // The terminal's SIGINT reaches the whole foreground group; the functions must keep running until drained.
     expect(result.stderr).not.toMatch(/exited unexpectedly/);
-    const lines = result.stdout.trim().split('\n');
-    const summary = parseJson<{ ok: boolean; topics: Account[] }>(lines[lines.length - 1]);
+    const summary = parseJson<{ ok: boolean; topics: Account[] }>(result.stdout);
     expect(summary.ok).toBe(true);
     for (const topic of summary.topics) {
       expect(topic.sent).toBeGreaterThan(0);
