@@ -25,7 +25,7 @@ export const command: Command = {
     json: { type: 'boolean', description: 'print one JSON document' },
   },
   examples: [
-    'floe inspect ../shared/fixtures/iceberg/icebird/hyperparam-iceberg/spark/bunnies/metadata/v5.metadata.json --map s3a://hyperparam-iceberg/=../shared/fixtures/iceberg/icebird/hyperparam-iceberg/',
+    'floe inspect test/fixtures/iceberg/icebird/hyperparam-iceberg/spark/bunnies/metadata/v5.metadata.json --map s3a://hyperparam-iceberg/=test/fixtures/iceberg/icebird/hyperparam-iceberg/',
   ],
   async run({ values, positionals }) {
     const { metadata, io, metadataLocation } = await openMetadataFile(positionals[0], locationMaps(listOption(values, 'map')));

@@ -7,7 +7,8 @@ import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { publishBatch } from '../../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { runFloe } from '../helpers/cli.ts';
-import { silentLogger, startTestStack, type TestStack } from '../helpers/stack.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
+import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;
 let env: Record<string, string>;

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { parseFilter } from '../../shared/iceberg/filter-syntax.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
 import { runFloe } from '../helpers/cli.ts';
-import { FIXTURES } from '../helpers/fixtures.ts';
+import { ICEBERG_FIXTURES } from '../helpers/fixtures.ts';
 
-const ICEBIRD = path.join(FIXTURES, 'icebird/hyperparam-iceberg');
+const ICEBIRD = path.join(ICEBERG_FIXTURES, 'icebird/hyperparam-iceberg');
 const MAP = ['--map', `s3a://hyperparam-iceberg/=${ICEBIRD}/`];
 
 describe('floe inspect / scan', () => {

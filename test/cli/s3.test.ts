@@ -8,7 +8,7 @@ import path from 'node:path';
 import { s3Store } from '../../shared/storage/index.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
 import { runFloe } from '../helpers/cli.ts';
-import { FIXTURES } from '../helpers/fixtures.ts';
+import { ICEBERG_FIXTURES } from '../helpers/fixtures.ts';
 import { startS3rver, type RunningS3 } from '../helpers/s3rver.ts';
 
 let s3: RunningS3;
@@ -25,7 +25,7 @@ async function upload(dir: string, prefix: string, put: (key: string, body: Uint
 beforeAll(async () => {
   s3 = await startS3rver(['lake']);
   const store = s3Store({ bucket: 'lake', endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey });
-  await upload(path.join(FIXTURES, 'icebird/hyperparam-iceberg/spark/rename_column'), 'tables/rename_column/', (key, body) => store.put(key, body));
+  await upload(path.join(ICEBERG_FIXTURES, 'icebird/hyperparam-iceberg/spark/rename_column'), 'tables/rename_column/', (key, body) => store.put(key, body));
   env = { S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, S3_REGION: 'us-east-1' };
 });
 afterAll(() => s3?.stop());

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type RunningDashboard } from '../../dashboard/server.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
 import { publishBatch } from '../../functions/publisher/publish-batch.ts';
-import { silentLogger } from '../helpers/stack.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 import { EXPECTED, populateLakehouse, TRUSTED, UNTRUSTED, type Lakehouse } from './lakehouse.ts';
 
 let lake: Lakehouse;

@@ -12,7 +12,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { startDashboard, type RunningDashboard } from '../../dashboard/server.ts';
 import { publishBatch } from '../../functions/publisher/publish-batch.ts';
 import { describeIfAvailable } from '../helpers/requires.ts';
-import { silentLogger } from '../helpers/stack.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { EXPECTED, populateLakehouse, TRUSTED, UNTRUSTED, type Lakehouse } from './lakehouse.ts';
 

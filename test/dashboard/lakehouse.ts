@@ -21,7 +21,8 @@ import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { deadletterFunction } from '../../functions/deadletter/index.ts';
 import { publishBatch } from '../../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
-import { silentLogger, startTestStack, type TestStack } from '../helpers/stack.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
+import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 export const TOPIC = 'parking-entry';
 /** The tests' own pipeline configuration (the product's may tighten its rules without moving these numbers). */

@@ -21,6 +21,3 @@ export const CRD_SCHEMAS = path.join(FIXTURES_DIR, 'knative-crds', 'jsonschema')
 
 /** The Nessie REST API v2 subset floe uses, as OpenAPI 3. */
 export const NESSIE_OPENAPI = path.join(FIXTURES_DIR, 'nessie', 'nessie-v2-wap-subset.hand-derived.openapi.yaml');
-
-/** @deprecated use ICEBERG_FIXTURES */
-export const FIXTURES = ICEBERG_FIXTURES;

@@ -1,16 +1,16 @@
 /** A catalog on the embedded Nessie server with a local warehouse, and the chain's functions built on it. */
-import { Writable } from 'node:stream';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
-import { loadTables, type Catalog } from '../../shared/catalog/tables.ts';
+import { loadTables, type Catalog } from '../../shared/catalog/table-catalog.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
 import { loadEnv, type FloeEnv } from '../../shared/runtime/env.ts';
-import { createLogger } from '../../shared/runtime/log.ts';
 import type { Runtime } from '../../shared/runtime/runtime.ts';
 import { createFileIO } from '../../shared/storage/index.ts';
+import { silentLogger } from './silent-logger.ts';
 import { tempDir } from './tmp.ts';
 
-export const silentLogger = createLogger({ format: 'json', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+/** @deprecated import it from ./silent-logger.ts */
+export { silentLogger };
 
 export interface TestStack {
   dir: string;

@@ -5,15 +5,13 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decimalOf, isList, isMap, isStruct, schemaFromJson } from '../../shared/iceberg/schema.ts';
 import type { IcebergType, Schema } from '../../shared/iceberg/types.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
-
-export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/iceberg/', import.meta.url));
+import { ICEBERG_FIXTURES } from '../helpers/fixtures.ts';
 
 export function fixturePath(relative: string): string {
-  return path.join(FIXTURES, relative);
+  return path.join(ICEBERG_FIXTURES, relative);
 }
 
 export function fixtureBytes(relative: string): Uint8Array {

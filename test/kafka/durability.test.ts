@@ -7,7 +7,8 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
-import { Partitioners, startTestBroker, waitFor, type TestBroker } from './helpers/broker.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { Partitioners, startTestBroker, type TestBroker } from './helpers/broker.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const FLOE = fileURLToPath(new URL('../../cli/floe.js', import.meta.url));

@@ -4,7 +4,8 @@
  * timestamp.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CompressionTypes, Partitioners, startTestBroker, waitFor, type TestBroker } from './helpers/broker.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { CompressionTypes, Partitioners, startTestBroker, type TestBroker } from './helpers/broker.ts';
 
 let t: TestBroker;
 

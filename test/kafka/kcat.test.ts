@@ -7,7 +7,8 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeIfAvailable } from '../helpers/requires.ts';
-import { CompressionTypes, Partitioners, startTestBroker, waitFor, type TestBroker } from './helpers/broker.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { CompressionTypes, Partitioners, startTestBroker, type TestBroker } from './helpers/broker.ts';
 
 const run = promisify(execFile);
 const haveKcat = spawnSync('kcat', ['-V']).status === 0;

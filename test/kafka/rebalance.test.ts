@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import readline from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Partitioners, startTestBroker, waitFor, type TestBroker } from './helpers/broker.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { Partitioners, startTestBroker, type TestBroker } from './helpers/broker.ts';
 import { runMember, type MemberEvent } from './helpers/group-member.ts';
 
 const TOPIC = 'rebalance';

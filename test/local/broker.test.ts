@@ -10,7 +10,9 @@ import { startBroker, BrokerConfigError, type RunningBroker } from '../../local/
 import { postEvent } from '../../local/delivery/http.ts';
 import { createEmitter } from '../../shared/runtime/event-emitter.ts';
 import { loadManifests, parseManifests, type Manifests } from '../../local/knative/manifests.ts';
-import { closeAll, event, failing, gate, manifestsFrom, replyWith, silent, startFunction, waitFor, type Handler, type TestFunction } from './helpers.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { closeAll, event, failing, gate, manifestsFrom, replyWith, startFunction, type Handler, type TestFunction } from './helpers.ts';
 
 const running: { close(): Promise<void> }[] = [];
 afterEach(() => closeAll(running));
@@ -42,7 +44,7 @@ async function setup(manifests: Manifests, handlers: Record<string, Handler>, op
     running.push(functions[name]);
   }
   const services = Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url]));
-  const broker = await startBroker({ manifests, services, logger: silent, ...options });
+  const broker = await startBroker({ manifests, services, logger: silentLogger, ...options });
   running.push({ close: () => broker.stop() });
   return { broker, functions };
 }
@@ -159,7 +161,7 @@ spec:
     const dlq = await startFunction('dlq');
     running.push(dlq);
     const manifests = parseManifests([brokerDoc, trigger('raw', 'raw', [{ exact: { type: 't.raw' } }])]);
-    const broker = await startBroker({ manifests, services: { raw: `http://127.0.0.1:${(raw.address() as AddressInfo).port}`, dlq: dlq.url }, logger: silent });
+    const broker = await startBroker({ manifests, services: { raw: `http://127.0.0.1:${(raw.address() as AddressInfo).port}`, dlq: dlq.url }, logger: silentLogger });
     running.push({ close: () => broker.stop() });
     const body = Buffer.from('{"offset":18446744073709551615}');
     const structured = JSON.stringify({ specversion: '1.0', id: 'r1', source: '/test', type: 't.raw', knativebrokerttl: 7 });
@@ -187,9 +189,9 @@ spec:
 
   it('refuses manifests it cannot honour at start', async () => {
     const missing = parseManifests([brokerDoc, trigger('a', 'absent', [])]);
-    await expect(startBroker({ manifests: missing, services: { dlq: 'http://127.0.0.1:1' }, logger: silent })).rejects.toThrow(BrokerConfigError);
+    await expect(startBroker({ manifests: missing, services: { dlq: 'http://127.0.0.1:1' }, logger: silentLogger })).rejects.toThrow(BrokerConfigError);
     const cesql = parseManifests([brokerDoc, trigger('a', 'a', [{ cesql: "type = 'x'" }])]);
-    await expect(startBroker({ manifests: cesql, services: { a: 'http://127.0.0.1:1', dlq: 'http://127.0.0.1:1' }, logger: silent })).rejects.toThrow(/CESQL/);
+    await expect(startBroker({ manifests: cesql, services: { a: 'http://127.0.0.1:1', dlq: 'http://127.0.0.1:1' }, logger: silentLogger })).rejects.toThrow(/CESQL/);
   });
 });
 
@@ -232,7 +234,7 @@ describe('delivery failures', () => {
     await gone.close();
     const dlq = await startFunction('dlq');
     running.push(dlq);
-    const broker = await startBroker({ manifests: manifests(), services: { flaky: gone.url, dlq: dlq.url }, logger: silent });
+    const broker = await startBroker({ manifests: manifests(), services: { flaky: gone.url, dlq: dlq.url }, logger: silentLogger });
     running.push({ close: () => broker.stop() });
     await send(broker, event({ id: 'f4', type: 't.flaky' }));
     await broker.drain();
@@ -248,7 +250,7 @@ describe('delivery failures', () => {
     running.push({ close: () => new Promise<void>((resolve) => raw.close(() => resolve())) });
     const dlq = await startFunction('dlq');
     running.push(dlq);
-    const broker = await startBroker({ manifests: manifests(), services: { flaky: `http://127.0.0.1:${(raw.address() as AddressInfo).port}`, dlq: dlq.url }, logger: silent });
+    const broker = await startBroker({ manifests: manifests(), services: { flaky: `http://127.0.0.1:${(raw.address() as AddressInfo).port}`, dlq: dlq.url }, logger: silentLogger });
     running.push({ close: () => broker.stop() });
     await send(broker, event({ id: 'f5', type: 't.flaky' }));
     await broker.drain();
@@ -381,7 +383,7 @@ describe('the repository manifests', () => {
       functions[service.name] = await startFunction(service.name, chain[service.name]);
       running.push(functions[service.name]);
     }
-    const live = await startBroker({ manifests, services: Object.fromEntries(Object.entries(functions).map(([n, f]) => [n, f.url])), logger: silent });
+    const live = await startBroker({ manifests, services: Object.fromEntries(Object.entries(functions).map(([n, f]) => [n, f.url])), logger: silentLogger });
     running.push({ close: () => live.stop() });
     brokerUrl = live.url;
 

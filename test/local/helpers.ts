@@ -1,11 +1,8 @@
-/** Real function hosts, manifests from YAML text, and waiting on conditions, for the local eventing plane's tests. */
-import { Writable } from 'node:stream';
+/** Real function hosts and manifests from YAML text, for the local eventing plane's tests. */
 import { createEvent, type CloudEventMessage, type NewEvent } from '../../shared/events/cloudevent.ts';
 import { HandlerError, startHost, type FunctionContext } from '../../shared/runtime/function-host.ts';
-import { createLogger } from '../../shared/runtime/logger.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 import { parseManifests, parseYamlDocuments, type Manifests } from '../../local/knative/manifests.ts';
-
-export const silent = createLogger({ format: 'json', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
 export function manifestsFrom(yaml: string): Manifests {
   return parseManifests(parseYamlDocuments(yaml, 'test manifests'));
@@ -32,7 +29,7 @@ export async function startFunction(name: string, handle: Handler = () => undefi
         return handle(event, context);
       },
     },
-    logger: silent,
+    logger: silentLogger,
     port: 0,
     host: '127.0.0.1',
     ...(sink ? { sink } : {}),
@@ -62,15 +59,6 @@ export function gate(): { handler: Handler; wait(): Promise<void>; open(): void 
 
 export function event(fields: Partial<NewEvent> & { type: string }): CloudEventMessage {
   return createEvent({ source: '/test', ...fields });
-}
-
-/** Resolves once `check` holds, polling; fails with `what` after `timeoutMs`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 export async function closeAll(items: { close(): Promise<void> }[]): Promise<void> {

@@ -10,7 +10,9 @@ import { startBroker } from '../../local/broker/index.ts';
 import { parseManifests, type Manifests } from '../../local/knative/manifests.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { HandlerError } from '../../shared/runtime/function-host.ts';
-import { closeAll, gate, silent, startFunction, waitFor, type Handler, type TestFunction } from './helpers.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { closeAll, gate, startFunction, type Handler, type TestFunction } from './helpers.ts';
 
 let kafka: KafkaBroker;
 let client: InstanceType<typeof kafkajs.Kafka>;
@@ -19,7 +21,7 @@ let topicCount = 0;
 
 beforeAll(async () => {
   const tmp = await tempDir('floe-kafka-source');
-  kafka = await startKafkaBroker({ dataDir: tmp.dir, logger: silent });
+  kafka = await startKafkaBroker({ dataDir: tmp.dir, logger: silentLogger });
   client = new kafkajs.Kafka({ clientId: 'floe-test', brokers: [kafka.brokers], logLevel: kafkajs.logLevel.NOTHING });
   cleanup = async () => {
     await kafka.stop();
@@ -75,7 +77,7 @@ async function committed(group: string, topic: string): Promise<Record<number, s
 }
 
 async function sources(manifests: Manifests, sinkUrl: string, dlq: TestFunction, extra: { stopGraceMs?: number } = {}): Promise<RunningKafkaSources> {
-  const started = await startKafkaSources({ manifests, brokers: [kafka.brokers], sinkUrl, deadLetterUrl: dlq.url, logger: silent, ...extra });
+  const started = await startKafkaSources({ manifests, brokers: [kafka.brokers], sinkUrl, deadLetterUrl: dlq.url, logger: silentLogger, ...extra });
   running.push({ close: () => started.stop() });
   return started;
 }
@@ -89,7 +91,7 @@ async function brokerTo(handler: Handler) {
     apiVersion: 'eventing.knative.dev/v1', kind: 'Trigger', metadata: { name: 'all' },
     spec: { broker: 'default', subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'consumer' } }, delivery: { retry: 1, backoffDelay: 'PT0.01S', deadLetterSink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'dlq' } } } },
   }]);
-  const broker = await startBroker({ manifests, services: { consumer: fn.url, dlq: dlq.url }, logger: silent });
+  const broker = await startBroker({ manifests, services: { consumer: fn.url, dlq: dlq.url }, logger: silentLogger });
   running.push({ close: () => broker.stop() });
   return { broker, fn, dlq };
 }
@@ -184,7 +186,7 @@ describe('KafkaSource stand-in', () => {
     running.push(sink, dlq);
     await produce(topic, [0, 1, 2].map((i) => ({ key: `k${i}`, value: `${i}` })));
     const manifests = kafkaSource('parking', topic, group, 'unordered');
-    const before = await startKafkaSources({ manifests, brokers: [kafka.brokers], sinkUrl: sink.url, deadLetterUrl: dlq.url, logger: silent, stopGraceMs: 0 });
+    const before = await startKafkaSources({ manifests, brokers: [kafka.brokers], sinkUrl: sink.url, deadLetterUrl: dlq.url, logger: silentLogger, stopGraceMs: 0 });
     await waitFor(() => before.stats().perSource.parking.delivered === 2, 'records 0 and 2 delivered, 1 held');
     await before.stop();
     expect(await committed(group, topic)).toEqual({ 0: '1' });

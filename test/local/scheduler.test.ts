@@ -3,7 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker } from '../../local/broker/index.ts';
 import { loadManifests, parseManifests, type Manifests } from '../../local/knative/manifests.ts';
 import { startScheduler, SchedulerError, type RunningScheduler } from '../../local/scheduler/index.ts';
-import { closeAll, failing, silent, startFunction, waitFor, type Handler, type TestFunction } from './helpers.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { closeAll, failing, startFunction, type Handler, type TestFunction } from './helpers.ts';
 
 const running: { close(): Promise<void> }[] = [];
 afterEach(() => closeAll(running));
@@ -32,9 +34,9 @@ async function setup(manifests: Manifests, handlers: Record<string, Handler>): P
     functions[name] = await startFunction(name, handler);
     running.push(functions[name]);
   }
-  const broker = await startBroker({ manifests, services: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url])), logger: silent });
+  const broker = await startBroker({ manifests, services: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url])), logger: silentLogger });
   running.push({ close: () => broker.stop() });
-  const scheduler = startScheduler({ manifests, brokerUrl: broker.url, namespace: 'pipeline', logger: silent });
+  const scheduler = startScheduler({ manifests, brokerUrl: broker.url, namespace: 'pipeline', logger: silentLogger });
   running.push({ close: async () => scheduler.stop() });
   return { scheduler, received: (name) => functions[name] };
 }
@@ -82,13 +84,13 @@ describe('scheduler', () => {
 
   it('refuses a schedule croner cannot read, naming the PingSource', () => {
     const manifests = parseManifests([pingSource('bad', { schedule: '61 * * * *' })]);
-    expect(() => startScheduler({ manifests, brokerUrl: 'http://127.0.0.1:1', logger: silent })).toThrow(SchedulerError);
-    expect(() => startScheduler({ manifests, brokerUrl: 'http://127.0.0.1:1', logger: silent })).toThrow(/PingSource bad/);
+    expect(() => startScheduler({ manifests, brokerUrl: 'http://127.0.0.1:1', logger: silentLogger })).toThrow(SchedulerError);
+    expect(() => startScheduler({ manifests, brokerUrl: 'http://127.0.0.1:1', logger: silentLogger })).toThrow(/PingSource bad/);
   });
 
   it('accepts the schedules of the repository PingSources', async () => {
     const manifests = await loadManifests();
     expect(manifests.pingSources.map((p) => p.name).sort()).toEqual(['compact', 'orphans', 'redrive']);
-    expect(() => startScheduler({ manifests, brokerUrl: 'http://127.0.0.1:1', logger: silent }).stop()).not.toThrow();
+    expect(() => startScheduler({ manifests, brokerUrl: 'http://127.0.0.1:1', logger: silentLogger }).stop()).not.toThrow();
   });
 });

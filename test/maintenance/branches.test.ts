@@ -12,13 +12,14 @@ import { auditBatch } from '../../functions/auditor/audit-step.ts';
 import { branchName, newBatchId } from '../../shared/wap/batch-branches.ts';
 import { publishBatch } from '../../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
-import { DAY, entry, mainCoordinates, silent, startEnv, type TestEnv } from './helpers.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
+import { DAY, entry, mainCoordinates, startEnv, type TestEnv } from './helpers.ts';
 
 describe('stale WAP branches', () => {
   let env: TestEnv;
   let emitted: CloudEventMessage[];
   const run = (extra: Partial<BranchOptions> = {}) => cleanWapBranches(env.catalog, {
-    config: env.config, log: silent, emit: async (event) => void emitted.push(event), ...extra,
+    config: env.config, log: silentLogger, emit: async (event) => void emitted.push(event), ...extra,
   });
   const branches = async () => (await env.catalog.client.listReferences()).map((r) => r.name).filter((n) => n !== 'main').sort();
   const minutes = (n: number) => () => Date.now() + n * 60_000;
@@ -103,7 +104,7 @@ describe('stale WAP branches', () => {
   });
 
   it('without a sink, stalled batches are reported, not lost', async () => {
-    const result = await cleanWapBranches(env.catalog, { config: env.config, log: silent, now: minutes(30) });
+    const result = await cleanWapBranches(env.catalog, { config: env.config, log: silentLogger, now: minutes(30) });
     expect(result.actions.filter((a) => a.action === 'stalled').length).toBeGreaterThan(0);
     expect(result.errors).toEqual([]);
   });

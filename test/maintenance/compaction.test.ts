@@ -18,10 +18,11 @@ import { auditBatch } from '../../functions/auditor/audit-step.ts';
 import { CARRIED_SUMMARY_PREFIXES } from '../../shared/wap/kafka-offsets.ts';
 import { publishBatch } from '../../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
-import { FIXTURES } from '../helpers/fixtures.ts';
+import { ICEBERG_FIXTURES } from '../helpers/fixtures.ts';
 import { serveDirectory } from '../helpers/http-files.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 import {
-  appendRows, byId, createEventsTable, entry, eventRows, liveDataFiles, mainCoordinates, OFFSETS_KEY, PRODUCTION, publish, rowsAt, silent,
+  appendRows, byId, createEventsTable, entry, eventRows, liveDataFiles, mainCoordinates, OFFSETS_KEY, PRODUCTION, publish, rowsAt,
   startEnv, type TestEnv,
 } from './helpers.ts';
 
@@ -58,7 +59,7 @@ describe('compaction of a table with 200 small files', () => {
     const rowsBefore = (await rowsAt(env.catalog, 'main', name)).sort(byId);
     expect(rowsBefore).toHaveLength(10_000);
 
-    const result = await compactTable(env.catalog, name, { log: silent });
+    const result = await compactTable(env.catalog, name, { log: silentLogger });
     expect(result).toMatchObject({ outcome: 'committed', filesBefore: 200, removed: 200 });
 
     const after = await loadTable(env.catalog, 'main', name);
@@ -84,7 +85,7 @@ describe('compaction of a table with 200 small files', () => {
     expect(head.summary[OFFSETS_KEY]).toBe(previous.summary[OFFSETS_KEY]);
 
     // The layout is stable: a second run finds nothing to do.
-    expect(await compactTable(env.catalog, name, { log: silent })).toMatchObject({ outcome: 'unchanged', filesBefore: files.length });
+    expect(await compactTable(env.catalog, name, { log: silentLogger })).toMatchObject({ outcome: 'unchanged', filesBefore: files.length });
   });
 
   it('is read identically by icebird', async () => {
@@ -107,7 +108,7 @@ describe('compaction of a table with 200 small files', () => {
     await appendRows(env.catalog, name, eventRows(50_000, 40));
     await appendRows(env.catalog, name, eventRows(50_040, 40));
     const head = (await loadTable(env.catalog, 'main', name))!.metadataLocation;
-    const planned = await compactTable(env.catalog, name, { log: silent, dryRun: true, options: { 'min-input-files': '2' } });
+    const planned = await compactTable(env.catalog, name, { log: silentLogger, dryRun: true, options: { 'min-input-files': '2' } });
     expect(planned.outcome).toBe('planned');
     expect(planned.removed).toBeGreaterThan(0);
     expect((await loadTable(env.catalog, 'main', name))!.metadataLocation).toBe(head);
@@ -119,7 +120,7 @@ describe('compaction of a table with deletes written by Iceberg Java', () => {
   beforeAll(async () => {
     env = await startEnv('floe-compact-deletes', {
       storage: async (dir) => {
-        await cp(`${FIXTURES}/icebird/hyperparam-iceberg/java/bunnies`, `${dir}/bunnies`, { recursive: true });
+        await cp(`${ICEBERG_FIXTURES}/icebird/hyperparam-iceberg/java/bunnies`, `${dir}/bunnies`, { recursive: true });
         return {
           warehouse: `file://${dir}/warehouse/`,
           io: createFileIO({ localFiles: true, maps: [{ from: 's3a://hyperparam-iceberg/java/bunnies/', to: `file://${dir}/bunnies/` }] }),
@@ -144,7 +145,7 @@ describe('compaction of a table with deletes written by Iceberg Java', () => {
     const plan = await planRewriteDataFiles(before.metadata, { io: env.catalog.io });
     expect(plan.scan.tasks.some((t) => t.deletes.length > 0)).toBe(true);
 
-    const result = await compactTable(env.catalog, 'fixtures.bunnies', { log: silent, options: { 'rewrite-all': 'true' } });
+    const result = await compactTable(env.catalog, 'fixtures.bunnies', { log: silentLogger, options: { 'rewrite-all': 'true' } });
     expect(result.outcome).toBe('committed');
     const after = (await loadTable(env.catalog, 'main', 'fixtures.bunnies'))!;
     const rowsAfter = await rowsAt(env.catalog, 'main', 'fixtures.bunnies');
@@ -187,7 +188,7 @@ describe('compaction racing the Write-Audit-Publish chain', () => {
   it('a batch cut before a compaction is published after it (merge conflict → rebase), nothing lost', async () => {
     const audited = await auditBatch(env.wap, await writeBatch(env.wap, 'parking-entry', Array.from({ length: 10 }, (_, i) => entry(0, 70 + i))));
     await publish(env.wap, Array.from({ length: 10 }, (_, i) => entry(0, 80 + i)));
-    expect((await compactTable(env.catalog, PRODUCTION, { log: silent, options: rewrite })).outcome).toBe('committed');
+    expect((await compactTable(env.catalog, PRODUCTION, { log: silentLogger, options: rewrite })).outcome).toBe('committed');
     const outcome = await publishBatch(env.wap, audited);
     expect(outcome).toMatchObject({ kind: 'published', event: { method: 'rebase', duplicates: 0 } });
     expect(await mainCoordinates(env.catalog)).toEqual(expected(90));
@@ -219,8 +220,8 @@ describe('compaction racing the Write-Audit-Publish chain', () => {
       for (let last = false; !last;) {
         last = published;
         const pair = await Promise.all([
-          compactTable(env.catalog, PRODUCTION, { log: silent, options: rewrite }),
-          compactTable(env.catalog, PRODUCTION, { log: silent, options: rewrite }),
+          compactTable(env.catalog, PRODUCTION, { log: silentLogger, options: rewrite }),
+          compactTable(env.catalog, PRODUCTION, { log: silentLogger, options: rewrite }),
         ]);
         outcomes.push(...pair.map((r) => r.outcome));
       }

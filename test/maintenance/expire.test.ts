@@ -11,7 +11,8 @@ import { newTableMetadata, snapshotForRef } from '../../shared/iceberg/metadata.
 import type { Snapshot, TableMetadata } from '../../shared/iceberg/types.ts';
 import { compactTable } from '../../shared/maintenance/compaction.ts';
 import { expireTable } from '../../shared/maintenance/snapshot-expiry.ts';
-import { appendRows, byId, createEventsTable, DAY, EVENTS_SCHEMA, eventRows, OFFSETS_KEY, rowsAt, silent, startEnv, type TestEnv } from './helpers.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
+import { appendRows, byId, createEventsTable, DAY, EVENTS_SCHEMA, eventRows, OFFSETS_KEY, rowsAt, startEnv, type TestEnv } from './helpers.ts';
 
 const NOW = Date.UTC(2026, 10, 22);
 
@@ -87,7 +88,7 @@ describe('expiry on Nessie', () => {
     await createEventsTable(env.catalog, name);
     for (let i = 0; i < 6; i++) await appendRows(env.catalog, name, eventRows(i * 10, 10), 'main', () => NOW - (11 - i) * DAY);
     // a compaction: after expiry, the small files it replaced are reachable from no snapshot of main
-    expect((await compactTable(env.catalog, name, { log: silent, options: { 'rewrite-all': 'true' } })).outcome).toBe('committed');
+    expect((await compactTable(env.catalog, name, { log: silentLogger, options: { 'rewrite-all': 'true' } })).outcome).toBe('committed');
   });
   afterAll(async () => {
     await env?.stop();
@@ -99,11 +100,11 @@ describe('expiry on Nessie', () => {
     const before = (await loadTable(env.catalog, 'main', name))!;
     const rows = (await rowsAt(env.catalog, 'main', name)).sort(byId);
 
-    const dry = await expireTable(env.catalog, name, { log: silent, now: () => NOW, dryRun: true });
+    const dry = await expireTable(env.catalog, name, { log: silentLogger, now: () => NOW, dryRun: true });
     expect(dry).toMatchObject({ outcome: 'planned', removed: 6 });
     expect((await loadTable(env.catalog, 'main', name))!.metadataLocation).toBe(before.metadataLocation);
 
-    const result = await expireTable(env.catalog, name, { log: silent, now: () => NOW });
+    const result = await expireTable(env.catalog, name, { log: silentLogger, now: () => NOW });
     expect(result).toMatchObject({ outcome: 'committed', removed: 6, details: { snapshotsBefore: 7, snapshotsAfter: 1 } });
     expect(result.filesAfter).toBeLessThan(result.filesBefore);
     expect(result.bytesAfter).toBeLessThan(result.bytesBefore);
@@ -115,6 +116,6 @@ describe('expiry on Nessie', () => {
     // the other Nessie branch still has its own, full history
     expect((await loadTable(env.catalog, 'keep', name))!.metadata.snapshots).toHaveLength(7);
 
-    expect(await expireTable(env.catalog, name, { log: silent, now: () => NOW })).toMatchObject({ outcome: 'unchanged', removed: 0 });
+    expect(await expireTable(env.catalog, name, { log: silentLogger, now: () => NOW })).toMatchObject({ outcome: 'unchanged', removed: 0 });
   });
 });

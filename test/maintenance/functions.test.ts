@@ -17,7 +17,8 @@ import type { Runtime } from '../../shared/runtime/runtime.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { loadTable } from '../../shared/catalog/table-catalog.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
-import { appendRows, createEventsTable, entry, eventRows, silent, startEnv, type TestEnv } from './helpers.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
+import { appendRows, createEventsTable, entry, eventRows, startEnv, type TestEnv } from './helpers.ts';
 
 function ping(job: string, data: Record<string, unknown> = { job }): CloudEventMessage {
   return createEvent({ type: EventType.ping, source: `/apis/v1/namespaces/floe/pingsources/${job}`, extensions: { floejob: job }, data });
@@ -51,7 +52,7 @@ describe('maintenance functions', () => {
     });
     await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', () => resolve()));
     const floeEnv = loadEnv({ FLOE_WAREHOUSE: env.catalog.warehouse, NESSIE_URI: env.catalog.client.uri, FLOE_CONFIG: 'knative/config/pipeline.yaml' });
-    runtime = { env: floeEnv, log: silent, io: env.catalog.io, catalog: env.catalog };
+    runtime = { env: floeEnv, log: silentLogger, io: env.catalog.io, catalog: env.catalog };
   });
   afterAll(async () => {
     for (const host of hosts) await host.close();
@@ -60,7 +61,7 @@ describe('maintenance functions', () => {
   });
 
   const serve = async (fn: ReturnType<typeof compactorFunction>, withSink = false) => {
-    const host = await startHost({ fn, logger: silent, port: 0, host: '127.0.0.1', ...(withSink ? { sink: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/` } : {}) });
+    const host = await startHost({ fn, logger: silentLogger, port: 0, host: '127.0.0.1', ...(withSink ? { sink: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/` } : {}) });
     hosts.push(host);
     return host;
   };

@@ -1,5 +1,4 @@
 /** Shared set-up of the maintenance tests: an embedded Nessie, a local warehouse, tables, the WAP chain, a seeded PRNG. */
-import { Writable } from 'node:stream';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
 import { commitOnBranch, loadTable, newTableLocation, type Catalog } from '../../shared/catalog/table-catalog.ts';
 import type { TaggedRecord } from '../../shared/events/contract.ts';
@@ -9,7 +8,7 @@ import { scanRows } from '../../shared/iceberg/scan.ts';
 import { appendFiles, readManifestEntries, readManifestFiles } from '../../shared/iceberg/snapshot.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
 import { EntryStatus, type DataFile, type PartitionSpec, type Schema, type TableMetadata } from '../../shared/iceberg/types.ts';
-import { createLogger } from '../../shared/runtime/logger.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 import { loadPipelineConfig, type PipelineConfig } from '../../shared/runtime/pipeline-config.ts';
 import { createFileIO, type FileIO } from '../../shared/storage/index.ts';
 import { auditBatch } from '../../functions/auditor/audit-step.ts';
@@ -20,7 +19,6 @@ import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
-export const silent = createLogger({ format: 'json', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 export const DAY = 86_400_000;
 
 export interface TestEnv {
@@ -45,7 +43,7 @@ export async function startEnv(label: string, options: { storage?: (dir: string)
   const catalog: Catalog = { client: createNessieClient({ uri: nessie.uri }), io: storage.io, warehouse: storage.warehouse };
   const config = loadPipelineConfig('knative/config/pipeline.yaml');
   return {
-    dir: tmp.dir, catalog, config, wap: { catalog, config, log: silent },
+    dir: tmp.dir, catalog, config, wap: { catalog, config, log: silentLogger },
     async stop() {
       await storage.close?.();
       await nessie.stop();

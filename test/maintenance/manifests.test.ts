@@ -11,7 +11,8 @@ import { readManifestEntries, readManifestFiles } from '../../shared/iceberg/sna
 import { EntryStatus, type TableMetadata } from '../../shared/iceberg/types.ts';
 import { compactTable } from '../../shared/maintenance/compaction.ts';
 import { rewriteTableManifests } from '../../shared/maintenance/manifest-rewrite.ts';
-import { appendRows, byId, createEventsTable, eventRows, OFFSETS_KEY, rowsAt, silent, startEnv, type TestEnv } from './helpers.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
+import { appendRows, byId, createEventsTable, eventRows, OFFSETS_KEY, rowsAt, startEnv, type TestEnv } from './helpers.ts';
 
 async function entriesByFile(env: TestEnv, metadata: TableMetadata) {
   const out = new Map<string, { snapshotId?: bigint; sequenceNumber?: number; fileSequenceNumber?: number }>();
@@ -42,7 +43,7 @@ describe('manifest rewrite', () => {
     const entriesBefore = await entriesByFile(env, before.metadata);
     const rows = (await rowsAt(env.catalog, 'main', name)).sort(byId);
 
-    const result = await rewriteTableManifests(env.catalog, name, { log: silent });
+    const result = await rewriteTableManifests(env.catalog, name, { log: silentLogger });
     expect(result).toMatchObject({ outcome: 'committed', filesBefore: 30, filesAfter: 1, removed: 30 });
 
     const after = (await loadTable(env.catalog, 'main', name))!;
@@ -51,7 +52,7 @@ describe('manifest rewrite', () => {
     expect(head.summary[OFFSETS_KEY]).toBe(snapshotForRef(before.metadata, 'main')!.summary[OFFSETS_KEY]);
     expect(await entriesByFile(env, after.metadata)).toEqual(entriesBefore);
     expect((await rowsAt(env.catalog, 'main', name)).sort(byId)).toEqual(rows);
-    expect(await rewriteTableManifests(env.catalog, name, { log: silent })).toMatchObject({ outcome: 'unchanged' });
+    expect(await rewriteTableManifests(env.catalog, name, { log: silentLogger })).toMatchObject({ outcome: 'unchanged' });
   });
 
   it('splits toward commit.manifest.target-size-bytes', async () => {
@@ -59,7 +60,7 @@ describe('manifest rewrite', () => {
     const table = (await loadTable(env.catalog, 'main', name))!;
     const manifests = await readManifestFiles(env.catalog.io, snapshotForRef(table.metadata, 'main'));
     const target = Math.max(...manifests.map((m) => m.manifestLength)) * 3;
-    const result = await rewriteTableManifests(env.catalog, name, { log: silent, targetSizeBytes: target });
+    const result = await rewriteTableManifests(env.catalog, name, { log: silentLogger, targetSizeBytes: target });
     expect(result.outcome).toBe('committed');
     expect(result.filesAfter).toBeGreaterThan(1);
     expect(result.filesAfter).toBeLessThan(result.filesBefore);
@@ -85,7 +86,7 @@ describe('manifest rewrite', () => {
     for (let i = 0; i < 3; i++) await appendRows(env.catalog, name, eventRows(4000 + i * 20, 20));
     const planned = (await loadTable(env.catalog, 'main', name))!.metadata;
     await again(planned, 1, new Map());
-    expect((await compactTable(env.catalog, name, { log: silent, options: { 'rewrite-all': 'true' } })).outcome).toBe('committed');
+    expect((await compactTable(env.catalog, name, { log: silentLogger, options: { 'rewrite-all': 'true' } })).outcome).toBe('committed');
     await commitOnBranch(env.catalog, 'main', new Map([[name, again]]), { message: 'rewrite manifests' });
     const rows = await rowsAt(env.catalog, 'main', name);
     expect(rows).toHaveLength(880);

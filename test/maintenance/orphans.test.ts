@@ -23,9 +23,10 @@ import { collect, createFileIO } from '../../shared/storage/index.ts';
 import { auditBatch } from '../../functions/auditor/audit-step.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
-import { FIXTURES } from '../helpers/fixtures.ts';
+import { ICEBERG_FIXTURES } from '../helpers/fixtures.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 import {
-  appendRows, byId, createEventsTable, DAY, entry, eventRows, PRODUCTION, prng, publish, rowsAt, silent, startEnv, type TestEnv,
+  appendRows, byId, createEventsTable, DAY, entry, eventRows, PRODUCTION, prng, publish, rowsAt, startEnv, type TestEnv,
 } from './helpers.ts';
 
 const exists = async (catalog: Catalog, location: string) => (await catalog.io.head(location)) !== undefined;
@@ -90,8 +91,8 @@ describe('orphan cleanup', () => {
     const doomed = await catalog.client.getReference('doomed');
     await catalog.client.deleteReference('doomed', 'BRANCH', doomed.hash);
     const aborted = await writeRows(catalog.io, (await loadTable(catalog, 'main', name))!.metadata, eventRows(300, 20));
-    expect((await compactTable(catalog, name, { log: silent, options: { 'rewrite-all': 'true' } })).outcome).toBe('committed');
-    expect((await expireTable(catalog, name, { log: silent, maxSnapshotAgeMs: 0 })).outcome).toBe('committed');
+    expect((await compactTable(catalog, name, { log: silentLogger, options: { 'rewrite-all': 'true' } })).outcome).toBe('committed');
+    expect((await expireTable(catalog, name, { log: silentLogger, maxSnapshotAgeMs: 0 })).outcome).toBe('committed');
     const deadletter = `${catalog.warehouse}deadletter/2026-11-22/1-x.json`;
     const report = `${catalog.warehouse}_floe/maintenance/old-orphans.json`;
     await catalog.io.write(deadletter, '{}');
@@ -160,7 +161,7 @@ describe('orphan cleanup on a table whose metadata says s3a://', () => {
     env = await startEnv('floe-orphans-s3a', {
       storage: async (dir) => {
         copy = `${dir}/bunnies`;
-        await cp(`${FIXTURES}/icebird/hyperparam-iceberg/java/bunnies`, copy, { recursive: true });
+        await cp(`${ICEBERG_FIXTURES}/icebird/hyperparam-iceberg/java/bunnies`, copy, { recursive: true });
         return {
           warehouse: `file://${dir}/warehouse/`,
           io: createFileIO({
@@ -260,7 +261,7 @@ describe('orphan cleanup over random histories (property)', () => {
         case 6: {
           // compaction on any branch (main through the compactor, others through the same Iceberg steps)
           if (branch === 'main') {
-            await compactTable(catalog, table, { log: silent, options: { 'rewrite-all': 'true' } });
+            await compactTable(catalog, table, { log: silentLogger, options: { 'rewrite-all': 'true' } });
             break;
           }
           const loaded = (await loadTable(catalog, branch, table))!;
@@ -271,9 +272,9 @@ describe('orphan cleanup over random histories (property)', () => {
           break;
         }
         case 7:
-          if (branch === 'main') await expireTable(catalog, table, { log: silent, maxSnapshotAgeMs: 0 });
+          if (branch === 'main') await expireTable(catalog, table, { log: silentLogger, maxSnapshotAgeMs: 0 });
           else await commitOnBranch(catalog, branch, new Map([[table, expireSnapshots({ maxSnapshotAgeMs: 0 })]]), { message: 'expire' });
-          if (branch === 'main' && random.int(2)) await rewriteTableManifests(catalog, table, { log: silent });
+          if (branch === 'main' && random.int(2)) await rewriteTableManifests(catalog, table, { log: silentLogger });
           break;
         default: {
           const metadata = (await loadTable(catalog, branch, table))!.metadata;

@@ -12,7 +12,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createNessieClient, NO_ANCESTOR_HASH, type NessieClient } from '../../shared/catalog/nessie/index.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { key, namespace, put, quietLogger, table } from './helpers.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
+import { key, namespace, put, table } from './helpers.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cleanups: Array<() => Promise<void>> = [];
@@ -103,7 +104,7 @@ describe('Nessie durability', () => {
   it('drops a torn record at the end of the log and refuses damage in the middle', async () => {
     const { dir, cleanup } = await tempDir('floe-nessie-torn');
     cleanups.push(cleanup);
-    let server = await startNessieServer({ dataDir: dir, logger: quietLogger() });
+    let server = await startNessieServer({ dataDir: dir, logger: silentLogger });
     let client = createNessieClient({ uri: server.uri });
     const r = await client.commit('main', NO_ANCESTOR_HASH, { message: 'ns' }, [put(key('ns'), namespace('ns'))]);
     await server.stop();
@@ -114,7 +115,7 @@ describe('Nessie durability', () => {
     const torn = Buffer.alloc(20);
     torn.writeUInt32LE(1000, 0);
     await appendFile(wal, torn);
-    server = await startNessieServer({ dataDir: dir, logger: quietLogger() });
+    server = await startNessieServer({ dataDir: dir, logger: silentLogger });
     client = createNessieClient({ uri: server.uri });
     expect((await client.getReference('main')).hash).toBe(r.targetBranch.hash);
     expect((await stat(wal)).size).toBe(intact.length);
@@ -124,14 +125,14 @@ describe('Nessie durability', () => {
     const damaged = Buffer.from(intact);
     damaged[12] ^= 0xff;
     await writeFile(wal, damaged);
-    await expect(startNessieServer({ dataDir: dir, logger: quietLogger() })).rejects.toThrow(/corrupt/);
+    await expect(startNessieServer({ dataDir: dir, logger: silentLogger })).rejects.toThrow(/corrupt/);
     expect((await readFile(wal)).equals(damaged)).toBe(true);
   });
 
   it('compacts the log into a snapshot and replays it, dropping only unreachable commits', async () => {
     const { dir, cleanup } = await tempDir('floe-nessie-compact');
     cleanups.push(cleanup);
-    let server = await startNessieServer({ dataDir: dir, logger: quietLogger(), compactAfterBytes: 4096 });
+    let server = await startNessieServer({ dataDir: dir, logger: silentLogger, compactAfterBytes: 4096 });
     let client = createNessieClient({ uri: server.uri });
     let head = (await client.commit('main', NO_ANCESTOR_HASH, { message: 'ns' }, [put(key('ns'), namespace('ns'))])).targetBranch.hash;
     const ids = new Map<string, string>();
@@ -149,7 +150,7 @@ describe('Nessie durability', () => {
     expect(files).toContain('snapshot.log');
     expect(files.filter((f) => f.startsWith('wal-')).length).toBe(1);
 
-    server = await startNessieServer({ dataDir: dir, logger: quietLogger() });
+    server = await startNessieServer({ dataDir: dir, logger: silentLogger });
     client = createNessieClient({ uri: server.uri });
     expect((await client.getReference('main')).hash).toBe(head);
     let count = 0;

@@ -1,9 +1,9 @@
 /** Shared setup for the Nessie tests: an embedded server on a free port in a temp dir, and small model builders. */
 import { randomBytes } from 'node:crypto';
 import { startNessieServer } from '../../local/nessie/index.ts';
-import { createLogger } from '../../shared/runtime/logger.ts';
 import { createNessieClient, type NessieClient } from '../../shared/catalog/nessie/index.ts';
 import type { ContentKey, IcebergTable, Namespace, Operation } from '../../shared/catalog/nessie/types.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 export interface EmbeddedNessie {
@@ -13,11 +13,12 @@ export interface EmbeddedNessie {
   stop(): Promise<void>;
 }
 
-export const quietLogger = () => createLogger({ name: 'nessie-test', level: 'silent' });
+/** @deprecated use silentLogger from test/helpers/silent-logger.ts */
+export const quietLogger = () => silentLogger;
 
 export async function startEmbeddedNessie(options: { maxBodyBytes?: number; compactAfterBytes?: number } = {}): Promise<EmbeddedNessie> {
   const { dir, cleanup } = await tempDir('floe-nessie');
-  const server = await startNessieServer({ dataDir: dir, logger: quietLogger(), ...options });
+  const server = await startNessieServer({ dataDir: dir, logger: silentLogger, ...options });
   return {
     uri: server.uri,
     dataDir: dir,

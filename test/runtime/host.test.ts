@@ -1,12 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createEvent, eventJson, fromHttp, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
 import { HandlerError, startHost, type FloeFunction, type RunningHost } from '../../shared/runtime/function-host.ts';
-import { createLogger } from '../../shared/runtime/logger.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 
-const silent = createLogger({ format: 'json', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
 /** KafkaSource's binary-mode request for a record without a content-type header (NOTES §1.2). */
 function kafkaSourceHeaders(): Record<string, string> {
@@ -78,7 +76,7 @@ describe('function host', () => {
   };
 
   it('replies in binary mode copying partitionkey, answers 204 with no reply, 4xx/5xx on errors', async () => {
-    host = await startHost({ fn: echo, logger: silent, port: 0, host: '127.0.0.1' });
+    host = await startHost({ fn: echo, logger: silentLogger, port: 0, host: '127.0.0.1' });
     const ok = await post(host.url, kafkaSourceHeaders(), '{"offset":9007199254740993}');
     expect(ok.status).toBe(200);
     expect(ok.headers.get('ce-type')).toBe('dev.floe.test.echoed');
@@ -94,7 +92,7 @@ describe('function host', () => {
   });
 
   it('serves health and Prometheus metrics that count what happened', async () => {
-    host = await startHost({ fn: echo, logger: silent, port: 0, host: '127.0.0.1' });
+    host = await startHost({ fn: echo, logger: silentLogger, port: 0, host: '127.0.0.1' });
     await post(host.url, kafkaSourceHeaders(), '{"a":1}');
     await post(host.url, kafkaSourceHeaders(), '{"reject":1}');
     expect((await fetch(`${host.url}/health/liveness`)).status).toBe(200);
@@ -106,7 +104,7 @@ describe('function host', () => {
   });
 
   it('refuses bodies over the limit with 413', async () => {
-    host = await startHost({ fn: echo, logger: silent, port: 0, host: '127.0.0.1', bodyLimitBytes: 1024 });
+    host = await startHost({ fn: echo, logger: silentLogger, port: 0, host: '127.0.0.1', bodyLimitBytes: 1024 });
     const response = await post(host.url, kafkaSourceHeaders(), JSON.stringify({ blob: 'x'.repeat(5000) }));
     expect(response.status).toBe(413);
   });
@@ -126,7 +124,7 @@ describe('function host', () => {
         order.push('shutdown');
       },
     };
-    host = await startHost({ fn: slow, logger: silent, port: 0, host: '127.0.0.1' });
+    host = await startHost({ fn: slow, logger: silentLogger, port: 0, host: '127.0.0.1' });
     const pending = post(host.url, kafkaSourceHeaders(), '{}');
     while (!order.includes('handling')) await new Promise((r) => setImmediate(r));
     const closing = host.close();
@@ -161,7 +159,7 @@ describe('function host', () => {
       },
     };
     try {
-      host = await startHost({ fn: emitter, logger: silent, port: 0, host: '127.0.0.1', sink: sinkUrl });
+      host = await startHost({ fn: emitter, logger: silentLogger, port: 0, host: '127.0.0.1', sink: sinkUrl });
       expect((await post(host.url, kafkaSourceHeaders(), '{}')).status).toBe(204);
       expect(received).toHaveLength(1);
       expect(eventJson<{ n: bigint }>(received[0])?.n).toBe(1n << 62n);

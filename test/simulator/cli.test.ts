@@ -10,7 +10,8 @@ import { parseCommandArgs, usage, UsageError, type ParsedArgs } from '../../cli/
 import { command } from '../../cli/commands/simulate.ts';
 import { acknowledgedCoordinates, type SimulationReport } from '../../local/simulator/index.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
-import { startTestBroker, waitFor, type TestBroker } from '../kafka/helpers/broker.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { startTestBroker, type TestBroker } from '../kafka/helpers/broker.ts';
 import { consumeAll } from './helpers.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -1,6 +1,6 @@
 /** Reads back what the simulator produced: every record of some topics, through a kafkajs consumer group. */
 import type { Kafka } from 'kafkajs';
-import { waitFor } from '../kafka/helpers/broker.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 export interface Consumed {
   topic: string;

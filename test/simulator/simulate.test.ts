@@ -15,6 +15,7 @@ import {
   type TopicNames,
 } from '../../local/simulator/index.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 import { startTestBroker, type TestBroker } from '../kafka/helpers/broker.ts';
 import { consumeAll, type Consumed } from './helpers.ts';
 
@@ -159,7 +160,7 @@ describe('simulate when Kafka goes away', () => {
         rate: 300,
         topics,
         // kafkajs logs every refused connection: expected here.
-        logger: createLogger({ level: 'silent', format: 'json' }),
+        logger: silentLogger,
         kafka: { retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 200 }, connectionTimeout: 500 },
         onProgress: (r) => {
           if (r.sent >= 30) stopping ??= own.stop();

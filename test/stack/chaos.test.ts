@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { simulate } from '../../local/simulator/index.ts';
 import { accountRun } from '../../local/stack/accounting.ts';
 import { startStack, type RunningStack } from '../../local/stack/index.ts';
-import { silentLogger } from '../helpers/stack.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const tmp = await tempDir('floe-chaos');

@@ -12,7 +12,8 @@ import { auditorFunction } from '../../functions/auditor/index.ts';
 import { publisherFunction } from '../../functions/publisher/index.ts';
 import { writerFunction } from '../../functions/writer/index.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
-import { silentLogger, startTestStack, type TestStack } from '../helpers/stack.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
+import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;
 beforeAll(async () => {

@@ -19,7 +19,8 @@ import { publisherFunction } from '../../functions/publisher/index.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
 import { writerFunction } from '../../functions/writer/index.ts';
 import { DEFAULT_TOPICS, generateEvents } from '../../local/simulator/index.ts';
-import { silentLogger, startTestStack, type TestStack } from '../helpers/stack.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
+import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;
 beforeAll(async () => {

@@ -3,12 +3,11 @@
  * in production or _untrusted, atomically; redelivery, replays and concurrent batches change nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
 import { loadTables, type Catalog } from '../../shared/catalog/table-catalog.ts';
 import type { TaggedRecord } from '../../shared/events/contract.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
-import { createLogger } from '../../shared/runtime/logger.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 import { loadPipelineConfig } from '../../shared/runtime/pipeline-config.ts';
 import { createFileIO } from '../../shared/storage/index.ts';
 import { auditBatch } from '../../functions/auditor/audit-step.ts';
@@ -19,7 +18,6 @@ import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
-const silent = createLogger({ format: 'json', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 const NOW = new Date('2026-11-22T10:00:00Z');
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -33,7 +31,7 @@ beforeAll(async () => {
   const config = loadPipelineConfig('knative/config/pipeline.yaml');
   config.audit.maxUntrustedRatio = 0.5;
   config.audit.minRowsForGate = 5;
-  ctx = { catalog, config, log: silent, now: () => NOW };
+  ctx = { catalog, config, log: silentLogger, now: () => NOW };
 });
 afterAll(async () => {
   await nessie?.stop();

@@ -55,12 +55,3 @@ export async function startTestBroker(options: Partial<KafkaBrokerOptions> = {},
   };
   return self;
 }
-
-/** Resolves once `check` holds, polling; rejects with `what` after `timeoutMs`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
