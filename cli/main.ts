@@ -16,6 +16,8 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   nessie: () => import('./commands/nessie.ts'),
   dashboard: () => import('./commands/dashboard.ts'),
   deadletter: () => import('./commands/deadletter.ts'),
+  sql: () => import('./commands/sql.ts'),
+  tag: () => import('./commands/tag.ts'),
 };
 
 function mainUsage(): string {

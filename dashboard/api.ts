@@ -13,6 +13,7 @@ import { overview } from './overview.ts';
 import { limitParam, refParam, tableParam, whereParam } from './query-params.ts';
 import { newestRows } from './row-browser.ts';
 import { listTables, tableDetail } from '../shared/lakehouse/table-summaries.ts';
+import { listTagsView, tagDetailView } from '../shared/lakehouse/tag-views.ts';
 
 export type ApiResult =
   | { status: number; json: unknown }
@@ -34,6 +35,7 @@ async function route(ctx: ReadContext, path: string, query: URLSearchParams): Pr
     '/api/functions': functionsView,
     '/api/deadletters': deadlettersView,
     '/api/maintenance': maintenanceView,
+    '/api/tags': listTagsView,
   };
   if (simple[path]) {
     only(query, []);
@@ -51,6 +53,11 @@ async function route(ctx: ReadContext, path: string, query: URLSearchParams): Pr
     const limit = limitParam(query.get('limit'));
     const where = whereParam(query.get('where'));
     return json(await newestRows(ctx, name, ref, { limit, ...(where ? { where } : {}) }));
+  }
+  const tag = /^\/api\/tags\/([^/]+)$/.exec(path);
+  if (tag) {
+    only(query, []);
+    return json(await tagDetailView(ctx, decodeURIComponent(tag[1])));
   }
   if (path === '/api/blob') {
     only(query, ['uri']);

@@ -308,6 +308,16 @@ function renderMaintenance(m) {
   'no runs', 8);
 }
 
+// ---- tags ----------------------------------------------------------------------------------------------------
+
+function renderTags(t) {
+  fill($('tags-list'), t.tags.map((tag) => el('tr', { 'data-tag': tag.name },
+    el('td', {}, el('code', {}, tag.name)), el('td', {}, tag.createdAt ? time(tag.createdAt) : '–'),
+    el('td', {}, tag.tables.map((x) => `${x.table} ${count(x.rows)}`).join(' · ') || '–'),
+    el('td', {}, [tag.message, tag.retentionMs !== null ? `kept ${duration(tag.retentionMs)}` : ''].filter(Boolean).join('; ')))),
+  'no tags (floe tag create NAME)', 4);
+}
+
 // ---- table browser ---------------------------------------------------------------------------------------------
 
 function cellFor(value, isFile) {
@@ -362,6 +372,7 @@ async function poll() {
     panel('functions', 'functions-state', '/api/functions', renderFunctions),
     panel('deadletters', 'deadletters-state', '/api/deadletters', renderDeadletters),
     panel('maintenance', 'maintenance-state', '/api/maintenance', renderMaintenance),
+    panel('tags', 'tags-state', '/api/tags', renderTags),
     refreshDetail(),
     refreshRows(),
   ]);

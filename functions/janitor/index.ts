@@ -20,7 +20,7 @@ export interface JanitorOptions {
 }
 
 export function janitorFunction(runtime: Runtime, settings: MaintenanceSettings = maintenanceSettings(), options: JanitorOptions = {}): FloeFunction {
-  const maintenance = maintenanceFunction('janitor', runtime, settings, { orphans: ['orphans'], redrive: ['branches'] });
+  const maintenance = maintenanceFunction('janitor', runtime, settings, { orphans: ['orphans'], redrive: ['branches'], tags: ['tags'] });
   const replayed = new Counter({ name: 'floe_deadletters_replayed_total', help: 'Dead-lettered events replayed to the sink, by outcome', labelNames: ['outcome'], registers: [] });
   return {
     ...maintenance,

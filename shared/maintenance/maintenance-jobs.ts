@@ -14,6 +14,7 @@ import { removeOrphanFiles, type OrphanResult } from './orphan-cleanup.ts';
 import { REPORT_LIST_LIMIT, tableTotals, writeReport, type Job, type MaintenanceReport, type TableResult } from './run-report.ts';
 import type { MaintenanceSettings } from './maintenance-settings.ts';
 import { tablesOnMain } from './maintained-tables.ts';
+import { runScheduledTags, type ScheduledTagsResult } from './scheduled-tags.ts';
 
 export interface JobContext {
   catalog: Catalog;
@@ -43,6 +44,7 @@ export interface JobRun {
   reportLocation?: string;
   orphans?: OrphanResult;
   branches?: BranchResult;
+  tags?: ScheduledTagsResult;
 }
 
 type TableJob = (table: string) => Promise<TableResult>;
@@ -117,6 +119,18 @@ async function runBranches(ctx: JobContext, request: JobRequest, report: Mainten
   return result;
 }
 
+async function runTags(ctx: JobContext, request: JobRequest, report: MaintenanceReport): Promise<ScheduledTagsResult> {
+  const result = await runScheduledTags(ctx.catalog, { config: ctx.config, dryRun: request.dryRun ?? false, ...(ctx.now ? { now: ctx.now } : {}) });
+  const created = result.actions.filter((a) => a.action === 'created' || a.action === 'would create').length;
+  const deleted = result.actions.filter((a) => a.action === 'deleted' || a.action === 'would delete').length;
+  Object.assign(report, {
+    filesBefore: result.kept + deleted, filesAfter: result.kept + created, deleted: request.dryRun ? 0 : deleted,
+    details: { created, deleted, kept: result.kept, actions: result.actions.slice(0, REPORT_LIST_LIMIT) },
+  });
+  report.errors.push(...result.errors);
+  return result;
+}
+
 export async function runJob(ctx: JobContext, request: JobRequest): Promise<JobRun> {
   const clock = ctx.now ?? Date.now;
   const started = clock();
@@ -129,6 +143,7 @@ export async function runJob(ctx: JobContext, request: JobRequest): Promise<JobR
   try {
     if (request.job === 'orphans') run.orphans = await runOrphans(ctx, request, report);
     else if (request.job === 'branches') run.branches = await runBranches(ctx, request, report);
+    else if (request.job === 'tags') run.tags = await runTags(ctx, request, report);
     else await runTables(ctx, request, report);
   } catch (err) {
     ctx.log.error({ err, job: request.job }, `${request.job} failed`);

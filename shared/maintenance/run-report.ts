@@ -6,7 +6,7 @@ import type { FileIO } from '../storage/file-io.ts';
 import { collect } from '../storage/object-store.ts';
 import { parseJson, stringifyJson } from '../util/lossless-json.ts';
 
-export const JOBS = ['compact', 'expire', 'manifests', 'orphans', 'branches'] as const;
+export const JOBS = ['compact', 'expire', 'manifests', 'orphans', 'branches', 'tags'] as const;
 export type Job = (typeof JOBS)[number];
 
 export interface TableResult {

@@ -6,7 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { Cron } from 'croner';
 import { z } from 'zod';
+import { REF_NAME_PATTERN } from '../catalog/nessie/paths.ts';
 import { parseByteSize, parseDuration } from '../util/duration.ts';
 
 const duration = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
@@ -96,6 +98,30 @@ const limitsSchema = z.object({
 
 export type RecordLimits = z.output<typeof limitsSchema>;
 
+/**
+ * A scheduled dataset tag (`shared/maintenance/scheduled-tags.ts`): `name` is a template with `{date}` (YYYY-MM-DD)
+ * and/or `{time}` (HHmm) of the scheduled time, UTC; `schedule` a 5-field cron (UTC); `retention` how long the tag and
+ * its Iceberg refs live (none: kept until deleted by hand).
+ */
+const tagScheduleSchema = z.object({
+  name: z.string()
+    .refine((n) => /\{(date|time)\}/.test(n), 'must contain {date} or {time}, so each scheduled tag gets its own name')
+    .refine((n) => REF_NAME_PATTERN.test(n.replaceAll('{date}', '2026-01-31').replaceAll('{time}', '2359')), 'must render to a Nessie tag name (letters, digits, ./_-, starting with a letter)'),
+  schedule: z.string().refine((expr) => {
+    try {
+      return expr.trim().split(/\s+/).length === 5 && new Cron(expr, { paused: true, timezone: 'Etc/UTC' }).nextRun() !== null;
+    } catch {
+      return false;
+    }
+  }, 'must be a 5-field cron expression, e.g. 0 0 * * *'),
+  retention: duration.refine((ms) => ms > 0, 'must be positive').optional(),
+  /** The branch tagged. */
+  ref: z.string().default('main'),
+  message: z.string().optional(),
+}).strict();
+
+export type TagSchedule = z.output<typeof tagScheduleSchema>;
+
 const pipelineSchema = z.object({
   namespaces: z.object({ staging: identifier.default('staging'), production: identifier.default('production') }).strict()
     .default({ staging: 'staging', production: 'production' }),
@@ -120,6 +146,9 @@ const pipelineSchema = z.object({
   topics: z.record(z.string(), topicSchema).default({}),
   /** Topics not listed: routed to a table named after the topic (non-identifier characters → `_`), no rules. */
   routeUnknownTopics: z.boolean().default(true),
+  /** Dataset tags taken on a schedule by the janitor's `tags` job. */
+  tags: z.array(tagScheduleSchema).default([])
+    .refine((tags) => new Set(tags.map((t) => t.name)).size === tags.length, 'two schedules have the same name template'),
 }).strict();
 
 export type PipelineConfig = z.output<typeof pipelineSchema>;
