@@ -12,10 +12,12 @@ import { externalFromEnv, NotIdleError, startStack, type RunningStack, type Stac
 import { simulate, SimulationError, type SimulationReport } from '../../local/simulator/index.ts';
 import { DEFAULT_PIPELINE_CONFIG, floeHome, LOCAL_PORTS } from '../local-env.ts';
 
-function statusLine(seconds: number, produced: number, bad: number, status: StackStatus): string {
-  return `[${String(seconds).padStart(4)}s] produced ${produced} (${bad} bad) · on main ${status.trusted} trusted, ${status.untrusted} untrusted`
+/** One status line; anything dead-lettered leads it as an alarm (it left the flow: "0 in flight" would hide it). */
+export function statusLine(seconds: number, produced: number, bad: number, status: StackStatus): string {
+  return `[${String(seconds).padStart(4)}s] ` + (status.deadLettered ? `⚠ DEAD-LETTERED ${status.deadLettered} · ` : '')
+    + `produced ${produced} (${bad} bad) · on main ${status.trusted} trusted, ${status.untrusted} untrusted`
     + ` · lag ${status.lag} · in flight ${status.inFlight} · open branches ${status.openBranches}`
-    + (status.keptBranches ? ` · rejected batches ${status.keptBranches}` : '') + (status.deadLettered ? ` · dead-lettered ${status.deadLettered}` : '')
+    + (status.keptBranches ? ` · rejected batches ${status.keptBranches}` : '')
     + restartsText(status.restarts);
 }
 

@@ -64,6 +64,7 @@ export interface StackStatus {
   openBranches: number;
   keptBranches: number;
   deadLettered: number;
+  /** Events dead-lettered by the KafkaSources and by the Broker's Triggers: out of the flow, so not "in flight". */
   /** Per function: how many times supervision restarted it after it exited unexpectedly. */
   restarts: Record<string, number>;
 }
@@ -235,7 +236,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         inFlight: perSource.reduce((sum, s) => sum + s.consumed - s.delivered - s.deadLettered - s.dropped, 0) + broker.stats().inFlight,
         openBranches: wap.length - kept.length,
         keptBranches: kept.length,
-        deadLettered: perSource.reduce((sum, s) => sum + s.deadLettered, 0),
+        deadLettered: perSource.reduce((sum, s) => sum + s.deadLettered, 0) + Object.values(broker.stats().triggers).reduce((sum, t) => sum + t.deadLettered, 0),
         restarts: Object.fromEntries(Object.values(functions).map((fn) => [fn.name, fn.restarts()])),
       };
     }

@@ -36,7 +36,9 @@ export function kafkaEvent(record: KafkaRecord): CloudEventMessage {
     headers['ce-partitionkey'] = record.key;
   }
   for (const [name, value] of Object.entries(record.headers ?? {})) headers[`ce-kafkaheader${name}`] = value;
-  return fromHttp(headers, record.value);
+  // the HTTP binding percent-encodes what a header cannot carry, and `%` itself
+  const encoded = Object.fromEntries(Object.entries(headers).map(([n, v]) => [n, n.startsWith('ce-') ? v.replace(/[^\x20-\x24\x26-\x7e]/g, encodeURIComponent) : v]));
+  return fromHttp(encoded, record.value);
 }
 
 /** One function with the context a host gives it; what it emits goes to the current delivery's output. */
