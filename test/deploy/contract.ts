@@ -19,7 +19,7 @@ export const HEALTH_PATHS = { readinessProbe: '/health/readiness', livenessProbe
 export const KAFKA_EVENT_CONSUMER: FunctionName = 'tagger';
 
 /** PingSource jobs (extension `floejob`) and the function each must reach. */
-export const PING_JOBS: Readonly<Record<string, FunctionName>> = { compact: 'compactor', orphans: 'janitor', redrive: 'janitor' };
+export const PING_JOBS: Readonly<Record<string, FunctionName>> = { compact: 'compactor', orphans: 'janitor', redrive: 'janitor', tags: 'janitor' };
 
 export interface EmittedEvent {
   type: string;

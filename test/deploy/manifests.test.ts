@@ -18,7 +18,7 @@ describe('the base manifests in knative/', () => {
     const routes = Object.fromEntries(manifests.triggers.map((trigger) => [trigger.name, trigger.subscriber]));
     expect(routes).toEqual({
       tagger: 'tagger', writer: 'writer', auditor: 'auditor', publisher: 'publisher', compactor: 'compactor',
-      'janitor-orphans': 'janitor', 'janitor-redrive': 'janitor',
+      'janitor-orphans': 'janitor', 'janitor-redrive': 'janitor', 'janitor-tags': 'janitor',
     });
     const writer = manifests.triggers.find((trigger) => trigger.name === 'writer')!;
     expect(writer.broker).toBe('default');
@@ -29,7 +29,7 @@ describe('the base manifests in knative/', () => {
   it('reads the maintenance schedules with their job extension', async () => {
     const { pingSources } = await loadManifests();
     const byJob = Object.fromEntries(pingSources.map((source) => [source.extensions.floejob, source]));
-    expect(Object.keys(byJob).sort()).toEqual(['compact', 'orphans', 'redrive']);
+    expect(Object.keys(byJob).sort()).toEqual(['compact', 'orphans', 'redrive', 'tags']);
     expect(byJob.redrive).toMatchObject({ schedule: '*/5 * * * *', timezone: 'Etc/UTC', contentType: 'application/json', sink: { kind: 'Broker', name: 'default' } });
     expect(JSON.parse(byJob.compact.data!)).toEqual({ job: 'compact' });
   });

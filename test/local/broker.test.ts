@@ -405,9 +405,9 @@ describe('the repository manifests', () => {
     expect(functions.deadletter.received).toHaveLength(0);
 
     const ping = (job: string) => createEvent({ type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/floe/pingsources/x', extensions: { floejob: job } });
-    for (const job of ['compact', 'orphans', 'redrive']) expect((await send(live, ping(job), 'delivered')).status).toBe(202);
+    for (const job of ['compact', 'orphans', 'redrive', 'tags']) expect((await send(live, ping(job), 'delivered')).status).toBe(202);
     expect(functions.compactor.received.map((e) => e.attributes.floejob)).toEqual(['compact']);
-    expect(functions.janitor.received.map((e) => e.attributes.floejob).sort()).toEqual(['orphans', 'redrive']);
+    expect(functions.janitor.received.map((e) => e.attributes.floejob).sort()).toEqual(['orphans', 'redrive', 'tags']);
     const stats = live.stats();
     expect(stats.unrouted).toBe(2); // the foreign topic's record and the terminal batch.published
     expect(Object.values(stats.triggers).reduce((n, t) => n + t.deadLettered + t.failed, 0)).toBe(0);
