@@ -22,7 +22,7 @@ import { auditBatch } from '../../functions/auditor/audit-step.ts';
 import { publishBatch } from '../../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { runFloe } from '../helpers/cli.ts';
-import { silentLogger } from '../helpers/stack.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const PIPELINE = path.resolve(fileURLToPath(new URL('../../knative/config/pipeline.yaml', import.meta.url)));

@@ -9,9 +9,6 @@ import { createFileIO } from '../../shared/storage/index.ts';
 import { silentLogger } from './silent-logger.ts';
 import { tempDir } from './tmp.ts';
 
-/** @deprecated import it from ./silent-logger.ts */
-export { silentLogger };
-
 export interface TestStack {
   dir: string;
   nessieUri: string;

@@ -13,9 +13,6 @@ export interface EmbeddedNessie {
   stop(): Promise<void>;
 }
 
-/** @deprecated use silentLogger from test/helpers/silent-logger.ts */
-export const quietLogger = () => silentLogger;
-
 export async function startEmbeddedNessie(options: { maxBodyBytes?: number; compactAfterBytes?: number } = {}): Promise<EmbeddedNessie> {
   const { dir, cleanup } = await tempDir('floe-nessie');
   const server = await startNessieServer({ dataDir: dir, logger: silentLogger, ...options });

@@ -10,7 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createNessieClient, NessieError, NO_ANCESTOR_HASH } from '../../shared/catalog/nessie/index.ts';
 import { inspectNessieDirectory, startNessieServer } from '../../local/nessie/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { key, namespace, put, quietLogger, table } from './helpers.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
+import { key, namespace, put, table } from './helpers.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -28,7 +29,7 @@ async function fingerprint(dir: string): Promise<Record<string, string>> {
 async function populated(): Promise<{ dir: string; head: string }> {
   const tmp = await tempDir('floe-nessie-ro');
   cleanups.push(tmp.cleanup);
-  const server = await startNessieServer({ dataDir: tmp.dir, logger: quietLogger() });
+  const server = await startNessieServer({ dataDir: tmp.dir, logger: silentLogger });
   const client = createNessieClient({ uri: server.uri, retries: 0 });
   let head = (await client.commit('main', NO_ANCESTOR_HASH, { message: 'ns' }, [put(key('ns'), namespace('ns'))])).targetBranch.hash;
   head = (await client.commit('main', head, { message: 't1' }, [put(key('ns', 't1'), table('s3://t/1', 1n))])).targetBranch.hash;
@@ -38,7 +39,7 @@ async function populated(): Promise<{ dir: string; head: string }> {
 }
 
 async function openReadOnly(dir: string) {
-  const server = await startNessieServer({ dataDir: dir, readOnly: true, logger: quietLogger() });
+  const server = await startNessieServer({ dataDir: dir, readOnly: true, logger: silentLogger });
   cleanups.push(() => server.stop());
   return { server, client: createNessieClient({ uri: server.uri, retries: 0 }) };
 }
@@ -81,7 +82,7 @@ describe('the embedded catalog opened read-only', () => {
     expect(await fingerprint(dir)).toEqual(before);
 
     // Opening it for writing is what the lock forbids.
-    await expect(startNessieServer({ dataDir: dir, logger: quietLogger() })).rejects.toThrow(`is in use by process ${process.ppid}`);
+    await expect(startNessieServer({ dataDir: dir, logger: silentLogger })).rejects.toThrow(`is in use by process ${process.ppid}`);
     expect(await fingerprint(dir)).toEqual(before);
   });
 
@@ -90,7 +91,7 @@ describe('the embedded catalog opened read-only', () => {
     cleanups.push(tmp.cleanup);
     const missing = path.join(tmp.dir, 'nessie');
     expect(await inspectNessieDirectory(missing)).toEqual({ repository: false });
-    await expect(startNessieServer({ dataDir: missing, readOnly: true, logger: quietLogger() })).rejects.toThrow(`${missing} holds no Nessie repository`);
+    await expect(startNessieServer({ dataDir: missing, readOnly: true, logger: silentLogger })).rejects.toThrow(`${missing} holds no Nessie repository`);
     expect(await readdir(tmp.dir)).toEqual([]);
   });
 });
