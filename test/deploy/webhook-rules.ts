@@ -8,7 +8,7 @@
  * preserve-unknown (Trigger spec, delivery, filter bodies) are checked against their Go types' field names here.
  */
 import { isIsoDuration } from '../../local/knative/duration.ts';
-import { parseJson } from '../../shared/util/json.ts';
+import { parseJson } from '../../shared/util/lossless-json.ts';
 import { cronScheduleProblem } from './cron.ts';
 import { groupKind, isRecord, problem, type K8sObject, type Problem } from './problem.ts';
 
