@@ -1,0 +1,121 @@
+/**
+ * The tables of a Nessie reference as DuckDB views: each `namespace.table` becomes a view over `read_parquet` of its
+ * live data files. Columns are matched by Parquet field id (read_parquet's `schema` parameter), not by name, so a
+ * renamed column reads its old files and a column added later reads as NULL in files written before it — as Iceberg
+ * defines projection. DuckDB matches the fields *inside* a struct by name, so a renamed nested field reads as NULL in
+ * files written before the rename.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { keyName, readMetadata, type Catalog } from '../shared/catalog/table-catalog.ts';
+import { planScan } from '../shared/iceberg/scan.ts';
+import { decimalOf, fixedLength, isList, isMap, isStruct } from '../shared/iceberg/schema.ts';
+import type { IcebergType, Schema } from '../shared/iceberg/types.ts';
+import { localPathOf, type FileIO } from '../shared/storage/index.ts';
+
+export interface TableFiles {
+  /** `namespace.table`, as Nessie names it. */
+  name: string;
+  schemaName: string;
+  tableName: string;
+  schema: Schema;
+  /** Locations of the live data files of the table's current snapshot. */
+  dataFiles: string[];
+  /** How many delete files apply to them (DuckDB does not apply Iceberg deletes: such a table is refused). */
+  deleteFiles: number;
+}
+
+/** Every Iceberg table on `ref` with its live data files, and the commit hash they were read at. */
+export async function tablesOnRef(catalog: Catalog, ref: string): Promise<{ hash: string; tables: TableFiles[] }> {
+  const { effectiveReference, value: entries } = await catalog.client.listEntries(ref, { content: true });
+  const located = entries.flatMap((e) => (e.content?.type === 'ICEBERG_TABLE' ? [{ elements: e.name.elements, location: e.content.metadataLocation }] : []));
+  const tables = await Promise.all(located.map(async ({ elements, location }): Promise<TableFiles> => {
+    const metadata = await readMetadata(catalog.io, location);
+    const plan = await planScan(metadata, { io: catalog.io });
+    const deletes = new Set(plan.tasks.flatMap((t) => t.deletes.map((d) => d.file.filePath)));
+    return {
+      name: keyName({ elements }),
+      schemaName: elements.slice(0, -1).join('.'),
+      tableName: elements[elements.length - 1],
+      schema: plan.schema,
+      dataFiles: plan.tasks.map((t) => t.file.filePath),
+      deleteFiles: deletes.size,
+    };
+  }));
+  return { hash: effectiveReference.hash, tables: tables.sort((a, b) => a.name.localeCompare(b.name)) };
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function quoteString(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** The DuckDB type an Iceberg type reads as. */
+export function duckdbType(type: IcebergType): string {
+  if (isStruct(type)) return `STRUCT(${type.fields.map((f) => `${quoteIdent(f.name)} ${duckdbType(f.type)}`).join(', ')})`;
+  if (isList(type)) return `${duckdbType(type.element)}[]`;
+  if (isMap(type)) return `MAP(${duckdbType(type.key)}, ${duckdbType(type.value)})`;
+  const decimal = decimalOf(type);
+  if (decimal) return `DECIMAL(${decimal.precision}, ${decimal.scale})`;
+  if (fixedLength(type) !== undefined) return 'BLOB';
+  const primitives: Record<string, string> = {
+    boolean: 'BOOLEAN', int: 'INTEGER', long: 'BIGINT', float: 'FLOAT', double: 'DOUBLE', date: 'DATE', time: 'TIME',
+    timestamp: 'TIMESTAMP', timestamptz: 'TIMESTAMPTZ', timestamp_ns: 'TIMESTAMP_NS', timestamptz_ns: 'TIMESTAMPTZ',
+    string: 'VARCHAR', uuid: 'UUID', binary: 'BLOB', unknown: 'NULL',
+  };
+  const mapped = primitives[type as string];
+  if (!mapped) throw new Error(`no DuckDB type for Iceberg type ${String(type)}`);
+  return mapped;
+}
+
+/**
+ * Local paths DuckDB can read for a table's data files. Files elsewhere (`s3://`: DuckDB's httpfs extension is not
+ * assumed to be installable) and local paths DuckDB would take as a glob pattern are copied into `scratch` first.
+ */
+export async function readablePaths(io: FileIO, locations: string[], scratch: () => Promise<string>): Promise<string[]> {
+  return Promise.all(locations.map(async (location, i) => {
+    if (/^(file:|\/)/.test(location)) {
+      const local = localPathOf(location);
+      if (!/[*?[\]{}]/.test(local)) return local;
+    }
+    const copy = path.join(await scratch(), `${i}-${path.basename(location).replace(/[^\w.-]/g, '_')}`);
+    await writeFile(copy, await io.read(location));
+    return copy;
+  }));
+}
+
+/** The statements creating a table's view; `paths` are the local files to read. */
+export function viewStatements(table: TableFiles, paths: string[]): string[] {
+  const target = `${quoteIdent(table.schemaName)}.${quoteIdent(table.tableName)}`;
+  const create = [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schemaName)}`];
+  const fields = table.schema.fields;
+  if (table.deleteFiles > 0) {
+    // A view that fails when read: the other tables stay queryable, and a query on this one says why it cannot run.
+    const message = `table ${table.name} has ${table.deleteFiles} delete file(s), which floe sql does not apply; read it with \`floe scan ${table.name}\``;
+    const columns = fields.map((f) => `CAST(NULL AS ${duckdbType(f.type)}) AS ${quoteIdent(f.name)}`).join(', ');
+    return [...create, `CREATE VIEW ${target} AS SELECT ${columns} FROM range(1) WHERE error(${quoteString(message)})`];
+  }
+  if (!paths.length || !fields.length) {
+    const columns = fields.length ? fields.map((f) => `CAST(NULL AS ${duckdbType(f.type)}) AS ${quoteIdent(f.name)}`).join(', ') : 'NULL AS "no_columns"';
+    return [...create, `CREATE VIEW ${target} AS SELECT ${columns} WHERE false`];
+  }
+  const mapping = fields.map((f) => `${f.id}: {name: ${quoteString(f.name)}, type: ${quoteString(duckdbType(f.type))}, default_value: NULL}`).join(', ');
+  const files = paths.map(quoteString).join(', ');
+  // hive_partitioning off: a partition directory such as `ts_day=2024-05-01` must not add a column of its own.
+  return [...create, `CREATE VIEW ${target} AS SELECT * FROM read_parquet([${files}], schema = MAP {${mapping}}, hive_partitioning = false)`];
+}
+
+/** A scratch directory created on first use, removed by `cleanup`. */
+export function scratchDirectory(): { get(): Promise<string>; cleanup(): Promise<void> } {
+  let dir: Promise<string> | undefined;
+  return {
+    get: () => (dir ??= mkdtemp(path.join(os.tmpdir(), 'floe-sql-'))),
+    async cleanup() {
+      if (dir) await rm(await dir, { recursive: true, force: true });
+    },
+  };
+}
