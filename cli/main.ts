@@ -17,7 +17,6 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   dashboard: () => import('./commands/dashboard.ts'),
   deadletter: () => import('./commands/deadletter.ts'),
   sql: () => import('./commands/sql.ts'),
-  sql: () => import('./commands/sql.ts'),
   tag: () => import('./commands/tag.ts'),
 };
 
