@@ -3,7 +3,8 @@
  * (every 5 minutes) the WAP branches: published ones deleted, rejected ones kept for their retention, stalled batches
  * re-emitted to `K_SINK` (`shared/wap/branch-cleanup.ts`); and the dead letters whose destination answers ready again
  * replayed to `K_SINK`, each stored file removed once the Broker accepted its event
- * (`shared/maintenance/deadletter-replay.ts`).
+ * (`shared/maintenance/deadletter-replay.ts`). On the `floejob=tags` tick (every 5 minutes) the pipeline config's tag
+ * schedules: the due tag created, expired ones deleted (`shared/maintenance/scheduled-tags.ts`).
  */
 import { Counter } from 'prom-client';
 import { destinationReady, listDeadLetters, replayDeadLetters } from '../../shared/maintenance/deadletter-replay.ts';

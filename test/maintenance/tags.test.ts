@@ -19,6 +19,11 @@ import { renderTagName, tagNameTime } from '../../shared/maintenance/scheduled-t
 import { expireTable } from '../../shared/maintenance/snapshot-expiry.ts';
 import { ConfigError, parsePipelineConfig } from '../../shared/runtime/pipeline-config.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
+import { janitorFunction } from '../../functions/janitor/index.ts';
+import { createEvent, toHttpBinary } from '../../shared/events/cloudevent.ts';
+import { EventType } from '../../shared/events/contract.ts';
+import { loadEnv } from '../../shared/runtime/env.ts';
+import { startHost } from '../../shared/runtime/function-host.ts';
 import { runFloe } from '../helpers/cli.ts';
 import { withFileFetch } from '../helpers/file-fetch.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
@@ -162,5 +167,36 @@ describe('scheduled tags', () => {
     const refs = (await loadTable(env.catalog, 'main', TABLE))!.metadata.refs;
     expect(Object.keys(refs).sort()).toEqual(['by-hand', 'daily-2026-12-04', 'daily-2026-12-06', 'main']);
     expect(run.reportLocation).toMatch(/_floe\/maintenance\/.*tags/);
+  });
+});
+
+describe('the janitor on a tags tick', () => {
+  let env: TestEnv;
+  beforeAll(async () => {
+    env = await startEnv('floe-tag-janitor');
+    await createEventsTable(env.catalog, TABLE);
+    await appendRows(env.catalog, TABLE, eventRows(0, 7));
+  });
+  afterAll(() => env?.stop());
+
+  it('creates the tag its schedule made due', async () => {
+    const floeEnv = loadEnv({ FLOE_WAREHOUSE: env.catalog.warehouse, NESSIE_URI: env.catalog.client.uri, FLOE_CONFIG: 'knative/config/pipeline.yaml' });
+    const pipeline = parsePipelineConfig({ tags: [{ name: 'minutely-{date}-{time}', schedule: '* * * * *', retention: '1h' }] });
+    const runtime = { env: { ...floeEnv, pipeline }, log: silentLogger, io: env.catalog.io, catalog: env.catalog };
+    const host = await startHost({ fn: janitorFunction(runtime, { orphanGraceMs: DAY, rejectedRetentionMs: DAY, stallAfterMs: 60_000 }), logger: silentLogger, port: 0, host: '127.0.0.1' });
+    try {
+      const before = Date.now();
+      const { headers, body } = toHttpBinary(createEvent({ type: EventType.ping, source: '/apis/v1/namespaces/floe/pingsources/tags', extensions: { floejob: 'tags' }, data: { job: 'tags' } }));
+      const response = await fetch(host.url, { method: 'POST', headers, body });
+      expect(response.status, await response.text()).toBe(204);
+      const tags = (await env.catalog.client.listReferences()).filter((r) => r.type === 'TAG').map((r) => r.name);
+      // The tick may straddle a minute boundary.
+      const candidates = [before, Date.now()].map((t) => renderTagName('minutely-{date}-{time}', new Date(t)));
+      expect(tags).toHaveLength(1);
+      expect(candidates).toContain(tags[0]);
+      expect(await rowsAt(env.catalog, tags[0], TABLE)).toHaveLength(7);
+    } finally {
+      await host.close();
+    }
   });
 });
