@@ -10,18 +10,25 @@
  *    compare-and-swap, retried. Rows whose coordinates `main` already has are filtered out; files are rewritten only
  *    when their schema or partition layout no longer matches `main`'s. Never FORCE.
  * A passed batch's branch is then deleted; a failed batch publishes only its `_untrusted` rows and keeps its branch.
+ *
+ * One record never stalls the publish: when a concurrent batch gave a new column another type on `main` first, the
+ * trusted rows whose value `main`'s column cannot hold go to `_untrusted` with the reason (their bytes taken from the
+ * staging table on the branch), and `_untrusted` rows lose just the payload fields that do not fit (`_raw` keeps them).
  */
 import type { BatchAudited, BatchPublished, BatchRejected } from '../../shared/events/contract.ts';
 import { NessieNotFoundError, NessieReferenceConflictError } from '../../shared/catalog/nessie/index.ts';
-import { commitOnBranch, loadTables, tableKey, type LoadedTable } from '../../shared/catalog/table-catalog.ts';
+import { commitOnBranch, loadTables, newTableLocation, tableKey, type LoadedTable } from '../../shared/catalog/table-catalog.ts';
 import type { TableUpdate } from '../../shared/iceberg/commit.ts';
-import { setCurrentSchema, unionByName } from '../../shared/iceberg/evolution.ts';
+import { assignFreshIds, setCurrentSchema, unionByName } from '../../shared/iceberg/evolution.ts';
 import { ancestors, currentSchema, defaultSpec, newTableMetadata, snapshotForRef, specById } from '../../shared/iceberg/metadata.ts';
 import { readDataFile } from '../../shared/iceberg/parquet-reader.ts';
 import { appendFiles, readManifestEntries, readManifestFiles } from '../../shared/iceberg/snapshot.ts';
+import { rowProblem } from '../../shared/iceberg/parquet-writer.ts';
+import { scanRows } from '../../shared/iceberg/scan.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
 import { EntryStatus, type DataFile, type TableMetadata } from '../../shared/iceberg/types.ts';
 import { tableNames, topicConfig } from '../../shared/runtime/pipeline-config.ts';
+import { bareObject, ownValue } from '../../shared/util/bare-object.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import { branchHead, Property } from '../../shared/wap/batch-branches.ts';
 import { BatchGoneError } from '../../shared/wap/batch-branches.ts';
@@ -32,7 +39,7 @@ import {
   type OffsetRanges,
 } from '../../shared/wap/kafka-offsets.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
-import { publishedRanges, sameFieldIds } from '../../shared/wap/table-layout.ts';
+import { publishedRanges, sameFieldIds, untrustedStruct } from '../../shared/wap/table-layout.ts';
 
 export type PublishOutcome = { kind: 'published'; event: BatchPublished } | { kind: 'rejected'; event: BatchRejected };
 
@@ -51,17 +58,56 @@ async function batchFiles(ctx: WapContext, table: LoadedTable, batchId: string):
   return { files, metadata };
 }
 
-/** Re-lays rows of the batch's files out under `target`, dropping rows whose coordinates are in `published`. */
-async function rewriteFor(ctx: WapContext, source: TableMetadata, files: DataFile[], target: TableMetadata, published: OffsetRanges): Promise<{ files: DataFile[]; dropped: number }> {
+/** A row `target` cannot take, and why. */
+interface Unfit {
+  row: Record<string, unknown>;
+  reason: string;
+}
+
+/**
+ * Re-lays rows of the batch's files out under `target`, dropping rows whose coordinates are in `published`. With
+ * `check`, rows `target` cannot take are not written but returned in `unfit`.
+ */
+async function rewriteFor(
+  ctx: WapContext, source: TableMetadata, files: DataFile[], target: TableMetadata, published: OffsetRanges, check?: (row: Record<string, unknown>) => string | undefined,
+): Promise<{ rows: Record<string, unknown>[]; dropped: number; unfit: Unfit[] }> {
   const rows: Record<string, unknown>[] = [];
+  const unfit: Unfit[] = [];
   let dropped = 0;
   for (const file of files) {
     for (const row of await readDataFile(ctx.catalog.io, { location: file.filePath, schema: currentSchema(source), fileSize: file.fileSizeInBytes })) {
-      if (containsOffset(published, row[Column.partition] as number, row[Column.offset] as bigint)) dropped++;
-      else rows.push(row);
+      if (containsOffset(published, row[Column.partition] as number, row[Column.offset] as bigint)) {
+        dropped++;
+        continue;
+      }
+      const reason = check?.(row);
+      if (reason === undefined) rows.push(row);
+      else unfit.push({ row, reason });
     }
   }
-  return { files: await writeRows(ctx.catalog.io, target, rows), dropped };
+  return { rows, dropped, unfit };
+}
+
+const coordinate = (row: Record<string, unknown>) => `${row[Column.partition]}:${row[Column.offset]}`;
+const METADATA_COLUMNS = new Set<string>(Object.values(Column));
+
+/**
+ * An untrusted row made to fit `schema`: each payload field the table cannot take is nulled, with a reason added (the
+ * row's `_raw` still holds the value).
+ */
+function fitted(row: Record<string, unknown>, check: (row: Record<string, unknown>) => string | undefined): Record<string, unknown> {
+  const out = Object.assign(bareObject(), row);
+  const reasons = [...((row[Column.reasons] as string[] | null) ?? [])];
+  for (let problem = check(out); problem !== undefined; problem = check(out)) {
+    const field = /^field '([^'.]+)/.exec(problem)?.[1];
+    // Only payload fields can be given up: anything else is not the record's doing, and fails the publish as before.
+    if (field === undefined || ownValue(out, field) === null || METADATA_COLUMNS.has(field)) break;
+    const reason = `type: ${problem} (on main the column is of another type)`;
+    if (!reasons.includes(reason)) reasons.push(reason);
+    out[field] = null;
+  }
+  out[Column.reasons] = reasons;
+  return out;
 }
 
 export async function publishBatch(ctx: WapContext, audited: BatchAudited): Promise<PublishOutcome> {
@@ -75,12 +121,12 @@ export async function publishBatch(ctx: WapContext, audited: BatchAudited): Prom
   const total = audited.trusted + audited.untrusted;
   const now = () => (ctx.now?.() ?? new Date()).toISOString();
 
-  const finish = async (method: BatchPublished['method'], hash: string, duplicates: number): Promise<PublishOutcome> => {
+  const finish = async (method: BatchPublished['method'], hash: string, duplicates: number, moved = 0): Promise<PublishOutcome> => {
     if (!passed) {
       return { kind: 'rejected', event: { batchId: audited.batchId, topic: audited.topic, table: audited.table, branch: audited.branch, hash: audited.hash, reason: audited.reason ?? 'batch failed the audit', untrusted: total, rejectedAt: now() } };
     }
     await deleteBranch(ctx, audited.branch);
-    return { kind: 'published', event: { batchId: audited.batchId, topic: audited.topic, table: audited.table, hash, trusted: audited.trusted, untrusted: audited.untrusted, duplicates, method, publishedAt: now() } };
+    return { kind: 'published', event: { batchId: audited.batchId, topic: audited.topic, table: audited.table, hash, trusted: audited.trusted - moved, untrusted: audited.untrusted + moved, duplicates, method, publishedAt: now() } };
   };
 
   const onMain = await loadTables(catalog, 'main', [names.production, names.untrusted]);
@@ -106,26 +152,65 @@ export async function publishBatch(ctx: WapContext, audited: BatchAudited): Prom
     ctx.log.debug({ batchId: audited.batchId, conflicts: merged.details.filter((d) => d.conflict).map((d) => d.conflict?.conflictType) }, 'main moved since the branch was cut: rebasing');
   }
 
-  const onBranch = await loadTables(catalog, `${audited.branch}@${audited.hash}`, toPublish);
+  const onBranch = await loadTables(catalog, `${audited.branch}@${audited.hash}`, [...toPublish, names.staging]);
   const dropped = new Map<string, number>();
-  const updates = new Map<string, TableUpdate>();
+  const batches = new Map<string, { files: DataFile[]; metadata: TableMetadata }>();
   for (const name of toPublish) {
     const table = onBranch.tables.get(name);
     if (!table) continue;
-    const { files, metadata: source } = await batchFiles(ctx, table, audited.batchId);
-    if (!files.length) continue;
-    let laidOut: { key: string; files: DataFile[]; dropped: number } | undefined;
+    const found = await batchFiles(ctx, table, audited.batchId);
+    if (found.files.length) batches.set(name, found);
+  }
+  if (!batches.size) throw new BatchGoneError(`batch ${audited.batchId}: its tables on ${audited.branch}@${audited.hash} hold no files of the batch`);
+  const staging = onBranch.tables.get(names.staging)?.metadata;
+  // Trusted rows main's production table cannot take, found by the production update of the current attempt (which
+  // runs before the untrusted one), and written by the untrusted update as untrusted rows.
+  let demoted: Unfit[] = [];
+  let demotedCount = 0;
+  const updates = new Map<string, TableUpdate>();
+  for (const name of toPublish) {
+    const batch = batches.get(name);
+    const isProduction = name === names.production;
+    // The untrusted table may get rows from the production update even when the batch itself had none for it.
+    if (!batch && (isProduction || !batches.has(names.production) || !staging)) continue;
+    let laidOut: { key: string; files: DataFile[]; dropped: number; unfit: Unfit[] } | undefined;
     updates.set(name, async (base, attempt, bases) => {
+      if (isProduction) demoted = [];
       const mainRanges = publishedRanges([...bases.values()], audited.topic);
       if (coversAll(mainRanges, batchOffsets)) return base;
-      let target = base ?? newTableMetadata({ location: source.location, schema: currentSchema(source), spec: defaultSpec(source), properties: source.properties });
-      const union = unionByName(currentSchema(target), currentSchema(source), target.lastColumnId);
+      const extra = isProduction ? [] : demoted;
+      const source = batch?.metadata ?? staging!;
+      const sourceStruct = batch ? currentSchema(batch.metadata) : untrustedStruct(currentSchema(staging!));
+      let target = base ?? newTableMetadata({
+        location: batch?.metadata.location ?? newTableLocation(catalog.warehouse, name),
+        schema: batch ? currentSchema(batch.metadata) : { ...assignFreshIds(sourceStruct, { value: 0 }), schemaId: 0 }, spec: defaultSpec(source), properties: source.properties,
+      });
+      const union = unionByName(currentSchema(target), sourceStruct, target.lastColumnId);
       if (union.changes.length) target = setCurrentSchema(target, union.schema, union.lastColumnId);
-      const reusable = !overlaps(mainRanges, batchOffsets) && sameFieldIds(currentSchema(source), currentSchema(target)) &&
+      if (extra.length && staging) {
+        const more = unionByName(currentSchema(target), untrustedStruct(currentSchema(staging)), target.lastColumnId);
+        if (more.changes.length) target = setCurrentSchema(target, more.schema, more.lastColumnId);
+      }
+      // Values main's columns cannot hold exist only when a column's type differs: only then is every row checked.
+      const check = union.incompatible.length || extra.length ? rowProblem(currentSchema(target)) : undefined;
+      const files = batch?.files ?? [];
+      const reusable = !check && !extra.length && !overlaps(mainRanges, batchOffsets) && sameFieldIds(currentSchema(source), currentSchema(target)) &&
         files.every((f) => stringifyJson(specById(source, f.specId)) === stringifyJson(target.partitionSpecs.find((s) => s.specId === f.specId) ?? null));
-      const key = reusable ? 'as-is' : stringifyJson([currentSchema(target), defaultSpec(target), serializeRanges(mainRanges)]);
+      const key = reusable ? 'as-is' : stringifyJson([currentSchema(target), defaultSpec(target), serializeRanges(mainRanges), extra.map((d) => coordinate(d.row))]);
       if (laidOut?.key !== key) {
-        laidOut = reusable ? { key, files, dropped: 0 } : { key, ...(await rewriteFor(ctx, source, files, target, mainRanges)) };
+        if (reusable) laidOut = { key, files, dropped: 0, unfit: [] };
+        else {
+          const { rows, dropped: gone, unfit } = await rewriteFor(ctx, source, files, target, mainRanges, check);
+          const tableRows = isProduction ? rows : [
+            ...rows, ...unfit.map((u) => fitted(u.row, check!)),
+            ...(await untrustedVersions(ctx, staging!, extra)).map((row) => fitted(row, check!)),
+          ];
+          laidOut = { key, files: await writeRows(catalog.io, target, tableRows), dropped: gone, unfit: isProduction ? unfit : [] };
+        }
+      }
+      if (isProduction) {
+        demoted = laidOut.unfit;
+        demotedCount = demoted.length;
       }
       dropped.set(name, laidOut.dropped);
       if (!laidOut.files.length) return base;
@@ -135,11 +220,23 @@ export async function publishBatch(ctx: WapContext, audited: BatchAudited): Prom
       })(target, attempt, bases);
     });
   }
-  if (!updates.size) throw new BatchGoneError(`batch ${audited.batchId}: its tables on ${audited.branch}@${audited.hash} hold no files of the batch`);
   // Retry generously: concurrent publishers of the same topic conflict on every commit until one of them wins.
   const commit = await commitOnBranch(catalog, 'main', updates, meta, { retries: 20, minWaitMs: 20, maxWaitMs: 2000 });
   if (!commit.hash) return finish('noop', (await catalog.client.getReference('main')).hash, total);
-  return finish('rebase', commit.hash, [...dropped.values()].reduce((a, b) => a + b, 0));
+  return finish('rebase', commit.hash, [...dropped.values()].reduce((a, b) => a + b, 0), demotedCount);
+}
+
+/** Demoted trusted rows as untrusted rows: their staging rows (which keep `_raw`, `_errors`, `_headers`) plus the reason. */
+async function untrustedVersions(ctx: WapContext, staging: TableMetadata, demoted: Unfit[]): Promise<Record<string, unknown>[]> {
+  if (!demoted.length) return [];
+  const offsets = [...new Set(demoted.map((d) => d.row[Column.offset] as bigint))];
+  const found = await scanRows(staging, { io: ctx.catalog.io, filter: { op: 'in', ref: Column.offset, values: offsets } });
+  const byCoordinate = new Map(found.map((row) => [coordinate(row), row]));
+  return demoted.map(({ row, reason }) => {
+    const out = Object.assign(bareObject(), byCoordinate.get(coordinate(row)) ?? row);
+    out[Column.reasons] = [`type: ${reason} (on main the column is of another type)`];
+    return out;
+  });
 }
 
 /** Deletes a published batch's branch; someone else deleting it first is fine. */

@@ -122,7 +122,7 @@ function differences(json: unknown, stored: unknown, path: string, out: string[]
     out.push(`${path}: an object stored as ${String(stored)}`);
     return;
   }
-  for (const key of Object.keys(json)) differences(ownValue(json, key), ownValue(stored, key), `${path}.${key}`, out);
+  for (const key of Object.keys(json as object)) differences(ownValue(json as object, key), ownValue(stored, key), `${path}.${key}`, out);
 }
 
 /** The JSON object a record value holds, with number literals kept (undefined when it is not one). */

@@ -13,7 +13,11 @@ import { Column } from '../../shared/wap/staging-rows.ts';
 import { command as scanCommand } from '../../cli/commands/scan.ts';
 import { runFloe } from '../helpers/cli.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
-import { chainOf, type KafkaRecord } from './chain-runner.ts';
+import { taggerFunction } from '../../functions/tagger/index.ts';
+import { writerFunction } from '../../functions/writer/index.ts';
+import { auditorFunction } from '../../functions/auditor/index.ts';
+import { publisherFunction } from '../../functions/publisher/index.ts';
+import { chainOf, driven, kafkaEvent, type KafkaRecord } from './chain-runner.ts';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -157,6 +161,47 @@ describe('hostile records', () => {
     const { trusted, untrusted } = await stack.mainRows('parking_entry');
     expect(untrusted.filter((r) => r[Column.partition] === 2)).toEqual([]);
     expect(trusted.filter((r) => r[Column.partition] === 2)).toHaveLength(5);
+  });
+
+  it('two concurrent batches give a new column different types: the later record is untrusted at publish, not a stalled batch', async () => {
+    const tagger = driven(taggerFunction(stack.runtime));
+    const writer = driven(writerFunction(stack.runtime));
+    const auditor = driven(auditorFunction(stack.runtime));
+    const publisher = driven(publisherFunction(stack.runtime));
+    const record = (offset: number, gate: unknown, extra: Record<string, unknown> = {}): KafkaRecord => ({
+      topic: TOPIC, partition: 3, offset, value: Buffer.from(JSON.stringify(entry(40_000 + offset, { gate_kind: gate, ...extra }))), key: `k${offset}`, headers: { origin: 'conflict' },
+    });
+    // each batch also has a record the audit untrusts (no car_id), so both tables meet the conflicting column
+    const first = [record(0, 1), record(1, 2), record(4, 5, { car_id: null })];
+    const second = [record(2, 'north'), record(3, null), record(5, 'south', { car_id: null })];
+    // both batches are written (each on its branch, cut from the same main) before either is published
+    const writtenFirst = await writer.deliver((await tagger.deliver(first.map(kafkaEvent))).out);
+    const writtenSecond = await writer.deliver((await tagger.deliver(second.map(kafkaEvent))).out);
+    const auditedFirst = await auditor.deliver(writtenFirst.out);
+    const auditedSecond = await auditor.deliver(writtenSecond.out);
+    const publishedFirst = await publisher.deliver(auditedFirst.out);
+    const publishedSecond = await publisher.deliver(auditedSecond.out);
+    expect([...publishedFirst.failures, ...publishedSecond.failures]).toEqual([]);
+    const counts = [...publishedFirst.out, ...publishedSecond.out].map((e) => eventJson<BatchPublished>(e)!);
+    expect(counts.map((p) => [p.method, p.trusted, p.untrusted])).toEqual([['merge', 2, 1], ['rebase', 1, 2]]);
+    const { trusted, untrusted } = await stack.mainRows('parking_entry');
+    const kept = trusted.filter((r) => r[Column.partition] === 3).map((r) => [r[Column.offset], r.gate_kind]);
+    expect(kept.sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual([[0n, 1n], [1n, 2n], [3n, null]]);
+    const onMain = new Map(untrusted.filter((r) => r[Column.partition] === 3).map((r) => [r[Column.offset], r]));
+    expect([...onMain.keys()].sort()).toEqual([2n, 4n, 5n]);
+    const mismatch = (value: string) => `type: field 'gate_kind' expects a 64-bit bigint, got string "${value}" (on main the column is of another type)`;
+    // the trusted record main's column cannot hold: untrusted, with its staging row's bytes and headers
+    const moved = onMain.get(2n)!;
+    expect(moved[Column.reasons]).toEqual([mismatch('north')]);
+    expect(Buffer.from(moved[Column.raw] as Uint8Array).equals(Buffer.from(second[0].value))).toBe(true);
+    expect(moved.gate_kind).toBeNull();
+    expect(Object.fromEntries(moved[Column.headers] as Map<string, string>)).toEqual({ origin: 'conflict' });
+    // an untrusted record loses only the field that does not fit, with the reason; its bytes keep the value
+    const fitted = onMain.get(5n)!;
+    expect(fitted[Column.reasons]).toEqual(['required: car_id is missing or null', mismatch('south')]);
+    expect([fitted.gate_kind, fitted.event_id]).toEqual([null, 'ev-40005']);
+    expect(Buffer.from(fitted[Column.raw] as Uint8Array).equals(Buffer.from(second[2].value))).toBe(true);
+    expect(onMain.get(4n)!.gate_kind).toBe(5n);
   });
 
   it('floe scan reads the internals-named columns and shows _raw as text, or base64 when it is not UTF-8', async () => {
