@@ -4,7 +4,8 @@ import SkippedTestsReporter from './test/reporters/skipped.ts';
 
 /**
  * The default suite (`npm test`, what CI runs): everything under test/ except test/engines/, which needs external
- * servers (a real Nessie, a real S3) and runs with `npm run test:engines` (vitest.engines.config.ts).
+ * servers (a real Nessie, a real S3) and runs with `npm run test:engines` (vitest.engines.config.ts), and test/interop/,
+ * where other engines (PyIceberg, installed from PyPI) read floe's tables: `npm run test:interop`.
  */
 export const shared: InlineConfig = {
   testTimeout: 60_000,
@@ -19,6 +20,6 @@ export default defineConfig({
   test: {
     ...shared,
     include: ['test/**/*.test.ts'],
-    exclude: ['test/engines/**', '**/node_modules/**'],
+    exclude: ['test/engines/**', 'test/interop/**', '**/node_modules/**'],
   },
 });
