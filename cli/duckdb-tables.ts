@@ -4,14 +4,21 @@
  * renamed column reads its old files and a column added later reads as NULL in files written before it — as Iceberg
  * defines projection. DuckDB matches the fields *inside* a struct by name, so a renamed nested field reads as NULL in
  * files written before the rename.
+ *
+ * What read_parquet cannot do — apply position and equality deletes, map names onto files written without field ids
+ * (a name mapping), fill identity-partition values some writers leave out of the files — floe's own scan does: such a
+ * table is read with it and written once more, as Parquet with field ids, into a scratch directory DuckDB reads.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { keyName, readMetadata, type Catalog } from '../shared/catalog/table-catalog.ts';
-import { planScan } from '../shared/iceberg/scan.ts';
+import { NAME_MAPPING_PROPERTY } from '../shared/iceberg/name-mapping.ts';
+import { writeDataFile } from '../shared/iceberg/parquet-writer.ts';
+import { planScan, readTasks, type ScanPlan } from '../shared/iceberg/scan.ts';
 import { decimalOf, fixedLength, isList, isMap, isStruct } from '../shared/iceberg/schema.ts';
-import type { IcebergType, Schema } from '../shared/iceberg/types.ts';
+import { parseTransform } from '../shared/iceberg/transforms.ts';
+import type { IcebergType, Schema, TableMetadata } from '../shared/iceberg/types.ts';
 import { localPathOf, type FileIO } from '../shared/storage/index.ts';
 
 export interface TableFiles {
@@ -20,29 +27,31 @@ export interface TableFiles {
   schemaName: string;
   tableName: string;
   schema: Schema;
-  /** Locations of the live data files of the table's current snapshot. */
-  dataFiles: string[];
-  /** How many delete files apply to them (DuckDB does not apply Iceberg deletes: such a table is refused). */
-  deleteFiles: number;
+  metadata: TableMetadata;
+  plan: ScanPlan;
+  /** Why DuckDB cannot read the data files as they are (the table is then read with floe's scan); undefined when it can. */
+  readThroughScan?: string;
+}
+
+/** The current snapshot of a table, planned: its live data files and whether DuckDB can read them directly. */
+export async function planTable(name: string, metadata: TableMetadata, io: FileIO): Promise<TableFiles> {
+  const elements = name.split('.');
+  const plan = await planScan(metadata, { io });
+  const deletes = new Set(plan.tasks.flatMap((t) => t.deletes.map((d) => d.file.filePath)));
+  const identity = metadata.partitionSpecs.some((spec) => spec.fields.some((f) => parseTransform(f.transform).kind === 'identity'));
+  const readThroughScan = deletes.size ? `${deletes.size} delete file(s) apply`
+    : metadata.properties[NAME_MAPPING_PROPERTY] ? 'its files are read through a name mapping'
+      : identity ? 'identity-partition values may be missing from its files'
+        : undefined;
+  return { name, schemaName: elements.slice(0, -1).join('.'), tableName: elements[elements.length - 1], schema: plan.schema, metadata, plan, ...(readThroughScan ? { readThroughScan } : {}) };
 }
 
 /** Every Iceberg table on `ref` with its live data files, and the commit hash they were read at. */
 export async function tablesOnRef(catalog: Catalog, ref: string): Promise<{ hash: string; tables: TableFiles[] }> {
   const { effectiveReference, value: entries } = await catalog.client.listEntries(ref, { content: true });
   const located = entries.flatMap((e) => (e.content?.type === 'ICEBERG_TABLE' ? [{ elements: e.name.elements, location: e.content.metadataLocation }] : []));
-  const tables = await Promise.all(located.map(async ({ elements, location }): Promise<TableFiles> => {
-    const metadata = await readMetadata(catalog.io, location);
-    const plan = await planScan(metadata, { io: catalog.io });
-    const deletes = new Set(plan.tasks.flatMap((t) => t.deletes.map((d) => d.file.filePath)));
-    return {
-      name: keyName({ elements }),
-      schemaName: elements.slice(0, -1).join('.'),
-      tableName: elements[elements.length - 1],
-      schema: plan.schema,
-      dataFiles: plan.tasks.map((t) => t.file.filePath),
-      deleteFiles: deletes.size,
-    };
-  }));
+  const tables = await Promise.all(located.map(async ({ elements, location }) =>
+    planTable(keyName({ elements }), await readMetadata(catalog.io, location), catalog.io)));
   return { hash: effectiveReference.hash, tables: tables.sort((a, b) => a.name.localeCompare(b.name)) };
 }
 
@@ -88,17 +97,23 @@ export async function readablePaths(io: FileIO, locations: string[], scratch: ()
   }));
 }
 
+/** Local Parquet files holding the table's live rows, with the table's field ids. */
+export async function tablePaths(table: TableFiles, io: FileIO, scratch: () => Promise<string>): Promise<string[]> {
+  if (!table.readThroughScan) return readablePaths(io, table.plan.tasks.map((t) => t.file.filePath), scratch);
+  const paths: string[] = [];
+  for await (const batch of readTasks(table.plan, table.metadata, { io })) {
+    const file = path.join(await scratch(), `${table.name.replace(/[^\w.-]/g, '_')}-${paths.length}.parquet`);
+    await writeFile(file, (await writeDataFile(table.schema, batch, { compression: 'none' })).bytes);
+    paths.push(file);
+  }
+  return paths;
+}
+
 /** The statements creating a table's view; `paths` are the local files to read. */
 export function viewStatements(table: TableFiles, paths: string[]): string[] {
   const target = `${quoteIdent(table.schemaName)}.${quoteIdent(table.tableName)}`;
   const create = [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schemaName)}`];
   const fields = table.schema.fields;
-  if (table.deleteFiles > 0) {
-    // A view that fails when read: the other tables stay queryable, and a query on this one says why it cannot run.
-    const message = `table ${table.name} has ${table.deleteFiles} delete file(s), which floe sql does not apply; read it with \`floe scan ${table.name}\``;
-    const columns = fields.map((f) => `CAST(NULL AS ${duckdbType(f.type)}) AS ${quoteIdent(f.name)}`).join(', ');
-    return [...create, `CREATE VIEW ${target} AS SELECT ${columns} FROM range(1) WHERE error(${quoteString(message)})`];
-  }
   if (!paths.length || !fields.length) {
     const columns = fields.length ? fields.map((f) => `CAST(NULL AS ${duckdbType(f.type)}) AS ${quoteIdent(f.name)}`).join(', ') : 'NULL AS "no_columns"';
     return [...create, `CREATE VIEW ${target} AS SELECT ${columns} WHERE false`];
@@ -107,6 +122,15 @@ export function viewStatements(table: TableFiles, paths: string[]): string[] {
   const files = paths.map(quoteString).join(', ');
   // hive_partitioning off: a partition directory such as `ts_day=2024-05-01` must not add a column of its own.
   return [...create, `CREATE VIEW ${target} AS SELECT * FROM read_parquet([${files}], schema = MAP {${mapping}}, hive_partitioning = false)`];
+}
+
+/** A view that fails with `message` when read, keeping the table's columns (so the catalog of views stays complete). */
+export function guardedView(table: TableFiles, message: string): string[] {
+  const columns = table.schema.fields.map((f) => `CAST(NULL AS ${duckdbType(f.type)}) AS ${quoteIdent(f.name)}`).join(', ') || 'NULL AS "no_columns"';
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schemaName)}`,
+    `CREATE VIEW ${quoteIdent(table.schemaName)}.${quoteIdent(table.tableName)} AS SELECT ${columns} FROM range(1) WHERE error(${quoteString(message)})`,
+  ];
 }
 
 /** A scratch directory created on first use, removed by `cleanup`. */

@@ -1,7 +1,7 @@
 /** `floe sql` — a SQL query over the tables of a Nessie reference, run in an embedded DuckDB. */
 import { intOption, stringOption, UsageError, type Command } from '../command.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
-import { readablePaths, scratchDirectory, tablesOnRef, viewStatements, type TableFiles } from '../duckdb-tables.ts';
+import { guardedView, scratchDirectory, tablePaths, tablesOnRef, viewStatements, type TableFiles } from '../duckdb-tables.ts';
 import { openReadCatalog } from '../tables.ts';
 
 type DuckDB = typeof import('@duckdb/node-api');
@@ -20,8 +20,9 @@ export const command: Command = {
   description: [
     'Every Iceberg table on the reference is a view named namespace.table (e.g. production.parking_entry) over its',
     'live data files, read by Parquet field id: renamed columns read their old files, columns added later read as NULL',
-    'in older files. Tables with delete files are refused (floe writes none; `floe scan` applies them). The query runs',
-    'in an in-memory DuckDB: nothing is written to the catalog or the warehouse. 64-bit integers stay exact in --json.',
+    'in older files. A table DuckDB cannot read as it is (delete files, a name mapping, identity partitions) is read',
+    'with floe\'s scan, deletes applied, when the query names it. The query runs in an in-memory DuckDB: nothing is',
+    'written to the catalog or the warehouse. Timestamps show in UTC; 64-bit integers stay exact in --json.',
   ].join('\n'),
   positionals: [{ name: 'query', required: true, description: 'the SQL query (DuckDB dialect)' }],
   options: {
@@ -62,8 +63,15 @@ export const command: Command = {
       // Timestamps with time zone render and truncate in UTC, as floe scan shows them, whatever the machine's zone.
       await connection.run("SET TimeZone = 'UTC'");
       for (const table of tables) {
-        const paths = table.deleteFiles ? [] : await readablePaths(io, table.dataFiles, scratch.get);
-        for (const statement of viewStatements(table, paths)) await connection.run(statement);
+        let statements: string[];
+        if (table.readThroughScan && !mentions(query, table.tableName)) {
+          // Reading it whole costs a full scan: only for a query that names the table.
+          statements = guardedView(table, `${table.name} is not loaded: the query does not name it`);
+        } else {
+          if (table.readThroughScan) process.stderr.write(`${table.name}: read with floe's scan (${table.readThroughScan})\n`);
+          statements = viewStatements(table, await tablePaths(table, io, scratch.get));
+        }
+        for (const statement of statements) await connection.run(statement);
       }
       let reader;
       try {
@@ -99,6 +107,10 @@ export const command: Command = {
     }
   },
 };
+
+function mentions(query: string, name: string): boolean {
+  return query.toLowerCase().includes(name.toLowerCase());
+}
 
 type Json = ReturnType<import('@duckdb/node-api').DuckDBResultReader['getRowsJson']>[number][number];
 type DuckDBType = ReturnType<import('@duckdb/node-api').DuckDBResultReader['columnTypes']>[number];

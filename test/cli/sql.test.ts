@@ -13,6 +13,9 @@ import { storeBlob } from '../../functions/tagger/tagging.ts';
 import { runFloe } from '../helpers/cli.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
+import { commitOnBranch } from '../../shared/catalog/table-catalog.ts';
+import { currentSchema } from '../../shared/iceberg/metadata.ts';
+import { setCurrentSchema } from '../../shared/iceberg/evolution.ts';
 
 let stack: TestStack;
 let env: Record<string, string>;
@@ -72,6 +75,13 @@ beforeAll(async () => {
   await stack.catalog.client.createReference('analysis', 'BRANCH', { name: 'main', hash: main.hash });
   // A new field in the payload adds a column: the files written before have no `level`.
   await publish([entry(10, { level: 3 }), entry(11, { level: 4 })]);
+  // On a branch of its own, car_id is renamed: the data files keep the old name, the field id stays.
+  const head = await stack.catalog.client.getReference('main');
+  await stack.catalog.client.createReference('renamed', 'BRANCH', { name: 'main', hash: head.hash });
+  await commitOnBranch(stack.catalog, 'renamed', new Map([['production.parking_entry', async (base) => {
+    const schema = currentSchema(base!);
+    return setCurrentSchema(base!, { ...schema, fields: schema.fields.map((f) => (f.name === 'car_id' ? { ...f, name: 'vehicle' } : f)) }, base!.lastColumnId);
+  }]]), { message: 'rename car_id to vehicle' });
 }, 120_000);
 afterAll(() => stack?.stop());
 
@@ -124,6 +134,14 @@ describe('floe sql', () => {
     const rows = await sql('select count(*) as n, count(level) as with_level, sum(level) as total from production.parking_entry');
     expect(rows).toEqual([{ n: scanned.length, with_level: 2, total: 7 }]);
     expect(scanned.filter((r) => r.level !== null && r.level !== undefined)).toHaveLength(2);
+  });
+
+  it('reads a renamed column from the files written under its old name (by field id)', async () => {
+    const scanned = await scan('production.parking_entry', '--ref', 'renamed');
+    expect(scanned[0]).toHaveProperty('vehicle');
+    const rows = await sql('select vehicle from production.parking_entry order by _offset', '--ref', 'renamed');
+    expect(rows.map((r) => r.vehicle)).toEqual([...scanned].sort((a, b) => Number(a._offset) - Number(b._offset)).map((r) => r.vehicle));
+    expect(rows.every((r) => typeof r.vehicle === 'string')).toBe(true);
   });
 
   it('keeps 64-bit integers exact in --json, and prints CSV and a table', async () => {
