@@ -23,7 +23,7 @@ import { CARRIED_SUMMARY_PREFIXES } from '../../shared/wap/kafka-offsets.ts';
 import { mergeRanges, offsetsSummaryKey, rangesFromPayload, serializeRanges } from '../../shared/wap/kafka-offsets.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
 import { BatchGoneError } from '../../shared/wap/batch-branches.ts';
-import { productionStruct, publishedRanges, tableFor, untrustedStruct } from '../../shared/wap/table-layout.ts';
+import { fitUntrustedRow, productionStruct, publishedRanges, tableFor, untrustedStruct } from '../../shared/wap/table-layout.ts';
 
 /** Keys of the topic's unique rules already on `main`, limited to the values this batch has. */
 async function publishedUniqueKeys(ctx: WapContext, production: TableMetadata | undefined, topic: TopicConfig, rows: Record<string, unknown>[]): Promise<Map<string, Set<string>>> {
@@ -138,7 +138,21 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
   };
 
   const trustedRows = () => trusted.map(trustedRow);
-  const untrustedRows = () => untrusted.map(({ row, reasons }) => untrustedRow(row, reasons));
+  // The untrusted table on the branch may type a column differently from this batch's staging table (the writer
+  // derives staging from production only): such values are nulled in the untrusted row, with the reason.
+  const untrustedTable = onBranch.tables.get(names.untrusted)?.metadata;
+  const conflicting = untrustedTable && tableFor(untrustedTable, untrustedStruct(stagingSchema), topic, () => untrustedTable.location);
+  const fit = conflicting?.incompatible.length ? rowProblem(currentSchema(conflicting.metadata)) : undefined;
+  const untrustedTableRows = untrusted.map(({ row, reasons }) => {
+    const out = untrustedRow(row, reasons);
+    if (!fit) return out;
+    const fitted = fitUntrustedRow(out, fit);
+    if ((fitted[Column.reasons] as string[]).length > reasons.length && !reasons.some((r) => r.startsWith('type:'))) {
+      result.reasonCounts.type = (result.reasonCounts.type ?? 0) + 1;
+    }
+    return fitted;
+  });
+  const untrustedRows = () => untrustedTableRows;
   const audited: BatchAudited = {
     batchId: batch.batchId, branch: batch.branch, hash: '', topic: batch.topic, table: batch.table,
     verdict: verdict.verdict, ...(verdict.reason ? { reason: verdict.reason } : {}),

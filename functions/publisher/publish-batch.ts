@@ -28,7 +28,7 @@ import { scanRows } from '../../shared/iceberg/scan.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
 import { EntryStatus, type DataFile, type TableMetadata } from '../../shared/iceberg/types.ts';
 import { tableNames, topicConfig } from '../../shared/runtime/pipeline-config.ts';
-import { bareObject, ownValue } from '../../shared/util/bare-object.ts';
+import { bareObject } from '../../shared/util/bare-object.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import { branchHead, Property } from '../../shared/wap/batch-branches.ts';
 import { BatchGoneError } from '../../shared/wap/batch-branches.ts';
@@ -39,7 +39,7 @@ import {
   type OffsetRanges,
 } from '../../shared/wap/kafka-offsets.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
-import { publishedRanges, sameFieldIds, untrustedStruct } from '../../shared/wap/table-layout.ts';
+import { fitUntrustedRow, mismatchReason, publishedRanges, sameFieldIds, untrustedStruct } from '../../shared/wap/table-layout.ts';
 
 export type PublishOutcome = { kind: 'published'; event: BatchPublished } | { kind: 'rejected'; event: BatchRejected };
 
@@ -89,27 +89,6 @@ async function rewriteFor(
 }
 
 const coordinate = (row: Record<string, unknown>) => `${row[Column.partition]}:${row[Column.offset]}`;
-const METADATA_COLUMNS = new Set<string>(Object.values(Column));
-
-/**
- * An untrusted row made to fit `schema`: each payload field the table cannot take is nulled, with a reason added (the
- * row's `_raw` still holds the value).
- */
-function fitted(row: Record<string, unknown>, check: (row: Record<string, unknown>) => string | undefined): Record<string, unknown> {
-  const out = Object.assign(bareObject(), row);
-  const reasons = [...((row[Column.reasons] as string[] | null) ?? [])];
-  for (let problem = check(out); problem !== undefined; problem = check(out)) {
-    const field = /^field '([^'.]+)/.exec(problem)?.[1];
-    // Only payload fields can be given up: anything else is not the record's doing, and fails the publish as before.
-    if (field === undefined || ownValue(out, field) === null || METADATA_COLUMNS.has(field)) break;
-    const reason = `type: ${problem} (on main the column is of another type)`;
-    if (!reasons.includes(reason)) reasons.push(reason);
-    out[field] = null;
-  }
-  out[Column.reasons] = reasons;
-  return out;
-}
-
 export async function publishBatch(ctx: WapContext, audited: BatchAudited): Promise<PublishOutcome> {
   const { catalog, config } = ctx;
   const topic = topicConfig(config, audited.topic);
@@ -168,6 +147,10 @@ export async function publishBatch(ctx: WapContext, audited: BatchAudited): Prom
   let demoted: Unfit[] = [];
   let demotedCount = 0;
   const updates = new Map<string, TableUpdate>();
+  // A failed batch changes only the untrusted table, but the coordinates main holds are in both tables' summaries
+  // (a batch without untrusted rows records its offsets in the production table alone): the production table is read
+  // in the same compare-and-swap attempt, unchanged, so that a redelivered record is filtered against both.
+  if (!passed) updates.set(names.production, async (base) => base);
   for (const name of toPublish) {
     const batch = batches.get(name);
     const isProduction = name === names.production;
@@ -202,8 +185,8 @@ export async function publishBatch(ctx: WapContext, audited: BatchAudited): Prom
         else {
           const { rows, dropped: gone, unfit } = await rewriteFor(ctx, source, files, target, mainRanges, check);
           const tableRows = isProduction ? rows : [
-            ...rows, ...unfit.map((u) => fitted(u.row, check!)),
-            ...(await untrustedVersions(ctx, staging!, extra)).map((row) => fitted(row, check!)),
+            ...rows, ...unfit.map((u) => fitUntrustedRow(u.row, check!)),
+            ...(await untrustedVersions(ctx, staging!, extra)).map((row) => fitUntrustedRow(row, check!)),
           ];
           laidOut = { key, files: await writeRows(catalog.io, target, tableRows), dropped: gone, unfit: isProduction ? unfit : [] };
         }
@@ -234,7 +217,7 @@ async function untrustedVersions(ctx: WapContext, staging: TableMetadata, demote
   const byCoordinate = new Map(found.map((row) => [coordinate(row), row]));
   return demoted.map(({ row, reason }) => {
     const out = Object.assign(bareObject(), byCoordinate.get(coordinate(row)) ?? row);
-    out[Column.reasons] = [`type: ${reason} (on main the column is of another type)`];
+    out[Column.reasons] = [mismatchReason(reason)];
     return out;
   });
 }

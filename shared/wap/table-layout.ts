@@ -9,6 +9,7 @@ import { canTransform } from '../iceberg/transforms.ts';
 import type { NestedField, PartitionSpec, Schema, StructType, TableMetadata } from '../iceberg/types.ts';
 import type { TopicConfig } from '../runtime/pipeline-config.ts';
 import { ConfigError } from '../runtime/pipeline-config.ts';
+import { bareObject, ownValue } from '../util/bare-object.ts';
 import { Column, reasonsField } from './staging-rows.ts';
 import { mergeRanges, offsetsSummaryKey, parseRanges, type OffsetRanges } from './kafka-offsets.ts';
 
@@ -51,6 +52,33 @@ export function tableFor(
     metadata: union.changes.length ? setCurrentSchema(base, union.schema, union.lastColumnId) : base,
     incompatible: union.incompatible.map((i) => `${i.path}: ${i.incoming} does not fit ${i.existing}`),
   };
+}
+
+const METADATA_COLUMNS = new Set<string>(Object.values(Column));
+
+/** The reason an untrusted row gets for a payload field its table cannot hold. */
+export function mismatchReason(problem: string): string {
+  return `type: ${problem} (the table's column has another type)`;
+}
+
+/**
+ * An untrusted row made to fit its table: each payload field the table cannot take (`check`, e.g. `rowProblem` of the
+ * table's schema) is nulled, with the reason added — the row's `_raw` still holds the value. Concurrent batches can
+ * type a new column differently; this keeps that from failing the write of every other row.
+ */
+export function fitUntrustedRow(row: Record<string, unknown>, check: (row: Record<string, unknown>) => string | undefined): Record<string, unknown> {
+  const out = Object.assign(bareObject(), row);
+  const reasons = [...((row[Column.reasons] as string[] | null) ?? [])];
+  for (let problem = check(out); problem !== undefined; problem = check(out)) {
+    const field = /^field '([^'.]+)/.exec(problem)?.[1];
+    // Only payload fields can be given up: anything else is not the record's doing, and fails the write as before.
+    if (field === undefined || ownValue(out, field) === null || METADATA_COLUMNS.has(field)) break;
+    const reason = mismatchReason(problem);
+    if (!reasons.includes(reason)) reasons.push(reason);
+    out[field] = null;
+  }
+  out[Column.reasons] = reasons;
+  return out;
 }
 
 /** Whether rows written under `from` can be appended to a table with schema `to` without rewriting (same ids by name). */

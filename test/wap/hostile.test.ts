@@ -189,7 +189,7 @@ describe('hostile records', () => {
     expect(kept.sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual([[0n, 1n], [1n, 2n], [3n, null]]);
     const onMain = new Map(untrusted.filter((r) => r[Column.partition] === 3).map((r) => [r[Column.offset], r]));
     expect([...onMain.keys()].sort()).toEqual([2n, 4n, 5n]);
-    const mismatch = (value: string) => `type: field 'gate_kind' expects a 64-bit bigint, got string "${value}" (on main the column is of another type)`;
+    const mismatch = (value: string) => `type: field 'gate_kind' expects a 64-bit bigint, got string "${value}" (the table's column has another type)`;
     // the trusted record main's column cannot hold: untrusted, with its staging row's bytes and headers
     const moved = onMain.get(2n)!;
     expect(moved[Column.reasons]).toEqual([mismatch('north')]);
@@ -202,6 +202,28 @@ describe('hostile records', () => {
     expect([fitted.gate_kind, fitted.event_id]).toEqual([null, 'ev-40005']);
     expect(Buffer.from(fitted[Column.raw] as Uint8Array).equals(Buffer.from(second[2].value))).toBe(true);
     expect(onMain.get(4n)!.gate_kind).toBe(5n);
+  });
+
+  it('the untrusted table typed a column first: a later untrusted record loses only that field, with the reason', async () => {
+    const chain = chainOf(stack.runtime);
+    const record = (offset: number, value: string): KafkaRecord => ({ topic: TOPIC, partition: 4, offset, value: Buffer.from(value) });
+    // batch 1: one record, untrusted (no car_id), with `shape` as an object: only the untrusted table gets the column
+    const first = [record(0, JSON.stringify(entry(50_000, { car_id: null, shape: { a: 1 } })))];
+    // batch 2: production gets `shape` as a long; the untrusted record of this batch has a long where the untrusted
+    // table has an object
+    const second = [record(1, JSON.stringify(entry(50_001, { shape: 7 }))), record(2, spliced(50_002, '"shape":8,"far":1e400'))];
+    for (const batch of [first, second]) expect((await chain.run(batch)).failures).toEqual({ tagger: [], writer: [], auditor: [], publisher: [] });
+    const { trusted, untrusted } = await stack.mainRows('parking_entry');
+    expect(trusted.filter((r) => r[Column.partition] === 4).map((r) => [r[Column.offset], r.shape])).toEqual([[1n, 7n]]);
+    const rows = new Map(untrusted.filter((r) => r[Column.partition] === 4).map((r) => [r[Column.offset], r]));
+    expect(rows.get(0n)!.shape).toEqual({ a: 1n });
+    const fitted = rows.get(2n)!;
+    expect(fitted.shape).toBeNull();
+    expect(fitted[Column.reasons]).toEqual([
+      "type: field 'far': number 1e400 is outside the range of a double",
+      "type: field 'shape' expects an object, got bigint 8 (the table's column has another type)",
+    ]);
+    expect(Buffer.from(fitted[Column.raw] as Uint8Array).equals(Buffer.from(second[1].value))).toBe(true);
   });
 
   it('floe scan reads the internals-named columns and shows _raw as text, or base64 when it is not UTF-8', async () => {
