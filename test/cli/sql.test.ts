@@ -16,6 +16,7 @@ import { startTestStack, type TestStack } from '../helpers/stack.ts';
 import { commitOnBranch } from '../../shared/catalog/table-catalog.ts';
 import { currentSchema } from '../../shared/iceberg/metadata.ts';
 import { setCurrentSchema } from '../../shared/iceberg/evolution.ts';
+import { freePort } from '../../local/stack/processes.ts';
 
 let stack: TestStack;
 let env: Record<string, string>;
@@ -158,6 +159,15 @@ describe('floe sql', () => {
     const table = await runFloe(['sql', 'select count(*) as n from production.parking_entry_untrusted'], { env });
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/^n\n─+\n\s*\d+\n\(1 row\)\n$/);
+  });
+
+  it('reads FLOE_HOME\'s catalog files directly when no catalog answers', async () => {
+    // No NESSIE_URI and nothing on the local stack's port: the embedded catalog's directory is opened read-only.
+    const home = { FLOE_HOME: stack.dir, FLOE_LOCAL_NESSIE_PORT: String(await freePort()), NESSIE_URI: undefined, FLOE_WAREHOUSE: undefined, FLOE_CONFIG: undefined };
+    const result = await runFloe(['sql', 'select count(*) as n from production.parking_entry', '--json'], { env: home });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/catalog: .*nessie opened directly \(read-only/);
+    expect(parseJson(result.stdout)).toEqual([{ n: (await scan('production.parking_entry')).length }]);
   });
 
   it('answers usage errors with 2 and SQL errors with 1 and DuckDB\'s message', async () => {
