@@ -57,7 +57,8 @@ export const command: Command = {
     }
 
     const scratch = scratchDirectory();
-    const instance = await duckdb.DuckDBInstance.create(':memory:');
+    // The query reads the files prepared here; it never downloads native extension code on its own.
+    const instance = await duckdb.DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false' });
     const connection = await instance.connect();
     try {
       // Timestamps with time zone render and truncate in UTC, as floe scan shows them, whatever the machine's zone.
