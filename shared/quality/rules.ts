@@ -5,6 +5,7 @@
 import type { AuditRules } from '../runtime/pipeline-config.ts';
 import { ownValue } from '../util/bare-object.ts';
 import { stringifyJson } from '../util/lossless-json.ts';
+import { excerpt } from '../util/strict-json.ts';
 import { Column } from '../wap/staging-rows.ts';
 
 export interface RowVerdict {
@@ -44,7 +45,7 @@ function text(value: unknown): string {
   return String(value);
 }
 
-const show = (v: unknown) => (typeof v === 'string' ? `'${v.length > 60 ? `${v.slice(0, 60)}…` : v}'` : text(v));
+const show = (v: unknown) => (typeof v === 'string' ? `'${excerpt(v, 60)}'` : excerpt(text(v), 200));
 
 /** A comparable text form of a unique key's values (numbers and bigints compare by value). */
 export function uniqueKey(values: unknown[]): string {

@@ -61,8 +61,20 @@ function pathText(path: (string | number)[]): string {
   return out || '(record)';
 }
 
-/** Shortens a value for a message. */
-const clip = (text: string, max = 40) => (text.length > max ? `${text.slice(0, max)}…` : text);
+/**
+ * A short excerpt of a text for a message that is itself stored (`_errors`, `_reasons` are Parquet strings): never
+ * splits a surrogate pair, and a lone surrogate becomes U+FFFD.
+ */
+export function excerpt(text: string, max = 40): string {
+  let out = text;
+  if (text.length > max) {
+    const last = text.charCodeAt(max - 1);
+    out = `${text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max)}…`;
+  }
+  return (out as unknown as { toWellFormed(): string }).toWellFormed();
+}
+
+const clip = excerpt;
 
 /** Parses `text` under `limits`; throws `JsonRecordError` for malformed or over-limit input. */
 export function parseJsonStrict(text: string, limits: JsonLimits, options: ParseOptions = {}): ParsedJson {

@@ -18,7 +18,7 @@ import { parsePipelineConfig, type RecordLimits, type TopicConfig } from '../run
 import type { TaggedRecord } from '../events/contract.ts';
 import { bareObject, ownValue } from '../util/bare-object.ts';
 import { stringifyJson } from '../util/lossless-json.ts';
-import { hasControlCharacter } from '../util/strict-json.ts';
+import { excerpt, hasControlCharacter } from '../util/strict-json.ts';
 
 /** Ingestion metadata columns, in table order. */
 export const Column = {
@@ -94,7 +94,7 @@ export class RecordShapeError extends Error {
 
 const DEFAULT_LIMITS: RecordLimits = parsePipelineConfig({}).limits;
 const isWellFormed = (text: string) => (text as unknown as { isWellFormed(): boolean }).isWellFormed();
-const clip = (text: string, max = 40) => (text.length > max ? `${text.slice(0, max)}…` : text);
+const clip = excerpt;
 
 /** A field name that can be a column: not empty, not too long, no control characters, Unicode text. */
 function checkFieldName(name: string, path: string, limits: RecordLimits): void {
@@ -392,13 +392,19 @@ export function stagingRow(record: TaggedRecord, schema: Schema, batchId: string
   const errors: string[] = [];
   const row = bareObject();
   // Required ingestion columns get a value even from a record whose own is unusable: the row must be writable.
+  // Parquet stores strings as UTF-8, where a lone surrogate has no encoding: replaced by U+FFFD, with the reason.
+  const text = (value: string, what: string) => {
+    if (isWellFormed(value)) return value;
+    errors.push(`malformed: the ${what} is not Unicode text (a lone surrogate, stored as U+FFFD)`);
+    return (value as unknown as { toWellFormed(): string }).toWellFormed();
+  };
   row[Column.ingestedAt] = parseTimestampMicros(record.ingestedAt) ?? nowMicros ?? BigInt(Date.now()) * 1000n;
-  row[Column.source] = record.source;
-  row[Column.sourceId] = record.sourceId;
-  row[Column.topic] = record.topic;
+  row[Column.source] = text(record.source, 'CloudEvent source');
+  row[Column.sourceId] = text(record.sourceId, 'CloudEvent id');
+  row[Column.topic] = text(record.topic, 'topic');
   row[Column.partition] = record.partition;
   row[Column.offset] = BigInt(record.offset);
-  row[Column.key] = record.key;
+  row[Column.key] = record.key === null ? null : text(record.key, 'Kafka key');
   row[Column.kafkaTime] = record.kafkaTime ? parseTimestampMicros(record.kafkaTime) ?? null : null;
   row[Column.batchId] = batchId;
   row[Column.status] = record.status;
@@ -417,10 +423,10 @@ export function stagingRow(record: TaggedRecord, schema: Schema, batchId: string
   for (const name of Object.keys(record.payload ?? {})) {
     if (INGESTION_NAMES.has(name)) errors.push(`field '${name}' collides with an ingestion column and was not stored`);
   }
+  const headers = Object.keys(record.headers);
+  row[Column.headers] = headers.length ? new Map(headers.map((name) => [text(name, 'Kafka header name'), text(record.headers[name], `Kafka header '${excerpt(name)}'`)])) : null;
   row[Column.errors] = errors.length ? errors : null;
   row[Column.raw] = rawBytes(record);
-  const headers = Object.keys(record.headers);
-  row[Column.headers] = headers.length ? new Map(headers.map((name) => [name, record.headers[name]])) : null;
   return row;
 }
 

@@ -21,6 +21,8 @@ export interface KafkaRecord {
   key?: string;
   headers?: Record<string, string>;
   contentType?: string;
+  /** Delivered in structured mode (the attributes as JSON, the value as `data_base64`), which can carry any string. */
+  structured?: boolean;
 }
 
 /** A KafkaSource delivery of one record (binary mode, as the KafkaSource posts it). */
@@ -36,6 +38,11 @@ export function kafkaEvent(record: KafkaRecord): CloudEventMessage {
     headers['ce-partitionkey'] = record.key;
   }
   for (const [name, value] of Object.entries(record.headers ?? {})) headers[`ce-kafkaheader${name}`] = value;
+  if (record.structured) {
+    const attributes = Object.fromEntries(Object.entries(headers).filter(([n]) => n.startsWith('ce-')).map(([n, v]) => [n.slice(3), v]));
+    const body = JSON.stringify({ ...attributes, datacontenttype: headers['content-type'], data_base64: Buffer.from(record.value).toString('base64') });
+    return fromHttp({ 'content-type': 'application/cloudevents+json' }, Buffer.from(body));
+  }
   // the HTTP binding percent-encodes what a header cannot carry, and `%` itself
   const encoded = Object.fromEntries(Object.entries(headers).map(([n, v]) => [n, n.startsWith('ce-') ? v.replace(/[^\x20-\x24\x26-\x7e]/g, encodeURIComponent) : v]));
   return fromHttp(encoded, record.value);

@@ -41,6 +41,9 @@ const spliced = (i: number, extra: string) => `${JSON.stringify(entry(i)).slice(
 interface Hostile {
   name: string;
   value: string | Uint8Array;
+  /** Kafka key and headers instead of the usual ones, delivered in structured mode (which can carry any string). */
+  key?: string;
+  headers?: Record<string, string>;
   /** The reason the untrusted row must carry; undefined: the record is fine and must be trusted. */
   reason?: RegExp;
 }
@@ -86,6 +89,8 @@ function hostileRecords(base: number): Hostile[] {
     { name: 'Parquet name clash', value: JSON.stringify(entry(i++, { 'a b': 1, a_x20b: 2 })), reason: /^limit: field 'a_x20b' cannot be stored next to 'a b' \(the same name in Parquet\)/ },
     { name: 'bad image', value: JSON.stringify(entry(i++, { image: 'not base64!' })), reason: /^malformed: field 'image': not valid base64/ },
     { name: 'object internals', value: JSON.stringify(entry(i++, Object.fromEntries(INTERNALS.map((n, k) => [n, `v${k}`])))) },
+    { name: 'key not Unicode', value: JSON.stringify(entry(i++)), key: 'car-\ud800', headers: { origin: 'fuzz', kind: 'x\udc00' }, reason: /^malformed: the Kafka key is not Unicode text/ },
+    { name: 'pair at the excerpt boundary', value: JSON.stringify(entry(i++, { latitude: `${'a'.repeat(39)}🦆tail` })), reason: /^type: field 'latitude': expected double, got string 'a{39}…'$/ },
     { name: 'internals nested', value: spliced(i++, '"inner":{"__proto__":{"constructor":"c","toString":1},"valueOf":true}') },
   ];
 }
@@ -102,7 +107,7 @@ describe('hostile records', () => {
       records.push({ topic: TOPIC, partition: 0, offset: 2 * k, value: Buffer.from(JSON.stringify(entry(2 * k))), key: `car-${2 * k}` });
       records.push({
         topic: TOPIC, partition: 0, offset: 2 * k + 1, value: typeof h.value === 'string' ? Buffer.from(h.value) : h.value,
-        key: `hostile-${2 * k + 1}`, headers: { origin: 'fuzz', kind: h.name.replace(/\W+/g, '-') }, hostile: h,
+        key: h.key ?? `hostile-${2 * k + 1}`, headers: h.headers ?? { origin: 'fuzz', kind: h.name.replace(/\W+/g, '-') }, structured: h.key !== undefined, hostile: h,
       });
     });
     for (let k = 0; k < 10; k++) records.push({ topic: TOPIC, partition: 1, offset: k, value: Buffer.from(JSON.stringify(entry(20_000 + k))), key: 'late' });
@@ -128,7 +133,7 @@ describe('hostile records', () => {
       expect(row !== undefined, record.hostile!.name).toBe(true);
       expect((row![Column.reasons] as string[])[0], record.hostile!.name).toMatch(expected);
       expect(Buffer.from(row![Column.raw] as Uint8Array).equals(Buffer.from(record.value)), `${record.hostile!.name}: _raw is the record's bytes`).toBe(true);
-      expect(row![Column.key]).toBe(`hostile-${record.offset}`);
+      expect(row![Column.key]).toBe(record.hostile!.key === undefined ? `hostile-${record.offset}` : 'car-\ufffd');
       expect(Object.fromEntries(row![Column.headers] as Map<string, string>)).toMatchObject({ origin: 'fuzz' });
     }
     expect(result.outcomes.reduce((sum, e) => sum + eventJson<BatchPublished>(e)!.trusted, 0)).toBe(records.filter((r) => !r.hostile?.reason).length);
