@@ -104,9 +104,13 @@ export interface ReplayOptions {
   sendTo?: (destination: string, event: CloudEventMessage) => Promise<void>;
 }
 
-/** Set by a KafkaSource on every event it forwards (its delivery did not go through the Broker). */
+/**
+ * A KafkaSource's event (its delivery did not go through the Broker): every floe KafkaSource names its topic in the
+ * ceOverrides extension `floekafkatopic`, and floe's own events never carry it. `knativekafkapartition`/`offset` tell
+ * nothing here: the Kafka Broker sets them on every event a Trigger delivers, dead-lettered ones included.
+ */
 export function fromKafkaSource(letter: StoredDeadLetter): boolean {
-  return letter.attributes.knativekafkapartition !== undefined && letter.attributes.knativekafkaoffset !== undefined;
+  return letter.attributes[Extension.kafkaTopic] !== undefined;
 }
 
 /** Where a letter is replayed to: the Broker (`broker`), or for a KafkaSource's the sink it failed at. */
