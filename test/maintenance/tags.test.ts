@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { icebergMetadata, icebergRead } from 'icebird';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTag, deleteTag } from '../../shared/catalog/dataset-tags.ts';
+import { createTag, deleteTag, TagError } from '../../shared/catalog/dataset-tags.ts';
+import { NessieBadRequestError } from '../../shared/catalog/nessie/index.ts';
 import { loadTable } from '../../shared/catalog/table-catalog.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
 import { compactTable } from '../../shared/maintenance/compaction.ts';
@@ -136,6 +137,17 @@ describe('scheduled tags', () => {
     expect(tagNameTime('daily-{date}', 'daily-2026-12-03')).toBe(Date.UTC(2026, 11, 3));
     expect(tagNameTime('daily-{date}', 'daily-2026-13-03')).toBeUndefined();
     expect(tagNameTime('daily-{date}', 'train')).toBeUndefined();
+  });
+
+  it('takes the Iceberg refs back when Nessie refuses the tag after they were committed', async () => {
+    // A Nessie with stricter name rules than floe's check cannot be provoked with the embedded server: the refusal is
+    // injected at the client, after the refs commit went through the real catalog.
+    const refusing = { ...env.catalog, client: { ...env.catalog.client, createReference: async () => { throw new NessieBadRequestError('name not allowed here'); } } };
+    const error = await createTag(refusing, { name: 'refused' }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(TagError);
+    expect((error as TagError).message).toMatch(/Nessie rejected the tag name 'refused': name not allowed here/);
+    expect((await loadTable(env.catalog, 'main', TABLE))!.metadata.refs.refused).toBeUndefined();
+    expect((await env.catalog.client.listReferences()).map((r) => r.name)).not.toContain('refused');
   });
 
   it('the tags job creates the due tag once and deletes the expired ones with their Iceberg refs', async () => {
