@@ -73,12 +73,21 @@ const recordValue: fc.Arbitrary<Uint8Array> = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 900, max: 1200 }).map((n) => Buffer.from(JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, i]))))) },
 );
 
-const headerValue = fc.string({ unit: 'grapheme-ascii', maxLength: 8 });
+/** Keys and header values: ASCII, any Unicode, or a lone surrogate (which only structured mode can carry). */
+const attributeText = fc.oneof(
+  { weight: 4, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 8 }) },
+  { weight: 2, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 8 }) },
+  { weight: 1, arbitrary: fc.constantFrom('\ud800', 'k\udc00', '%41', '🦆') },
+);
 const kafkaRecord = fc.record({
   value: recordValue,
-  key: fc.option(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 8 }), { nil: undefined }),
-  headers: fc.dictionary(fc.constantFrom('origin', 'trace', 'v'), headerValue, { maxKeys: 2 }),
-});
+  key: fc.option(attributeText, { nil: undefined }),
+  headers: fc.dictionary(fc.constantFrom('origin', 'trace', 'v'), attributeText, { maxKeys: 2 }),
+  structured: fc.boolean(),
+}).map((r) => ({ ...r, structured: r.structured || ![r.key ?? '', ...Object.values(r.headers)].every((t) => /^[\x20-\x7e]*$/.test(t)) }));
+
+const wellFormed = (text: string) => (text as unknown as { toWellFormed(): string }).toWellFormed();
+const isWellFormed = (text: string) => (text as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 // ---- what a trusted row must hold ----
 
@@ -164,12 +173,15 @@ describe(`arbitrary records through the chain (seed ${SEED}, ${RUNS} runs)`, () 
       for (const row of untrusted) {
         const record = sent.get(rowAt(row))!;
         expect(Buffer.from(row[Column.raw] as Uint8Array).equals(Buffer.from(record.value)), `_raw of ${rowAt(row)}`).toBe(true);
-        expect(row[Column.key]).toBe(record.key ?? null);
-        expect(Object.fromEntries((row[Column.headers] as Map<string, string> | null) ?? [])).toEqual(record.headers ?? {});
+        expect(row[Column.key]).toBe(record.key === undefined ? null : wellFormed(record.key));
+        const headers = Object.fromEntries(Object.entries(record.headers ?? {}).map(([n, v]) => [n, wellFormed(v)]));
+        expect(Object.fromEntries((row[Column.headers] as Map<string, string> | null) ?? [])).toEqual(headers);
         expect((row[Column.reasons] as string[]).length).toBeGreaterThan(0);
       }
       for (const row of trusted) {
         const record = sent.get(rowAt(row))!;
+        expect(row[Column.key]).toBe(record.key ?? null);
+        expect([record.key ?? '', ...Object.values(record.headers ?? {})].every(isWellFormed), `trusted ${rowAt(row)}: key and headers are Unicode text`).toBe(true);
         const json = referenceJson(record.value);
         expect(json, `trusted ${rowAt(row)} is a JSON object`).toBeDefined();
         const found: string[] = [];
