@@ -1,6 +1,11 @@
 /**
  * The tagger function: a KafkaSource event becomes a tagged record (routed to its table, stamped with the ingestion
- * metadata, binaries claim-checked — `tagging.ts`), replied 1:1. An unparsable value is still tagged, as malformed.
+ * metadata, binaries claim-checked — `tagging.ts`). An unparsable value is still tagged, as malformed.
+ *
+ * The tagger is the KafkaSources' sink itself, not a Trigger subscriber: only the KafkaSource's own delivery carries
+ * the source coordinates of a record that is a CloudEvent (`kafka-record.ts`). A KafkaSource discards its sink's reply,
+ * so the tagged record goes to `K_SINK` (the Broker), and the tagger answers 2xx only once the Broker accepted it: a
+ * failed emit is a 5xx, the KafkaSource retries, and the record's offset is committed only after the hand-over.
  */
 import { Counter } from 'prom-client';
 import { InvalidEventError } from '../../shared/events/cloudevent.ts';
@@ -15,7 +20,7 @@ export function taggerFunction(runtime: Runtime): FloeFunction {
   return {
     name: 'tagger',
     metricsToRegister: [malformed],
-    async handle(_context, event) {
+    async handle(context, event) {
       if (event.attributes.type.startsWith('dev.floe.')) throw new InvalidEventError(`the tagger takes Kafka records, not ${event.attributes.type}`);
       try {
         let record = await tagRecord(ctx, event);
@@ -28,7 +33,7 @@ export function taggerFunction(runtime: Runtime): FloeFunction {
           reply = taggedEvent(record, event);
         }
         if (record.status === 'malformed') malformed.inc();
-        return reply;
+        await context.emit(reply);
       } catch (err) {
         if (err instanceof UnroutableRecordError) throw new HandlerError(422, err.message);
         throw err;

@@ -6,6 +6,9 @@
  *
  * `dispatch` resolves when the event's whole delivery tree has completed: every matching Trigger either delivered it
  * (2xx) or dead-lettered it, and the same for every reply it led to. The ingress builds its guarantee on that.
+ *
+ * Every event dispatched — from the ingress or a reply — first gets its position in the Broker's topic, which
+ * overwrites `knativekafkapartition`/`knativekafkaoffset` as the Kafka Broker's dispatcher does (./broker-topic.ts).
  */
 import { setMaxListeners } from 'node:events';
 import { fromHttp, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
@@ -15,6 +18,7 @@ import {
   AbortedError, deadLetterEvent, networkFailure, sendAttempt, statusResult, withRetries, type AttemptResult,
 } from '../delivery/retry.ts';
 import { matchesFilters } from '../knative/filters.ts';
+import type { BrokerTopic } from './broker-topic.ts';
 import type { Route } from './routes.ts';
 
 /** What became of an event and everything it led to, counted in Trigger deliveries. */
@@ -73,7 +77,7 @@ export interface Dispatcher {
 
 type Outcome = { kind: 'delivered'; reply: CloudEventMessage | undefined } | { kind: 'deadLettered' } | { kind: 'failed' };
 
-export function createDispatcher(routes: Route[], logger: Logger): Dispatcher {
+export function createDispatcher(routes: Route[], topic: BrokerTopic, logger: Logger): Dispatcher {
   const controller = new AbortController();
   // Every delivery in flight listens on this one signal.
   setMaxListeners(0, controller.signal);
@@ -83,7 +87,9 @@ export function createDispatcher(routes: Route[], logger: Logger): Dispatcher {
   }
   const stats: BrokerStats = { received: 0, duplicates: 0, rejected: 0, invalid: 0, replies: 0, ttlExpired: 0, unrouted: 0, inFlight: 0, triggers };
 
-  async function dispatch(event: CloudEventMessage, ttl: number): Promise<DeliveryReport> {
+  async function dispatch(ingress: CloudEventMessage, ttl: number): Promise<DeliveryReport> {
+    // The Kafka Broker's mutator runs before the Trigger's filter: filters see the Broker's position too.
+    const event = topic.append(ingress);
     const matched = routes.filter((route) => matchesFilters(route.trigger.filters, event.attributes));
     if (matched.length === 0) {
       stats.unrouted++;

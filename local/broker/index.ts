@@ -26,7 +26,13 @@
  * hop spends one unit of `knativebrokerttl`.
  *
  * Without `floe-ack: delivered` (functions posting to `K_SINK`, PingSource ticks) the answer is 202 once the event is
- * accepted, like a channel-based broker on an in-memory channel.
+ * accepted, like a channel-based broker on an in-memory channel. A sender that cannot set the header — a function
+ * posting to its `K_SINK` — asks with the query `?floe-ack=delivered` in that URL instead: the local stack gives it to
+ * the tagger, the KafkaSources' sink, whose answer the KafkaSource stand-in commits on (it relays the 102 as well).
+ *
+ * What reaches a Trigger is what the Kafka Broker's dispatcher sends (./broker-topic.ts): each event gets its position
+ * in the Broker's topic, and `knativekafkapartition`/`knativekafkaoffset` are overwritten with it — a KafkaSource's
+ * values for the source topic do not survive the Broker.
  *
  * Backpressure: at most `maxInFlight` ingress events in memory; beyond that the ingress answers 503 with Retry-After
  * and the senders retry with backoff. Replies are never refused (they are bounded by the deliveries in flight, and
@@ -38,10 +44,12 @@ import type { AddressInfo } from 'node:net';
 import { fromHttp, InvalidEventError, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
 import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
 import type { Manifests } from '../knative/manifests.ts';
+import { brokerTopicPartitions, createBrokerTopic, type BrokerTopic } from './broker-topic.ts';
 import { createDispatcher, DEFAULT_TTL, TTL_EXTENSION, withoutTtl, type BrokerStats, type DeliveryReport } from './dispatcher.ts';
 import { brokerName, resolveRoutes } from './routes.ts';
 
 export type { BrokerStats, DeliveryReport, TriggerStats } from './dispatcher.ts';
+export { brokerTopicPartitions, createBrokerTopic, type BrokerTopic } from './broker-topic.ts';
 export { BrokerConfigError } from './routes.ts';
 
 /** Request header asking for the final answer only once the event's delivery tree completed. */
@@ -65,6 +73,11 @@ export interface BrokerOptions {
   ttl?: number;
   /** Largest accepted event. Default 16 MiB. */
   bodyLimitBytes?: number;
+  /**
+   * The Broker's topic positions. Default: a new topic with the partitions of the Broker's ConfigMap. Pass the same
+   * one to a restarted broker so that positions keep growing, as in a Kafka topic.
+   */
+  topic?: BrokerTopic;
 }
 
 export interface RunningBroker {
@@ -82,7 +95,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const logger = options.logger ?? createLogger({ name: 'broker' });
   const name = brokerName(options.manifests, options.broker);
   const routes = resolveRoutes(options.manifests, name, options.services);
-  const dispatcher = createDispatcher(routes, logger);
+  const topic = options.topic ?? createBrokerTopic(brokerTopicPartitions(options.manifests, options.manifests.brokers.find((b) => b.name === name)));
+  const dispatcher = createDispatcher(routes, topic, logger);
   const { stats } = dispatcher;
   const maxInFlight = options.maxInFlight ?? 10_000;
   const defaultTtl = options.ttl ?? DEFAULT_TTL;
@@ -137,8 +151,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     if (req.method === 'GET' && path === '/stats') return send(res, 200, JSON.stringify(snapshot()), 'application/json');
     if (req.method !== 'POST' || !isIngressPath(path, name)) return send(res, 404, 'not found');
     if (stopping) return send(res, 503, 'the broker is stopping');
-    const ack = ackMode(req.headers[ACK_HEADER]);
-    if (!ack) return send(res, 400, `${ACK_HEADER} must be accepted or delivered`);
+    const ack = ackMode(req.headers[ACK_HEADER] ?? new URL(req.url ?? '/', 'http://broker').searchParams.get(ACK_HEADER) ?? undefined);
+    if (!ack) return send(res, 400, `${ACK_HEADER} (header or query) must be accepted or delivered`);
     let event: CloudEventMessage;
     try {
       event = fromHttp(req.headers, await readBody(req, bodyLimit));

@@ -1,10 +1,11 @@
 /**
- * The KafkaSource stand-in: every KafkaSource of the manifests as a kafkajs consumer group feeding the local broker,
- * exactly as eventing-kafka-broker's source dispatcher feeds the cluster's Broker (./source.ts). The manifests'
- * `bootstrapServers` and sink name cluster addresses; locally `brokers` and `sinkUrl` replace them.
+ * The KafkaSource stand-in: every KafkaSource of the manifests as a kafkajs consumer group feeding its sink, exactly
+ * as eventing-kafka-broker's source dispatcher does (./source.ts). The manifests' `bootstrapServers` and sink name
+ * cluster addresses; locally `brokers` and the sink URLs (`sinkUrl` for a Broker, `services` for a Knative Service)
+ * replace them.
  */
 import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
-import type { Manifests } from '../knative/manifests.ts';
+import type { KafkaSource, Manifests } from '../knative/manifests.ts';
 import { startKafkaSource, type RunningSource, type SourceStats } from './source.ts';
 
 export type { SourceStats } from './source.ts';
@@ -14,8 +15,10 @@ export interface KafkaSourcesOptions {
   manifests: Manifests;
   /** Bootstrap servers of the local Kafka (`host:port`). */
   brokers: string[];
-  /** Where every source posts: the local broker's ingress. */
+  /** Where a source whose sink is a Broker posts: the local broker's ingress. */
   sinkUrl: string;
+  /** Knative Service name → URL, for sources whose sink is a Service (floe's: the tagger). */
+  services?: Record<string, string>;
   /** The dead-letter sink's URL; required when a source's delivery names one. */
   deadLetterUrl?: string;
   /** Namespace in the events' `source` (`/apis/v1/namespaces/<ns>/kafkasources/…`). Default `floe`. */
@@ -40,7 +43,7 @@ export async function startKafkaSources(options: KafkaSourcesOptions): Promise<R
     for (const source of options.manifests.kafkaSources) {
       sources.push(await startKafkaSource(source, {
         brokers: options.brokers,
-        sinkUrl: options.sinkUrl,
+        sinkUrl: sinkUrl(source, options),
         deadLetterUrl: options.deadLetterUrl,
         namespace: options.namespace ?? 'floe',
         logger,
@@ -58,4 +61,13 @@ export async function startKafkaSources(options: KafkaSourcesOptions): Promise<R
       await Promise.all(sources.map((source) => source.stop()));
     },
   };
+}
+
+function sinkUrl(source: KafkaSource, options: KafkaSourcesOptions): string {
+  const { sink } = source;
+  if (sink.kind === 'Broker') return options.sinkUrl;
+  if (sink.kind === 'URI') return sink.uri;
+  const base = options.services?.[sink.name];
+  if (!base) throw new Error(`KafkaSource ${source.name}: its sink, service ${sink.name}, has no URL (known: ${Object.keys(options.services ?? {}).join(', ') || 'none'})`);
+  return sink.path ? new URL(sink.path, base).toString() : base;
 }

@@ -8,13 +8,14 @@
  * back): a crash or rebalance redelivers, never skips (at-least-once). Commits are coalesced: one in flight at a time,
  * taking everything completed meanwhile.
  *
- * The sink is the local broker, asked for `floe-ack: delivered` (see local/broker/index.ts): its final answer comes
- * when the event's whole delivery tree completed, so the commit follows real delivery; its interim `102 Processing`
- * says it has taken the event over. `ordered` dispatches a partition's next record only once the previous one was
- * taken over (or completed, when the sink sends no 102), so the events enter the broker in partition order, as
- * they enter the Kafka Broker's topic in the cluster; `unordered` dispatches without waiting. Both keep at most
- * `maxPendingPerPartition` records of a partition in flight. The per-attempt timeout covers the wait until the broker
- * took the event over; after that the broker's own delivery specs bound the wait.
+ * Every request asks for `floe-ack: delivered` (see local/broker/index.ts). The local broker's final answer comes when
+ * the event's whole delivery tree completed, so the commit follows real delivery; its interim `102 Processing` says
+ * it has taken the event over. floe's sink is the tagger, which hands its tagged record to the local broker the same
+ * way and relays the 102 and the final answer. `ordered` dispatches a partition's next record only once the previous
+ * one was taken over (or completed, when the sink sends no 102), so the events leave in partition order, as in the
+ * cluster; `unordered` dispatches without waiting. Both keep at most `maxPendingPerPartition` records of a partition
+ * in flight. The per-attempt timeout covers the wait until the sink took the event over; after that the broker's own
+ * delivery specs bound the wait.
  */
 import { setMaxListeners } from 'node:events';
 import kafkajs, { type EachBatchPayload, type KafkaMessage, type logCreator } from 'kafkajs';

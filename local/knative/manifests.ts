@@ -37,6 +37,8 @@ export interface Broker {
   /** `eventing.knative.dev/broker.class` (Kafka, MTChannelBasedBroker, …). */
   brokerClass: string | undefined;
   delivery: DeliverySpec | undefined;
+  /** Name of the ConfigMap in `spec.config` (the Kafka Broker's topic settings), when it is one. */
+  configMap?: string;
 }
 
 export interface Trigger {
@@ -238,10 +240,12 @@ export function parseManifests(documents: readonly unknown[]): Manifests {
 
 function parseBroker(object: Record<string, unknown>, name: string, where: string): Broker {
   const spec = optionalRecord(object.spec, `${where}: spec`);
+  const config = optionalRecord(spec.config, `${where}: spec.config`);
   return {
     name,
     brokerClass: annotations(object, where)['eventing.knative.dev/broker.class'],
     delivery: parseDelivery(spec.delivery, `${where}: spec.delivery`),
+    ...(config.kind === 'ConfigMap' && typeof config.name === 'string' ? { configMap: config.name } : {}),
   };
 }
 

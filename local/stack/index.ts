@@ -14,7 +14,7 @@ import { loadEnv, normalizeWarehouse, warehouseIO, type FloeEnv } from '../../sh
 import type { Logger } from '../../shared/runtime/logger.ts';
 import { tableNames, topicConfig } from '../../shared/runtime/pipeline-config.ts';
 import { WAP_PREFIX } from '../../shared/wap/batch-branches.ts';
-import { startBroker, type RunningBroker } from '../broker/index.ts';
+import { brokerTopicPartitions, createBrokerTopic, startBroker, type RunningBroker } from '../broker/index.ts';
 import { startKafkaBroker, kafkajsCodecs } from '../kafka/index.ts';
 import { startKafkaSources, type RunningKafkaSources } from '../kafka-source/index.ts';
 import { loadManifests, type Manifests } from '../knative/manifests.ts';
@@ -26,6 +26,7 @@ import { createEmitter } from '../../shared/runtime/event-emitter.ts';
 import { Property } from '../../shared/wap/batch-branches.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
 import type { Whereabouts } from './accounting.ts';
+import { functionSink } from './function-sink.ts';
 import { checkBundles, freePort, functionEntry, functionProcess, type FunctionProcess } from './processes.ts';
 
 Object.assign(kafkajs.CompressionCodecs, kafkajsCodecs());
@@ -171,29 +172,29 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const catalog: Catalog = { client: createNessieClient({ uri: nessieUri }), io: warehouseIO(env), warehouse: env.warehouse };
 
     // Functions: every Knative Service of the manifests, with its literal env, K_SINK where a SinkBinding says so.
-    const sinkBound = new Set(manifests.sinkBindings.map((b) => b.subject));
     const functions: Record<string, FunctionProcess> = {};
     // The dashboard is not a CloudEvents function: the stack serves it in-process below.
     for (const service of functionServices) {
       const port = await freePort();
       const fn = functionProcess({
         name: service.name, port, logDir: path.join(home, 'logs'), logger, entry: functionEntry(service.function!, options.bundles),
-        env: { ...service.env, ...LOCAL_FUNCTION_ENV, ...baseEnv, ...(options.functionEnv ?? {}), FLOE_FUNCTION: service.function, ...(sinkBound.has(service.name) ? { K_SINK: brokerUrl } : {}) },
+        env: { ...service.env, ...LOCAL_FUNCTION_ENV, ...baseEnv, ...(options.functionEnv ?? {}), FLOE_FUNCTION: service.function, ...withSink(functionSink(manifests, service.name, brokerUrl)) },
       });
       functions[service.name] = fn;
       stops.push(() => fn.stop());
     }
     await Promise.all(Object.values(functions).map((fn) => fn.ready()));
 
-    const brokerOptions = {
-      manifests, services: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url])), port: brokerPort,
-      logger: logger.child({ part: 'broker' }),
-    };
+    const services = Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url]));
+    // One topic for every incarnation of the broker: its positions keep growing across restartBroker, as Kafka's do.
+    const brokerName = manifests.brokers.length === 1 ? manifests.brokers[0] : manifests.brokers.find((b) => b.name === 'default');
+    const topic = createBrokerTopic(brokerTopicPartitions(manifests, brokerName));
+    const brokerOptions = { manifests, services, port: brokerPort, topic, logger: logger.child({ part: 'broker' }) };
     let broker: RunningBroker = await startBroker(brokerOptions);
     stops.push(() => broker.stop());
 
     const sources: RunningKafkaSources = await startKafkaSources({
-      manifests, brokers: kafkaBrokers, sinkUrl: broker.url, deadLetterUrl: functions.deadletter?.url, logger: logger.child({ part: 'kafka-source' }),
+      manifests, brokers: kafkaBrokers, sinkUrl: broker.url, services, deadLetterUrl: functions.deadletter?.url, logger: logger.child({ part: 'kafka-source' }),
     });
     stops.push(() => sources.stop());
 
@@ -326,6 +327,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     await stopAll();
     throw err;
   }
+}
+
+function withSink(sink: string | undefined): Record<string, string> {
+  return sink ? { K_SINK: sink } : {};
 }
 
 /** The stack options a process environment asks for: real Kafka / Nessie / warehouse when given, else embedded. */

@@ -17,7 +17,10 @@ import type { Metric } from 'prom-client';
 
 export interface FunctionContext {
   log: Logger;
-  /** Posts an event to the sink (`K_SINK`); throws when the function has no sink. */
+  /**
+   * Posts an event to the sink (`K_SINK`); throws when the function has no sink. When the sink answers `102 Processing`
+   * during the request, the host answers its caller the same: the event is handed over, the final answer follows.
+   */
   emit: Emit;
   metrics: FunctionMetrics;
 }
@@ -67,9 +70,9 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   for (const metric of fn.metricsToRegister ?? []) metrics.registry.registerMetric(metric);
   const bodyLimit = options.bodyLimitBytes ?? 16 * 1024 * 1024;
   const sinkEmit = options.sink ? createEmitter(options.sink) : undefined;
-  const emit: Emit = async (event) => {
+  const emit: Emit = async (event, emitOptions) => {
     if (!sinkEmit) throw new Error(`function ${fn.name} has no sink to emit to (K_SINK is not set)`);
-    await sinkEmit(event);
+    await sinkEmit(event, emitOptions);
     metrics.eventsOut.inc({ type: event.attributes.type });
   };
   let closing = false;
@@ -108,7 +111,19 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       type = event.attributes.type;
       metrics.eventsIn.inc({ type });
       const log = logger.child({ event: event.attributes.id, type });
-      const reply = await fn.handle({ log, emit, metrics }, event);
+      let relayed = false;
+      const relayAccepted = () => {
+        if (relayed || res.headersSent) return;
+        relayed = true;
+        res.writeProcessing();
+      };
+      const requestEmit: Emit = (emitted, emitOptions) => emit(emitted, {
+        onAccepted: () => {
+          relayAccepted();
+          emitOptions?.onAccepted?.();
+        },
+      });
+      const reply = await fn.handle({ log, emit: requestEmit, metrics }, event);
       if (reply) {
         const { headers, body: replyBody } = toHttpBinary(reply);
         metrics.eventsOut.inc({ type: reply.attributes.type });

@@ -15,7 +15,7 @@ export const DEAD_LETTER_SINK: FunctionName = 'deadletter';
 export const HEALTH_PATHS = { readinessProbe: '/health/readiness', livenessProbe: '/health/liveness' } as const;
 
 
-/** Every Kafka record of a KafkaSource goes to this function. */
+/** Every Kafka record of a KafkaSource goes to this function, directly: the KafkaSources' sink. */
 export const KAFKA_EVENT_CONSUMER: FunctionName = 'tagger';
 
 /** PingSource jobs (extension `floejob`) and the function each must reach. */
@@ -29,7 +29,8 @@ export interface EmittedEvent {
 
 /** Events each function emits. */
 export const EMITS: Readonly<Record<FunctionName, readonly EmittedEvent[]>> = {
-  tagger: [{ type: EventType.recordTagged, via: 'reply' }],
+  // to K_SINK: the tagger is the KafkaSources' sink, and a KafkaSource discards replies
+  tagger: [{ type: EventType.recordTagged, via: 'sink' }],
   writer: [{ type: EventType.batchWritten, via: 'sink' }],
   auditor: [{ type: EventType.batchAudited, via: 'reply' }],
   publisher: [

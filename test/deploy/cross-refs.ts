@@ -5,7 +5,8 @@
  * matches something, and delivery timeouts fit the functions they call.
  *
  * Routing is checked by evaluating the Triggers' filters (the same evaluator the local broker uses) against sample
- * events shaped like the real ones: KafkaSource records, PingSource ticks, and what each function emits.
+ * events shaped like the real ones: PingSource ticks and what each function emits. KafkaSource records do not enter
+ * the Broker: every KafkaSource sinks into the tagger itself.
  */
 import { parse as parseYaml } from 'yaml';
 import { matchesFilters, UnsupportedFilterError } from '../../local/knative/filters.ts';
@@ -14,7 +15,7 @@ import {
 } from '../../local/knative/manifests.ts';
 import {
   CONSUMER_OF, DEAD_LETTER_SINK, EMITS, FUNCTIONS, HEALTH_PATHS, IMAGE, KAFKA_EVENT_CONSUMER, PING_JOBS, WRITER, WRITER_LINGER_ENV,
-  emittedSample, kafkaSample, pingSample, type FunctionName,
+  emittedSample, pingSample, type FunctionName,
 } from './contract.ts';
 import { Extension } from '../../shared/events/contract.ts';
 import { ConfigError, parsePipelineConfig } from '../../shared/runtime/pipeline-config.ts';
@@ -230,13 +231,15 @@ function routingChecks(context: Context): void {
   };
   for (const source of manifests.kafkaSources) {
     const origin = `KafkaSource/${source.name}`;
-    const broker = brokerOf(origin, 'spec.sink', source.sink, 'a KafkaSource discards its sink\'s reply');
-    // The tagger routes on, and reads the topic from, the source's floekafkatopic: one topic per source, named there.
+    // Straight into the tagger, never through a Broker: a Kafka Broker overwrites knativekafkapartition/offset with its
+    // own topic's position, and for a record that is itself a CloudEvent those are the only source coordinates
+    // (functions/tagger/kafka-record.ts). The tagger emits its result to K_SINK, as a KafkaSource discards replies.
+    if (source.sink.kind !== 'Service' || source.sink.name !== KAFKA_EVENT_CONSUMER) {
+      report(context, origin, 'spec.sink', `must be the Service "${KAFKA_EVENT_CONSUMER}" itself: behind a Broker a record's Kafka coordinates are the Broker topic's, so redeliveries are not recognised`);
+    }
+    // The tagger reads a CloudEvent record's topic from the source's floekafkatopic: one topic per source, named there.
     if (source.topics.length !== 1 || source.extensions[Extension.kafkaTopic] !== source.topics[0]) {
       report(context, origin, `spec.ceOverrides.extensions.${Extension.kafkaTopic}`, `floe: read exactly one topic and name it here (got topics ${JSON.stringify(source.topics)}, ${Extension.kafkaTopic} ${JSON.stringify(source.extensions[Extension.kafkaTopic] ?? null)})`);
-    }
-    for (const topic of source.topics) {
-      samples.push({ origin: `${origin} topic ${topic}`, broker, event: kafkaSample(namespace, source.name, topic, source.extensions), expected: new Set([KAFKA_EVENT_CONSUMER]) });
     }
   }
   for (const source of manifests.pingSources) {

@@ -16,10 +16,12 @@ describe('the base manifests in knative/', () => {
   it('routes every consumed event type to its function', async () => {
     const manifests = await loadManifests();
     const routes = Object.fromEntries(manifests.triggers.map((trigger) => [trigger.name, trigger.subscriber]));
+    // No Trigger for the tagger: the KafkaSources deliver to it themselves.
     expect(routes).toEqual({
-      tagger: 'tagger', writer: 'writer', auditor: 'auditor', publisher: 'publisher', compactor: 'compactor',
+      writer: 'writer', auditor: 'auditor', publisher: 'publisher', compactor: 'compactor',
       'janitor-orphans': 'janitor', 'janitor-redrive': 'janitor', 'janitor-tags': 'janitor',
     });
+    expect(manifests.kafkaSources.map((source) => source.sink)).toEqual(Array(3).fill({ kind: 'Service', name: 'tagger' }));
     const writer = manifests.triggers.find((trigger) => trigger.name === 'writer')!;
     expect(writer.broker).toBe('default');
     expect(writer.filters).toEqual([{ exact: { type: 'dev.floe.record.tagged' } }]);
@@ -49,7 +51,7 @@ describe('the base manifests in knative/', () => {
       ['parking-sensors', ['parking-sensors'], 'floe-parking-sensors', 'unordered'],
     ]);
     expect(brokers).toEqual([expect.objectContaining({ name: 'default', brokerClass: 'Kafka' })]);
-    expect(sinkBindings.map((binding) => binding.subject).sort()).toEqual(['janitor', 'writer']);
+    expect(sinkBindings.map((binding) => binding.subject).sort()).toEqual(['janitor', 'tagger', 'writer']);
   });
 });
 

@@ -112,7 +112,7 @@ describe('routing (cross-references against the function contract)', () => {
     const findings = findingsAfter((_, get) => {
       get('Trigger', 'writer').spec.filters = [{ exact: { type: 'dev.floe.record.taged' } }];
     });
-    expect(findings).toMatch(/tagger \(reply\) dev\.floe\.record\.tagged: dev\.floe\.record\.tagged reaches no Trigger of "writer"/);
+    expect(findings).toMatch(/tagger \(sink\) dev\.floe\.record\.tagged: dev\.floe\.record\.tagged reaches no Trigger of "writer"/);
     expect(findings).toMatch(/Trigger\/writer spec\.filters: matches none of the events the pipeline produces/);
   });
 
@@ -132,10 +132,10 @@ describe('routing (cross-references against the function contract)', () => {
 
   it('reports a loop: a function receiving its own reply, and a terminal event that is consumed', () => {
     const findings = findingsAfter((_, get) => {
-      get('Trigger', 'tagger').spec.filters = [{ prefix: { type: 'dev.' } }];
+      get('Trigger', 'auditor').spec.filters = [{ prefix: { type: 'dev.floe.' } }];
     });
-    expect(findings).toMatch(/Trigger\/tagger spec\.filters: delivers dev\.floe\.record\.tagged from tagger \(reply\) .* to "tagger", but only writer consumes it/);
-    expect(findings).toMatch(/Trigger\/tagger spec\.filters: delivers dev\.floe\.batch\.published from publisher \(reply\) .* but it is terminal/);
+    expect(findings).toMatch(/Trigger\/auditor spec\.filters: delivers dev\.floe\.batch\.audited from auditor \(reply\) .* to "auditor", but only publisher consumes it/);
+    expect(findings).toMatch(/Trigger\/auditor spec\.filters: delivers dev\.floe\.batch\.published from publisher \(reply\) .* but it is terminal/);
   });
 
   it('reports a PingSource that reaches no function, or has an unknown job', () => {
@@ -147,14 +147,13 @@ describe('routing (cross-references against the function contract)', () => {
     expect(findings).toMatch(/PingSource\/orphans: dev\.knative\.sources\.ping reaches no Trigger of "janitor"/);
   });
 
-  it('reports a KafkaSource topic the tagger does not receive, and a source that bypasses the Broker', () => {
+  it('reports a KafkaSource that feeds the Broker (or anything else) instead of the tagger itself', () => {
     const findings = findingsAfter((_, get) => {
-      get('KafkaSource', 'parking-sensors').spec.topics = ['parking-lights'];
-      get('KafkaSource', 'parking-sensors').spec.ceOverrides.extensions.floekafkatopic = 'parking-lights';
-      get('KafkaSource', 'parking-entry').spec.sink.ref = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'tagger' };
+      get('KafkaSource', 'parking-entry').spec.sink.ref = { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default' };
+      get('KafkaSource', 'parking-exit').spec.sink.ref.name = 'writer';
     });
-    expect(findings).toMatch(/KafkaSource\/parking-sensors topic parking-lights: dev\.knative\.kafka\.event reaches no Trigger of "tagger"/);
-    expect(findings).toMatch(/KafkaSource\/parking-entry spec\.sink: must sink into the Broker \(a KafkaSource discards its sink's reply\)/);
+    expect(findings).toMatch(/KafkaSource\/parking-entry spec\.sink: must be the Service "tagger" itself: behind a Broker a record's Kafka coordinates are the Broker topic's/);
+    expect(findings).toMatch(/KafkaSource\/parking-exit spec\.sink: must be the Service "tagger" itself/);
   });
 
   it('reports a KafkaSource that reads several topics or does not name its topic in floekafkatopic', () => {
@@ -169,8 +168,10 @@ describe('routing (cross-references against the function contract)', () => {
   it('reports a function that emits to K_SINK without a SinkBinding', () => {
     const findings = findingsAfter((objects) => {
       objects.splice(objects.indexOf(find(objects, 'SinkBinding', 'writer-sink')), 1);
+      objects.splice(objects.indexOf(find(objects, 'SinkBinding', 'tagger-sink')), 1);
     });
     expect(findings).toMatch(/Service\/writer: emits events to K_SINK but no SinkBinding binds it to the Broker/);
+    expect(findings).toMatch(/Service\/tagger: emits events to K_SINK but no SinkBinding binds it to the Broker/);
   });
 
   it('reports a Service whose FLOE_FUNCTION or image is not the contract', () => {
@@ -214,7 +215,6 @@ describe('pipeline configuration', () => {
     const findings = findingsAfter((_, get) => {
       get('KafkaSource', 'parking-sensors').spec.topics = ['parking-lights'];
       get('KafkaSource', 'parking-sensors').spec.ceOverrides.extensions.floekafkatopic = 'parking-lights';
-      get('Trigger', 'tagger').spec.filters[0].any.push({ exact: { floekafkatopic: 'parking-lights' } });
     });
     expect(findings).toMatch(/ConfigMap\/floe-pipeline pipeline\.yaml topics: KafkaSource topic parking-lights has no entry/);
     expect(findings).toMatch(/ConfigMap\/floe-pipeline pipeline\.yaml topics\.parking-sensors: configured, but no KafkaSource reads this topic/);
@@ -321,11 +321,11 @@ describe('immutable fields', () => {
     const after = structuredClone(base);
     find(after, 'KafkaSource', 'parking-entry').spec.consumerGroup = 'floe-parking-entry-v2';
     find(after, 'Broker', 'default').metadata.annotations['eventing.knative.dev/broker.class'] = 'MTChannelBasedBroker';
-    find(after, 'Trigger', 'tagger').spec.broker = 'other';
+    find(after, 'Trigger', 'writer').spec.broker = 'other';
     const findings = formatProblems(immutableFieldChanges(base, after));
     expect(findings).toMatch(/KafkaSource\/parking-entry spec\.consumerGroup: immutable field changed \("floe-parking-entry" -> "floe-parking-entry-v2"\)/);
     expect(findings).toMatch(/Broker\/default metadata\.annotations\.eventing\.knative\.dev\/broker\.class: immutable field changed/);
-    expect(findings).toMatch(/Trigger\/tagger spec\.broker: immutable field changed/);
+    expect(findings).toMatch(/Trigger\/writer spec\.broker: immutable field changed/);
     expect(immutableFieldChanges(base, structuredClone(base))).toEqual([]);
   });
 });

@@ -37,11 +37,11 @@ function kafkaEvent(topic: string, offset: string, body: string | Uint8Array, ex
 describe('tagger', () => {
   it('tags a JSON record, claim-checks its image and keeps 64-bit values exact', async () => {
     const image = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 7)]);
-    const event = kafkaEvent('parking-entry', '18446744073709551610',
+    const event = kafkaEvent('parking-entry', '9223372036854775807',
       JSON.stringify({ event_id: 'e1', car_id: 'AB-123', image: image.toString('base64') }).replace('"e1"', '"e1","big":9007199254740993'));
     const record = await tagRecord(ctx, event);
     expect(taggedRecordSchema.parse(record)).toBeTruthy();
-    expect(record).toMatchObject({ topic: 'parking-entry', partition: 2, offset: '18446744073709551610', key: 'car-7', table: 'parking_entry', status: 'ok' });
+    expect(record).toMatchObject({ topic: 'parking-entry', partition: 2, offset: '9223372036854775807', key: 'car-7', table: 'parking_entry', status: 'ok' });
     expect(record.payload?.big).toBe(9007199254740993n);
     expect(record.headers).toEqual({ xtraceid: 'abc' });
     const ref = record.payload?.image as FileRef;
@@ -51,7 +51,7 @@ describe('tagger', () => {
     expect(Buffer.from(await ctx.io.read(ref.uri)).equals(image)).toBe(true);
 
     const reply = taggedEvent(record, event);
-    expect(reply.attributes).toMatchObject({ type: 'dev.floe.record.tagged', id: 'parking-entry/2/18446744073709551610', partitionkey: 'car-7', floetable: 'parking_entry' });
+    expect(reply.attributes).toMatchObject({ type: 'dev.floe.record.tagged', id: 'parking-entry/2/9223372036854775807', partitionkey: 'car-7', floetable: 'parking_entry' });
     expect(eventJson<{ payload: { big: bigint } }>(reply)?.payload.big).toBe(9007199254740993n);
   });
 
@@ -101,6 +101,37 @@ describe('tagger', () => {
     const record = await tagRecord(ctx, event);
     expect(record).toMatchObject({ topic: 'parking-entry', partition: 0, offset: '11', status: 'ok', payload: { temp: 21.5 } });
     expect(record.headers).toMatchObject({ ce_type: 'com.example.sensor.reading', ce_id: 'sensor-42' });
+  });
+
+  it('takes a plain record\'s coordinates from the id and source the KafkaSource set, not from knativekafka* a Broker rewrote', async () => {
+    // What a Kafka Broker Trigger delivers: the KafkaSource's id/source, the Broker topic's partition and offset.
+    const viaBroker = kafkaEvent('parking-entry', '9007199254740993', '{"n":1}', { 'ce-knativekafkapartition': '4', 'ce-knativekafkaoffset': '77' });
+    const record = await tagRecord(ctx, viaBroker);
+    expect(record).toMatchObject({ topic: 'parking-entry', partition: 2, offset: '9007199254740993', sourceId: 'partition:2/offset:9007199254740993' });
+    expect(taggedEvent(record, viaBroker).attributes.id).toBe('parking-entry/2/9007199254740993');
+    // and without the extensions at all
+    const bare = fromHttp({
+      'ce-specversion': '1.0', 'ce-id': 'partition:0/offset:5', 'ce-type': 'dev.knative.kafka.event',
+      'ce-source': '/apis/v1/namespaces/floe/kafkasources/src#logs', 'ce-floekafkatopic': 'logs',
+    }, Buffer.from('line'));
+    expect(await tagRecord(ctx, bare)).toMatchObject({ topic: 'logs', partition: 0, offset: '5' });
+  });
+
+  it('takes a CloudEvent record\'s coordinates from the KafkaSource\'s extensions, also one typed like a wrapped record', async () => {
+    // A KafkaSource event of another source's topic, produced to Kafka as a CloudEvent: its id names that topic's
+    // record, so it is a CloudEvent record of parking-entry like any other.
+    const foreign = fromHttp({
+      'ce-specversion': '1.0', 'ce-id': 'partition:0/offset:3', 'ce-type': 'dev.knative.kafka.event',
+      'ce-source': '/apis/v1/namespaces/floe/kafkasources/src#elsewhere', 'ce-knativekafkapartition': '1', 'ce-knativekafkaoffset': '40',
+      'ce-floekafkatopic': 'parking-entry', 'content-type': 'application/json',
+    }, Buffer.from('{"n":2}'));
+    const record = await tagRecord(ctx, foreign);
+    expect(record).toMatchObject({ topic: 'parking-entry', partition: 1, offset: '40' });
+    expect(record.headers).toMatchObject({ ce_type: 'dev.knative.kafka.event', ce_id: 'partition:0/offset:3' });
+    const withoutCoordinates = fromHttp({
+      'ce-specversion': '1.0', 'ce-id': 'sensor-43', 'ce-type': 'com.example.sensor.reading', 'ce-source': '/sensors/7', 'ce-floekafkatopic': 'parking-entry',
+    }, Buffer.from('{}'));
+    await expect(tagRecord(ctx, withoutCoordinates)).rejects.toThrow(/carries no Kafka coordinates/);
   });
 
   it('refuses events without Kafka coordinates or topic', async () => {

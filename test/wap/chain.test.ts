@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHttp, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
 import type { FloeFunction, FunctionContext } from '../../shared/runtime/function-host.ts';
+import type { Runtime } from '../../shared/runtime/runtime.ts';
 import { createFunctionMetrics } from '../../shared/runtime/prometheus.ts';
 import { taggerFunction } from '../../functions/tagger/index.ts';
 import { auditorFunction } from '../../functions/auditor/index.ts';
@@ -50,6 +51,23 @@ function runner(fn: FloeFunction) {
   };
 }
 
+/**
+ * The tagger posts each tagged record to its sink (it is the KafkaSources' sink, and a KafkaSource discards replies):
+ * its output, in the order of the records.
+ */
+function taggerRunner(runtime: Runtime) {
+  const fn = taggerFunction(runtime);
+  const metrics = createFunctionMetrics(fn.name, { defaultMetrics: false });
+  return {
+    send: (events: CloudEventMessage[]): Promise<CloudEventMessage[]> => Promise.all(events.map(async (event) => {
+      const out: CloudEventMessage[] = [];
+      await fn.handle({ log: silentLogger, metrics, emit: async (e) => void out.push(e) }, event);
+      if (out.length !== 1) throw new Error(`the tagger emitted ${out.length} events for ${event.attributes.id}`);
+      return out[0];
+    })),
+  };
+}
+
 async function coordinatesOnMain(table: string): Promise<string[]> {
   const { trusted, untrusted } = await stack.mainRows(table);
   return [...trusted, ...untrusted].map((r) => `${r[Column.partition]}:${r[Column.offset]}`).sort();
@@ -57,7 +75,7 @@ async function coordinatesOnMain(table: string): Promise<string[]> {
 
 describe('the chain under redelivery and crashes', () => {
   it('redelivers every event type twice and out of order without changing main', async () => {
-    const tagger = runner(taggerFunction(stack.runtime));
+    const tagger = taggerRunner(stack.runtime);
     const writer = runner(writerFunction(stack.runtime));
     const auditor = runner(auditorFunction(stack.runtime));
     const publisher = runner(publisherFunction(stack.runtime));
@@ -90,7 +108,7 @@ describe('the chain under redelivery and crashes', () => {
     const writerFn = writerFunction(runtime);
     // the writer "crashes": its emit never reaches the broker
     const context: FunctionContext = { log: silentLogger, metrics: createFunctionMetrics('writer', { defaultMetrics: false }), emit: async () => { throw new Error('broker unreachable'); } };
-    const tagger = runner(taggerFunction(runtime));
+    const tagger = taggerRunner(runtime);
     const tagged = await tagger.send(Array.from({ length: 5 }, (_, i) => kafkaEvent('parking-entry', 4, i, entry(1000 + i))));
     await Promise.all(tagged.map((e) => writerFn.handle(context, e)));
     // the branch is the source of truth: its head records the batch.written payload the janitor re-emits
@@ -107,7 +125,7 @@ describe('the chain under redelivery and crashes', () => {
 
   it('a crash before the writer commits is repaired by Kafka redelivery (records were never acknowledged)', async () => {
     const runtime = stack.runtime;
-    const tagged = await runner(taggerFunction(runtime)).send(Array.from({ length: 3 }, (_, i) => kafkaEvent('parking-entry', 5, i, entry(2000 + i))));
+    const tagged = await taggerRunner(runtime).send(Array.from({ length: 3 }, (_, i) => kafkaEvent('parking-entry', 5, i, entry(2000 + i))));
     // first attempt: the catalog is unreachable for the writer → requests fail (5xx → the broker retries)
     const broken = writerFunction({ ...runtime, catalog: { ...runtime.catalog, client: (await import('../../shared/catalog/nessie/index.ts')).createNessieClient({ uri: 'http://127.0.0.1:9/api', retries: 0, timeoutMs: 1000 }) } });
     const context: FunctionContext = { log: silentLogger, metrics: createFunctionMetrics('writer', { defaultMetrics: false }), emit: async () => undefined };
@@ -124,7 +142,7 @@ describe('the chain under redelivery and crashes', () => {
     const runtime = stack.runtime;
     const chain = async (events: CloudEventMessage[]) => {
       const writer = runner(writerFunction(runtime));
-      await writer.send(await runner(taggerFunction(runtime)).send(events));
+      await writer.send(await taggerRunner(runtime).send(events));
       await runner(publisherFunction(runtime)).send(await runner(auditorFunction(runtime)).send(writer.emitted));
     };
     await chain([kafkaEvent('parking-entry', 6, 0, entry(3000, { gate: 4 }))]);
