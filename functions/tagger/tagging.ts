@@ -2,7 +2,8 @@
  * The tagger's logic: a KafkaSource event becomes a tagged record — routed to its table, stamped with ingestion
  * metadata, binaries moved out by claim-check — or, when its value cannot be parsed or is over a configured limit
  * (`limits:`), a record marked malformed with the reason, so it still lands (in `_untrusted`) instead of being dropped
- * or failing the request. Every tagged record carries the value's bytes, so whichever step untrusts it keeps them.
+ * or failing the request. Every tagged record carries the value's bytes, so whichever step untrusts it keeps them
+ * (a value claim-checked whole excepted: its blob is those bytes).
  */
 import { imageType } from '../../shared/events/media-type.ts';
 import { createHash } from 'node:crypto';
@@ -98,11 +99,13 @@ interface Parsed {
   payload: Record<string, unknown>;
   /** Values that no column type can hold (nulled). */
   problems: string[];
+  /** The whole value went to the blob store (the `value` column refers to exactly its bytes). */
+  wholeValueStored?: boolean;
 }
 
 async function parsePayload(ctx: TaggingContext, topic: TopicConfig, record: KafkaRecordRef): Promise<Parsed> {
   if (topic.format === 'binary' || (record.contentType && !isJsonType(record.contentType) && !record.contentType.startsWith('text/'))) {
-    return { payload: { value: await storeBlobOf(ctx, topic.table, record.value, record.contentType) }, problems: [] };
+    return { payload: { value: await storeBlobOf(ctx, topic.table, record.value, record.contentType) }, problems: [], wholeValueStored: true };
   }
   const { limits } = ctx.config;
   if (record.value.byteLength > limits.maxRecordBytes) {
@@ -162,16 +165,17 @@ export async function tagRecord(ctx: TaggingContext, event: CloudEventMessage): 
     sourceId: record.id,
     table: topic.table,
     headers: record.headers,
-    raw: Buffer.from(record.value).toString('base64'),
   };
+  const raw = () => Buffer.from(record.value).toString('base64');
   try {
-    const { payload, problems } = await parsePayload(ctx, topic, record);
-    return { ...base, status: 'ok', payload, ...(problems.length ? { errors: problems } : {}) };
+    const { payload, problems, wholeValueStored } = await parsePayload(ctx, topic, record);
+    // A value claim-checked whole is in its blob, byte for byte: the record need not carry it a second time.
+    return { ...base, ...(wholeValueStored ? {} : { raw: raw() }), status: 'ok', payload, ...(problems.length ? { errors: problems } : {}) };
   } catch (err) {
     if (err instanceof BlobStoreError) throw err.cause;
-    if (err instanceof MalformedError) return malformedRecord(base, err.message, err.kind);
+    if (err instanceof MalformedError) return malformedRecord({ ...base, raw: raw() }, err.message, err.kind);
     // Anything else this one value provoked is still the record's problem, not the topic's: it lands untrusted.
-    return malformedRecord(base, `could not be tagged: ${(err as Error).message}`);
+    return malformedRecord({ ...base, raw: raw() }, `could not be tagged: ${(err as Error).message}`);
   }
 }
 

@@ -77,7 +77,10 @@ export const taggedRecordSchema = z.object({
    * double`): nulled in the payload, and the record goes to `_untrusted` with these reasons.
    */
   errors: z.array(z.string()).optional(),
-  /** The record value's bytes, base64: set for every record, so an untrusted row keeps exactly what Kafka held. */
+  /**
+   * The record value's bytes, base64, so an untrusted row keeps exactly what Kafka held: set for every record but one
+   * whose whole value was claim-checked (its `value` blob is those bytes).
+   */
   raw: z.string().optional(),
   headers: z.record(z.string(), z.string()).default({}),
 });

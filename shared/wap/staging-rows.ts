@@ -430,9 +430,15 @@ export function stagingRow(record: TaggedRecord, schema: Schema, batchId: string
   return row;
 }
 
-/** The record's original bytes (every tagged record carries them); a payload re-serialised only for old taggers. */
+/**
+ * The record's original bytes (tagged records carry them); none for a value claim-checked whole (its blob, referenced
+ * by the `value` column, is those bytes); a re-serialised payload only for records of taggers before `raw` was kept.
+ */
 function rawBytes(record: TaggedRecord): Uint8Array | null {
   if (record.raw !== undefined) return Uint8Array.from(Buffer.from(record.raw, 'base64'));
+  const payload = record.payload ?? {};
+  const value = ownValue(payload, 'value');
+  if (Object.keys(payload).length === 1 && value && typeof value === 'object' && isFileRef(value)) return null;
   try {
     return new TextEncoder().encode(stringifyJson(record.payload ?? {}));
   } catch {
