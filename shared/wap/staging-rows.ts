@@ -144,13 +144,22 @@ function widerOf(a: IcebergType, b: IcebergType): IcebergType {
   if (a === b) return a;
   if ((a === 'long' && b === 'double') || (a === 'double' && b === 'long')) return 'double';
   if (isStruct(a) && isStruct(b)) {
+    // By name through an index: a batch of wide structs must not cost fields² per record.
+    const index = new Map(a.fields.map((f, i) => [f.name, i]));
     let fields: NestedField[] | undefined;
     for (const f of b.fields) {
-      const existing = (fields ?? a.fields).findIndex((x) => x.name === f.name);
-      if (existing >= 0 && (fields ?? a.fields)[existing].type === f.type) continue;
+      const at = index.get(f.name);
+      if (at === undefined) {
+        fields ??= [...a.fields];
+        index.set(f.name, fields.length);
+        fields.push(f);
+        continue;
+      }
+      const current = (fields ?? a.fields)[at];
+      const merged = widerOf(current.type, f.type);
+      if (merged === current.type) continue;
       fields ??= [...a.fields];
-      if (existing < 0) fields.push(f);
-      else fields[existing] = { ...fields[existing], type: widerOf(fields[existing].type, f.type) };
+      fields[at] = { ...current, type: merged };
     }
     return fields ? { type: 'struct', fields } : a;
   }
@@ -171,10 +180,12 @@ function newColumns(existing: IcebergType | undefined, incoming: IcebergType, pa
     if (existing !== undefined && !isStruct(existing)) return;
     const siblings = existing?.fields ?? [];
     const names = new Map(siblings.map((f) => [f.name, f]));
-    const encoded = new Map(siblings.map((x) => [parquetName(x.name), x.name]));
+    // Encoded names only when a field is new (the usual record brings none).
+    let encoded: Map<string, string> | undefined;
     for (const f of incoming.fields) {
       const match = names.get(f.name);
       if (!match) {
+        encoded ??= new Map(siblings.map((x) => [parquetName(x.name), x.name]));
         const clash = encoded.get(parquetName(f.name));
         if (clash !== undefined) throw new RecordShapeError(`field '${clip(`${path}.${f.name}`, 80)}' cannot be stored next to '${clip(clash)}' (the same name in Parquet)`);
         encoded.set(parquetName(f.name), f.name);
