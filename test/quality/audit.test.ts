@@ -65,4 +65,28 @@ describe('audit', () => {
     expect(batchVerdict(0, 0, 0)).toEqual({ verdict: 'passed' });
     expect(batchVerdict(5, 5, 0.5, 20)).toEqual({ verdict: 'passed' });
   });
+
+  it('reads rule fields as own properties: rules on fields named like object internals judge the data, not the prototype', () => {
+    const internals = parsePipelineConfig({
+      topics: { t: { table: 't', rules: { required: ['constructor', 'toString'], ranges: { valueOf: { min: 0 } }, unique: ['hasOwnProperty'] } } },
+    }).topics.t.rules;
+    const base = { [Column.partition]: 0, [Column.status]: 'ok', [Column.errors]: null };
+    const result = auditRows({
+      rules: internals, nowMicros: now,
+      rows: [
+        // a plain object without the fields: Object.prototype's must not count as values
+        { ...base, [Column.offset]: 1n },
+        { ...base, [Column.offset]: 2n, constructor: 'c', toString: 't', valueOf: -1, hasOwnProperty: 'k' },
+        { ...base, [Column.offset]: 3n, constructor: 'c', toString: 't', valueOf: 1, hasOwnProperty: 'k' },
+        // a struct value (an object without prototype) in a unique key
+        { ...base, [Column.offset]: 4n, constructor: 'c', toString: 't', hasOwnProperty: Object.assign(Object.create(null), { a: 1n }) },
+      ],
+    });
+    expect(result.untrusted.map((u) => [u.row[Column.offset], u.reasons])).toEqual([
+      [1n, ['required: constructor is missing or null', 'required: toString is missing or null']],
+      [2n, ['range: valueOf=-1 outside [0, ∞]']],
+      [3n, ["duplicate: hasOwnProperty='k' already seen"]],
+    ]);
+    expect(result.trusted.map((r) => r[Column.offset])).toEqual([4n]);
+  });
 });
