@@ -6,7 +6,7 @@ import { compareValues, toBinary } from '../../shared/iceberg/conversions.ts';
 import { metricsModes, parseMetricsMode } from '../../shared/iceberg/column-metrics.ts';
 import { readDataFile, readDataFileMetadata } from '../../shared/iceberg/parquet-reader.ts';
 import { parquetName } from '../../shared/iceberg/parquet-schema.ts';
-import { encodeParquetRaw, InvalidRowError, layOutRows, parseCompression, writeDataFile } from '../../shared/iceberg/parquet-writer.ts';
+import { encodeParquetRaw, InvalidRowError, layOutRows, parseCompression, rowProblem, writeDataFile } from '../../shared/iceberg/parquet-writer.ts';
 import { IcebergFormatError, isList, isMap, isStruct, schemaFromJson, schemaToJson } from '../../shared/iceberg/schema.ts';
 import type { IcebergType, PrimitiveType, Schema } from '../../shared/iceberg/types.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
@@ -523,5 +523,35 @@ describe('parquetName', () => {
     expect(parquetName('naïve')).toBe('naïve'); // Unicode letters are valid
     expect(parquetName('🐇')).toBe('_xD83D_xDC07'); // per UTF-16 unit, like Java's char tests
     expect(parquetName('$')).toBe('_x24');
+  });
+});
+
+describe('field names that are object internals', () => {
+  const INTERNALS: Schema = {
+    type: 'struct', schemaId: 0, fields: [
+      { id: 1, name: 'constructor', required: false, type: 'string' },
+      { id: 2, name: '__proto__', required: false, type: { type: 'struct', fields: [{ id: 3, name: '__proto__', required: false, type: 'long' }, { id: 4, name: 'toString', required: false, type: 'string' }] } },
+      { id: 5, name: 'valueOf', required: false, type: 'long' },
+    ],
+  };
+
+  it('are columns like any other: written from plain objects (own properties only) and read back', async () => {
+    const inner = Object.defineProperty({ toString: 't' }, '__proto__', { value: 7n, enumerable: true });
+    const full = Object.defineProperty({ constructor: 'c', valueOf: 1n }, '__proto__', { value: inner, enumerable: true });
+    // a plain object without the fields inherits `constructor`, `toString` and `valueOf` functions: they are not values
+    const { bytes } = await writeDataFile(INTERNALS, [full, {}]);
+    const rows = await readDataFile(bytes, { location: 'internals', schema: INTERNALS });
+    expect(rows.map((r) => Object.keys(r))).toEqual([['constructor', '__proto__', 'valueOf'], ['constructor', '__proto__', 'valueOf']]);
+    expect([rows[0].constructor, rows[0].valueOf]).toEqual(['c', 1n]);
+    const struct = Object.getOwnPropertyDescriptor(rows[0], '__proto__')!.value as Record<string, unknown>;
+    expect([Object.getOwnPropertyDescriptor(struct, '__proto__')!.value, struct.toString]).toEqual([7n, 't']);
+    expect([rows[1].constructor, Object.getOwnPropertyDescriptor(rows[1], '__proto__')!.value, rows[1].valueOf]).toEqual([null, null, null]);
+    expect(parquetName('__proto__')).toBe('_x5F_proto__');
+  });
+
+  it('rowProblem tells one row it does not fit, without failing the others', () => {
+    const problem = rowProblem(INTERNALS);
+    expect(problem({ constructor: 'c' })).toBeUndefined();
+    expect(problem({ valueOf: 'x' })).toBe("field 'valueOf' expects a 64-bit bigint, got string \"x\"");
   });
 });
