@@ -11,6 +11,11 @@
  *    when their schema or partition layout no longer matches `main`'s. Never FORCE.
  * A passed batch's branch is then deleted; a failed batch publishes only its `_untrusted` rows and keeps its branch.
  *
+ * A rebase also checks the batch's trusted rows against the `unique` keys `main`'s production table gained since the
+ * batch's base (concurrent batches the audit could not see): a repeat goes to `_untrusted` with the auditor's duplicate
+ * reason in the same commit, checked again on every retry. A plain merge needs no such check: Nessie merges only when
+ * the branch's tables did not change on `main` since the branch was cut (VALUE_DIFFERS otherwise).
+ *
  * One record never stalls the publish: when a concurrent batch gave a new column another type on `main` first, the
  * trusted rows whose value `main`'s column cannot hold go to `_untrusted` with the reason (their bytes taken from the
  * staging table on the branch), and `_untrusted` rows lose just the payload fields that do not fit (`_raw` keeps them).
@@ -26,9 +31,10 @@ import { appendFiles, readManifestEntries, readManifestFiles } from '../../share
 import { rowProblem } from '../../shared/iceberg/parquet-writer.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
-import { EntryStatus, type DataFile, type TableMetadata } from '../../shared/iceberg/types.ts';
+import { EntryStatus, type DataFile, type Snapshot, type TableMetadata } from '../../shared/iceberg/types.ts';
+import { duplicateReason, uniqueKey, uniqueName } from '../../shared/quality/rules.ts';
 import { tableNames, topicConfig } from '../../shared/runtime/pipeline-config.ts';
-import { bareObject } from '../../shared/util/bare-object.ts';
+import { bareObject, ownValue } from '../../shared/util/bare-object.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import { branchHead, Property } from '../../shared/wap/batch-branches.ts';
 import { BatchGoneError } from '../../shared/wap/batch-branches.ts';
@@ -43,11 +49,8 @@ import { fitUntrustedRow, mismatchReason, publishedRanges, sameFieldIds, untrust
 
 export type PublishOutcome = { kind: 'published'; event: BatchPublished } | { kind: 'rejected'; event: BatchRejected };
 
-/** The data files a branch's table gained in the batch's own snapshot. */
-async function batchFiles(ctx: WapContext, table: LoadedTable, batchId: string): Promise<{ files: DataFile[]; metadata: TableMetadata }> {
-  const { metadata } = table;
-  const snapshot = ancestors(metadata, snapshotForRef(metadata, 'main')?.snapshotId).find((s) => s.summary[Property.batchId] === batchId);
-  if (!snapshot) return { files: [], metadata };
+/** The data files `snapshot` added to its table. */
+async function addedFiles(ctx: WapContext, metadata: TableMetadata, snapshot: Snapshot): Promise<DataFile[]> {
   const files: DataFile[] = [];
   for (const manifest of await readManifestFiles(ctx.catalog.io, snapshot)) {
     if (manifest.addedSnapshotId !== snapshot.snapshotId) continue;
@@ -55,10 +58,123 @@ async function batchFiles(ctx: WapContext, table: LoadedTable, batchId: string):
       if (entry.status === EntryStatus.ADDED && entry.snapshotId === snapshot.snapshotId) files.push(entry.dataFile);
     }
   }
-  return { files, metadata };
+  return files;
 }
 
-/** A row `target` cannot take, and why. */
+/**
+ * The data files a branch's table gained in the batch's own snapshot, and the snapshot the batch was appended to
+ * (`main`'s at the branch cut; undefined when the table was created on the branch).
+ */
+async function batchFiles(ctx: WapContext, table: LoadedTable, batchId: string): Promise<{ files: DataFile[]; metadata: TableMetadata; base?: bigint }> {
+  const { metadata } = table;
+  const snapshot = ancestors(metadata, snapshotForRef(metadata, 'main')?.snapshotId).find((s) => s.summary[Property.batchId] === batchId);
+  if (!snapshot) return { files: [], metadata };
+  return { files: await addedFiles(ctx, metadata, snapshot), metadata, base: snapshot.parentSnapshotId };
+}
+
+/** The `unique` rules whose columns both tables have, with the columns' field ids in each. */
+function uniqueColumns(rules: string[][], from: TableMetadata, to: TableMetadata): { fields: string[]; fromIds: number[]; toIds: number[] }[] {
+  const idsIn = (metadata: TableMetadata, fields: string[]) => {
+    const columns = currentSchema(metadata).fields;
+    const ids = fields.map((name) => columns.find((c) => c.name === name)?.id);
+    return ids.every((id) => id !== undefined) ? (ids as number[]) : undefined;
+  };
+  const out: { fields: string[]; fromIds: number[]; toIds: number[] }[] = [];
+  for (const fields of rules) {
+    const fromIds = idsIn(from, fields);
+    const toIds = idsIn(to, fields);
+    if (fromIds && toIds) out.push({ fields, fromIds, toIds });
+  }
+  return out;
+}
+
+/**
+ * The batch's rows that repeat a `unique` key which `main`'s production table gained after the batch's base snapshot —
+ * rows of concurrent batches published since, which the audit (against `main` as it was then) could not see — by
+ * coordinate, with the auditor's duplicate reason. Only the key columns of the files added since the base are read,
+ * each file once per publish (`cache`, by columns and path: data files never change). When expiry cut `main`'s history
+ * between the base and now, the files added since cannot be told apart: the whole table is searched for the batch's
+ * keys instead, as the audit does. Rows whose coordinates `main` already holds are left out: they are dropped as
+ * replays, not moved.
+ */
+async function repeatedKeys(
+  ctx: WapContext, rules: string[][], batch: { files: DataFile[]; metadata: TableMetadata; base?: bigint }, main: TableMetadata,
+  published: OffsetRanges, cache: Map<string, Record<string, unknown>[]>,
+): Promise<Map<string, string>> {
+  const repeated = new Map<string, string>();
+  const columns = uniqueColumns(rules, batch.metadata, main);
+  if (!columns.length) return repeated;
+  const read = async (metadata: TableMetadata, file: DataFile, projection: number[]) => {
+    const cacheKey = `${projection.join(',')} ${file.filePath}`;
+    const cached = cache.get(cacheKey);
+    if (cached) return cached;
+    const rows = await readDataFile(ctx.catalog.io, { location: file.filePath, schema: currentSchema(metadata), fileSize: file.fileSizeInBytes, projection });
+    cache.set(cacheKey, rows);
+    return rows;
+  };
+  const keyOf = (row: Record<string, unknown>, fields: string[]) => {
+    const values = fields.map((f) => ownValue(row, f));
+    return values.some((v) => v === null || v === undefined) ? undefined : uniqueKey(values);
+  };
+
+  const since: Snapshot[] = [];
+  let complete = false;
+  for (const snapshot of ancestors(main, main.currentSnapshotId)) {
+    if (snapshot.snapshotId === batch.base) {
+      complete = true;
+      break;
+    }
+    since.push(snapshot);
+    if (snapshot.parentSnapshotId === undefined && batch.base === undefined) complete = true;
+  }
+  if (!since.length && (complete || main.currentSnapshotId === undefined || main.currentSnapshotId === -1n)) return repeated;
+
+  const schema = currentSchema(batch.metadata);
+  const coordinateIds = [Column.partition, Column.offset].map((name) => schema.fields.find((f) => f.name === name)!.id);
+  const batchIds = [...new Set([...columns.flatMap((c) => c.fromIds), ...coordinateIds])];
+  const candidates: Record<string, unknown>[] = [];
+  for (const file of batch.files) {
+    for (const row of await read(batch.metadata, file, batchIds)) {
+      if (!containsOffset(published, row[Column.partition] as number, row[Column.offset] as bigint)) candidates.push(row);
+    }
+  }
+  if (!candidates.length) return repeated;
+
+  const onMain = new Map(columns.map((c) => [uniqueName(c.fields), new Set<string>()]));
+  const collect = (rows: Record<string, unknown>[], only?: string[]) => {
+    for (const row of rows) {
+      for (const { fields } of columns) {
+        if (only && uniqueName(fields) !== uniqueName(only)) continue;
+        const key = keyOf(row, fields);
+        if (key !== undefined) onMain.get(uniqueName(fields))!.add(key);
+      }
+    }
+  };
+  if (complete) {
+    const mainIds = [...new Set(columns.flatMap((c) => c.toIds))];
+    for (const snapshot of since) for (const file of await addedFiles(ctx, main, snapshot)) collect(await read(main, file, mainIds));
+  } else {
+    for (const { fields } of columns) {
+      const valuesOf = (field: string) => [...new Set(candidates.map((r) => ownValue(r, field)).filter((v) => v !== null && v !== undefined))] as (string | number | bigint)[];
+      if (!valuesOf(fields[0]).length) continue;
+      collect(await scanRows(main, {
+        io: ctx.catalog.io, columns: fields, filter: { op: 'and', args: fields.map((f) => ({ op: 'in' as const, ref: f, values: valuesOf(f) })) },
+      }), fields);
+    }
+  }
+  for (const row of candidates) {
+    for (const { fields } of columns) {
+      const key = keyOf(row, fields);
+      if (key !== undefined && onMain.get(uniqueName(fields))!.has(key)) {
+        repeated.set(coordinate(row), duplicateReason(fields, fields.map((f) => ownValue(row, f))));
+        break;
+      }
+    }
+  }
+  return repeated;
+}
+
+/** A row `target` cannot take, and why (the untrusted row's reason). */
 interface Unfit {
   row: Record<string, unknown>;
   reason: string;
@@ -66,10 +182,12 @@ interface Unfit {
 
 /**
  * Re-lays rows of the batch's files out under `target`, dropping rows whose coordinates are in `published`. With
- * `check`, rows `target` cannot take are not written but returned in `unfit`.
+ * `check`, rows `target` cannot take are not written but returned in `unfit`; so are the rows in `repeated` (by
+ * coordinate, with their reason).
  */
 async function rewriteFor(
-  ctx: WapContext, source: TableMetadata, files: DataFile[], target: TableMetadata, published: OffsetRanges, check?: (row: Record<string, unknown>) => string | undefined,
+  ctx: WapContext, source: TableMetadata, files: DataFile[], target: TableMetadata, published: OffsetRanges,
+  check?: (row: Record<string, unknown>) => string | undefined, repeated?: Map<string, string>,
 ): Promise<{ rows: Record<string, unknown>[]; dropped: number; unfit: Unfit[] }> {
   const rows: Record<string, unknown>[] = [];
   const unfit: Unfit[] = [];
@@ -80,9 +198,14 @@ async function rewriteFor(
         dropped++;
         continue;
       }
-      const reason = check?.(row);
-      if (reason === undefined) rows.push(row);
-      else unfit.push({ row, reason });
+      const duplicate = repeated?.get(coordinate(row));
+      if (duplicate !== undefined) {
+        unfit.push({ row, reason: duplicate });
+        continue;
+      }
+      const problem = check?.(row);
+      if (problem === undefined) rows.push(row);
+      else unfit.push({ row, reason: mismatchReason(problem) });
     }
   }
   return { rows, dropped, unfit };
@@ -146,6 +269,8 @@ export async function publishBatch(ctx: WapContext, audited: BatchAudited): Prom
   // runs before the untrusted one), and written by the untrusted update as untrusted rows.
   let demoted: Unfit[] = [];
   let demotedCount = 0;
+  // Key columns of files read by the duplicate check, kept across attempts: a retry reads only what main gained since.
+  const keyCache = new Map<string, Record<string, unknown>[]>();
   const updates = new Map<string, TableUpdate>();
   // A failed batch changes only the untrusted table, but the coordinates main holds are in both tables' summaries
   // (a batch without untrusted rows records its offsets in the production table alone): the production table is read
@@ -176,14 +301,21 @@ export async function publishBatch(ctx: WapContext, audited: BatchAudited): Prom
       }
       // Values main's columns cannot hold exist only when a column's type differs: only then is every row checked.
       const check = union.incompatible.length || extra.length ? rowProblem(currentSchema(target)) : undefined;
+      // The audit saw main as it was; concurrent batches published since may have brought the same unique keys. A
+      // plain merge needs no such check: it only succeeds when main's tables did not change since the branch was cut.
+      const repeated = isProduction && batch && base && topic.rules.unique.length
+        ? await repeatedKeys(ctx, topic.rules.unique, batch, base, mainRanges, keyCache)
+        : new Map<string, string>();
       const files = batch?.files ?? [];
-      const reusable = !check && !extra.length && !overlaps(mainRanges, batchOffsets) && sameFieldIds(currentSchema(source), currentSchema(target)) &&
+      const reusable = !check && !extra.length && !repeated.size && !overlaps(mainRanges, batchOffsets) && sameFieldIds(currentSchema(source), currentSchema(target)) &&
         files.every((f) => stringifyJson(specById(source, f.specId)) === stringifyJson(target.partitionSpecs.find((s) => s.specId === f.specId) ?? null));
-      const key = reusable ? 'as-is' : stringifyJson([currentSchema(target), defaultSpec(target), serializeRanges(mainRanges), extra.map((d) => coordinate(d.row))]);
+      const key = reusable ? 'as-is' : stringifyJson([
+        currentSchema(target), defaultSpec(target), serializeRanges(mainRanges), extra.map((d) => [coordinate(d.row), d.reason]), [...repeated],
+      ]);
       if (laidOut?.key !== key) {
         if (reusable) laidOut = { key, files, dropped: 0, unfit: [] };
         else {
-          const { rows, dropped: gone, unfit } = await rewriteFor(ctx, source, files, target, mainRanges, check);
+          const { rows, dropped: gone, unfit } = await rewriteFor(ctx, source, files, target, mainRanges, check, repeated);
           const tableRows = isProduction ? rows : [
             ...rows, ...unfit.map((u) => fitUntrustedRow(u.row, check!)),
             ...(await untrustedVersions(ctx, staging!, extra)).map((row) => fitUntrustedRow(row, check!)),
@@ -217,7 +349,7 @@ async function untrustedVersions(ctx: WapContext, staging: TableMetadata, demote
   const byCoordinate = new Map(found.map((row) => [coordinate(row), row]));
   return demoted.map(({ row, reason }) => {
     const out = Object.assign(bareObject(), byCoordinate.get(coordinate(row)) ?? row);
-    out[Column.reasons] = [mismatchReason(reason)];
+    out[Column.reasons] = [reason];
     return out;
   });
 }

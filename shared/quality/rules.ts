@@ -52,6 +52,11 @@ export function uniqueKey(values: unknown[]): string {
   return values.map(text).join('\u0000');
 }
 
+/** The reason a row repeating a `unique` key gets (the publisher gives the same to a key a concurrent batch published first). */
+export function duplicateReason(fields: string[], values: unknown[]): string {
+  return `duplicate: ${fields.map((f, i) => `${f}=${show(values[i])}`).join(', ')} already seen`;
+}
+
 /** Errors the writer recorded with their kind already (`malformed: …`, `limit: …`); others are type conversions. */
 const KINDED_ERROR = /^(malformed|limit):/;
 
@@ -142,7 +147,7 @@ export function auditRows(input: AuditInput): AuditResult {
         if (values.some((v) => v === null || v === undefined)) continue;
         const key = uniqueKey(values);
         const known = seen.get(uniqueName(fields))!;
-        if (known.has(key)) reasons.push(`duplicate: ${fields.map((f, i) => `${f}=${show(values[i])}`).join(', ')} already seen`);
+        if (known.has(key)) reasons.push(duplicateReason(fields, values));
         else known.add(key);
       }
     }
