@@ -16,8 +16,12 @@ export const parkingEventSchema: Schema = schemaFromJson({
     { id: 5, name: 'x', required: false, type: 'double' },
     { id: 6, name: 'y', required: false, type: 'double' },
     {
-      id: 7, name: 'image', required: false, type: {
-        type: 'struct', fields: [
+      id: 7,
+      name: 'image',
+      required: false,
+      type: {
+        type: 'struct',
+        fields: [
           { id: 15, name: 'uri', required: true, type: 'string' },
           { id: 16, name: 'size_bytes', required: true, type: 'long' },
           { id: 17, name: 'content_type', required: true, type: 'string' },
@@ -67,7 +71,13 @@ export function parkingEvents(count: number, seed = 42): Record<string, unknown>
     if (next() < 0.01) {
       const inline = new Uint8Array(1800 + ((next() * 500) | 0));
       for (let b = 0; b < inline.length; b++) inline[b] = (next() * 256) | 0;
-      image = { uri: `s3://warehouse/blobs/${hex(16)}.jpg`, size_bytes: BigInt(inline.length), content_type: 'image/jpeg', sha256: hex(64), inline };
+      image = {
+        uri: `s3://warehouse/blobs/${hex(16)}.jpg`,
+        size_bytes: BigInt(inline.length),
+        content_type: 'image/jpeg',
+        sha256: hex(64),
+        inline,
+      };
     }
     rows[i] = {
       event_id: `${hex(8)}-${hex(4)}-${hex(4)}-${hex(4)}-${hex(12)}`,

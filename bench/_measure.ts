@@ -10,7 +10,11 @@ import { Writable } from 'node:stream';
 import { fromHttp } from '../shared/events/cloudevent.ts';
 import { createLogger } from '../shared/runtime/logger.ts';
 
-export const silentLogger = createLogger({ level: 'silent', format: 'json', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+export const silentLogger = createLogger({
+  level: 'silent',
+  format: 'json',
+  destination: new Writable({ write: (_c, _e, cb) => cb() }),
+});
 
 /** Nearest-rank percentile of ascending `sorted`; NaN when empty. */
 export function percentile(sorted: number[], p: number): number {
@@ -24,10 +28,22 @@ export function peakRssMb(pid: number | undefined): number | undefined {
   return match ? Number(match[1]) / 1024 : undefined;
 }
 
-const body = Buffer.from(JSON.stringify({ event_id: 'e', timestamp: '2026-11-22T10:00:00.000Z', car_id: 'B-1', slot: 'A-001', latitude: 52.5205, longitude: 13.405 }));
+const body = Buffer.from(
+  JSON.stringify({
+    event_id: 'e',
+    timestamp: '2026-11-22T10:00:00.000Z',
+    car_id: 'B-1',
+    slot: 'A-001',
+    latitude: 52.5205,
+    longitude: 13.405,
+  }),
+);
 const headers = {
-  'ce-specversion': '1.0', 'ce-id': 'partition:0/offset:1', 'ce-type': 'dev.knative.kafka.event',
-  'ce-source': '/apis/v1/namespaces/floe/kafkasources/parking-entry#parking-entry', 'content-type': 'application/json',
+  'ce-specversion': '1.0',
+  'ce-id': 'partition:0/offset:1',
+  'ce-type': 'dev.knative.kafka.event',
+  'ce-source': '/apis/v1/namespaces/floe/kafkasources/parking-entry#parking-entry',
+  'content-type': 'application/json',
   'content-length': String(body.length),
 };
 
@@ -51,21 +67,22 @@ export async function cloudEventRequestRate(url: string, ms: number, inFlight = 
   let done = 0;
   let failed = 0;
   const deadline = performance.now() + ms;
-  const worker = () => new Promise<void>((resolve) => {
-    const next = () => {
-      if (performance.now() > deadline) return resolve();
-      const req = http.request(url, { method: 'POST', agent, headers }, (res) => {
-        if (res.statusCode! >= 300) failed++;
-        res.resume();
-        res.on('end', () => {
-          done++;
-          next();
+  const worker = () =>
+    new Promise<void>((resolve) => {
+      const next = () => {
+        if (performance.now() > deadline) return resolve();
+        const req = http.request(url, { method: 'POST', agent, headers }, (res) => {
+          if (res.statusCode! >= 300) failed++;
+          res.resume();
+          res.on('end', () => {
+            done++;
+            next();
+          });
         });
-      });
-      req.end(body);
-    };
-    next();
-  });
+        req.end(body);
+      };
+      next();
+    });
   const started = performance.now();
   await Promise.all(Array.from({ length: inFlight }, worker));
   const rate = done / ((performance.now() - started) / 1000);

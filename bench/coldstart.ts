@@ -17,7 +17,10 @@ const STARTS = 5;
 async function coldStart(bundle: string, env: NodeJS.ProcessEnv): Promise<number> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [bundle], { env: { ...process.env, ...env, PORT: String(port) }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [bundle], {
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: 'ignore',
+  });
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`${bundle} exited with ${child.exitCode}`);
@@ -37,14 +40,22 @@ async function coldStart(bundle: string, env: NodeJS.ProcessEnv): Promise<number
 const sizes = await buildFunctions();
 const warehouse = await mkdtemp(path.join(tmpdir(), 'floe-bench-coldstart-'));
 try {
-  const env = { FLOE_WAREHOUSE: warehouse, NESSIE_URI: 'http://127.0.0.1:19120/api', FLOE_CONFIG: path.resolve('knative/config/pipeline.yaml'), FLOE_LOG_LEVEL: 'warn', FLOE_LOG_FORMAT: 'json' };
+  const env = {
+    FLOE_WAREHOUSE: warehouse,
+    NESSIE_URI: 'http://127.0.0.1:19120/api',
+    FLOE_CONFIG: path.resolve('knative/config/pipeline.yaml'),
+    FLOE_LOG_LEVEL: 'warn',
+    FLOE_LOG_FORMAT: 'json',
+  };
   console.log('\n| bundle | size | cold start (median of 5) | min | max |');
   console.log('|---|---|---|---|---|');
   for (const { name, bytes } of sizes) {
     const times: number[] = [];
     for (let i = 0; i < STARTS; i++) times.push(await coldStart(path.resolve('dist/functions', `${name}.mjs`), env));
     times.sort((a, b) => a - b);
-    console.log(`| ${name} | ${(bytes / 1024).toFixed(0)} KiB | ${times[2].toFixed(0)} ms | ${times[0].toFixed(0)} ms | ${times[4].toFixed(0)} ms |`);
+    console.log(
+      `| ${name} | ${(bytes / 1024).toFixed(0)} KiB | ${times[2].toFixed(0)} ms | ${times[0].toFixed(0)} ms | ${times[4].toFixed(0)} ms |`,
+    );
   }
 } finally {
   await rm(warehouse, { recursive: true, force: true });

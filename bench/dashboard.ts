@@ -24,7 +24,14 @@ import { publishBatch } from '../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../functions/writer/write-batch.ts';
 import { percentile, silentLogger } from './_measure.ts';
 
-const { values } = parseArgs({ options: { batches: { type: 'string', default: '40' }, rows: { type: 'string', default: '200' }, polls: { type: 'string', default: '30' }, help: { type: 'boolean', short: 'h' } } });
+const { values } = parseArgs({
+  options: {
+    batches: { type: 'string', default: '40' },
+    rows: { type: 'string', default: '200' },
+    polls: { type: 'string', default: '30' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
 if (values.help) {
   console.log('Usage: node --import tsx bench/dashboard.ts [--batches N] [--rows N] [--polls N]');
   process.exit(0);
@@ -33,15 +40,36 @@ const BATCHES = Number(values.batches);
 const ROWS = Number(values.rows);
 const POLLS = Number(values.polls);
 const TABLE = 'production.parking_entry';
-const ENDPOINTS = ['/api/overview', '/api/tables', `/api/tables/${TABLE}`, `/api/tables/${TABLE}/rows?limit=20`, '/api/branches', '/api/deadletters', '/api/maintenance'];
+const ENDPOINTS = [
+  '/api/overview',
+  '/api/tables',
+  `/api/tables/${TABLE}`,
+  `/api/tables/${TABLE}/rows?limit=20`,
+  '/api/branches',
+  '/api/deadletters',
+  '/api/maintenance',
+];
 
 function records(batch: number, eventTime: string): TaggedRecord[] {
   return Array.from({ length: ROWS }, (_, offset) => ({
-    topic: 'parking-entry', partition: batch, offset: String(offset), key: `car-${offset}`, kafkaTime: eventTime, ingestedAt: new Date().toISOString(),
-    source: '/bench', sourceId: `partition:${batch}/offset:${offset}`, table: 'parking_entry', headers: {}, status: 'ok' as const,
+    topic: 'parking-entry',
+    partition: batch,
+    offset: String(offset),
+    key: `car-${offset}`,
+    kafkaTime: eventTime,
+    ingestedAt: new Date().toISOString(),
+    source: '/bench',
+    sourceId: `partition:${batch}/offset:${offset}`,
+    table: 'parking_entry',
+    headers: {},
+    status: 'ok' as const,
     payload: {
-      event_id: `evt-${batch}-${offset}`, timestamp: eventTime, car_id: `B-${offset}`, slot: `A-${offset % 100}`,
-      latitude: batch % 10 === 0 && offset === 0 ? 123 : 52.5205, longitude: 13.405,
+      event_id: `evt-${batch}-${offset}`,
+      timestamp: eventTime,
+      car_id: `B-${offset}`,
+      slot: `A-${offset % 100}`,
+      latitude: batch % 10 === 0 && offset === 0 ? 123 : 52.5205,
+      longitude: 13.405,
     },
   }));
 }
@@ -60,14 +88,28 @@ async function main(): Promise<void> {
   const io = createFileIO({ localFiles: true });
   const warehouse = `${fileLocation(path.join(dir, 'warehouse'))}/`;
   const config = loadPipelineConfig(path.resolve(import.meta.dirname, '../knative/config/pipeline.yaml'));
-  const ctx: WapContext = { catalog: { client: createNessieClient({ uri: nessie.uri }), io, warehouse }, config, log: silentLogger };
+  const ctx: WapContext = {
+    catalog: { client: createNessieClient({ uri: nessie.uri }), io, warehouse },
+    config,
+    log: silentLogger,
+  };
   try {
     const eventTime = new Date(Date.now() - 60_000).toISOString();
     const populate = performance.now();
-    for (let b = 0; b < BATCHES; b++) await publishBatch(ctx, await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', records(b, eventTime))));
-    console.log(`populated ${BATCHES} batches × ${ROWS} rows in ${((performance.now() - populate) / 1000).toFixed(1)} s`);
+    for (let b = 0; b < BATCHES; b++)
+      await publishBatch(ctx, await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', records(b, eventTime))));
+    console.log(
+      `populated ${BATCHES} batches × ${ROWS} rows in ${((performance.now() - populate) / 1000).toFixed(1)} s`,
+    );
 
-    const dashboard = await startDashboard({ catalog: ctx.catalog, io, warehouse, functions: {}, config, logger: silentLogger });
+    const dashboard = await startDashboard({
+      catalog: ctx.catalog,
+      io,
+      warehouse,
+      functions: {},
+      config,
+      logger: silentLogger,
+    });
     const rows: string[] = [];
     let coldPoll = 0;
     const cold = new Map<string, number>();
@@ -86,10 +128,14 @@ async function main(): Promise<void> {
     rows.push('| endpoint | cold ms | warm p50 ms | warm p95 ms |', '|---|---:|---:|---:|');
     for (const endpoint of ENDPOINTS) {
       const sorted = warm.get(endpoint)!.sort((a, b) => a - b);
-      rows.push(`| \`${endpoint}\` | ${cold.get(endpoint)!.toFixed(1)} | ${percentile(sorted, 50).toFixed(1)} | ${percentile(sorted, 95).toFixed(1)} |`);
+      rows.push(
+        `| \`${endpoint}\` | ${cold.get(endpoint)!.toFixed(1)} | ${percentile(sorted, 50).toFixed(1)} | ${percentile(sorted, 95).toFixed(1)} |`,
+      );
     }
     const sortedPolls = polls.sort((a, b) => a - b);
-    rows.push(`| whole poll (sequential cold / parallel warm) | ${coldPoll.toFixed(1)} | ${percentile(sortedPolls, 50).toFixed(1)} | ${percentile(sortedPolls, 95).toFixed(1)} |`);
+    rows.push(
+      `| whole poll (sequential cold / parallel warm) | ${coldPoll.toFixed(1)} | ${percentile(sortedPolls, 50).toFixed(1)} | ${percentile(sortedPolls, 95).toFixed(1)} |`,
+    );
     console.log(`\n${BATCHES} snapshots on ${TABLE}, ${BATCHES * ROWS} rows, ${POLLS} warm polls\n`);
     console.log(rows.join('\n'));
     await dashboard.stop();

@@ -31,40 +31,64 @@ const LINGER_MS = 200;
 const service = (name: string) => ({ ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name } });
 function trigger(name: string, subscriber: string, type: string, annotations: Record<string, string> = {}) {
   return {
-    apiVersion: 'eventing.knative.dev/v1', kind: 'Trigger', metadata: { name, annotations },
-    spec: { broker: 'default', filters: [{ exact: { type } }], subscriber: service(subscriber), delivery: { retry: 3, backoffDelay: 'PT0.1S', timeout: 'PT30S', deadLetterSink: service('dlq') } },
+    apiVersion: 'eventing.knative.dev/v1',
+    kind: 'Trigger',
+    metadata: { name, annotations },
+    spec: {
+      broker: 'default',
+      filters: [{ exact: { type } }],
+      subscriber: service(subscriber),
+      delivery: { retry: 3, backoffDelay: 'PT0.1S', timeout: 'PT30S', deadLetterSink: service('dlq') },
+    },
   };
 }
 
-async function host(name: string, handle: (event: CloudEventMessage) => Promise<CloudEventMessage | void>): Promise<RunningHost> {
-  return startHost({ fn: { name, handle: (_context, event) => handle(event) }, logger: silentLogger, port: 0, host: '127.0.0.1' });
+async function host(
+  name: string,
+  handle: (event: CloudEventMessage) => Promise<CloudEventMessage | void>,
+): Promise<RunningHost> {
+  return startHost({
+    fn: { name, handle: (_context, event) => handle(event) },
+    logger: silentLogger,
+    port: 0,
+    host: '127.0.0.1',
+  });
 }
 
 /** A writer stand-in: every request waits until its batch closes, LINGER_MS after the batch's first request. */
 function groupCommit(): (event: CloudEventMessage) => Promise<void> {
   let batch: (() => void)[] = [];
-  return () => new Promise<void>((resolve) => {
-    if (batch.length === 0) {
-      setTimeout(() => {
-        const closing = batch;
-        batch = [];
-        for (const done of closing) done();
-      }, LINGER_MS);
-    }
-    batch.push(resolve);
-  });
+  return () =>
+    new Promise<void>((resolve) => {
+      if (batch.length === 0) {
+        setTimeout(() => {
+          const closing = batch;
+          batch = [];
+          for (const done of closing) done();
+        }, LINGER_MS);
+      }
+      batch.push(resolve);
+    });
 }
 
-async function send(broker: RunningBroker, count: number, ack: 'accepted' | 'delivered', type: string, senders = SENDERS): Promise<number> {
+async function send(
+  broker: RunningBroker,
+  count: number,
+  ack: 'accepted' | 'delivered',
+  type: string,
+  senders = SENDERS,
+): Promise<number> {
   let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: senders }, async () => {
-    while (next < count) {
-      const event = createEvent({ type, source: '/bench', id: `e-${next++}`, data: { n: next } });
-      const response = await postEvent(broker.url, event, { headers: { 'floe-ack': ack } });
-      if (response.status !== 202) throw new Error(`broker answered ${response.status}`);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: senders }, async () => {
+      while (next < count) {
+        const event = createEvent({ type, source: '/bench', id: `e-${next++}`, data: { n: next } });
+        const response = await postEvent(broker.url, event, { headers: { 'floe-ack': ack } });
+        if (response.status !== 202) throw new Error(`broker answered ${response.status}`);
+      }
+    }),
+  );
   await broker.drain();
   return count / ((performance.now() - started) / 1000);
 }
@@ -72,7 +96,9 @@ async function send(broker: RunningBroker, count: number, ack: 'accepted' | 'del
 const rows: string[] = [];
 const dlq = await host('dlq', async () => {});
 const sink = await host('sink', async () => {});
-const tagger = await host('tagger', async (event) => createEvent({ type: 'bench.tagged', source: '/tagger', extensions: { partitionkey: event.attributes.partitionkey } }));
+const tagger = await host('tagger', async (event) =>
+  createEvent({ type: 'bench.tagged', source: '/tagger', extensions: { partitionkey: event.attributes.partitionkey } }),
+);
 const writer = await host('writer', groupCommit());
 const manifests = parseManifests([
   trigger('sink', 'sink', 'bench.plain'),
@@ -80,37 +106,78 @@ const manifests = parseManifests([
   trigger('tagger-kafka', 'tagger', 'dev.knative.kafka.event'),
   trigger('writer', 'writer', 'bench.tagged', { 'kafka.eventing.knative.dev/delivery.order': 'unordered' }),
 ]);
-const broker = await startBroker({ manifests, services: { dlq: dlq.url, sink: sink.url, tagger: tagger.url, writer: writer.url }, logger: silentLogger });
+const broker = await startBroker({
+  manifests,
+  services: { dlq: dlq.url, sink: sink.url, tagger: tagger.url, writer: writer.url },
+  logger: silentLogger,
+});
 
 try {
-  rows.push(`| ingress → sink (204), floe-ack accepted | ${SENDERS} senders | ${Math.round(await send(broker, EVENTS, 'accepted', 'bench.plain')).toLocaleString('en')} events/s |`);
-  rows.push(`| ingress → sink (204), floe-ack delivered | ${SENDERS} senders | ${Math.round(await send(broker, EVENTS, 'delivered', 'bench.plain')).toLocaleString('en')} events/s |`);
+  rows.push(
+    `| ingress → sink (204), floe-ack accepted | ${SENDERS} senders | ${Math.round(await send(broker, EVENTS, 'accepted', 'bench.plain')).toLocaleString('en')} events/s |`,
+  );
+  rows.push(
+    `| ingress → sink (204), floe-ack delivered | ${SENDERS} senders | ${Math.round(await send(broker, EVENTS, 'delivered', 'bench.plain')).toLocaleString('en')} events/s |`,
+  );
   // Each sender waits out the writer's linger: throughput needs many senders (as the KafkaSource's many in flight).
-  rows.push(`| ingress → tagger (reply) → writer (group commit ${LINGER_MS} ms), delivered | 512 senders | ${Math.round(await send(broker, EVENTS, 'delivered', 'bench.record', 512)).toLocaleString('en')} events/s |`);
+  rows.push(
+    `| ingress → tagger (reply) → writer (group commit ${LINGER_MS} ms), delivered | 512 senders | ${Math.round(await send(broker, EVENTS, 'delivered', 'bench.record', 512)).toLocaleString('en')} events/s |`,
+  );
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'floe-eventing-bench-'));
   const kafka = await startKafkaBroker({ dataDir, logger: silentLogger });
   try {
-    const client = new kafkajs.Kafka({ clientId: 'bench', brokers: [kafka.brokers], logLevel: kafkajs.logLevel.NOTHING });
+    const client = new kafkajs.Kafka({
+      clientId: 'bench',
+      brokers: [kafka.brokers],
+      logLevel: kafkajs.logLevel.NOTHING,
+    });
     for (const ordering of ['ordered', 'unordered'] as const) {
       const topic = `bench-${ordering}`;
       await kafka.createTopic(topic, 1);
       const producer = client.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
       await producer.connect();
       for (let from = 0; from < RECORDS; from += 500) {
-        await producer.send({ topic, messages: Array.from({ length: Math.min(500, RECORDS - from) }, (_, i) => ({ key: `car-${(from + i) % 50}`, value: `{"n":${from + i}}`, headers: { 'content-type': 'application/json' } })) });
+        await producer.send({
+          topic,
+          messages: Array.from({ length: Math.min(500, RECORDS - from) }, (_, i) => ({
+            key: `car-${(from + i) % 50}`,
+            value: `{"n":${from + i}}`,
+            headers: { 'content-type': 'application/json' },
+          })),
+        });
       }
       await producer.disconnect();
-      const source = parseManifests([{
-        apiVersion: 'sources.knative.dev/v1beta1', kind: 'KafkaSource', metadata: { name: topic },
-        spec: { bootstrapServers: ['x:9092'], topics: [topic], consumerGroup: topic, initialOffset: 'earliest', ordering, delivery: { retry: 3, backoffDelay: 'PT0.1S', timeout: 'PT30S' }, sink: { ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default' } } },
-      }]);
+      const source = parseManifests([
+        {
+          apiVersion: 'sources.knative.dev/v1beta1',
+          kind: 'KafkaSource',
+          metadata: { name: topic },
+          spec: {
+            bootstrapServers: ['x:9092'],
+            topics: [topic],
+            consumerGroup: topic,
+            initialOffset: 'earliest',
+            ordering,
+            delivery: { retry: 3, backoffDelay: 'PT0.1S', timeout: 'PT30S' },
+            sink: { ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default' } },
+          },
+        },
+      ]);
       const started = performance.now();
-      const sources = await startKafkaSources({ manifests: source, brokers: [kafka.brokers], sinkUrl: broker.url, logger: silentLogger });
-      while (sources.stats().perSource[topic].delivered < RECORDS) await new Promise((resolve) => setTimeout(resolve, 20));
+      const sources = await startKafkaSources({
+        manifests: source,
+        brokers: [kafka.brokers],
+        sinkUrl: broker.url,
+        logger: silentLogger,
+      });
+      while (sources.stats().perSource[topic].delivered < RECORDS)
+        await new Promise((resolve) => setTimeout(resolve, 20));
       const seconds = (performance.now() - started) / 1000;
       await sources.stop();
-      rows.push(`| Kafka → KafkaSource (${ordering}, 1 partition) → tagger → writer (group commit ${LINGER_MS} ms) | ${RECORDS.toLocaleString('en')} records | ${Math.round(RECORDS / seconds).toLocaleString('en')} records/s |`);
+      rows.push(
+        `| Kafka → KafkaSource (${ordering}, 1 partition) → tagger → writer (group commit ${LINGER_MS} ms) | ${RECORDS.toLocaleString('en')} records | ${Math.round(RECORDS / seconds).toLocaleString('en')} records/s |`,
+      );
     }
   } finally {
     await kafka.stop();
@@ -121,7 +188,9 @@ try {
   await Promise.all([dlq, sink, tagger, writer].map((h) => h.close()));
 }
 
-console.log(`\nLocal eventing plane, one process, loopback, ${os.cpus().length} CPUs (${EVENTS.toLocaleString('en')} events per ingress row)\n`);
+console.log(
+  `\nLocal eventing plane, one process, loopback, ${os.cpus().length} CPUs (${EVENTS.toLocaleString('en')} events per ingress row)\n`,
+);
 console.log('| path | load | throughput |');
 console.log('|---|---|---|');
 for (const row of rows) console.log(row);

@@ -18,7 +18,11 @@ async function startup(script: string): Promise<number> {
   for (let i = 0; i < 5; i++) {
     const port = await freePort();
     const started = performance.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script.replace('PORT', String(port))], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script.replace('PORT', String(port))],
+      { stdio: 'ignore' },
+    );
     for (;;) {
       try {
         if ((await fetch(`http://127.0.0.1:${port}/health/readiness`)).ok) break;
@@ -37,7 +41,12 @@ const bare = await startBareCloudEventServer();
 const bareRate = await cloudEventRequestRate(bare.url, 5000);
 bare.close();
 
-const ours = await startHost({ fn: { name: 'bench', handle: async () => undefined }, logger: silentLogger, port: 0, host: '127.0.0.1' });
+const ours = await startHost({
+  fn: { name: 'bench', handle: async () => undefined },
+  logger: silentLogger,
+  port: 0,
+  host: '127.0.0.1',
+});
 const oursRate = await cloudEventRequestRate(`${ours.url}/`, 5000);
 await ours.close();
 
@@ -47,13 +56,23 @@ const faasRate = await cloudEventRequestRate(`http://127.0.0.1:${faasPort}/`, 50
 faas.close();
 
 const root = process.cwd();
-const oursStart = await startup(`import { startHost } from '${root}/shared/runtime/function-host.ts'; import { createLogger } from '${root}/shared/runtime/logger.ts'; await startHost({ fn: { name: 'b', handle: async () => undefined }, logger: createLogger({ level: 'silent', format: 'json' }), port: PORT, host: '127.0.0.1' });`);
-const faasStart = await startup(`import faas from 'faas-js-runtime'; await faas.start(async () => undefined, { port: PORT, logLevel: 'silent' });`);
+const oursStart = await startup(
+  `import { startHost } from '${root}/shared/runtime/function-host.ts'; import { createLogger } from '${root}/shared/runtime/logger.ts'; await startHost({ fn: { name: 'b', handle: async () => undefined }, logger: createLogger({ level: 'silent', format: 'json' }), port: PORT, host: '127.0.0.1' });`,
+);
+const faasStart = await startup(
+  `import faas from 'faas-js-runtime'; await faas.start(async () => undefined, { port: PORT, logLevel: 'silent' });`,
+);
 
 console.log('\nEmpty CloudEvents handler, 64 keep-alive requests in flight, 5 s each, one process\n');
 console.log('| server | requests/s | start-up (tsx, median of 5) |');
 console.log('|---|---|---|');
 console.log(`| bare node:http + CloudEvent parsing | ${Math.round(bareRate).toLocaleString('en-US')} | – |`);
-console.log(`| floe host (health, metrics, logs, limits) | ${Math.round(oursRate).toLocaleString('en-US')} | ${oursStart.toFixed(0)} ms |`);
-console.log(`| faas-js-runtime 3.0.2 (fastify 4 + cloudevents 8) | ${Math.round(faasRate).toLocaleString('en-US')} | ${faasStart.toFixed(0)} ms |`);
-console.log(`\nfloe host / faas-js-runtime = ${(oursRate / faasRate).toFixed(2)}×; floe host / bare = ${(oursRate / bareRate).toFixed(2)}`);
+console.log(
+  `| floe host (health, metrics, logs, limits) | ${Math.round(oursRate).toLocaleString('en-US')} | ${oursStart.toFixed(0)} ms |`,
+);
+console.log(
+  `| faas-js-runtime 3.0.2 (fastify 4 + cloudevents 8) | ${Math.round(faasRate).toLocaleString('en-US')} | ${faasStart.toFixed(0)} ms |`,
+);
+console.log(
+  `\nfloe host / faas-js-runtime = ${(oursRate / faasRate).toFixed(2)}×; floe host / bare = ${(oursRate / bareRate).toFixed(2)}`,
+);

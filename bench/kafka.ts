@@ -22,10 +22,14 @@ const PARTITIONS = 4;
 const FLOE = fileURLToPath(new URL('../cli/floe.js', import.meta.url));
 
 async function startBroker(dataDir: string, fsync: string): Promise<{ child: ChildProcess; brokers: string }> {
-  const child = spawn(process.execPath, [FLOE, 'kafka', '--port', '0', '--data', dataDir, '--partitions', String(PARTITIONS), '--fsync', fsync], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, FLOE_LOG_LEVEL: 'warn' },
-  });
+  const child = spawn(
+    process.execPath,
+    [FLOE, 'kafka', '--port', '0', '--data', dataDir, '--partitions', String(PARTITIONS), '--fsync', fsync],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, FLOE_LOG_LEVEL: 'warn' },
+    },
+  );
   const brokers = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`floe kafka exited with ${code}`)));
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -52,7 +56,10 @@ async function produce(kafka: InstanceType<typeof kafkajs.Kafka>, topic: string,
     while (next < RECORDS) {
       const from = next;
       next += PER_SEND;
-      const messages = Array.from({ length: Math.min(PER_SEND, RECORDS - from) }, (_, i) => ({ key: `key-${(from + i) % 1000}`.padEnd(16), value }));
+      const messages = Array.from({ length: Math.min(PER_SEND, RECORDS - from) }, (_, i) => ({
+        key: `key-${(from + i) % 1000}`.padEnd(16),
+        value,
+      }));
       await producer.send({ topic, acks, messages });
     }
   };
@@ -63,7 +70,11 @@ async function produce(kafka: InstanceType<typeof kafkajs.Kafka>, topic: string,
 }
 
 async function consume(kafka: InstanceType<typeof kafkajs.Kafka>, topic: string): Promise<number> {
-  const consumer = kafka.consumer({ groupId: `bench-${topic}`, maxBytes: 16 * 1024 * 1024, maxBytesPerPartition: 4 * 1024 * 1024 });
+  const consumer = kafka.consumer({
+    groupId: `bench-${topic}`,
+    maxBytes: 16 * 1024 * 1024,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   let count = 0;
@@ -112,7 +123,11 @@ for (const { acks, fsync } of [
   }
 }
 
-console.log(`\nEmbedded Kafka broker, kafkajs on loopback: ${RECORDS.toLocaleString('en')} records of ${RECORD_BYTES} B, ${PARTITIONS} partitions, ${IN_FLIGHT}×${PER_SEND}-record sends in flight\n`);
-console.log('| acks | fsync | produce MB/s | produce records/s | consume MB/s | consume records/s | broker CPU produce / consume | broker peak RSS MB |');
+console.log(
+  `\nEmbedded Kafka broker, kafkajs on loopback: ${RECORDS.toLocaleString('en')} records of ${RECORD_BYTES} B, ${PARTITIONS} partitions, ${IN_FLIGHT}×${PER_SEND}-record sends in flight\n`,
+);
+console.log(
+  '| acks | fsync | produce MB/s | produce records/s | consume MB/s | consume records/s | broker CPU produce / consume | broker peak RSS MB |',
+);
 console.log('|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);

@@ -33,7 +33,10 @@ const OBJECTS = Number(process.env.MAINT_BENCH_OBJECTS ?? 20_000);
 const TARGET = 8 * 1024 * 1024;
 const TABLE = 'bench.events';
 
-const spec: PartitionSpec = { specId: 0, fields: [{ sourceId: 3, fieldId: 1000, name: 'car_id_bucket', transform: 'bucket[4]' }] };
+const spec: PartitionSpec = {
+  specId: 0,
+  fields: [{ sourceId: 3, fieldId: 1000, name: 'car_id_bucket', transform: 'bucket[4]' }],
+};
 
 async function timed<T>(run: () => Promise<T>): Promise<{ result: T; seconds: number; cpuSeconds: number }> {
   const cpu = process.cpuUsage();
@@ -49,7 +52,8 @@ async function liveFiles(catalog: Catalog): Promise<DataFile[]> {
   const { metadata } = (await loadTable(catalog, 'main', TABLE))!;
   const files: DataFile[] = [];
   for (const manifest of await readManifestFiles(catalog.io, snapshotForRef(metadata, 'main'))) {
-    for (const entry of await readManifestEntries(catalog.io, manifest, metadata)) if (entry.status !== 2) files.push(entry.dataFile);
+    for (const entry of await readManifestEntries(catalog.io, manifest, metadata))
+      if (entry.status !== 2) files.push(entry.dataFile);
   }
   return files;
 }
@@ -57,11 +61,14 @@ async function liveFiles(catalog: Catalog): Promise<DataFile[]> {
 /** The floor: read the same files with hyparquet, write the same rows with the same writer, grouped per partition. */
 async function rawRewrite(catalog: Catalog, files: DataFile[], scratch: string): Promise<number> {
   const byPartition = new Map<string, DataFile[]>();
-  for (const f of files) byPartition.set(String(f.partition[0]), [...(byPartition.get(String(f.partition[0])) ?? []), f]);
+  for (const f of files)
+    byPartition.set(String(f.partition[0]), [...(byPartition.get(String(f.partition[0])) ?? []), f]);
   let written = 0;
   for (const [partition, group] of byPartition) {
     const inputBytes = group.reduce((s, f) => s + f.fileSizeInBytes, 0);
-    const rowsPerFile = Math.ceil(group.reduce((s, f) => s + f.recordCount, 0) / Math.max(1, Math.round(inputBytes / TARGET)));
+    const rowsPerFile = Math.ceil(
+      group.reduce((s, f) => s + f.recordCount, 0) / Math.max(1, Math.round(inputBytes / TARGET)),
+    );
     let buffer: Record<string, unknown>[] = [];
     const flush = async () => {
       const { bytes } = await writeDataFile(schema, buffer);
@@ -85,37 +92,69 @@ async function main(): Promise<void> {
   const local = createFileIO({ localFiles: true });
   // Work-around, reported: parquet-reader's exactArrayBuffer hands hyparquet the whole 8 KiB Buffer pool when the
   // local store returns a pooled Buffer (ranged reads of files > 512 KiB), so such files fail with "no PAR1 magic".
-  const io = { ...local, readRange: async (location: string, offset: number, length: number) => new Uint8Array(await local.readRange(location, offset, length)) };
-  const catalog: Catalog = { client: createNessieClient({ uri: nessie.uri }), io, warehouse: `file://${tmp.dir}/warehouse/` };
+  const io = {
+    ...local,
+    readRange: async (location: string, offset: number, length: number) =>
+      new Uint8Array(await local.readRange(location, offset, length)),
+  };
+  const catalog: Catalog = {
+    client: createNessieClient({ uri: nessie.uri }),
+    io,
+    warehouse: `file://${tmp.dir}/warehouse/`,
+  };
   try {
     console.log(`building ${APPENDS} appends × ${ROWS} rows (4 bucket partitions → ${APPENDS * 4} small files)…`);
-    await commitOnBranch(catalog, 'main', new Map([[TABLE, async (base) => base ?? newTableMetadata({
-      location: newTableLocation(catalog.warehouse, TABLE), schema, spec, properties: { 'write.target-file-size-bytes': String(TARGET) },
-    })]]), { message: 'create' });
+    await commitOnBranch(
+      catalog,
+      'main',
+      new Map([
+        [
+          TABLE,
+          async (base) =>
+            base ??
+            newTableMetadata({
+              location: newTableLocation(catalog.warehouse, TABLE),
+              schema,
+              spec,
+              properties: { 'write.target-file-size-bytes': String(TARGET) },
+            }),
+        ],
+      ]),
+      { message: 'create' },
+    );
     for (let i = 0; i < APPENDS; i++) {
       const { metadata } = (await loadTable(catalog, 'main', TABLE))!;
       const files = await writeRows(catalog.io, metadata, parkingEvents(ROWS, i + 1));
-      await commitOnBranch(catalog, 'main', new Map([[TABLE, appendFiles({ io: catalog.io, files })]]), { message: 'append' });
+      await commitOnBranch(catalog, 'main', new Map([[TABLE, appendFiles({ io: catalog.io, files })]]), {
+        message: 'append',
+      });
     }
     const files = await liveFiles(catalog);
     const inputBytes = files.reduce((s, f) => s + f.fileSizeInBytes, 0);
     const rows = files.reduce((s, f) => s + f.recordCount, 0);
-    console.log(`input: ${files.length} files, ${rows.toLocaleString('en-US')} rows, ${mb(inputBytes).toFixed(1)} MiB Parquet (zstd)\n`);
+    console.log(
+      `input: ${files.length} files, ${rows.toLocaleString('en-US')} rows, ${mb(inputBytes).toFixed(1)} MiB Parquet (zstd)\n`,
+    );
 
     const raw = await timed(() => rawRewrite(catalog, files, `${catalog.warehouse}_bench/raw/`));
     const compact = await timed(() => compactTable(catalog, TABLE, { log: silentLogger }));
-    if (compact.result.outcome !== 'committed') throw new Error(`compaction did not commit: ${JSON.stringify(compact.result)}`);
+    if (compact.result.outcome !== 'committed')
+      throw new Error(`compaction did not commit: ${JSON.stringify(compact.result)}`);
     const line = (label: string, t: { seconds: number; cpuSeconds: number }, outputs: number) =>
-      console.log(`${label.padEnd(44)} ${t.seconds.toFixed(2).padStart(6)} s  cpu ${t.cpuSeconds.toFixed(2).padStart(6)} s  ${(mb(inputBytes) / t.seconds).toFixed(1).padStart(6)} MiB/s  → ${outputs} files`);
+      console.log(
+        `${label.padEnd(44)} ${t.seconds.toFixed(2).padStart(6)} s  cpu ${t.cpuSeconds.toFixed(2).padStart(6)} s  ${(mb(inputBytes) / t.seconds).toFixed(1).padStart(6)} MiB/s  → ${outputs} files`,
+      );
     line('raw read + write (hyparquet + writeDataFile)', raw, raw.result);
     line('compactTable (plan, rewrite, commit)', compact, compact.result.filesAfter);
-    console.log(`compaction / raw: ${(raw.seconds / compact.seconds * 100).toFixed(0)} % of the raw throughput\n`);
+    console.log(`compaction / raw: ${((raw.seconds / compact.seconds) * 100).toFixed(0)} % of the raw throughput\n`);
 
     console.log(`writing ${OBJECTS.toLocaleString('en-US')} stray objects…`);
     for (let d = 0; d * 1000 < OBJECTS; d++) {
       const dir = `${tmp.dir}/warehouse/stray/${String(d).padStart(4, '0')}`;
       await mkdir(dir, { recursive: true });
-      await Promise.all(Array.from({ length: Math.min(1000, OBJECTS - d * 1000) }, (_, i) => writeFile(`${dir}/${i}.bin`, 'x')));
+      await Promise.all(
+        Array.from({ length: Math.min(1000, OBJECTS - d * 1000) }, (_, i) => writeFile(`${dir}/${i}.bin`, 'x')),
+      );
     }
     const later = () => Date.now() + 4 * 86_400_000;
     const marker = createMarker(catalog.io);
@@ -124,13 +163,24 @@ async function main(): Promise<void> {
     const blobs = await timed(() => markClaimChecks(marker));
     const scan = await timed(() => removeOrphanFiles(catalog, { now: later, dryRun: true }));
     const listing = scan.seconds - mark.seconds - blobs.seconds;
-    const per10k = (seconds: number, listed: number) => `${(seconds / listed * 10_000 * 1000).toFixed(0)} ms per 10k objects`;
-    console.log(`mark: ${marked} files reachable from ${marker.references} reference(s) in ${(mark.seconds * 1000).toFixed(0)} ms`);
-    console.log(`claim-check uri columns: ${blobs.result.filesRead} data files read in ${(blobs.seconds * 1000).toFixed(0)} ms (${(blobs.seconds / Math.max(1, blobs.result.filesRead) * 1000).toFixed(1)} ms per file)`);
-    console.log(`orphan scan (dry run): ${scan.result.listed.toLocaleString('en-US')} objects listed, ${scan.result.orphans.length.toLocaleString('en-US')} orphans in ${scan.seconds.toFixed(2)} s = ${per10k(scan.seconds, scan.result.listed)}; list + match alone ≈ ${per10k(listing, scan.result.listed)}`);
+    const per10k = (seconds: number, listed: number) =>
+      `${((seconds / listed) * 10_000 * 1000).toFixed(0)} ms per 10k objects`;
+    console.log(
+      `mark: ${marked} files reachable from ${marker.references} reference(s) in ${(mark.seconds * 1000).toFixed(0)} ms`,
+    );
+    console.log(
+      `claim-check uri columns: ${blobs.result.filesRead} data files read in ${(blobs.seconds * 1000).toFixed(0)} ms (${((blobs.seconds / Math.max(1, blobs.result.filesRead)) * 1000).toFixed(1)} ms per file)`,
+    );
+    console.log(
+      `orphan scan (dry run): ${scan.result.listed.toLocaleString('en-US')} objects listed, ${scan.result.orphans.length.toLocaleString('en-US')} orphans in ${scan.seconds.toFixed(2)} s = ${per10k(scan.seconds, scan.result.listed)}; list + match alone ≈ ${per10k(listing, scan.result.listed)}`,
+    );
     const remove = await timed(() => removeOrphanFiles(catalog, { now: later }));
-    console.log(`orphan removal: ${remove.result.deleted.toLocaleString('en-US')} deleted in ${remove.seconds.toFixed(2)} s = ${per10k(remove.seconds, remove.result.listed)}`);
-    console.log(`  heap used: ${mb(process.memoryUsage().heapUsed).toFixed(0)} MiB, rss ${mb(process.memoryUsage().rss).toFixed(0)} MiB`);
+    console.log(
+      `orphan removal: ${remove.result.deleted.toLocaleString('en-US')} deleted in ${remove.seconds.toFixed(2)} s = ${per10k(remove.seconds, remove.result.listed)}`,
+    );
+    console.log(
+      `  heap used: ${mb(process.memoryUsage().heapUsed).toFixed(0)} MiB, rss ${mb(process.memoryUsage().rss).toFixed(0)} MiB`,
+    );
   } finally {
     await nessie.stop();
     await rm(tmp.dir, { recursive: true, force: true });

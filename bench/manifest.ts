@@ -7,7 +7,13 @@ import { readManifest, summarizeManifest, writeManifest } from '../shared/iceber
 import { readManifestList, writeManifestList } from '../shared/iceberg/manifest-list.ts';
 import { partitionOf } from '../shared/iceberg/partition.ts';
 import { schemaFromJson } from '../shared/iceberg/schema.ts';
-import { EntryStatus, FileContent, ManifestContent, type ManifestEntry, type PartitionSpec } from '../shared/iceberg/types.ts';
+import {
+  EntryStatus,
+  FileContent,
+  ManifestContent,
+  type ManifestEntry,
+  type PartitionSpec,
+} from '../shared/iceberg/types.ts';
 
 const COLUMNS = 20;
 const ENTRIES = 10_000;
@@ -15,7 +21,9 @@ const MANIFESTS = 1_000;
 const ROWS = 1_000_000;
 
 const schema = schemaFromJson({
-  type: 'struct', 'schema-id': 0, fields: [
+  type: 'struct',
+  'schema-id': 0,
+  fields: [
     { id: 1, name: 'event_id', required: true, type: 'string' },
     { id: 2, name: 'event_time', required: true, type: 'timestamptz' },
     { id: 3, name: 'car_id', required: false, type: 'string' },
@@ -39,11 +47,14 @@ function time<T>(label: string, count: number, unit: string, run: () => T): T {
   const used = process.cpuUsage(cpu);
   const cpuMs = (used.user + used.system) / 1000;
   const rate = (count / cpuMs) * 1000;
-  console.log(`${label.padEnd(34)} wall ${ms.toFixed(0).padStart(6)} ms  cpu ${cpuMs.toFixed(0).padStart(6)} ms  ${Math.round(rate).toLocaleString('en-US').padStart(11)} ${unit}/cpu-s`);
+  console.log(
+    `${label.padEnd(34)} wall ${ms.toFixed(0).padStart(6)} ms  cpu ${cpuMs.toFixed(0).padStart(6)} ms  ${Math.round(rate).toLocaleString('en-US').padStart(11)} ${unit}/cpu-s`,
+  );
   return result;
 }
 
-const metric = (value: (id: number) => number) => new Map(Array.from({ length: COLUMNS }, (_, i) => [i + 1, value(i + 1)]));
+const metric = (value: (id: number) => number) =>
+  new Map(Array.from({ length: COLUMNS }, (_, i) => [i + 1, value(i + 1)]));
 const bound = (id: number) => Uint8Array.from({ length: 8 }, (_, i) => (id * 7 + i) & 0xff);
 const entries: ManifestEntry[] = Array.from({ length: ENTRIES }, (_, i) => ({
   status: EntryStatus.ADDED,
@@ -68,20 +79,44 @@ const entries: ManifestEntry[] = Array.from({ length: ENTRIES }, (_, i) => ({
 
 const snapshotId = 8656952484400131532n;
 const bytes = time(`write manifest (${ENTRIES} entries)`, ENTRIES, 'entries', () =>
-  writeManifest({ spec, schema, content: ManifestContent.DATA, entries, snapshotId }));
-console.log(`  manifest size: ${(bytes.byteLength / 1024).toFixed(0)} KiB (deflate), ${(bytes.byteLength / ENTRIES).toFixed(0)} B/entry`);
-const read = time(`read manifest (${ENTRIES} entries)`, ENTRIES, 'entries', () => readManifest(bytes, 'mem://bench-m0.avro'));
+  writeManifest({ spec, schema, content: ManifestContent.DATA, entries, snapshotId }),
+);
+console.log(
+  `  manifest size: ${(bytes.byteLength / 1024).toFixed(0)} KiB (deflate), ${(bytes.byteLength / ENTRIES).toFixed(0)} B/entry`,
+);
+const read = time(`read manifest (${ENTRIES} entries)`, ENTRIES, 'entries', () =>
+  readManifest(bytes, 'mem://bench-m0.avro'),
+);
 if (read.entries.length !== ENTRIES) throw new Error('read back a different number of entries');
 const summary = time('summarize manifest', ENTRIES, 'entries', () =>
-  summarizeManifest({ path: 's3://w/m0.avro', length: bytes.byteLength, spec, schema, content: ManifestContent.DATA, snapshotId, entries }));
+  summarizeManifest({
+    path: 's3://w/m0.avro',
+    length: bytes.byteLength,
+    spec,
+    schema,
+    content: ManifestContent.DATA,
+    snapshotId,
+    entries,
+  }),
+);
 
-const manifests = Array.from({ length: MANIFESTS }, (_, i) => ({ ...summary, manifestPath: `s3://w/metadata/m${i}.avro` }));
+const manifests = Array.from({ length: MANIFESTS }, (_, i) => ({
+  ...summary,
+  manifestPath: `s3://w/metadata/m${i}.avro`,
+}));
 const list = time(`write manifest list (${MANIFESTS})`, MANIFESTS, 'manifests', () =>
-  writeManifestList({ snapshotId, sequenceNumber: 7, manifests }));
-time(`read manifest list (${MANIFESTS})`, MANIFESTS, 'manifests', () => readManifestList(list, 'mem://bench-list.avro'));
+  writeManifestList({ snapshotId, sequenceNumber: 7, manifests }),
+);
+time(`read manifest list (${MANIFESTS})`, MANIFESTS, 'manifests', () =>
+  readManifestList(list, 'mem://bench-list.avro'),
+);
 
 const base = 1767225600000000n; // 2026-01-01T00:00:00Z
-const rows = Array.from({ length: 10_000 }, (_, i) => ({ event_id: `e${i}`, event_time: base + BigInt(i) * 60_000_000n, car_id: `car-${i % 5000}` }));
+const rows = Array.from({ length: 10_000 }, (_, i) => ({
+  event_id: `e${i}`,
+  event_time: base + BigInt(i) * 60_000_000n,
+  car_id: `car-${i % 5000}`,
+}));
 let checksum = 0;
 time(`partitionOf day+bucket (${ROWS / 1e6}M rows)`, ROWS, 'rows', () => {
   for (let i = 0; i < ROWS; i++) checksum += partitionOf(spec, schema, rows[i % rows.length])[1] as number;

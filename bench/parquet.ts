@@ -34,8 +34,16 @@ interface Result {
 type Variant = (rows: Record<string, unknown>[]) => Promise<{ fileBytes: number; note?: string }>;
 
 const VARIANTS: Record<string, { label: string; run: Variant; read?: boolean }> = {
-  'raw-hyparquet': { label: 'raw encode, hyparquet-writer', run: async (rows) => ({ fileBytes: (await encodeParquetRaw(schema, rows, { rowGroupSize: ROW_GROUP })).byteLength }) },
-  'raw-wasm': { label: 'raw encode, parquet-wasm + arrow', run: async (rows) => ({ fileBytes: wasmEncode(columnsOf(rows)).byteLength }) },
+  'raw-hyparquet': {
+    label: 'raw encode, hyparquet-writer',
+    run: async (rows) => ({
+      fileBytes: (await encodeParquetRaw(schema, rows, { rowGroupSize: ROW_GROUP })).byteLength,
+    }),
+  },
+  'raw-wasm': {
+    label: 'raw encode, parquet-wasm + arrow',
+    run: async (rows) => ({ fileBytes: wasmEncode(columnsOf(rows)).byteLength }),
+  },
   'full-hyparquet': {
     label: 'writeDataFile (hyparquet-writer): validate + metrics + encode',
     run: async (rows) => {
@@ -43,12 +51,22 @@ const VARIANTS: Record<string, { label: string; run: Variant; read?: boolean }> 
       // what reading the metrics back from the footer would cost instead of collecting them from the values
       const started = performance.now();
       parquetMetadata(bytes);
-      return { fileBytes: bytes.byteLength, note: `footer parse alone: ${(performance.now() - started).toFixed(1)} ms` };
+      return {
+        fileBytes: bytes.byteLength,
+        note: `footer parse alone: ${(performance.now() - started).toFixed(1)} ms`,
+      };
     },
   },
   'full-hyparquet-no-metrics': {
     label: 'writeDataFile, metrics mode none (validate + encode)',
-    run: async (rows) => ({ fileBytes: (await writeDataFile(schema, rows, { rowGroupSize: ROW_GROUP, metricsConfig: { 'write.metadata.metrics.default': 'none' } })).bytes.byteLength }),
+    run: async (rows) => ({
+      fileBytes: (
+        await writeDataFile(schema, rows, {
+          rowGroupSize: ROW_GROUP,
+          metricsConfig: { 'write.metadata.metrics.default': 'none' },
+        })
+      ).bytes.byteLength,
+    }),
   },
   'full-wasm': {
     label: 'same full path with parquet-wasm + arrow (sizes from the parsed footer)',
@@ -57,7 +75,10 @@ const VARIANTS: Record<string, { label: string; run: Variant; read?: boolean }> 
       const bytes = wasmEncode(columns);
       const footer = parquetMetadata(bytes);
       const sizes = footer.row_groups.reduce((n, g) => n + g.columns.length, 0);
-      return { fileBytes: bytes.byteLength, note: `${sizes} chunks; wasm memory ${(wasmMemoryBytes() / 2 ** 20).toFixed(0)} MB, never returned` };
+      return {
+        fileBytes: bytes.byteLength,
+        note: `${sizes} chunks; wasm memory ${(wasmMemoryBytes() / 2 ** 20).toFixed(0)} MB, never returned`,
+      };
     },
   },
   'read-all': { label: 'readDataFile, all columns', read: true, run: async () => ({ fileBytes: 0 }) },
@@ -77,19 +98,31 @@ function columnsOf(rows: Record<string, unknown>[]) {
 }
 
 function arrowField(field: NestedField): arrow.Field {
-  return new arrow.Field(field.name, arrowType(field.type), !field.required, new Map([['PARQUET:field_id', String(field.id)]]));
+  return new arrow.Field(
+    field.name,
+    arrowType(field.type),
+    !field.required,
+    new Map([['PARQUET:field_id', String(field.id)]]),
+  );
 }
 
 function arrowType(type: IcebergType): arrow.DataType {
   if (isStruct(type)) return new arrow.Struct(type.fields.map(arrowField));
   switch (type) {
-    case 'string': return new arrow.Utf8();
-    case 'binary': return new arrow.Binary();
-    case 'int': return new arrow.Int32();
-    case 'long': return new arrow.Int64();
-    case 'double': return new arrow.Float64();
-    case 'timestamptz': return new arrow.TimestampMicrosecond('UTC');
-    default: throw new Error(`benchmark arrow conversion does not cover ${JSON.stringify(type)}`);
+    case 'string':
+      return new arrow.Utf8();
+    case 'binary':
+      return new arrow.Binary();
+    case 'int':
+      return new arrow.Int32();
+    case 'long':
+      return new arrow.Int64();
+    case 'double':
+      return new arrow.Float64();
+    case 'timestamptz':
+      return new arrow.TimestampMicrosecond('UTC');
+    default:
+      throw new Error(`benchmark arrow conversion does not cover ${JSON.stringify(type)}`);
   }
 }
 
@@ -109,7 +142,12 @@ function arrowData(type: IcebergType, values: unknown[]): arrow.Data {
   const length = values.length;
   const dataType = arrowType(type);
   if (isStruct(type)) {
-    const children = type.fields.map((f) => arrowData(f.type, values.map((v) => (v === null || v === undefined ? null : (v as Record<string, unknown>)[f.name]))));
+    const children = type.fields.map((f) =>
+      arrowData(
+        f.type,
+        values.map((v) => (v === null || v === undefined ? null : (v as Record<string, unknown>)[f.name])),
+      ),
+    );
     return arrow.makeData({ type: dataType as arrow.Struct, length, nullCount: nulls, nullBitmap: bitmap, children });
   }
   if (type === 'string' || type === 'binary') {
@@ -133,7 +171,14 @@ function arrowData(type: IcebergType, values: unknown[]): arrow.Data {
       }
       offsets[i + 1] = position;
     }
-    return arrow.makeData({ type: dataType as arrow.Utf8, length, nullCount: nulls, nullBitmap: bitmap, valueOffsets: offsets, data: buffer.subarray(0, position) });
+    return arrow.makeData({
+      type: dataType as arrow.Utf8,
+      length,
+      nullCount: nulls,
+      nullBitmap: bitmap,
+      valueOffsets: offsets,
+      data: buffer.subarray(0, position),
+    });
   }
   const Typed = type === 'int' ? Int32Array : type === 'double' ? Float64Array : BigInt64Array;
   const data = new Typed(length);
@@ -141,7 +186,13 @@ function arrowData(type: IcebergType, values: unknown[]): arrow.Data {
     const v = values[i];
     if (v !== null && v !== undefined) (data as unknown as unknown[])[i] = v;
   }
-  return arrow.makeData({ type: dataType as arrow.Int32, length, nullCount: nulls, nullBitmap: bitmap, data: data as Int32Array });
+  return arrow.makeData({
+    type: dataType as arrow.Int32,
+    length,
+    nullCount: nulls,
+    nullBitmap: bitmap,
+    data: data as Int32Array,
+  });
 }
 
 function wasmEncode(columns: { name: string; data: unknown[] }[]): Uint8Array {
@@ -149,7 +200,10 @@ function wasmEncode(columns: { name: string; data: unknown[] }[]): Uint8Array {
   const fields = schema.fields.map(arrowField);
   const children = schema.fields.map((f, c) => arrowData(f.type, columns[c].data));
   const structType = new arrow.Struct(fields);
-  const batch = new arrow.RecordBatch(new arrow.Schema(fields), arrow.makeData({ type: structType, length: columns[0].data.length, nullCount: 0, children }));
+  const batch = new arrow.RecordBatch(
+    new arrow.Schema(fields),
+    arrow.makeData({ type: structType, length: columns[0].data.length, nullCount: 0, children }),
+  );
   const table = pw.Table.fromIPCStream(arrow.tableToIPC(new arrow.Table([batch]), 'stream'));
   const properties = new pw.WriterPropertiesBuilder()
     .setCompression(pw.Compression.ZSTD)
@@ -202,7 +256,12 @@ async function runVariant(name: string, count: number): Promise<Result> {
     }
   }
   return {
-    variant: name, rows: count, seconds, logicalBytes, fileBytes, note,
+    variant: name,
+    rows: count,
+    seconds,
+    logicalBytes,
+    fileBytes,
+    note,
     rssBeforeMB: mb(rssBefore),
     peakRssMB: process.resourceUsage().maxRSS / 1024,
   };
@@ -213,20 +272,25 @@ async function runVariant(name: string, count: number): Promise<Result> {
 function main(): void {
   const args = process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
-    console.log(`Usage: node --import tsx bench/parquet.ts [--rows N] [--variant NAME]\n\nRows default to $PARQUET_BENCH_ROWS or 1,000,000.\nVariants: ${Object.keys(VARIANTS).join(', ')}`);
+    console.log(
+      `Usage: node --import tsx bench/parquet.ts [--rows N] [--variant NAME]\n\nRows default to $PARQUET_BENCH_ROWS or 1,000,000.\nVariants: ${Object.keys(VARIANTS).join(', ')}`,
+    );
     return;
   }
   const rowsArg = args.indexOf('--rows');
-  const count = Number(rowsArg >= 0 ? args[rowsArg + 1] : process.env.PARQUET_BENCH_ROWS ?? 1_000_000);
+  const count = Number(rowsArg >= 0 ? args[rowsArg + 1] : (process.env.PARQUET_BENCH_ROWS ?? 1_000_000));
   if (!Number.isInteger(count) || count < 20_000) throw new Error('rows must be an integer ≥ 20000');
   const variantArg = args.indexOf('--variant');
   if (variantArg >= 0) {
     const name = args[variantArg + 1];
     if (!VARIANTS[name]) throw new Error(`unknown variant '${name}'; known: ${Object.keys(VARIANTS).join(', ')}`);
-    runVariant(name, count).then((result) => console.log(JSON.stringify(result)), (err) => {
-      console.error(err);
-      process.exit(1);
-    });
+    runVariant(name, count).then(
+      (result) => console.log(JSON.stringify(result)),
+      (err) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
     return;
   }
   const self = fileURLToPath(import.meta.url);
@@ -234,7 +298,11 @@ function main(): void {
   // rounds interleave the variants so that load from other processes on the machine hits all of them alike
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of Object.keys(VARIANTS)) {
-      const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', self, '--variant', name, '--rows', String(count)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+      const child = spawnSync(
+        process.execPath,
+        ['--expose-gc', '--import', 'tsx', self, '--variant', name, '--rows', String(count)],
+        { encoding: 'utf8', maxBuffer: 1 << 20 },
+      );
       if (child.status !== 0) {
         console.error(`variant ${name} failed:\n${child.stderr}`);
         process.exitCode = 1;
@@ -242,23 +310,30 @@ function main(): void {
       }
       const result = JSON.parse(child.stdout.trim().split('\n').pop()!) as Result;
       const best = results.get(name);
-      if (!best || result.seconds < best.seconds) results.set(name, { ...result, peakRssMB: Math.max(result.peakRssMB, best?.peakRssMB ?? 0) });
+      if (!best || result.seconds < best.seconds)
+        results.set(name, { ...result, peakRssMB: Math.max(result.peakRssMB, best?.peakRssMB ?? 0) });
       else best.peakRssMB = Math.max(best.peakRssMB, result.peakRssMB);
     }
   }
   const ordered = [...results.values()];
   const logical = ordered[0] ? mb(ordered[0].logicalBytes) : 0;
-  console.log(`\nParquet data files: ${count.toLocaleString('en')} parking events (${logical.toFixed(1)} MB of values), ZSTD, row groups of ${ROW_GROUP.toLocaleString('en')}, best of ${ROUNDS} rounds × ${REPEAT} runs, one process per variant and round, node ${process.version}\n`);
+  console.log(
+    `\nParquet data files: ${count.toLocaleString('en')} parking events (${logical.toFixed(1)} MB of values), ZSTD, row groups of ${ROW_GROUP.toLocaleString('en')}, best of ${ROUNDS} rounds × ${REPEAT} runs, one process per variant and round, node ${process.version}\n`,
+  );
   console.log('| variant | rows/s | MB/s | time s | file MB | RSS before MB | peak RSS MB | note |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---|');
   for (const r of ordered) {
     const label = VARIANTS[r.variant].label;
-    console.log(`| ${label} | ${Math.round(r.rows / r.seconds).toLocaleString('en')} | ${(mb(r.logicalBytes) / r.seconds).toFixed(1)} | ${r.seconds.toFixed(2)} | ${mb(r.fileBytes).toFixed(1)} | ${r.rssBeforeMB.toFixed(0)} | ${r.peakRssMB.toFixed(0)} | ${r.note ?? ''} |`);
+    console.log(
+      `| ${label} | ${Math.round(r.rows / r.seconds).toLocaleString('en')} | ${(mb(r.logicalBytes) / r.seconds).toFixed(1)} | ${r.seconds.toFixed(2)} | ${mb(r.fileBytes).toFixed(1)} | ${r.rssBeforeMB.toFixed(0)} | ${r.peakRssMB.toFixed(0)} | ${r.note ?? ''} |`,
+    );
   }
   const raw = results.get('raw-hyparquet');
   const full = results.get('full-hyparquet');
   if (raw && full) {
-    console.log(`\nraw Parquet encode (hyparquet-writer, ZSTD): ${Math.round(raw.rows / raw.seconds).toLocaleString('en')} rows/s; writeDataFile: ${Math.round(full.rows / full.seconds).toLocaleString('en')} rows/s (${(100 * raw.seconds / full.seconds).toFixed(0)}% of raw speed)`);
+    console.log(
+      `\nraw Parquet encode (hyparquet-writer, ZSTD): ${Math.round(raw.rows / raw.seconds).toLocaleString('en')} rows/s; writeDataFile: ${Math.round(full.rows / full.seconds).toLocaleString('en')} rows/s (${((100 * raw.seconds) / full.seconds).toFixed(0)}% of raw speed)`,
+    );
   }
 }
 

@@ -24,7 +24,12 @@ import { cloudEventRequestRate, peakRssMb, percentile, silentLogger, startBareCl
 
 const RECORDS = Number(process.env.PIPELINE_BENCH_RECORDS ?? 10_000);
 const home = await mkdtemp(path.join(tmpdir(), 'floe-bench-pipeline-'));
-const stack = await startStack({ home, logger: silentLogger, configFile: 'knative/config/pipeline.yaml', dashboard: false });
+const stack = await startStack({
+  home,
+  logger: silentLogger,
+  configFile: 'knative/config/pipeline.yaml',
+  dashboard: false,
+});
 try {
   const hop = await startBareCloudEventServer();
   const hopRate = await cloudEventRequestRate(hop.url, 3000);
@@ -42,7 +47,10 @@ try {
       list.push({ key: r.key, value: r.value, headers: r.headers });
       byTopic.set(topic, list);
     }
-    await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
   }
   const producedSeconds = (performance.now() - started) / 1000;
   await producer.disconnect();
@@ -54,7 +62,10 @@ try {
   let onMain = 0;
   while (onMain < RECORDS) {
     const { tables } = await loadTables(stack.catalog, 'main', tableList);
-    onMain = [...tables.values()].reduce((sum, t) => sum + Number(currentSnapshot(t.metadata)?.summary['total-records'] ?? 0), 0);
+    onMain = [...tables.values()].reduce(
+      (sum, t) => sum + Number(currentSnapshot(t.metadata)?.summary['total-records'] ?? 0),
+      0,
+    );
     if (onMain < RECORDS) await new Promise((r) => setTimeout(r, 200));
   }
   const seconds = (performance.now() - started) / 1000;
@@ -73,25 +84,38 @@ try {
     const snapshot = currentSnapshot(table.metadata);
     files += Number(snapshot?.summary['total-data-files'] ?? 0);
     rows += Number(snapshot?.summary['total-records'] ?? 0);
-    for (const row of await scanRows(table.metadata, { io: stack.catalog.io, columns: [Column.ingestedAt, Column.batchId] })) {
+    for (const row of await scanRows(table.metadata, {
+      io: stack.catalog.io,
+      columns: [Column.ingestedAt, Column.batchId],
+    })) {
       const at = publishedAt.get(row[Column.batchId] as string);
       if (at !== undefined) latencies.push(at - Number((row[Column.ingestedAt] as bigint) / 1000n));
     }
   }
   latencies.sort((a, b) => a - b);
   const rate = RECORDS / seconds;
-  console.log(`\n${RECORDS.toLocaleString('en-US')} records (5% bad) over 3 topics, produced in ${producedSeconds.toFixed(1)} s, all on main after ${seconds.toFixed(1)} s\n`);
+  console.log(
+    `\n${RECORDS.toLocaleString('en-US')} records (5% bad) over 3 topics, produced in ${producedSeconds.toFixed(1)} s, all on main after ${seconds.toFixed(1)} s\n`,
+  );
   console.log('| measure | value |');
   console.log('|---|---|');
   console.log(`| sustained pipeline rate (produce → on main) | ${Math.round(rate).toLocaleString('en-US')} events/s |`);
-  console.log(`| raw HTTP CloudEvent hop, same run (64 in flight) | ${Math.round(hopRate).toLocaleString('en-US')} requests/s |`);
-  console.log(`| pipeline / raw hop (each record crosses 3 hops: source→broker→tagger, →writer) | ${(rate / hopRate).toFixed(3)} (limit ≈ 0.333) |`);
-  console.log(`| latency tagger → visible on main | p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms (${latencies.length} rows) |`);
+  console.log(
+    `| raw HTTP CloudEvent hop, same run (64 in flight) | ${Math.round(hopRate).toLocaleString('en-US')} requests/s |`,
+  );
+  console.log(
+    `| pipeline / raw hop (each record crosses 3 hops: source→broker→tagger, →writer) | ${(rate / hopRate).toFixed(3)} (limit ≈ 0.333) |`,
+  );
+  console.log(
+    `| latency tagger → visible on main | p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms (${latencies.length} rows) |`,
+  );
   console.log(`| rows per data file | ${(rows / Math.max(files, 1)).toFixed(0)} (${files} files) |`);
   for (const fn of Object.values(stack.functions)) {
     console.log(`| peak RSS ${fn.name} | ${peakRssMb(fn.pid())?.toFixed(0) ?? '?'} MB |`);
   }
-  console.log(`| peak RSS stack process (Kafka, Nessie, broker, sources) | ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB |`);
+  console.log(
+    `| peak RSS stack process (Kafka, Nessie, broker, sources) | ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB |`,
+  );
 } finally {
   await stack.stop();
   await rm(home, { recursive: true, force: true });

@@ -37,10 +37,18 @@ try {
   const io = createFileIO({ localFiles: true });
   const catalog = fileCatalog(io, `${fileLocation(dir)}/`);
   const timeId = parkingEventSchema.fields.find((f) => f.name === 'event_time')!.id;
-  const created = await commitTable(catalog.port(), 'bench.events', async (base) => base ?? newTableMetadata({
-    location: catalog.tableLocation('bench.events'), schema: parkingEventSchema,
-    spec: { specId: 0, fields: [{ sourceId: timeId, fieldId: 1000, name: 'event_time_day', transform: 'day' }] },
-  }), { io });
+  const created = await commitTable(
+    catalog.port(),
+    'bench.events',
+    async (base) =>
+      base ??
+      newTableMetadata({
+        location: catalog.tableLocation('bench.events'),
+        schema: parkingEventSchema,
+        spec: { specId: 0, fields: [{ sourceId: timeId, fieldId: 1000, name: 'event_time_day', transform: 'day' }] },
+      }),
+    { io },
+  );
 
   // Warm both paths up (JIT, zstd wasm) on a slice, then alternate the raw encode — the physical limit of the same
   // step: Parquet bytes of the same rows, no table machinery — with full appends, ROUNDS times, and compare medians
@@ -78,16 +86,43 @@ try {
 
   const line = (name: string, seconds: number, note = '') =>
     `| ${name} | ${seconds.toFixed(2)} s | ${Math.round(ROWS / seconds).toLocaleString('en-US')} | ${(mb(logical) / seconds).toFixed(1)} | ${note} |`;
-  console.log(`\n${ROWS.toLocaleString('en-US')} parking events, ${mb(logical).toFixed(1)} MB of values, ZSTD, day(event_time) partitions\n`);
+  console.log(
+    `\n${ROWS.toLocaleString('en-US')} parking events, ${mb(logical).toFixed(1)} MB of values, ZSTD, day(event_time) partitions\n`,
+  );
   console.log('| step | time | rows/s | MB/s | notes |');
   console.log('|---|---|---|---|---|');
-  console.log(line('raw Parquet encode (same rows, no table)', raw.seconds, `${mb(rawBytes).toFixed(1)} MB file; median of ${raws.map((t) => t.toFixed(2)).join(', ')} s`));
-  console.log(line('table append (partition, Parquet + metrics, manifests, commit)', appendSeconds,
-    `${summary['added-data-files']} file(s), ${mb(Number(summary['added-files-size'])).toFixed(1)} MB; ${((appendSeconds / raw.seconds - 1) * 100).toFixed(1)}% over the raw encode; median of ${appends.map((t) => t.toFixed(2)).join(', ')} s`));
-  console.log(line('  of which: Parquet + column metrics (writeDataFile, no storage)', dataFile.seconds, `${((dataFile.seconds / raw.seconds - 1) * 100).toFixed(1)}% over the raw encode; the rest of the append is partitioning, the storage write (fsync) and the commit`));
-  console.log(line('  of which: the durable write of the 62 MB file (fsync)', durableWrite.seconds, 'the same bytes written alone'));
+  console.log(
+    line(
+      'raw Parquet encode (same rows, no table)',
+      raw.seconds,
+      `${mb(rawBytes).toFixed(1)} MB file; median of ${raws.map((t) => t.toFixed(2)).join(', ')} s`,
+    ),
+  );
+  console.log(
+    line(
+      'table append (partition, Parquet + metrics, manifests, commit)',
+      appendSeconds,
+      `${summary['added-data-files']} file(s), ${mb(Number(summary['added-files-size'])).toFixed(1)} MB; ${((appendSeconds / raw.seconds - 1) * 100).toFixed(1)}% over the raw encode; median of ${appends.map((t) => t.toFixed(2)).join(', ')} s`,
+    ),
+  );
+  console.log(
+    line(
+      '  of which: Parquet + column metrics (writeDataFile, no storage)',
+      dataFile.seconds,
+      `${((dataFile.seconds / raw.seconds - 1) * 100).toFixed(1)}% over the raw encode; the rest of the append is partitioning, the storage write (fsync) and the commit`,
+    ),
+  );
+  console.log(
+    line(
+      '  of which: the durable write of the 62 MB file (fsync)',
+      durableWrite.seconds,
+      'the same bytes written alone',
+    ),
+  );
   console.log(line('scan back (all columns, by field id)', scan.seconds, ''));
-  console.log(`\nappend / raw encode = ${(appendSeconds / raw.seconds).toFixed(3)} (medians of ${ROUNDS} alternating rounds); peak RSS ${peakRssMB().toFixed(0)} MB`);
+  console.log(
+    `\nappend / raw encode = ${(appendSeconds / raw.seconds).toFixed(3)} (medians of ${ROUNDS} alternating rounds); peak RSS ${peakRssMB().toFixed(0)} MB`,
+  );
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

@@ -67,13 +67,21 @@ export async function openCommandCatalog(options: OpenCatalogOptions): Promise<C
     const directory = path.join(floeHome(), 'nessie');
     const state = await inspectNessieDirectory(directory);
     if (!state.repository) {
-      throw new Error(`no catalog answers at ${localUri} and ${directory} holds none (nothing answers there: start the local stack with \`npm start\`, or set NESSIE_URI / FLOE_HOME to yours)`);
+      throw new Error(
+        `no catalog answers at ${localUri} and ${directory} holds none (nothing answers there: start the local stack with \`npm start\`, or set NESSIE_URI / FLOE_HOME to yours)`,
+      );
     }
     const readOnly = options.access === 'read';
     if (!readOnly && state.owner !== undefined) {
-      throw new Error(`no catalog answers at ${localUri}, but process ${state.owner} holds ${directory}: this command writes to the catalog and will not do so next to another owner (stop that process, or point NESSIE_URI at the catalog it serves)`);
+      throw new Error(
+        `no catalog answers at ${localUri}, but process ${state.owner} holds ${directory}: this command writes to the catalog and will not do so next to another owner (stop that process, or point NESSIE_URI at the catalog it serves)`,
+      );
     }
-    const logger = createLogger({ name: 'nessie', level: process.env.FLOE_LOG_LEVEL ?? 'warn', destination: process.stderr });
+    const logger = createLogger({
+      name: 'nessie',
+      level: process.env.FLOE_LOG_LEVEL ?? 'warn',
+      destination: process.stderr,
+    });
     let server;
     try {
       server = await startNessieServer({ dataDir: directory, port: 0, readOnly, logger });
@@ -82,9 +90,18 @@ export async function openCommandCatalog(options: OpenCatalogOptions): Promise<C
     }
     close = () => server.stop();
     uri = server.uri;
-    source = { kind: 'directory', directory, readOnly, notAnswering: localUri, ...(state.owner !== undefined ? { heldByPid: state.owner } : {}) };
-    describe = `${directory} opened directly (${readOnly ? 'read-only' : 'read-write, locked while this command runs'}; no catalog answers at ${localUri})`
-      + (state.owner !== undefined ? `; process ${state.owner} holds it, so this reads what it had written when opened` : '');
+    source = {
+      kind: 'directory',
+      directory,
+      readOnly,
+      notAnswering: localUri,
+      ...(state.owner !== undefined ? { heldByPid: state.owner } : {}),
+    };
+    describe =
+      `${directory} opened directly (${readOnly ? 'read-only' : 'read-write, locked while this command runs'}; no catalog answers at ${localUri})` +
+      (state.owner !== undefined
+        ? `; process ${state.owner} holds it, so this reads what it had written when opened`
+        : '');
   }
   let env: FloeEnv;
   try {
@@ -94,13 +111,20 @@ export async function openCommandCatalog(options: OpenCatalogOptions): Promise<C
     throw err;
   }
   process.stderr.write(`catalog: ${describe}\n`);
-  const client = createNessieClient({ uri, ...(env.nessieToken ? { token: env.nessieToken } : {}), ...(options.client ?? {}) });
+  const client = createNessieClient({
+    uri,
+    ...(env.nessieToken ? { token: env.nessieToken } : {}),
+    ...(options.client ?? {}),
+  });
   const catalog: Catalog = { client, io: options.io ?? warehouseIO(env), warehouse: env.warehouse, author: env.author };
   return { catalog, env, describe, source, close };
 }
 
 /** Runs `body` with the command's catalog and closes it afterwards, also when `body` fails. */
-export async function withCommandCatalog<T>(options: OpenCatalogOptions, body: (opened: CommandCatalog) => Promise<T>): Promise<T> {
+export async function withCommandCatalog<T>(
+  options: OpenCatalogOptions,
+  body: (opened: CommandCatalog) => Promise<T>,
+): Promise<T> {
   const opened = await openCommandCatalog(options);
   try {
     return await body(opened);

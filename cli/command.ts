@@ -50,17 +50,29 @@ export class UsageError extends Error {
 
 export function usage(command: Command): string {
   const positionals = (command.positionals ?? []).map((p) => (p.required ? `<${p.name}>` : `[${p.name}]`)).join(' ');
-  const lines = [`Usage: floe ${command.name}${command.options ? ' [options]' : ''}${positionals ? ` ${positionals}` : ''}`, '', command.summary];
+  const lines = [
+    `Usage: floe ${command.name}${command.options ? ' [options]' : ''}${positionals ? ` ${positionals}` : ''}`,
+    '',
+    command.summary,
+  ];
   if (command.description) lines.push('', command.description);
   if (command.positionals?.length) {
     lines.push('', 'Arguments:');
     for (const p of command.positionals) lines.push(`  ${p.name.padEnd(24)} ${p.description}`);
   }
-  const options = { ...(command.options ?? {}), help: { type: 'boolean', short: 'h', description: 'show this help' } as OptionSpec };
+  const options = {
+    ...(command.options ?? {}),
+    help: { type: 'boolean', short: 'h', description: 'show this help' } as OptionSpec,
+  };
   lines.push('', 'Options:');
   for (const [name, spec] of Object.entries(options)) {
     const flag = `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.type === 'string' ? ` ${spec.placeholder ?? 'VALUE'}` : ''}`;
-    const extra = [spec.multiple ? 'repeatable' : '', spec.default !== undefined && spec.default !== false ? `default: ${spec.default}` : ''].filter(Boolean).join('; ');
+    const extra = [
+      spec.multiple ? 'repeatable' : '',
+      spec.default !== undefined && spec.default !== false ? `default: ${spec.default}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
     lines.push(`  ${flag.padEnd(24)} ${spec.description}${extra ? ` (${extra})` : ''}`);
   }
   if (command.examples?.length) lines.push('', 'Examples:', ...command.examples.map((e) => `  ${e}`));
@@ -68,11 +80,19 @@ export function usage(command: Command): string {
 }
 
 export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs | 'help' {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }> = {
+  const options: Record<
+    string,
+    { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }
+  > = {
     help: { type: 'boolean', short: 'h' },
   };
   for (const [name, spec] of Object.entries(command.options ?? {})) {
-    options[name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}), ...(spec.default !== undefined ? { default: spec.default } : {}) };
+    options[name] = {
+      type: spec.type,
+      ...(spec.short ? { short: spec.short } : {}),
+      ...(spec.multiple ? { multiple: true } : {}),
+      ...(spec.default !== undefined ? { default: spec.default } : {}),
+    };
   }
   let parsed;
   try {
@@ -83,8 +103,10 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs |
   if (parsed.values.help) return 'help';
   const specs = command.positionals ?? [];
   const required = specs.filter((p) => p.required).length;
-  if (parsed.positionals.length < required) throw new UsageError(`missing argument <${specs[parsed.positionals.length].name}>`);
-  if (parsed.positionals.length > specs.length) throw new UsageError(`unexpected argument '${parsed.positionals[specs.length]}'`);
+  if (parsed.positionals.length < required)
+    throw new UsageError(`missing argument <${specs[parsed.positionals.length].name}>`);
+  if (parsed.positionals.length > specs.length)
+    throw new UsageError(`unexpected argument '${parsed.positionals[specs.length]}'`);
   return { values: parsed.values as OptionValues, positionals: parsed.positionals };
 }
 
@@ -96,23 +118,35 @@ export function stringOption(values: OptionValues, name: string): string | undef
   return value;
 }
 
-export function intOption(values: OptionValues, name: string, bounds: { min?: number; max?: number } = {}): number | undefined {
+export function intOption(
+  values: OptionValues,
+  name: string,
+  bounds: { min?: number; max?: number } = {},
+): number | undefined {
   const text = stringOption(values, name);
   if (text === undefined) return undefined;
   if (!/^-?\d+$/.test(text)) throw new UsageError(`--${name} expects an integer, got '${text}'`);
   const value = Number(text);
-  if (bounds.min !== undefined && value < bounds.min) throw new UsageError(`--${name} must be at least ${bounds.min}, got ${value}`);
-  if (bounds.max !== undefined && value > bounds.max) throw new UsageError(`--${name} must be at most ${bounds.max}, got ${value}`);
+  if (bounds.min !== undefined && value < bounds.min)
+    throw new UsageError(`--${name} must be at least ${bounds.min}, got ${value}`);
+  if (bounds.max !== undefined && value > bounds.max)
+    throw new UsageError(`--${name} must be at most ${bounds.max}, got ${value}`);
   return value;
 }
 
-export function numberOption(values: OptionValues, name: string, bounds: { min?: number; max?: number } = {}): number | undefined {
+export function numberOption(
+  values: OptionValues,
+  name: string,
+  bounds: { min?: number; max?: number } = {},
+): number | undefined {
   const text = stringOption(values, name);
   if (text === undefined) return undefined;
   const value = Number(text);
   if (text.trim() === '' || !Number.isFinite(value)) throw new UsageError(`--${name} expects a number, got '${text}'`);
-  if (bounds.min !== undefined && value < bounds.min) throw new UsageError(`--${name} must be at least ${bounds.min}, got ${value}`);
-  if (bounds.max !== undefined && value > bounds.max) throw new UsageError(`--${name} must be at most ${bounds.max}, got ${value}`);
+  if (bounds.min !== undefined && value < bounds.min)
+    throw new UsageError(`--${name} must be at least ${bounds.min}, got ${value}`);
+  if (bounds.max !== undefined && value > bounds.max)
+    throw new UsageError(`--${name} must be at most ${bounds.max}, got ${value}`);
   return value;
 }
 
@@ -124,7 +158,6 @@ export function durationOption(values: OptionValues, name: string): number | und
   if (ms === undefined) throw new UsageError(`--${name} expects a duration like 30s, 5m or 1h, got '${text}'`);
   return ms;
 }
-
 
 export function listOption(values: OptionValues, name: string): string[] {
   const value = values[name];

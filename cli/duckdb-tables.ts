@@ -38,20 +38,38 @@ export async function planTable(name: string, metadata: TableMetadata, io: FileI
   const elements = name.split('.');
   const plan = await planScan(metadata, { io });
   const deletes = new Set(plan.tasks.flatMap((t) => t.deletes.map((d) => d.file.filePath)));
-  const identity = metadata.partitionSpecs.some((spec) => spec.fields.some((f) => parseTransform(f.transform).kind === 'identity'));
-  const readThroughScan = deletes.size ? `${deletes.size} delete file(s) apply`
-    : metadata.properties[NAME_MAPPING_PROPERTY] ? 'its files are read through a name mapping'
-      : identity ? 'identity-partition values may be missing from its files'
+  const identity = metadata.partitionSpecs.some((spec) =>
+    spec.fields.some((f) => parseTransform(f.transform).kind === 'identity'),
+  );
+  const readThroughScan = deletes.size
+    ? `${deletes.size} delete file(s) apply`
+    : metadata.properties[NAME_MAPPING_PROPERTY]
+      ? 'its files are read through a name mapping'
+      : identity
+        ? 'identity-partition values may be missing from its files'
         : undefined;
-  return { name, schemaName: elements.slice(0, -1).join('.'), tableName: elements[elements.length - 1], schema: plan.schema, metadata, plan, ...(readThroughScan ? { readThroughScan } : {}) };
+  return {
+    name,
+    schemaName: elements.slice(0, -1).join('.'),
+    tableName: elements[elements.length - 1],
+    schema: plan.schema,
+    metadata,
+    plan,
+    ...(readThroughScan ? { readThroughScan } : {}),
+  };
 }
 
 /** Every Iceberg table on `ref` with its live data files, and the commit hash they were read at. */
 export async function tablesOnRef(catalog: Catalog, ref: string): Promise<{ hash: string; tables: TableFiles[] }> {
   const { effectiveReference, value: entries } = await catalog.client.listEntries(ref, { content: true });
-  const located = entries.flatMap((e) => (e.content?.type === 'ICEBERG_TABLE' ? [{ elements: e.name.elements, location: e.content.metadataLocation }] : []));
-  const tables = await Promise.all(located.map(async ({ elements, location }) =>
-    planTable(keyName({ elements }), await readMetadata(catalog.io, location), catalog.io)));
+  const located = entries.flatMap((e) =>
+    e.content?.type === 'ICEBERG_TABLE' ? [{ elements: e.name.elements, location: e.content.metadataLocation }] : [],
+  );
+  const tables = await Promise.all(
+    located.map(async ({ elements, location }) =>
+      planTable(keyName({ elements }), await readMetadata(catalog.io, location), catalog.io),
+    ),
+  );
   return { hash: effectiveReference.hash, tables: tables.sort((a, b) => a.name.localeCompare(b.name)) };
 }
 
@@ -65,16 +83,29 @@ export function quoteString(text: string): string {
 
 /** The DuckDB type an Iceberg type reads as. */
 export function duckdbType(type: IcebergType): string {
-  if (isStruct(type)) return `STRUCT(${type.fields.map((f) => `${quoteIdent(f.name)} ${duckdbType(f.type)}`).join(', ')})`;
+  if (isStruct(type))
+    return `STRUCT(${type.fields.map((f) => `${quoteIdent(f.name)} ${duckdbType(f.type)}`).join(', ')})`;
   if (isList(type)) return `${duckdbType(type.element)}[]`;
   if (isMap(type)) return `MAP(${duckdbType(type.key)}, ${duckdbType(type.value)})`;
   const decimal = decimalOf(type);
   if (decimal) return `DECIMAL(${decimal.precision}, ${decimal.scale})`;
   if (fixedLength(type) !== undefined) return 'BLOB';
   const primitives: Record<string, string> = {
-    boolean: 'BOOLEAN', int: 'INTEGER', long: 'BIGINT', float: 'FLOAT', double: 'DOUBLE', date: 'DATE', time: 'TIME',
-    timestamp: 'TIMESTAMP', timestamptz: 'TIMESTAMPTZ', timestamp_ns: 'TIMESTAMP_NS', timestamptz_ns: 'TIMESTAMPTZ',
-    string: 'VARCHAR', uuid: 'UUID', binary: 'BLOB', unknown: 'NULL',
+    boolean: 'BOOLEAN',
+    int: 'INTEGER',
+    long: 'BIGINT',
+    float: 'FLOAT',
+    double: 'DOUBLE',
+    date: 'DATE',
+    time: 'TIME',
+    timestamp: 'TIMESTAMP',
+    timestamptz: 'TIMESTAMPTZ',
+    timestamp_ns: 'TIMESTAMP_NS',
+    timestamptz_ns: 'TIMESTAMPTZ',
+    string: 'VARCHAR',
+    uuid: 'UUID',
+    binary: 'BLOB',
+    unknown: 'NULL',
   };
   const mapped = primitives[type as string];
   if (!mapped) throw new Error(`no DuckDB type for Iceberg type ${String(type)}`);
@@ -85,21 +116,32 @@ export function duckdbType(type: IcebergType): string {
  * Local paths DuckDB can read for a table's data files. Files elsewhere (`s3://`: DuckDB's httpfs extension is not
  * assumed to be installable) and local paths DuckDB would take as a glob pattern are copied into `scratch` first.
  */
-export async function readablePaths(io: FileIO, locations: string[], scratch: () => Promise<string>): Promise<string[]> {
-  return Promise.all(locations.map(async (location, i) => {
-    if (/^(file:|\/)/.test(location)) {
-      const local = localPathOf(location);
-      if (!/[*?[\]{}]/.test(local)) return local;
-    }
-    const copy = path.join(await scratch(), `${i}-${path.basename(location).replace(/[^\w.-]/g, '_')}`);
-    await writeFile(copy, await io.read(location));
-    return copy;
-  }));
+export async function readablePaths(
+  io: FileIO,
+  locations: string[],
+  scratch: () => Promise<string>,
+): Promise<string[]> {
+  return Promise.all(
+    locations.map(async (location, i) => {
+      if (/^(file:|\/)/.test(location)) {
+        const local = localPathOf(location);
+        if (!/[*?[\]{}]/.test(local)) return local;
+      }
+      const copy = path.join(await scratch(), `${i}-${path.basename(location).replace(/[^\w.-]/g, '_')}`);
+      await writeFile(copy, await io.read(location));
+      return copy;
+    }),
+  );
 }
 
 /** Local Parquet files holding the table's live rows, with the table's field ids. */
 export async function tablePaths(table: TableFiles, io: FileIO, scratch: () => Promise<string>): Promise<string[]> {
-  if (!table.readThroughScan) return readablePaths(io, table.plan.tasks.map((t) => t.file.filePath), scratch);
+  if (!table.readThroughScan)
+    return readablePaths(
+      io,
+      table.plan.tasks.map((t) => t.file.filePath),
+      scratch,
+    );
   const paths: string[] = [];
   for await (const batch of readTasks(table.plan, table.metadata, { io })) {
     const file = path.join(await scratch(), `${table.name.replace(/[^\w.-]/g, '_')}-${paths.length}.parquet`);
@@ -115,18 +157,29 @@ export function viewStatements(table: TableFiles, paths: string[]): string[] {
   const create = [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schemaName)}`];
   const fields = table.schema.fields;
   if (!paths.length || !fields.length) {
-    const columns = fields.length ? fields.map((f) => `CAST(NULL AS ${duckdbType(f.type)}) AS ${quoteIdent(f.name)}`).join(', ') : 'NULL AS "no_columns"';
+    const columns = fields.length
+      ? fields.map((f) => `CAST(NULL AS ${duckdbType(f.type)}) AS ${quoteIdent(f.name)}`).join(', ')
+      : 'NULL AS "no_columns"';
     return [...create, `CREATE VIEW ${target} AS SELECT ${columns} WHERE false`];
   }
-  const mapping = fields.map((f) => `${f.id}: {name: ${quoteString(f.name)}, type: ${quoteString(duckdbType(f.type))}, default_value: NULL}`).join(', ');
+  const mapping = fields
+    .map(
+      (f) => `${f.id}: {name: ${quoteString(f.name)}, type: ${quoteString(duckdbType(f.type))}, default_value: NULL}`,
+    )
+    .join(', ');
   const files = paths.map(quoteString).join(', ');
   // hive_partitioning off: a partition directory such as `ts_day=2024-05-01` must not add a column of its own.
-  return [...create, `CREATE VIEW ${target} AS SELECT * FROM read_parquet([${files}], schema = MAP {${mapping}}, hive_partitioning = false)`];
+  return [
+    ...create,
+    `CREATE VIEW ${target} AS SELECT * FROM read_parquet([${files}], schema = MAP {${mapping}}, hive_partitioning = false)`,
+  ];
 }
 
 /** A view that fails with `message` when read, keeping the table's columns (so the catalog of views stays complete). */
 export function guardedView(table: TableFiles, message: string): string[] {
-  const columns = table.schema.fields.map((f) => `CAST(NULL AS ${duckdbType(f.type)}) AS ${quoteIdent(f.name)}`).join(', ') || 'NULL AS "no_columns"';
+  const columns =
+    table.schema.fields.map((f) => `CAST(NULL AS ${duckdbType(f.type)}) AS ${quoteIdent(f.name)}`).join(', ') ||
+    'NULL AS "no_columns"';
   return [
     `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schemaName)}`,
     `CREATE VIEW ${quoteIdent(table.schemaName)}.${quoteIdent(table.tableName)} AS SELECT ${columns} FROM range(1) WHERE error(${quoteString(message)})`,

@@ -16,7 +16,8 @@ export function localNessieUri(env: NodeJS.ProcessEnv = process.env): string {
   const text = env.FLOE_LOCAL_NESSIE_PORT;
   if (text === undefined || text === '') return `http://127.0.0.1:${LOCAL_PORTS.nessie}/api`;
   const port = Number(text);
-  if (!/^\d+$/.test(text) || port < 1 || port > 65535) throw new Error(`FLOE_LOCAL_NESSIE_PORT: expected a TCP port, got '${text}'`);
+  if (!/^\d+$/.test(text) || port < 1 || port > 65535)
+    throw new Error(`FLOE_LOCAL_NESSIE_PORT: expected a TCP port, got '${text}'`);
   return `http://127.0.0.1:${port}/api`;
 }
 

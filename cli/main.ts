@@ -69,10 +69,14 @@ export async function main(argv: string[]): Promise<number> {
 
 async function describeAll(): Promise<string> {
   const lines = mainUsage().split('\n');
-  const summaries = await Promise.all(Object.entries(commands).map(async ([name, load]) => [name, (await load()).command.summary] as const));
-  return lines.map((line) => {
-    const match = /^ {2}(\S+)$/.exec(line);
-    const summary = match && summaries.find(([name]) => name === match[1]);
-    return summary ? `  ${summary[0].padEnd(12)} ${summary[1]}` : line;
-  }).join('\n');
+  const summaries = await Promise.all(
+    Object.entries(commands).map(async ([name, load]) => [name, (await load()).command.summary] as const),
+  );
+  return lines
+    .map((line) => {
+      const match = /^ {2}(\S+)$/.exec(line);
+      const summary = match && summaries.find(([name]) => name === match[1]);
+      return summary ? `  ${summary[0].padEnd(12)} ${summary[1]}` : line;
+    })
+    .join('\n');
 }

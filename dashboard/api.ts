@@ -21,7 +21,10 @@ export type ApiResult =
 
 function only(query: URLSearchParams, allowed: string[]): void {
   for (const name of new Set(query.keys())) {
-    if (!allowed.includes(name)) throw badRequest(`unknown query parameter '${name.slice(0, 60)}'${allowed.length ? ` (allowed: ${allowed.join(', ')})` : ''}`);
+    if (!allowed.includes(name))
+      throw badRequest(
+        `unknown query parameter '${name.slice(0, 60)}'${allowed.length ? ` (allowed: ${allowed.join(', ')})` : ''}`,
+      );
     if (query.getAll(name).length > 1) throw badRequest(`query parameter '${name}' is given more than once`);
   }
 }
@@ -63,7 +66,9 @@ async function route(ctx: ReadContext, path: string, query: URLSearchParams): Pr
     only(query, ['uri']);
     const blob = await readBlob(ctx, query.get('uri'));
     return {
-      status: 200, bytes: blob.bytes, contentType: blob.contentType,
+      status: 200,
+      bytes: blob.bytes,
+      contentType: blob.contentType,
       headers: {
         // Content-addressed (the key is the sha256): the bytes under a URI never change.
         'Cache-Control': 'public, max-age=31536000, immutable',
@@ -77,7 +82,8 @@ async function route(ctx: ReadContext, path: string, query: URLSearchParams): Pr
 /** Answers one API request; errors become `{ error }` with their status. */
 export async function handleApi(ctx: ReadContext, method: string, url: URL): Promise<ApiResult> {
   try {
-    if (method !== 'GET' && method !== 'HEAD') throw new ApiError(405, `${method} is not allowed: the dashboard API is read-only`);
+    if (method !== 'GET' && method !== 'HEAD')
+      throw new ApiError(405, `${method} is not allowed: the dashboard API is read-only`);
     return await route(ctx, url.pathname.replace(/\/+$/, '') || '/', url.searchParams);
   } catch (err) {
     const { status, error } = errorResponse(err);

@@ -21,15 +21,20 @@ export function checkBlobUri(ctx: Pick<ReadContext, 'warehouse' | 'config'>, uri
   const prefix = blobPrefix(ctx);
   if (!uri.startsWith(prefix)) throw badRequest(`uri must be a claim-check blob under ${prefix}`);
   const segments = uri.slice(prefix.length).split('/');
-  if (!segments.length || segments.some((s) => !SEGMENT.test(s) || s === '.' || s === '..')) throw badRequest('uri has a path segment that is not allowed');
+  if (!segments.length || segments.some((s) => !SEGMENT.test(s) || s === '.' || s === '..'))
+    throw badRequest('uri has a path segment that is not allowed');
   return uri;
 }
 
-export async function readBlob(ctx: ReadContext, rawUri: string | null): Promise<{ bytes: Uint8Array; contentType: string; image: boolean }> {
+export async function readBlob(
+  ctx: ReadContext,
+  rawUri: string | null,
+): Promise<{ bytes: Uint8Array; contentType: string; image: boolean }> {
   const uri = checkBlobUri(ctx, rawUri);
   const head = await ctx.io.head(uri);
   if (!head) throw notFound(`blob ${uri} does not exist`);
-  if (head.size > MAX_BLOB_BYTES) throw new ApiError(413, `blob ${uri} is ${head.size} bytes, more than the ${MAX_BLOB_BYTES} the dashboard serves`);
+  if (head.size > MAX_BLOB_BYTES)
+    throw new ApiError(413, `blob ${uri} is ${head.size} bytes, more than the ${MAX_BLOB_BYTES} the dashboard serves`);
   const bytes = await ctx.io.read(uri);
   const type = imageType(bytes);
   return { bytes, contentType: type ?? 'application/octet-stream', image: type !== undefined };

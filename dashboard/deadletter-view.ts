@@ -36,9 +36,13 @@ export function deadletterPrefix(warehouse: string): string {
 async function describe(ctx: ReadContext, location: string, size: number, lastModified: Date): Promise<DeadLetter> {
   const read = await readJsonObject(ctx, location);
   const object = 'value' in read ? read.value : {};
-  const attributes = (object.attributes && typeof object.attributes === 'object' ? object.attributes : {}) as Record<string, unknown>;
+  const attributes = (object.attributes && typeof object.attributes === 'object' ? object.attributes : {}) as Record<
+    string,
+    unknown
+  >;
   return {
-    location, size,
+    location,
+    size,
     storedAt: stringField(object, ['storedAt']) ?? lastModified.toISOString(),
     id: stringField(attributes, ['id']),
     type: stringField(attributes, ['type']),

@@ -41,15 +41,36 @@ export function metricsOf(name: string, url: string, samples: Sample[]): Functio
       const { function: _fn, ...rest } = labels;
       return { name: metric, labels: rest, value };
     });
-  return { name, url, up: true, error: null, received, emitted, errors, totals: { received: sum(received), emitted: sum(emitted), errors: sum(errors) }, counters };
+  return {
+    name,
+    url,
+    up: true,
+    error: null,
+    received,
+    emitted,
+    errors,
+    totals: { received: sum(received), emitted: sum(emitted), errors: sum(errors) },
+    counters,
+  };
 }
 
 async function scrape(name: string, url: string): Promise<FunctionMetrics> {
   const down = (error: string): FunctionMetrics => ({
-    name, url, up: false, error, received: {}, emitted: {}, errors: {}, totals: { received: 0, emitted: 0, errors: 0 }, counters: [],
+    name,
+    url,
+    up: false,
+    error,
+    received: {},
+    emitted: {},
+    errors: {},
+    totals: { received: 0, emitted: 0, errors: 0 },
+    counters: [],
   });
   try {
-    const response = await fetch(`${url.replace(/\/+$/, '')}/metrics`, { signal: AbortSignal.timeout(METRICS_TIMEOUT_MS), headers: { Accept: 'text/plain' } });
+    const response = await fetch(`${url.replace(/\/+$/, '')}/metrics`, {
+      signal: AbortSignal.timeout(METRICS_TIMEOUT_MS),
+      headers: { Accept: 'text/plain' },
+    });
     if (!response.ok) return down(`GET /metrics answered HTTP ${response.status}`);
     return metricsOf(name, url, parsePrometheusText(await response.text()));
   } catch (err) {
@@ -72,25 +93,34 @@ function failureOf(err: unknown): string {
 export async function functionsView(ctx: ReadContext): Promise<{ generatedAt: string; functions: FunctionMetrics[] }> {
   return ctx.memo.get('functions', FUNCTIONS_TTL_MS, async () => ({
     generatedAt: ctx.now().toISOString(),
-    functions: await Promise.all(Object.entries(ctx.functions).sort(([a], [b]) => a.localeCompare(b)).map(([name, url]) => scrape(name, url))),
+    functions: await Promise.all(
+      Object.entries(ctx.functions)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, url]) => scrape(name, url)),
+    ),
   }));
 }
 
 /** `tagger=http://tagger.floe.svc.cluster.local,writer=http://…` (env `FLOE_FUNCTION_URLS`) → name → URL. */
 export function parseFunctionUrls(text: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const item of (text ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const eq = item.indexOf('=');
     const name = item.slice(0, eq).trim();
     const url = item.slice(eq + 1).trim();
-    if (eq <= 0 || !/^[a-z][a-z0-9-]*$/.test(name)) throw new Error(`'${item}' is not NAME=URL with a lower-case function name`);
+    if (eq <= 0 || !/^[a-z][a-z0-9-]*$/.test(name))
+      throw new Error(`'${item}' is not NAME=URL with a lower-case function name`);
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
       throw new Error(`'${item}': '${url}' is not a URL`);
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`'${item}': only http and https URLs are scraped`);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new Error(`'${item}': only http and https URLs are scraped`);
     out[name] = url.replace(/\/+$/, '');
   }
   return out;

@@ -50,7 +50,16 @@ function tablesOf(value: unknown): MaintenanceRun['tables'] {
     if (!item || typeof item !== 'object') return [];
     const result = item as Record<string, unknown>;
     const table = stringField(result, ['table']);
-    return table ? [{ table, outcome: stringField(result, ['outcome']), filesBefore: numberField(result, ['filesBefore']), filesAfter: numberField(result, ['filesAfter']) }] : [];
+    return table
+      ? [
+          {
+            table,
+            outcome: stringField(result, ['outcome']),
+            filesBefore: numberField(result, ['filesBefore']),
+            filesAfter: numberField(result, ['filesAfter']),
+          },
+        ]
+      : [];
   });
 }
 
@@ -59,7 +68,12 @@ function jobFromKey(key: string): string | null {
   return /-([a-z][a-z0-9_]*)\.json$/.exec(key)?.[1] ?? null;
 }
 
-export function readRun(location: string, key: string, lastModified: Date, report: Record<string, unknown>): MaintenanceRun {
+export function readRun(
+  location: string,
+  key: string,
+  lastModified: Date,
+  report: Record<string, unknown>,
+): MaintenanceRun {
   const bytesBefore = numberField(report, ['bytesBefore']);
   const bytesAfter = numberField(report, ['bytesAfter']);
   return {
@@ -85,7 +99,9 @@ export async function maintenanceView(ctx: ReadContext): Promise<MaintenanceView
     const { total, truncated, newest } = await scanObjects(ctx, prefix, RECENT_RUNS);
     const runs: MaintenanceRun[] = [];
     const unreadable: MaintenanceView['unreadable'] = [];
-    const reports = await Promise.all(newest.map(async (o) => ({ object: o, read: await readJsonObject(ctx, o.location) })));
+    const reports = await Promise.all(
+      newest.map(async (o) => ({ object: o, read: await readJsonObject(ctx, o.location) })),
+    );
     for (const { object, read } of reports) {
       if ('error' in read) unreadable.push({ location: object.location, error: read.error });
       else runs.push(readRun(object.location, object.location.slice(prefix.length), object.lastModified, read.value));
@@ -96,7 +112,8 @@ export async function maintenanceView(ctx: ReadContext): Promise<MaintenanceView
     const reclaimed = { bytes: 0, files: 0, deleted: 0 };
     for (const run of runs.filter((r) => !r.dryRun)) {
       reclaimed.bytes += Math.max(0, run.bytesReclaimed ?? 0);
-      reclaimed.files += run.filesBefore !== null && run.filesAfter !== null ? Math.max(0, run.filesBefore - run.filesAfter) : 0;
+      reclaimed.files +=
+        run.filesBefore !== null && run.filesAfter !== null ? Math.max(0, run.filesBefore - run.filesAfter) : 0;
       reclaimed.deleted += run.deleted ?? 0;
     }
     return { generatedAt: ctx.now().toISOString(), total, truncated, runs, lastByJob, reclaimed, unreadable };

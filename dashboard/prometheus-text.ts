@@ -46,7 +46,8 @@ export function parsePrometheusText(text: string): Sample[] {
     if (!line || line.startsWith('#')) return;
     const match = SAMPLE.exec(line);
     const value = match && parseValue(match[4]);
-    if (!match || value === undefined || value === null) throw new Error(`line ${i + 1}: not a Prometheus sample: '${line.slice(0, 120)}'`);
+    if (!match || value === undefined || value === null)
+      throw new Error(`line ${i + 1}: not a Prometheus sample: '${line.slice(0, 120)}'`);
     samples.push({ name: match[1], labels: match[3] ? parseLabels(match[3], i + 1) : {}, value });
   });
   return samples;

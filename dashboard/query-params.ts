@@ -25,13 +25,17 @@ export function tableParam(value: string): string {
   } catch {
     throw badRequest(`malformed table name '${value.slice(0, 100)}'`);
   }
-  if (name.length > 256 || !TABLE.test(name)) throw badRequest(`malformed table name '${name.slice(0, 100)}': expected namespace.table, e.g. production.parking_entry`);
+  if (name.length > 256 || !TABLE.test(name))
+    throw badRequest(
+      `malformed table name '${name.slice(0, 100)}': expected namespace.table, e.g. production.parking_entry`,
+    );
   return name;
 }
 
 export function limitParam(value: string | null, max = MAX_ROWS, fallback = DEFAULT_ROWS): number {
   if (value === null) return fallback;
-  if (!/^\d{1,6}$/.test(value) || Number(value) < 1 || Number(value) > max) throw badRequest(`limit must be an integer from 1 to ${max}, got '${value.slice(0, 40)}'`);
+  if (!/^\d{1,6}$/.test(value) || Number(value) < 1 || Number(value) > max)
+    throw badRequest(`limit must be an integer from 1 to ${max}, got '${value.slice(0, 40)}'`);
   return Number(value);
 }
 

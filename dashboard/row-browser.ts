@@ -33,7 +33,10 @@ export interface RowsView {
 }
 
 function isFileRef(type: IcebergType): boolean {
-  return isStruct(type) && ['uri', 'size_bytes', 'content_type', 'sha256'].every((name) => type.fields.some((f) => f.name === name));
+  return (
+    isStruct(type) &&
+    ['uri', 'size_bytes', 'content_type', 'sha256'].every((name) => type.fields.some((f) => f.name === name))
+  );
 }
 
 function newestFirst(a: Record<string, unknown>, b: Record<string, unknown>): number {
@@ -44,13 +47,24 @@ function newestFirst(a: Record<string, unknown>, b: Record<string, unknown>): nu
 }
 
 /** Memoized per pinned commit, table, limit and filter: what a commit holds never changes. */
-export async function newestRows(ctx: ReadContext, name: string, ref: string, options: { limit: number; where?: Expression }): Promise<RowsView> {
+export async function newestRows(
+  ctx: ReadContext,
+  name: string,
+  ref: string,
+  options: { limit: number; where?: Expression },
+): Promise<RowsView> {
   const pin = await pinRef(ctx, ref);
   const key = `rows:${pin.pinned}:${name}:${options.limit}:${options.where ? stringifyJson(options.where) : ''}`;
   return ctx.memo.get(key, FOREVER, () => readNewest(ctx, name, ref, pin, options));
 }
 
-async function readNewest(ctx: ReadContext, name: string, ref: string, { pinned, hash }: { pinned: string; hash: string }, options: { limit: number; where?: Expression }): Promise<RowsView> {
+async function readNewest(
+  ctx: ReadContext,
+  name: string,
+  ref: string,
+  { pinned, hash }: { pinned: string; hash: string },
+  options: { limit: number; where?: Expression },
+): Promise<RowsView> {
   const table = await loadTable(ctx.catalog, pinned, name);
   if (!table) throw notFound(`table '${name}' does not exist on ${ref}`);
   const { metadata } = table;
@@ -64,7 +78,9 @@ async function readNewest(ctx: ReadContext, name: string, ref: string, { pinned,
     }
   }
   const plan = await planScan(metadata, { io: ctx.io, ...(options.where ? { filter: options.where } : {}) });
-  const tasks = [...plan.tasks].sort((a, b) => b.sequenceNumber - a.sequenceNumber || b.file.filePath.localeCompare(a.file.filePath));
+  const tasks = [...plan.tasks].sort(
+    (a, b) => b.sequenceNumber - a.sequenceNumber || b.file.filePath.localeCompare(a.file.filePath),
+  );
   const found: Record<string, unknown>[] = [];
   let filesRead = 0;
   for (const task of tasks) {

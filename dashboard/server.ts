@@ -53,7 +53,9 @@ function staticFiles(): Record<string, { file: string; type: string }> {
     try {
       chart = path.join(path.dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
     } catch {
-      throw new Error(`the dashboard needs Chart.js's browser bundle: neither ${copied} nor the chart.js package is there`);
+      throw new Error(
+        `the dashboard needs Chart.js's browser bundle: neither ${copied} nor the chart.js package is there`,
+      );
     }
   }
   const html = { file: path.join(page, 'index.html'), type: 'text/html; charset=utf-8' };
@@ -71,11 +73,24 @@ const HEALTH = new Set(['/healthz', '/health/readiness', '/health/liveness']);
 const SECURITY_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
-  'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
 };
 
-function send(response: ServerResponse, status: number, body: string | Uint8Array, type: string, headers: Record<string, string> = {}, head = false): void {
-  response.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...headers });
+function send(
+  response: ServerResponse,
+  status: number,
+  body: string | Uint8Array,
+  type: string,
+  headers: Record<string, string> = {},
+  head = false,
+): void {
+  response.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'Content-Type': type,
+    'Content-Length': Buffer.byteLength(body),
+    ...headers,
+  });
   response.end(head ? undefined : body);
 }
 
@@ -100,25 +115,44 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       const result = await handleApi(ctx, request.method ?? 'GET', url);
       const ms = Math.round(performance.now() - started);
       if ('json' in result) {
-        if (result.status >= 500) log.warn({ path: url.pathname, status: result.status, ms, error: (result.json as { error?: string }).error }, 'dashboard API request failed');
+        if (result.status >= 500)
+          log.warn(
+            { path: url.pathname, status: result.status, ms, error: (result.json as { error?: string }).error },
+            'dashboard API request failed',
+          );
         else log.debug({ path: url.pathname, status: result.status, ms }, 'dashboard API request');
-        send(response, result.status, stringifyJson(result.json), 'application/json; charset=utf-8', { 'Cache-Control': 'no-store' }, head);
+        send(
+          response,
+          result.status,
+          stringifyJson(result.json),
+          'application/json; charset=utf-8',
+          { 'Cache-Control': 'no-store' },
+          head,
+        );
       } else {
         send(response, result.status, result.bytes, result.contentType, result.headers, head);
       }
       return;
     }
-    if (HEALTH.has(url.pathname)) return send(response, 200, 'ok\n', 'text/plain; charset=utf-8', { 'Cache-Control': 'no-store' }, head);
+    if (HEALTH.has(url.pathname))
+      return send(response, 200, 'ok\n', 'text/plain; charset=utf-8', { 'Cache-Control': 'no-store' }, head);
     const asset = assets[url.pathname];
     if (!asset) return send(response, 404, 'not found\n', 'text/plain; charset=utf-8', {}, head);
-    if (request.method !== 'GET' && !head) return send(response, 405, 'read-only\n', 'text/plain; charset=utf-8', { Allow: 'GET, HEAD' });
+    if (request.method !== 'GET' && !head)
+      return send(response, 405, 'read-only\n', 'text/plain; charset=utf-8', { Allow: 'GET, HEAD' });
     send(response, 200, await readFile(asset.file), asset.type, { 'Cache-Control': 'no-cache' }, head);
   }
 
   const server = createServer((request, response) => {
     serve(request, response).catch((err) => {
       log.error({ err, url: request.url }, 'dashboard request failed');
-      if (!response.headersSent) send(response, 500, stringifyJson({ error: (err as Error)?.message ?? String(err) }), 'application/json; charset=utf-8');
+      if (!response.headersSent)
+        send(
+          response,
+          500,
+          stringifyJson({ error: (err as Error)?.message ?? String(err) }),
+          'application/json; charset=utf-8',
+        );
       else response.destroy();
     });
   });
@@ -137,9 +171,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   return {
     url,
     port,
-    stop: () => new Promise<void>((resolve, reject) => {
-      server.close((err) => (err ? reject(err) : resolve()));
-      server.closeAllConnections();
-    }),
+    stop: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
   };
 }

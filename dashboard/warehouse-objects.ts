@@ -15,7 +15,12 @@ export interface ObjectScan {
 }
 
 /** Walks the objects under `prefix` once, handing each to `visit` and keeping only the newest `keep`. */
-export async function scanObjects(ctx: ReadContext, prefix: string, keep: number, visit: (object: LocatedObject) => void = () => {}): Promise<ObjectScan> {
+export async function scanObjects(
+  ctx: ReadContext,
+  prefix: string,
+  keep: number,
+  visit: (object: LocatedObject) => void = () => {},
+): Promise<ObjectScan> {
   const newest: LocatedObject[] = [];
   let total = 0;
   for await (const object of ctx.io.list(prefix)) {
@@ -29,7 +34,10 @@ export async function scanObjects(ctx: ReadContext, prefix: string, keep: number
 }
 
 /** A JSON object's fields, or the reason it cannot be read (kept, so a bad file shows up instead of vanishing). */
-export async function readJsonObject(ctx: ReadContext, location: string): Promise<{ value: Record<string, unknown> } | { error: string }> {
+export async function readJsonObject(
+  ctx: ReadContext,
+  location: string,
+): Promise<{ value: Record<string, unknown> } | { error: string }> {
   try {
     const value = parseJson(new TextDecoder().decode(await ctx.io.read(location)));
     if (!value || typeof value !== 'object' || Array.isArray(value)) return { error: 'not a JSON object' };

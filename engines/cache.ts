@@ -4,7 +4,16 @@
  * inside, so a half-done download (interrupted, failed, or raced by a second start) is never taken for a complete
  * one, and a second run downloads nothing.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Progress } from './proc.ts';
@@ -55,7 +64,11 @@ export async function cached(
     rmSync(work, { recursive: true, force: true });
     throw err;
   }
-  writeFileSync(path.join(work, MARKER), JSON.stringify({ engine, version, completedAt: new Date().toISOString(), seconds: (Date.now() - started) / 1000 }) + '\n');
+  writeFileSync(
+    path.join(work, MARKER),
+    JSON.stringify({ engine, version, completedAt: new Date().toISOString(), seconds: (Date.now() - started) / 1000 }) +
+      '\n',
+  );
   if (existsSync(dir)) {
     if (isComplete(dir)) {
       // Another start completed the same entry meanwhile; keep that one.

@@ -4,7 +4,16 @@
  */
 import { parseArgs } from 'node:util';
 import { cacheRoot, listCache } from './cache.ts';
-import { aliveEngines, ENGINE_NAMES, enginesHome, orderedEnv, readState, startEngines, stopEngines, type EngineName } from './index.ts';
+import {
+  aliveEngines,
+  ENGINE_NAMES,
+  enginesHome,
+  orderedEnv,
+  readState,
+  startEngines,
+  stopEngines,
+  type EngineName,
+} from './index.ts';
 import { groupRssKiB } from './proc.ts';
 import { selfcheck } from './selfcheck.ts';
 
@@ -62,7 +71,10 @@ function printEnv(env: Record<string, string>, exportLines: boolean): void {
 
 function parseOnly(value: string | undefined): EngineName[] | undefined {
   if (!value) return undefined;
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !(ENGINE_NAMES as readonly string[]).includes(n));
   if (unknown.length) throw new UsageError(`unknown engine ${unknown.join(', ')} (known: ${ENGINE_NAMES.join(', ')})`);
   return names as EngineName[];
@@ -79,7 +91,9 @@ async function start(values: Record<string, string | boolean | undefined>): Prom
   if (existing && alive.length) {
     const dead = Object.keys(existing.engines).filter((name) => !alive.includes(name as EngineName));
     if (dead.length) {
-      console.error(`${dead.join(', ')} of the engines in ${home}/state.json died (logs in ${home}/logs); run \`stop\`, then \`start\` again`);
+      console.error(
+        `${dead.join(', ')} of the engines in ${home}/state.json died (logs in ${home}/logs); run \`stop\`, then \`start\` again`,
+      );
       return 1;
     }
     progress(`already running (${alive.join(', ')}), state in ${home}/state.json; \`stop\` first to restart`);
@@ -88,7 +102,8 @@ async function start(values: Record<string, string | boolean | undefined>): Prom
     return 0;
   }
   const timeout = values.timeout === undefined ? 120 : Number(values.timeout);
-  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a positive number of seconds, not ${String(values.timeout)}`);
+  if (!Number.isFinite(timeout) || timeout <= 0)
+    throw new UsageError(`--timeout must be a positive number of seconds, not ${String(values.timeout)}`);
   const interrupted = async (signal: string) => {
     progress(`${signal}: stopping what was started`);
     await stopEngines(home, progress);
@@ -102,7 +117,9 @@ async function start(values: Record<string, string | boolean | undefined>): Prom
   const started = Date.now();
   try {
     const engines = await startEngines({ engines: only, home, progress, timeoutMs: timeout * 1000 });
-    progress(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s; logs in ${home}/logs, state in ${home}/state.json`);
+    progress(
+      `ready in ${((Date.now() - started) / 1000).toFixed(1)}s; logs in ${home}/logs, state in ${home}/state.json`,
+    );
     if (values.json) console.log(JSON.stringify(engines.state, null, 2));
     else printEnv(engines.env, Boolean(values.env));
     return 0;
@@ -129,7 +146,13 @@ function status(values: Record<string, string | boolean | undefined>): number {
     : {};
   const cache = listCache();
   if (values.json) {
-    console.log(JSON.stringify({ home, running: state ? { ...state, engines } : null, cache: { root: cacheRoot(), entries: cache } }, null, 2));
+    console.log(
+      JSON.stringify(
+        { home, running: state ? { ...state, engines } : null, cache: { root: cacheRoot(), entries: cache } },
+        null,
+        2,
+      ),
+    );
     return state ? 0 : 3;
   }
   if (values.env) {
@@ -140,16 +163,21 @@ function status(values: Record<string, string | boolean | undefined>): number {
   else {
     console.log(`engines of ${home} (started ${state.startedAt})`);
     for (const [name, e] of Object.entries(engines)) {
-      const ports = Object.entries(e.ports).map(([k, v]) => `${k} ${v}`).join(', ');
+      const ports = Object.entries(e.ports)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
       const rss = e.rssKiB === undefined ? '' : `, RSS ${(e.rssKiB / 1024).toFixed(0)} MiB`;
-      console.log(`  ${name.padEnd(7)} ${(e.alive ? e.status : 'DEAD').padEnd(8)} pid ${e.pid}, ${e.version}, ${ports}${rss}; log ${e.log}`);
+      console.log(
+        `  ${name.padEnd(7)} ${(e.alive ? e.status : 'DEAD').padEnd(8)} pid ${e.pid}, ${e.version}, ${ports}${rss}; log ${e.log}`,
+      );
     }
     console.log('env:');
     for (const [k, v] of orderedEnv(state.env)) console.log(`  ${k}=${v}`);
   }
   console.log(`cache ${cacheRoot()}:`);
   if (!cache.length) console.log('  (empty)');
-  for (const entry of cache) console.log(`  ${entry.name.padEnd(16)} ${mib(entry.bytes).padStart(10)}${entry.complete ? '' : '  (incomplete)'}`);
+  for (const entry of cache)
+    console.log(`  ${entry.name.padEnd(16)} ${mib(entry.bytes).padStart(10)}${entry.complete ? '' : '  (incomplete)'}`);
   return state ? 0 : 3;
 }
 

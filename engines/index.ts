@@ -17,7 +17,18 @@ export const ENGINE_NAMES = ['kafka', 'nessie', 's3'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
 /** The order in which env variables are printed. */
-const ENV_ORDER = ['KAFKA_BROKERS', 'NESSIE_URI', 'NESSIE_ICEBERG_URI', 'FLOE_WAREHOUSE', 'S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION'];
+const ENV_ORDER = [
+  'KAFKA_BROKERS',
+  'NESSIE_URI',
+  'NESSIE_ICEBERG_URI',
+  'FLOE_WAREHOUSE',
+  'S3_ENDPOINT',
+  'S3_REGION',
+  'S3_FORCE_PATH_STYLE',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_REGION',
+];
 
 export interface EngineState extends SpawnedEngine {
   status: 'starting' | 'ready';
@@ -91,9 +102,16 @@ export async function startEngines(options: StartOptions = {}): Promise<Engines>
   const previous = readState(home);
   if (previous) {
     const alive = aliveEngines(previous);
-    if (alive.length) throw new Error(`engines already running from ${stateFile(home)} (${alive.join(', ')}): stop them first`);
+    if (alive.length)
+      throw new Error(`engines already running from ${stateFile(home)} (${alive.join(', ')}): stop them first`);
   }
-  const state: EnginesState = { home, cache: cacheRoot(env), startedAt: new Date().toISOString(), engines: {}, env: {} };
+  const state: EnginesState = {
+    home,
+    cache: cacheRoot(env),
+    startedAt: new Date().toISOString(),
+    engines: {},
+    env: {},
+  };
   writeState(state);
   const running: RunningEngine[] = [];
   const ctx: StartContext = {
@@ -123,17 +141,21 @@ export async function startEngines(options: StartOptions = {}): Promise<Engines>
     // Everything is fetched before anything starts: a download that fails should not leave servers behind, and the
     // downloads overlap (they wait on the network, not on the two cores). One failing lets the others finish into
     // the cache.
-    throwIfAnyFailed(await Promise.allSettled([
-      wanted.has('kafka') ? fetchKafka(KAFKA_VERSION, { env, progress }) : undefined,
-      wanted.has('s3') ? fetchMoto(MOTO_VERSION, { env, progress }) : undefined,
-      wanted.has('nessie') ? fetchNessie(NESSIE_VERSION, { env, progress }) : undefined,
-    ]));
+    throwIfAnyFailed(
+      await Promise.allSettled([
+        wanted.has('kafka') ? fetchKafka(KAFKA_VERSION, { env, progress }) : undefined,
+        wanted.has('s3') ? fetchMoto(MOTO_VERSION, { env, progress }) : undefined,
+        wanted.has('nessie') ? fetchNessie(NESSIE_VERSION, { env, progress }) : undefined,
+      ]),
+    );
     // Nessie needs the S3 endpoint; moto is up in about a second, so start it first and the JVMs side by side.
     // Both are awaited even when one fails, so that nothing is still being spawned while the stop below runs.
     const s3 = wanted.has('s3') ? ready(await startS3(ctx)) : undefined;
     const results = await Promise.allSettled([
       wanted.has('kafka') ? startKafka(ctx).then(ready) : undefined,
-      wanted.has('nessie') ? startNessie(ctx, { s3Endpoint: (s3?.env.S3_ENDPOINT ?? env.S3_ENDPOINT)! }).then(ready) : undefined,
+      wanted.has('nessie')
+        ? startNessie(ctx, { s3Endpoint: (s3?.env.S3_ENDPOINT ?? env.S3_ENDPOINT)! }).then(ready)
+        : undefined,
     ]);
     throwIfAnyFailed(results);
   } catch (err) {
@@ -150,7 +172,10 @@ function throwIfAnyFailed(results: PromiseSettledResult<unknown>[]): void {
 }
 
 /** Stops every engine recorded in `<home>/state.json` (SIGTERM to its group, SIGKILL after a grace period). */
-export async function stopEngines(home: string = enginesHome(), progress?: Progress): Promise<{ name: string; result: string }[]> {
+export async function stopEngines(
+  home: string = enginesHome(),
+  progress?: Progress,
+): Promise<{ name: string; result: string }[]> {
   const state = readState(home);
   if (!state) return [];
   const results = await Promise.all(

@@ -26,7 +26,10 @@ function jdkAt(home: string | undefined): Jdk | undefined {
     if (match) major = match[1] === '1' ? Number(match[2]) : Number(match[1]);
   } catch {
     try {
-      const out = execFileSync(java, ['-XshowSettings:properties', '-version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const out = execFileSync(java, ['-XshowSettings:properties', '-version'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const match = /java\.specification\.version = (\d+)/.exec(out);
       if (match) major = Number(match[1]);
     } catch {
@@ -57,7 +60,8 @@ export function findJdk(engine: string, minMajor: number, env: NodeJS.ProcessEnv
   if (override) {
     const jdk = jdkAt(override);
     if (!jdk) throw new Error(`${overrideVar}=${override} is not a JDK (no bin/java)`);
-    if (jdk.major < minMajor) throw new Error(`${overrideVar}=${override} is Java ${jdk.major}; ${engine} needs ${minMajor} or newer`);
+    if (jdk.major < minMajor)
+      throw new Error(`${overrideVar}=${override} is Java ${jdk.major}; ${engine} needs ${minMajor} or newer`);
     return jdk;
   }
   const system = existsSync(SYSTEM_JVMS) ? readdirSync(SYSTEM_JVMS).map((name) => path.join(SYSTEM_JVMS, name)) : [];

@@ -19,18 +19,33 @@ const LOG4J_VERSION = '2.26.1';
 const SLF4J_VERSION = '2.0.20';
 const MIN_JAVA = 17;
 
-export async function fetchKafka(version: string, options: { env?: NodeJS.ProcessEnv; progress: Progress; quietWhenCached?: boolean }): Promise<string> {
-  return cached('kafka', version, async (dir) => {
-    options.progress(`kafka ${version}: resolving org.apache.kafka:kafka_2.13:${version} and log4j ${LOG4J_VERSION} with Maven`);
-    await copyDependencies(dir, `kafka-${version}`, [
-      { groupId: 'org.apache.kafka', artifactId: 'kafka_2.13', version },
-      // Kafka's pom pins slf4j-api 1.7, which ignores an SLF4J 2 provider (and then logs nothing); a direct
-      // dependency is nearer and wins.
-      { groupId: 'org.slf4j', artifactId: 'slf4j-api', version: SLF4J_VERSION },
-      { groupId: 'org.apache.logging.log4j', artifactId: 'log4j-slf4j2-impl', version: LOG4J_VERSION },
-      { groupId: 'org.apache.logging.log4j', artifactId: 'log4j-core', version: LOG4J_VERSION },
-    ], { log: fetchLog('kafka', version, options.env), progress: options.progress });
-  }, options);
+export async function fetchKafka(
+  version: string,
+  options: { env?: NodeJS.ProcessEnv; progress: Progress; quietWhenCached?: boolean },
+): Promise<string> {
+  return cached(
+    'kafka',
+    version,
+    async (dir) => {
+      options.progress(
+        `kafka ${version}: resolving org.apache.kafka:kafka_2.13:${version} and log4j ${LOG4J_VERSION} with Maven`,
+      );
+      await copyDependencies(
+        dir,
+        `kafka-${version}`,
+        [
+          { groupId: 'org.apache.kafka', artifactId: 'kafka_2.13', version },
+          // Kafka's pom pins slf4j-api 1.7, which ignores an SLF4J 2 provider (and then logs nothing); a direct
+          // dependency is nearer and wins.
+          { groupId: 'org.slf4j', artifactId: 'slf4j-api', version: SLF4J_VERSION },
+          { groupId: 'org.apache.logging.log4j', artifactId: 'log4j-slf4j2-impl', version: LOG4J_VERSION },
+          { groupId: 'org.apache.logging.log4j', artifactId: 'log4j-core', version: LOG4J_VERSION },
+        ],
+        { log: fetchLog('kafka', version, options.env), progress: options.progress },
+      );
+    },
+    options,
+  );
 }
 
 function serverProperties(o: { broker: number; controller: number; dataDir: string }): string {
@@ -89,14 +104,37 @@ export async function startKafka(ctx: StartContext, version = KAFKA_VERSION): Pr
   const log = path.join(ctx.home, 'logs', 'kafka.log');
   mkdirSync(path.dirname(log), { recursive: true });
   const classpath = path.join(dir, 'libs', '*');
-  const jvm = ['-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${path.join(home, 'log4j2.properties')}`, '-cp', classpath];
+  const jvm = [
+    '-Djava.awt.headless=true',
+    `-Dlog4j2.configurationFile=${path.join(home, 'log4j2.properties')}`,
+    '-cp',
+    classpath,
+  ];
   const javaEnv = { ...ctx.env, JAVA_HOME: jdk.home };
 
   ctx.progress(`kafka ${version}: formatting ${dataDir} (Java ${jdk.major})`);
-  await run(jdk.java, [...jvm, 'kafka.tools.StorageTool', 'format', '--standalone', '--ignore-formatted', '-t', clusterId(), '-c', properties], { cwd: home, env: javaEnv, log });
+  await run(
+    jdk.java,
+    [
+      ...jvm,
+      'kafka.tools.StorageTool',
+      'format',
+      '--standalone',
+      '--ignore-formatted',
+      '-t',
+      clusterId(),
+      '-c',
+      properties,
+    ],
+    { cwd: home, env: javaEnv, log },
+  );
 
   ctx.progress(`kafka ${version}: starting on ${HOST}:${broker} (controller ${controller})`);
-  const spawned = spawnDetached(jdk.java, ['-Xms256m', '-Xmx512m', ...jvm, 'kafka.Kafka', properties], { cwd: home, env: javaEnv, log });
+  const spawned = spawnDetached(jdk.java, ['-Xms256m', '-Xmx512m', ...jvm, 'kafka.Kafka', properties], {
+    cwd: home,
+    env: javaEnv,
+    log,
+  });
   const brokers = `${HOST}:${broker}`;
   const engine: RunningEngine = {
     name: 'kafka',
@@ -111,7 +149,12 @@ export async function startKafka(ctx: StartContext, version = KAFKA_VERSION): Pr
   };
   ctx.spawned?.({ name: engine.name, version: engine.version, pid: engine.pid, ports: engine.ports, log });
   try {
-    await waitReady('kafka', () => kafkaAnswers(brokers), { timeoutMs: ctx.timeoutMs, spawned, log, progress: ctx.progress });
+    await waitReady('kafka', () => kafkaAnswers(brokers), {
+      timeoutMs: ctx.timeoutMs,
+      spawned,
+      log,
+      progress: ctx.progress,
+    });
   } catch (err) {
     await engine.stop();
     throw err;
@@ -132,7 +175,13 @@ function clusterId(): string {
 
 /** Ready when an admin client connects and lists topics (the broker has joined its own controller quorum). */
 export async function kafkaAnswers(brokers: string): Promise<boolean> {
-  const kafka = new kafkajs.Kafka({ clientId: 'floe-engines', brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 1000 });
+  const kafka = new kafkajs.Kafka({
+    clientId: 'floe-engines',
+    brokers: [brokers],
+    logLevel: kafkajs.logLevel.NOTHING,
+    retry: { retries: 0 },
+    connectionTimeout: 1000,
+  });
   const admin = kafka.admin();
   try {
     await admin.connect();

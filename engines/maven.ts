@@ -20,14 +20,16 @@ const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 export function pom(name: string, dependencies: Coordinate[]): string {
   const deps = dependencies
-    .map((d) => [
-      '    <dependency>',
-      `      <groupId>${xml(d.groupId)}</groupId>`,
-      `      <artifactId>${xml(d.artifactId)}</artifactId>`,
-      `      <version>${xml(d.version)}</version>`,
-      ...(d.classifier ? [`      <classifier>${xml(d.classifier)}</classifier>`] : []),
-      '    </dependency>',
-    ].join('\n'))
+    .map((d) =>
+      [
+        '    <dependency>',
+        `      <groupId>${xml(d.groupId)}</groupId>`,
+        `      <artifactId>${xml(d.artifactId)}</artifactId>`,
+        `      <version>${xml(d.version)}</version>`,
+        ...(d.classifier ? [`      <classifier>${xml(d.classifier)}</classifier>`] : []),
+        '    </dependency>',
+      ].join('\n'),
+    )
     .join('\n');
   return `<?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -46,19 +48,39 @@ ${deps}
 const mavenArgs = ['-B', '-Dstyle.color=never'];
 
 /** Copies the runtime closure of `dependencies` into `<dir>/libs` (the pom is written to `<dir>/pom.xml`). */
-export async function copyDependencies(dir: string, name: string, dependencies: Coordinate[], options: { log: string; progress?: Progress }): Promise<void> {
+export async function copyDependencies(
+  dir: string,
+  name: string,
+  dependencies: Coordinate[],
+  options: { log: string; progress?: Progress },
+): Promise<void> {
   writeFileSync(path.join(dir, 'pom.xml'), pom(name, dependencies));
-  await run('mvn', [...mavenArgs, '-f', path.join(dir, 'pom.xml'), `${DEPENDENCY_PLUGIN}:copy-dependencies`, '-DincludeScope=runtime', `-DoutputDirectory=${path.join(dir, 'libs')}`], {
-    cwd: dir,
-    log: options.log,
-    progress: options.progress,
-    label: `${name}: Maven`,
-    counting: /Downloaded from /,
-  });
+  await run(
+    'mvn',
+    [
+      ...mavenArgs,
+      '-f',
+      path.join(dir, 'pom.xml'),
+      `${DEPENDENCY_PLUGIN}:copy-dependencies`,
+      '-DincludeScope=runtime',
+      `-DoutputDirectory=${path.join(dir, 'libs')}`,
+    ],
+    {
+      cwd: dir,
+      log: options.log,
+      progress: options.progress,
+      label: `${name}: Maven`,
+      counting: /Downloaded from /,
+    },
+  );
 }
 
 /** Copies one artifact (no dependencies) into `dir`, named `<artifactId>-<version>[-<classifier>].jar`. */
-export async function copyArtifact(dir: string, coordinate: Coordinate, options: { log: string; progress?: Progress }): Promise<string> {
+export async function copyArtifact(
+  dir: string,
+  coordinate: Coordinate,
+  options: { log: string; progress?: Progress },
+): Promise<string> {
   const { groupId, artifactId, version, classifier } = coordinate;
   const artifact = `${groupId}:${artifactId}:${version}:jar${classifier ? `:${classifier}` : ''}`;
   await run('mvn', [...mavenArgs, `${DEPENDENCY_PLUGIN}:copy`, `-Dartifact=${artifact}`, `-DoutputDirectory=${dir}`], {

@@ -8,7 +8,14 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { cached, fetchLog } from './cache.ts';
-import { ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, WAREHOUSE, type RunningEngine, type StartContext } from './engine.ts';
+import {
+  ACCESS_KEY_ID,
+  REGION,
+  SECRET_ACCESS_KEY,
+  WAREHOUSE,
+  type RunningEngine,
+  type StartContext,
+} from './engine.ts';
 import { findJdk } from './java.ts';
 import { copyArtifact } from './maven.ts';
 import { freePorts, HOST } from './ports.ts';
@@ -19,23 +26,39 @@ const MIN_JAVA = 21;
 const RUNNER = (version: string) => `nessie-quarkus-${version}-runner.jar`;
 
 /** The runner jar: `FLOE_NESSIE_JAR` when set, else the cached download. */
-export async function fetchNessie(version: string, options: { env?: NodeJS.ProcessEnv; progress: Progress; quietWhenCached?: boolean }): Promise<string> {
+export async function fetchNessie(
+  version: string,
+  options: { env?: NodeJS.ProcessEnv; progress: Progress; quietWhenCached?: boolean },
+): Promise<string> {
   const local = options.env?.FLOE_NESSIE_JAR;
   if (local) {
     if (!options.quietWhenCached) options.progress(`nessie: using FLOE_NESSIE_JAR=${local}`);
     return path.resolve(local);
   }
-  const dir = await cached('nessie', version, async (work) => {
-    options.progress(`nessie ${version}: fetching org.projectnessie.nessie:nessie-quarkus:${version}:jar:runner with Maven`);
-    try {
-      await copyArtifact(work, { groupId: 'org.projectnessie.nessie', artifactId: 'nessie-quarkus', version, classifier: 'runner' }, {
-        log: fetchLog('nessie', version, options.env),
-        progress: options.progress,
-      });
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n  (set FLOE_NESSIE_JAR to a nessie-quarkus runner jar to use one from disk, or start without Nessie: --only kafka,s3)`);
-    }
-  }, options);
+  const dir = await cached(
+    'nessie',
+    version,
+    async (work) => {
+      options.progress(
+        `nessie ${version}: fetching org.projectnessie.nessie:nessie-quarkus:${version}:jar:runner with Maven`,
+      );
+      try {
+        await copyArtifact(
+          work,
+          { groupId: 'org.projectnessie.nessie', artifactId: 'nessie-quarkus', version, classifier: 'runner' },
+          {
+            log: fetchLog('nessie', version, options.env),
+            progress: options.progress,
+          },
+        );
+      } catch (err) {
+        throw new Error(
+          `${(err as Error).message}\n  (set FLOE_NESSIE_JAR to a nessie-quarkus runner jar to use one from disk, or start without Nessie: --only kafka,s3)`,
+        );
+      }
+    },
+    options,
+  );
   return path.join(dir, RUNNER(version));
 }
 
@@ -67,7 +90,11 @@ function properties(o: { http: number; management: number; s3Endpoint: string })
   };
 }
 
-export async function startNessie(ctx: StartContext, options: NessieOptions, version = NESSIE_VERSION): Promise<RunningEngine> {
+export async function startNessie(
+  ctx: StartContext,
+  options: NessieOptions,
+  version = NESSIE_VERSION,
+): Promise<RunningEngine> {
   const jdk = findJdk('nessie', MIN_JAVA, ctx.env);
   const jar = await fetchNessie(version, { env: ctx.env, progress: ctx.progress, quietWhenCached: true });
   const label = ctx.env.FLOE_NESSIE_JAR ? path.basename(jar) : version;
@@ -76,9 +103,15 @@ export async function startNessie(ctx: StartContext, options: NessieOptions, ver
   const [http, management] = await freePorts(2);
   const log = path.join(ctx.home, 'logs', 'nessie.log');
   mkdirSync(path.dirname(log), { recursive: true });
-  const props = Object.entries(properties({ http, management, s3Endpoint: options.s3Endpoint })).map(([k, v]) => `-D${k}=${v}`);
+  const props = Object.entries(properties({ http, management, s3Endpoint: options.s3Endpoint })).map(
+    ([k, v]) => `-D${k}=${v}`,
+  );
   ctx.progress(`nessie ${label}: starting on http://${HOST}:${http} (management ${management}, Java ${jdk.major})`);
-  const spawned = spawnDetached(jdk.java, ['-Xms128m', '-Xmx768m', ...props, '-jar', jar], { cwd: home, env: { ...ctx.env, JAVA_HOME: jdk.home }, log });
+  const spawned = spawnDetached(jdk.java, ['-Xms128m', '-Xmx768m', ...props, '-jar', jar], {
+    cwd: home,
+    env: { ...ctx.env, JAVA_HOME: jdk.home },
+    log,
+  });
   const uri = `http://${HOST}:${http}`;
   const engine: RunningEngine = {
     name: 'nessie',
@@ -93,7 +126,12 @@ export async function startNessie(ctx: StartContext, options: NessieOptions, ver
   };
   ctx.spawned?.({ name: engine.name, version: engine.version, pid: engine.pid, ports: engine.ports, log });
   try {
-    await waitReady('nessie', () => nessieAnswers(uri), { timeoutMs: ctx.timeoutMs, spawned, log, progress: ctx.progress });
+    await waitReady('nessie', () => nessieAnswers(uri), {
+      timeoutMs: ctx.timeoutMs,
+      spawned,
+      log,
+      progress: ctx.progress,
+    });
   } catch (err) {
     await engine.stop();
     throw err;
@@ -106,4 +144,3 @@ export async function nessieAnswers(uri: string): Promise<boolean> {
   await response.arrayBuffer();
   return response.status === 200;
 }
-

@@ -26,7 +26,11 @@ export async function run(command: string, args: string[], options: RunOptions):
   const fd = openSync(options.log, 'a');
   writeSync(fd, `\n$ ${command} ${args.join(' ')}\n`);
   closeSync(fd);
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   let counted = 0;
   let partial = '';
@@ -62,9 +66,13 @@ export async function run(command: string, args: string[], options: RunOptions):
     // eslint-disable-next-line no-control-regex
     const plain = lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, ''));
     const boilerplate = /^\[ERROR\]\s*($|To see the full|Re-run Maven|For more information|\[Help \d\])/;
-    const errors = plain.filter((l) => /\[ERROR\]|ERROR:|error:|Could not|No matching distribution/i.test(l) && !boilerplate.test(l)).slice(0, 8);
+    const errors = plain
+      .filter((l) => /\[ERROR\]|ERROR:|error:|Could not|No matching distribution/i.test(l) && !boilerplate.test(l))
+      .slice(0, 8);
     const shown = (errors.length ? errors : plain.slice(-8)).join('\n  ');
-    throw new Error(`${command} ${args.slice(0, 3).join(' ')}… exited with ${code} (full output in ${options.log}):\n  ${shown}`);
+    throw new Error(
+      `${command} ${args.slice(0, 3).join(' ')}… exited with ${code} (full output in ${options.log}):\n  ${shown}`,
+    );
   }
 }
 
@@ -75,7 +83,11 @@ export interface Spawned {
 }
 
 /** Starts an engine detached, in its own process group, writing stdout and stderr to `log`. */
-export function spawnDetached(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; log: string }): Spawned {
+export function spawnDetached(
+  command: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; log: string },
+): Spawned {
   const fd = openSync(options.log, 'a');
   writeSync(fd, `\n# ${new Date().toISOString()} $ ${command} ${args.join(' ')}\n`);
   const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', fd, fd], detached: true });
@@ -166,12 +178,16 @@ export async function waitReady(
   let lastNote = started;
   while (true) {
     if (exitCode !== undefined) {
-      throw new Error(`${name} exited with ${exitCode} before it was ready; last lines of ${options.log}:\n${tail(options.log)}`);
+      throw new Error(
+        `${name} exited with ${exitCode} before it was ready; last lines of ${options.log}:\n${tail(options.log)}`,
+      );
     }
     if (await probe().catch(() => false)) return;
     const now = Date.now();
     if (now - started > options.timeoutMs) {
-      throw new Error(`${name} was not ready within ${Math.round(options.timeoutMs / 1000)}s; last lines of ${options.log}:\n${tail(options.log)}`);
+      throw new Error(
+        `${name} was not ready within ${Math.round(options.timeoutMs / 1000)}s; last lines of ${options.log}:\n${tail(options.log)}`,
+      );
     }
     if (options.progress && now - lastNote >= 5000) {
       lastNote = now;

@@ -7,27 +7,47 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { cached, fetchLog } from './cache.ts';
-import { ACCESS_KEY_ID, BUCKET, REGION, SECRET_ACCESS_KEY, WAREHOUSE, type RunningEngine, type StartContext } from './engine.ts';
+import {
+  ACCESS_KEY_ID,
+  BUCKET,
+  REGION,
+  SECRET_ACCESS_KEY,
+  WAREHOUSE,
+  type RunningEngine,
+  type StartContext,
+} from './engine.ts';
 import { freePort, HOST } from './ports.ts';
 import { run, spawnDetached, stopGroup, waitReady, type Progress } from './proc.ts';
 
 export const MOTO_VERSION = '5.2.5';
 
-export async function fetchMoto(version: string, options: { env?: NodeJS.ProcessEnv; progress: Progress; quietWhenCached?: boolean }): Promise<string> {
+export async function fetchMoto(
+  version: string,
+  options: { env?: NodeJS.ProcessEnv; progress: Progress; quietWhenCached?: boolean },
+): Promise<string> {
   const python = options.env?.FLOE_PYTHON || 'python3';
-  return cached('moto', version, async (dir) => {
-    const log = fetchLog('moto', version, options.env);
-    const venv = path.join(dir, 'venv');
-    options.progress(`moto ${version}: creating a virtualenv with ${python}`);
-    await run(python, ['-m', 'venv', venv], { log });
-    options.progress(`moto ${version}: pip install moto[server]==${version}`);
-    await run(path.join(venv, 'bin', 'pip'), ['install', '--disable-pip-version-check', '--no-input', `moto[server]==${version}`], {
-      log,
-      progress: options.progress,
-      label: `moto ${version}: pip`,
-      counting: /^\s*(Downloading|Using cached) /,
-    });
-  }, options);
+  return cached(
+    'moto',
+    version,
+    async (dir) => {
+      const log = fetchLog('moto', version, options.env);
+      const venv = path.join(dir, 'venv');
+      options.progress(`moto ${version}: creating a virtualenv with ${python}`);
+      await run(python, ['-m', 'venv', venv], { log });
+      options.progress(`moto ${version}: pip install moto[server]==${version}`);
+      await run(
+        path.join(venv, 'bin', 'pip'),
+        ['install', '--disable-pip-version-check', '--no-input', `moto[server]==${version}`],
+        {
+          log,
+          progress: options.progress,
+          label: `moto ${version}: pip`,
+          counting: /^\s*(Downloading|Using cached) /,
+        },
+      );
+    },
+    options,
+  );
 }
 
 export function s3Client(endpoint: string): S3Client {
@@ -48,11 +68,15 @@ export async function startS3(ctx: StartContext, version = MOTO_VERSION): Promis
   ctx.progress(`moto ${version}: starting on ${endpoint}`);
   // `python -m` rather than the `moto_server` script: the venv was built under a temporary name and renamed, and
   // scripts keep the old interpreter path in their shebang while `bin/python` finds its venv from where it is.
-  const spawned = spawnDetached(path.join(dir, 'venv', 'bin', 'python'), ['-m', 'moto.server', '-H', HOST, '-p', String(port)], {
-    cwd: ctx.home,
-    env: { ...ctx.env, PYTHONUNBUFFERED: '1' },
-    log,
-  });
+  const spawned = spawnDetached(
+    path.join(dir, 'venv', 'bin', 'python'),
+    ['-m', 'moto.server', '-H', HOST, '-p', String(port)],
+    {
+      cwd: ctx.home,
+      env: { ...ctx.env, PYTHONUNBUFFERED: '1' },
+      log,
+    },
+  );
   const engine: RunningEngine = {
     name: 's3',
     version: `moto ${version}`,

@@ -25,14 +25,17 @@ function s3Checks(endpoint: string): Check[] {
       async run() {
         const client = s3Client(endpoint);
         try {
-          const first = await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'first', IfNoneMatch: '*' }));
+          const first = await client.send(
+            new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'first', IfNoneMatch: '*' }),
+          );
           let second: number | undefined;
           try {
             await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'second', IfNoneMatch: '*' }));
           } catch (err) {
             second = statusOf(err);
           }
-          if (second !== 412) throw new Error(`second conditional create answered ${second ?? '200 (overwrote)'}, not 412`);
+          if (second !== 412)
+            throw new Error(`second conditional create answered ${second ?? '200 (overwrote)'}, not 412`);
           const read = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
           const body = await read.Body!.transformToString();
           if (body !== 'first') throw new Error(`object reads back ${JSON.stringify(body)}, not "first"`);
@@ -71,7 +74,11 @@ function kafkaChecks(brokers: string): Check[] {
     {
       name: 'kafka: create topic, produce, consume (kafkajs)',
       async run() {
-        const kafka = new kafkajs.Kafka({ clientId: 'floe-engines-check', brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING });
+        const kafka = new kafkajs.Kafka({
+          clientId: 'floe-engines-check',
+          brokers: [brokers],
+          logLevel: kafkajs.logLevel.NOTHING,
+        });
         const topic = `engines-check-${randomBytes(4).toString('hex')}`;
         const admin = kafka.admin();
         const producer = kafka.producer({ idempotent: true });
@@ -87,7 +94,10 @@ function kafkaChecks(brokers: string): Check[] {
           await consumer.connect();
           await consumer.subscribe({ topics: [topic], fromBeginning: true });
           await new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error(`consumed ${seen.length} of ${values.length} records within 30s`)), 30_000);
+            const timer = setTimeout(
+              () => reject(new Error(`consumed ${seen.length} of ${values.length} records within 30s`)),
+              30_000,
+            );
             consumer
               .run({
                 eachMessage: async ({ message }) => {
@@ -100,7 +110,8 @@ function kafkaChecks(brokers: string): Check[] {
               })
               .catch(reject);
           });
-          if ([...seen].sort().join() !== values.join()) throw new Error(`consumed ${seen.join()} instead of ${values.join()}`);
+          if ([...seen].sort().join() !== values.join())
+            throw new Error(`consumed ${seen.join()} instead of ${values.join()}`);
           const offsets = await admin.fetchTopicOffsets(topic);
           await admin.deleteTopics({ topics: [topic] });
           return `topic ${topic}: ${values.length} records produced and consumed; high watermarks ${offsets.map((o) => o.high).join('/')}`;
@@ -122,20 +133,26 @@ function nessieChecks(apiUri: string, icebergUri: string | undefined): Check[] {
         const response = await fetch(`${apiUri}/v2/config`);
         const text = await response.text();
         if (response.status !== 200) throw new Error(`answered ${response.status}: ${text.slice(0, 300)}`);
-        const config = JSON.parse(text) as { defaultBranch?: string; maxSupportedApiVersion?: number; actualApiVersion?: number };
+        const config = JSON.parse(text) as {
+          defaultBranch?: string;
+          maxSupportedApiVersion?: number;
+          actualApiVersion?: number;
+        };
         return `default branch ${config.defaultBranch}, API v${config.actualApiVersion ?? config.maxSupportedApiVersion}`;
       },
     },
     ...(icebergUri
-      ? [{
-          name: 'nessie: Iceberg REST GET /iceberg/v1/config',
-          async run() {
-            const response = await fetch(`${icebergUri}/v1/config?warehouse=warehouse`);
-            const text = await response.text();
-            if (response.status !== 200) throw new Error(`answered ${response.status}: ${text.slice(0, 300)}`);
-            return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+      ? [
+          {
+            name: 'nessie: Iceberg REST GET /iceberg/v1/config',
+            async run() {
+              const response = await fetch(`${icebergUri}/v1/config?warehouse=warehouse`);
+              const text = await response.text();
+              if (response.status !== 200) throw new Error(`answered ${response.status}: ${text.slice(0, 300)}`);
+              return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+            },
           },
-        }]
+        ]
       : []),
   ];
 }

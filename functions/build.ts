@@ -40,7 +40,10 @@ function entry(name: string): string {
 
 export const BUNDLES = [...FUNCTIONS, 'dashboard'] as const;
 
-export async function buildFunctions(names: readonly string[] = BUNDLES, out: string = DEFAULT_OUT): Promise<{ name: string; file: string; bytes: number }[]> {
+export async function buildFunctions(
+  names: readonly string[] = BUNDLES,
+  out: string = DEFAULT_OUT,
+): Promise<{ name: string; file: string; bytes: number }[]> {
   await mkdir(out, { recursive: true });
   const sizes: { name: string; file: string; bytes: number }[] = [];
   for (const name of names) {
@@ -70,7 +73,10 @@ export async function buildFunctions(names: readonly string[] = BUNDLES, out: st
     // The dashboard serves its page and Chart.js's browser bundle from next to itself (dashboard/server.ts).
     await cp(path.join(root, 'dashboard/page'), path.join(out, 'page'), { recursive: true });
     await mkdir(path.join(out, 'page', 'vendor'), { recursive: true });
-    await copyFile(path.join(root, 'node_modules/chart.js/dist/chart.umd.min.js'), path.join(out, 'page', 'vendor', 'chart.umd.min.js'));
+    await copyFile(
+      path.join(root, 'node_modules/chart.js/dist/chart.umd.min.js'),
+      path.join(out, 'page', 'vendor', 'chart.umd.min.js'),
+    );
   }
   return sizes;
 }
@@ -78,11 +84,13 @@ export async function buildFunctions(names: readonly string[] = BUNDLES, out: st
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
-    console.log([
-      'Usage: npm run build [-- [--out DIR] [name...]]',
-      '',
-      `Bundles the named functions (default all: ${BUNDLES.join(', ')}) into DIR/<name>.mjs (default dist/functions).`,
-    ].join('\n'));
+    console.log(
+      [
+        'Usage: npm run build [-- [--out DIR] [name...]]',
+        '',
+        `Bundles the named functions (default all: ${BUNDLES.join(', ')}) into DIR/<name>.mjs (default dist/functions).`,
+      ].join('\n'),
+    );
     process.exit(0);
   }
   let out = DEFAULT_OUT;

@@ -7,7 +7,9 @@ import { serve } from './serve.ts';
 
 const name = process.env.FLOE_FUNCTION;
 if (!name || !(FUNCTIONS as readonly string[]).includes(name)) {
-  console.error(`FLOE_FUNCTION must name one of: ${FUNCTIONS.join(', ')} (got ${name === undefined ? 'nothing' : `'${name}'`})`);
+  console.error(
+    `FLOE_FUNCTION must name one of: ${FUNCTIONS.join(', ')} (got ${name === undefined ? 'nothing' : `'${name}'`})`,
+  );
   process.exit(2);
 }
 const { init } = await functionModule(name as FunctionName);

@@ -38,7 +38,13 @@ export async function serve(name: string, init: (env: FloeEnv) => Promise<FloeFu
   }
   try {
     const fn = await init(env);
-    const host = await startHost({ fn, logger: log, port: env.port, sink: env.sink, bodyLimitBytes: env.bodyLimitBytes });
+    const host = await startHost({
+      fn,
+      logger: log,
+      port: env.port,
+      sink: env.sink,
+      bodyLimitBytes: env.bodyLimitBytes,
+    });
     log.info({ port: host.port, sink: env.sink ?? null }, `${name} ready`);
     closeOnSignals(host, log);
   } catch (err) {

@@ -18,19 +18,40 @@ export const command: Command = {
       await opened.close();
     }
     if (values.json) {
-      console.log(stringifyJson({ branches: view.branches, stages: view.stages, latency: view.latency, catalog: opened.source }));
+      console.log(
+        stringifyJson({ branches: view.branches, stages: view.stages, latency: view.latency, catalog: opened.source }),
+      );
       return 0;
     }
     if (!view.branches.length) console.log('no WAP branches (every batch is published)');
     else {
-      const rows = view.branches.map((b) => [b.branch, b.stage, b.verdict ?? '', b.rows === null ? '' : String(b.rows), b.ageMs === null ? '?' : `${Math.round(b.ageMs / 1000)}s`]);
+      const rows = view.branches.map((b) => [
+        b.branch,
+        b.stage,
+        b.verdict ?? '',
+        b.rows === null ? '' : String(b.rows),
+        b.ageMs === null ? '?' : `${Math.round(b.ageMs / 1000)}s`,
+      ]);
       const header = ['branch', 'stage', 'verdict', 'rows', 'age'];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-      console.log([header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n'));
+      console.log(
+        [header, ...rows]
+          .map((r) =>
+            r
+              .map((c, i) => c.padEnd(widths[i]))
+              .join('  ')
+              .trimEnd(),
+          )
+          .join('\n'),
+      );
     }
     const { stages, latency } = view;
-    console.log(`\nstages: ${Object.entries(stages).map(([k, v]) => `${k} ${v}`).join(', ')}`
-      + (latency ? ` · publish latency p50 ${latency.p50} ms, p99 ${latency.p99} ms (${latency.count} batches)` : ''));
+    console.log(
+      `\nstages: ${Object.entries(stages)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}` +
+        (latency ? ` · publish latency p50 ${latency.p50} ms, p99 ${latency.p99} ms (${latency.count} batches)` : ''),
+    );
     return 0;
   },
 };

@@ -19,9 +19,20 @@ export const command: Command = {
     'There is no login: keep the default host 127.0.0.1 unless something in front of it authenticates.',
   ].join('\n'),
   options: {
-    port: { type: 'string', short: 'p', placeholder: 'PORT', default: String(LOCAL_PORTS.dashboard), description: 'TCP port (0 picks a free one)' },
+    port: {
+      type: 'string',
+      short: 'p',
+      placeholder: 'PORT',
+      default: String(LOCAL_PORTS.dashboard),
+      description: 'TCP port (0 picks a free one)',
+    },
     host: { type: 'string', placeholder: 'HOST', default: '127.0.0.1', description: 'address to listen on' },
-    function: { type: 'string', multiple: true, placeholder: 'NAME=URL', description: "a function whose /metrics to show, e.g. writer=http://127.0.0.1:8101" },
+    function: {
+      type: 'string',
+      multiple: true,
+      placeholder: 'NAME=URL',
+      description: 'a function whose /metrics to show, e.g. writer=http://127.0.0.1:8101',
+    },
   },
   examples: ['floe dashboard', 'floe dashboard --port 8080 --host 0.0.0.0 --function writer=http://127.0.0.1:8101'],
   async run({ values }) {
@@ -43,7 +54,14 @@ export const command: Command = {
       const { env, catalog } = opened;
       const log = createLogger({ name: 'dashboard' });
       const dashboard = await startDashboard({
-        catalog, io: catalog.io, warehouse: env.warehouse, functions, config: env.pipeline, port, host, logger: log,
+        catalog,
+        io: catalog.io,
+        warehouse: env.warehouse,
+        functions,
+        config: env.pipeline,
+        port,
+        host,
+        logger: log,
       });
       console.log(`floe dashboard: ${dashboard.url}`);
       await new Promise<void>((resolve) => {

@@ -14,19 +14,51 @@ export const command: Command = {
     'A single-node broker speaking the Kafka wire protocol (kafkajs 2.x, librdkafka 2.x / kcat), storing topics in durable\n' +
     'segment files under --data. Acknowledged records and committed group offsets survive kill -9.',
   options: {
-    port: { type: 'string', short: 'p', placeholder: 'PORT', default: '9092', description: 'port to listen on (0: any free port)' },
+    port: {
+      type: 'string',
+      short: 'p',
+      placeholder: 'PORT',
+      default: '9092',
+      description: 'port to listen on (0: any free port)',
+    },
     host: { type: 'string', placeholder: 'HOST', default: '127.0.0.1', description: 'interface to bind' },
-    'advertised-host': { type: 'string', placeholder: 'HOST', description: 'host announced to clients (default: --host)' },
+    'advertised-host': {
+      type: 'string',
+      placeholder: 'HOST',
+      description: 'host announced to clients (default: --host)',
+    },
     data: { type: 'string', short: 'd', placeholder: 'DIR', default: '.floe/kafka', description: 'data directory' },
     partitions: { type: 'string', placeholder: 'N', default: '1', description: 'partitions of auto-created topics' },
     'no-auto-create': { type: 'boolean', description: 'do not create unknown topics when clients ask for them' },
     fsync: { type: 'string', placeholder: 'POLICY', default: 'interval', description: 'always | interval | never' },
-    'fsync-interval': { type: 'string', placeholder: 'DURATION', default: '1s', description: 'how often dirty logs are fsynced under --fsync interval' },
-    retention: { type: 'string', placeholder: 'DURATION', default: '7d', description: "delete segments older than this ('-1': keep forever)" },
-    'retention-bytes': { type: 'string', placeholder: 'BYTES', description: 'delete oldest segments while a partition is larger than this' },
-    'segment-bytes': { type: 'string', placeholder: 'BYTES', default: String(128 * 1024 * 1024), description: 'roll to a new segment file past this size' },
+    'fsync-interval': {
+      type: 'string',
+      placeholder: 'DURATION',
+      default: '1s',
+      description: 'how often dirty logs are fsynced under --fsync interval',
+    },
+    retention: {
+      type: 'string',
+      placeholder: 'DURATION',
+      default: '7d',
+      description: "delete segments older than this ('-1': keep forever)",
+    },
+    'retention-bytes': {
+      type: 'string',
+      placeholder: 'BYTES',
+      description: 'delete oldest segments while a partition is larger than this',
+    },
+    'segment-bytes': {
+      type: 'string',
+      placeholder: 'BYTES',
+      default: String(128 * 1024 * 1024),
+      description: 'roll to a new segment file past this size',
+    },
   },
-  examples: ['floe kafka --port 9092 --data .floe/kafka', 'floe kafka --port 0 --data /tmp/k --partitions 4 --fsync always'],
+  examples: [
+    'floe kafka --port 9092 --data .floe/kafka',
+    'floe kafka --port 0 --data /tmp/k --partitions 4 --fsync always',
+  ],
   async run({ values }) {
     const port = intOption(values, 'port', { min: 0, max: 65535 })!;
     const fsync = stringOption(values, 'fsync') as FsyncPolicy;

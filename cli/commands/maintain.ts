@@ -29,11 +29,33 @@ export const command: Command = {
   ].join('\n'),
   positionals: [{ name: 'job', required: true, description: JOBS.join(' | ') }],
   options: {
-    table: { type: 'string', multiple: true, placeholder: 'NS.TABLE', description: 'compact/expire/manifests: only this table' },
-    'dry-run': { type: 'boolean', description: 'plan and report, change nothing (orphans: list what would be deleted, with sizes)' },
-    'older-than': { type: 'string', placeholder: 'AGE', description: 'orphans: grace period (default FLOE_ORPHAN_GRACE or 3d); expire: maximum snapshot age' },
-    option: { type: 'string', multiple: true, placeholder: 'KEY=VALUE', description: `compact: rewrite option (${BIN_PACK_OPTIONS.join(', ')})` },
-    sink: { type: 'string', placeholder: 'URL', description: 'branches: where re-driven events go (default K_SINK; without one stalled batches are only reported)' },
+    table: {
+      type: 'string',
+      multiple: true,
+      placeholder: 'NS.TABLE',
+      description: 'compact/expire/manifests: only this table',
+    },
+    'dry-run': {
+      type: 'boolean',
+      description: 'plan and report, change nothing (orphans: list what would be deleted, with sizes)',
+    },
+    'older-than': {
+      type: 'string',
+      placeholder: 'AGE',
+      description: 'orphans: grace period (default FLOE_ORPHAN_GRACE or 3d); expire: maximum snapshot age',
+    },
+    option: {
+      type: 'string',
+      multiple: true,
+      placeholder: 'KEY=VALUE',
+      description: `compact: rewrite option (${BIN_PACK_OPTIONS.join(', ')})`,
+    },
+    sink: {
+      type: 'string',
+      placeholder: 'URL',
+      description:
+        'branches: where re-driven events go (default K_SINK; without one stalled batches are only reported)',
+    },
     json: { type: 'boolean', description: 'print one JSON line instead of the summary' },
   },
   examples: [
@@ -52,32 +74,53 @@ export const command: Command = {
     let run: JobRun;
     try {
       const { env, catalog } = opened;
-      const log = createLogger({ name: 'maintain', level: process.env.FLOE_LOG_LEVEL ?? 'warn', destination: process.stderr });
+      const log = createLogger({
+        name: 'maintain',
+        level: process.env.FLOE_LOG_LEVEL ?? 'warn',
+        destination: process.stderr,
+      });
       const target = sink ?? env.sink;
       let lastProgress = 0;
-      run = await runJob({
-        catalog, config: env.pipeline, log, settings,
-        ...(target ? { emit: createEmitter(target) } : {}),
-        onProgress: (message) => {
-          if (json || Date.now() - lastProgress < 1000) return;
-          lastProgress = Date.now();
-          process.stderr.write(`… ${message}\n`);
+      run = await runJob(
+        {
+          catalog,
+          config: env.pipeline,
+          log,
+          settings,
+          ...(target ? { emit: createEmitter(target) } : {}),
+          onProgress: (message) => {
+            if (json || Date.now() - lastProgress < 1000) return;
+            lastProgress = Date.now();
+            process.stderr.write(`… ${message}\n`);
+          },
         },
-      }, request);
+        request,
+      );
     } finally {
       await opened.close();
     }
-    console.log(json ? stringifyJson({ ...run.report, reportLocation: run.reportLocation, ...(run.orphans ? { orphans: run.orphans.orphans } : {}), catalog: opened.source }) : summary(run));
+    console.log(
+      json
+        ? stringifyJson({
+            ...run.report,
+            reportLocation: run.reportLocation,
+            ...(run.orphans ? { orphans: run.orphans.orphans } : {}),
+            catalog: opened.source,
+          })
+        : summary(run),
+    );
     return run.report.errors.length ? 1 : 0;
   },
 };
 
 function parseRequest(job: string, values: Parameters<Command['run']>[0]['values']): JobRequest {
-  if (!(JOBS as readonly string[]).includes(job)) throw new UsageError(`unknown job '${job}' (expected ${JOBS.join(', ')})`);
+  if (!(JOBS as readonly string[]).includes(job))
+    throw new UsageError(`unknown job '${job}' (expected ${JOBS.join(', ')})`);
   const request: JobRequest = { job: job as Job, dryRun: values['dry-run'] === true };
   const tables = listOption(values, 'table');
   if (tables.length) {
-    if (!TABLE_JOBS.includes(request.job)) throw new UsageError(`--table applies to ${TABLE_JOBS.join(', ')}, not ${job}`);
+    if (!TABLE_JOBS.includes(request.job))
+      throw new UsageError(`--table applies to ${TABLE_JOBS.join(', ')}, not ${job}`);
     for (const t of tables) {
       try {
         tableKey(t);
@@ -89,7 +132,8 @@ function parseRequest(job: string, values: Parameters<Command['run']>[0]['values
   }
   const olderThan = durationOption(values, 'older-than');
   if (olderThan !== undefined) {
-    if (job !== 'orphans' && job !== 'expire') throw new UsageError(`--older-than applies to orphans and expire, not ${job}`);
+    if (job !== 'orphans' && job !== 'expire')
+      throw new UsageError(`--older-than applies to orphans and expire, not ${job}`);
     request.olderThanMs = olderThan;
   }
   const options = listOption(values, 'option');
@@ -99,7 +143,10 @@ function parseRequest(job: string, values: Parameters<Command['run']>[0]['values
     for (const text of options) {
       const eq = text.indexOf('=');
       const key = text.slice(0, eq);
-      if (eq <= 0 || !(BIN_PACK_OPTIONS as readonly string[]).includes(key)) throw new UsageError(`--option expects KEY=VALUE with KEY one of ${BIN_PACK_OPTIONS.join(', ')}, got '${text}'`);
+      if (eq <= 0 || !(BIN_PACK_OPTIONS as readonly string[]).includes(key))
+        throw new UsageError(
+          `--option expects KEY=VALUE with KEY one of ${BIN_PACK_OPTIONS.join(', ')}, got '${text}'`,
+        );
       request.rewrite[key] = text.slice(eq + 1);
     }
   }
@@ -124,19 +171,28 @@ function summary({ report, reportLocation, orphans, branches }: JobRun): string 
   const head = `${report.job}${report.dryRun ? ' (dry run)' : ''}: ${(report.durationMs / 1000).toFixed(1)} s`;
   if (report.tables) {
     const unit = report.job === 'manifests' ? 'manifests' : 'files';
-    lines.push(`${head}, ${report.tables.length} table(s), ${report.filesBefore} → ${report.filesAfter} ${unit}, ${size(report.bytesBefore)} → ${size(report.bytesAfter)}`);
+    lines.push(
+      `${head}, ${report.tables.length} table(s), ${report.filesBefore} → ${report.filesAfter} ${unit}, ${size(report.bytesBefore)} → ${size(report.bytesAfter)}`,
+    );
     for (const t of report.tables) {
-      lines.push(`  ${t.table.padEnd(40)} ${t.outcome.padEnd(9)} ${t.filesBefore} → ${t.filesAfter} ${unit}, ${size(t.bytesBefore)} → ${size(t.bytesAfter)}${t.reason ? ` (${t.reason})` : ''}`);
+      lines.push(
+        `  ${t.table.padEnd(40)} ${t.outcome.padEnd(9)} ${t.filesBefore} → ${t.filesAfter} ${unit}, ${size(t.bytesBefore)} → ${size(t.bytesAfter)}${t.reason ? ` (${t.reason})` : ''}`,
+      );
     }
   }
   if (orphans) {
-    lines.push(`${head}, ${orphans.references} reference(s), ${orphans.tables} table head(s); listed ${orphans.listed} objects (${size(orphans.listedBytes)}): ` +
-      `${orphans.reachable} reachable, ${orphans.young} within the grace period, ${orphans.protected} protected, ${orphans.orphans.length} orphan(s) (${size(orphans.orphanBytes)})`);
-    if (report.dryRun) for (const o of orphans.orphans) lines.push(`  would delete ${size(o.size).padStart(10)}  ${o.location}`);
+    lines.push(
+      `${head}, ${orphans.references} reference(s), ${orphans.tables} table head(s); listed ${orphans.listed} objects (${size(orphans.listedBytes)}): ` +
+        `${orphans.reachable} reachable, ${orphans.young} within the grace period, ${orphans.protected} protected, ${orphans.orphans.length} orphan(s) (${size(orphans.orphanBytes)})`,
+    );
+    if (report.dryRun)
+      for (const o of orphans.orphans) lines.push(`  would delete ${size(o.size).padStart(10)}  ${o.location}`);
     else lines.push(`  deleted ${orphans.deleted} object(s), reclaimed ${size(orphans.deletedBytes)}`);
   }
   if (branches) {
-    lines.push(`${head}, ${branches.branches} WAP branch(es): ${branches.deleted} deleted, ${branches.redriven} re-driven`);
+    lines.push(
+      `${head}, ${branches.branches} WAP branch(es): ${branches.deleted} deleted, ${branches.redriven} re-driven`,
+    );
     for (const a of branches.actions) lines.push(`  ${a.action.padEnd(9)} ${a.branch}: ${a.reason}`);
   }
   for (const error of report.errors) lines.push(`error: ${error}`);

@@ -12,10 +12,26 @@ export const command: Command = {
     'printed URI, e.g. NESSIE_URI=http://127.0.0.1:19120/api.',
   ].join('\n'),
   options: {
-    port: { type: 'string', short: 'p', placeholder: 'PORT', default: '19120', description: 'TCP port (0 picks a free one)' },
+    port: {
+      type: 'string',
+      short: 'p',
+      placeholder: 'PORT',
+      default: '19120',
+      description: 'TCP port (0 picks a free one)',
+    },
     host: { type: 'string', placeholder: 'HOST', default: '127.0.0.1', description: 'address to listen on' },
-    data: { type: 'string', short: 'd', placeholder: 'DIR', description: 'data directory (created if missing); required' },
-    'default-branch': { type: 'string', placeholder: 'NAME', default: 'main', description: 'default branch of a new repository' },
+    data: {
+      type: 'string',
+      short: 'd',
+      placeholder: 'DIR',
+      description: 'data directory (created if missing); required',
+    },
+    'default-branch': {
+      type: 'string',
+      placeholder: 'NAME',
+      default: 'main',
+      description: 'default branch of a new repository',
+    },
   },
   examples: ['floe nessie --port 19120 --data .floe/nessie'],
   async run({ values }) {
@@ -24,7 +40,13 @@ export const command: Command = {
     const dataDir = stringOption(values, 'data');
     if (!dataDir) throw new UsageError('--data DIR is required');
     const logger = createLogger({ name: 'nessie' });
-    const server = await startNessieServer({ port, host, dataDir, logger, defaultBranch: stringOption(values, 'default-branch') });
+    const server = await startNessieServer({
+      port,
+      host,
+      dataDir,
+      logger,
+      defaultBranch: stringOption(values, 'default-branch'),
+    });
     console.log(server.uri);
     logger.info({ uri: server.uri, dataDir }, 'Nessie server listening');
     await new Promise<void>((resolve) => {

@@ -10,21 +10,46 @@ import { locationMaps, openCatalogTable, openMetadataFile, openReadCatalog, type
 export const command: Command = {
   name: 'scan',
   summary: 'print the rows of a table (deletes applied), from the catalog or a metadata file',
-  positionals: [{ name: 'table', description: 'namespace.table in the catalog (NESSIE_URI; default the local stack, or FLOE_HOME/nessie when it is not running)' }],
+  positionals: [
+    {
+      name: 'table',
+      description:
+        'namespace.table in the catalog (NESSIE_URI; default the local stack, or FLOE_HOME/nessie when it is not running)',
+    },
+  ],
   options: {
-    metadata: { type: 'string', placeholder: 'FILE', description: 'read this metadata.json instead of a catalog table' },
-    ref: { type: 'string', placeholder: 'REF', default: 'main', description: 'Nessie branch, tag or name@hash to read' },
+    metadata: {
+      type: 'string',
+      placeholder: 'FILE',
+      description: 'read this metadata.json instead of a catalog table',
+    },
+    ref: {
+      type: 'string',
+      placeholder: 'REF',
+      default: 'main',
+      description: 'Nessie branch, tag or name@hash to read',
+    },
     snapshot: { type: 'string', placeholder: 'ID', description: 'time travel to this snapshot id' },
     columns: { type: 'string', placeholder: 'a,b', description: 'only these columns' },
-    where: { type: 'string', placeholder: 'EXPR', description: "row filter, e.g. \"slot >= 10 and car_id = 'B-1'\"" },
+    where: { type: 'string', placeholder: 'EXPR', description: 'row filter, e.g. "slot >= 10 and car_id = \'B-1\'"' },
     limit: { type: 'string', placeholder: 'N', description: 'at most N rows' },
-    map: { type: 'string', multiple: true, placeholder: 'FROM=TO', description: 'read recorded locations under FROM at TO (with --metadata)' },
+    map: {
+      type: 'string',
+      multiple: true,
+      placeholder: 'FROM=TO',
+      description: 'read recorded locations under FROM at TO (with --metadata)',
+    },
     json: { type: 'boolean', description: 'one JSON object per line' },
-    raw: { type: 'string', placeholder: 'text|base64', default: 'text', description: "how to show _raw (a record's bytes): UTF-8 text when valid, else base64:…; or always base64" },
+    raw: {
+      type: 'string',
+      placeholder: 'text|base64',
+      default: 'text',
+      description: "how to show _raw (a record's bytes): UTF-8 text when valid, else base64:…; or always base64",
+    },
   },
   examples: [
     'floe scan production.parking_entry --limit 10',
-    "floe scan production.parking_entry_untrusted --where \"_status = 'malformed'\" --json",
+    'floe scan production.parking_entry_untrusted --where "_status = \'malformed\'" --json',
     'floe scan production.parking_entry_untrusted --columns _offset,_reasons,_raw --raw base64',
     'floe scan --metadata path/to/v5.metadata.json --snapshot 7505300640432048841 --map s3a://bucket/=./local/',
   ],
@@ -33,7 +58,8 @@ export const command: Command = {
     if (!metadataFile && !positionals[0]) throw new UsageError('give a table name or --metadata FILE');
     if (metadataFile && positionals[0]) throw new UsageError('give either a table name or --metadata, not both');
     const snapshotText = stringOption(values, 'snapshot');
-    if (snapshotText !== undefined && !/^-?\d+$/.test(snapshotText)) throw new UsageError(`--snapshot expects a snapshot id, got '${snapshotText}'`);
+    if (snapshotText !== undefined && !/^-?\d+$/.test(snapshotText))
+      throw new UsageError(`--snapshot expects a snapshot id, got '${snapshotText}'`);
     const limit = intOption(values, 'limit', { min: 0 });
     const where = stringOption(values, 'where');
     let filter;
@@ -42,9 +68,13 @@ export const command: Command = {
     } catch (err) {
       throw new UsageError(`--where: ${(err as Error).message}`);
     }
-    const columns = stringOption(values, 'columns')?.split(',').map((c) => c.trim()).filter(Boolean);
+    const columns = stringOption(values, 'columns')
+      ?.split(',')
+      .map((c) => c.trim())
+      .filter(Boolean);
     const rawMode = stringOption(values, 'raw') ?? 'text';
-    if (rawMode !== 'text' && rawMode !== 'base64') throw new UsageError(`--raw expects text or base64, got '${rawMode}'`);
+    if (rawMode !== 'text' && rawMode !== 'base64')
+      throw new UsageError(`--raw expects text or base64, got '${rawMode}'`);
     let table: OpenedTable;
     if (metadataFile) table = await openMetadataFile(metadataFile, locationMaps(listOption(values, 'map')));
     else {
@@ -56,10 +86,17 @@ export const command: Command = {
         await opened.close();
       }
     }
-    const plan = await planScan(table.metadata, { io: table.io, filter, ...(snapshotText ? { snapshotId: BigInt(snapshotText) } : {}) });
+    const plan = await planScan(table.metadata, {
+      io: table.io,
+      filter,
+      ...(snapshotText ? { snapshotId: BigInt(snapshotText) } : {}),
+    });
     const rows: Record<string, unknown>[] = [];
     let count = 0;
-    outer: for await (const batch of readTasks(plan, table.metadata, { io: table.io, ...(columns ? { columns } : {}) })) {
+    outer: for await (const batch of readTasks(plan, table.metadata, {
+      io: table.io,
+      ...(columns ? { columns } : {}),
+    })) {
       for (const row of batch) {
         if (limit !== undefined && count >= limit) break outer;
         count++;

@@ -36,15 +36,48 @@ export const command: Command = {
     `A share of the records is bad on purpose (${BAD_KINDS.join(', ')}). Runs for --duration or --count\n` +
     '(whichever comes first), or until Ctrl-C. The same --seed gives the same events (timestamps follow the clock).',
   options: {
-    brokers: { type: 'string', short: 'b', placeholder: 'HOST:PORT[,..]', description: `Kafka bootstrap servers (default: $KAFKA_BROKERS or ${DEFAULT_BROKERS})` },
-    rate: { type: 'string', short: 'r', placeholder: 'N', default: '50', description: 'events per second over all topics' },
-    duration: { type: 'string', short: 'd', placeholder: 'DURATION', description: 'stop after this long, e.g. 30s, 5m' },
+    brokers: {
+      type: 'string',
+      short: 'b',
+      placeholder: 'HOST:PORT[,..]',
+      description: `Kafka bootstrap servers (default: $KAFKA_BROKERS or ${DEFAULT_BROKERS})`,
+    },
+    rate: {
+      type: 'string',
+      short: 'r',
+      placeholder: 'N',
+      default: '50',
+      description: 'events per second over all topics',
+    },
+    duration: {
+      type: 'string',
+      short: 'd',
+      placeholder: 'DURATION',
+      description: 'stop after this long, e.g. 30s, 5m',
+    },
     count: { type: 'string', short: 'n', placeholder: 'N', description: 'stop after N events' },
-    seed: { type: 'string', placeholder: 'S', description: 'seed, 0..4294967295 (default: random, shown in the report)' },
+    seed: {
+      type: 'string',
+      placeholder: 'S',
+      description: 'seed, 0..4294967295 (default: random, shown in the report)',
+    },
     'bad-fraction': { type: 'string', placeholder: 'F', default: '0.05', description: 'share of bad records, 0..1' },
-    'topic-prefix': { type: 'string', placeholder: 'PREFIX', description: 'put PREFIX in front of the three topic names' },
-    partitions: { type: 'string', placeholder: 'N', description: "partitions of topics the simulator creates (default: the broker's)" },
-    'status-interval': { type: 'string', placeholder: 'DURATION', default: '5s', description: 'how often a status line goes to stderr' },
+    'topic-prefix': {
+      type: 'string',
+      placeholder: 'PREFIX',
+      description: 'put PREFIX in front of the three topic names',
+    },
+    partitions: {
+      type: 'string',
+      placeholder: 'N',
+      description: "partitions of topics the simulator creates (default: the broker's)",
+    },
+    'status-interval': {
+      type: 'string',
+      placeholder: 'DURATION',
+      default: '5s',
+      description: 'how often a status line goes to stderr',
+    },
     json: { type: 'boolean', description: 'print the final report as one JSON line' },
   },
   examples: [
@@ -87,14 +120,21 @@ export const command: Command = {
 };
 
 function simulateOptions(values: OptionValues): Omit<SimulateOptions, 'signal' | 'onProgress' | 'logger'> {
-  const brokers = (stringOption(values, 'brokers') ?? process.env.KAFKA_BROKERS ?? DEFAULT_BROKERS).split(',').map((b) => b.trim());
+  const brokers = (stringOption(values, 'brokers') ?? process.env.KAFKA_BROKERS ?? DEFAULT_BROKERS)
+    .split(',')
+    .map((b) => b.trim());
   const wrong = brokers.find((b) => !isBrokerAddress(b));
   if (wrong !== undefined) throw new UsageError(`--brokers expects host:port[,host:port..], got '${wrong}'`);
   const rate = numberOption(values, 'rate', { max: 1_000_000 })!;
   if (!(rate > 0)) throw new UsageError(`--rate must be more than 0, got ${rate}`);
   const prefix = stringOption(values, 'topic-prefix') ?? '';
-  if (!/^[a-zA-Z0-9._-]*$/.test(prefix) || prefix.length > 200) throw new UsageError(`--topic-prefix may only use letters, digits, '.', '_' and '-' (at most 200), got '${prefix}'`);
-  const topics = Object.fromEntries(TOPIC_ROLES.map((role) => [role, `${prefix}${DEFAULT_TOPICS[role]}`])) as TopicNames;
+  if (!/^[a-zA-Z0-9._-]*$/.test(prefix) || prefix.length > 200)
+    throw new UsageError(
+      `--topic-prefix may only use letters, digits, '.', '_' and '-' (at most 200), got '${prefix}'`,
+    );
+  const topics = Object.fromEntries(
+    TOPIC_ROLES.map((role) => [role, `${prefix}${DEFAULT_TOPICS[role]}`]),
+  ) as TopicNames;
   return {
     brokers,
     rate,
@@ -109,7 +149,8 @@ function simulateOptions(values: OptionValues): Omit<SimulateOptions, 'signal' |
 
 function positiveDuration(values: OptionValues, name: string): number | undefined {
   const ms = durationOption(values, name);
-  if (ms !== undefined && ms <= 0) throw new UsageError(`--${name} must be longer than 0, got '${stringOption(values, name)}'`);
+  if (ms !== undefined && ms <= 0)
+    throw new UsageError(`--${name} must be longer than 0, got '${stringOption(values, name)}'`);
   return ms;
 }
 
@@ -122,8 +163,12 @@ function statusLine(everyMs: number): { update(report: SimulationReport): void; 
     const sent = latest?.sent ?? 0;
     const rate = ((sent - previous.sent) * 1000) / (now - previous.at);
     previous = { sent, at: now };
-    const perTopic = latest ? TOPIC_ROLES.map((role) => `${latest!.topics[role].topic} ${latest!.topics[role].sent}`).join(', ') : '';
-    process.stderr.write(`simulate: ${seconds(latest?.elapsedMs ?? 0)} sent ${sent} (bad ${latest?.bad ?? 0}), ${rate.toFixed(1)}/s${perTopic ? ` — ${perTopic}` : ''}\n`);
+    const perTopic = latest
+      ? TOPIC_ROLES.map((role) => `${latest!.topics[role].topic} ${latest!.topics[role].sent}`).join(', ')
+      : '';
+    process.stderr.write(
+      `simulate: ${seconds(latest?.elapsedMs ?? 0)} sent ${sent} (bad ${latest?.bad ?? 0}), ${rate.toFixed(1)}/s${perTopic ? ` — ${perTopic}` : ''}\n`,
+    );
   }, everyMs);
   timer.unref();
   return { update: (report) => (latest = report), stop: () => clearInterval(timer) };
@@ -144,18 +189,22 @@ export function formatReport(report: SimulationReport): string {
     `sent ${report.sent} events (${report.bad} bad) in ${seconds(report.elapsedMs)} — ${rate.toFixed(1)}/s of ${report.rate}/s requested`,
     `seed ${report.seed}, brokers ${report.brokers.join(',')}, started ${report.startedAt}, stopped by ${report.stoppedBy ?? 'error'}`,
   ];
-  if (report.unconfirmed > 0) lines.push(`${report.unconfirmed} records of a failed send are unconfirmed: they may or may not be in Kafka`);
+  if (report.unconfirmed > 0)
+    lines.push(`${report.unconfirmed} records of a failed send are unconfirmed: they may or may not be in Kafka`);
   const headers = ['topic', 'sent', 'bad', ...BAD_KINDS];
   const rows = TOPIC_ROLES.map((role) => {
     const t = report.topics[role];
     return [t.topic, String(t.sent), String(t.bad.total), ...BAD_KINDS.map((kind) => String(t.bad.byKind[kind]))];
   });
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const format = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const format = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   lines.push('', format(headers), ...rows.map(format), '', 'acknowledged offsets (partition: first..last):');
   for (const role of TOPIC_ROLES) {
     const t = report.topics[role];
-    const ranges = t.partitions.flatMap(({ partition, ranges }) => ranges.map(([first, last]) => `${partition}: ${first}..${last}`));
+    const ranges = t.partitions.flatMap(({ partition, ranges }) =>
+      ranges.map(([first, last]) => `${partition}: ${first}..${last}`),
+    );
     lines.push(`  ${t.topic.padEnd(widths[0])}  ${ranges.length ? ranges.join(', ') : '(none)'}`);
   }
   return lines.join('\n');

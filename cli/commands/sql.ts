@@ -1,7 +1,14 @@
 /** `floe sql` — a SQL query over the tables of a Nessie reference, run in an embedded DuckDB. */
 import { intOption, stringOption, UsageError, type Command } from '../command.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
-import { guardedView, scratchDirectory, tablePaths, tablesOnRef, viewStatements, type TableFiles } from '../duckdb-tables.ts';
+import {
+  guardedView,
+  scratchDirectory,
+  tablePaths,
+  tablesOnRef,
+  viewStatements,
+  type TableFiles,
+} from '../duckdb-tables.ts';
 import { openReadCatalog } from '../tables.ts';
 
 type DuckDB = typeof import('@duckdb/node-api');
@@ -10,7 +17,9 @@ async function loadDuckDB(): Promise<DuckDB> {
   try {
     return await import('@duckdb/node-api');
   } catch (err) {
-    throw new Error(`floe sql runs queries in DuckDB, and its Node package @duckdb/node-api cannot be loaded (${(err as Error).message}); install it with \`npm install @duckdb/node-api\``);
+    throw new Error(
+      `floe sql runs queries in DuckDB, and its Node package @duckdb/node-api cannot be loaded (${(err as Error).message}); install it with \`npm install @duckdb/node-api\``,
+    );
   }
 }
 
@@ -21,26 +30,33 @@ export const command: Command = {
     'Every Iceberg table on the reference is a view named namespace.table (e.g. production.parking_entry) over its',
     'live data files, read by Parquet field id: renamed columns read their old files, columns added later read as NULL',
     'in older files. A table DuckDB cannot read as it is (delete files, a name mapping, identity partitions) is read',
-    'with floe\'s scan, deletes applied, when the query names it. The query runs in an in-memory DuckDB: nothing is',
+    "with floe's scan, deletes applied, when the query names it. The query runs in an in-memory DuckDB: nothing is",
     'written to the catalog or the warehouse. Timestamps show in UTC; 64-bit integers stay exact in --json.',
   ].join('\n'),
   positionals: [{ name: 'query', required: true, description: 'the SQL query (DuckDB dialect)' }],
   options: {
-    ref: { type: 'string', placeholder: 'REF', default: 'main', description: 'Nessie branch, tag or name@hash whose tables to query' },
+    ref: {
+      type: 'string',
+      placeholder: 'REF',
+      default: 'main',
+      description: 'Nessie branch, tag or name@hash whose tables to query',
+    },
     json: { type: 'boolean', description: 'print the rows as one JSON array of objects' },
     csv: { type: 'boolean', description: 'print the rows as CSV with a header line' },
     limit: { type: 'string', placeholder: 'N', description: 'print at most N rows' },
   },
   examples: [
     'floe sql "select count(*) from production.parking_entry"',
-    "floe sql \"select date_trunc('day', timestamp) as day, count(*) from production.parking_entry group by all order by day\"",
+    'floe sql "select date_trunc(\'day\', timestamp) as day, count(*) from production.parking_entry group by all order by day"',
     'floe sql "select _status, count(*) from production.parking_entry_untrusted group by all" --json',
     'floe sql "select * from staging.parking_entry" --ref wap/parking_entry/<batch> --csv --limit 100',
   ],
   async run({ values, positionals }) {
     const query = positionals[0];
-    if (!query?.trim()) throw new UsageError('give the SQL query, e.g. floe sql "select count(*) from production.parking_entry"');
-    if (positionals.length > 1) throw new UsageError(`one query expected, got ${positionals.length} arguments (quote the query)`);
+    if (!query?.trim())
+      throw new UsageError('give the SQL query, e.g. floe sql "select count(*) from production.parking_entry"');
+    if (positionals.length > 1)
+      throw new UsageError(`one query expected, got ${positionals.length} arguments (quote the query)`);
     if (values.json && values.csv) throw new UsageError('give either --json or --csv, not both');
     const limit = intOption(values, 'limit', { min: 0 });
     const ref = stringOption(values, 'ref') ?? 'main';
@@ -69,14 +85,18 @@ export const command: Command = {
           // Reading it whole costs a full scan: only for a query that names the table.
           statements = guardedView(table, `${table.name} is not loaded: the query does not name it`);
         } else {
-          if (table.readThroughScan) process.stderr.write(`${table.name}: read with floe's scan (${table.readThroughScan})\n`);
+          if (table.readThroughScan)
+            process.stderr.write(`${table.name}: read with floe's scan (${table.readThroughScan})\n`);
           statements = viewStatements(table, await tablePaths(table, io, scratch.get));
         }
         for (const statement of statements) await connection.run(statement);
       }
       let reader;
       try {
-        reader = limit === undefined ? await connection.runAndReadAll(query) : await connection.runAndReadUntil(query, limit + 1);
+        reader =
+          limit === undefined
+            ? await connection.runAndReadAll(query)
+            : await connection.runAndReadUntil(query, limit + 1);
       } catch (err) {
         const message = (err as Error).message;
         const hint = /does not exist|not found/i.test(message)
@@ -94,11 +114,24 @@ export const command: Command = {
         console.log(stringifyJson(objects));
       } else if (values.csv) {
         const lines = [names.map(csvCell).join(',')];
-        for (const row of rows) lines.push(row.map((value) => csvCell(value === null ? null : typeof value === 'object' ? stringifyJson(value) : String(value))).join(','));
+        for (const row of rows)
+          lines.push(
+            row
+              .map((value) =>
+                csvCell(value === null ? null : typeof value === 'object' ? stringifyJson(value) : String(value)),
+              )
+              .join(','),
+          );
         console.log(lines.join('\n'));
       } else {
-        printTable(names, types.map((t) => NUMERIC.test(t.toString())), rows);
-        console.log(`(${rows.length} row${rows.length === 1 ? '' : 's'}${more ? `; more not shown, --limit ${limit}` : ''})`);
+        printTable(
+          names,
+          types.map((t) => NUMERIC.test(t.toString())),
+          rows,
+        );
+        console.log(
+          `(${rows.length} row${rows.length === 1 ? '' : 's'}${more ? `; more not shown, --limit ${limit}` : ''})`,
+        );
       }
       return 0;
     } finally {
@@ -129,9 +162,12 @@ function exact(value: Json, type: DuckDBType): unknown {
   if (WIDE_INTEGERS.has(kind) && typeof value === 'string' && /^-?\d+$/.test(value)) return BigInt(value);
   if ('entryTypes' in type && 'entryNames' in type && typeof value === 'object' && !Array.isArray(value)) {
     const record = value as Record<string, Json>;
-    return Object.fromEntries(type.entryNames.map((name, i) => [name, exact(record[name] ?? null, type.entryTypes[i])]));
+    return Object.fromEntries(
+      type.entryNames.map((name, i) => [name, exact(record[name] ?? null, type.entryTypes[i])]),
+    );
   }
-  if ('valueType' in type && Array.isArray(value) && !('keyType' in type)) return value.map((v) => exact(v, type.valueType));
+  if ('valueType' in type && Array.isArray(value) && !('keyType' in type))
+    return value.map((v) => exact(v, type.valueType));
   return value;
 }
 
@@ -151,7 +187,11 @@ const NUMERIC = /^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|DECIMAL\b.*)$
 function printTable(names: string[], numeric: boolean[], rows: Json[][]): void {
   const cells = rows.map((row) => row.map(cell));
   const widths = names.map((name, i) => Math.max(name.length, ...cells.map((r) => r[i].length)));
-  const line = (values: string[]) => values.map((v, i) => (numeric[i] ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => (numeric[i] ? v.padStart(widths[i]) : v.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   console.log(line(names));
   console.log(widths.map((w) => '─'.repeat(w)).join('  '));
   for (const row of cells) console.log(line(row));

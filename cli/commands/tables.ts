@@ -18,10 +18,10 @@ function human(bytes: number | null): string {
 
 export const command: Command = {
   name: 'tables',
-  summary: 'list the catalog\'s tables with row counts, files, size and snapshots, per reference',
+  summary: "list the catalog's tables with row counts, files, size and snapshots, per reference",
   description: [
-    'Reads NESSIE_URI; unset, the local stack\'s catalog, or when that does not answer the files under FLOE_HOME/nessie',
-    '(read-only). Counts come from each table\'s current snapshot summary.',
+    "Reads NESSIE_URI; unset, the local stack's catalog, or when that does not answer the files under FLOE_HOME/nessie",
+    "(read-only). Counts come from each table's current snapshot summary.",
   ].join('\n'),
   options: {
     ref: { type: 'string', placeholder: 'REF', default: 'main', description: 'branch or tag to list' },
@@ -53,11 +53,24 @@ export const command: Command = {
       return 0;
     }
     const count = (n: number | null) => (n === null ? '?' : String(n));
-    const rows = listed.map((t) => [t.ref, t.name, count(t.rows), count(t.files), human(t.bytes), String(t.snapshots), (t.lastUpdated ?? '').replace('T', ' ').slice(0, 19), t.error ?? '']);
+    const rows = listed.map((t) => [
+      t.ref,
+      t.name,
+      count(t.rows),
+      count(t.files),
+      human(t.bytes),
+      String(t.snapshots),
+      (t.lastUpdated ?? '').replace('T', ' ').slice(0, 19),
+      t.error ?? '',
+    ]);
     const header = ['ref', 'table', 'rows', 'files', 'size', 'snapshots', 'last updated', ''];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const right = new Set([2, 3, 4, 5]);
-    const line = (cells: string[]) => cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+    const line = (cells: string[]) =>
+      cells
+        .map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+        .join('  ')
+        .trimEnd();
     console.log([line(header), ...rows.map(line)].join('\n'));
     return 0;
   },

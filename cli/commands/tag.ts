@@ -24,7 +24,7 @@ export const command: Command = {
   description: [
     'Actions:',
     '  create NAME   tag the current state of --ref (default main): each production table gets an Iceberg tag NAME in its',
-    '                metadata (Spark VERSION AS OF \'NAME\', Trino, any engine reading the table), committed on --ref, and',
+    "                metadata (Spark VERSION AS OF 'NAME', Trino, any engine reading the table), committed on --ref, and",
     '                the Nessie tag NAME then points at that commit — every table at once',
     '  list          every tag with its time and rows per production table',
     '  show NAME     per table: snapshot id, rows, the batches and the Kafka offset ranges per topic it holds',
@@ -40,7 +40,11 @@ export const command: Command = {
   options: {
     ref: { type: 'string', placeholder: 'BRANCH', description: 'create: the branch to tag (default main)' },
     message: { type: 'string', placeholder: 'TEXT', description: 'create: a note kept with the tag' },
-    retention: { type: 'string', placeholder: 'AGE', description: "create: the Iceberg refs' max-ref-age (e.g. 30d; default: never expire)" },
+    retention: {
+      type: 'string',
+      placeholder: 'AGE',
+      description: "create: the Iceberg refs' max-ref-age (e.g. 30d; default: never expire)",
+    },
     json: { type: 'boolean', description: 'print one JSON document' },
   },
   examples: [
@@ -52,7 +56,8 @@ export const command: Command = {
   ],
   async run({ values, positionals }) {
     const action = positionals[0] as Action;
-    if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`unknown action '${action}' (expected ${ACTIONS.join(', ')})`);
+    if (!(ACTIONS as readonly string[]).includes(action))
+      throw new UsageError(`unknown action '${action}' (expected ${ACTIONS.join(', ')})`);
     for (const [option, value] of Object.entries(values)) {
       if (value !== undefined && value !== false && option !== 'help' && !ACTION_OPTIONS[action].includes(option)) {
         throw new UsageError(`--${option} does not apply to tag ${action}`);
@@ -65,12 +70,16 @@ export const command: Command = {
     if (retentionMs !== undefined && retentionMs <= 0) throw new UsageError('--retention must be positive');
     const json = values.json === true;
 
-    const opened: CommandCatalog = await openCommandCatalog({ access: action === 'create' || action === 'delete' ? 'write' : 'read' });
+    const opened: CommandCatalog = await openCommandCatalog({
+      access: action === 'create' || action === 'delete' ? 'write' : 'read',
+    });
     try {
       switch (action) {
         case 'create': {
           const created = await createTag(opened.catalog, {
-            name: name!, from: stringOption(values, 'ref') ?? 'main', namespace: opened.env.pipeline.namespaces.production,
+            name: name!,
+            from: stringOption(values, 'ref') ?? 'main',
+            namespace: opened.env.pipeline.namespaces.production,
             ...(stringOption(values, 'message') ? { message: stringOption(values, 'message') } : {}),
             ...(retentionMs !== undefined ? { retentionMs } : {}),
           });
@@ -78,13 +87,20 @@ export const command: Command = {
           else {
             console.log(`created tag ${created.name} at ${created.hash} (of ${created.from})`);
             for (const t of created.tables) console.log(`  ${t.table}  snapshot ${t.snapshotId}`);
-            if (!created.tables.length) console.log('  (no production table has a snapshot yet: the tag holds no rows)');
+            if (!created.tables.length)
+              console.log('  (no production table has a snapshot yet: the tag holds no rows)');
           }
           return 0;
         }
         case 'delete': {
-          const deleted = await deleteTag(opened.catalog, name!, { namespace: opened.env.pipeline.namespaces.production });
-          console.log(json ? stringifyJson(deleted) : `deleted tag ${deleted.name} (was at ${deleted.hash}; Iceberg refs removed on ${deleted.refsRemovedOn.join(', ') || 'no branch'})`);
+          const deleted = await deleteTag(opened.catalog, name!, {
+            namespace: opened.env.pipeline.namespaces.production,
+          });
+          console.log(
+            json
+              ? stringifyJson(deleted)
+              : `deleted tag ${deleted.name} (was at ${deleted.hash}; Iceberg refs removed on ${deleted.refsRemovedOn.join(', ') || 'no branch'})`,
+          );
           return 0;
         }
         case 'list': {
@@ -119,7 +135,14 @@ function listText(tags: TagSummary[]): string {
   const rows = tags.map((t) => [t.name, t.createdAt ?? '?', t.hash.slice(0, 12), rowsText(t.tables)]);
   const header = ['tag', 'created', 'hash', 'rows'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function showText(tag: TagDetail): string {
@@ -130,10 +153,17 @@ function showText(tag: TagDetail): string {
   if (tag.message) lines.push(`message ${tag.message}`);
   if (!tag.tables.length) lines.push('', 'no production tables');
   for (const t of tag.tables) {
-    lines.push('', `${t.table}: snapshot ${t.snapshotId ?? 'none'}, ${t.rows ?? '?'} rows${t.icebergRef ? ', Iceberg tag in the table metadata' : ''}`);
-    lines.push(`  batches (${t.batches.length}${t.batchesComplete ? '' : ', older ones expired from the history'}): ${t.batches.join(', ') || 'none'}`);
+    lines.push(
+      '',
+      `${t.table}: snapshot ${t.snapshotId ?? 'none'}, ${t.rows ?? '?'} rows${t.icebergRef ? ', Iceberg tag in the table metadata' : ''}`,
+    );
+    lines.push(
+      `  batches (${t.batches.length}${t.batchesComplete ? '' : ', older ones expired from the history'}): ${t.batches.join(', ') || 'none'}`,
+    );
     for (const [topic, partitions] of Object.entries(t.offsets)) {
-      const ranges = Object.entries(partitions).map(([p, list]) => `${p}:${list.map(([s, e]) => (s === e ? s : `${s}-${e}`)).join(',')}`);
+      const ranges = Object.entries(partitions).map(
+        ([p, list]) => `${p}:${list.map(([s, e]) => (s === e ? s : `${s}-${e}`)).join(',')}`,
+      );
       lines.push(`  offsets ${topic}: ${ranges.join('  ') || 'none'}`);
     }
   }

@@ -13,7 +13,14 @@ import { appendFiles } from '../../shared/iceberg/snapshot.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
 import type { DataFile, StructType, TableMetadata } from '../../shared/iceberg/types.ts';
 import { rowProblem } from '../../shared/iceberg/parquet-writer.ts';
-import { auditRows, batchVerdict, uniqueKey, uniqueName, type AuditResult, type RowVerdict } from '../../shared/quality/rules.ts';
+import {
+  auditRows,
+  batchVerdict,
+  uniqueKey,
+  uniqueName,
+  type AuditResult,
+  type RowVerdict,
+} from '../../shared/quality/rules.ts';
 import { tableNames, topicConfig, type TopicConfig } from '../../shared/runtime/pipeline-config.ts';
 import { bareObject, ownValue } from '../../shared/util/bare-object.ts';
 import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
@@ -23,21 +30,36 @@ import { CARRIED_SUMMARY_PREFIXES } from '../../shared/wap/kafka-offsets.ts';
 import { mergeRanges, offsetsSummaryKey, rangesFromPayload, serializeRanges } from '../../shared/wap/kafka-offsets.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
 import { BatchGoneError } from '../../shared/wap/batch-branches.ts';
-import { fitUntrustedRow, productionStruct, publishedRanges, tableFor, untrustedStruct } from '../../shared/wap/table-layout.ts';
+import {
+  fitUntrustedRow,
+  productionStruct,
+  publishedRanges,
+  tableFor,
+  untrustedStruct,
+} from '../../shared/wap/table-layout.ts';
 
 /** Keys of the topic's unique rules already on `main`, limited to the values this batch has. */
-async function publishedUniqueKeys(ctx: WapContext, production: TableMetadata | undefined, topic: TopicConfig, rows: Record<string, unknown>[]): Promise<Map<string, Set<string>>> {
+async function publishedUniqueKeys(
+  ctx: WapContext,
+  production: TableMetadata | undefined,
+  topic: TopicConfig,
+  rows: Record<string, unknown>[],
+): Promise<Map<string, Set<string>>> {
   const out = new Map<string, Set<string>>();
   if (!production) return out;
   const schema = currentSchema(production);
   for (const fields of topic.rules.unique) {
     if (!fields.every((f) => schema.fields.some((c) => c.name === f))) continue;
-    const valuesOf = (field: string) => [...new Set(rows.map((r) => ownValue(r, field)).filter((v) => v !== null && v !== undefined))] as (string | number | bigint)[];
+    const valuesOf = (field: string) =>
+      [...new Set(rows.map((r) => ownValue(r, field)).filter((v) => v !== null && v !== undefined))] as (
+        string | number | bigint
+      )[];
     if (!valuesOf(fields[0]).length) continue;
     // `in` filters on every key field let partition and file metrics prune what cannot hold these keys (for a
     // time-partitioned table, only recent files); only the key columns are read.
     const found = await scanRows(production, {
-      io: ctx.catalog.io, columns: fields,
+      io: ctx.catalog.io,
+      columns: fields,
       filter: { op: 'and', args: fields.map((f) => ({ op: 'in' as const, ref: f, values: valuesOf(f) })) },
     });
     out.set(uniqueName(fields), new Set(found.map((r) => uniqueKey(fields.map((f) => ownValue(r, f))))));
@@ -66,7 +88,11 @@ function untrustedRow(row: Record<string, unknown>, reasons: string[]): Record<s
  * Only checked when the table's columns do not all match the staging columns, so the usual audit costs no extra pass.
  */
 function demoteUnwritable(
-  result: AuditResult, production: TableMetadata | undefined, struct: StructType, topic: TopicConfig, asWritten: (row: Record<string, unknown>) => Record<string, unknown>,
+  result: AuditResult,
+  production: TableMetadata | undefined,
+  struct: StructType,
+  topic: TopicConfig,
+  asWritten: (row: Record<string, unknown>) => Record<string, unknown>,
 ): void {
   if (!production) return;
   const { metadata, incompatible } = tableFor(production, struct, topic, () => production.location);
@@ -90,33 +116,62 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
   if (!topic) throw new Error(`topic '${batch.topic}' is not configured`);
   const names = tableNames(config, topic);
   const head = await branchHead(catalog.client, batch.branch);
-  if (!head) throw new BatchGoneError(`branch ${batch.branch} of batch ${batch.batchId} no longer exists (published or cleaned up)`);
-  if (property(head.meta, Property.stage) === Stage.audited && property(head.meta, Property.batchId) === batch.batchId) {
+  if (!head)
+    throw new BatchGoneError(
+      `branch ${batch.branch} of batch ${batch.batchId} no longer exists (published or cleaned up)`,
+    );
+  if (
+    property(head.meta, Property.stage) === Stage.audited &&
+    property(head.meta, Property.batchId) === batch.batchId
+  ) {
     return { ...parseJson<BatchAudited>(property(head.meta, Property.result)!), hash: head.hash };
   }
 
   const staging = await loadTable(catalog, `${batch.branch}@${batch.hash}`, names.staging);
-  if (!staging) throw new BatchGoneError(`batch ${batch.batchId}: ${names.staging} is missing on ${batch.branch}@${batch.hash}`);
+  if (!staging)
+    throw new BatchGoneError(`batch ${batch.batchId}: ${names.staging} is missing on ${batch.branch}@${batch.hash}`);
   const rows = await scanRows(staging.metadata, { io: catalog.io });
   const now = ctx.now?.() ?? new Date();
   const { tables: onMain } = await loadTables(catalog, 'main', [names.production]);
   const result = auditRows({
-    rows, rules: topic.rules, eventTime: topic.eventTime, nowMicros: BigInt(now.getTime()) * 1000n,
+    rows,
+    rules: topic.rules,
+    eventTime: topic.eventTime,
+    nowMicros: BigInt(now.getTime()) * 1000n,
     published: await publishedUniqueKeys(ctx, onMain.get(names.production)?.metadata, topic, rows),
   });
   // Rows the tables on the branch could not take (nothing should produce them: the staging schema derives from the
   // same production schema) are untrusted with the reason rather than failing the whole audit over and over.
   const stagingSchema = currentSchema(staging.metadata);
   const onBranch = await loadTables(catalog, `${batch.branch}@${batch.hash}`, [names.production, names.untrusted]);
-  demoteUnwritable(result, onBranch.tables.get(names.production)?.metadata, productionStruct(stagingSchema), topic, trustedRow);
-  const verdict = batchVerdict(rows.length, result.untrusted.length, config.audit.maxUntrustedRatio, config.audit.minRowsForGate);
+  demoteUnwritable(
+    result,
+    onBranch.tables.get(names.production)?.metadata,
+    productionStruct(stagingSchema),
+    topic,
+    trustedRow,
+  );
+  const verdict = batchVerdict(
+    rows.length,
+    result.untrusted.length,
+    config.audit.maxUntrustedRatio,
+    config.audit.minRowsForGate,
+  );
   const trusted = verdict.verdict === 'passed' ? result.trusted : [];
-  const untrusted: RowVerdict[] = verdict.verdict === 'passed'
-    ? result.untrusted
-    : [...result.untrusted.map((u) => ({ ...u, reasons: [...u.reasons, verdict.reason!] })), ...result.trusted.map((row) => ({ row, reasons: [verdict.reason!] }))];
+  const untrusted: RowVerdict[] =
+    verdict.verdict === 'passed'
+      ? result.untrusted
+      : [
+          ...result.untrusted.map((u) => ({ ...u, reasons: [...u.reasons, verdict.reason!] })),
+          ...result.trusted.map((row) => ({ row, reasons: [verdict.reason!] })),
+        ];
   const batchOffsets = rangesFromPayload(batch.offsets);
 
-  const tableUpdate = (name: string, struct: ReturnType<typeof productionStruct>, rowsFor: () => Record<string, unknown>[]): TableUpdate => {
+  const tableUpdate = (
+    name: string,
+    struct: ReturnType<typeof productionStruct>,
+    rowsFor: () => Record<string, unknown>[],
+  ): TableUpdate => {
     // Data files are written once per (schema, spec) they were laid out for, and reused if a retry finds the same.
     let laidOut: { layout: string; files: DataFile[] } | undefined;
     return async (base, attempt, bases) => {
@@ -131,7 +186,9 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
       // Every table of the topic records the union of what the topic's tables hold, so a replay is recognised.
       const offsets = mergeRanges(publishedRanges([...bases.values()], batch.topic), batchOffsets);
       return appendFiles({
-        io: catalog.io, files: laidOut.files, carrySummaryPrefixes: CARRIED_SUMMARY_PREFIXES,
+        io: catalog.io,
+        files: laidOut.files,
+        carrySummaryPrefixes: CARRIED_SUMMARY_PREFIXES,
         summary: { [Property.batchId]: batch.batchId, [offsetsSummaryKey(batch.topic)]: serializeRanges(offsets) },
       })(metadata, attempt, bases);
     };
@@ -141,7 +198,8 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
   // The untrusted table on the branch may type a column differently from this batch's staging table (the writer
   // derives staging from production only): such values are nulled in the untrusted row, with the reason.
   const untrustedTable = onBranch.tables.get(names.untrusted)?.metadata;
-  const conflicting = untrustedTable && tableFor(untrustedTable, untrustedStruct(stagingSchema), topic, () => untrustedTable.location);
+  const conflicting =
+    untrustedTable && tableFor(untrustedTable, untrustedStruct(stagingSchema), topic, () => untrustedTable.location);
   const fit = conflicting?.incompatible.length ? rowProblem(currentSchema(conflicting.metadata)) : undefined;
   const untrustedTableRows = untrusted.map(({ row, reasons }) => {
     const out = untrustedRow(row, reasons);
@@ -154,24 +212,41 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
   });
   const untrustedRows = () => untrustedTableRows;
   const audited: BatchAudited = {
-    batchId: batch.batchId, branch: batch.branch, hash: '', topic: batch.topic, table: batch.table,
-    verdict: verdict.verdict, ...(verdict.reason ? { reason: verdict.reason } : {}),
-    trusted: trusted.length, untrusted: untrusted.length, reasons: result.reasonCounts, offsets: batch.offsets,
+    batchId: batch.batchId,
+    branch: batch.branch,
+    hash: '',
+    topic: batch.topic,
+    table: batch.table,
+    verdict: verdict.verdict,
+    ...(verdict.reason ? { reason: verdict.reason } : {}),
+    trusted: trusted.length,
+    untrusted: untrusted.length,
+    reasons: result.reasonCounts,
+    offsets: batch.offsets,
     auditedAt: now.toISOString(),
   };
-  const commit = await commitOnBranch(catalog, batch.branch, new Map([
-    [names.production, tableUpdate(names.production, productionStruct(stagingSchema), trustedRows)],
-    [names.untrusted, tableUpdate(names.untrusted, untrustedStruct(stagingSchema), untrustedRows)],
-  ]), {
-    message: `floe: audit batch ${batch.batchId}: ${verdict.verdict}, ${trusted.length} trusted, ${untrusted.length} untrusted`,
-    properties: {
-      [Property.batchId]: batch.batchId, [Property.stage]: Stage.audited, [Property.topic]: batch.topic,
-      [Property.table]: batch.table, [Property.result]: stringifyJson({ ...audited, hash: undefined }),
+  const commit = await commitOnBranch(
+    catalog,
+    batch.branch,
+    new Map([
+      [names.production, tableUpdate(names.production, productionStruct(stagingSchema), trustedRows)],
+      [names.untrusted, tableUpdate(names.untrusted, untrustedStruct(stagingSchema), untrustedRows)],
+    ]),
+    {
+      message: `floe: audit batch ${batch.batchId}: ${verdict.verdict}, ${trusted.length} trusted, ${untrusted.length} untrusted`,
+      properties: {
+        [Property.batchId]: batch.batchId,
+        [Property.stage]: Stage.audited,
+        [Property.topic]: batch.topic,
+        [Property.table]: batch.table,
+        [Property.result]: stringifyJson({ ...audited, hash: undefined }),
+      },
     },
-  });
+  );
   if (commit.hash) return { ...audited, hash: commit.hash };
   // Nothing committed: another auditor of this batch won the race; answer with what it recorded.
   const after = await branchHead(catalog.client, batch.branch);
-  if (!after || property(after.meta, Property.stage) !== Stage.audited) throw new Error(`batch ${batch.batchId}: audit commit vanished`);
+  if (!after || property(after.meta, Property.stage) !== Stage.audited)
+    throw new Error(`batch ${batch.batchId}: audit commit vanished`);
   return { ...parseJson<BatchAudited>(property(after.meta, Property.result)!), hash: after.hash };
 }

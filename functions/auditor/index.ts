@@ -1,6 +1,12 @@
 /** The auditor function: `batch.written` → the rules applied on the batch's branch (`audit-step.ts`) → `batch.audited`. */
 import { Counter } from 'prom-client';
-import { batchWrittenSchema, EventType, expectType, payloadOf, type BatchWritten } from '../../shared/events/contract.ts';
+import {
+  batchWrittenSchema,
+  EventType,
+  expectType,
+  payloadOf,
+  type BatchWritten,
+} from '../../shared/events/contract.ts';
 import { loadTables } from '../../shared/catalog/table-catalog.ts';
 import { HandlerError, type FloeFunction } from '../../shared/runtime/function-host.ts';
 import type { Runtime } from '../../shared/runtime/runtime.ts';
@@ -19,13 +25,29 @@ async function alreadyPublished(ctx: WapContext, topic: string, offsets: BatchWr
   if (!config) return false;
   const names = tableNames(ctx.config, config);
   const { tables } = await loadTables(ctx.catalog, 'main', [names.production, names.untrusted]);
-  return coversAll(publishedRanges([...tables.values()].map((t) => t.metadata), topic), rangesFromPayload(offsets));
+  return coversAll(
+    publishedRanges(
+      [...tables.values()].map((t) => t.metadata),
+      topic,
+    ),
+    rangesFromPayload(offsets),
+  );
 }
 
 export function auditorFunction(runtime: Runtime): FloeFunction {
   const ctx = wapContext(runtime);
-  const outcomes = new Counter({ name: 'floe_audit_batches_total', help: 'Audited batches by verdict', labelNames: ['verdict'], registers: [] });
-  const rows = new Counter({ name: 'floe_audit_rows_total', help: 'Audited rows by outcome', labelNames: ['outcome'], registers: [] });
+  const outcomes = new Counter({
+    name: 'floe_audit_batches_total',
+    help: 'Audited batches by verdict',
+    labelNames: ['verdict'],
+    registers: [],
+  });
+  const rows = new Counter({
+    name: 'floe_audit_rows_total',
+    help: 'Audited rows by outcome',
+    labelNames: ['outcome'],
+    registers: [],
+  });
   return {
     name: 'auditor',
     metricsToRegister: [outcomes, rows],

@@ -9,7 +9,10 @@ import { maintenanceFunction } from '../../shared/maintenance/ping-jobs.ts';
 import { maintenanceSettings, type MaintenanceSettings } from '../../shared/maintenance/maintenance-settings.ts';
 import { knativeFunction } from '../knative-function.ts';
 
-export function compactorFunction(runtime: Runtime, settings: MaintenanceSettings = maintenanceSettings()): FloeFunction {
+export function compactorFunction(
+  runtime: Runtime,
+  settings: MaintenanceSettings = maintenanceSettings(),
+): FloeFunction {
   return maintenanceFunction('compactor', runtime, settings, { compact: ['compact', 'expire', 'manifests'] });
 }
 

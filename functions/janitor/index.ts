@@ -20,9 +20,22 @@ export interface JanitorOptions {
   destinationHealthy?: (destination: string) => Promise<boolean>;
 }
 
-export function janitorFunction(runtime: Runtime, settings: MaintenanceSettings = maintenanceSettings(), options: JanitorOptions = {}): FloeFunction {
-  const maintenance = maintenanceFunction('janitor', runtime, settings, { orphans: ['orphans'], redrive: ['branches'], tags: ['tags'] });
-  const replayed = new Counter({ name: 'floe_deadletters_replayed_total', help: 'Dead-lettered events replayed to the sink, by outcome', labelNames: ['outcome'], registers: [] });
+export function janitorFunction(
+  runtime: Runtime,
+  settings: MaintenanceSettings = maintenanceSettings(),
+  options: JanitorOptions = {},
+): FloeFunction {
+  const maintenance = maintenanceFunction('janitor', runtime, settings, {
+    orphans: ['orphans'],
+    redrive: ['branches'],
+    tags: ['tags'],
+  });
+  const replayed = new Counter({
+    name: 'floe_deadletters_replayed_total',
+    help: 'Dead-lettered events replayed to the sink, by outcome',
+    labelNames: ['outcome'],
+    registers: [],
+  });
   return {
     ...maintenance,
     metricsToRegister: [...(maintenance.metricsToRegister ?? []), replayed],
@@ -34,16 +47,33 @@ export function janitorFunction(runtime: Runtime, settings: MaintenanceSettings 
         failure = err;
       }
       // The branches' errors must not keep dead letters from coming back (nor the other way round).
-      const request = failure === undefined || (failure instanceof HandlerError && failure.status >= 500) ? tickRequest(event) : undefined;
+      const request =
+        failure === undefined || (failure instanceof HandlerError && failure.status >= 500)
+          ? tickRequest(event)
+          : undefined;
       if (request?.job === 'redrive' && request.options.dryRun !== true) {
         const { letters, unreadable } = await listDeadLetters(runtime.io, runtime.env.warehouse);
-        const result = await replayDeadLetters(runtime.io, letters, context.emit, { healthy: options.destinationHealthy ?? destinationReady });
+        const result = await replayDeadLetters(runtime.io, letters, context.emit, {
+          healthy: options.destinationHealthy ?? destinationReady,
+        });
         replayed.inc({ outcome: 'replayed' }, result.replayed.length);
         replayed.inc({ outcome: 'failed' }, result.failed.length);
         if (letters.length || unreadable.length) {
-          context.log.info({ replayed: result.replayed.length, failed: result.failed.length, waiting: result.skipped.length, unreadable: unreadable.map((u) => u.location) }, 'dead letters replayed');
+          context.log.info(
+            {
+              replayed: result.replayed.length,
+              failed: result.failed.length,
+              waiting: result.skipped.length,
+              unreadable: unreadable.map((u) => u.location),
+            },
+            'dead letters replayed',
+          );
         }
-        for (const { letter, message } of result.failed) context.log.warn({ id: letter.id, location: letter.location, error: message }, 'dead letter not replayed; it stays stored');
+        for (const { letter, message } of result.failed)
+          context.log.warn(
+            { id: letter.id, location: letter.location, error: message },
+            'dead letter not replayed; it stays stored',
+          );
       }
       if (failure) throw failure;
     },

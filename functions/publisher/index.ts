@@ -14,8 +14,18 @@ import { knativeFunction } from '../knative-function.ts';
 
 export function publisherFunction(runtime: Runtime): FloeFunction {
   const ctx = wapContext(runtime);
-  const outcomes = new Counter({ name: 'floe_publish_batches_total', help: 'Batches published or rejected, by method', labelNames: ['outcome', 'method'], registers: [] });
-  const latency = new Histogram({ name: 'floe_publish_seconds', help: 'Time to publish a batch to main', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [] });
+  const outcomes = new Counter({
+    name: 'floe_publish_batches_total',
+    help: 'Batches published or rejected, by method',
+    labelNames: ['outcome', 'method'],
+    registers: [],
+  });
+  const latency = new Histogram({
+    name: 'floe_publish_seconds',
+    help: 'Time to publish a batch to main',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [],
+  });
   return {
     name: 'publisher',
     metricsToRegister: [outcomes, latency],
@@ -27,7 +37,12 @@ export function publisherFunction(runtime: Runtime): FloeFunction {
         const outcome = await publishBatch(ctx, audited);
         if (outcome.kind === 'published') {
           outcomes.inc({ outcome: 'published', method: outcome.event.method });
-          return batchEvent(EventType.batchPublished, 'publisher', { ...outcome.event, branch: audited.branch }, outcome.event);
+          return batchEvent(
+            EventType.batchPublished,
+            'publisher',
+            { ...outcome.event, branch: audited.branch },
+            outcome.event,
+          );
         }
         outcomes.inc({ outcome: 'rejected', method: 'untrusted' });
         return batchEvent(EventType.batchRejected, 'publisher', outcome.event, outcome.event);

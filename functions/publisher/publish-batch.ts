@@ -22,10 +22,23 @@
  */
 import type { BatchAudited, BatchPublished, BatchRejected } from '../../shared/events/contract.ts';
 import { NessieNotFoundError, NessieReferenceConflictError } from '../../shared/catalog/nessie/index.ts';
-import { commitOnBranch, loadTables, newTableLocation, tableKey, type LoadedTable } from '../../shared/catalog/table-catalog.ts';
+import {
+  commitOnBranch,
+  loadTables,
+  newTableLocation,
+  tableKey,
+  type LoadedTable,
+} from '../../shared/catalog/table-catalog.ts';
 import type { TableUpdate } from '../../shared/iceberg/commit.ts';
 import { assignFreshIds, setCurrentSchema, unionByName } from '../../shared/iceberg/evolution.ts';
-import { ancestors, currentSchema, defaultSpec, newTableMetadata, snapshotForRef, specById } from '../../shared/iceberg/metadata.ts';
+import {
+  ancestors,
+  currentSchema,
+  defaultSpec,
+  newTableMetadata,
+  snapshotForRef,
+  specById,
+} from '../../shared/iceberg/metadata.ts';
 import { readDataFile } from '../../shared/iceberg/parquet-reader.ts';
 import { appendFiles, readManifestEntries, readManifestFiles } from '../../shared/iceberg/snapshot.ts';
 import { rowProblem } from '../../shared/iceberg/parquet-writer.ts';
@@ -41,11 +54,23 @@ import { BatchGoneError } from '../../shared/wap/batch-branches.ts';
 import { type WapContext } from '../../shared/wap/wap-context.ts';
 import { CARRIED_SUMMARY_PREFIXES } from '../../shared/wap/kafka-offsets.ts';
 import {
-  containsOffset, coversAll, mergeRanges, offsetsSummaryKey, overlaps, rangesFromPayload, serializeRanges,
+  containsOffset,
+  coversAll,
+  mergeRanges,
+  offsetsSummaryKey,
+  overlaps,
+  rangesFromPayload,
+  serializeRanges,
   type OffsetRanges,
 } from '../../shared/wap/kafka-offsets.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
-import { fitUntrustedRow, mismatchReason, publishedRanges, sameFieldIds, untrustedStruct } from '../../shared/wap/table-layout.ts';
+import {
+  fitUntrustedRow,
+  mismatchReason,
+  publishedRanges,
+  sameFieldIds,
+  untrustedStruct,
+} from '../../shared/wap/table-layout.ts';
 
 export type PublishOutcome = { kind: 'published'; event: BatchPublished } | { kind: 'rejected'; event: BatchRejected };
 
@@ -65,15 +90,25 @@ async function addedFiles(ctx: WapContext, metadata: TableMetadata, snapshot: Sn
  * The data files a branch's table gained in the batch's own snapshot, and the snapshot the batch was appended to
  * (`main`'s at the branch cut; undefined when the table was created on the branch).
  */
-async function batchFiles(ctx: WapContext, table: LoadedTable, batchId: string): Promise<{ files: DataFile[]; metadata: TableMetadata; base?: bigint }> {
+async function batchFiles(
+  ctx: WapContext,
+  table: LoadedTable,
+  batchId: string,
+): Promise<{ files: DataFile[]; metadata: TableMetadata; base?: bigint }> {
   const { metadata } = table;
-  const snapshot = ancestors(metadata, snapshotForRef(metadata, 'main')?.snapshotId).find((s) => s.summary[Property.batchId] === batchId);
+  const snapshot = ancestors(metadata, snapshotForRef(metadata, 'main')?.snapshotId).find(
+    (s) => s.summary[Property.batchId] === batchId,
+  );
   if (!snapshot) return { files: [], metadata };
   return { files: await addedFiles(ctx, metadata, snapshot), metadata, base: snapshot.parentSnapshotId };
 }
 
 /** The `unique` rules whose columns both tables have, with the columns' field ids in each. */
-function uniqueColumns(rules: string[][], from: TableMetadata, to: TableMetadata): { fields: string[]; fromIds: number[]; toIds: number[] }[] {
+function uniqueColumns(
+  rules: string[][],
+  from: TableMetadata,
+  to: TableMetadata,
+): { fields: string[]; fromIds: number[]; toIds: number[] }[] {
   const idsIn = (metadata: TableMetadata, fields: string[]) => {
     const columns = currentSchema(metadata).fields;
     const ids = fields.map((name) => columns.find((c) => c.name === name)?.id);
@@ -98,8 +133,12 @@ function uniqueColumns(rules: string[][], from: TableMetadata, to: TableMetadata
  * replays, not moved.
  */
 async function repeatedKeys(
-  ctx: WapContext, rules: string[][], batch: { files: DataFile[]; metadata: TableMetadata; base?: bigint }, main: TableMetadata,
-  published: OffsetRanges, cache: Map<string, Record<string, unknown>[]>,
+  ctx: WapContext,
+  rules: string[][],
+  batch: { files: DataFile[]; metadata: TableMetadata; base?: bigint },
+  main: TableMetadata,
+  published: OffsetRanges,
+  cache: Map<string, Record<string, unknown>[]>,
 ): Promise<Map<string, string>> {
   const repeated = new Map<string, string>();
   const columns = uniqueColumns(rules, batch.metadata, main);
@@ -108,7 +147,12 @@ async function repeatedKeys(
     const cacheKey = `${projection.join(',')} ${file.filePath}`;
     const cached = cache.get(cacheKey);
     if (cached) return cached;
-    const rows = await readDataFile(ctx.catalog.io, { location: file.filePath, schema: currentSchema(metadata), fileSize: file.fileSizeInBytes, projection });
+    const rows = await readDataFile(ctx.catalog.io, {
+      location: file.filePath,
+      schema: currentSchema(metadata),
+      fileSize: file.fileSizeInBytes,
+      projection,
+    });
     cache.set(cacheKey, rows);
     return rows;
   };
@@ -127,7 +171,8 @@ async function repeatedKeys(
     since.push(snapshot);
     if (snapshot.parentSnapshotId === undefined && batch.base === undefined) complete = true;
   }
-  if (!since.length && (complete || main.currentSnapshotId === undefined || main.currentSnapshotId === -1n)) return repeated;
+  if (!since.length && (complete || main.currentSnapshotId === undefined || main.currentSnapshotId === -1n))
+    return repeated;
 
   const schema = currentSchema(batch.metadata);
   const coordinateIds = [Column.partition, Column.offset].map((name) => schema.fields.find((f) => f.name === name)!.id);
@@ -135,7 +180,8 @@ async function repeatedKeys(
   const candidates: Record<string, unknown>[] = [];
   for (const file of batch.files) {
     for (const row of await read(batch.metadata, file, batchIds)) {
-      if (!containsOffset(published, row[Column.partition] as number, row[Column.offset] as bigint)) candidates.push(row);
+      if (!containsOffset(published, row[Column.partition] as number, row[Column.offset] as bigint))
+        candidates.push(row);
     }
   }
   if (!candidates.length) return repeated;
@@ -152,21 +198,36 @@ async function repeatedKeys(
   };
   if (complete) {
     const mainIds = [...new Set(columns.flatMap((c) => c.toIds))];
-    for (const snapshot of since) for (const file of await addedFiles(ctx, main, snapshot)) collect(await read(main, file, mainIds));
+    for (const snapshot of since)
+      for (const file of await addedFiles(ctx, main, snapshot)) collect(await read(main, file, mainIds));
   } else {
     for (const { fields } of columns) {
-      const valuesOf = (field: string) => [...new Set(candidates.map((r) => ownValue(r, field)).filter((v) => v !== null && v !== undefined))] as (string | number | bigint)[];
+      const valuesOf = (field: string) =>
+        [...new Set(candidates.map((r) => ownValue(r, field)).filter((v) => v !== null && v !== undefined))] as (
+          string | number | bigint
+        )[];
       if (!valuesOf(fields[0]).length) continue;
-      collect(await scanRows(main, {
-        io: ctx.catalog.io, columns: fields, filter: { op: 'and', args: fields.map((f) => ({ op: 'in' as const, ref: f, values: valuesOf(f) })) },
-      }), fields);
+      collect(
+        await scanRows(main, {
+          io: ctx.catalog.io,
+          columns: fields,
+          filter: { op: 'and', args: fields.map((f) => ({ op: 'in' as const, ref: f, values: valuesOf(f) })) },
+        }),
+        fields,
+      );
     }
   }
   for (const row of candidates) {
     for (const { fields } of columns) {
       const key = keyOf(row, fields);
       if (key !== undefined && onMain.get(uniqueName(fields))!.has(key)) {
-        repeated.set(coordinate(row), duplicateReason(fields, fields.map((f) => ownValue(row, f))));
+        repeated.set(
+          coordinate(row),
+          duplicateReason(
+            fields,
+            fields.map((f) => ownValue(row, f)),
+          ),
+        );
         break;
       }
     }
@@ -186,14 +247,23 @@ interface Unfit {
  * coordinate, with their reason).
  */
 async function rewriteFor(
-  ctx: WapContext, source: TableMetadata, files: DataFile[], target: TableMetadata, published: OffsetRanges,
-  check?: (row: Record<string, unknown>) => string | undefined, repeated?: Map<string, string>,
+  ctx: WapContext,
+  source: TableMetadata,
+  files: DataFile[],
+  target: TableMetadata,
+  published: OffsetRanges,
+  check?: (row: Record<string, unknown>) => string | undefined,
+  repeated?: Map<string, string>,
 ): Promise<{ rows: Record<string, unknown>[]; dropped: number; unfit: Unfit[] }> {
   const rows: Record<string, unknown>[] = [];
   const unfit: Unfit[] = [];
   let dropped = 0;
   for (const file of files) {
-    for (const row of await readDataFile(ctx.catalog.io, { location: file.filePath, schema: currentSchema(source), fileSize: file.fileSizeInBytes })) {
+    for (const row of await readDataFile(ctx.catalog.io, {
+      location: file.filePath,
+      schema: currentSchema(source),
+      fileSize: file.fileSizeInBytes,
+    })) {
       if (containsOffset(published, row[Column.partition] as number, row[Column.offset] as bigint)) {
         dropped++;
         continue;
@@ -223,23 +293,64 @@ export async function publishBatch(ctx: WapContext, audited: BatchAudited): Prom
   const total = audited.trusted + audited.untrusted;
   const now = () => (ctx.now?.() ?? new Date()).toISOString();
 
-  const finish = async (method: BatchPublished['method'], hash: string, duplicates: number, moved = 0): Promise<PublishOutcome> => {
+  const finish = async (
+    method: BatchPublished['method'],
+    hash: string,
+    duplicates: number,
+    moved = 0,
+  ): Promise<PublishOutcome> => {
     if (!passed) {
-      return { kind: 'rejected', event: { batchId: audited.batchId, topic: audited.topic, table: audited.table, branch: audited.branch, hash: audited.hash, reason: audited.reason ?? 'batch failed the audit', untrusted: total, rejectedAt: now() } };
+      return {
+        kind: 'rejected',
+        event: {
+          batchId: audited.batchId,
+          topic: audited.topic,
+          table: audited.table,
+          branch: audited.branch,
+          hash: audited.hash,
+          reason: audited.reason ?? 'batch failed the audit',
+          untrusted: total,
+          rejectedAt: now(),
+        },
+      };
     }
     await deleteBranch(ctx, audited.branch);
-    return { kind: 'published', event: { batchId: audited.batchId, topic: audited.topic, table: audited.table, hash, trusted: audited.trusted - moved, untrusted: audited.untrusted + moved, duplicates, method, publishedAt: now() } };
+    return {
+      kind: 'published',
+      event: {
+        batchId: audited.batchId,
+        topic: audited.topic,
+        table: audited.table,
+        hash,
+        trusted: audited.trusted - moved,
+        untrusted: audited.untrusted + moved,
+        duplicates,
+        method,
+        publishedAt: now(),
+      },
+    };
   };
 
   const onMain = await loadTables(catalog, 'main', [names.production, names.untrusted]);
-  const published = publishedRanges([...onMain.tables.values()].map((t) => t.metadata), audited.topic);
+  const published = publishedRanges(
+    [...onMain.tables.values()].map((t) => t.metadata),
+    audited.topic,
+  );
   if (coversAll(published, batchOffsets)) return finish('noop', onMain.hash, total);
 
   const head = await branchHead(catalog.client, audited.branch);
-  if (!head) throw new BatchGoneError(`branch ${audited.branch} of batch ${audited.batchId} is gone and main does not hold the batch`);
+  if (!head)
+    throw new BatchGoneError(
+      `branch ${audited.branch} of batch ${audited.batchId} is gone and main does not hold the batch`,
+    );
   const meta = {
     message: `floe: publish batch ${audited.batchId} (${audited.verdict}: ${audited.trusted} trusted, ${audited.untrusted} untrusted)`,
-    properties: { [Property.batchId]: audited.batchId, [Property.stage]: passed ? 'published' : 'rejected', [Property.topic]: audited.topic, [Property.table]: audited.table },
+    properties: {
+      [Property.batchId]: audited.batchId,
+      [Property.stage]: passed ? 'published' : 'rejected',
+      [Property.topic]: audited.topic,
+      [Property.table]: audited.table,
+    },
   };
 
   if (!overlaps(published, batchOffsets)) {
@@ -250,8 +361,15 @@ export async function publishBatch(ctx: WapContext, audited: BatchAudited): Prom
       keyMergeModes: [{ key: tableKey(names.staging), mergeBehavior: 'DROP' }],
       returnConflictAsResult: true,
     });
-    if (merged.wasSuccessful && merged.wasApplied && merged.resultantTargetHash) return finish('merge', merged.resultantTargetHash, 0);
-    ctx.log.debug({ batchId: audited.batchId, conflicts: merged.details.filter((d) => d.conflict).map((d) => d.conflict?.conflictType) }, 'main moved since the branch was cut: rebasing');
+    if (merged.wasSuccessful && merged.wasApplied && merged.resultantTargetHash)
+      return finish('merge', merged.resultantTargetHash, 0);
+    ctx.log.debug(
+      {
+        batchId: audited.batchId,
+        conflicts: merged.details.filter((d) => d.conflict).map((d) => d.conflict?.conflictType),
+      },
+      'main moved since the branch was cut: rebasing',
+    );
   }
 
   const onBranch = await loadTables(catalog, `${audited.branch}@${audited.hash}`, [...toPublish, names.staging]);
@@ -263,7 +381,10 @@ export async function publishBatch(ctx: WapContext, audited: BatchAudited): Prom
     const found = await batchFiles(ctx, table, audited.batchId);
     if (found.files.length) batches.set(name, found);
   }
-  if (!batches.size) throw new BatchGoneError(`batch ${audited.batchId}: its tables on ${audited.branch}@${audited.hash} hold no files of the batch`);
+  if (!batches.size)
+    throw new BatchGoneError(
+      `batch ${audited.batchId}: its tables on ${audited.branch}@${audited.hash} hold no files of the batch`,
+    );
   const staging = onBranch.tables.get(names.staging)?.metadata;
   // Trusted rows main's production table cannot take, found by the production update of the current attempt (which
   // runs before the untrusted one), and written by the untrusted update as untrusted rows.
@@ -289,10 +410,16 @@ export async function publishBatch(ctx: WapContext, audited: BatchAudited): Prom
       const extra = isProduction ? [] : demoted;
       const source = batch?.metadata ?? staging!;
       const sourceStruct = batch ? currentSchema(batch.metadata) : untrustedStruct(currentSchema(staging!));
-      let target = base ?? newTableMetadata({
-        location: batch?.metadata.location ?? newTableLocation(catalog.warehouse, name),
-        schema: batch ? currentSchema(batch.metadata) : { ...assignFreshIds(sourceStruct, { value: 0 }), schemaId: 0 }, spec: defaultSpec(source), properties: source.properties,
-      });
+      let target =
+        base ??
+        newTableMetadata({
+          location: batch?.metadata.location ?? newTableLocation(catalog.warehouse, name),
+          schema: batch
+            ? currentSchema(batch.metadata)
+            : { ...assignFreshIds(sourceStruct, { value: 0 }), schemaId: 0 },
+          spec: defaultSpec(source),
+          properties: source.properties,
+        });
       const union = unionByName(currentSchema(target), sourceStruct, target.lastColumnId);
       if (union.changes.length) target = setCurrentSchema(target, union.schema, union.lastColumnId);
       if (extra.length && staging) {
@@ -303,24 +430,52 @@ export async function publishBatch(ctx: WapContext, audited: BatchAudited): Prom
       const check = union.incompatible.length || extra.length ? rowProblem(currentSchema(target)) : undefined;
       // The audit saw main as it was; concurrent batches published since may have brought the same unique keys. A
       // plain merge needs no such check: it only succeeds when main's tables did not change since the branch was cut.
-      const repeated = isProduction && batch && base && topic.rules.unique.length
-        ? await repeatedKeys(ctx, topic.rules.unique, batch, base, mainRanges, keyCache)
-        : new Map<string, string>();
+      const repeated =
+        isProduction && batch && base && topic.rules.unique.length
+          ? await repeatedKeys(ctx, topic.rules.unique, batch, base, mainRanges, keyCache)
+          : new Map<string, string>();
       const files = batch?.files ?? [];
-      const reusable = !check && !extra.length && !repeated.size && !overlaps(mainRanges, batchOffsets) && sameFieldIds(currentSchema(source), currentSchema(target)) &&
-        files.every((f) => stringifyJson(specById(source, f.specId)) === stringifyJson(target.partitionSpecs.find((s) => s.specId === f.specId) ?? null));
-      const key = reusable ? 'as-is' : stringifyJson([
-        currentSchema(target), defaultSpec(target), serializeRanges(mainRanges), extra.map((d) => [coordinate(d.row), d.reason]), [...repeated],
-      ]);
+      const reusable =
+        !check &&
+        !extra.length &&
+        !repeated.size &&
+        !overlaps(mainRanges, batchOffsets) &&
+        sameFieldIds(currentSchema(source), currentSchema(target)) &&
+        files.every(
+          (f) =>
+            stringifyJson(specById(source, f.specId)) ===
+            stringifyJson(target.partitionSpecs.find((s) => s.specId === f.specId) ?? null),
+        );
+      const key = reusable
+        ? 'as-is'
+        : stringifyJson([
+            currentSchema(target),
+            defaultSpec(target),
+            serializeRanges(mainRanges),
+            extra.map((d) => [coordinate(d.row), d.reason]),
+            [...repeated],
+          ]);
       if (laidOut?.key !== key) {
         if (reusable) laidOut = { key, files, dropped: 0, unfit: [] };
         else {
-          const { rows, dropped: gone, unfit } = await rewriteFor(ctx, source, files, target, mainRanges, check, repeated);
-          const tableRows = isProduction ? rows : [
-            ...rows, ...unfit.map((u) => fitUntrustedRow(u.row, check!)),
-            ...(await untrustedVersions(ctx, staging!, extra)).map((row) => fitUntrustedRow(row, check!)),
-          ];
-          laidOut = { key, files: await writeRows(catalog.io, target, tableRows), dropped: gone, unfit: isProduction ? unfit : [] };
+          const {
+            rows,
+            dropped: gone,
+            unfit,
+          } = await rewriteFor(ctx, source, files, target, mainRanges, check, repeated);
+          const tableRows = isProduction
+            ? rows
+            : [
+                ...rows,
+                ...unfit.map((u) => fitUntrustedRow(u.row, check!)),
+                ...(await untrustedVersions(ctx, staging!, extra)).map((row) => fitUntrustedRow(row, check!)),
+              ];
+          laidOut = {
+            key,
+            files: await writeRows(catalog.io, target, tableRows),
+            dropped: gone,
+            unfit: isProduction ? unfit : [],
+          };
         }
       }
       if (isProduction) {
@@ -330,22 +485,39 @@ export async function publishBatch(ctx: WapContext, audited: BatchAudited): Prom
       dropped.set(name, laidOut.dropped);
       if (!laidOut.files.length) return base;
       return appendFiles({
-        io: catalog.io, files: laidOut.files, carrySummaryPrefixes: CARRIED_SUMMARY_PREFIXES,
-        summary: { [Property.batchId]: audited.batchId, [offsetsSummaryKey(audited.topic)]: serializeRanges(mergeRanges(mainRanges, batchOffsets)) },
+        io: catalog.io,
+        files: laidOut.files,
+        carrySummaryPrefixes: CARRIED_SUMMARY_PREFIXES,
+        summary: {
+          [Property.batchId]: audited.batchId,
+          [offsetsSummaryKey(audited.topic)]: serializeRanges(mergeRanges(mainRanges, batchOffsets)),
+        },
       })(target, attempt, bases);
     });
   }
   // Retry generously: concurrent publishers of the same topic conflict on every commit until one of them wins.
   const commit = await commitOnBranch(catalog, 'main', updates, meta, { retries: 20, minWaitMs: 20, maxWaitMs: 2000 });
   if (!commit.hash) return finish('noop', (await catalog.client.getReference('main')).hash, total);
-  return finish('rebase', commit.hash, [...dropped.values()].reduce((a, b) => a + b, 0), demotedCount);
+  return finish(
+    'rebase',
+    commit.hash,
+    [...dropped.values()].reduce((a, b) => a + b, 0),
+    demotedCount,
+  );
 }
 
 /** Demoted trusted rows as untrusted rows: their staging rows (which keep `_raw`, `_errors`, `_headers`) plus the reason. */
-async function untrustedVersions(ctx: WapContext, staging: TableMetadata, demoted: Unfit[]): Promise<Record<string, unknown>[]> {
+async function untrustedVersions(
+  ctx: WapContext,
+  staging: TableMetadata,
+  demoted: Unfit[],
+): Promise<Record<string, unknown>[]> {
   if (!demoted.length) return [];
   const offsets = [...new Set(demoted.map((d) => d.row[Column.offset] as bigint))];
-  const found = await scanRows(staging, { io: ctx.catalog.io, filter: { op: 'in', ref: Column.offset, values: offsets } });
+  const found = await scanRows(staging, {
+    io: ctx.catalog.io,
+    filter: { op: 'in', ref: Column.offset, values: offsets },
+  });
   const byCoordinate = new Map(found.map((row) => [coordinate(row), row]));
   return demoted.map(({ row, reason }) => {
     const out = Object.assign(bareObject(), byCoordinate.get(coordinate(row)) ?? row);

@@ -16,12 +16,17 @@ import { knativeFunction } from '../knative-function.ts';
 
 export function taggerFunction(runtime: Runtime): FloeFunction {
   const ctx = { config: runtime.env.pipeline, io: runtime.io, warehouse: runtime.env.warehouse };
-  const malformed = new Counter({ name: 'floe_records_malformed_total', help: 'Records tagged malformed (kept for _untrusted)', registers: [] });
+  const malformed = new Counter({
+    name: 'floe_records_malformed_total',
+    help: 'Records tagged malformed (kept for _untrusted)',
+    registers: [],
+  });
   return {
     name: 'tagger',
     metricsToRegister: [malformed],
     async handle(context, event) {
-      if (event.attributes.type.startsWith('dev.floe.')) throw new InvalidEventError(`the tagger takes Kafka records, not ${event.attributes.type}`);
+      if (event.attributes.type.startsWith('dev.floe.'))
+        throw new InvalidEventError(`the tagger takes Kafka records, not ${event.attributes.type}`);
       try {
         let record = await tagRecord(ctx, event);
         let reply;

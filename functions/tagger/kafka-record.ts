@@ -68,12 +68,16 @@ function extensionCoordinates(attributes: CloudEventMessage['attributes']): Coor
   const { id, knativekafkapartition: partition, knativekafkaoffset: offset } = attributes;
   const topic = attributes[Extension.kafkaTopic];
   if (!topic) {
-    throw new InvalidEventError(attributes.type === EventType.kafkaRecord
-      ? `event ${id}: source '${attributes.source}' does not name a topic with an id partition:P/offset:O (a KafkaSource's plain record: …/kafkasources/NAME#TOPIC), and no '${Extension.kafkaTopic}' extension names one`
-      : `event ${id} (a CloudEvent record of type ${attributes.type}) has no '${Extension.kafkaTopic}' extension; set it with the KafkaSource's ceOverrides`);
+    throw new InvalidEventError(
+      attributes.type === EventType.kafkaRecord
+        ? `event ${id}: source '${attributes.source}' does not name a topic with an id partition:P/offset:O (a KafkaSource's plain record: …/kafkasources/NAME#TOPIC), and no '${Extension.kafkaTopic}' extension names one`
+        : `event ${id} (a CloudEvent record of type ${attributes.type}) has no '${Extension.kafkaTopic}' extension; set it with the KafkaSource's ceOverrides`,
+    );
   }
   if (partition === undefined || offset === undefined) {
-    throw new InvalidEventError(`event ${id} carries no Kafka coordinates: neither id partition:P/offset:O with source …#TOPIC nor knativekafkapartition/knativekafkaoffset`);
+    throw new InvalidEventError(
+      `event ${id} carries no Kafka coordinates: neither id partition:P/offset:O with source …#TOPIC nor knativekafkapartition/knativekafkaoffset`,
+    );
   }
   if (!/^\d+$/.test(partition) || !/^\d+$/.test(offset)) {
     throw new InvalidEventError(`event ${id}: knativekafkapartition/knativekafkaoffset must be non-negative integers`);

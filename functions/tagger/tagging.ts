@@ -34,7 +34,10 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 /** The record's own fault: it is tagged malformed with this reason (a limit, or a value that is not what it must be). */
 class MalformedError extends Error {
-  constructor(message: string, readonly kind: 'malformed' | 'limit' = 'malformed') {
+  constructor(
+    message: string,
+    readonly kind: 'malformed' | 'limit' = 'malformed',
+  ) {
     super(message);
   }
 }
@@ -55,12 +58,15 @@ function binaryValue(field: string, value: unknown): { bytes: Uint8Array; conten
   if (Array.isArray(value) && value.every((b) => typeof b === 'number' && Number.isInteger(b) && b >= 0 && b < 256)) {
     return { bytes: Uint8Array.from(value as number[]) };
   }
-  throw new MalformedError(`field '${field}': expected base64 or an array of bytes, got ${Array.isArray(value) ? 'an array' : typeof value}`);
+  throw new MalformedError(
+    `field '${field}': expected base64 or an array of bytes, got ${Array.isArray(value) ? 'an array' : typeof value}`,
+  );
 }
 
 function decodeBase64(field: string, text: string): Uint8Array {
   const clean = text.replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(clean) || clean.length % 4 === 1) throw new MalformedError(`field '${field}': not valid base64`);
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(clean) || clean.length % 4 === 1)
+    throw new MalformedError(`field '${field}': not valid base64`);
   return Uint8Array.from(Buffer.from(clean, clean.includes('-') || clean.includes('_') ? 'base64url' : 'base64'));
 }
 
@@ -71,23 +77,36 @@ function decodeBase64(field: string, text: string): Uint8Array {
 const BLOB_REFRESH_AGE_MS = 86_400_000;
 
 /** Stores a binary under the warehouse blob prefix, content-addressed (a redelivery finds the same object). */
-export async function storeBlob(ctx: TaggingContext, table: string, bytes: Uint8Array, contentType?: string): Promise<FileRef> {
+export async function storeBlob(
+  ctx: TaggingContext,
+  table: string,
+  bytes: Uint8Array,
+  contentType?: string,
+): Promise<FileRef> {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const type = contentType ?? imageType(bytes) ?? 'application/octet-stream';
   const uri = `${ctx.warehouse}${ctx.config.claimCheck.prefix}${table}/${sha256.slice(0, 2)}/${sha256}`;
   const existing = await ctx.io.head(uri);
   const now = (ctx.now?.() ?? new Date()).getTime();
-  if (!existing || now - existing.lastModified.getTime() > BLOB_REFRESH_AGE_MS) await ctx.io.write(uri, bytes, { contentType: type });
+  if (!existing || now - existing.lastModified.getTime() > BLOB_REFRESH_AGE_MS)
+    await ctx.io.write(uri, bytes, { contentType: type });
   return {
     uri,
     size_bytes: bytes.byteLength,
     content_type: type,
     sha256,
-    ...(bytes.byteLength <= ctx.config.claimCheck.inlineMaxBytes ? { inline: Buffer.from(bytes).toString('base64') } : {}),
+    ...(bytes.byteLength <= ctx.config.claimCheck.inlineMaxBytes
+      ? { inline: Buffer.from(bytes).toString('base64') }
+      : {}),
   };
 }
 
-async function storeBlobOf(ctx: TaggingContext, table: string, bytes: Uint8Array, contentType?: string): Promise<FileRef> {
+async function storeBlobOf(
+  ctx: TaggingContext,
+  table: string,
+  bytes: Uint8Array,
+  contentType?: string,
+): Promise<FileRef> {
   try {
     return await storeBlob(ctx, table, bytes, contentType);
   } catch (err) {
@@ -104,12 +123,22 @@ interface Parsed {
 }
 
 async function parsePayload(ctx: TaggingContext, topic: TopicConfig, record: KafkaRecordRef): Promise<Parsed> {
-  if (topic.format === 'binary' || (record.contentType && !isJsonType(record.contentType) && !record.contentType.startsWith('text/'))) {
-    return { payload: { value: await storeBlobOf(ctx, topic.table, record.value, record.contentType) }, problems: [], wholeValueStored: true };
+  if (
+    topic.format === 'binary' ||
+    (record.contentType && !isJsonType(record.contentType) && !record.contentType.startsWith('text/'))
+  ) {
+    return {
+      payload: { value: await storeBlobOf(ctx, topic.table, record.value, record.contentType) },
+      problems: [],
+      wholeValueStored: true,
+    };
   }
   const { limits } = ctx.config;
   if (record.value.byteLength > limits.maxRecordBytes) {
-    throw new MalformedError(`the value has ${record.value.byteLength} bytes, over limits.maxRecordBytes (${limits.maxRecordBytes})`, 'limit');
+    throw new MalformedError(
+      `the value has ${record.value.byteLength} bytes, over limits.maxRecordBytes (${limits.maxRecordBytes})`,
+      'limit',
+    );
   }
   let text: string;
   try {
@@ -119,7 +148,11 @@ async function parsePayload(ctx: TaggingContext, topic: TopicConfig, record: Kaf
     throw new MalformedError('value is not valid UTF-8');
   }
   if (topic.format === 'text') {
-    if (text.length > limits.maxStringLength) throw new MalformedError(`a text of ${text.length} characters, over limits.maxStringLength (${limits.maxStringLength})`, 'limit');
+    if (text.length > limits.maxStringLength)
+      throw new MalformedError(
+        `a text of ${text.length} characters, over limits.maxStringLength (${limits.maxStringLength})`,
+        'limit',
+      );
     return { payload: { message: text }, problems: [] };
   }
   let parsed;
@@ -131,7 +164,9 @@ async function parsePayload(ctx: TaggingContext, topic: TopicConfig, record: Kaf
   }
   const payload = parsed.value;
   if (!payload || typeof payload !== 'object' || Array.isArray(payload)) {
-    throw new MalformedError(`value is JSON but not an object (got ${Array.isArray(payload) ? 'an array' : payload === null ? 'null' : typeof payload})`);
+    throw new MalformedError(
+      `value is JSON but not an object (got ${Array.isArray(payload) ? 'an array' : payload === null ? 'null' : typeof payload})`,
+    );
   }
   const object = payload as Record<string, unknown>;
   for (const field of topic.binaryFields) {
@@ -144,7 +179,11 @@ async function parsePayload(ctx: TaggingContext, topic: TopicConfig, record: Kaf
 }
 
 /** The same record, as malformed with `reason` (its payload dropped; its raw bytes stay). */
-export function malformedRecord(record: Omit<TaggedRecord, 'status'>, reason: string, kind: 'malformed' | 'limit' = 'malformed'): TaggedRecord {
+export function malformedRecord(
+  record: Omit<TaggedRecord, 'status'>,
+  reason: string,
+  kind: 'malformed' | 'limit' = 'malformed',
+): TaggedRecord {
   const { payload: _payload, errors: _errors, ...rest } = record;
   return { ...rest, status: 'malformed', error: reason, ...(kind === 'limit' ? { errorKind: kind } : {}) };
 }
@@ -170,7 +209,13 @@ export async function tagRecord(ctx: TaggingContext, event: CloudEventMessage): 
   try {
     const { payload, problems, wholeValueStored } = await parsePayload(ctx, topic, record);
     // A value claim-checked whole is in its blob, byte for byte: the record need not carry it a second time.
-    return { ...base, ...(wholeValueStored ? {} : { raw: raw() }), status: 'ok', payload, ...(problems.length ? { errors: problems } : {}) };
+    return {
+      ...base,
+      ...(wholeValueStored ? {} : { raw: raw() }),
+      status: 'ok',
+      payload,
+      ...(problems.length ? { errors: problems } : {}),
+    };
   } catch (err) {
     if (err instanceof BlobStoreError) throw err.cause;
     if (err instanceof MalformedError) return malformedRecord({ ...base, raw: raw() }, err.message, err.kind);

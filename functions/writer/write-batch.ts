@@ -50,12 +50,19 @@ export async function writeBatch(ctx: WapContext, topic: string, batch: TaggedRe
   const main = await catalog.client.getReference('main');
   const { tables } = await loadTables(catalog, `main@${main.hash}`, [names.production]);
   const production = tables.get(names.production)?.metadata;
-  const { struct, rejected } = inferBatch(records, topicCfg, { limits: config.limits, ...(production ? { base: currentSchema(production) } : {}) });
+  const { struct, rejected } = inferBatch(records, topicCfg, {
+    limits: config.limits,
+    ...(production ? { base: currentSchema(production) } : {}),
+  });
   // Start from production's schema so existing columns keep their types; the staging table itself is new per batch.
   const union = production ? unionByName(currentSchema(production), struct, production.lastColumnId) : undefined;
-  const schema: Schema = union ? { ...union.schema, schemaId: 0 } : { ...assignFreshIds(struct, { value: 0 }), schemaId: 0 };
+  const schema: Schema = union
+    ? { ...union.schema, schemaId: 0 }
+    : { ...assignFreshIds(struct, { value: 0 }), schemaId: 0 };
   const staging = newTableMetadata({
-    location: newTableLocation(catalog.warehouse, names.staging), schema, spec: specFromConfig(topicCfg.partitionBy, schema),
+    location: newTableLocation(catalog.warehouse, names.staging),
+    schema,
+    spec: specFromConfig(topicCfg.partitionBy, schema),
   });
   const nowMicros = BigInt(now.getTime()) * 1000n;
   const rows = records.map((r) => {
@@ -63,7 +70,13 @@ export async function writeBatch(ctx: WapContext, topic: string, batch: TaggedRe
     try {
       return stagingRow(r, schema, batchId, reason ? [reason] : [], nowMicros);
     } catch (err) {
-      return stagingRow(r, schema, batchId, [`limit: its row could not be built: ${(err as Error).message}`], nowMicros);
+      return stagingRow(
+        r,
+        schema,
+        batchId,
+        [`limit: its row could not be built: ${(err as Error).message}`],
+        nowMicros,
+      );
     }
   });
   const offsets = rangesOf(records.map((r) => ({ partition: r.partition, offset: BigInt(r.offset) })));
@@ -73,23 +86,46 @@ export async function writeBatch(ctx: WapContext, topic: string, batch: TaggedRe
     const record = records[rows.indexOf(row)];
     return stagingRow(record, schema, batchId, [`limit: its row could not be written: ${error.message}`], nowMicros);
   });
-  if (rejected.size) ctx.log.info({ batchId, records: rejected.size, reasons: [...new Set(rejected.values())].slice(0, 5) }, 'records whose fields could not become columns go to _untrusted');
+  if (rejected.size)
+    ctx.log.info(
+      { batchId, records: rejected.size, reasons: [...new Set(rejected.values())].slice(0, 5) },
+      'records whose fields could not become columns go to _untrusted',
+    );
   const result: BatchWritten = {
-    batchId, branch, hash: '', topic, table: topicCfg.table, rows: rows.length,
-    offsets: rangesToPayload(offsets), writtenAt: now.toISOString(),
+    batchId,
+    branch,
+    hash: '',
+    topic,
+    table: topicCfg.table,
+    rows: rows.length,
+    offsets: rangesToPayload(offsets),
+    writtenAt: now.toISOString(),
   };
   const append = appendFiles({
-    io: catalog.io, files,
+    io: catalog.io,
+    files,
     summary: { [Property.batchId]: batchId, [offsetsSummaryKey(topic)]: serializeRanges(offsets) },
   });
-  const commit = await commitOnBranch(catalog, branch, new Map([[names.staging, (base, attempt, bases) => append(base ?? staging, attempt, bases)]]), {
-    message: `floe: write batch ${batchId} (${rows.length} rows) to ${names.staging}`,
-    properties: {
-      [Property.batchId]: batchId, [Property.stage]: Stage.written, [Property.topic]: topic, [Property.table]: topicCfg.table,
-      [Property.result]: stringifyJson({ ...result, hash: undefined }),
+  const commit = await commitOnBranch(
+    catalog,
+    branch,
+    new Map([[names.staging, (base, attempt, bases) => append(base ?? staging, attempt, bases)]]),
+    {
+      message: `floe: write batch ${batchId} (${rows.length} rows) to ${names.staging}`,
+      properties: {
+        [Property.batchId]: batchId,
+        [Property.stage]: Stage.written,
+        [Property.topic]: topic,
+        [Property.table]: topicCfg.table,
+        [Property.result]: stringifyJson({ ...result, hash: undefined }),
+      },
     },
-  });
-  if (union?.incompatible.length) ctx.log.warn({ batchId, incompatible: union.incompatible }, 'values that do not fit existing columns go to _untrusted');
+  );
+  if (union?.incompatible.length)
+    ctx.log.warn(
+      { batchId, incompatible: union.incompatible },
+      'values that do not fit existing columns go to _untrusted',
+    );
   return { ...result, hash: commit.hash! };
 }
 
@@ -98,7 +134,9 @@ export async function writeBatch(ctx: WapContext, topic: string, batch: TaggedRe
  * `fallback` — its payload-free version — and the write repeated, so the refusal costs that row, not the batch.
  */
 export async function writeIsolated(
-  io: FileIO, metadata: Parameters<typeof writeRows>[1], rows: Record<string, unknown>[],
+  io: FileIO,
+  metadata: Parameters<typeof writeRows>[1],
+  rows: Record<string, unknown>[],
   fallback: (row: Record<string, unknown>, error: InvalidRowError) => Record<string, unknown>,
 ): Promise<Awaited<ReturnType<typeof writeRows>>> {
   const replaced = new Set<Record<string, unknown>>();

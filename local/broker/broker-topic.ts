@@ -38,17 +38,35 @@ export interface BrokerTopic {
 }
 
 export function createBrokerTopic(partitions: number): BrokerTopic {
-  if (!Number.isInteger(partitions) || partitions < 1) throw new RangeError(`a Broker topic needs a positive number of partitions, got ${partitions}`);
+  if (!Number.isInteger(partitions) || partitions < 1)
+    throw new RangeError(`a Broker topic needs a positive number of partitions, got ${partitions}`);
   const partitioner = kafkajs.Partitioners.DefaultPartitioner();
-  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionErrorCode: 0, partitionId, leader: 0, replicas: [0], isr: [0] }));
+  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({
+    partitionErrorCode: 0,
+    partitionId,
+    leader: 0,
+    replicas: [0],
+    isr: [0],
+  }));
   const next = Array.from({ length: partitions }, () => 0n);
   return {
     partitions,
     append(event) {
       const key = event.attributes.partitionkey;
-      const partition = partitioner({ topic: 'broker', partitionMetadata, message: key === undefined ? { value: null } : { key, value: null } });
+      const partition = partitioner({
+        topic: 'broker',
+        partitionMetadata,
+        message: key === undefined ? { value: null } : { key, value: null },
+      });
       const offset = next[partition]++;
-      return { attributes: { ...event.attributes, [PARTITION_EXTENSION]: String(partition), [OFFSET_EXTENSION]: offset.toString() }, data: event.data };
+      return {
+        attributes: {
+          ...event.attributes,
+          [PARTITION_EXTENSION]: String(partition),
+          [OFFSET_EXTENSION]: offset.toString(),
+        },
+        data: event.data,
+      };
     },
     ends: () => [...next],
   };
@@ -56,9 +74,13 @@ export function createBrokerTopic(partitions: number): BrokerTopic {
 
 /** The partitions of a Broker's topic: `default.topic.partitions` of the ConfigMap its `spec.config` names. */
 export function brokerTopicPartitions(manifests: Manifests, broker: Broker | undefined): number {
-  const configured = broker?.configMap === undefined ? undefined : manifests.configMaps[broker.configMap]?.['default.topic.partitions'];
+  const configured =
+    broker?.configMap === undefined ? undefined : manifests.configMaps[broker.configMap]?.['default.topic.partitions'];
   if (configured === undefined) return DEFAULT_PARTITIONS;
   const partitions = Number(configured);
-  if (!Number.isInteger(partitions) || partitions < 1) throw new RangeError(`Broker ${broker?.name}: default.topic.partitions must be a positive integer, got ${JSON.stringify(configured)}`);
+  if (!Number.isInteger(partitions) || partitions < 1)
+    throw new RangeError(
+      `Broker ${broker?.name}: default.topic.partitions must be a positive integer, got ${JSON.stringify(configured)}`,
+    );
   return partitions;
 }

@@ -15,7 +15,13 @@ import { fromHttp, type CloudEventMessage } from '../../shared/events/cloudevent
 import type { Logger } from '../../shared/runtime/logger.ts';
 import { postEvent, type HttpResponse } from '../delivery/http.ts';
 import {
-  AbortedError, deadLetterEvent, networkFailure, sendAttempt, statusResult, withRetries, type AttemptResult,
+  AbortedError,
+  deadLetterEvent,
+  networkFailure,
+  sendAttempt,
+  statusResult,
+  withRetries,
+  type AttemptResult,
 } from '../delivery/retry.ts';
 import { matchesFilters } from '../knative/filters.ts';
 import type { BrokerTopic } from './broker-topic.ts';
@@ -75,7 +81,8 @@ export interface Dispatcher {
   abort(): void;
 }
 
-type Outcome = { kind: 'delivered'; reply: CloudEventMessage | undefined } | { kind: 'deadLettered' } | { kind: 'failed' };
+type Outcome =
+  { kind: 'delivered'; reply: CloudEventMessage | undefined } | { kind: 'deadLettered' } | { kind: 'failed' };
 
 export function createDispatcher(routes: Route[], topic: BrokerTopic, logger: Logger): Dispatcher {
   const controller = new AbortController();
@@ -83,9 +90,27 @@ export function createDispatcher(routes: Route[], topic: BrokerTopic, logger: Lo
   setMaxListeners(0, controller.signal);
   const triggers: Record<string, TriggerStats> = {};
   for (const route of routes) {
-    triggers[route.trigger.name] = { matched: 0, delivered: 0, retried: 0, deadLettered: 0, failed: 0, active: 0, queued: 0 };
+    triggers[route.trigger.name] = {
+      matched: 0,
+      delivered: 0,
+      retried: 0,
+      deadLettered: 0,
+      failed: 0,
+      active: 0,
+      queued: 0,
+    };
   }
-  const stats: BrokerStats = { received: 0, duplicates: 0, rejected: 0, invalid: 0, replies: 0, ttlExpired: 0, unrouted: 0, inFlight: 0, triggers };
+  const stats: BrokerStats = {
+    received: 0,
+    duplicates: 0,
+    rejected: 0,
+    invalid: 0,
+    replies: 0,
+    ttlExpired: 0,
+    unrouted: 0,
+    inFlight: 0,
+    triggers,
+  };
 
   async function dispatch(ingress: CloudEventMessage, ttl: number): Promise<DeliveryReport> {
     // The Kafka Broker's mutator runs before the Trigger's filter: filters see the Broker's position too.
@@ -106,7 +131,9 @@ export function createDispatcher(routes: Route[], topic: BrokerTopic, logger: Lo
     try {
       // The lane's slot is held for the delivery (and dead-lettering) only, not while the reply is routed: a
       // Trigger at its limit must not wait on deliveries its own replies need.
-      outcome = await route.lane.run(route.ordered ? event.attributes.partitionkey : undefined, () => deliverOnce(route, event, counters));
+      outcome = await route.lane.run(route.ordered ? event.attributes.partitionkey : undefined, () =>
+        deliverOnce(route, event, counters),
+      );
     } catch (err) {
       if (err instanceof AbortedError) return { ...EMPTY, failed: 1, aborted: true };
       throw err;
@@ -120,14 +147,19 @@ export function createDispatcher(routes: Route[], topic: BrokerTopic, logger: Lo
   async function deliverOnce(route: Route, event: CloudEventMessage, counters: TriggerStats): Promise<Outcome> {
     const { delivery } = route;
     // Made only when there is something to log: most deliveries succeed at once.
-    const log = () => logger.child({ trigger: route.trigger.name, type: event.attributes.type, id: event.attributes.id });
-    const result = await withRetries(delivery, (signal) => attemptDelivery(route.url, event, delivery.timeoutMs, signal), {
-      signal: controller.signal,
-      onRetry: (failure, attempt) => {
-        counters.retried++;
-        log().debug({ attempt, status: failure.status, reason: failure.message }, 'delivery failed; retrying');
+    const log = () =>
+      logger.child({ trigger: route.trigger.name, type: event.attributes.type, id: event.attributes.id });
+    const result = await withRetries(
+      delivery,
+      (signal) => attemptDelivery(route.url, event, delivery.timeoutMs, signal),
+      {
+        signal: controller.signal,
+        onRetry: (failure, attempt) => {
+          counters.retried++;
+          log().debug({ attempt, status: failure.status, reason: failure.message }, 'delivery failed; retrying');
+        },
       },
-    });
+    );
     if (result.ok) {
       counters.delivered++;
       return { kind: 'delivered', reply: result.value };
@@ -140,21 +172,31 @@ export function createDispatcher(routes: Route[], topic: BrokerTopic, logger: Lo
     }
     const dead = deadLetterEvent(event, route.url, result.failure);
     const deadLetterUrl = route.deadLetterUrl;
-    const sent = await withRetries(delivery, (signal) => sendAttempt(deadLetterUrl, dead, { timeoutMs: delivery.timeoutMs, signal }), { signal: controller.signal });
+    const sent = await withRetries(
+      delivery,
+      (signal) => sendAttempt(deadLetterUrl, dead, { timeoutMs: delivery.timeoutMs, signal }),
+      { signal: controller.signal },
+    );
     if (sent.ok) {
       counters.deadLettered++;
       log().warn(reason, 'delivery failed; event sent to the dead-letter sink');
       return { kind: 'deadLettered' };
     }
     counters.failed++;
-    log().error({ ...reason, deadLetter: sent.failure.message }, 'delivery failed and so did the dead-letter sink: not delivered');
+    log().error(
+      { ...reason, deadLetter: sent.failure.message },
+      'delivery failed and so did the dead-letter sink: not delivered',
+    );
     return { kind: 'failed' };
   }
 
   function routeReply(route: Route, reply: CloudEventMessage, ttl: number): Promise<DeliveryReport> {
     if (ttl <= 1) {
       stats.ttlExpired++;
-      logger.warn({ trigger: route.trigger.name, type: reply.attributes.type, id: reply.attributes.id }, `reply dropped: ${TTL_EXTENSION} exhausted (an event loop?)`);
+      logger.warn(
+        { trigger: route.trigger.name, type: reply.attributes.type, id: reply.attributes.id },
+        `reply dropped: ${TTL_EXTENSION} exhausted (an event loop?)`,
+      );
       return Promise.resolve(EMPTY);
     }
     stats.replies++;
@@ -165,7 +207,12 @@ export function createDispatcher(routes: Route[], topic: BrokerTopic, logger: Lo
 }
 
 /** The subscriber's answer: 2xx with nothing or a CloudEvent succeeds; any other 2xx body is a failure (NOTES §2.3). */
-async function attemptDelivery(url: string, event: CloudEventMessage, timeoutMs: number, signal: AbortSignal | undefined): Promise<AttemptResult<CloudEventMessage | undefined>> {
+async function attemptDelivery(
+  url: string,
+  event: CloudEventMessage,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<AttemptResult<CloudEventMessage | undefined>> {
   let response: HttpResponse;
   try {
     response = await postEvent(url, event, { headers: { prefer: 'reply' }, timeoutMs, signal });
@@ -173,21 +220,44 @@ async function attemptDelivery(url: string, event: CloudEventMessage, timeoutMs:
     return networkFailure(err);
   }
   const failure = { body: response.body, headers: response.headers };
-  if (response.status < 200 || response.status >= 300) return statusResult(response.status, undefined, { ...failure, message: `${url} answered ${response.status}` });
+  if (response.status < 200 || response.status >= 300)
+    return statusResult(response.status, undefined, { ...failure, message: `${url} answered ${response.status}` });
   // 202 is an acknowledgement, never a reply.
-  if (response.status === 202 || (response.body.byteLength === 0 && !carriesCloudEvent(response))) return { ok: true, value: undefined };
+  if (response.status === 202 || (response.body.byteLength === 0 && !carriesCloudEvent(response)))
+    return { ok: true, value: undefined };
   if (!carriesCloudEvent(response)) {
-    return { ok: false, retryable: false, failure: { ...failure, status: response.status, message: `${url} answered ${response.status} with a body that is not a CloudEvent; the answer must be empty or a CloudEvent` } };
+    return {
+      ok: false,
+      retryable: false,
+      failure: {
+        ...failure,
+        status: response.status,
+        message: `${url} answered ${response.status} with a body that is not a CloudEvent; the answer must be empty or a CloudEvent`,
+      },
+    };
   }
   try {
     return { ok: true, value: fromHttp(response.headers, response.body) };
   } catch (err) {
-    return { ok: false, retryable: false, failure: { ...failure, status: response.status, message: `${url} replied with an invalid CloudEvent: ${(err as Error).message}` } };
+    return {
+      ok: false,
+      retryable: false,
+      failure: {
+        ...failure,
+        status: response.status,
+        message: `${url} replied with an invalid CloudEvent: ${(err as Error).message}`,
+      },
+    };
   }
 }
 
 function carriesCloudEvent(response: HttpResponse): boolean {
-  return response.headers['ce-specversion'] !== undefined || String(response.headers['content-type'] ?? '').toLowerCase().startsWith('application/cloudevents');
+  return (
+    response.headers['ce-specversion'] !== undefined ||
+    String(response.headers['content-type'] ?? '')
+      .toLowerCase()
+      .startsWith('application/cloudevents')
+  );
 }
 
 export function withoutTtl(event: CloudEventMessage): CloudEventMessage {
@@ -197,5 +267,10 @@ export function withoutTtl(event: CloudEventMessage): CloudEventMessage {
 }
 
 function sum(a: DeliveryReport, b: DeliveryReport): DeliveryReport {
-  return { delivered: a.delivered + b.delivered, deadLettered: a.deadLettered + b.deadLettered, failed: a.failed + b.failed, aborted: a.aborted || b.aborted };
+  return {
+    delivered: a.delivered + b.delivered,
+    deadLettered: a.deadLettered + b.deadLettered,
+    failed: a.failed + b.failed,
+    aborted: a.aborted || b.aborted,
+  };
 }

@@ -45,7 +45,14 @@ import { fromHttp, InvalidEventError, type CloudEventMessage } from '../../share
 import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
 import type { Manifests } from '../knative/manifests.ts';
 import { brokerTopicPartitions, createBrokerTopic, type BrokerTopic } from './broker-topic.ts';
-import { createDispatcher, DEFAULT_TTL, TTL_EXTENSION, withoutTtl, type BrokerStats, type DeliveryReport } from './dispatcher.ts';
+import {
+  createDispatcher,
+  DEFAULT_TTL,
+  TTL_EXTENSION,
+  withoutTtl,
+  type BrokerStats,
+  type DeliveryReport,
+} from './dispatcher.ts';
 import { brokerName, resolveRoutes } from './routes.ts';
 
 export type { BrokerStats, DeliveryReport, TriggerStats } from './dispatcher.ts';
@@ -95,7 +102,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const logger = options.logger ?? createLogger({ name: 'broker' });
   const name = brokerName(options.manifests, options.broker);
   const routes = resolveRoutes(options.manifests, name, options.services);
-  const topic = options.topic ?? createBrokerTopic(brokerTopicPartitions(options.manifests, options.manifests.brokers.find((b) => b.name === name)));
+  const topic =
+    options.topic ??
+    createBrokerTopic(
+      brokerTopicPartitions(
+        options.manifests,
+        options.manifests.brokers.find((b) => b.name === name),
+      ),
+    );
   const dispatcher = createDispatcher(routes, topic, logger);
   const { stats } = dispatcher;
   const maxInFlight = options.maxInFlight ?? 10_000;
@@ -134,7 +148,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const ttl = ttlOf(event, defaultTtl);
     if (ttl <= 0) {
       stats.ttlExpired++;
-      logger.warn({ type: event.attributes.type, id: event.attributes.id }, `event dropped: ${TTL_EXTENSION} exhausted`);
+      logger.warn(
+        { type: event.attributes.type, id: event.attributes.id },
+        `event dropped: ${TTL_EXTENSION} exhausted`,
+      );
       return { delivered: 0, deadLettered: 0, failed: 0, aborted: false };
     }
     try {
@@ -147,11 +164,15 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && (path === '/health/readiness' || path === '/health/liveness')) return send(res, stopping ? 503 : 200, stopping ? 'stopping' : 'OK');
-    if (req.method === 'GET' && path === '/stats') return send(res, 200, JSON.stringify(snapshot()), 'application/json');
+    if (req.method === 'GET' && (path === '/health/readiness' || path === '/health/liveness'))
+      return send(res, stopping ? 503 : 200, stopping ? 'stopping' : 'OK');
+    if (req.method === 'GET' && path === '/stats')
+      return send(res, 200, JSON.stringify(snapshot()), 'application/json');
     if (req.method !== 'POST' || !isIngressPath(path, name)) return send(res, 404, 'not found');
     if (stopping) return send(res, 503, 'the broker is stopping');
-    const ack = ackMode(req.headers[ACK_HEADER] ?? new URL(req.url ?? '/', 'http://broker').searchParams.get(ACK_HEADER) ?? undefined);
+    const ack = ackMode(
+      req.headers[ACK_HEADER] ?? new URL(req.url ?? '/', 'http://broker').searchParams.get(ACK_HEADER) ?? undefined,
+    );
     if (!ack) return send(res, 400, `${ACK_HEADER} (header or query) must be accepted or delivered`);
     let event: CloudEventMessage;
     try {
@@ -195,10 +216,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   logger.info({ port, broker: name, triggers: routes.map((route) => route.trigger.name) }, 'local broker listening');
 
   function snapshot(): BrokerStats {
-    const triggers = Object.fromEntries(routes.map((route) => [
-      route.trigger.name,
-      { ...stats.triggers[route.trigger.name], active: route.lane.active, queued: route.lane.queued },
-    ]));
+    const triggers = Object.fromEntries(
+      routes.map((route) => [
+        route.trigger.name,
+        { ...stats.triggers[route.trigger.name], active: route.lane.active, queued: route.lane.queued },
+      ]),
+    );
     return { ...stats, triggers };
   }
 
@@ -256,7 +279,11 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Uint8Array>
       size += chunk.length;
       if (size <= limit) chunks.push(chunk);
     });
-    req.on('end', () => (size > limit ? reject(new BodyTooLargeError(`the event exceeds the limit of ${limit} bytes`)) : resolve(Buffer.concat(chunks))));
+    req.on('end', () =>
+      size > limit
+        ? reject(new BodyTooLargeError(`the event exceeds the limit of ${limit} bytes`))
+        : resolve(Buffer.concat(chunks)),
+    );
     req.on('error', reject);
   });
 }

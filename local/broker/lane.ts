@@ -20,7 +20,8 @@ interface Entry {
 }
 
 export function createLane(concurrency: number): Lane {
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`lane concurrency must be a positive integer, got ${concurrency}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new RangeError(`lane concurrency must be a positive integer, got ${concurrency}`);
   const ready: Entry[] = [];
   /** Per key with a task queued or running: the tasks waiting behind it. */
   const behind = new Map<string, Entry[]>();

@@ -45,7 +45,12 @@ export function postEvent(url: string, event: CloudEventMessage, options: PostOp
   return post(url, { ...headers, ...options.headers, 'content-length': String(body.byteLength) }, body, options);
 }
 
-function post(url: string, headers: Record<string, string>, body: Uint8Array, options: PostOptions): Promise<HttpResponse> {
+function post(
+  url: string,
+  headers: Record<string, string>,
+  body: Uint8Array,
+  options: PostOptions,
+): Promise<HttpResponse> {
   const target = new URL(url);
   const client = target.protocol === 'https:' ? https : http;
   const agent = agents[target.protocol as keyof typeof agents];
@@ -78,7 +83,10 @@ function post(url: string, headers: Record<string, string>, body: Uint8Array, op
       options.onAccepted();
     });
     if (options.timeoutMs !== undefined) {
-      timer = setTimeout(() => request.destroy(new TimeoutError(`no answer from ${url} within ${options.timeoutMs} ms`)), options.timeoutMs);
+      timer = setTimeout(
+        () => request.destroy(new TimeoutError(`no answer from ${url} within ${options.timeoutMs} ms`)),
+        options.timeoutMs,
+      );
     }
     request.end(body);
   });

@@ -36,14 +36,22 @@ export function networkFailure<T>(err: unknown): AttemptResult<T> {
 }
 
 /** One POST of the event, judged by its status alone (sources and the dead-letter sink: the body means nothing). */
-export async function sendAttempt(url: string, event: CloudEventMessage, options: PostOptions): Promise<AttemptResult<HttpResponse>> {
+export async function sendAttempt(
+  url: string,
+  event: CloudEventMessage,
+  options: PostOptions,
+): Promise<AttemptResult<HttpResponse>> {
   let response: HttpResponse;
   try {
     response = await postEvent(url, event, options);
   } catch (err) {
     return networkFailure(err);
   }
-  return statusResult(response.status, response, { body: response.body, headers: response.headers, message: `${url} answered ${response.status}` });
+  return statusResult(response.status, response, {
+    body: response.body,
+    headers: response.headers,
+    message: `${url} answered ${response.status}`,
+  });
 }
 
 export class AbortedError extends Error {
@@ -104,9 +112,20 @@ const EXTENSION_NAME = /^[a-z0-9]+$/;
  * `knativeerrordata` (base64 of up to 1024 bytes of the answer, or of the network error) and every `kne-*` response
  * header as an extension without its prefix (Kafka data plane).
  */
-export function deadLetterEvent(event: CloudEventMessage, destination: string, failure: DeliveryFailure): CloudEventMessage {
-  const attributes: Record<string, string> = { ...event.attributes, knativeerrordest: destination, knativeerrorcode: String(failure.status ?? 500) };
-  const data = failure.status === undefined ? Buffer.from(`dispatch error: ${failure.message}`) : Buffer.from(failure.body ?? new Uint8Array(0));
+export function deadLetterEvent(
+  event: CloudEventMessage,
+  destination: string,
+  failure: DeliveryFailure,
+): CloudEventMessage {
+  const attributes: Record<string, string> = {
+    ...event.attributes,
+    knativeerrordest: destination,
+    knativeerrorcode: String(failure.status ?? 500),
+  };
+  const data =
+    failure.status === undefined
+      ? Buffer.from(`dispatch error: ${failure.message}`)
+      : Buffer.from(failure.body ?? new Uint8Array(0));
   if (data.byteLength > 0) attributes.knativeerrordata = data.subarray(0, ERROR_DATA_MAX_BYTES).toString('base64');
   for (const [name, value] of Object.entries(failure.headers ?? {})) {
     const extension = name.toLowerCase().slice('kne-'.length);

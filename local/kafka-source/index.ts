@@ -9,7 +9,13 @@ import type { KafkaSource, Manifests } from '../knative/manifests.ts';
 import { startKafkaSource, type RunningSource, type SourceStats } from './source.ts';
 
 export type { SourceStats } from './source.ts';
-export { recordToEvent, javaOffsetDateTime, KAFKA_EVENT_TYPE, type KafkaRecord, type SourceIdentity } from './record-event.ts';
+export {
+  recordToEvent,
+  javaOffsetDateTime,
+  KAFKA_EVENT_TYPE,
+  type KafkaRecord,
+  type SourceIdentity,
+} from './record-event.ts';
 
 export interface KafkaSourcesOptions {
   manifests: Manifests;
@@ -41,15 +47,17 @@ export async function startKafkaSources(options: KafkaSourcesOptions): Promise<R
   const sources: RunningSource[] = [];
   try {
     for (const source of options.manifests.kafkaSources) {
-      sources.push(await startKafkaSource(source, {
-        brokers: options.brokers,
-        sinkUrl: sinkUrl(source, options),
-        deadLetterUrl: options.deadLetterUrl,
-        namespace: options.namespace ?? 'floe',
-        logger,
-        maxPendingPerPartition: options.maxPendingPerPartition ?? 500,
-        stopGraceMs: options.stopGraceMs ?? 10_000,
-      }));
+      sources.push(
+        await startKafkaSource(source, {
+          brokers: options.brokers,
+          sinkUrl: sinkUrl(source, options),
+          deadLetterUrl: options.deadLetterUrl,
+          namespace: options.namespace ?? 'floe',
+          logger,
+          maxPendingPerPartition: options.maxPendingPerPartition ?? 500,
+          stopGraceMs: options.stopGraceMs ?? 10_000,
+        }),
+      );
     }
   } catch (err) {
     await Promise.all(sources.map((source) => source.stop()));
@@ -68,6 +76,9 @@ function sinkUrl(source: KafkaSource, options: KafkaSourcesOptions): string {
   if (sink.kind === 'Broker') return options.sinkUrl;
   if (sink.kind === 'URI') return sink.uri;
   const base = options.services?.[sink.name];
-  if (!base) throw new Error(`KafkaSource ${source.name}: its sink, service ${sink.name}, has no URL (known: ${Object.keys(options.services ?? {}).join(', ') || 'none'})`);
+  if (!base)
+    throw new Error(
+      `KafkaSource ${source.name}: its sink, service ${sink.name}, has no URL (known: ${Object.keys(options.services ?? {}).join(', ') || 'none'})`,
+    );
   return sink.path ? new URL(sink.path, base).toString() : base;
 }

@@ -108,5 +108,7 @@ function headerText(value: HeaderValue): string | undefined {
 /** `DateTimeFormatter.ISO_OFFSET_DATE_TIME` of an instant in UTC: seconds always, the fraction only as long as needed. */
 export function javaOffsetDateTime(epochMs: number): string {
   const iso = new Date(epochMs).toISOString();
-  return iso.replace(/\.(\d{3})Z$/, (_, fraction: string) => (fraction === '000' ? 'Z' : `.${fraction.replace(/0+$/, '')}Z`));
+  return iso.replace(/\.(\d{3})Z$/, (_, fraction: string) =>
+    fraction === '000' ? 'Z' : `.${fraction.replace(/0+$/, '')}Z`,
+  );
 }

@@ -77,15 +77,27 @@ interface PartitionState {
 /** Waits for room at most this long before it heartbeats the group again. */
 const HEARTBEAT_WAIT_MS = 1000;
 const EXTENSION_NAME = /^[a-z0-9]+$/;
-const CORE_ATTRIBUTES = new Set(['id', 'source', 'specversion', 'type', 'datacontenttype', 'dataschema', 'subject', 'time', 'data']);
+const CORE_ATTRIBUTES = new Set([
+  'id',
+  'source',
+  'specversion',
+  'type',
+  'datacontenttype',
+  'dataschema',
+  'subject',
+  'time',
+  'data',
+]);
 
 export async function startKafkaSource(source: KafkaSource, options: SourceOptions): Promise<RunningSource> {
   const delivery = kafkaSourceDelivery(source);
   const { sinkUrl } = options;
   const where = `KafkaSource ${source.name}`;
-  if (delivery.deadLetterSink && !options.deadLetterUrl) throw new Error(`${where}: its dead-letter sink ${delivery.deadLetterSink} has no URL (deadLetterUrl)`);
+  if (delivery.deadLetterSink && !options.deadLetterUrl)
+    throw new Error(`${where}: its dead-letter sink ${delivery.deadLetterSink} has no URL (deadLetterUrl)`);
   for (const name of Object.keys(source.extensions)) {
-    if (!EXTENSION_NAME.test(name) || CORE_ATTRIBUTES.has(name)) throw new Error(`${where}: ceOverrides extension name ${JSON.stringify(name)} is not a valid extension name`);
+    if (!EXTENSION_NAME.test(name) || CORE_ATTRIBUTES.has(name))
+      throw new Error(`${where}: ceOverrides extension name ${JSON.stringify(name)} is not a valid extension name`);
   }
   const deadLetterUrl = delivery.deadLetterSink ? options.deadLetterUrl : undefined;
   const identity: SourceIdentity = { name: source.name, namespace: options.namespace, extensions: source.extensions };
@@ -94,7 +106,12 @@ export async function startKafkaSource(source: KafkaSource, options: SourceOptio
   const log = options.logger.child({ kafkaSource: source.name });
   // Knative defaults the group to a random name once, at creation; a stable name is the local equivalent.
   const groupId = source.consumerGroup ?? `knative-kafka-source-${source.name}`;
-  const kafka = new kafkajs.Kafka({ clientId: `floe-kafka-source-${source.name}`, brokers: options.brokers, logLevel: kafkajs.logLevel.WARN, logCreator: pinoLogCreator(log) });
+  const kafka = new kafkajs.Kafka({
+    clientId: `floe-kafka-source-${source.name}`,
+    brokers: options.brokers,
+    logLevel: kafkajs.logLevel.WARN,
+    logCreator: pinoLogCreator(log),
+  });
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 500 });
   const stats = { consumed: 0, delivered: 0, deadLettered: 0, dropped: 0 };
   let partitions = new Map<string, PartitionState>();
@@ -117,7 +134,16 @@ export async function startKafkaSource(source: KafkaSource, options: SourceOptio
     const key = `${topic}/${partition}`;
     let state = partitions.get(key);
     if (!state) {
-      state = { topic, partition, progress: createPartitionProgress(), unaccepted: 0, highWatermark: undefined, committed: undefined, firstOffset: undefined, wake: undefined };
+      state = {
+        topic,
+        partition,
+        progress: createPartitionProgress(),
+        unaccepted: 0,
+        highWatermark: undefined,
+        committed: undefined,
+        firstOffset: undefined,
+        wake: undefined,
+      };
       partitions.set(key, state);
     }
     return state;
@@ -132,7 +158,8 @@ export async function startKafkaSource(source: KafkaSource, options: SourceOptio
         await changed(state);
         await heartbeat();
       }
-      if (stopping || !isRunning() || isStale() || partitions.get(`${batch.topic}/${batch.partition}`) !== state) return;
+      if (stopping || !isRunning() || isStale() || partitions.get(`${batch.topic}/${batch.partition}`) !== state)
+        return;
       dispatch(state, message);
       resolveOffset(message.offset);
     }
@@ -140,7 +167,18 @@ export async function startKafkaSource(source: KafkaSource, options: SourceOptio
 
   function dispatch(state: PartitionState, message: KafkaMessage): void {
     const offset = BigInt(message.offset);
-    const event = recordToEvent({ topic: state.topic, partition: state.partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.value, headers: message.headers }, identity);
+    const event = recordToEvent(
+      {
+        topic: state.topic,
+        partition: state.partition,
+        offset: message.offset,
+        timestamp: message.timestamp,
+        key: message.key,
+        value: message.value,
+        headers: message.headers,
+      },
+      identity,
+    );
     stats.consumed++;
     state.firstOffset ??= offset;
     state.progress.dispatched(offset);
@@ -167,32 +205,54 @@ export async function startKafkaSource(source: KafkaSource, options: SourceOptio
   async function deliver(event: CloudEventMessage, onAccepted: () => void): Promise<boolean> {
     const ids = { id: event.attributes.id, type: event.attributes.type };
     try {
-      const result = await withRetries(delivery, (signal) => sendAttempt(sinkUrl, event, { headers: sinkHeaders, timeoutMs: delivery.timeoutMs, signal, onAccepted }), {
-        signal: abort.signal,
-        onRetry: (failure, attempt) => log.debug({ ...ids, attempt, status: failure.status, reason: failure.message }, 'sink refused the event; retrying'),
-      });
+      const result = await withRetries(
+        delivery,
+        (signal) =>
+          sendAttempt(sinkUrl, event, { headers: sinkHeaders, timeoutMs: delivery.timeoutMs, signal, onAccepted }),
+        {
+          signal: abort.signal,
+          onRetry: (failure, attempt) =>
+            log.debug(
+              { ...ids, attempt, status: failure.status, reason: failure.message },
+              'sink refused the event; retrying',
+            ),
+        },
+      );
       if (result.ok) {
         stats.delivered++;
         return true;
       }
-      const reason = { ...ids, status: result.failure.status, reason: result.failure.message, attempts: result.attempts };
+      const reason = {
+        ...ids,
+        status: result.failure.status,
+        reason: result.failure.message,
+        attempts: result.attempts,
+      };
       if (!deadLetterUrl) {
         stats.dropped++;
         log.error(reason, 'the sink did not take the event and there is no dead-letter sink: dropped');
         return true;
       }
       const dead = deadLetterEvent(event, sinkUrl, result.failure);
-      const sent = await withRetries(delivery, (signal) => sendAttempt(deadLetterUrl, dead, { timeoutMs: delivery.timeoutMs, signal }), { signal: abort.signal });
+      const sent = await withRetries(
+        delivery,
+        (signal) => sendAttempt(deadLetterUrl, dead, { timeoutMs: delivery.timeoutMs, signal }),
+        { signal: abort.signal },
+      );
       if (sent.ok) {
         stats.deadLettered++;
         log.warn(reason, 'the sink did not take the event: sent to the dead-letter sink');
       } else {
         stats.dropped++;
-        log.error({ ...reason, deadLetter: sent.failure.message }, 'the sink did not take the event and neither did the dead-letter sink: dropped');
+        log.error(
+          { ...reason, deadLetter: sent.failure.message },
+          'the sink did not take the event and neither did the dead-letter sink: dropped',
+        );
       }
       return true;
     } catch (err) {
-      if (!(err instanceof AbortedError)) log.error({ err, ...ids }, 'delivering the record failed; it is read again after a restart');
+      if (!(err instanceof AbortedError))
+        log.error({ err, ...ids }, 'delivering the record failed; it is read again after a restart');
       return false;
     }
   }
@@ -210,11 +270,15 @@ export async function startKafkaSource(source: KafkaSource, options: SourceOptio
       commitAgain = false;
       const due = [...partitions.values()].flatMap((state) => {
         const point = state.progress.commitPoint();
-        return point !== undefined && (state.committed === undefined || point > state.committed) ? [{ state, point }] : [];
+        return point !== undefined && (state.committed === undefined || point > state.committed)
+          ? [{ state, point }]
+          : [];
       });
       if (due.length === 0) return;
       try {
-        await consumer.commitOffsets(due.map(({ state, point }) => ({ topic: state.topic, partition: state.partition, offset: point.toString() })));
+        await consumer.commitOffsets(
+          due.map(({ state, point }) => ({ topic: state.topic, partition: state.partition, offset: point.toString() })),
+        );
         for (const { state, point } of due) state.committed = point;
       } catch (err) {
         log.warn({ err }, 'committing offsets failed; the next completion commits them, or the records are read again');
@@ -226,7 +290,12 @@ export async function startKafkaSource(source: KafkaSource, options: SourceOptio
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: source.topics, fromBeginning: source.initialOffset === 'earliest' });
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 64, eachBatch });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 64,
+      eachBatch,
+    });
   } catch (err) {
     await consumer.disconnect();
     throw err;
@@ -276,7 +345,8 @@ function lagOf(states: Iterable<PartitionState>): number {
   let lag = 0n;
   for (const state of states) {
     const from = state.committed ?? state.firstOffset;
-    if (state.highWatermark !== undefined && from !== undefined && state.highWatermark > from) lag += state.highWatermark - from;
+    if (state.highWatermark !== undefined && from !== undefined && state.highWatermark > from)
+      lag += state.highWatermark - from;
   }
   return Number(lag);
 }
@@ -290,12 +360,13 @@ function settle(work: Promise<void>[], graceMs: number): Promise<void> {
 
 /** kafkajs log lines into the source's pino logger. */
 function pinoLogCreator(log: Logger): logCreator {
-  return () => ({ level, log: entry, namespace }) => {
-    const { message, timestamp: _timestamp, ...extra } = entry;
-    const fields = { ...extra, kafkajs: namespace };
-    if (level === kafkajs.logLevel.ERROR) log.error(fields, message);
-    else if (level === kafkajs.logLevel.WARN) log.warn(fields, message);
-    else if (level === kafkajs.logLevel.INFO) log.info(fields, message);
-    else log.debug(fields, message);
-  };
+  return () =>
+    ({ level, log: entry, namespace }) => {
+      const { message, timestamp: _timestamp, ...extra } = entry;
+      const fields = { ...extra, kafkajs: namespace };
+      if (level === kafkajs.logLevel.ERROR) log.error(fields, message);
+      else if (level === kafkajs.logLevel.WARN) log.warn(fields, message);
+      else if (level === kafkajs.logLevel.INFO) log.info(fields, message);
+      else log.debug(fields, message);
+    };
 }

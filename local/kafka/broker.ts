@@ -90,7 +90,11 @@ export function openBroker(config: BrokerConfig, logger: Logger): Broker {
     store,
     offsets,
     groups,
-    { minSessionTimeoutMs: config.groupMinSessionTimeoutMs, maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs, initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs },
+    {
+      minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
+      maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+      initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+    },
     logger,
   );
   const broker: Broker = {
@@ -108,10 +112,17 @@ export function openBroker(config: BrokerConfig, logger: Logger): Broker {
   };
   writeMeta(broker);
   if (config.fsync === 'interval') {
-    broker.timers.push(setInterval(() => flushDirty(topics).catch((err) => logger.error({ err }, 'interval fsync failed')), config.fsyncIntervalMs));
+    broker.timers.push(
+      setInterval(
+        () => flushDirty(topics).catch((err) => logger.error({ err }, 'interval fsync failed')),
+        config.fsyncIntervalMs,
+      ),
+    );
   }
   if (config.retentionMs >= 0 || config.retentionBytes >= 0) {
-    broker.timers.push(setInterval(() => enforceRetention(topics, Date.now(), logger), config.retentionCheckIntervalMs));
+    broker.timers.push(
+      setInterval(() => enforceRetention(topics, Date.now(), logger), config.retentionCheckIntervalMs),
+    );
   }
   enforceRetention(topics, Date.now(), logger);
   return broker;

@@ -23,7 +23,10 @@ export interface KafkaBrokerOptions {
   autoCreateTopics?: boolean;
   /** Partitions of auto-created topics and of CreateTopics with -1; default 1. */
   defaultPartitions?: number;
-  /** always: fsync before acknowledging a produce; interval (default): every `fsyncIntervalMs`; never: leave it to the OS. Acknowledged records survive kill -9 under all three. */
+  /**
+   * always: fsync before acknowledging a produce; interval (default): every `fsyncIntervalMs`; never: leave it to the
+   * OS. Acknowledged records survive kill -9 under all three.
+   */
   fsync?: FsyncPolicy;
   fsyncIntervalMs?: number;
   /** Delete closed segments whose newest record is older than this; -1 keeps forever. Default 7 days. */
@@ -58,7 +61,9 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
   const host = options.host ?? defaultConfig.host;
   const config: BrokerConfig = {
     ...defaultConfig,
-    ...Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k !== 'logger' && k !== 'port')),
+    ...Object.fromEntries(
+      Object.entries(options).filter(([k, v]) => v !== undefined && k !== 'logger' && k !== 'port'),
+    ),
     host,
     advertisedHost: options.advertisedHost ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host),
     dataDir: options.dataDir,

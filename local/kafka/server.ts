@@ -9,7 +9,15 @@
  */
 import net from 'node:net';
 import type { Broker } from './broker.ts';
-import { decodeRequest, encodeResponse, frameResponse, readHeaderRest, readHeaderStart, supports, type RequestHeader } from './protocol/api.ts';
+import {
+  decodeRequest,
+  encodeResponse,
+  frameResponse,
+  readHeaderRest,
+  readHeaderStart,
+  supports,
+  type RequestHeader,
+} from './protocol/api.ts';
 import { apiByKey } from './protocol/apis/index.ts';
 import { apiVersions } from './protocol/apis/api-versions.ts';
 import { ErrorCode } from './protocol/errors.ts';
@@ -64,7 +72,8 @@ function serveConnection(broker: Broker, socket: net.Socket, sockets: Set<net.So
     while (pendingBytes >= 4) {
       const head = pending[0].length >= 4 ? pending[0] : Buffer.concat(pending);
       const size = head.readInt32BE(0);
-      if (size < 0 || size > broker.config.maxRequestBytes) return fail(`request size ${size} is outside 0..${broker.config.maxRequestBytes}`);
+      if (size < 0 || size > broker.config.maxRequestBytes)
+        return fail(`request size ${size} is outside 0..${broker.config.maxRequestBytes}`);
       if (pendingBytes < 4 + size) break;
       const all = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
       queue.push(all.subarray(4, 4 + size));
@@ -108,7 +117,12 @@ function serveConnection(broker: Broker, socket: net.Socket, sockets: Set<net.So
     }
   }
 
-  async function handleFrame(broker: Broker, frame: Buffer, clientHost: string, signal: AbortSignal): Promise<Buffer[] | null | 'close'> {
+  async function handleFrame(
+    broker: Broker,
+    frame: Buffer,
+    clientHost: string,
+    signal: AbortSignal,
+  ): Promise<Buffer[] | null | 'close'> {
     const r = new Reader(frame);
     const start = readHeaderStart(r);
     const api = apiByKey.get(start.apiKey);
@@ -133,6 +147,9 @@ function serveConnection(broker: Broker, socket: net.Socket, sockets: Set<net.So
 
 /** Kafka's answer to an ApiVersions version it does not know: error 35 and its versions, in the v0 layout. */
 function unsupportedApiVersions(correlationId: number): Buffer[] {
-  const body = encodeResponse(apiVersions, 0, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: supportedApiKeys() });
+  const body = encodeResponse(apiVersions, 0, {
+    errorCode: ErrorCode.UNSUPPORTED_VERSION,
+    apiKeys: supportedApiKeys(),
+  });
   return frameResponse(apiVersions, 0, correlationId, body);
 }

@@ -7,7 +7,15 @@ import path from 'node:path';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
 import { ErrorCode, KafkaError } from './protocol/errors.ts';
-import { applyRetention, closePartitionLog, deletePartitionLog, flush, openPartitionLog, type LogConfig, type PartitionLog } from './log/partition-log.ts';
+import {
+  applyRetention,
+  closePartitionLog,
+  deletePartitionLog,
+  flush,
+  openPartitionLog,
+  type LogConfig,
+  type PartitionLog,
+} from './log/partition-log.ts';
 
 export interface TopicConfig {
   retentionMs?: number;
@@ -50,7 +58,11 @@ export function openTopicStore(dataDir: string, logConfig: LogConfig, logger: Lo
     const partitions: PartitionLog[] = [];
     for (let p = 0; p < meta.partitions; p++) {
       const { log, truncatedBytes } = openPartitionLog(path.join(topicDir, String(p)), name, p, logConfig);
-      if (truncatedBytes > 0) logger.warn({ topic: name, partition: p, truncatedBytes }, 'recovered partition log: cut off an incomplete tail');
+      if (truncatedBytes > 0)
+        logger.warn(
+          { topic: name, partition: p, truncatedBytes },
+          'recovered partition log: cut off an incomplete tail',
+        );
       partitions.push(log);
     }
     store.topics.set(name, { name, dir: topicDir, partitions, config: meta.config ?? {} });
@@ -62,11 +74,15 @@ export function createTopic(store: TopicStore, name: string, partitions: number,
   const problem = topicNameProblem(name);
   if (problem) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem);
   if (store.topics.has(name)) throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic '${name}' already exists`);
-  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 10_000) throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `invalid partition count ${partitions}`);
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 10_000)
+    throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `invalid partition count ${partitions}`);
   const topicDir = path.join(store.dir, name);
   fs.rmSync(topicDir, { recursive: true, force: true });
   fs.mkdirSync(topicDir, { recursive: true });
-  const logs = Array.from({ length: partitions }, (_, p) => openPartitionLog(path.join(topicDir, String(p)), name, p, store.logConfig).log);
+  const logs = Array.from(
+    { length: partitions },
+    (_, p) => openPartitionLog(path.join(topicDir, String(p)), name, p, store.logConfig).log,
+  );
   const metaPath = path.join(topicDir, 'topic.json');
   fs.writeFileSync(`${metaPath}.tmp`, stringifyJson({ partitions, config }));
   fs.renameSync(`${metaPath}.tmp`, metaPath);
@@ -96,14 +112,24 @@ export function enforceRetention(store: TopicStore, now: number, logger: Logger)
     };
     for (const log of topic.partitions) {
       const deleted = applyRetention(log, now, limits);
-      if (deleted) logger.info({ topic: topic.name, partition: log.partition, segments: deleted, logStartOffset: log.logStartOffset.toString() }, 'retention deleted segments');
+      if (deleted)
+        logger.info(
+          {
+            topic: topic.name,
+            partition: log.partition,
+            segments: deleted,
+            logStartOffset: log.logStartOffset.toString(),
+          },
+          'retention deleted segments',
+        );
     }
   }
 }
 
 export async function flushDirty(store: TopicStore): Promise<void> {
   const pending: Promise<void>[] = [];
-  for (const topic of store.topics.values()) for (const log of topic.partitions) if (log.dirty) pending.push(flush(log));
+  for (const topic of store.topics.values())
+    for (const log of topic.partitions) if (log.dirty) pending.push(flush(log));
   await Promise.all(pending);
 }
 

@@ -41,7 +41,8 @@ export function matchesFilters(filters: readonly FilterExpression[], event: Even
 
 export function evaluateFilter(expression: FilterExpression, event: EventAttributes): FilterResult {
   if ('exact' in expression) return compareEach(expression.exact, event, (actual, wanted) => actual === wanted);
-  if ('prefix' in expression) return compareEach(expression.prefix, event, (actual, wanted) => actual.startsWith(wanted));
+  if ('prefix' in expression)
+    return compareEach(expression.prefix, event, (actual, wanted) => actual.startsWith(wanted));
   if ('suffix' in expression) return compareEach(expression.suffix, event, (actual, wanted) => actual.endsWith(wanted));
   if ('all' in expression) return allOf(expression.all, event);
   if ('any' in expression) return anyOf(expression.any, event);

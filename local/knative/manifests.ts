@@ -28,9 +28,7 @@ export interface DeliverySpec {
 }
 
 export type Sink =
-  | { kind: 'Service'; name: string; path?: string }
-  | { kind: 'Broker'; name: string }
-  | { kind: 'URI'; uri: string };
+  { kind: 'Service'; name: string; path?: string } | { kind: 'Broker'; name: string } | { kind: 'URI'; uri: string };
 
 export interface Broker {
   name: string;
@@ -95,7 +93,13 @@ export interface FunctionService {
   /** Hard in-flight limit per pod; 0 = unlimited. */
   containerConcurrency: number;
   timeoutSeconds: number;
-  scaling: { autoscalingClass: string; metric: string | undefined; target: number | undefined; minScale: number; maxScale: number };
+  scaling: {
+    autoscalingClass: string;
+    metric: string | undefined;
+    target: number | undefined;
+    minScale: number;
+    maxScale: number;
+  };
 }
 
 export interface SinkBinding {
@@ -124,7 +128,11 @@ export class ManifestError extends Error {
 }
 
 /** Knative's defaults when a Service leaves them out (config-defaults, config-autoscaler). */
-const SERVICE_DEFAULTS = { timeoutSeconds: 300, containerConcurrency: 0, autoscalingClass: 'kpa.autoscaling.knative.dev' };
+const SERVICE_DEFAULTS = {
+  timeoutSeconds: 300,
+  containerConcurrency: 0,
+  autoscalingClass: 'kpa.autoscaling.knative.dev',
+};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Loading
@@ -135,7 +143,14 @@ export async function loadManifests(dir: string = KNATIVE_DIR): Promise<Manifest
 }
 
 const LOADER_KEYS = new Set([
-  'apiVersion', 'kind', 'resources', 'configMapGenerator', 'labels', 'commonLabels', 'commonAnnotations', 'configurations',
+  'apiVersion',
+  'kind',
+  'resources',
+  'configMapGenerator',
+  'labels',
+  'commonLabels',
+  'commonAnnotations',
+  'configurations',
   'generatorOptions',
 ]);
 
@@ -145,7 +160,9 @@ export async function readKustomization(dir: string): Promise<unknown[]> {
   const kustomization = asRecord(parseYamlDocuments(await readFile(file, 'utf8'), file)[0], file);
   const unsupported = Object.keys(kustomization).filter((key) => !LOADER_KEYS.has(key));
   if (unsupported.length) {
-    throw new ManifestError(`${file}: ${unsupported.join(', ')} would change the objects but the loader does not apply it`);
+    throw new ManifestError(
+      `${file}: ${unsupported.join(', ')} would change the objects but the loader does not apply it`,
+    );
   }
   const documents: unknown[] = [];
   for (const entry of stringList(kustomization.resources, `${file}: resources`)) {
@@ -179,7 +196,9 @@ async function generateConfigMap(generator: Record<string, unknown>, dir: string
     data[key] = value;
   }
   for (const entry of stringList(generator.files, `configMapGenerator ${name}: files`)) {
-    const [key, file] = entry.includes('=') ? splitAssignment(entry, `configMapGenerator ${name}`) : [path.basename(entry), entry];
+    const [key, file] = entry.includes('=')
+      ? splitAssignment(entry, `configMapGenerator ${name}`)
+      : [path.basename(entry), entry];
     data[key] = await readFile(path.resolve(dir, file), 'utf8');
   }
   for (const file of stringList(generator.envs, `configMapGenerator ${name}: envs`)) {
@@ -203,11 +222,22 @@ function splitAssignment(text: string, where: string): [string, string] {
 
 /** Typed view of Kubernetes documents; kinds other than the ones floe routes with are ignored. */
 export function parseManifests(documents: readonly unknown[]): Manifests {
-  const manifests: Manifests = { brokers: [], triggers: [], pingSources: [], kafkaSources: [], services: [], sinkBindings: [], configMaps: {} };
+  const manifests: Manifests = {
+    brokers: [],
+    triggers: [],
+    pingSources: [],
+    kafkaSources: [],
+    services: [],
+    sinkBindings: [],
+    configMaps: {},
+  };
   for (const document of documents) {
     const object = asRecord(document, 'manifest');
     const kind = `${String(object.apiVersion).split('/')[0]}/${String(object.kind)}`;
-    const name = requireString(asRecord(object.metadata, `${object.kind}: metadata`).name, `${object.kind}: metadata.name`);
+    const name = requireString(
+      asRecord(object.metadata, `${object.kind}: metadata`).name,
+      `${object.kind}: metadata.name`,
+    );
     const where = `${object.kind} ${name}`;
     switch (kind) {
       case 'eventing.knative.dev/Broker':
@@ -252,10 +282,14 @@ function parseBroker(object: Record<string, unknown>, name: string, where: strin
 function parseTrigger(object: Record<string, unknown>, name: string, where: string): Trigger {
   const spec = asRecord(object.spec, `${where}: spec`);
   const subscriber = asRecord(spec.subscriber, `${where}: spec.subscriber`);
-  if (subscriber.ref === undefined) throw new ManifestError(`${where}: spec.subscriber.ref must name a Knative Service`);
-  const filters = list(spec.filters, `${where}: spec.filters`).map((entry, i) => parseFilter(entry, `${where}: spec.filters[${i}]`));
+  if (subscriber.ref === undefined)
+    throw new ManifestError(`${where}: spec.subscriber.ref must name a Knative Service`);
+  const filters = list(spec.filters, `${where}: spec.filters`).map((entry, i) =>
+    parseFilter(entry, `${where}: spec.filters[${i}]`),
+  );
   const legacy = optionalRecord(spec.filter, `${where}: spec.filter`).attributes;
-  if (filters.length === 0 && legacy !== undefined) filters.push({ attributes: stringMap(legacy, `${where}: spec.filter.attributes`) });
+  if (filters.length === 0 && legacy !== undefined)
+    filters.push({ attributes: stringMap(legacy, `${where}: spec.filter.attributes`) });
   return {
     name,
     broker: requireString(spec.broker, `${where}: spec.broker`),
@@ -273,7 +307,10 @@ export function parseFilter(entry: unknown, where: string): FilterExpression {
   const keys = Object.keys(record);
   const unknown = keys.filter((key) => !(FILTER_DIALECTS as readonly string[]).includes(key));
   if (unknown.length) throw new ManifestError(`${where}: unknown filter dialect ${unknown.join(', ')}`);
-  if (keys.length !== 1) throw new ManifestError(`${where}: exactly one dialect per filter entry, found ${keys.length ? keys.join(', ') : 'none'}`);
+  if (keys.length !== 1)
+    throw new ManifestError(
+      `${where}: exactly one dialect per filter entry, found ${keys.length ? keys.join(', ') : 'none'}`,
+    );
   const dialect = keys[0] as (typeof FILTER_DIALECTS)[number];
   const body = record[dialect];
   switch (dialect) {
@@ -303,7 +340,10 @@ function parsePingSource(object: Record<string, unknown>, name: string, where: s
     contentType: optionalString(spec.contentType, `${where}: spec.contentType`),
     data: optionalString(spec.data, `${where}: spec.data`),
     dataBase64: optionalString(spec.dataBase64, `${where}: spec.dataBase64`),
-    extensions: stringMap(optionalRecord(spec.ceOverrides, `${where}: spec.ceOverrides`).extensions, `${where}: spec.ceOverrides.extensions`),
+    extensions: stringMap(
+      optionalRecord(spec.ceOverrides, `${where}: spec.ceOverrides`).extensions,
+      `${where}: spec.ceOverrides.extensions`,
+    ),
     sink: parseSink(spec.sink, `${where}: spec.sink`),
   };
 }
@@ -312,8 +352,10 @@ function parseKafkaSource(object: Record<string, unknown>, name: string, where: 
   const spec = asRecord(object.spec, `${where}: spec`);
   const initialOffset = optionalString(spec.initialOffset, `${where}: spec.initialOffset`) ?? 'latest';
   const ordering = optionalString(spec.ordering, `${where}: spec.ordering`) ?? 'ordered';
-  if (initialOffset !== 'earliest' && initialOffset !== 'latest') throw new ManifestError(`${where}: spec.initialOffset must be earliest or latest`);
-  if (ordering !== 'ordered' && ordering !== 'unordered') throw new ManifestError(`${where}: spec.ordering must be ordered or unordered`);
+  if (initialOffset !== 'earliest' && initialOffset !== 'latest')
+    throw new ManifestError(`${where}: spec.initialOffset must be earliest or latest`);
+  if (ordering !== 'ordered' && ordering !== 'unordered')
+    throw new ManifestError(`${where}: spec.ordering must be ordered or unordered`);
   return {
     name,
     topics: stringList(spec.topics, `${where}: spec.topics`),
@@ -322,27 +364,36 @@ function parseKafkaSource(object: Record<string, unknown>, name: string, where: 
     initialOffset,
     ordering,
     delivery: parseDelivery(spec.delivery, `${where}: spec.delivery`),
-    extensions: stringMap(optionalRecord(spec.ceOverrides, `${where}: spec.ceOverrides`).extensions, `${where}: spec.ceOverrides.extensions`),
+    extensions: stringMap(
+      optionalRecord(spec.ceOverrides, `${where}: spec.ceOverrides`).extensions,
+      `${where}: spec.ceOverrides.extensions`,
+    ),
     sink: parseSink(spec.sink, `${where}: spec.sink`),
   };
 }
 
 function parseSinkBinding(object: Record<string, unknown>, name: string, where: string): SinkBinding {
   const spec = asRecord(object.spec, `${where}: spec`);
-  return { name, subject: serviceRef(spec.subject, `${where}: spec.subject`), sink: parseSink(spec.sink, `${where}: spec.sink`) };
+  return {
+    name,
+    subject: serviceRef(spec.subject, `${where}: spec.subject`),
+    sink: parseSink(spec.sink, `${where}: spec.sink`),
+  };
 }
 
 function parseService(object: Record<string, unknown>, name: string, where: string): FunctionService {
   const template = asRecord(asRecord(object.spec, `${where}: spec`).template, `${where}: spec.template`);
   const podSpec = asRecord(template.spec, `${where}: spec.template.spec`);
   const containers = list(podSpec.containers, `${where}: containers`);
-  if (containers.length !== 1) throw new ManifestError(`${where}: expected exactly one container, found ${containers.length}`);
+  if (containers.length !== 1)
+    throw new ManifestError(`${where}: expected exactly one container, found ${containers.length}`);
   const container = asRecord(containers[0], `${where}: containers[0]`);
   const env: Record<string, string> = {};
   for (const variable of list(container.env, `${where}: env`)) {
     const entry = asRecord(variable, `${where}: env[]`);
     if (entry.value === undefined) continue;
-    if (typeof entry.value !== 'string') throw new ManifestError(`${where}: env ${entry.name}: value must be a string (quote numbers in YAML)`);
+    if (typeof entry.value !== 'string')
+      throw new ManifestError(`${where}: env ${entry.name}: value must be a string (quote numbers in YAML)`);
     env[requireString(entry.name, `${where}: env[].name`)] = entry.value;
   }
   const envFrom = list(container.envFrom, `${where}: envFrom`).map((source): EnvSource => {
@@ -351,7 +402,10 @@ function parseService(object: Record<string, unknown>, name: string, where: stri
     const refName = requireString(ref.name, `${where}: envFrom[].name`);
     return { ...(entry.configMapRef ? { configMap: refName } : { secret: refName }), optional: ref.optional === true };
   });
-  const templateAnnotations = stringMap(optionalRecord(template.metadata, `${where}: spec.template.metadata`).annotations, `${where}: template annotations`);
+  const templateAnnotations = stringMap(
+    optionalRecord(template.metadata, `${where}: spec.template.metadata`).annotations,
+    `${where}: template annotations`,
+  );
   const scale = (key: string) => templateAnnotations[`autoscaling.knative.dev/${key}`];
   return {
     name,
@@ -359,8 +413,11 @@ function parseService(object: Record<string, unknown>, name: string, where: stri
     image: requireString(container.image, `${where}: image`),
     env,
     envFrom,
-    containerConcurrency: optionalNumber(podSpec.containerConcurrency, `${where}: containerConcurrency`) ?? SERVICE_DEFAULTS.containerConcurrency,
-    timeoutSeconds: optionalNumber(podSpec.timeoutSeconds, `${where}: timeoutSeconds`) ?? SERVICE_DEFAULTS.timeoutSeconds,
+    containerConcurrency:
+      optionalNumber(podSpec.containerConcurrency, `${where}: containerConcurrency`) ??
+      SERVICE_DEFAULTS.containerConcurrency,
+    timeoutSeconds:
+      optionalNumber(podSpec.timeoutSeconds, `${where}: timeoutSeconds`) ?? SERVICE_DEFAULTS.timeoutSeconds,
     scaling: {
       autoscalingClass: scale('class') ?? SERVICE_DEFAULTS.autoscalingClass,
       metric: scale('metric'),
@@ -378,13 +435,17 @@ export function parseDelivery(value: unknown, where: string): DeliverySpec | und
   if (spec.retry !== undefined) delivery.retry = optionalNumber(spec.retry, `${where}.retry`);
   if (spec.backoffPolicy !== undefined) {
     const policy = requireString(spec.backoffPolicy, `${where}.backoffPolicy`);
-    if (policy !== 'linear' && policy !== 'exponential') throw new ManifestError(`${where}.backoffPolicy must be linear or exponential, got ${policy}`);
+    if (policy !== 'linear' && policy !== 'exponential')
+      throw new ManifestError(`${where}.backoffPolicy must be linear or exponential, got ${policy}`);
     delivery.backoffPolicy = policy;
   }
   if (spec.backoffDelay !== undefined) delivery.backoffDelayMs = duration(spec.backoffDelay, `${where}.backoffDelay`);
   if (spec.timeout !== undefined) delivery.timeoutMs = duration(spec.timeout, `${where}.timeout`);
   if (spec.deadLetterSink !== undefined) {
-    delivery.deadLetterSink = serviceRef(asRecord(spec.deadLetterSink, `${where}.deadLetterSink`).ref, `${where}.deadLetterSink.ref`);
+    delivery.deadLetterSink = serviceRef(
+      asRecord(spec.deadLetterSink, `${where}.deadLetterSink`).ref,
+      `${where}.deadLetterSink.ref`,
+    );
   }
   return delivery;
 }
@@ -394,12 +455,15 @@ function parseSink(value: unknown, where: string): Sink {
   if (sink.ref === undefined) return { kind: 'URI', uri: requireString(sink.uri, `${where}.uri`) };
   const ref = asRecord(sink.ref, `${where}.ref`);
   const name = requireString(ref.name, `${where}.ref.name`);
-  if (ref.kind === 'Broker' && String(ref.apiVersion).startsWith('eventing.knative.dev/')) return { kind: 'Broker', name };
+  if (ref.kind === 'Broker' && String(ref.apiVersion).startsWith('eventing.knative.dev/'))
+    return { kind: 'Broker', name };
   if (ref.kind === 'Service' && String(ref.apiVersion).startsWith('serving.knative.dev/')) {
     const sinkPath = optionalString(sink.uri, `${where}.uri`);
     return sinkPath === undefined ? { kind: 'Service', name } : { kind: 'Service', name, path: sinkPath };
   }
-  throw new ManifestError(`${where}.ref: only an eventing.knative.dev Broker or a serving.knative.dev Service is supported, got ${ref.apiVersion} ${ref.kind}`);
+  throw new ManifestError(
+    `${where}.ref: only an eventing.knative.dev Broker or a serving.knative.dev Service is supported, got ${ref.apiVersion} ${ref.kind}`,
+  );
 }
 
 function serviceRef(value: unknown, where: string): string {
@@ -426,7 +490,9 @@ export function effectiveTriggerDelivery(trigger: Trigger, broker: Broker | unde
  * 300 ms with a 600 s timeout; a `delivery` without `retry` means no retries; `retry` without `backoffDelay` waits
  * 200 ms.
  */
-export function kafkaSourceDelivery(source: KafkaSource): Required<Omit<DeliverySpec, 'deadLetterSink'>> & Pick<DeliverySpec, 'deadLetterSink'> {
+export function kafkaSourceDelivery(
+  source: KafkaSource,
+): Required<Omit<DeliverySpec, 'deadLetterSink'>> & Pick<DeliverySpec, 'deadLetterSink'> {
   const spec = source.delivery;
   if (spec === undefined) return { retry: 10, backoffPolicy: 'exponential', backoffDelayMs: 300, timeoutMs: 600_000 };
   return {
@@ -452,7 +518,8 @@ function definedFields<T extends object>(value: T): Partial<T> {
 // Small readers with errors that say where
 
 function asRecord(value: unknown, where: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ManifestError(`${where}: expected a mapping`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ManifestError(`${where}: expected a mapping`);
   return value as Record<string, unknown>;
 }
 
@@ -487,7 +554,8 @@ function optionalNumber(value: unknown, where: string): number | undefined {
 
 function numeric(text: string, where: string): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value)) throw new ManifestError(`${where}: expected a number, got ${JSON.stringify(text)}`);
+  if (text.trim() === '' || !Number.isFinite(value))
+    throw new ManifestError(`${where}: expected a number, got ${JSON.stringify(text)}`);
   return value;
 }
 

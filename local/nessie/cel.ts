@@ -87,7 +87,8 @@ export function parseCel(source: string, variables: readonly string[]): Node {
   const next = () => tokens[pos++];
   const accept = (text: string) => (peek().type === 'op' && peek().text === text ? next() : undefined);
   const expect = (text: string) => {
-    if (!accept(text)) throw new CelError(`expected '${text}' at position ${peek().at}, found '${peek().text || 'end of filter'}'`);
+    if (!accept(text))
+      throw new CelError(`expected '${text}' at position ${peek().at}, found '${peek().text || 'end of filter'}'`);
   };
 
   function or(): Node {
@@ -120,7 +121,8 @@ export function parseCel(source: string, variables: readonly string[]): Node {
   function args(): Node[] {
     const list: Node[] = [];
     if (accept(')')) return list;
-    do list.push(or()); while (accept(','));
+    do list.push(or());
+    while (accept(','));
     expect(')');
     return list;
   }
@@ -131,7 +133,10 @@ export function parseCel(source: string, variables: readonly string[]): Node {
         const name = next();
         if (name.type !== 'ident') throw new CelError(`expected a field name at position ${name.at}`);
         if (accept('(')) {
-          if (!METHODS.includes(name.text)) throw new CelError(`unsupported function '${name.text}' (this server supports size(), startsWith, endsWith, contains, matches)`);
+          if (!METHODS.includes(name.text))
+            throw new CelError(
+              `unsupported function '${name.text}' (this server supports size(), startsWith, endsWith, contains, matches)`,
+            );
           node = { kind: 'call', target: node, name: name.text, args: args() };
         } else {
           node = { kind: 'field', target: node, name: name.text };
@@ -155,7 +160,8 @@ export function parseCel(source: string, variables: readonly string[]): Node {
     if (token.type === 'op' && token.text === '[') {
       const items: Node[] = [];
       if (!accept(']')) {
-        do items.push(or()); while (accept(','));
+        do items.push(or());
+        while (accept(','));
         expect(']');
       }
       return { kind: 'list', items };
@@ -164,10 +170,14 @@ export function parseCel(source: string, variables: readonly string[]): Node {
       if (token.text === 'true' || token.text === 'false') return { kind: 'literal', value: token.text === 'true' };
       if (token.text === 'null') return { kind: 'literal', value: null };
       if (accept('(')) {
-        if (token.text !== 'size') throw new CelError(`unsupported function '${token.text}' (this server supports size(), startsWith, endsWith, contains, matches)`);
+        if (token.text !== 'size')
+          throw new CelError(
+            `unsupported function '${token.text}' (this server supports size(), startsWith, endsWith, contains, matches)`,
+          );
         return { kind: 'call', name: token.text, args: args() };
       }
-      if (!variables.includes(token.text)) throw new CelError(`undeclared reference to '${token.text}' (available: ${variables.join(', ')})`);
+      if (!variables.includes(token.text))
+        throw new CelError(`undeclared reference to '${token.text}' (available: ${variables.join(', ')})`);
       return { kind: 'ident', name: token.text };
     }
     throw new CelError(`unexpected '${token.text || 'end of filter'}' at position ${token.at}`);
@@ -194,7 +204,8 @@ function evaluate(node: Node, scope: Record<string, CelValue>): CelValue {
       return scope[node.name] ?? null;
     case 'field': {
       const target = evaluate(node.target, scope);
-      if (!target || typeof target !== 'object' || Array.isArray(target)) throw new CelError(`no field '${node.name}' on a ${Array.isArray(target) ? 'list' : typeof target}`);
+      if (!target || typeof target !== 'object' || Array.isArray(target))
+        throw new CelError(`no field '${node.name}' on a ${Array.isArray(target) ? 'list' : typeof target}`);
       if (!(node.name in target)) throw new CelError(`no such field '${node.name}'`);
       return target[node.name];
     }
@@ -221,13 +232,19 @@ function evaluate(node: Node, scope: Record<string, CelValue>): CelValue {
       }
       const target = node.target ? evaluate(node.target, scope) : undefined;
       const argument = values[0];
-      if (typeof target !== 'string' || typeof argument !== 'string' || values.length !== 1) throw new CelError(`${node.name}() needs a string receiver and one string argument`);
+      if (typeof target !== 'string' || typeof argument !== 'string' || values.length !== 1)
+        throw new CelError(`${node.name}() needs a string receiver and one string argument`);
       switch (node.name) {
-        case 'startsWith': return target.startsWith(argument);
-        case 'endsWith': return target.endsWith(argument);
-        case 'contains': return target.includes(argument);
-        case 'matches': return new RegExp(argument).test(target);
-        default: throw new CelError(`unsupported function '${node.name}'`);
+        case 'startsWith':
+          return target.startsWith(argument);
+        case 'endsWith':
+          return target.endsWith(argument);
+        case 'contains':
+          return target.includes(argument);
+        case 'matches':
+          return new RegExp(argument).test(target);
+        default:
+          throw new CelError(`unsupported function '${node.name}'`);
       }
     }
     case 'not': {
@@ -247,14 +264,20 @@ function evaluate(node: Node, scope: Record<string, CelValue>): CelValue {
       const left = evaluate(node.left, scope);
       const right = evaluate(node.right, scope);
       switch (node.op) {
-        case '==': return equal(left, right);
-        case '!=': return !equal(left, right);
+        case '==':
+          return equal(left, right);
+        case '!=':
+          return !equal(left, right);
         case 'in':
           if (Array.isArray(right)) return right.some((item) => equal(item, left));
           if (right && typeof right === 'object' && typeof left === 'string') return left in right;
           throw new CelError("'in' needs a list or map on its right");
         default: {
-          if (!((typeof left === 'number' && typeof right === 'number') || (typeof left === 'string' && typeof right === 'string'))) throw new CelError(`${node.op} needs two numbers or two strings`);
+          if (!(
+            (typeof left === 'number' && typeof right === 'number') ||
+            (typeof left === 'string' && typeof right === 'string')
+          ))
+            throw new CelError(`${node.op} needs two numbers or two strings`);
           if (node.op === '<') return left < right;
           if (node.op === '<=') return left <= right;
           if (node.op === '>') return left > right;

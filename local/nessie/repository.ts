@@ -12,7 +12,15 @@ import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import { canonicalContent } from '../../shared/catalog/nessie/content-schema.ts';
 import { NO_ANCESTOR_HASH } from '../../shared/catalog/nessie/paths.ts';
 import { NessieReferenceConflictError } from '../../shared/catalog/nessie/errors.ts';
-import { keyToString, type CommitMeta, type Conflict, type ConflictType, type Content, type ContentKey, type ReferenceType } from '../../shared/catalog/nessie/types.ts';
+import {
+  keyToString,
+  type CommitMeta,
+  type Conflict,
+  type ConflictType,
+  type Content,
+  type ContentKey,
+  type ReferenceType,
+} from '../../shared/catalog/nessie/types.ts';
 
 /** A key as an index key: elements joined with NUL, which sorts exactly like Nessie's element-wise key order. */
 export type KeyId = string;
@@ -82,7 +90,13 @@ export interface Repository {
 
 export function emptyRepository(defaultBranch: string, createdAt: string): Repository {
   const root: CommitNode = {
-    hash: NO_ANCESTOR_HASH, parents: [], generation: 0, depth: 0, createdMs: -Infinity, index: ImmutableMap(), ops: [],
+    hash: NO_ANCESTOR_HASH,
+    parents: [],
+    generation: 0,
+    depth: 0,
+    createdMs: -Infinity,
+    index: ImmutableMap(),
+    ops: [],
     meta: { committer: '', authors: [], allSignedOffBy: [], message: '', allProperties: {} },
   };
   return {
@@ -126,13 +140,17 @@ export function applyMutation(repo: Repository, mutation: Mutation): void {
     });
   }
   let refs = repo.refs;
-  for (const change of mutation.refs) refs = change.hash === null ? refs.delete(change.name) : refs.set(change.name, { type: change.type, hash: change.hash });
+  for (const change of mutation.refs)
+    refs =
+      change.hash === null ? refs.delete(change.name) : refs.set(change.name, { type: change.type, hash: change.hash });
   repo.refs = refs;
 }
 
 export function commitHash(parents: string[], meta: StoredCommitMeta, ops: CommitOp[]): string {
   // A random nonce keeps two otherwise identical commits (same parent, meta and operations) apart.
-  return createHash('sha256').update(stringifyJson({ parents, meta, ops, nonce: randomUUID() })).digest('hex');
+  return createHash('sha256')
+    .update(stringifyJson({ parents, meta, ops, nonce: randomUUID() }))
+    .digest('hex');
 }
 
 // ---- conflicts --------------------------------------------------------------------------------------------------
@@ -143,9 +161,10 @@ export function conflict(conflictType: ConflictType, key: ContentKey | undefined
 
 /** Nessie's `ReferenceConflictException` message: one conflict capitalized, several listed. */
 export function conflictError(conflicts: Conflict[]): NessieReferenceConflictError {
-  const message = conflicts.length === 1
-    ? `${conflicts[0].message.charAt(0).toUpperCase()}${conflicts[0].message.slice(1)}.`
-    : `There are multiple conflicts that prevent committing the provided operations: ${conflicts.map((c) => c.message).join(', ')}.`;
+  const message =
+    conflicts.length === 1
+      ? `${conflicts[0].message.charAt(0).toUpperCase()}${conflicts[0].message.slice(1)}.`
+      : `There are multiple conflicts that prevent committing the provided operations: ${conflicts.map((c) => c.message).join(', ')}.`;
   return new NessieReferenceConflictError(message, conflicts);
 }
 
@@ -175,13 +194,24 @@ function existingOf(entry: IndexEntry | undefined): Existing | undefined {
   return entry && { payload: entry.content.type, contentId: entry.content.id, value: entry.value };
 }
 
-function checkForConflict(action: Action, existing: Existing | undefined, expected: string | null): Conflict | undefined {
+function checkForConflict(
+  action: Action,
+  existing: Existing | undefined,
+  expected: string | null,
+): Conflict | undefined {
   const k = `key '${keyToString(action.key)}'`;
   if (expected === null) return existing ? conflict('KEY_EXISTS', action.key, `${k} already exists`) : undefined;
   if (!existing) return conflict('KEY_DOES_NOT_EXIST', action.key, `${k} does not exist`);
-  if (action.payload !== existing.payload) return conflict('PAYLOAD_DIFFERS', action.key, `payload of existing and expected content for ${k} are different`);
-  if (action.contentId !== existing.contentId) return conflict('CONTENT_ID_DIFFERS', action.key, `content IDs of existing and expected content for ${k} are different`);
-  if (expected !== existing.value) return conflict('VALUE_DIFFERS', action.key, `values of existing and expected content for ${k} are different`);
+  if (action.payload !== existing.payload)
+    return conflict('PAYLOAD_DIFFERS', action.key, `payload of existing and expected content for ${k} are different`);
+  if (action.contentId !== existing.contentId)
+    return conflict(
+      'CONTENT_ID_DIFFERS',
+      action.key,
+      `content IDs of existing and expected content for ${k} are different`,
+    );
+  if (expected !== existing.value)
+    return conflict('VALUE_DIFFERS', action.key, `values of existing and expected content for ${k} are different`);
   return undefined;
 }
 
@@ -203,11 +233,17 @@ export interface BuildHooks {
  * removes, then unchanged guards, then adds; a re-added key (removed and added in one commit) is checked only by its
  * remove; an add that reuses a removed content id is a rename.
  */
-export function buildOperations(head: KeyIndex, actions: Action[], hooks: BuildHooks = {}): { ops: CommitOp[]; conflicts: Conflict[] } {
+export function buildOperations(
+  head: KeyIndex,
+  actions: Action[],
+  hooks: BuildHooks = {},
+): { ops: CommitOp[]; conflicts: Conflict[] } {
   const conflicts: Conflict[] = [];
   const ops = new Map<KeyId, CommitOp>();
   const removed = new Set(actions.filter((a) => a.kind === 'remove').map((a) => keyId(a.key)));
-  const reAdded = new Set(actions.filter((a) => a.kind === 'add' && removed.has(keyId(a.key))).map((a) => keyId(a.key)));
+  const reAdded = new Set(
+    actions.filter((a) => a.kind === 'add' && removed.has(keyId(a.key))).map((a) => keyId(a.key)),
+  );
   const removesById = new Map<string, Existing>();
 
   const handle = (found: Conflict | undefined, action: Action, existing: Existing | undefined): boolean => {
@@ -223,8 +259,14 @@ export function buildOperations(head: KeyIndex, actions: Action[], hooks: BuildH
   for (const action of actions.filter((a) => a.kind === 'remove')) {
     const existing = existingOf(head.get(keyId(action.key)));
     const expected = hooks.expected ? hooks.expected(action) : action.expected;
-    if (action.contentId) removesById.set(action.contentId, { payload: action.payload, contentId: action.contentId, value: expected ?? ABSENT });
-    if (handle(checkForConflict(action, existing, expected), action, existing)) ops.set(keyId(action.key), { key: action.key });
+    if (action.contentId)
+      removesById.set(action.contentId, {
+        payload: action.payload,
+        contentId: action.contentId,
+        value: expected ?? ABSENT,
+      });
+    if (handle(checkForConflict(action, existing, expected), action, existing))
+      ops.set(keyId(action.key), { key: action.key });
   }
   for (const action of actions.filter((a) => a.kind === 'unchanged')) {
     const id = keyId(action.key);
@@ -257,7 +299,11 @@ export function buildOperations(head: KeyIndex, actions: Action[], hooks: BuildH
  * Namespace rules (BaseCommitHelper.validateNamespaces): new content needs its parent namespace to exist on the head
  * (or be created in the same change); a deleted namespace must have no remaining children.
  */
-export function namespaceConflicts(head: KeyIndex, newContent: Map<KeyId, IndexEntry>, deletedNamespaces: ContentKey[]): Conflict[] {
+export function namespaceConflicts(
+  head: KeyIndex,
+  newContent: Map<KeyId, IndexEntry>,
+  deletedNamespaces: ContentKey[],
+): Conflict[] {
   const conflicts = new Map<string, Conflict>();
   const add = (c: Conflict) => conflicts.set(`${c.conflictType}:${c.key ? keyId(c.key) : ''}`, c);
   const parents = new Map<KeyId, ContentKey>();
@@ -278,7 +324,13 @@ export function namespaceConflicts(head: KeyIndex, newContent: Map<KeyId, IndexE
       found = head.get(keyId(key));
     }
     if (found && found.content.type !== 'NAMESPACE') {
-      add(conflict('NOT_A_NAMESPACE', key, `expecting the key '${keyToString(key)}' to be a namespace, but is not a namespace (using a content object that is not a namespace as a namespace is forbidden)`));
+      add(
+        conflict(
+          'NOT_A_NAMESPACE',
+          key,
+          `expecting the key '${keyToString(key)}' to be a namespace, but is not a namespace (using a content object that is not a namespace as a namespace is forbidden)`,
+        ),
+      );
     }
   }
   if (deletedNamespaces.length) {
@@ -319,7 +371,10 @@ export function onFirstParentChain(repo: Repository, head: CommitNode, target: C
  */
 export function mergeBase(repo: Repository, a: CommitNode, b: CommitNode): CommitNode {
   if (a.hash === b.hash) return a;
-  const flags = new Map<string, number>([[a.hash, 1], [b.hash, 2]]);
+  const flags = new Map<string, number>([
+    [a.hash, 1],
+    [b.hash, 2],
+  ]);
   const queue = maxHeap<CommitNode>((x, y) => x.generation - y.generation);
   queue.push(a);
   queue.push(b);
@@ -395,5 +450,8 @@ export function reachableCommits(repo: Repository): CommitNode[] {
     const node = repo.commits.get(hash);
     if (node) stack.push(...node.parents);
   }
-  return [...seen].map((h) => repo.commits.get(h)!).filter((n) => n && n.hash !== NO_ANCESTOR_HASH).sort((x, y) => x.generation - y.generation);
+  return [...seen]
+    .map((h) => repo.commits.get(h)!)
+    .filter((n) => n && n.hash !== NO_ANCESTOR_HASH)
+    .sort((x, y) => x.generation - y.generation);
 }

@@ -36,7 +36,10 @@ const operationBody = z.discriminatedUnion('type', [
 
 const operationsBody = z.object({
   commitMeta: commitMetaBody,
-  operations: z.array(operationBody).nullish().transform((ops) => ops ?? []),
+  operations: z
+    .array(operationBody)
+    .nullish()
+    .transform((ops) => ops ?? []),
 });
 
 const mergeBehavior = z.enum(['NORMAL', 'FORCE', 'DROP']);
@@ -52,13 +55,20 @@ const mergeCommon = {
   fromRefName: z.string(),
   message: z.string().nullish(),
   defaultKeyMergeMode: mergeBehavior.nullish(),
-  keyMergeModes: z.array(keyMergeBehaviorBody).nullish().transform((m) => m ?? []),
+  keyMergeModes: z
+    .array(keyMergeBehaviorBody)
+    .nullish()
+    .transform((m) => m ?? []),
   dryRun: z.boolean().nullish(),
   fetchAdditionalInfo: z.boolean().nullish(),
   returnConflictAsResult: z.boolean().nullish(),
 };
 
-const mergeBody = z.object({ ...mergeCommon, fromHash: z.string().nullish(), commitMeta: commitMetaBody.partial({ message: true }).nullish() });
+const mergeBody = z.object({
+  ...mergeCommon,
+  fromHash: z.string().nullish(),
+  commitMeta: commitMetaBody.partial({ message: true }).nullish(),
+});
 
 const transplantBody = z.object({ ...mergeCommon, hashesToTransplant: z.array(z.string()) });
 
@@ -75,7 +85,8 @@ function parser<T>(schema: z.ZodType<T>, what: string): (body: unknown) => T {
   return (body) => {
     if (body === undefined) throw new NessieBadRequestError(`${what} body is required`);
     const result = schema.safeParse(body);
-    if (!result.success) throw new NessieBadRequestError(`Invalid ${what} body: ${z.prettifyError(result.error).replace(/\n\s*/g, ' ')}`);
+    if (!result.success)
+      throw new NessieBadRequestError(`Invalid ${what} body: ${z.prettifyError(result.error).replace(/\n\s*/g, ' ')}`);
     return result.data;
   };
 }
@@ -95,14 +106,24 @@ export interface HeaderMeta {
 }
 
 export function headerMeta(headers: Record<string, string | string[] | undefined>): HeaderMeta {
-  const list = (value: string | string[] | undefined) => (Array.isArray(value) ? value : value === undefined ? [] : [value]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
-  const meta: HeaderMeta = { authors: list(headers['nessie-commit-authors']), signedOffBy: list(headers['nessie-commit-signedoffby']), properties: {} };
+  const list = (value: string | string[] | undefined) =>
+    (Array.isArray(value) ? value : value === undefined ? [] : [value])
+      .flatMap((v) => v.split(','))
+      .map((v) => v.trim())
+      .filter(Boolean);
+  const meta: HeaderMeta = {
+    authors: list(headers['nessie-commit-authors']),
+    signedOffBy: list(headers['nessie-commit-signedoffby']),
+    properties: {},
+  };
   const message = headers['nessie-commit-message'];
   const text = (Array.isArray(message) ? message[0] : message)?.trim();
   if (text) meta.message = text;
   for (const [name, value] of Object.entries(headers)) {
     if (name.startsWith('nessie-commit-property-') && value !== undefined) {
-      meta.properties[name.slice('nessie-commit-property-'.length)] = (Array.isArray(value) ? value : [value]).map((v) => v.trim()).filter(Boolean);
+      meta.properties[name.slice('nessie-commit-property-'.length)] = (Array.isArray(value) ? value : [value])
+        .map((v) => v.trim())
+        .filter(Boolean);
     }
   }
   return meta;

@@ -69,25 +69,37 @@ export function resolveRef(repo: Repository, text: string, rules: ResolveRules =
   const name = parsed.name === '-' ? repo.defaultBranch : parsed.name;
   const named = name === undefined ? undefined : namedRef(repo, name);
   if (rules.mustBe && (!named || !rules.mustBe.types.includes(named.type))) {
-    throw new NessieBadRequestError(`${rules.mustBe.what} must be ${rules.mustBe.types.length > 1 ? 'a branch or a tag' : 'a branch'}.`);
+    throw new NessieBadRequestError(
+      `${rules.mustBe.what} must be ${rules.mustBe.types.length > 1 ? 'a branch or a tag' : 'a branch'}.`,
+    );
   }
   const hashText = rules.hashRequired ?? 'Hash';
   if ((rules.hashRequired || !named) && !parsed.hash) {
-    throw new NessieBadRequestError(parsed.relative.length ? `${hashText} must contain a starting commit ID.` : `${hashText} must be provided.`);
+    throw new NessieBadRequestError(
+      parsed.relative.length ? `${hashText} must contain a starting commit ID.` : `${hashText} must be provided.`,
+    );
   }
   const start = parsed.hash ? repo.commits.get(parsed.hash) : named!.head;
   if (!start) {
-    const message = rules.onReference && named ? `Could not find commit '${parsed.hash}' in reference '${named.name}'.` : `Commit '${parsed.hash}' not found`;
+    const message =
+      rules.onReference && named
+        ? `Could not find commit '${parsed.hash}' in reference '${named.name}'.`
+        : `Commit '${parsed.hash}' not found`;
     throw new NessieNotFoundError('REFERENCE_NOT_FOUND', message);
   }
   const commit = parsed.relative.length ? applyRelative(repo, start, parsed.relative) : start;
   if (rules.onReference && named && commit.hash !== named.head.hash && !onFirstParentChain(repo, named.head, commit)) {
-    throw new NessieNotFoundError('REFERENCE_NOT_FOUND', `Could not find commit '${commit.hash}' in reference '${named.name}'.`);
+    throw new NessieNotFoundError(
+      'REFERENCE_NOT_FOUND',
+      `Could not find commit '${commit.hash}' in reference '${named.name}'.`,
+    );
   }
   return { name: named?.name, type: named?.type, head: named?.head, commit };
 }
 
 /** The `effectiveReference` of a read: the named reference at the commit read, or a detached commit. */
 export function effectiveReference(resolved: ResolvedRef): Reference {
-  return resolved.name !== undefined ? { type: resolved.type!, name: resolved.name, hash: resolved.commit.hash } : { type: 'DETACHED', hash: resolved.commit.hash };
+  return resolved.name !== undefined
+    ? { type: resolved.type!, name: resolved.name, hash: resolved.commit.hash }
+    : { type: 'DETACHED', hash: resolved.commit.hash };
 }

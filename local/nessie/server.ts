@@ -14,7 +14,14 @@ import { NessieBadRequestError, NessieError } from '../../shared/catalog/nessie/
 import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
 import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
 import * as reads from './reads.ts';
-import { headerMeta, parseContentsRequestBody, parseMergeBody, parseOperationsBody, parseReferenceBody, parseTransplantBody } from './requests.ts';
+import {
+  headerMeta,
+  parseContentsRequestBody,
+  parseMergeBody,
+  parseOperationsBody,
+  parseReferenceBody,
+  parseTransplantBody,
+} from './requests.ts';
 import { openNessieStore, type NessieStore } from './store.ts';
 import * as writes from './writes.ts';
 
@@ -74,7 +81,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 function intParam(query: URLSearchParams, name: string): number | undefined {
   const text = query.get(name);
   if (text === null || text === '') return undefined;
-  if (!/^\d+$/.test(text)) throw new NessieBadRequestError(`Query parameter '${name}' must be a non-negative integer, got '${text}'`);
+  if (!/^\d+$/.test(text))
+    throw new NessieBadRequestError(`Query parameter '${name}' must be a non-negative integer, got '${text}'`);
   return Number(text);
 }
 
@@ -87,7 +95,12 @@ function keyParams(query: URLSearchParams) {
     const text = query.get(name);
     return text === null ? undefined : reads.parseKeyParam(text, name);
   };
-  return { keys: query.getAll('key').map((k) => reads.parseKeyParam(k, 'key')), minKey: key('min-key'), maxKey: key('max-key'), prefixKey: key('prefix-key') };
+  return {
+    keys: query.getAll('key').map((k) => reads.parseKeyParam(k, 'key')),
+    minKey: key('min-key'),
+    maxKey: key('max-key'),
+    prefixKey: key('prefix-key'),
+  };
 }
 
 function paging(query: URLSearchParams) {
@@ -109,30 +122,66 @@ function treeRoutes(store: NessieStore, ref: string, suffix: string[], method: s
   const rest = () => decode(suffix.slice(1).join('/'));
   if (suffix.length === 0) {
     if (method === 'GET') return (r) => reads.getReference(view(), ref, optional(r.query, 'fetch'));
-    if (method === 'PUT') return async (r) => { const body = parseReferenceBody(await r.body()); return store.write((repo) => writes.assignReference(repo, ref, optional(r.query, 'type'), body)); };
-    if (method === 'DELETE') return (r) => store.write((repo) => writes.deleteReference(repo, ref, optional(r.query, 'type')));
+    if (method === 'PUT')
+      return async (r) => {
+        const body = parseReferenceBody(await r.body());
+        return store.write((repo) => writes.assignReference(repo, ref, optional(r.query, 'type'), body));
+      };
+    if (method === 'DELETE')
+      return (r) => store.write((repo) => writes.deleteReference(repo, ref, optional(r.query, 'type')));
     return undefined;
   }
   if (first === 'history' && suffix.length === 1 && method === 'GET') {
-    return (r) => reads.commitLog(view(), ref, { ...paging(r.query), limitHash: optional(r.query, 'limit-hash'), fetch: optional(r.query, 'fetch'), filter: optional(r.query, 'filter') });
+    return (r) =>
+      reads.commitLog(view(), ref, {
+        ...paging(r.query),
+        limitHash: optional(r.query, 'limit-hash'),
+        fetch: optional(r.query, 'fetch'),
+        filter: optional(r.query, 'filter'),
+      });
   }
   if (first === 'history' && suffix.length === 2 && method === 'POST') {
-    if (second === 'commit') return async (r) => { const body = parseOperationsBody(await r.body()); return store.write((repo) => writes.commit(repo, ref, body, headerMeta(r.headers))); };
-    if (second === 'merge') return async (r) => { const body = parseMergeBody(await r.body()); return store.write((repo) => writes.merge(repo, ref, body, headerMeta(r.headers))); };
-    if (second === 'transplant') return async (r) => { const body = parseTransplantBody(await r.body()); return store.write((repo) => writes.transplant(repo, ref, body, headerMeta(r.headers))); };
+    if (second === 'commit')
+      return async (r) => {
+        const body = parseOperationsBody(await r.body());
+        return store.write((repo) => writes.commit(repo, ref, body, headerMeta(r.headers)));
+      };
+    if (second === 'merge')
+      return async (r) => {
+        const body = parseMergeBody(await r.body());
+        return store.write((repo) => writes.merge(repo, ref, body, headerMeta(r.headers)));
+      };
+    if (second === 'transplant')
+      return async (r) => {
+        const body = parseTransplantBody(await r.body());
+        return store.write((repo) => writes.transplant(repo, ref, body, headerMeta(r.headers)));
+      };
     return undefined;
   }
   if (first === 'contents') {
     if (suffix.length === 1 && method === 'GET') return (r) => reads.getContents(view(), ref, keyParams(r.query).keys);
-    if (suffix.length === 1 && method === 'POST') return async (r) => reads.getContents(view(), ref, parseContentsRequestBody(await r.body()).requestedKeys);
-    if (suffix.length >= 2 && method === 'GET') return () => reads.getContent(view(), ref, reads.parseKeyParam(rest(), 'content key'));
+    if (suffix.length === 1 && method === 'POST')
+      return async (r) => reads.getContents(view(), ref, parseContentsRequestBody(await r.body()).requestedKeys);
+    if (suffix.length >= 2 && method === 'GET')
+      return () => reads.getContent(view(), ref, reads.parseKeyParam(rest(), 'content key'));
     return undefined;
   }
   if (first === 'entries' && suffix.length === 1 && method === 'GET') {
-    return (r) => reads.entries(view(), ref, { ...paging(r.query), ...keyParams(r.query), filter: optional(r.query, 'filter'), content: r.query.get('content') === 'true' });
+    return (r) =>
+      reads.entries(view(), ref, {
+        ...paging(r.query),
+        ...keyParams(r.query),
+        filter: optional(r.query, 'filter'),
+        content: r.query.get('content') === 'true',
+      });
   }
   if (first === 'diff' && suffix.length >= 2 && method === 'GET') {
-    return (r) => reads.diff(view(), ref, rest(), { ...paging(r.query), ...keyParams(r.query), filter: optional(r.query, 'filter') });
+    return (r) =>
+      reads.diff(view(), ref, rest(), {
+        ...paging(r.query),
+        ...keyParams(r.query),
+        filter: optional(r.query, 'filter'),
+      });
   }
   return undefined;
 }
@@ -145,11 +194,19 @@ function treeRoutes(store: NessieStore, ref: string, suffix: string[], method: s
 function route(store: NessieStore, rawPath: string, method: string): Handler | 'method' | undefined {
   if (rawPath === 'config') return method === 'GET' ? () => reads.config(store.view()) : 'method';
   if (rawPath === 'trees') {
-    if (method === 'GET') return (r) => reads.listReferences(store.view(), { ...paging(r.query), fetch: optional(r.query, 'fetch'), filter: optional(r.query, 'filter') });
+    if (method === 'GET')
+      return (r) =>
+        reads.listReferences(store.view(), {
+          ...paging(r.query),
+          fetch: optional(r.query, 'fetch'),
+          filter: optional(r.query, 'filter'),
+        });
     if (method === 'POST') {
       return async (r) => {
         const body = parseReferenceBody(await r.body());
-        return store.write((repo) => writes.createReference(repo, optional(r.query, 'name'), optional(r.query, 'type'), body));
+        return store.write((repo) =>
+          writes.createReference(repo, optional(r.query, 'name'), optional(r.query, 'type'), body),
+        );
       };
     }
     return 'method';
@@ -176,43 +233,60 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 function clientSpec2(req: IncomingMessage): boolean {
   const value = req.headers['nessie-client-spec'];
-  const major = Number.parseInt(String(Array.isArray(value) ? value[0] : value ?? '').split('.')[0], 10);
+  const major = Number.parseInt(String(Array.isArray(value) ? value[0] : (value ?? '')).split('.')[0], 10);
   return Number.isInteger(major) && major >= 2;
 }
 
 export async function startNessieServer(options: NessieServerOptions): Promise<RunningNessieServer> {
   const logger = options.logger ?? createLogger({ name: 'nessie' });
   const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
-  const store = await openNessieStore({ dataDir: options.dataDir, defaultBranch: options.defaultBranch, logger, compactAfterBytes: options.compactAfterBytes, readOnly: options.readOnly });
+  const store = await openNessieStore({
+    dataDir: options.dataDir,
+    defaultBranch: options.defaultBranch,
+    logger,
+    compactAfterBytes: options.compactAfterBytes,
+    readOnly: options.readOnly,
+  });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://localhost');
     const prefix = '/api/v2/';
-    const handler = url.pathname.startsWith(prefix) ? route(store, url.pathname.slice(prefix.length), method) : undefined;
+    const handler = url.pathname.startsWith(prefix)
+      ? route(store, url.pathname.slice(prefix.length), method)
+      : undefined;
     if (!handler || handler === 'method') {
       req.resume();
       const status = handler === 'method' ? 405 : 404;
-      throw new NessieError(status, 'UNKNOWN', `${status === 405 ? 'Method not allowed' : 'No endpoint'}: ${method} ${url.pathname}`);
+      throw new NessieError(
+        status,
+        'UNKNOWN',
+        `${status === 405 ? 'Method not allowed' : 'No endpoint'}: ${method} ${url.pathname}`,
+      );
     }
     let bodyRead: Promise<unknown> | undefined;
     const request: Request = {
       method,
       query: url.searchParams,
       headers: req.headers,
-      body: () => (bodyRead ??= (async () => {
-        const type = String(req.headers['content-type'] ?? '');
-        const bytes = await readBody(req, maxBodyBytes);
-        if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
-          throw new NessieError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json, got '${type || 'none'}'`);
-        }
-        if (bytes.length === 0) return undefined;
-        try {
-          return parseJson(bytes);
-        } catch (err) {
-          throw new NessieBadRequestError(`Malformed JSON request body: ${(err as Error).message}`);
-        }
-      })()),
+      body: () =>
+        (bodyRead ??= (async () => {
+          const type = String(req.headers['content-type'] ?? '');
+          const bytes = await readBody(req, maxBodyBytes);
+          if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
+            throw new NessieError(
+              415,
+              'UNSUPPORTED_MEDIA_TYPE',
+              `Content-Type must be application/json, got '${type || 'none'}'`,
+            );
+          }
+          if (bytes.length === 0) return undefined;
+          try {
+            return parseJson(bytes);
+          } catch (err) {
+            throw new NessieBadRequestError(`Malformed JSON request body: ${(err as Error).message}`);
+          }
+        })()),
     };
     const result = await handler(request);
     if (!bodyRead) req.resume();

@@ -20,7 +20,15 @@ import path from 'node:path';
 import { NessieError } from '../../shared/catalog/nessie/errors.ts';
 import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
-import { CorruptLogError, encodeRecord, openAppendLog, readRecords, syncDirectory, writeFileAtomically, type AppendLog } from './record-log.ts';
+import {
+  CorruptLogError,
+  encodeRecord,
+  openAppendLog,
+  readRecords,
+  syncDirectory,
+  writeFileAtomically,
+  type AppendLog,
+} from './record-log.ts';
 import { applyMutation, emptyRepository, reachableCommits, type Mutation, type Repository } from './repository.ts';
 import type { WriteResult } from './writes.ts';
 
@@ -111,7 +119,8 @@ export async function inspectNessieDirectory(dataDir: string): Promise<NessieDir
   try {
     names = await readdir(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return { repository: false };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+      return { repository: false };
     throw err;
   }
   let repository = false;
@@ -129,12 +138,20 @@ interface Replayed {
   walValidLength: number;
 }
 
-async function replay(dir: string, defaultBranch: string, logger?: Logger, readOnly = false): Promise<Replayed & { header?: Header }> {
+async function replay(
+  dir: string,
+  defaultBranch: string,
+  logger?: Logger,
+  readOnly = false,
+): Promise<Replayed & { header?: Header }> {
   let header: Header | undefined;
   let repo: Repository | undefined;
   let generation = 0;
   const snapshot = await readRecords(path.join(dir, SNAPSHOT));
-  if (snapshot.tornBytes) throw new Error(`${path.join(dir, SNAPSHOT)} is incomplete; it is only ever replaced atomically, so the disk is damaged`);
+  if (snapshot.tornBytes)
+    throw new Error(
+      `${path.join(dir, SNAPSHOT)} is incomplete; it is only ever replaced atomically, so the disk is damaged`,
+    );
   for (const payload of snapshot.records) {
     const record = decode(payload);
     if (record.kind === 'header') {
@@ -147,8 +164,16 @@ async function replay(dir: string, defaultBranch: string, logger?: Logger, readO
   }
   const walPath = path.join(dir, walFile(generation));
   const wal = await readRecords(walPath);
-  if (wal.tornBytes && readOnly) logger?.debug({ file: walPath, bytes: wal.tornBytes }, 'the Nessie log ends in an incomplete record (being written, or cut by a crash); reading up to it');
-  else if (wal.tornBytes) logger?.warn({ file: walPath, droppedBytes: wal.tornBytes }, 'dropping a torn record at the end of the Nessie log (a write interrupted by a crash, never acknowledged)');
+  if (wal.tornBytes && readOnly)
+    logger?.debug(
+      { file: walPath, bytes: wal.tornBytes },
+      'the Nessie log ends in an incomplete record (being written, or cut by a crash); reading up to it',
+    );
+  else if (wal.tornBytes)
+    logger?.warn(
+      { file: walPath, droppedBytes: wal.tornBytes },
+      'dropping a torn record at the end of the Nessie log (a write interrupted by a crash, never acknowledged)',
+    );
   for (const payload of wal.records) {
     const record = decode(payload);
     if (record.kind === 'header') {
@@ -159,7 +184,12 @@ async function replay(dir: string, defaultBranch: string, logger?: Logger, readO
       applyMutation(repo, record.mutation);
     }
   }
-  return { repo: repo ?? emptyRepository(defaultBranch, new Date().toISOString()), generation, walValidLength: header ? wal.validLength : 0, header };
+  return {
+    repo: repo ?? emptyRepository(defaultBranch, new Date().toISOString()),
+    generation,
+    walValidLength: header ? wal.validLength : 0,
+    header,
+  };
 }
 
 /** Identifies the snapshot file's current version: a compaction replaces it by rename. */
@@ -174,7 +204,14 @@ async function snapshotIdentity(dir: string): Promise<string> {
 }
 
 function readOnlyStore(dir: string, repo: Repository): NessieStore {
-  const refuse = () => Promise.reject(new NessieError(403, 'FORBIDDEN', `The Nessie catalog in ${dir} is open read-only: this process may not change it`));
+  const refuse = () =>
+    Promise.reject(
+      new NessieError(
+        403,
+        'FORBIDDEN',
+        `The Nessie catalog in ${dir} is open read-only: this process may not change it`,
+      ),
+    );
   return {
     view: () => repo,
     write: refuse,
@@ -200,7 +237,8 @@ async function openReadOnly(dir: string, options: NessieStoreOptions): Promise<N
       continue;
     }
     if ((await snapshotIdentity(dir)) !== before) {
-      if (attempt >= 5) throw new Error(`${dir} kept changing while it was read (its owner compacts it continuously); try again`);
+      if (attempt >= 5)
+        throw new Error(`${dir} kept changing while it was read (its owner compacts it continuously); try again`);
       continue;
     }
     if (!replayed.header) throw new Error(`${dir} holds no Nessie repository (its log has no header)`);
@@ -225,11 +263,14 @@ export async function openNessieStore(options: NessieStoreOptions): Promise<Ness
     generation = replayed.generation;
     wal = await openAppendLog(path.join(dir, walFile(generation)), replayed.walValidLength);
     if (wal.size() === 0 && generation === 0) {
-      await wal.append([encode({ kind: 'header', defaultBranch: pending.defaultBranch, createdAt: pending.createdAt })]);
+      await wal.append([
+        encode({ kind: 'header', defaultBranch: pending.defaultBranch, createdAt: pending.createdAt }),
+      ]);
     }
     for (const name of await readdir(dir)) {
       const match = /^wal-(\d+)\.log$/.exec(name);
-      if ((match && Number(match[1]) !== generation) || name.endsWith('.tmp')) await rm(path.join(dir, name), { force: true });
+      if ((match && Number(match[1]) !== generation) || name.endsWith('.tmp'))
+        await rm(path.join(dir, name), { force: true });
     }
   } catch (err) {
     await unlock();
@@ -238,7 +279,12 @@ export async function openNessieStore(options: NessieStoreOptions): Promise<Ness
 
   let visible: Repository = { ...pending };
   const publish = () => {
-    visible = { commits: pending.commits, refs: pending.refs, defaultBranch: pending.defaultBranch, createdAt: pending.createdAt };
+    visible = {
+      commits: pending.commits,
+      refs: pending.refs,
+      defaultBranch: pending.defaultBranch,
+      createdAt: pending.createdAt,
+    };
   };
 
   interface Queued {
@@ -254,12 +300,27 @@ export async function openNessieStore(options: NessieStoreOptions): Promise<Ness
   async function compactNow(): Promise<void> {
     const next = generation + 1;
     const commits = reachableCommits(pending);
-    const records: Buffer[] = [encode({ kind: 'header', defaultBranch: pending.defaultBranch, createdAt: pending.createdAt, walGeneration: next })];
+    const records: Buffer[] = [
+      encode({
+        kind: 'header',
+        defaultBranch: pending.defaultBranch,
+        createdAt: pending.createdAt,
+        walGeneration: next,
+      }),
+    ];
     for (let i = 0; i < commits.length; i += 256) {
       const chunk = commits.slice(i, i + 256).map(({ hash, parents, meta, ops }) => ({ hash, parents, meta, ops }));
       records.push(encode({ kind: 'mutation', mutation: { commits: chunk, refs: [] } }));
     }
-    records.push(encode({ kind: 'mutation', mutation: { commits: [], refs: [...pending.refs.entries()].map(([name, ref]) => ({ name, type: ref.type, hash: ref.hash })) } }));
+    records.push(
+      encode({
+        kind: 'mutation',
+        mutation: {
+          commits: [],
+          refs: [...pending.refs.entries()].map(([name, ref]) => ({ name, type: ref.type, hash: ref.hash })),
+        },
+      }),
+    );
     await writeFileAtomically(path.join(dir, SNAPSHOT), records);
     // From here the snapshot is the truth; the old log is obsolete even if we crash before removing it.
     const oldWal = wal;
@@ -269,7 +330,8 @@ export async function openNessieStore(options: NessieStoreOptions): Promise<Ness
     await rm(oldWal.file, { force: true });
     await syncDirectory(dir);
     const keep = new Set(commits.map((c) => c.hash));
-    for (const hash of pending.commits.keys()) if (pending.commits.get(hash)!.parents.length && !keep.has(hash)) pending.commits.delete(hash);
+    for (const hash of pending.commits.keys())
+      if (pending.commits.get(hash)!.parents.length && !keep.has(hash)) pending.commits.delete(hash);
     logger?.info({ commits: commits.length, generation }, 'compacted the Nessie log into a snapshot');
   }
 
@@ -324,7 +386,11 @@ export async function openNessieStore(options: NessieStoreOptions): Promise<Ness
   }
 
   function unavailable(): NessieError {
-    return new NessieError(503, 'SERVICE_UNAVAILABLE', `The Nessie store cannot write: ${failure?.message ?? 'closed'}`);
+    return new NessieError(
+      503,
+      'SERVICE_UNAVAILABLE',
+      `The Nessie store cannot write: ${failure?.message ?? 'closed'}`,
+    );
   }
 
   function kick(): void {

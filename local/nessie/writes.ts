@@ -4,19 +4,62 @@
  * (the store's queue), so the state they check is the state they change.
  */
 import { randomUUID } from 'node:crypto';
-import { NessieAlreadyExistsError, NessieBadRequestError, NessieReferenceConflictError } from '../../shared/catalog/nessie/errors.ts';
-import { HASH_PATTERN, isForbiddenRefName, REF_NAME_PATTERN, REF_NAME_RULE } from '../../shared/catalog/nessie/paths.ts';
+import {
+  NessieAlreadyExistsError,
+  NessieBadRequestError,
+  NessieReferenceConflictError,
+} from '../../shared/catalog/nessie/errors.ts';
+import {
+  HASH_PATTERN,
+  isForbiddenRefName,
+  REF_NAME_PATTERN,
+  REF_NAME_RULE,
+} from '../../shared/catalog/nessie/paths.ts';
 import { contentKeyProblem } from '../../shared/catalog/nessie/content-schema.ts';
 import {
-  keyToString, type AddedContent, type CommitResponse, type Conflict, type Content, type ContentKey, type MergeBehavior,
-  type MergeKeyDetails, type MergeResponse, type NamedReference, type ReferenceType,
+  keyToString,
+  type AddedContent,
+  type CommitResponse,
+  type Conflict,
+  type Content,
+  type ContentKey,
+  type MergeBehavior,
+  type MergeKeyDetails,
+  type MergeResponse,
+  type NamedReference,
+  type ReferenceType,
 } from '../../shared/catalog/nessie/types.ts';
 import {
-  ABSENT, applyOps, buildOperations, commitHash, conflict, conflictError, diffIndexes, indexEntry, keyId, mergeBase,
-  namespaceConflicts, type Action, type CommitNode, type CommitOp, type IndexEntry, type KeyId, type KeyIndex, type Mutation,
-  type Repository, type StoredCommitMeta,
+  ABSENT,
+  applyOps,
+  buildOperations,
+  commitHash,
+  conflict,
+  conflictError,
+  diffIndexes,
+  indexEntry,
+  keyId,
+  mergeBase,
+  namespaceConflicts,
+  type Action,
+  type CommitNode,
+  type CommitOp,
+  type IndexEntry,
+  type KeyId,
+  type KeyIndex,
+  type Mutation,
+  type Repository,
+  type StoredCommitMeta,
 } from './repository.ts';
-import type { CommitMetaBody, HeaderMeta, KeyMergeBehaviorBody, MergeBody, OperationsBody, ReferenceBody, TransplantBody } from './requests.ts';
+import type {
+  CommitMetaBody,
+  HeaderMeta,
+  KeyMergeBehaviorBody,
+  MergeBody,
+  OperationsBody,
+  ReferenceBody,
+  TransplantBody,
+} from './requests.ts';
 import { commitByHash, namedRef, parseRef, resolveRef } from './resolve.ts';
 
 export interface WriteResult<T> {
@@ -35,7 +78,8 @@ function parseRefType(type: string | undefined, required: boolean): ReferenceTyp
     return undefined;
   }
   const upper = type.toUpperCase();
-  if (upper !== 'BRANCH' && upper !== 'TAG') throw new NessieBadRequestError("Reference type name must be either 'branch' or 'tag'");
+  if (upper !== 'BRANCH' && upper !== 'TAG')
+    throw new NessieBadRequestError("Reference type name must be either 'branch' or 'tag'");
   return upper;
 }
 
@@ -51,10 +95,19 @@ function reference(name: string, type: ReferenceType, hash: string): NamedRefere
   return { type, name, hash };
 }
 
-export function createReference(repo: Repository, name: string | undefined, typeParam: string | undefined, body: ReferenceBody): WriteResult<{ reference: NamedReference }> {
+export function createReference(
+  repo: Repository,
+  name: string | undefined,
+  typeParam: string | undefined,
+  body: ReferenceBody,
+): WriteResult<{ reference: NamedReference }> {
   if (!name) throw new NessieBadRequestError('Reference name must be provided.');
-  if (!REF_NAME_PATTERN.test(name)) throw new NessieBadRequestError(`Reference name must ${REF_NAME_RULE} - but was: ${name}`);
-  if (isForbiddenRefName(name)) throw new NessieBadRequestError(`Reference name mut not be HEAD, DETACHED or a potential commit ID representation. - but was ${name}`);
+  if (!REF_NAME_PATTERN.test(name))
+    throw new NessieBadRequestError(`Reference name must ${REF_NAME_RULE} - but was: ${name}`);
+  if (isForbiddenRefName(name))
+    throw new NessieBadRequestError(
+      `Reference name mut not be HEAD, DETACHED or a potential commit ID representation. - but was ${name}`,
+    );
   const type = parseRefType(typeParam, true)!;
   const target = targetCommit(repo, body);
   if (repo.refs.has(name)) throw new NessieAlreadyExistsError(`Named reference '${name}' already exists.`);
@@ -63,29 +116,54 @@ export function createReference(repo: Repository, name: string | undefined, type
 }
 
 /** The named reference of an assign/delete path and the hash it must be at (Nessie checks the current head). */
-function expectedRef(repo: Repository, refPath: string, typeParam: string | undefined): { name: string; type: ReferenceType; head: CommitNode; expected: CommitNode } {
+function expectedRef(
+  repo: Repository,
+  refPath: string,
+  typeParam: string | undefined,
+): { name: string; type: ReferenceType; head: CommitNode; expected: CommitNode } {
   const type = parseRefType(typeParam, false);
   const parsed = parseRef(refPath);
   const name = parsed.name === '-' ? repo.defaultBranch : parsed.name;
   if (name === undefined) throw new NessieBadRequestError('Assignment target must be a branch or a tag.');
   const named = namedRef(repo, name);
-  if (type && type !== named.type) throw new NessieBadRequestError(`Expected reference type ${type} does not match existing reference ${named.type === 'BRANCH' ? 'Branch' : 'Tag'}{name=${name}}`);
+  if (type && type !== named.type)
+    throw new NessieBadRequestError(
+      `Expected reference type ${type} does not match existing reference ${named.type === 'BRANCH' ? 'Branch' : 'Tag'}{name=${name}}`,
+    );
   const resolved = resolveRef(repo, refPath, { hashRequired: 'Expected hash' });
   return { ...named, expected: resolved.commit };
 }
 
 function unexpectedHash(name: string, expected: string, actual: string): NessieReferenceConflictError {
-  return conflictError([conflict('UNEXPECTED_HASH', undefined, `named-reference '${name}' is not at expected hash '${expected}', but at '${actual}'`)]);
+  return conflictError([
+    conflict(
+      'UNEXPECTED_HASH',
+      undefined,
+      `named-reference '${name}' is not at expected hash '${expected}', but at '${actual}'`,
+    ),
+  ]);
 }
 
-export function assignReference(repo: Repository, refPath: string, typeParam: string | undefined, body: ReferenceBody): WriteResult<{ reference: NamedReference }> {
+export function assignReference(
+  repo: Repository,
+  refPath: string,
+  typeParam: string | undefined,
+  body: ReferenceBody,
+): WriteResult<{ reference: NamedReference }> {
   const ref = expectedRef(repo, refPath, typeParam);
   const target = targetCommit(repo, body);
   if (ref.expected.hash !== ref.head.hash) throw unexpectedHash(ref.name, ref.expected.hash, ref.head.hash);
-  return { response: { reference: reference(ref.name, ref.type, target.hash) }, mutation: { commits: [], refs: [{ name: ref.name, type: ref.type, hash: target.hash }] } };
+  return {
+    response: { reference: reference(ref.name, ref.type, target.hash) },
+    mutation: { commits: [], refs: [{ name: ref.name, type: ref.type, hash: target.hash }] },
+  };
 }
 
-export function deleteReference(repo: Repository, refPath: string, typeParam: string | undefined): WriteResult<{ reference: NamedReference }> {
+export function deleteReference(
+  repo: Repository,
+  refPath: string,
+  typeParam: string | undefined,
+): WriteResult<{ reference: NamedReference }> {
   const parsed = parseRef(refPath);
   const name = parsed.name === '-' ? repo.defaultBranch : parsed.name;
   if (name !== undefined && repo.refs.get(name)?.type === 'BRANCH' && name === repo.defaultBranch) {
@@ -93,31 +171,47 @@ export function deleteReference(repo: Repository, refPath: string, typeParam: st
   }
   const ref = expectedRef(repo, refPath, typeParam);
   if (ref.expected.hash !== ref.head.hash) throw unexpectedHash(ref.name, ref.expected.hash, ref.head.hash);
-  return { response: { reference: reference(ref.name, ref.type, ref.head.hash) }, mutation: { commits: [], refs: [{ name: ref.name, type: ref.type, hash: null }] } };
+  return {
+    response: { reference: reference(ref.name, ref.type, ref.head.hash) },
+    mutation: { commits: [], refs: [{ name: ref.name, type: ref.type, hash: null }] },
+  };
 }
 
 // ---- commit metadata --------------------------------------------------------------------------------------------
 
 function rejectServerFields(meta: Partial<CommitMetaBody> | null | undefined): void {
   if (!meta) return;
-  if (meta.committer != null) throw new NessieBadRequestError('Cannot set the committer on the client side. It is set by the server.');
-  if (meta.commitTime != null) throw new NessieBadRequestError('Cannot set the commit time on the client side. It is set by the server.');
-  if (meta.hash != null) throw new NessieBadRequestError('Cannot set the commit hash on the client side. It is set by the server.');
-  if (meta.parentCommitHashes?.length) throw new NessieBadRequestError('Cannot set the parent commit hashes on the client side. It is set by the server.');
+  if (meta.committer != null)
+    throw new NessieBadRequestError('Cannot set the committer on the client side. It is set by the server.');
+  if (meta.commitTime != null)
+    throw new NessieBadRequestError('Cannot set the commit time on the client side. It is set by the server.');
+  if (meta.hash != null)
+    throw new NessieBadRequestError('Cannot set the commit hash on the client side. It is set by the server.');
+  if (meta.parentCommitHashes?.length)
+    throw new NessieBadRequestError('Cannot set the parent commit hashes on the client side. It is set by the server.');
 }
 
-function commitMeta(body: Partial<CommitMetaBody> | null | undefined, headers: HeaderMeta, defaultMessage = ''): StoredCommitMeta {
+function commitMeta(
+  body: Partial<CommitMetaBody> | null | undefined,
+  headers: HeaderMeta,
+  defaultMessage = '',
+): StoredCommitMeta {
   const now = new Date().toISOString();
   const properties: Record<string, string[]> = {};
   for (const [k, v] of Object.entries(body?.properties ?? {})) properties[k] = [v];
   for (const [k, v] of Object.entries(body?.allProperties ?? {})) properties[k] = [...v];
   for (const [k, v] of Object.entries(headers.properties)) properties[k] = [...(properties[k] ?? []), ...v];
   const authorTime = body?.authorTime ?? undefined;
-  if (authorTime !== undefined && Number.isNaN(Date.parse(authorTime))) throw new NessieBadRequestError(`Invalid authorTime '${authorTime}'`);
+  if (authorTime !== undefined && Number.isNaN(Date.parse(authorTime)))
+    throw new NessieBadRequestError(`Invalid authorTime '${authorTime}'`);
   return {
     committer: '',
     authors: [...(body?.authors ?? []), ...(body?.author ? [body.author] : []), ...headers.authors],
-    allSignedOffBy: [...(body?.allSignedOffBy ?? []), ...(body?.signedOffBy ? [body.signedOffBy] : []), ...headers.signedOffBy],
+    allSignedOffBy: [
+      ...(body?.allSignedOffBy ?? []),
+      ...(body?.signedOffBy ? [body.signedOffBy] : []),
+      ...headers.signedOffBy,
+    ],
     message: headers.message ?? (body?.message || defaultMessage),
     commitTime: now,
     authorTime: authorTime ? new Date(authorTime).toISOString() : now,
@@ -139,7 +233,11 @@ interface CommitPlan {
 }
 
 /** Turns the request's operations into checked actions against the expected index (CommitImpl.commitAddOperations). */
-function planCommit(expected: KeyIndex, operations: OperationsBody['operations'], unchangedMatters: boolean): CommitPlan {
+function planCommit(
+  expected: KeyIndex,
+  operations: OperationsBody['operations'],
+  unchangedMatters: boolean,
+): CommitPlan {
   const plan: CommitPlan = { actions: [], newContent: new Map(), deletedNamespaces: [], added: [] };
   const seen = new Map<KeyId, OperationsBody['operations'][number]>();
   for (const op of operations) {
@@ -147,7 +245,8 @@ function planCommit(expected: KeyIndex, operations: OperationsBody['operations']
     const id = keyId(op.key);
     const previous = seen.get(id);
     const reAdd = previous?.type === 'DELETE' && op.type === 'PUT' && !op.content.id;
-    if (previous && !reAdd) throw new NessieBadRequestError(`Duplicate key in commit operations: ${keyToString(op.key)}`);
+    if (previous && !reAdd)
+      throw new NessieBadRequestError(`Duplicate key in commit operations: ${keyToString(op.key)}`);
     seen.set(id, op);
   }
 
@@ -159,7 +258,13 @@ function planCommit(expected: KeyIndex, operations: OperationsBody['operations']
       if (existing.content.id) deletedById.set(existing.content.id, keyId(op.key));
       if (existing.content.type === 'NAMESPACE') plan.deletedNamespaces.push(op.key);
     }
-    plan.actions.push({ kind: 'remove', key: op.key, payload: existing?.content.type ?? '', contentId: existing?.content.id, expected: existing?.value ?? ABSENT });
+    plan.actions.push({
+      kind: 'remove',
+      key: op.key,
+      payload: existing?.content.type ?? '',
+      contentId: existing?.content.id,
+      expected: existing?.value ?? ABSENT,
+    });
   }
 
   for (const op of operations) {
@@ -184,10 +289,14 @@ function planCommit(expected: KeyIndex, operations: OperationsBody['operations']
         payload = existing.content.type;
         expectedValue = existing.value;
         if (!putId) {
-          if (deletedKey === undefined) throw new NessieBadRequestError(`New value to update existing key '${k}' has no content ID`);
+          if (deletedKey === undefined)
+            throw new NessieBadRequestError(`New value to update existing key '${k}' has no content ID`);
           expectedValue = null;
         } else {
-          if (existing.content.id !== putId) throw new NessieBadRequestError(`Key '${k}' already exists with content ID ${existing.content.id}, which is different from the content ID ${putId} in the operation`);
+          if (existing.content.id !== putId)
+            throw new NessieBadRequestError(
+              `Key '${k}' already exists with content ID ${existing.content.id}, which is different from the content ID ${putId} in the operation`,
+            );
           exists = true;
         }
       }
@@ -198,18 +307,40 @@ function planCommit(expected: KeyIndex, operations: OperationsBody['operations']
         plan.newContent.set(keyId(key), indexEntry(key, content));
         plan.added.push({ key, contentId: putId });
       }
-      plan.actions.push({ kind: 'add', key, payload, contentId: putId, entry: indexEntry(key, content), expected: expectedValue });
+      plan.actions.push({
+        kind: 'add',
+        key,
+        payload,
+        contentId: putId,
+        entry: indexEntry(key, content),
+        expected: expectedValue,
+      });
     } else if (op.type === 'UNCHANGED' && unchangedMatters) {
       const existing = expected.get(keyId(op.key));
-      plan.actions.push({ kind: 'unchanged', key: op.key, payload: existing?.content.type ?? '', contentId: existing?.content.id, expected: existing?.value ?? ABSENT });
+      plan.actions.push({
+        kind: 'unchanged',
+        key: op.key,
+        payload: existing?.content.type ?? '',
+        contentId: existing?.content.id,
+        expected: existing?.value ?? ABSENT,
+      });
     }
   }
   return plan;
 }
 
-export function commit(repo: Repository, branchPath: string, body: OperationsBody, headers: HeaderMeta): WriteResult<CommitResponse> {
+export function commit(
+  repo: Repository,
+  branchPath: string,
+  body: OperationsBody,
+  headers: HeaderMeta,
+): WriteResult<CommitResponse> {
   rejectServerFields(body.commitMeta);
-  const target = resolveRef(repo, branchPath, { mustBe: { what: 'Reference to commit into', types: ['BRANCH'] }, hashRequired: 'Expected hash', onReference: true });
+  const target = resolveRef(repo, branchPath, {
+    mustBe: { what: 'Reference to commit into', types: ['BRANCH'] },
+    hashRequired: 'Expected hash',
+    onReference: true,
+  });
   const head = target.head!;
   const plan = planCommit(target.commit.index, body.operations, target.commit !== head);
   const namespaces = namespaceConflicts(head.index, plan.newContent, plan.deletedNamespaces);
@@ -230,11 +361,21 @@ function mergeModes(modes: KeyMergeBehaviorBody[], defaultMode: MergeBehavior, t
   const byKey = new Map<KeyId, KeyMergeBehaviorBody>();
   for (const mode of modes) {
     validateKey(mode.key);
-    if (byKey.has(keyId(mode.key))) throw new NessieBadRequestError(`Duplicate key in keyMergeModes: ${keyToString(mode.key)}`);
+    if (byKey.has(keyId(mode.key)))
+      throw new NessieBadRequestError(`Duplicate key in keyMergeModes: ${keyToString(mode.key)}`);
     if (mode.resolvedContent) {
-      if (transplant) throw new NessieBadRequestError(`MergeKeyBehavior.resolvedContent is not supported for transplants (key ${keyToString(mode.key)})`);
-      if (mode.mergeBehavior !== 'NORMAL') throw new NessieBadRequestError(`MergeKeyBehavior.resolvedContent must be null for MergeBehavior.${mode.mergeBehavior} for ${keyToString(mode.key)}`);
-      if (!mode.expectedTargetContent) throw new NessieBadRequestError(`MergeKeyBehavior.resolvedContent requires setting MergeKeyBehavior.expectedTarget as well for key ${keyToString(mode.key)}`);
+      if (transplant)
+        throw new NessieBadRequestError(
+          `MergeKeyBehavior.resolvedContent is not supported for transplants (key ${keyToString(mode.key)})`,
+        );
+      if (mode.mergeBehavior !== 'NORMAL')
+        throw new NessieBadRequestError(
+          `MergeKeyBehavior.resolvedContent must be null for MergeBehavior.${mode.mergeBehavior} for ${keyToString(mode.key)}`,
+        );
+      if (!mode.expectedTargetContent)
+        throw new NessieBadRequestError(
+          `MergeKeyBehavior.resolvedContent requires setting MergeKeyBehavior.expectedTarget as well for key ${keyToString(mode.key)}`,
+        );
     }
     byKey.set(keyId(mode.key), mode);
   }
@@ -250,10 +391,15 @@ function mergeModes(modes: KeyMergeBehaviorBody[], defaultMode: MergeBehavior, t
     postValidate(): void {
       if (remaining.size) {
         const keys = [...remaining].map((id) => keyToString({ elements: id.split('\u0000') }));
-        throw new NessieBadRequestError(`Not all merge key behaviors specified in the request have been used. The following keys were not used: [${keys.join(', ')}]`);
+        throw new NessieBadRequestError(
+          `Not all merge key behaviors specified in the request have been used. The following keys were not used: [${keys.join(', ')}]`,
+        );
       }
       for (const [id, mode] of byKey) {
-        if (mode.resolvedContent && !resolvedUsed.has(id)) throw new NessieBadRequestError(`The merge behavior for key ${keyToString(mode.key)} has an unused resolvedContent attribute.`);
+        if (mode.resolvedContent && !resolvedUsed.has(id))
+          throw new NessieBadRequestError(
+            `The merge behavior for key ${keyToString(mode.key)} has an unused resolvedContent attribute.`,
+          );
       }
     },
   };
@@ -262,7 +408,12 @@ function mergeModes(modes: KeyMergeBehaviorBody[], defaultMode: MergeBehavior, t
 type Modes = ReturnType<typeof mergeModes>;
 
 /** Applies merge/transplant actions on the target head with the per-key modes; records details per key. */
-function mergeOperations(head: KeyIndex, actions: Action[], modes: Modes, details: Map<KeyId, MergeKeyDetails>): CommitOp[] {
+function mergeOperations(
+  head: KeyIndex,
+  actions: Action[],
+  modes: Modes,
+  details: Map<KeyId, MergeKeyDetails>,
+): CommitOp[] {
   const { ops } = buildOperations(head, actions, {
     expected(action) {
       const mode = modes.use(keyId(action.key), false);
@@ -274,7 +425,12 @@ function mergeOperations(head: KeyIndex, actions: Action[], modes: Modes, detail
     },
     onConflict(found, action, existing) {
       const id = keyId(action.key);
-      if (found.conflictType === 'KEY_EXISTS' && action.kind === 'add' && existing && existing.payload === action.payload) {
+      if (
+        found.conflictType === 'KEY_EXISTS' &&
+        action.kind === 'add' &&
+        existing &&
+        existing.payload === action.payload
+      ) {
         // The same value already on the target: nothing to do. Namespaces on both sides: the source's wins.
         if (action.entry && existing.value === action.entry.value) return 'DROP';
         if (action.payload === 'NAMESPACE') return 'ADD';
@@ -307,14 +463,40 @@ function diffActions(from: KeyIndex, to: KeyIndex, modes: Modes, details: Map<Ke
       continue;
     }
     if (!d.from) {
-      actions.push({ kind: 'add', key: d.to!.key, payload: d.to!.content.type, contentId: d.to!.content.id, entry: d.to, expected: null });
+      actions.push({
+        kind: 'add',
+        key: d.to!.key,
+        payload: d.to!.content.type,
+        contentId: d.to!.content.id,
+        entry: d.to,
+        expected: null,
+      });
     } else if (!d.to) {
-      actions.push({ kind: 'remove', key: d.from.key, payload: d.from.content.type, contentId: d.from.content.id, expected: d.from.value });
+      actions.push({
+        kind: 'remove',
+        key: d.from.key,
+        payload: d.from.content.type,
+        contentId: d.from.content.id,
+        expected: d.from.value,
+      });
     } else {
       if (d.from.content.id !== d.to.content.id) {
-        actions.push({ kind: 'remove', key: d.from.key, payload: d.from.content.type, contentId: d.from.content.id, expected: d.from.value });
+        actions.push({
+          kind: 'remove',
+          key: d.from.key,
+          payload: d.from.content.type,
+          contentId: d.from.content.id,
+          expected: d.from.value,
+        });
       }
-      actions.push({ kind: 'add', key: d.to.key, payload: d.to.content.type, contentId: d.to.content.id, entry: d.to, expected: d.from.value });
+      actions.push({
+        kind: 'add',
+        key: d.to.key,
+        payload: d.to.content.type,
+        contentId: d.to.content.id,
+        entry: d.to,
+        expected: d.from.value,
+      });
     }
   }
   return actions;
@@ -334,10 +516,16 @@ function checkMergeNamespaces(head: KeyIndex, ops: CommitOp[]): void {
 }
 
 function mergeConflictError(details: MergeKeyDetails[]): NessieReferenceConflictError {
-  const conflicting = details.filter((d) => d.conflict).map((d) => `'${keyToString(d.key)}'`).sort();
+  const conflicting = details
+    .filter((d) => d.conflict)
+    .map((d) => `'${keyToString(d.key)}'`)
+    .sort();
   // Like Nessie's MergeConflictException: one entry per key of the merge, non-conflicting keys as KEY_CONFLICT/UNKNOWN.
   const conflicts: Conflict[] = details.map((d) => d.conflict ?? conflict('KEY_CONFLICT', d.key, 'UNKNOWN'));
-  return new NessieReferenceConflictError(`The following keys have been changed in conflict: ${conflicting.join(', ')}`, conflicts);
+  return new NessieReferenceConflictError(
+    `The following keys have been changed in conflict: ${conflicting.join(', ')}`,
+    conflicts,
+  );
 }
 
 function sortedDetails(details: Map<KeyId, MergeKeyDetails>): MergeKeyDetails[] {
@@ -346,7 +534,10 @@ function sortedDetails(details: Map<KeyId, MergeKeyDetails>): MergeKeyDetails[] 
 
 function finishMerge(
   base: Omit<MergeResponse, 'wasApplied' | 'wasSuccessful' | 'resultantTargetHash' | 'details'>,
-  details: MergeKeyDetails[], head: CommitNode, records: Mutation['commits'], targetName: string,
+  details: MergeKeyDetails[],
+  head: CommitNode,
+  records: Mutation['commits'],
+  targetName: string,
   options: { dryRun: boolean; returnConflictAsResult: boolean },
 ): WriteResult<MergeResponse> {
   const hasConflicts = details.some((d) => d.conflict);
@@ -354,8 +545,10 @@ function finishMerge(
     if (!options.returnConflictAsResult) throw mergeConflictError(details);
     return { response: { ...base, wasApplied: false, wasSuccessful: false, resultantTargetHash: null, details } };
   }
-  if (records.length === 0) return { response: { ...base, wasApplied: false, wasSuccessful: true, resultantTargetHash: head.hash, details } };
-  if (options.dryRun) return { response: { ...base, wasApplied: false, wasSuccessful: true, resultantTargetHash: null, details } };
+  if (records.length === 0)
+    return { response: { ...base, wasApplied: false, wasSuccessful: true, resultantTargetHash: head.hash, details } };
+  if (options.dryRun)
+    return { response: { ...base, wasApplied: false, wasSuccessful: true, resultantTargetHash: null, details } };
   const newHead = records[records.length - 1].hash;
   return {
     response: { ...base, wasApplied: true, wasSuccessful: true, resultantTargetHash: newHead, details },
@@ -363,19 +556,35 @@ function finishMerge(
   };
 }
 
-export function merge(repo: Repository, branchPath: string, body: MergeBody, headers: HeaderMeta): WriteResult<MergeResponse> {
+export function merge(
+  repo: Repository,
+  branchPath: string,
+  body: MergeBody,
+  headers: HeaderMeta,
+): WriteResult<MergeResponse> {
   rejectServerFields(body.commitMeta);
   if (!body.fromHash) throw new NessieBadRequestError('Source hash must be provided.');
   const fromName = body.fromRefName === 'DETACHED' ? '' : body.fromRefName;
   const from = resolveRef(repo, `${fromName}@${body.fromHash}`, { hashRequired: 'Source hash' });
-  const target = resolveRef(repo, branchPath, { mustBe: { what: 'Reference to merge into', types: ['BRANCH'] }, hashRequired: 'Expected hash', onReference: true });
+  const target = resolveRef(repo, branchPath, {
+    mustBe: { what: 'Reference to merge into', types: ['BRANCH'] },
+    hashRequired: 'Expected hash',
+    onReference: true,
+  });
   const head = target.head!;
   const modes = mergeModes(body.keyMergeModes, body.defaultKeyMergeMode ?? 'NORMAL', false);
   const common = mergeBase(repo, head, from.commit);
-  const base = { targetBranch: target.name!, effectiveTargetHash: head.hash, expectedHash: target.commit.hash, commonAncestor: common.hash };
+  const base = {
+    targetBranch: target.name!,
+    effectiveTargetHash: head.hash,
+    expectedHash: target.commit.hash,
+    commonAncestor: common.hash,
+  };
   const options = { dryRun: body.dryRun === true, returnConflictAsResult: body.returnConflictAsResult === true };
   if (common.hash === from.commit.hash) {
-    return { response: { ...base, wasApplied: false, wasSuccessful: true, resultantTargetHash: head.hash, details: [] } };
+    return {
+      response: { ...base, wasApplied: false, wasSuccessful: true, resultantTargetHash: head.hash, details: [] },
+    };
   }
   const details = new Map<KeyId, MergeKeyDetails>();
   const actions = diffActions(common.index, from.commit.index, modes, details);
@@ -383,23 +592,38 @@ export function merge(repo: Repository, branchPath: string, body: MergeBody, hea
   checkMergeNamespaces(head.index, ops);
   modes.postValidate();
   const defaultMessage = `Merged ${body.fromRefName} at ${from.commit.hash} into ${target.name} at ${target.commit.hash}`;
-  const meta = commitMeta({ ...body.commitMeta, message: body.commitMeta?.message || body.message || '' }, headers, defaultMessage);
+  const meta = commitMeta(
+    { ...body.commitMeta, message: body.commitMeta?.message || body.message || '' },
+    headers,
+    defaultMessage,
+  );
   const records = ops.length ? [newCommit([head.hash, from.commit.hash], meta, ops)] : [];
   return finishMerge(base, sortedDetails(details), head, records, target.name!, options);
 }
 
-export function transplant(repo: Repository, branchPath: string, body: TransplantBody, headers: HeaderMeta): WriteResult<MergeResponse> {
+export function transplant(
+  repo: Repository,
+  branchPath: string,
+  body: TransplantBody,
+  headers: HeaderMeta,
+): WriteResult<MergeResponse> {
   if (body.hashesToTransplant.length === 0) throw new NessieBadRequestError('No hashes given to transplant.');
   const fromName = body.fromRefName === '-' ? repo.defaultBranch : body.fromRefName;
   namedRef(repo, fromName);
   const sources = body.hashesToTransplant.map((hash) => {
-    if (!HASH_PATTERN.test(hash)) throw new NessieBadRequestError('Hash to transplant must contain a starting commit ID.');
+    if (!HASH_PATTERN.test(hash))
+      throw new NessieBadRequestError('Hash to transplant must contain a starting commit ID.');
     return commitByHash(repo, hash.toLowerCase());
   });
-  const target = resolveRef(repo, branchPath, { mustBe: { what: 'Reference to transplant into', types: ['BRANCH'] }, hashRequired: 'Expected hash', onReference: true });
+  const target = resolveRef(repo, branchPath, {
+    mustBe: { what: 'Reference to transplant into', types: ['BRANCH'] },
+    hashRequired: 'Expected hash',
+    onReference: true,
+  });
   const head = target.head!;
   for (let i = 1; i < sources.length; i++) {
-    if (sources[i].parents[0] !== sources[i - 1].hash) throw new NessieBadRequestError('Sequence of hashes is not contiguous.');
+    if (sources[i].parents[0] !== sources[i - 1].hash)
+      throw new NessieBadRequestError('Sequence of hashes is not contiguous.');
   }
   const modes = mergeModes(body.keyMergeModes, body.defaultKeyMergeMode ?? 'NORMAL', true);
   const details = new Map<KeyId, MergeKeyDetails>();
@@ -412,22 +636,54 @@ export function transplant(repo: Repository, branchPath: string, body: Transplan
       const before = parentIndex.get(keyId(op.key));
       if (op.content) {
         const entry = indexEntry(op.key, op.content);
-        return { kind: 'add', key: op.key, payload: entry.content.type, contentId: entry.content.id, entry, expected: before?.value ?? null };
+        return {
+          kind: 'add',
+          key: op.key,
+          payload: entry.content.type,
+          contentId: entry.content.id,
+          entry,
+          expected: before?.value ?? null,
+        };
       }
-      return { kind: 'remove', key: op.key, payload: before?.content.type ?? '', contentId: before?.content.id, expected: before?.value ?? ABSENT };
+      return {
+        kind: 'remove',
+        key: op.key,
+        payload: before?.content.type ?? '',
+        contentId: before?.content.id,
+        expected: before?.value ?? ABSENT,
+      };
     });
     checkMergeNamespaces(targetIndex, source.ops);
     const ops = mergeOperations(targetIndex, actions, modes, details);
     parentIndex = source.index;
     if (!ops.length) continue;
     const message = sources.length === 1 && body.message ? body.message : source.meta.message;
-    const meta = { ...commitMeta({ message, authors: source.meta.authors, allSignedOffBy: source.meta.allSignedOffBy, allProperties: source.meta.allProperties }, headers), authorTime: source.meta.authorTime };
+    const meta = {
+      ...commitMeta(
+        {
+          message,
+          authors: source.meta.authors,
+          allSignedOffBy: source.meta.allSignedOffBy,
+          allProperties: source.meta.allProperties,
+        },
+        headers,
+      ),
+      authorTime: source.meta.authorTime,
+    };
     const record = newCommit([targetHead], meta, ops);
     records.push(record);
     targetHead = record.hash;
     targetIndex = applyOps(targetIndex, ops);
   }
   modes.postValidate();
-  const base = { targetBranch: target.name!, effectiveTargetHash: head.hash, expectedHash: target.commit.hash, commonAncestor: null };
-  return finishMerge(base, sortedDetails(details), head, records, target.name!, { dryRun: body.dryRun === true, returnConflictAsResult: body.returnConflictAsResult === true });
+  const base = {
+    targetBranch: target.name!,
+    effectiveTargetHash: head.hash,
+    expectedHash: target.commit.hash,
+    commonAncestor: null,
+  };
+  return finishMerge(base, sortedDetails(details), head, records, target.name!, {
+    dryRun: body.dryRun === true,
+    returnConflictAsResult: body.returnConflictAsResult === true,
+  });
 }

@@ -55,27 +55,51 @@ export function startScheduler(options: SchedulerOptions): RunningScheduler {
   const abort = new AbortController();
   // Every delivery in flight listens on this one signal.
   setMaxListeners(0, abort.signal);
-  const sources = new Map(options.manifests.pingSources.map((source) => [source.name, { source, sink: sinkUrl(source, options) }]));
+  const sources = new Map(
+    options.manifests.pingSources.map((source) => [source.name, { source, sink: sinkUrl(source, options) }]),
+  );
   for (const { source } of sources.values()) checkData(source);
   const jobs: Cron[] = [];
   for (const { source, sink } of sources.values()) {
     let job: Cron;
     try {
-      job = new Cron(source.schedule, { timezone: source.timezone ?? 'Etc/UTC', mode: '5-or-6-parts', name: source.name, catch: true }, () => void tick(source, sink));
+      job = new Cron(
+        source.schedule,
+        { timezone: source.timezone ?? 'Etc/UTC', mode: '5-or-6-parts', name: source.name, catch: true },
+        () => void tick(source, sink),
+      );
     } catch (err) {
       for (const started of jobs) started.stop();
-      throw new SchedulerError(`PingSource ${source.name}: schedule ${JSON.stringify(source.schedule)}: ${(err as Error).message}`);
+      throw new SchedulerError(
+        `PingSource ${source.name}: schedule ${JSON.stringify(source.schedule)}: ${(err as Error).message}`,
+      );
     }
     jobs.push(job);
-    logger.info({ pingSource: source.name, schedule: source.schedule, next: job.nextRun()?.toISOString() }, 'PingSource scheduled');
+    logger.info(
+      { pingSource: source.name, schedule: source.schedule, next: job.nextRun()?.toISOString() },
+      'PingSource scheduled',
+    );
   }
 
   async function send(source: PingSource, sink: string, ack: 'accepted' | 'delivered'): Promise<HttpResponse> {
     const event = pingEvent(source, namespace);
     // Waiting for delivery may take as long as the job; the attempt's timeout only covers the broker taking it over.
     const untilAccepted = ack === 'delivered' ? { onAccepted: () => {} } : {};
-    const result = await withRetries(PING_DELIVERY, (signal) => sendAttempt(sink, event, { headers: { [ACK_HEADER]: ack }, timeoutMs: ATTEMPT_TIMEOUT_MS, signal, ...untilAccepted }), { signal: abort.signal });
-    if (!result.ok) throw new SchedulerError(`PingSource ${source.name}: ${sink} did not take the tick after ${result.attempts} attempts: ${result.failure.message}${bodyText(result.failure.body)}`);
+    const result = await withRetries(
+      PING_DELIVERY,
+      (signal) =>
+        sendAttempt(sink, event, {
+          headers: { [ACK_HEADER]: ack },
+          timeoutMs: ATTEMPT_TIMEOUT_MS,
+          signal,
+          ...untilAccepted,
+        }),
+      { signal: abort.signal },
+    );
+    if (!result.ok)
+      throw new SchedulerError(
+        `PingSource ${source.name}: ${sink} did not take the tick after ${result.attempts} attempts: ${result.failure.message}${bodyText(result.failure.body)}`,
+      );
     return result.value;
   }
 
@@ -92,9 +116,12 @@ export function startScheduler(options: SchedulerOptions): RunningScheduler {
   return {
     async fire(name) {
       const entry = sources.get(name);
-      if (!entry) throw new SchedulerError(`no PingSource ${name} (known: ${[...sources.keys()].join(', ') || 'none'})`);
+      if (!entry)
+        throw new SchedulerError(`no PingSource ${name} (known: ${[...sources.keys()].join(', ') || 'none'})`);
       const response = await send(entry.source, entry.sink, 'delivered');
-      return String(response.headers['content-type'] ?? '').startsWith('application/json') ? parseJson<DeliveryReport>(response.body) : undefined;
+      return String(response.headers['content-type'] ?? '').startsWith('application/json')
+        ? parseJson<DeliveryReport>(response.body)
+        : undefined;
     },
     stop() {
       for (const job of jobs) job.stop();
@@ -114,8 +141,10 @@ function sinkUrl(source: PingSource, options: SchedulerOptions): string {
 
 function checkData(source: PingSource): void {
   const where = `PingSource ${source.name}`;
-  if (source.data !== undefined && source.dataBase64 !== undefined) throw new SchedulerError(`${where}: data and dataBase64 are mutually exclusive`);
-  if (source.dataBase64 !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(source.dataBase64)) throw new SchedulerError(`${where}: dataBase64 is not base64`);
+  if (source.data !== undefined && source.dataBase64 !== undefined)
+    throw new SchedulerError(`${where}: data and dataBase64 are mutually exclusive`);
+  if (source.dataBase64 !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(source.dataBase64))
+    throw new SchedulerError(`${where}: dataBase64 is not base64`);
 }
 
 function bodyText(body: Uint8Array | undefined): string {

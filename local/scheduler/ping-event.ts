@@ -19,6 +19,7 @@ export function pingEvent(source: PingSource, namespace: string, now: Date = new
     ...source.extensions,
   };
   if (source.contentType) attributes.datacontenttype = source.contentType;
-  const data = source.dataBase64 !== undefined ? Buffer.from(source.dataBase64, 'base64') : Buffer.from(source.data ?? '', 'utf8');
+  const data =
+    source.dataBase64 !== undefined ? Buffer.from(source.dataBase64, 'base64') : Buffer.from(source.data ?? '', 'utf8');
   return { attributes, data };
 }

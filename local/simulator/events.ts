@@ -8,7 +8,17 @@
  */
 import { createHash } from 'node:crypto';
 import { carColor, renderCarImage } from './images.ts';
-import { createLot, LOT, nextMovement, occupied, phantomMovement, slotPosition, type LotTwin, type Movement, type Row } from './lot.ts';
+import {
+  createLot,
+  LOT,
+  nextMovement,
+  occupied,
+  phantomMovement,
+  slotPosition,
+  type LotTwin,
+  type Movement,
+  type Row,
+} from './lot.ts';
 import { createRandom, type Random } from './random.ts';
 
 export const TOPIC_ROLES = ['entry', 'exit', 'sensors'] as const;
@@ -106,7 +116,8 @@ interface Stream {
 
 export function createEventSource(options: EventSourceOptions): EventSource {
   const badFraction = options.badFraction ?? 0;
-  if (!(badFraction >= 0 && badFraction <= 1)) throw new RangeError(`badFraction must be within 0..1, got ${badFraction}`);
+  if (!(badFraction >= 0 && badFraction <= 1))
+    throw new RangeError(`badFraction must be within 0..1, got ${badFraction}`);
   const stream: Stream = {
     seed: options.seed,
     random: createRandom(options.seed),
@@ -123,7 +134,11 @@ export function createEventSource(options: EventSourceOptions): EventSource {
 }
 
 /** The first `count` records of the stream for `seed` (tests and benchmarks that need events without Kafka). */
-export function generateEvents(seed: number, count: number, options: Omit<EventSourceOptions, 'seed'> = {}): SimRecord[] {
+export function generateEvents(
+  seed: number,
+  count: number,
+  options: Omit<EventSourceOptions, 'seed'> = {},
+): SimRecord[] {
   const source = createEventSource({ ...options, seed });
   return Array.from({ length: count }, () => source.next());
 }
@@ -215,12 +230,19 @@ function temperature(sensor: Sensor, now: number, random: Random): number {
  * Serializes the event, spoiled the way `bad` says. Event fields are plain strings and doubles (no 64-bit integers),
  * so JSON.stringify is safe here, and it is several times faster than a lossless serializer on the base64 images.
  */
-function toRecord(role: TopicRole, key: string, event: ParkingEvent | SensorEvent, bad: BadKind | undefined, stream: Stream): SimRecord {
+function toRecord(
+  role: TopicRole,
+  key: string,
+  event: ParkingEvent | SensorEvent,
+  bad: BadKind | undefined,
+  stream: Stream,
+): SimRecord {
   const family: Family = role === 'sensors' ? 'sensors' : 'parking';
   const fields: Record<string, unknown> = { ...event };
   if (bad === 'null') fields[stream.random.pick(REQUIRED_FIELDS[family])] = null;
   if (bad === 'wrong-type') Object.assign(fields, wrongType(family, stream.random));
-  if (bad === 'future') fields.timestamp = new Date(stream.clock() + HOUR_MS + stream.random.int(0, 23 * HOUR_MS)).toISOString();
+  if (bad === 'future')
+    fields.timestamp = new Date(stream.clock() + HOUR_MS + stream.random.int(0, 23 * HOUR_MS)).toISOString();
   const json = Buffer.from(JSON.stringify(fields));
   const value = bad === 'malformed' ? malform(json, stream.random) : json;
   return { role, key, value, headers: { 'content-type': CONTENT_TYPE }, ...(bad ? { bad } : {}) };
@@ -229,7 +251,12 @@ function toRecord(role: TopicRole, key: string, event: ParkingEvent | SensorEven
 function wrongType(family: Family, random: Random): Record<string, unknown> {
   const choices: Record<string, unknown>[] =
     family === 'parking'
-      ? [{ slot: random.int(1, 200) }, { timestamp: 'yesterday' }, { latitude: 'north' }, { car_id: random.int(1000, 9999) }]
+      ? [
+          { slot: random.int(1, 200) },
+          { timestamp: 'yesterday' },
+          { latitude: 'north' },
+          { car_id: random.int(1000, 9999) },
+        ]
       : [{ value: 'hot' }, { timestamp: 'yesterday' }, { sensor_id: random.int(1, 99) }];
   return random.pick(choices);
 }
@@ -240,19 +267,26 @@ function outsideLot(random: Random): { latitude: number; longitude: number } {
   const latitude = LOT.latitude.min + random.next() * (LOT.latitude.max - LOT.latitude.min);
   const longitude = LOT.longitude.min + random.next() * (LOT.longitude.max - LOT.longitude.min);
   switch (random.int(0, 3)) {
-    case 0: return { latitude: round6(LOT.latitude.max + beyond), longitude: round6(longitude) };
-    case 1: return { latitude: round6(LOT.latitude.min - beyond), longitude: round6(longitude) };
-    case 2: return { latitude: round6(latitude), longitude: round6(LOT.longitude.max + beyond) };
-    default: return { latitude: round6(latitude), longitude: round6(LOT.longitude.min - beyond) };
+    case 0:
+      return { latitude: round6(LOT.latitude.max + beyond), longitude: round6(longitude) };
+    case 1:
+      return { latitude: round6(LOT.latitude.min - beyond), longitude: round6(longitude) };
+    case 2:
+      return { latitude: round6(latitude), longitude: round6(LOT.longitude.max + beyond) };
+    default:
+      return { latitude: round6(latitude), longitude: round6(LOT.longitude.min - beyond) };
   }
 }
 
 /** Bytes that are not JSON: cut short (the object never closes), prefixed with binary garbage, or with a bare key. */
 function malform(json: Buffer, random: Random): Buffer {
   switch (random.int(0, 2)) {
-    case 0: return json.subarray(0, random.int(1, json.length - 2));
-    case 1: return Buffer.concat([Buffer.from([0xff, 0xfe, 0x00]), json]);
-    default: return Buffer.from(json.toString().replace(/^\{"(\w+)":/, '{$1:'));
+    case 0:
+      return json.subarray(0, random.int(1, json.length - 2));
+    case 1:
+      return Buffer.concat([Buffer.from([0xff, 0xfe, 0x00]), json]);
+    default:
+      return Buffer.from(json.toString().replace(/^\{"(\w+)":/, '{$1:'));
   }
 }
 

@@ -23,33 +23,80 @@ export interface CarPicture {
 }
 
 export const CAR_COLORS: readonly Rgb[] = [
-  [200, 200, 205], [30, 30, 35], [150, 20, 25], [20, 60, 140], [230, 230, 230], [90, 95, 100], [20, 100, 50], [220, 160, 20],
+  [200, 200, 205],
+  [30, 30, 35],
+  [150, 20, 25],
+  [20, 60, 140],
+  [230, 230, 230],
+  [90, 95, 100],
+  [20, 100, 50],
+  [220, 160, 20],
 ];
 
 // 3×5 glyphs, rows top to bottom separated by '/'.
 const GLYPHS: Record<string, string> = {
-  A: '.#./#.#/###/#.#/#.#', B: '##./#.#/##./#.#/##.', C: '.##/#../#../#../.##', D: '##./#.#/#.#/#.#/##.',
-  E: '###/#../##./#../###', F: '###/#../##./#../#..', G: '.##/#../#.#/#.#/.##', H: '#.#/#.#/###/#.#/#.#',
-  I: '###/.#./.#./.#./###', J: '..#/..#/..#/#.#/.#.', K: '#.#/#.#/##./#.#/#.#', L: '#../#../#../#../###',
-  M: '#.#/###/###/#.#/#.#', N: '##./#.#/#.#/#.#/#.#', O: '.#./#.#/#.#/#.#/.#.', P: '##./#.#/##./#../#..',
-  Q: '.#./#.#/#.#/.#./..#', R: '##./#.#/##./#.#/#.#', S: '.##/#../.#./..#/##.', T: '###/.#./.#./.#./.#.',
-  U: '#.#/#.#/#.#/#.#/###', V: '#.#/#.#/#.#/#.#/.#.', W: '#.#/#.#/###/###/#.#', X: '#.#/#.#/.#./#.#/#.#',
-  Y: '#.#/#.#/.#./.#./.#.', Z: '###/..#/.#./#../###', '0': '###/#.#/#.#/#.#/###', '1': '.#./##./.#./.#./###',
-  '2': '##./..#/.#./#../###', '3': '##./..#/.#./..#/##.', '4': '#.#/#.#/###/..#/..#', '5': '###/#../##./..#/##.',
-  '6': '.##/#../###/#.#/###', '7': '###/..#/.#./#../#..', '8': '###/#.#/###/#.#/###', '9': '###/#.#/###/..#/##.',
-  '-': '.../.../###/.../...', ' ': '.../.../.../.../...',
+  A: '.#./#.#/###/#.#/#.#',
+  B: '##./#.#/##./#.#/##.',
+  C: '.##/#../#../#../.##',
+  D: '##./#.#/#.#/#.#/##.',
+  E: '###/#../##./#../###',
+  F: '###/#../##./#../#..',
+  G: '.##/#../#.#/#.#/.##',
+  H: '#.#/#.#/###/#.#/#.#',
+  I: '###/.#./.#./.#./###',
+  J: '..#/..#/..#/#.#/.#.',
+  K: '#.#/#.#/##./#.#/#.#',
+  L: '#../#../#../#../###',
+  M: '#.#/###/###/#.#/#.#',
+  N: '##./#.#/#.#/#.#/#.#',
+  O: '.#./#.#/#.#/#.#/.#.',
+  P: '##./#.#/##./#../#..',
+  Q: '.#./#.#/#.#/.#./..#',
+  R: '##./#.#/##./#.#/#.#',
+  S: '.##/#../.#./..#/##.',
+  T: '###/.#./.#./.#./.#.',
+  U: '#.#/#.#/#.#/#.#/###',
+  V: '#.#/#.#/#.#/#.#/.#.',
+  W: '#.#/#.#/###/###/#.#',
+  X: '#.#/#.#/.#./#.#/#.#',
+  Y: '#.#/#.#/.#./.#./.#.',
+  Z: '###/..#/.#./#../###',
+  '0': '###/#.#/#.#/#.#/###',
+  '1': '.#./##./.#./.#./###',
+  '2': '##./..#/.#./#../###',
+  '3': '##./..#/.#./..#/##.',
+  '4': '#.#/#.#/###/..#/..#',
+  '5': '###/#../##./..#/##.',
+  '6': '.##/#../###/#.#/###',
+  '7': '###/..#/.#./#../#..',
+  '8': '###/#.#/###/#.#/###',
+  '9': '###/#.#/###/..#/##.',
+  '-': '.../.../###/.../...',
+  ' ': '.../.../.../.../...',
 };
 
 /** A PNG frame of the car (RGB, IMAGE_WIDTH × IMAGE_HEIGHT). */
 export function renderCarImage(picture: CarPicture, random: Random): Buffer {
   // RGB in, RGB out: pngjs then hands the pixels to the filter as they are instead of repacking every pixel.
-  const png = new PNG({ width: IMAGE_WIDTH, height: IMAGE_HEIGHT, colorType: 2, inputColorType: 2, inputHasAlpha: false });
+  const png = new PNG({
+    width: IMAGE_WIDTH,
+    height: IMAGE_HEIGHT,
+    colorType: 2,
+    inputColorType: 2,
+    inputHasAlpha: false,
+  });
   png.data = Buffer.from(background());
   const canvas = { data: png.data, width: IMAGE_WIDTH };
   drawCar(canvas, picture);
   addNoise(canvas, random);
   // The sub filter alone compresses these frames about as well as adaptive filtering, at half the cost.
-  return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false, filterType: 1, deflateLevel: DEFLATE_LEVEL });
+  return PNG.sync.write(png, {
+    colorType: 2,
+    inputColorType: 2,
+    inputHasAlpha: false,
+    filterType: 1,
+    deflateLevel: DEFLATE_LEVEL,
+  });
 }
 
 /** A car's colour follows from its plate, so the entry and the exit camera see the same car. */
@@ -101,7 +148,8 @@ function drawPlate(canvas: Canvas, text: string, top: number): void {
   fill(canvas, left + 1, top + 1, width - 2, 7, [245, 245, 245]);
   chars.forEach((char, i) => {
     GLYPHS[char].split('/').forEach((row, y) => {
-      for (let x = 0; x < 3; x++) if (row[x] === '#') fill(canvas, left + 2 + i * 4 + x, top + 2 + y, 1, 1, [15, 15, 15]);
+      for (let x = 0; x < 3; x++)
+        if (row[x] === '#') fill(canvas, left + 2 + i * 4 + x, top + 2 + y, 1, 1, [15, 15, 15]);
     });
   });
 }

@@ -2,8 +2,23 @@
  * The parking-lot simulator: a digital twin of one lot producing `parking-entry`, `parking-exit` and
  * `parking-sensors` events (camera images included, a configurable share of bad records) into Kafka.
  */
-export { simulate, SimulationError, DEFAULT_TOPICS, isBrokerAddress, type SimulateOptions, type TopicNames } from './producer.ts';
-export { acknowledgedCoordinates, type KafkaCoordinate, type OffsetRange, type PartitionOffsets, type SimulationReport, type StopReason, type TopicReport } from './report.ts';
+export {
+  simulate,
+  SimulationError,
+  DEFAULT_TOPICS,
+  isBrokerAddress,
+  type SimulateOptions,
+  type TopicNames,
+} from './producer.ts';
+export {
+  acknowledgedCoordinates,
+  type KafkaCoordinate,
+  type OffsetRange,
+  type PartitionOffsets,
+  type SimulationReport,
+  type StopReason,
+  type TopicReport,
+} from './report.ts';
 export {
   BAD_KINDS,
   CONTENT_TYPE,

@@ -60,7 +60,12 @@ export function slotIds(): string[] {
 }
 
 export function isInsideLot(latitude: number, longitude: number): boolean {
-  return latitude >= LOT.latitude.min && latitude <= LOT.latitude.max && longitude >= LOT.longitude.min && longitude <= LOT.longitude.max;
+  return (
+    latitude >= LOT.latitude.min &&
+    latitude <= LOT.latitude.max &&
+    longitude >= LOT.longitude.min &&
+    longitude <= LOT.longitude.max
+  );
 }
 
 /** Where a car in `slot` is seen: the bay's centre plus up to ±40% of a bay of GPS scatter, rounded to 1e-6°. */
@@ -108,7 +113,10 @@ export function phantomMovement(lot: LotTwin, random: Random): Movement {
   const cars = [...lot.parked.values()];
   if (cars.length > 0 && random.chance(0.5)) return { direction: 'exit', car: random.pick(cars) };
   const slot = random.pick(SLOTS);
-  return { direction: 'entry', car: { carId: newPlate(lot, random), slot, enteredTick: lot.tick, leavesTick: lot.tick } };
+  return {
+    direction: 'entry',
+    car: { carId: newPlate(lot, random), slot, enteredTick: lot.tick, leavesTick: lot.tick },
+  };
 }
 
 function mostOverdue(lot: LotTwin): ParkedCar | undefined {

@@ -12,7 +12,15 @@ import type { Admin, KafkaConfig, LogEntry, Message, PartitionMetadata, Producer
 import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
 import { createEventSource, type EventSource, type SimRecord, type TopicRole } from './events.ts';
 import { randomSeed } from './random.ts';
-import { countAcknowledged, createTally, snapshot, startClock, type SimulationReport, type StopReason, type Tally } from './report.ts';
+import {
+  countAcknowledged,
+  createTally,
+  snapshot,
+  startClock,
+  type SimulationReport,
+  type StopReason,
+  type Tally,
+} from './report.ts';
 
 const { Kafka, Partitioners, CompressionTypes, logLevel } = kafkajs;
 
@@ -93,18 +101,33 @@ export async function simulate(options: SimulateOptions): Promise<SimulationRepo
     logLevel: logLevel.WARN,
     logCreator: () => (entry) => logKafka(logger, entry),
   });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   try {
     const metadata = await prepareTopics(kafka.admin(), Object.values(topics), options.partitions, logger);
     await producer.connect();
-    const run: Run = { options, topics, source: createEventSource({ seed, badFraction: options.badFraction, clock: options.clock }), producer, partitionOf: partitioner(metadata), tally, logger };
+    const run: Run = {
+      options,
+      topics,
+      source: createEventSource({ seed, badFraction: options.badFraction, clock: options.clock }),
+      producer,
+      partitionOf: partitioner(metadata),
+      tally,
+      logger,
+    };
     logger.info({ brokers: options.brokers, topics, seed, rate: options.rate }, 'simulating the parking lot');
     startClock(tally);
     tally.report.stoppedBy = await produce(run);
     return snapshot(tally);
   } catch (err) {
     tally.report.stoppedBy = 'error';
-    throw new SimulationError(`simulation failed: ${(err as Error)?.message ?? String(err)}`, snapshot(tally), { cause: err });
+    throw new SimulationError(`simulation failed: ${(err as Error)?.message ?? String(err)}`, snapshot(tally), {
+      cause: err,
+    });
   } finally {
     await producer.disconnect().catch((err: unknown) => logger.warn({ err }, 'producer disconnect failed'));
   }
@@ -117,26 +140,42 @@ export function isBrokerAddress(text: string): boolean {
 }
 
 function validate(options: SimulateOptions): void {
-  if (!options.brokers.length || !options.brokers.every(isBrokerAddress)) throw new RangeError(`brokers must be host:port, got ${JSON.stringify(options.brokers)}`);
-  if (!(options.rate > 0 && Number.isFinite(options.rate))) throw new RangeError(`rate must be a positive number of events per second, got ${options.rate}`);
-  if (options.count !== undefined && !(Number.isSafeInteger(options.count) && options.count > 0)) throw new RangeError(`count must be a positive integer, got ${options.count}`);
-  if (options.durationMs !== undefined && !(options.durationMs > 0)) throw new RangeError(`durationMs must be positive, got ${options.durationMs}`);
-  if (options.seed !== undefined && !(Number.isInteger(options.seed) && options.seed >= 0 && options.seed < 2 ** 32)) throw new RangeError(`seed must be an integer in 0..2^32-1, got ${options.seed}`);
-  if (options.partitions !== undefined && !(Number.isInteger(options.partitions) && options.partitions > 0)) throw new RangeError(`partitions must be a positive integer, got ${options.partitions}`);
+  if (!options.brokers.length || !options.brokers.every(isBrokerAddress))
+    throw new RangeError(`brokers must be host:port, got ${JSON.stringify(options.brokers)}`);
+  if (!(options.rate > 0 && Number.isFinite(options.rate)))
+    throw new RangeError(`rate must be a positive number of events per second, got ${options.rate}`);
+  if (options.count !== undefined && !(Number.isSafeInteger(options.count) && options.count > 0))
+    throw new RangeError(`count must be a positive integer, got ${options.count}`);
+  if (options.durationMs !== undefined && !(options.durationMs > 0))
+    throw new RangeError(`durationMs must be positive, got ${options.durationMs}`);
+  if (options.seed !== undefined && !(Number.isInteger(options.seed) && options.seed >= 0 && options.seed < 2 ** 32))
+    throw new RangeError(`seed must be an integer in 0..2^32-1, got ${options.seed}`);
+  if (options.partitions !== undefined && !(Number.isInteger(options.partitions) && options.partitions > 0))
+    throw new RangeError(`partitions must be a positive integer, got ${options.partitions}`);
   const topics = Object.values({ ...DEFAULT_TOPICS, ...options.topics });
-  if (new Set(topics).size !== topics.length) throw new RangeError(`the three topics must differ, got ${topics.join(', ')}`);
-  if (options.badFraction !== undefined && !(options.badFraction >= 0 && options.badFraction <= 1)) throw new RangeError(`badFraction must be within 0..1, got ${options.badFraction}`);
+  if (new Set(topics).size !== topics.length)
+    throw new RangeError(`the three topics must differ, got ${topics.join(', ')}`);
+  if (options.badFraction !== undefined && !(options.badFraction >= 0 && options.badFraction <= 1))
+    throw new RangeError(`badFraction must be within 0..1, got ${options.badFraction}`);
 }
 
 /** Creates the topics that do not exist yet and returns every topic's partitions. */
-async function prepareTopics(admin: Admin, topics: string[], partitions: number | undefined, logger: Logger): Promise<Map<string, PartitionMetadata[]>> {
+async function prepareTopics(
+  admin: Admin,
+  topics: string[],
+  partitions: number | undefined,
+  logger: Logger,
+): Promise<Map<string, PartitionMetadata[]>> {
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((topic) => !existing.has(topic));
     if (missing.length > 0) {
       // -1: the broker's num.partitions / default.replication.factor.
-      await admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: partitions ?? -1 })), waitForLeaders: true });
+      await admin.createTopics({
+        topics: missing.map((topic) => ({ topic, numPartitions: partitions ?? -1 })),
+        waitForLeaders: true,
+      });
       logger.info({ topics: missing, partitions: partitions ?? 'broker default' }, 'created topics');
     }
     const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
@@ -213,9 +252,11 @@ async function send(run: Run, batch: Outgoing[]): Promise<void> {
   try {
     const acks = await run.producer.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
     const nextOffset = new Map<string, bigint>();
-    for (const ack of acks) if (ack.baseOffset !== undefined) nextOffset.set(`${ack.topicName}/${ack.partition}`, BigInt(ack.baseOffset));
+    for (const ack of acks)
+      if (ack.baseOffset !== undefined) nextOffset.set(`${ack.topicName}/${ack.partition}`, BigInt(ack.baseOffset));
     const unanswered = batch.find(({ topic, partition }) => !nextOffset.has(`${topic}/${partition}`));
-    if (unanswered) throw new Error(`Kafka acknowledged the send without an offset for ${unanswered.topic}/${unanswered.partition}`);
+    if (unanswered)
+      throw new Error(`Kafka acknowledged the send without an offset for ${unanswered.topic}/${unanswered.partition}`);
     for (const { record, topic, partition } of batch) {
       const id = `${topic}/${partition}`;
       const offset = nextOffset.get(id)!;

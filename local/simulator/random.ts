@@ -29,7 +29,10 @@ function splitmix32(seed: number): () => number {
 
 export function createRandom(seed: number): Random {
   const fill = splitmix32(seed);
-  let a = fill(), b = fill(), c = fill(), d = fill();
+  let a = fill(),
+    b = fill(),
+    c = fill(),
+    d = fill();
   const next = () => {
     const t = (((a + b) >>> 0) + d) >>> 0;
     d = (d + 1) >>> 0;

@@ -50,11 +50,22 @@ export interface Tally {
   report: Omit<SimulationReport, 'topics' | 'elapsedMs'>;
   /** performance.now() when production started (after connecting and preparing the topics). */
   started: number;
-  topics: Record<TopicRole, { topic: string; sent: number; byKind: Record<BadKind, number>; partitions: Map<number, OffsetRange[]> }>;
+  topics: Record<
+    TopicRole,
+    { topic: string; sent: number; byKind: Record<BadKind, number>; partitions: Map<number, OffsetRange[]> }
+  >;
 }
 
-export function createTally(meta: { seed: number; brokers: string[]; rate: number }, topics: Record<TopicRole, string>): Tally {
-  const perTopic = (role: TopicRole) => ({ topic: topics[role], sent: 0, byKind: zeroByKind(), partitions: new Map<number, OffsetRange[]>() });
+export function createTally(
+  meta: { seed: number; brokers: string[]; rate: number },
+  topics: Record<TopicRole, string>,
+): Tally {
+  const perTopic = (role: TopicRole) => ({
+    topic: topics[role],
+    sent: 0,
+    byKind: zeroByKind(),
+    partitions: new Map<number, OffsetRange[]>(),
+  });
   return {
     report: { ...meta, startedAt: new Date().toISOString(), sent: 0, bad: 0, unconfirmed: 0 },
     started: performance.now(),
@@ -62,7 +73,13 @@ export function createTally(meta: { seed: number; brokers: string[]; rate: numbe
   };
 }
 
-export function countAcknowledged(tally: Tally, role: TopicRole, partition: number, offset: bigint, bad: BadKind | undefined): void {
+export function countAcknowledged(
+  tally: Tally,
+  role: TopicRole,
+  partition: number,
+  offset: bigint,
+  bad: BadKind | undefined,
+): void {
   const topic = tally.topics[role];
   topic.sent++;
   tally.report.sent++;
@@ -91,11 +108,19 @@ export function snapshot(tally: Tally): SimulationReport {
       const bad = Object.values(t.byKind).reduce((sum, n) => sum + n, 0);
       const partitions = [...t.partitions.entries()]
         .sort(([a], [b]) => a - b)
-        .map(([partition, ranges]) => ({ partition, ranges: ranges.map(([first, last]): OffsetRange => [first, last]) }));
+        .map(([partition, ranges]) => ({
+          partition,
+          ranges: ranges.map(([first, last]): OffsetRange => [first, last]),
+        }));
       return [role, { topic: t.topic, sent: t.sent, bad: { total: bad, byKind: { ...t.byKind } }, partitions }];
     }),
   ) as Record<TopicRole, TopicReport>;
-  return { ...tally.report, brokers: [...tally.report.brokers], elapsedMs: Math.round(performance.now() - tally.started), topics };
+  return {
+    ...tally.report,
+    brokers: [...tally.report.brokers],
+    elapsedMs: Math.round(performance.now() - tally.started),
+    topics,
+  };
 }
 
 /** Every acknowledged record's coordinate, expanded from the ranges, in topic/partition/offset order. */
@@ -104,7 +129,8 @@ export function acknowledgedCoordinates(report: SimulationReport): KafkaCoordina
   for (const role of TOPIC_ROLES) {
     const { topic, partitions } = report.topics[role];
     for (const { partition, ranges } of partitions) {
-      for (const [first, last] of ranges) for (let offset = first; offset <= last; offset++) coordinates.push({ topic, partition, offset });
+      for (const [first, last] of ranges)
+        for (let offset = first; offset <= last; offset++) coordinates.push({ topic, partition, offset });
     }
   }
   return coordinates;

@@ -46,25 +46,48 @@ export interface Whereabouts {
   committed: Map<string, Map<number, bigint>>;
 }
 
-export async function accountRun(catalog: Catalog, config: PipelineConfig, report: SimulationReport, whereabouts?: Whereabouts): Promise<Accounting> {
+export async function accountRun(
+  catalog: Catalog,
+  config: PipelineConfig,
+  report: SimulationReport,
+  whereabouts?: Whereabouts,
+): Promise<Accounting> {
   const parked = new Set<string>();
   const { letters } = await listDeadLetters(catalog.io, catalog.warehouse);
   for (const letter of letters) for (const record of deadLetterRecords(letter)) parked.add(record);
   const topics: TopicAccount[] = [];
   for (const topicReport of Object.values(report.topics)) {
     const topic = topicConfig(config, topicReport.topic);
-    const account: TopicAccount = { topic: topicReport.topic, sent: topicReport.sent, sentBad: topicReport.bad.total, trusted: 0, untrusted: 0, duplicates: 0, deadLettered: 0, onBranches: 0, inKafka: 0, missing: 0 };
+    const account: TopicAccount = {
+      topic: topicReport.topic,
+      sent: topicReport.sent,
+      sentBad: topicReport.bad.total,
+      trusted: 0,
+      untrusted: 0,
+      duplicates: 0,
+      deadLettered: 0,
+      onBranches: 0,
+      inKafka: 0,
+      missing: 0,
+    };
     const expected = new Map<string, number>();
     for (const { partition, ranges } of topicReport.partitions) {
-      for (const [first, last] of ranges) for (let offset = first; offset <= last; offset++) expected.set(`${partition}:${offset}`, 0);
+      for (const [first, last] of ranges)
+        for (let offset = first; offset <= last; offset++) expected.set(`${partition}:${offset}`, 0);
     }
     if (topic) {
       const names = tableNames(config, topic);
       const { tables } = await loadTables(catalog, 'main', [names.production, names.untrusted]);
-      for (const [name, field] of [[names.production, 'trusted'], [names.untrusted, 'untrusted']] as const) {
+      for (const [name, field] of [
+        [names.production, 'trusted'],
+        [names.untrusted, 'untrusted'],
+      ] as const) {
         const table = tables.get(name);
         if (!table) continue;
-        const rows = await scanRows(table.metadata, { io: catalog.io, columns: [Column.topic, Column.partition, Column.offset] });
+        const rows = await scanRows(table.metadata, {
+          io: catalog.io,
+          columns: [Column.topic, Column.partition, Column.offset],
+        });
         for (const row of rows) {
           if (row[Column.topic] !== topicReport.topic) continue;
           const key = `${row[Column.partition]}:${row[Column.offset]}`;

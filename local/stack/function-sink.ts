@@ -9,6 +9,8 @@ import type { Manifests } from '../knative/manifests.ts';
 
 export function functionSink(manifests: Manifests, service: string, brokerUrl: string): string | undefined {
   if (!manifests.sinkBindings.some((binding) => binding.subject === service)) return undefined;
-  const feedsOnKafka = manifests.kafkaSources.some((source) => source.sink.kind === 'Service' && source.sink.name === service);
+  const feedsOnKafka = manifests.kafkaSources.some(
+    (source) => source.sink.kind === 'Service' && source.sink.name === service,
+  );
   return feedsOnKafka ? `${brokerUrl}/?${ACK_HEADER}=delivered` : brokerUrl;
 }

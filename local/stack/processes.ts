@@ -31,7 +31,9 @@ export function functionEntry(fn: string, bundles?: string): string {
 export function checkBundles(functions: readonly string[], bundles: string): void {
   const missing = functions.map((fn) => functionEntry(fn, bundles)).filter((file) => !existsSync(file));
   if (missing.length) {
-    throw new Error(`missing function bundle ${missing.join(', ')}: run \`npm run build\` first (it writes dist/functions/; \`npm run build -- --out DIR\` writes DIR)`);
+    throw new Error(
+      `missing function bundle ${missing.join(', ')}: run \`npm run build\` first (it writes dist/functions/; \`npm run build -- --out DIR\` writes DIR)`,
+    );
   }
 }
 
@@ -108,9 +110,15 @@ export function functionProcess(options: FunctionProcessOptions): FunctionProces
   let log: WriteStream | undefined;
   let expectedExit = false;
   let restarts = 0;
-  const supervision = options.supervise === false ? undefined : {
-    initialBackoffMs: 500, maxBackoffMs: 30_000, resetAfterMs: 60_000, ...options.supervise,
-  };
+  const supervision =
+    options.supervise === false
+      ? undefined
+      : {
+          initialBackoffMs: 500,
+          maxBackoffMs: 30_000,
+          resetAfterMs: 60_000,
+          ...options.supervise,
+        };
   let backoffMs = supervision?.initialBackoffMs ?? 0;
   let startedAt = 0;
   let pendingRestart: NodeJS.Timeout | undefined;
@@ -125,7 +133,10 @@ export function functionProcess(options: FunctionProcessOptions): FunctionProces
     if (Date.now() - startedAt >= supervision.resetAfterMs) backoffMs = supervision.initialBackoffMs;
     const delay = backoffMs;
     backoffMs = Math.min(backoffMs * 2, supervision.maxBackoffMs);
-    logger.warn({ function: name, code, signal, restarts: restarts + 1, backoffMs: delay }, `restarting ${name} in ${delay} ms (restart ${restarts + 1})`);
+    logger.warn(
+      { function: name, code, signal, restarts: restarts + 1, backoffMs: delay },
+      `restarting ${name} in ${delay} ms (restart ${restarts + 1})`,
+    );
     pendingRestart = setTimeout(() => {
       pendingRestart = undefined;
       if (expectedExit) return;
@@ -146,13 +157,22 @@ export function functionProcess(options: FunctionProcessOptions): FunctionProces
     const args = [...nodeArgs, ...(entry.endsWith('.ts') ? ['--import', 'tsx'] : ['--enable-source-maps']), entry];
     child = spawn(process.execPath, args, {
       cwd: ROOT,
-      env: { ...process.env, ...options.env, FLOE_FUNCTION: name, PORT: String(port), FLOE_LOG_FORMAT: 'json', FLOE_EXIT_WITH_PARENT: '1' },
+      env: {
+        ...process.env,
+        ...options.env,
+        FLOE_FUNCTION: name,
+        PORT: String(port),
+        FLOE_LOG_FORMAT: 'json',
+        FLOE_EXIT_WITH_PARENT: '1',
+      },
       // stdin: the pipe whose end tells the function that the stack is gone (see the header).
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });
     // Which code a run exercised (the sources or a bundle, and which build) is a question its log must answer.
-    log.write(`${JSON.stringify({ level: 'info', time: Date.now(), pid: child.pid, name: 'floe-stack', function: name, entry, msg: `started node ${args.join(' ')}` })}\n`);
+    log.write(
+      `${JSON.stringify({ level: 'info', time: Date.now(), pid: child.pid, name: 'floe-stack', function: name, entry, msg: `started node ${args.join(' ')}` })}\n`,
+    );
     const current = child;
     running.add(current);
     // Nothing is written to it; an error on it (the process died) is the exit handler's business.
@@ -185,14 +205,18 @@ export function functionProcess(options: FunctionProcessOptions): FunctionProces
       return;
     }
     if (entry?.level === 'warn' || entry?.level === 'error' || entry?.level === 'fatal') {
-      logger[entry.level === 'warn' ? 'warn' : 'error']({ function: name, ...(entry.err?.message ? { error: entry.err.message } : {}) }, `${name}: ${entry.msg ?? ''}`);
+      logger[entry.level === 'warn' ? 'warn' : 'error'](
+        { function: name, ...(entry.err?.message ? { error: entry.err.message } : {}) },
+        `${name}: ${entry.msg ?? ''}`,
+      );
     }
   };
 
-  const exited = () => new Promise<void>((resolve) => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-  });
+  const exited = () =>
+    new Promise<void>((resolve) => {
+      if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+    });
 
   const result: FunctionProcess = {
     name,
@@ -203,7 +227,10 @@ export function functionProcess(options: FunctionProcessOptions): FunctionProces
     async ready(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
-        if (child && child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} before it was ready (see ${path.join(options.logDir, `${name}.log`)})`);
+        if (child && child.exitCode !== null)
+          throw new Error(
+            `${name} exited with code ${child.exitCode} before it was ready (see ${path.join(options.logDir, `${name}.log`)})`,
+          );
         try {
           const response = await fetch(`${url}/health/readiness`, { signal: AbortSignal.timeout(1000) });
           if (response.ok) return;

@@ -15,7 +15,12 @@
  */
 import { commitOnBranch, keyName, type Catalog } from './table-catalog.ts';
 import {
-  isForbiddenRefName, NessieAlreadyExistsError, NessieBadRequestError, NessieNotFoundError, REF_NAME_PATTERN, REF_NAME_RULE,
+  isForbiddenRefName,
+  NessieAlreadyExistsError,
+  NessieBadRequestError,
+  NessieNotFoundError,
+  REF_NAME_PATTERN,
+  REF_NAME_RULE,
   type NamedReference,
 } from './nessie/index.ts';
 import type { TableUpdate } from '../iceberg/commit.ts';
@@ -31,7 +36,10 @@ export const TagProperty = {
 
 /** Bad input (`invalid`, `exists`, `not-found`): nothing was changed. */
 export class TagError extends Error {
-  constructor(readonly kind: 'invalid' | 'exists' | 'not-found', message: string) {
+  constructor(
+    readonly kind: 'invalid' | 'exists' | 'not-found',
+    message: string,
+  ) {
     super(message);
     this.name = 'TagError';
   }
@@ -40,9 +48,11 @@ export class TagError extends Error {
 /** Why `name` cannot be a tag name, or undefined when it can (Nessie's reference-name rules; `main` is Iceberg's). */
 export function tagNameProblem(name: string): string | undefined {
   if (!REF_NAME_PATTERN.test(name)) return `'${name}' is not a valid tag name: it must ${REF_NAME_RULE}`;
-  if (isForbiddenRefName(name)) return `'${name}' is not a valid tag name: HEAD, DETACHED and hash-like names are reserved`;
+  if (isForbiddenRefName(name))
+    return `'${name}' is not a valid tag name: HEAD, DETACHED and hash-like names are reserved`;
   if (name === 'main') return "'main' is not a valid tag name: it is the Iceberg main branch of every table";
-  if (name.startsWith('wap/')) return `'${name}' is not a valid tag name: wap/ is where Write-Audit-Publish branches live`;
+  if (name.startsWith('wap/'))
+    return `'${name}' is not a valid tag name: wap/ is where Write-Audit-Publish branches live`;
   return undefined;
 }
 
@@ -78,10 +88,15 @@ async function branchHead(catalog: Catalog, name: string): Promise<NamedReferenc
     ref = await catalog.client.getReference(name);
   } catch (err) {
     if (err instanceof NessieNotFoundError) throw new TagError('not-found', `no branch '${name}' in the catalog`);
-    if (err instanceof NessieBadRequestError) throw new TagError('invalid', `'${name}' is not a branch name: ${err.message}`);
+    if (err instanceof NessieBadRequestError)
+      throw new TagError('invalid', `'${name}' is not a branch name: ${err.message}`);
     throw err;
   }
-  if (ref.type !== 'BRANCH') throw new TagError('invalid', `'${name}' is a tag, not a branch: a tag is taken of a branch (its Iceberg refs are committed there)`);
+  if (ref.type !== 'BRANCH')
+    throw new TagError(
+      'invalid',
+      `'${name}' is a tag, not a branch: a tag is taken of a branch (its Iceberg refs are committed there)`,
+    );
   return ref;
 }
 
@@ -98,8 +113,10 @@ async function findReference(catalog: Catalog, name: string): Promise<NamedRefer
 /** Iceberg tables of `namespace` at a reference, sorted. */
 export async function namespaceTables(catalog: Catalog, ref: string, namespace: string): Promise<string[]> {
   const { value } = await catalog.client.listEntries(ref, { filter: "entry.contentType == 'ICEBERG_TABLE'" });
-  return value.filter((e) => e.type === 'ICEBERG_TABLE' && e.name.elements.length >= 2 && e.name.elements[0] === namespace)
-    .map((e) => keyName(e.name)).sort();
+  return value
+    .filter((e) => e.type === 'ICEBERG_TABLE' && e.name.elements.length >= 2 && e.name.elements[0] === namespace)
+    .map((e) => keyName(e.name))
+    .sort();
 }
 
 function withoutRef(metadata: TableMetadata, name: string): TableMetadata {
@@ -109,10 +126,19 @@ function withoutRef(metadata: TableMetadata, name: string): TableMetadata {
 }
 
 /** Removes the Iceberg tag `name` from every listed table that has it, in one commit; the new head, if it changed. */
-async function removeTableRefs(catalog: Catalog, branch: string, tables: string[], name: string, message: string): Promise<string | undefined> {
+async function removeTableRefs(
+  catalog: Catalog,
+  branch: string,
+  tables: string[],
+  name: string,
+  message: string,
+): Promise<string | undefined> {
   if (!tables.length) return undefined;
   const update: TableUpdate = async (base) => (base?.refs[name]?.type === 'tag' ? withoutRef(base, name) : base);
-  const commit = await commitOnBranch(catalog, branch, new Map(tables.map((t) => [t, update])), { message, properties: { [TagProperty.tag]: name } });
+  const commit = await commitOnBranch(catalog, branch, new Map(tables.map((t) => [t, update])), {
+    message,
+    properties: { [TagProperty.tag]: name },
+  });
   return commit.hash;
 }
 
@@ -127,27 +153,43 @@ export async function createTag(catalog: Catalog, options: CreateTagOptions): Pr
   }
   await branchHead(catalog, from);
   const existing = await findReference(catalog, name);
-  if (existing) throw new TagError('exists', `${existing.type === 'TAG' ? 'tag' : 'branch'} '${name}' already exists (at ${existing.hash})`);
+  if (existing)
+    throw new TagError(
+      'exists',
+      `${existing.type === 'TAG' ? 'tag' : 'branch'} '${name}' already exists (at ${existing.hash})`,
+    );
 
   const tables = await namespaceTables(catalog, from, options.namespace ?? 'production');
   const tagged = new Map<string, bigint>();
-  const update = (table: string): TableUpdate => async (base) => {
-    tagged.delete(table);
-    if (!base || base.currentSnapshotId === undefined) return base;
-    const clash = base.refs[name];
-    if (clash) throw new TagError('exists', `table ${table} already has an Iceberg ${clash.type} '${name}' (at snapshot ${clash.snapshotId})`);
-    tagged.set(table, base.currentSnapshotId);
-    const ref = { snapshotId: base.currentSnapshotId, type: 'tag' as const, ...(options.retentionMs !== undefined ? { maxRefAgeMs: options.retentionMs } : {}) };
-    return { ...base, refs: { ...base.refs, [name]: ref } };
-  };
+  const update =
+    (table: string): TableUpdate =>
+    async (base) => {
+      tagged.delete(table);
+      if (!base || base.currentSnapshotId === undefined) return base;
+      const clash = base.refs[name];
+      if (clash)
+        throw new TagError(
+          'exists',
+          `table ${table} already has an Iceberg ${clash.type} '${name}' (at snapshot ${clash.snapshotId})`,
+        );
+      tagged.set(table, base.currentSnapshotId);
+      const ref = {
+        snapshotId: base.currentSnapshotId,
+        type: 'tag' as const,
+        ...(options.retentionMs !== undefined ? { maxRefAgeMs: options.retentionMs } : {}),
+      };
+      return { ...base, refs: { ...base.refs, [name]: ref } };
+    };
   const properties: Record<string, string> = {
     ...(options.properties ?? {}),
-    [TagProperty.tag]: name, [TagProperty.branch]: from,
+    [TagProperty.tag]: name,
+    [TagProperty.branch]: from,
     ...(options.message ? { [TagProperty.message]: options.message } : {}),
     ...(options.retentionMs !== undefined ? { [TagProperty.retentionMs]: String(options.retentionMs) } : {}),
   };
   const commit = await commitOnBranch(catalog, from, new Map(tables.map((t) => [t, update(t)])), {
-    message: `floe: tag ${name}${options.message ? `: ${options.message}` : ''}`, properties,
+    message: `floe: tag ${name}${options.message ? `: ${options.message}` : ''}`,
+    properties,
   });
   // Nothing to add (no table has a snapshot yet): the tag is of the branch head as it is.
   const hash = commit.hash ?? (await branchHead(catalog, from)).hash;
@@ -155,13 +197,28 @@ export async function createTag(catalog: Catalog, options: CreateTagOptions): Pr
     await catalog.client.createReference(name, 'TAG', { name: from, hash });
   } catch (err) {
     if (tagged.size) {
-      await removeTableRefs(catalog, from, [...tagged.keys()], name, `floe: untag ${name}: the Nessie tag could not be created`).catch(() => undefined);
+      await removeTableRefs(
+        catalog,
+        from,
+        [...tagged.keys()],
+        name,
+        `floe: untag ${name}: the Nessie tag could not be created`,
+      ).catch(() => undefined);
     }
-    if (err instanceof NessieAlreadyExistsError) throw new TagError('exists', `tag '${name}' already exists (created meanwhile)`);
-    if (err instanceof NessieBadRequestError) throw new TagError('invalid', `Nessie rejected the tag name '${name}': ${err.message}`);
+    if (err instanceof NessieAlreadyExistsError)
+      throw new TagError('exists', `tag '${name}' already exists (created meanwhile)`);
+    if (err instanceof NessieBadRequestError)
+      throw new TagError('invalid', `Nessie rejected the tag name '${name}': ${err.message}`);
     throw err;
   }
-  return { name, hash, from, tables: [...tagged].map(([table, snapshotId]) => ({ table, snapshotId })).sort((a, b) => a.table.localeCompare(b.table)) };
+  return {
+    name,
+    hash,
+    from,
+    tables: [...tagged]
+      .map(([table, snapshotId]) => ({ table, snapshotId }))
+      .sort((a, b) => a.table.localeCompare(b.table)),
+  };
 }
 
 export interface DeletedTag {
@@ -172,7 +229,11 @@ export interface DeletedTag {
 }
 
 /** Removes the Iceberg tag from the tables of `main` (and the branch it was taken of), then deletes the Nessie tag. */
-export async function deleteTag(catalog: Catalog, name: string, options: { namespace?: string } = {}): Promise<DeletedTag> {
+export async function deleteTag(
+  catalog: Catalog,
+  name: string,
+  options: { namespace?: string } = {},
+): Promise<DeletedTag> {
   const problem = tagNameProblem(name);
   if (problem) throw new TagError('invalid', problem);
   const ref = await findReference(catalog, name);

@@ -26,7 +26,10 @@ export function fileCatalog(io: FileIO, warehouse: string): FileCatalog {
   const markerPrefix = (name: string) => `${tableLocation(name)}/metadata/commits/`;
 
   async function current(name: string): Promise<{ version: number; state?: TableState }> {
-    const markers = (await collect(io.list(markerPrefix(name)))).map((o) => o.location).filter((l) => l.endsWith('.json')).sort();
+    const markers = (await collect(io.list(markerPrefix(name))))
+      .map((o) => o.location)
+      .filter((l) => l.endsWith('.json'))
+      .sort();
     const latest = markers[markers.length - 1];
     if (!latest) return { version: 0 };
     const version = Number(latest.slice(latest.lastIndexOf('/') + 1, -'.json'.length));
@@ -52,14 +55,18 @@ export function fileCatalog(io: FileIO, warehouse: string): FileCatalog {
           return { token: versions, states };
         },
         async swap(token, swaps) {
-          if (swaps.length !== 1) throw new ValidationError('the file catalog commits one table at a time; use Nessie for multi-table commits');
+          if (swaps.length !== 1)
+            throw new ValidationError(
+              'the file catalog commits one table at a time; use Nessie for multi-table commits',
+            );
           const [{ table, next }] = swaps;
           const version = (token as Map<string, number>).get(table)! + 1;
           const marker = `${markerPrefix(table)}${String(version).padStart(MARKER_DIGITS, '0')}.json`;
           try {
             await io.write(marker, stringifyJson({ 'metadata-location': next.metadataLocation }), { ifNoneMatch: '*' });
           } catch (err) {
-            if (err instanceof PreconditionFailedError) throw new CommitConflictError(`table ${table} moved past version ${version - 1}`);
+            if (err instanceof PreconditionFailedError)
+              throw new CommitConflictError(`table ${table} moved past version ${version - 1}`);
             throw err;
           }
           return { version };

@@ -7,14 +7,28 @@
 import { randomUUID } from 'node:crypto';
 import type { FileIO } from '../storage/file-io.ts';
 import {
-  CommitConflictError, CommitStateUnknownError, commitTables,
-  type CatalogPort, type CommitOptions, type CommitResult, type TableState, type TableSwap, type TableUpdate,
+  CommitConflictError,
+  CommitStateUnknownError,
+  commitTables,
+  type CatalogPort,
+  type CommitOptions,
+  type CommitResult,
+  type TableState,
+  type TableSwap,
+  type TableUpdate,
 } from '../iceberg/commit.ts';
 import { parseTableMetadata } from '../iceberg/metadata.ts';
 import type { TableMetadata } from '../iceberg/types.ts';
 import {
-  NessieReferenceConflictError, NessieTransportError, NessieError,
-  type CommitMetaInput, type CommitResponse, type ContentKey, type IcebergTable, type NessieClient, type Operation,
+  NessieReferenceConflictError,
+  NessieTransportError,
+  NessieError,
+  type CommitMetaInput,
+  type CommitResponse,
+  type ContentKey,
+  type IcebergTable,
+  type NessieClient,
+  type Operation,
 } from './nessie/index.ts';
 
 export interface Catalog {
@@ -60,12 +74,20 @@ export async function readMetadata(io: FileIO, location: string): Promise<TableM
 }
 
 /** The tables at a reference and the commit hash they were read at. */
-export async function loadTables(catalog: Catalog, ref: string, names: string[]): Promise<{ hash: string; tables: Map<string, LoadedTable> }> {
+export async function loadTables(
+  catalog: Catalog,
+  ref: string,
+  names: string[],
+): Promise<{ hash: string; tables: Map<string, LoadedTable> }> {
   const result = await catalog.client.getContents(ref, names.map(tableKey));
   const tables = new Map<string, LoadedTable>();
   for (const { key, content } of result.value) {
     if (content.type !== 'ICEBERG_TABLE') continue;
-    tables.set(keyName(key), { contentId: content.id!, metadataLocation: content.metadataLocation, metadata: await readMetadata(catalog.io, content.metadataLocation) });
+    tables.set(keyName(key), {
+      contentId: content.id!,
+      metadataLocation: content.metadataLocation,
+      metadata: await readMetadata(catalog.io, content.metadataLocation),
+    });
   }
   return { hash: result.effectiveReference.hash, tables };
 }
@@ -99,7 +121,10 @@ export function nessiePort(catalog: Catalog, branch: string, meta: CommitMetaFor
   return {
     async load(tables) {
       const namespaceKeys = [...new Set(tables.map((t) => keyName({ elements: tableKey(t).elements.slice(0, -1) })))];
-      const result = await catalog.client.getContents(branch, [...tables.map(tableKey), ...namespaceKeys.map((n) => ({ elements: n.split('.') }))]);
+      const result = await catalog.client.getContents(branch, [
+        ...tables.map(tableKey),
+        ...namespaceKeys.map((n) => ({ elements: n.split('.') })),
+      ]);
       const token: NessieToken = { hash: result.effectiveReference.hash, contentIds: new Map(), namespaces: new Set() };
       const states = new Map<string, TableState | undefined>(tables.map((t) => [t, undefined]));
       for (const { key, content } of result.value) {
@@ -107,7 +132,10 @@ export function nessiePort(catalog: Catalog, branch: string, meta: CommitMetaFor
         if (content.type === 'NAMESPACE') token.namespaces.add(name);
         else if (content.type === 'ICEBERG_TABLE' && states.has(name)) {
           token.contentIds.set(name, content.id!);
-          states.set(name, { metadataLocation: content.metadataLocation, metadata: await readMetadata(catalog.io, content.metadataLocation) });
+          states.set(name, {
+            metadataLocation: content.metadataLocation,
+            metadata: await readMetadata(catalog.io, content.metadataLocation),
+          });
         }
       }
       return { token, states };
@@ -125,18 +153,33 @@ export function nessiePort(catalog: Catalog, branch: string, meta: CommitMetaFor
           const name = namespace.slice(0, depth).join('.');
           if (!token.namespaces.has(name) && !namespaces.has(name) && !swap.base) {
             namespaces.add(name);
-            operations.push({ type: 'PUT', key: { elements: namespace.slice(0, depth) }, content: { type: 'NAMESPACE', elements: namespace.slice(0, depth), properties: {} } });
+            operations.push({
+              type: 'PUT',
+              key: { elements: namespace.slice(0, depth) },
+              content: { type: 'NAMESPACE', elements: namespace.slice(0, depth), properties: {} },
+            });
           }
         }
-        operations.push({ type: 'PUT', key, content: tableContent(swap.next, swap.base ? token.contentIds.get(swap.table) : undefined) });
+        operations.push({
+          type: 'PUT',
+          key,
+          content: tableContent(swap.next, swap.base ? token.contentIds.get(swap.table) : undefined),
+        });
       }
       const commitMeta = typeof meta === 'function' ? meta(swaps) : meta;
       try {
-        return await catalog.client.commit(branch, token.hash, { authors: catalog.author ? [catalog.author] : undefined, ...commitMeta }, operations);
+        return await catalog.client.commit(
+          branch,
+          token.hash,
+          { authors: catalog.author ? [catalog.author] : undefined, ...commitMeta },
+          operations,
+        );
       } catch (err) {
         if (err instanceof NessieReferenceConflictError) throw new CommitConflictError(err.message, { cause: err });
-        if (err instanceof NessieTransportError && err.outcomeUnknown) throw new CommitStateUnknownError(err.message, { cause: err });
-        if (err instanceof NessieError && err.status >= 500) throw new CommitStateUnknownError(err.message, { cause: err });
+        if (err instanceof NessieTransportError && err.outcomeUnknown)
+          throw new CommitStateUnknownError(err.message, { cause: err });
+        if (err instanceof NessieError && err.status >= 500)
+          throw new CommitStateUnknownError(err.message, { cause: err });
         throw err;
       }
     },
@@ -150,7 +193,11 @@ export interface BranchCommit extends CommitResult {
 
 /** Commits table updates on a branch, atomically across tables, with the Iceberg commit path's retries. */
 export async function commitOnBranch(
-  catalog: Catalog, branch: string, updates: Map<string, TableUpdate>, meta: CommitMetaFor, options: Omit<CommitOptions, 'io'> = {},
+  catalog: Catalog,
+  branch: string,
+  updates: Map<string, TableUpdate>,
+  meta: CommitMetaFor,
+  options: Omit<CommitOptions, 'io'> = {},
 ): Promise<BranchCommit> {
   const result = await commitTables(nessiePort(catalog, branch, meta), updates, { ...options, io: catalog.io });
   return { ...result, hash: (result.receipt as CommitResponse | undefined)?.targetBranch.hash };

@@ -46,7 +46,11 @@ export function fromHttp(headers: Record<string, HeaderValue>, body: Uint8Array)
   return message;
 }
 
-function fromBinary(headers: Record<string, HeaderValue>, body: Uint8Array, contentType: string | undefined): CloudEventMessage {
+function fromBinary(
+  headers: Record<string, HeaderValue>,
+  body: Uint8Array,
+  contentType: string | undefined,
+): CloudEventMessage {
   const attributes: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
@@ -55,7 +59,8 @@ function fromBinary(headers: Record<string, HeaderValue>, body: Uint8Array, cont
     const text = Array.isArray(value) ? value.join(',') : value;
     attributes[lower.slice(3)] = safeDecode(text);
   }
-  if (!attributes.specversion) throw new InvalidEventError('not a CloudEvent: no ce-specversion header and no structured content type');
+  if (!attributes.specversion)
+    throw new InvalidEventError('not a CloudEvent: no ce-specversion header and no structured content type');
   if (contentType) attributes.datacontenttype = contentType;
   return { attributes, data: body };
 }
@@ -75,33 +80,39 @@ function fromStructured(body: Uint8Array): CloudEventMessage {
   } catch (err) {
     throw new InvalidEventError(`structured CloudEvent is not valid JSON: ${(err as Error).message}`);
   }
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new InvalidEventError('structured CloudEvent must be a JSON object');
+  if (!json || typeof json !== 'object' || Array.isArray(json))
+    throw new InvalidEventError('structured CloudEvent must be a JSON object');
   const attributes: Record<string, string> = {};
   let data = new Uint8Array(0);
   for (const [name, value] of Object.entries(json)) {
     if (name === 'data') {
       if (value === undefined || value === null) continue;
-      data = typeof value === 'string' && !isJsonType(String(json.datacontenttype ?? 'application/json'))
-        ? encoder.encode(value)
-        : encoder.encode(stringifyJson(value));
+      data =
+        typeof value === 'string' && !isJsonType(String(json.datacontenttype ?? 'application/json'))
+          ? encoder.encode(value)
+          : encoder.encode(stringifyJson(value));
     } else if (name === 'data_base64') {
       data = Uint8Array.from(Buffer.from(String(value), 'base64'));
     } else if (value !== null && value !== undefined) {
-      attributes[name] = typeof value === 'string' ? value : typeof value === 'object' ? stringifyJson(value) : String(value);
+      attributes[name] =
+        typeof value === 'string' ? value : typeof value === 'object' ? stringifyJson(value) : String(value);
     }
   }
-  if (json.data !== undefined && json.data !== null && !attributes.datacontenttype) attributes.datacontenttype = 'application/json';
+  if (json.data !== undefined && json.data !== null && !attributes.datacontenttype)
+    attributes.datacontenttype = 'application/json';
   return { attributes, data };
 }
 
 function validate(attributes: Record<string, string>): void {
   for (const name of Object.keys(attributes)) {
-    if (!EXTENSION_NAME.test(name)) throw new InvalidEventError(`invalid CloudEvent attribute name '${name}': must match [a-z0-9]+`);
+    if (!EXTENSION_NAME.test(name))
+      throw new InvalidEventError(`invalid CloudEvent attribute name '${name}': must match [a-z0-9]+`);
   }
   try {
     new CloudEvent({ ...attributes }, true);
   } catch (err) {
-    const detail = err instanceof CloudEventValidationError ? JSON.stringify(err.errors ?? err.message) : (err as Error).message;
+    const detail =
+      err instanceof CloudEventValidationError ? JSON.stringify(err.errors ?? err.message) : (err as Error).message;
     throw new InvalidEventError(`invalid CloudEvent: ${detail}`);
   }
 }
@@ -134,7 +145,9 @@ export function toHttpBinary(event: CloudEventMessage): { headers: Record<string
 
 /** Percent-encodes what an HTTP header value cannot carry (the binding's rule for non-printable ASCII and `%`). */
 function encodeHeader(value: string): string {
-  return /^[\x20-\x24\x26-\x7e]*$/.test(value) ? value : value.replace(/[^\x20-\x24\x26-\x7e]/g, (c) => encodeURIComponent(c));
+  return /^[\x20-\x24\x26-\x7e]*$/.test(value)
+    ? value
+    : value.replace(/[^\x20-\x24\x26-\x7e]/g, (c) => encodeURIComponent(c));
 }
 
 export interface NewEvent {

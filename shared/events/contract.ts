@@ -54,7 +54,11 @@ const jsonObject = z.custom<Record<string, unknown>>(
 export const taggedRecordSchema = z.object({
   topic: z.string().min(1),
   /** Kafka partitions are int32 and offsets int64, as the `_partition` and `_offset` columns store them. */
-  partition: z.number().int().nonnegative().max(2 ** 31 - 1),
+  partition: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(2 ** 31 - 1),
   offset: decimal.refine((text) => text.length < 19 || BigInt(text) < 2n ** 63n, 'must fit a signed 64-bit integer'),
   key: z.string().nullable(),
   /** The Kafka record time (KafkaSource `time`). */
@@ -159,6 +163,8 @@ export function payloadOf<T>(event: CloudEventMessage, schema: z.ZodType<T>): T 
 
 export function expectType(event: CloudEventMessage, ...types: string[]): void {
   if (!types.includes(event.attributes.type)) {
-    throw new InvalidEventError(`unexpected event type ${event.attributes.type}; this function takes ${types.join(' or ')}`);
+    throw new InvalidEventError(
+      `unexpected event type ${event.attributes.type}; this function takes ${types.join(' or ')}`,
+    );
   }
 }

@@ -20,7 +20,10 @@ function structSchema(struct: StructType, recordName: string, defined: Set<strin
   const fields: AvroField[] = struct.fields.map((field) => {
     const valid = validAvroName(field.name);
     const type = typeSchema(field.type, field.id, defined);
-    const out: AvroField = { name: valid ? field.name : sanitizeAvroName(field.name), type: field.required ? type : option(type) };
+    const out: AvroField = {
+      name: valid ? field.name : sanitizeAvroName(field.name),
+      type: field.required ? type : option(type),
+    };
     if (field.doc !== undefined) out.doc = field.doc;
     if (!field.required) out.default = null;
     if (!valid) out['iceberg-field-name'] = field.name;
@@ -90,8 +93,12 @@ function primitiveSchema(type: PrimitiveType, defined: Set<string>): AvroSchema 
       if (decimal) {
         const { precision, scale } = decimal;
         return named(defined, {
-          type: 'fixed', name: `decimal_${precision}_${scale}`, size: decimalRequiredBytes(precision),
-          logicalType: 'decimal', precision, scale,
+          type: 'fixed',
+          name: `decimal_${precision}_${scale}`,
+          size: decimalRequiredBytes(precision),
+          logicalType: 'decimal',
+          precision,
+          scale,
         });
       }
       const length = fixedLength(type)!;

@@ -105,14 +105,17 @@ function bigintToVarint(value: bigint | number): Buffer {
   return varintScratch.subarray(0, length); // avsc copies it into its buffer right away
 }
 
-const bigintLong = avsc.types.LongType.__with({
-  fromBuffer: varintToBigint,
-  toBuffer: bigintToVarint,
-  fromJSON: (json: unknown) => BigInt(json as number),
-  toJSON: (n: bigint) => Number(n),
-  isValid: (n: unknown) => (typeof n === 'bigint' && n >= -(2n ** 63n) && n < 2n ** 63n) || Number.isSafeInteger(n),
-  compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
-}, true);
+const bigintLong = avsc.types.LongType.__with(
+  {
+    fromBuffer: varintToBigint,
+    toBuffer: bigintToVarint,
+    fromJSON: (json: unknown) => BigInt(json as number),
+    toJSON: (n: bigint) => Number(n),
+    isValid: (n: unknown) => (typeof n === 'bigint' && n >= -(2n ** 63n) && n < 2n ** 63n) || Number.isSafeInteger(n),
+    compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
+  },
+  true,
+);
 
 // catches `"long"` and boxed `{"type":"long"}` alike (avsc's `registry` option misses the boxed form)
 const typeHook = (schema: unknown) =>
@@ -195,10 +198,14 @@ class SchemaCompiler {
       case 'fixed':
       case 'enum': {
         const fullName = this.fullName(schema, namespace);
-        const plain: AvroComplexSchema = type === 'fixed'
-          ? { type, name: fullName, size: schema.size }
-          : { type, name: fullName, symbols: schema.symbols };
-        const compiled: Compiled = type === 'fixed' ? { plain, decode: toBytes, encode: toBuffer } : { plain, decode: undefined, encode: undefined };
+        const plain: AvroComplexSchema =
+          type === 'fixed'
+            ? { type, name: fullName, size: schema.size }
+            : { type, name: fullName, symbols: schema.symbols };
+        const compiled: Compiled =
+          type === 'fixed'
+            ? { plain, decode: toBytes, encode: toBuffer }
+            : { plain, decode: undefined, encode: undefined };
         this.define(schema, fullName, compiled);
         return compiled;
       }
@@ -209,7 +216,8 @@ class SchemaCompiler {
 
   private reference(name: string, namespace: string): Compiled {
     if (PRIMITIVES.has(name)) return primitive(name);
-    const found = this.named.get(name) ?? this.named.get(namespace && !name.includes('.') ? `${namespace}.${name}` : name);
+    const found =
+      this.named.get(name) ?? this.named.get(namespace && !name.includes('.') ? `${namespace}.${name}` : name);
     if (!found) throw new Error(`unknown Avro type '${name}'`);
     // a later use of a named type is a reference in the plain schema too; the converters delegate because a
     // record's are only set once its fields are compiled (a record may refer to itself)
@@ -263,7 +271,8 @@ class SchemaCompiler {
       for (const slot of slots) {
         if (slot.id === undefined) throw new Error(`field '${slot.name}' has no field-id and cannot be written by id`);
         const v = rec.get(slot.id);
-        if ((v === undefined || v === null) && !slot.nullable) throw new Error(`required field '${slot.name}' (id ${slot.id}) is missing`);
+        if ((v === undefined || v === null) && !slot.nullable)
+          throw new Error(`required field '${slot.name}' (id ${slot.id}) is missing`);
         out[slot.key] = slot.encode ? slot.encode(v) : v;
       }
       return out;
@@ -279,7 +288,14 @@ class SchemaCompiler {
     const fullName = this.fullName(record, namespace);
     const keyType = this.compile(key.type, namespace);
     const valueType = this.compile(value.type, namespace);
-    const plain: AvroComplexSchema = { type: 'record', name: fullName, fields: [{ name: 'k', type: keyType.plain }, { name: 'v', type: valueType.plain }] };
+    const plain: AvroComplexSchema = {
+      type: 'record',
+      name: fullName,
+      fields: [
+        { name: 'k', type: keyType.plain },
+        { name: 'v', type: valueType.plain },
+      ],
+    };
     this.define(record, fullName, { plain, decode: undefined, encode: undefined });
     const decKey = keyType.decode ?? ((k: unknown) => k);
     const decValue = valueType.decode ?? ((v: unknown) => v);
@@ -370,11 +386,19 @@ function readHeader(buf: Buffer, location: string): Header {
   } catch (err) {
     fail(location, 'avro.schema is not valid JSON', err);
   }
-  return { metadata, schema, sync: buf.subarray(decoded.offset, decoded.offset + SYNC_SIZE), offset: decoded.offset + SYNC_SIZE };
+  return {
+    metadata,
+    schema,
+    sync: buf.subarray(decoded.offset, decoded.offset + SYNC_SIZE),
+    offset: decoded.offset + SYNC_SIZE,
+  };
 }
 
 /** The key/value header and writer schema of an Avro container, without decoding any block. */
-export function readAvroHeader(bytes: Uint8Array, location: string): { schema: AvroSchema; metadata: Record<string, string> } {
+export function readAvroHeader(
+  bytes: Uint8Array,
+  location: string,
+): { schema: AvroSchema; metadata: Record<string, string> } {
   const { schema, metadata } = readHeader(asBuffer(bytes), location);
   return { schema, metadata };
 }
@@ -436,8 +460,10 @@ export function readAvro(bytes: Uint8Array, location: string): AvroFile {
     if (size.offset < 0) fail(location, `truncated Avro block ${block} header at byte ${pos}`);
     if (count.value <= 0 || size.value < 0) fail(location, `corrupt Avro block ${block} at byte ${pos}`);
     const end = size.offset + size.value;
-    if (end + SYNC_SIZE > buf.length) fail(location, `truncated Avro block ${block}: needs ${end + SYNC_SIZE} bytes, file has ${buf.length}`);
-    if (!buf.subarray(end, end + SYNC_SIZE).equals(header.sync)) fail(location, `corrupt Avro block ${block}: sync marker mismatch`);
+    if (end + SYNC_SIZE > buf.length)
+      fail(location, `truncated Avro block ${block}: needs ${end + SYNC_SIZE} bytes, file has ${buf.length}`);
+    if (!buf.subarray(end, end + SYNC_SIZE).equals(header.sync))
+      fail(location, `corrupt Avro block ${block}: sync marker mismatch`);
     let data: Buffer;
     try {
       data = decompress(codecName, buf.subarray(size.offset, end));
@@ -459,7 +485,14 @@ function readLong(buf: Buffer, pos: number): { value: number; offset: number } {
   }
 }
 
-function decodeBlock(data: Buffer, count: number, codec: Codec, out: IdRecord[], location: string, block: number): void {
+function decodeBlock(
+  data: Buffer,
+  count: number,
+  codec: Codec,
+  out: IdRecord[],
+  location: string,
+  block: number,
+): void {
   let offset = 0;
   for (let i = 0; i < count; i++) {
     let decoded: { value: unknown; offset: number };
@@ -472,7 +505,8 @@ function decodeBlock(data: Buffer, count: number, codec: Codec, out: IdRecord[],
     offset = decoded.offset;
     out.push((codec.decode ? codec.decode(decoded.value) : decoded.value) as IdRecord);
   }
-  if (offset !== data.length) fail(location, `corrupt Avro block ${block}: ${data.length - offset} bytes left after ${count} records`);
+  if (offset !== data.length)
+    fail(location, `corrupt Avro block ${block}: ${data.length - offset} bytes left after ${count} records`);
 }
 
 // ---- writing ----
@@ -536,8 +570,12 @@ export function writeAvro({ schema, records, metadata = {}, codec = 'deflate' }:
 /** avsc's write checks every value as it goes; on failure, its validator finds where. */
 function invalidRecord(codec: Codec, schema: AvroSchema, value: unknown, index: number, err: unknown): Error {
   const paths: string[] = [];
-  codec.type.isValid(value, { errorHook: (path: string[], v: unknown) => paths.push(`${fieldPath(schema, path)}=${describe(v)}`) });
-  return new Error(`record ${index} does not match its Avro schema${paths.length ? ` at ${paths.join(', ')}` : ''}: ${(err as Error).message}`);
+  codec.type.isValid(value, {
+    errorHook: (path: string[], v: unknown) => paths.push(`${fieldPath(schema, path)}=${describe(v)}`),
+  });
+  return new Error(
+    `record ${index} does not match its Avro schema${paths.length ? ` at ${paths.join(', ')}` : ''}: ${(err as Error).message}`,
+  );
 }
 
 /** avsc reports paths in the positional names given to it (`f3`, `k`/`v`); this maps them back to the schema's names. */
@@ -560,22 +598,24 @@ function fieldPath(schema: AvroSchema, path: string[]): string {
     return s;
   };
   let current = resolve(schema);
-  return path.map((segment) => {
-    const position = /^f(\d+)$/.exec(segment);
-    const field = position ? current?.fields?.[Number(position[1])] : undefined;
-    if (field) {
-      current = resolve(field.type);
-      return field.name;
-    }
-    if (segment === 'k' || segment === 'v') {
-      const pair = current?.fields?.[segment === 'k' ? 0 : 1];
-      current = resolve(pair?.type);
-      return pair?.name ?? segment;
-    }
-    if (current?.type === 'array') current = resolve(current.items);
-    else if (current?.type === 'map') current = resolve(current.values);
-    return segment;
-  }).join('.');
+  return path
+    .map((segment) => {
+      const position = /^f(\d+)$/.exec(segment);
+      const field = position ? current?.fields?.[Number(position[1])] : undefined;
+      if (field) {
+        current = resolve(field.type);
+        return field.name;
+      }
+      if (segment === 'k' || segment === 'v') {
+        const pair = current?.fields?.[segment === 'k' ? 0 : 1];
+        current = resolve(pair?.type);
+        return pair?.name ?? segment;
+      }
+      if (current?.type === 'array') current = resolve(current.items);
+      else if (current?.type === 'map') current = resolve(current.values);
+      return segment;
+    })
+    .join('.');
 }
 
 function describe(value: unknown): string {

@@ -21,10 +21,7 @@ import { fixedLength, IcebergFormatError, indexById } from './schema.ts';
 import type { DataFile, PrimitiveType, Schema } from './types.ts';
 
 export type MetricsMode =
-  | { kind: 'none' }
-  | { kind: 'counts' }
-  | { kind: 'truncate'; length: number }
-  | { kind: 'full' };
+  { kind: 'none' } | { kind: 'counts' } | { kind: 'truncate'; length: number } | { kind: 'full' };
 
 export const DEFAULT_METRICS_MODE: MetricsMode = { kind: 'truncate', length: 16 };
 export const METRICS_DEFAULT_PROPERTY = 'write.metadata.metrics.default';
@@ -33,9 +30,18 @@ export const METRICS_MAX_INFERRED_PROPERTY = 'write.metadata.metrics.max-inferre
 const DEFAULT_MAX_INFERRED_COLUMNS = 100;
 
 /** The metric fields of a `DataFile` that writing a file produces. */
-export type DataFileMetrics = Pick<DataFile,
-  'recordCount' | 'fileSizeInBytes' | 'columnSizes' | 'valueCounts' | 'nullValueCounts' | 'nanValueCounts' |
-  'lowerBounds' | 'upperBounds' | 'splitOffsets'>;
+export type DataFileMetrics = Pick<
+  DataFile,
+  | 'recordCount'
+  | 'fileSizeInBytes'
+  | 'columnSizes'
+  | 'valueCounts'
+  | 'nullValueCounts'
+  | 'nanValueCounts'
+  | 'lowerBounds'
+  | 'upperBounds'
+  | 'splitOffsets'
+>;
 
 export function parseMetricsMode(text: string, what = 'metrics mode'): MetricsMode {
   const mode = text.trim().toLowerCase();
@@ -52,12 +58,15 @@ export function parseMetricsMode(text: string, what = 'metrics mode'): MetricsMo
 export function metricsModes(schema: Schema, properties: Record<string, string> = {}): Map<number, MetricsMode> {
   const index = indexById(schema);
   const configured = properties[METRICS_DEFAULT_PROPERTY];
-  let defaultMode = configured !== undefined ? parseMetricsMode(configured, METRICS_DEFAULT_PROPERTY) : DEFAULT_METRICS_MODE;
+  let defaultMode =
+    configured !== undefined ? parseMetricsMode(configured, METRICS_DEFAULT_PROPERTY) : DEFAULT_METRICS_MODE;
   const inferred = new Set<number>();
   const maxText = properties[METRICS_MAX_INFERRED_PROPERTY];
   const maxInferred = maxText !== undefined ? Number(maxText) : DEFAULT_MAX_INFERRED_COLUMNS;
   if (!Number.isInteger(maxInferred) || maxInferred < 0) {
-    throw new IcebergFormatError(`invalid ${METRICS_MAX_INFERRED_PROPERTY} '${maxText}': expected a non-negative integer`);
+    throw new IcebergFormatError(
+      `invalid ${METRICS_MAX_INFERRED_PROPERTY} '${maxText}': expected a non-negative integer`,
+    );
   }
   if (configured === undefined && schema.fields.length > maxInferred) {
     const kept = new Set(schema.fields.slice(0, maxInferred).map((f) => f.name));
@@ -66,7 +75,8 @@ export function metricsModes(schema: Schema, properties: Record<string, string> 
   }
   const overrides = new Map<string, MetricsMode>();
   for (const [key, value] of Object.entries(properties)) {
-    if (key.startsWith(METRICS_COLUMN_PREFIX)) overrides.set(key.slice(METRICS_COLUMN_PREFIX.length), parseMetricsMode(value, key));
+    if (key.startsWith(METRICS_COLUMN_PREFIX))
+      overrides.set(key.slice(METRICS_COLUMN_PREFIX.length), parseMetricsMode(value, key));
   }
   const modes = new Map<number, MetricsMode>();
   for (const [id, field] of index) {
@@ -94,7 +104,18 @@ export interface LeafMetrics {
 
 export function leafMetrics(id: number, type: PrimitiveType, mode: MetricsMode, insideRepeated: boolean): LeafMetrics {
   const bounds = !insideRepeated && (mode.kind === 'truncate' || mode.kind === 'full');
-  const leaf: LeafMetrics = { id, type, mode, bounds, values: 0, nulls: 0, nans: 0, min: undefined, max: undefined, observe: () => {} };
+  const leaf: LeafMetrics = {
+    id,
+    type,
+    mode,
+    bounds,
+    values: 0,
+    nulls: 0,
+    nans: 0,
+    min: undefined,
+    max: undefined,
+    observe: () => {},
+  };
   leaf.observe = observer(leaf);
   return leaf;
 }
@@ -111,7 +132,10 @@ function observer(leaf: LeafMetrics): (value: unknown) => void {
   const type = leaf.type;
   const isFloat = type === 'float' || type === 'double';
   if (!leaf.bounds) {
-    if (!isFloat) return () => { leaf.values++; };
+    if (!isFloat)
+      return () => {
+        leaf.values++;
+      };
     return (value) => {
       leaf.values++;
       if (value !== value) leaf.nans++;
@@ -152,7 +176,8 @@ function observer(leaf: LeafMetrics): (value: unknown) => void {
 function comparator(type: PrimitiveType): ((a: unknown, b: unknown) => number) | undefined {
   if (type === 'string') return (a, b) => compareCodePoints(a as string, b as string);
   if (type === 'boolean') return (a, b) => Number(a) - Number(b);
-  if (type === 'binary' || type === 'uuid' || fixedLength(type) !== undefined) return (a, b) => compareBytes(a as Uint8Array, b as Uint8Array);
+  if (type === 'binary' || type === 'uuid' || fixedLength(type) !== undefined)
+    return (a, b) => compareBytes(a as Uint8Array, b as Uint8Array);
   return undefined;
 }
 
@@ -186,7 +211,12 @@ export function leafBounds(leaf: LeafMetrics): { lower?: Uint8Array; upper?: Uin
   let min: unknown = leaf.min;
   let max: unknown = leaf.max;
   if (leaf.mode.kind === 'truncate') {
-    const kind = leaf.type === 'string' ? 'string' : leaf.type === 'binary' || fixedLength(leaf.type) !== undefined ? 'binary' : undefined;
+    const kind =
+      leaf.type === 'string'
+        ? 'string'
+        : leaf.type === 'binary' || fixedLength(leaf.type) !== undefined
+          ? 'binary'
+          : undefined;
     if (kind) {
       min = truncateLowerBound(kind, min, leaf.mode.length);
       max = truncateUpperBound(kind, max, leaf.mode.length);
@@ -199,7 +229,9 @@ export function leafBounds(leaf: LeafMetrics): { lower?: Uint8Array; upper?: Uin
 }
 
 /** The counts and bounds maps of `DataFile` from finished leaves (column sizes and offsets come from the file). */
-export function metricsMaps(leaves: LeafMetrics[]): Pick<DataFileMetrics, 'valueCounts' | 'nullValueCounts' | 'nanValueCounts' | 'lowerBounds' | 'upperBounds'> {
+export function metricsMaps(
+  leaves: LeafMetrics[],
+): Pick<DataFileMetrics, 'valueCounts' | 'nullValueCounts' | 'nanValueCounts' | 'lowerBounds' | 'upperBounds'> {
   const valueCounts = new Map<number, number>();
   const nullValueCounts = new Map<number, number>();
   const nanValueCounts = new Map<number, number>();
@@ -216,4 +248,3 @@ export function metricsMaps(leaves: LeafMetrics[]): Pick<DataFileMetrics, 'value
   }
   return { valueCounts, nullValueCounts, nanValueCounts, lowerBounds, upperBounds };
 }
-

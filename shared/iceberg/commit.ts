@@ -62,7 +62,11 @@ export class CommitStateUnknownError extends Error {
  * Builds a table's next metadata from its current base. Returning `base` unchanged means "nothing to commit".
  * `bases` holds every table of the same commit as loaded for this attempt, for changes that span tables.
  */
-export type TableUpdate = (base: TableMetadata | undefined, attempt: number, bases: ReadonlyMap<string, TableMetadata | undefined>) => Promise<TableMetadata | undefined>;
+export type TableUpdate = (
+  base: TableMetadata | undefined,
+  attempt: number,
+  bases: ReadonlyMap<string, TableMetadata | undefined>,
+) => Promise<TableMetadata | undefined>;
 
 export interface CommitOptions {
   io: FileIO;
@@ -93,14 +97,20 @@ function propertyNumber(metadata: TableMetadata | undefined, key: string): numbe
 }
 
 /** Commits updates to several tables atomically: all land or none. */
-export async function commitTables(port: CatalogPort, updates: Map<string, TableUpdate>, options: CommitOptions): Promise<CommitResult> {
+export async function commitTables(
+  port: CatalogPort,
+  updates: Map<string, TableUpdate>,
+  options: CommitOptions,
+): Promise<CommitResult> {
   const now = options.now ?? Date.now;
   const tables = [...updates.keys()];
   let retries = options.retries;
   for (let attempt = 1; ; attempt++) {
     const { token, states } = await port.load(tables);
     if (retries === undefined) {
-      retries = Math.max(...tables.map((t) => propertyNumber(states.get(t)?.metadata, 'commit.retry.num-retries') ?? DEFAULT_RETRIES));
+      retries = Math.max(
+        ...tables.map((t) => propertyNumber(states.get(t)?.metadata, 'commit.retry.num-retries') ?? DEFAULT_RETRIES),
+      );
     }
     const swaps: TableSwap[] = [];
     const unchanged: string[] = [];
@@ -115,7 +125,11 @@ export async function commitTables(port: CatalogPort, updates: Map<string, Table
       swaps.push({ table, base, next: await writeMetadataFile(options.io, base, next, now()) });
     }
     if (!swaps.length) {
-      return { states: new Map([...states].filter((e): e is [string, TableState] => e[1] !== undefined)), attempts: attempt, unchanged };
+      return {
+        states: new Map([...states].filter((e): e is [string, TableState] => e[1] !== undefined)),
+        attempts: attempt,
+        unchanged,
+      };
     }
     try {
       const receipt = await port.swap(token, swaps);
@@ -131,7 +145,10 @@ export async function commitTables(port: CatalogPort, updates: Map<string, Table
       // The swap definitely did not happen: the metadata files of this attempt are garbage.
       await options.io.deleteMany(swaps.map((s) => s.next.metadataLocation)).catch(() => undefined);
       if (attempt > retries) {
-        throw new CommitConflictError(`commit to ${tables.join(', ')} failed after ${attempt} attempts: ${err.message}`, { cause: err });
+        throw new CommitConflictError(
+          `commit to ${tables.join(', ')} failed after ${attempt} attempts: ${err.message}`,
+          { cause: err },
+        );
       }
       options.onRetry?.(attempt, err);
       const base = states.get(tables[0])?.metadata;
@@ -143,7 +160,12 @@ export async function commitTables(port: CatalogPort, updates: Map<string, Table
 }
 
 /** Commits one table. */
-export async function commitTable(port: CatalogPort, table: string, update: TableUpdate, options: CommitOptions): Promise<TableState> {
+export async function commitTable(
+  port: CatalogPort,
+  table: string,
+  update: TableUpdate,
+  options: CommitOptions,
+): Promise<TableState> {
   const result = await commitTables(port, new Map([[table, update]]), options);
   const state = result.states.get(table);
   if (!state) throw new ValidationError(`table ${table} does not exist and the update created nothing`);
@@ -159,14 +181,28 @@ function backoff(attempt: number, minWaitMs: number, maxWaitMs: number): number 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Writes `next` as a new metadata file (never overwriting one), recording the base in the metadata log. */
-async function writeMetadataFile(io: FileIO, base: TableState | undefined, next: TableMetadata, nowMs: number): Promise<TableState> {
+async function writeMetadataFile(
+  io: FileIO,
+  base: TableState | undefined,
+  next: TableMetadata,
+  nowMs: number,
+): Promise<TableState> {
   const previousMax = propertyNumber(next, 'write.metadata.previous-versions-max') ?? 100;
   const metadataLog = base
-    ? [...next.metadataLog, { timestampMs: base.metadata.lastUpdatedMs, metadataFile: base.metadataLocation }].slice(-previousMax)
+    ? [...next.metadataLog, { timestampMs: base.metadata.lastUpdatedMs, metadataFile: base.metadataLocation }].slice(
+        -previousMax,
+      )
     : next.metadataLog;
-  const metadata: TableMetadata = { ...next, lastUpdatedMs: Math.max(nowMs, (base?.metadata.lastUpdatedMs ?? 0) + 1), metadataLog };
+  const metadata: TableMetadata = {
+    ...next,
+    lastUpdatedMs: Math.max(nowMs, (base?.metadata.lastUpdatedMs ?? 0) + 1),
+    metadataLog,
+  };
   const version = base ? Math.max(metadataVersion(base.metadataLocation), 0) + 1 : 0;
   const metadataLocation = metadataFileLocation(metadata, version);
-  await io.write(metadataLocation, serializeTableMetadata(metadata), { ifNoneMatch: '*', contentType: 'application/json' });
+  await io.write(metadataLocation, serializeTableMetadata(metadata), {
+    ifNoneMatch: '*',
+    contentType: 'application/json',
+  });
   return { metadata, metadataLocation };
 }

@@ -12,7 +12,10 @@ function isoMicros(micros: bigint, zone: boolean): string {
   const ms = micros / 1000n;
   const rest = micros % 1000n;
   const base = new Date(Number(ms)).toISOString();
-  const fraction = rest === 0n ? base.slice(19, 23) : `${base.slice(19, 23)}${String(rest < 0n ? rest + 1000n : rest).padStart(3, '0')}`;
+  const fraction =
+    rest === 0n
+      ? base.slice(19, 23)
+      : `${base.slice(19, 23)}${String(rest < 0n ? rest + 1000n : rest).padStart(3, '0')}`;
   return `${base.slice(0, 19)}${fraction}${zone ? 'Z' : ''}`;
 }
 
@@ -46,7 +49,8 @@ export function displayValue(type: IcebergType, value: unknown): unknown {
   if (isList(type)) return (value as unknown[]).map((v) => displayValue(type.element, v));
   if (isMap(type)) {
     const out = bareObject();
-    for (const [k, v] of value as Map<unknown, unknown>) out[String(displayValue(type.key, k))] = displayValue(type.value, v);
+    for (const [k, v] of value as Map<unknown, unknown>)
+      out[String(displayValue(type.key, k))] = displayValue(type.value, v);
     return out;
   }
   return value;

@@ -4,7 +4,16 @@
  * applied, so the caller can route the offending rows elsewhere.
  */
 import { decimalOf, isList, isMap, isPrimitive, isStruct } from './schema.ts';
-import type { IcebergType, ListType, MapType, NestedField, PrimitiveType, Schema, StructType, TableMetadata } from './types.ts';
+import type {
+  IcebergType,
+  ListType,
+  MapType,
+  NestedField,
+  PrimitiveType,
+  Schema,
+  StructType,
+  TableMetadata,
+} from './types.ts';
 
 /** Whether a column of type `from` may be changed to `to` (Iceberg's allowed promotions, v2). */
 export function canPromote(from: PrimitiveType, to: PrimitiveType): boolean {
@@ -20,7 +29,10 @@ export function canPromote(from: PrimitiveType, to: PrimitiveType): boolean {
 export function assignFreshIds<T extends IcebergType>(type: T, next: { value: number }): T {
   if (isStruct(type)) {
     const ids = type.fields.map(() => ++next.value);
-    return { type: 'struct', fields: type.fields.map((f, i) => ({ ...f, id: ids[i], type: assignFreshIds(f.type, next) })) } as T;
+    return {
+      type: 'struct',
+      fields: type.fields.map((f, i) => ({ ...f, id: ids[i], type: assignFreshIds(f.type, next) })),
+    } as T;
   }
   if (isList(type)) {
     const elementId = ++next.value;
@@ -29,7 +41,13 @@ export function assignFreshIds<T extends IcebergType>(type: T, next: { value: nu
   if (isMap(type)) {
     const keyId = ++next.value;
     const valueId = ++next.value;
-    return { ...(type as MapType), keyId, valueId, key: assignFreshIds(type.key, next), value: assignFreshIds(type.value, next) } as T;
+    return {
+      ...(type as MapType),
+      keyId,
+      valueId,
+      key: assignFreshIds(type.key, next),
+      value: assignFreshIds(type.value, next),
+    } as T;
   }
   return type;
 }
@@ -109,7 +127,13 @@ export function unionByName(base: Schema, incoming: StructType, lastColumnId: nu
 
   const merged = mergeStruct(base, incoming, '');
   return {
-    schema: changes.length ? { ...merged, schemaId: base.schemaId, ...(base.identifierFieldIds ? { identifierFieldIds: base.identifierFieldIds } : {}) } : base,
+    schema: changes.length
+      ? {
+          ...merged,
+          schemaId: base.schemaId,
+          ...(base.identifierFieldIds ? { identifierFieldIds: base.identifierFieldIds } : {}),
+        }
+      : base,
     lastColumnId: next.value,
     changes,
     incompatible,

@@ -17,7 +17,11 @@ export const ExpiryProperty = {
 } as const;
 
 /** Iceberg's defaults (Java `TableProperties`): 5 days, 1 snapshot, refs never expire. */
-export const EXPIRY_DEFAULTS = { maxSnapshotAgeMs: 432_000_000, minSnapshotsToKeep: 1, maxRefAgeMs: Number.MAX_SAFE_INTEGER } as const;
+export const EXPIRY_DEFAULTS = {
+  maxSnapshotAgeMs: 432_000_000,
+  minSnapshotsToKeep: 1,
+  maxRefAgeMs: Number.MAX_SAFE_INTEGER,
+} as const;
 
 export interface ExpiryOptions {
   /** Expire snapshots older than this age; default the table's `history.expire.max-snapshot-age-ms`. */
@@ -39,7 +43,8 @@ function numberProperty(metadata: TableMetadata, key: string, fallback: number):
   const text = metadata.properties[key];
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isFinite(value) || value < 0) throw new ValidationError(`table property ${key}='${text}' is not a non-negative number`);
+  if (!Number.isFinite(value) || value < 0)
+    throw new ValidationError(`table property ${key}='${text}' is not a non-negative number`);
   return value;
 }
 
@@ -51,8 +56,11 @@ export function gcEnabled(metadata: TableMetadata): boolean {
 /** Decides what expires; pure: the same metadata and clock give the same plan. */
 export function planExpiry(base: TableMetadata, options: ExpiryOptions = {}): ExpiryPlan {
   const now = (options.now ?? Date.now)();
-  const maxAge = options.maxSnapshotAgeMs ?? numberProperty(base, ExpiryProperty.maxSnapshotAgeMs, EXPIRY_DEFAULTS.maxSnapshotAgeMs);
-  const minKeep = options.minSnapshotsToKeep ?? numberProperty(base, ExpiryProperty.minSnapshotsToKeep, EXPIRY_DEFAULTS.minSnapshotsToKeep);
+  const maxAge =
+    options.maxSnapshotAgeMs ?? numberProperty(base, ExpiryProperty.maxSnapshotAgeMs, EXPIRY_DEFAULTS.maxSnapshotAgeMs);
+  const minKeep =
+    options.minSnapshotsToKeep ??
+    numberProperty(base, ExpiryProperty.minSnapshotsToKeep, EXPIRY_DEFAULTS.minSnapshotsToKeep);
   const maxRefAge = numberProperty(base, ExpiryProperty.maxRefAgeMs, EXPIRY_DEFAULTS.maxRefAgeMs);
   const olderThan = now - maxAge;
   const byId = new Map(base.snapshots.map((s) => [s.snapshotId, s]));
@@ -81,7 +89,10 @@ export function planExpiry(base: TableMetadata, options: ExpiryOptions = {}): Ex
     for (const snapshot of ancestors(base, ref.snapshotId)) {
       reachable.add(snapshot.snapshotId);
       // Java keeps the head and walks back while either bound still asks for the ancestor, then stops for good.
-      if (retaining && (kept < keep || snapshot.timestampMs >= refOlderThan || snapshot.snapshotId === ref.snapshotId)) {
+      if (
+        retaining &&
+        (kept < keep || snapshot.timestampMs >= refOlderThan || snapshot.snapshotId === ref.snapshotId)
+      ) {
         retained.add(snapshot.snapshotId);
         kept++;
       } else {
@@ -103,10 +114,11 @@ export function planExpiry(base: TableMetadata, options: ExpiryOptions = {}): Ex
     if (retained.has(entry.snapshotId)) snapshotLog.push(entry);
     else snapshotLog.length = 0;
   }
-  const keepStatistics = (list: unknown[] | undefined) => list?.filter((s) => {
-    const id = (s as Record<string, unknown>)['snapshot-id'];
-    return id === undefined || retained.has(toLong(id, 'statistics snapshot-id'));
-  });
+  const keepStatistics = (list: unknown[] | undefined) =>
+    list?.filter((s) => {
+      const id = (s as Record<string, unknown>)['snapshot-id'];
+      return id === undefined || retained.has(toLong(id, 'statistics snapshot-id'));
+    });
   const metadata: TableMetadata = {
     ...base,
     refs,

@@ -40,7 +40,10 @@ export const alwaysTrue: Expression = { op: 'true' };
 
 /** Converts a user literal to the Iceberg value of `type` (ISO strings for dates/timestamps, numbers for longs). */
 export function literalFor(type: PrimitiveType, value: Literal, column: string): unknown {
-  const fail = () => new IcebergFormatError(`cannot compare column '${column}' of type ${type} with ${typeof value === 'bigint' ? value.toString() : JSON.stringify(value)}`);
+  const fail = () =>
+    new IcebergFormatError(
+      `cannot compare column '${column}' of type ${type} with ${typeof value === 'bigint' ? value.toString() : JSON.stringify(value)}`,
+    );
   switch (type) {
     case 'boolean':
       if (typeof value === 'boolean') return value;
@@ -64,7 +67,8 @@ export function literalFor(type: PrimitiveType, value: Literal, column: string):
       throw fail();
     case 'date':
       if (typeof value === 'number' && Number.isInteger(value)) return value;
-      if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value)) return Math.floor(Date.parse(`${value}T00:00:00Z`) / 86_400_000);
+      if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value))
+        return Math.floor(Date.parse(`${value}T00:00:00Z`) / 86_400_000);
       throw fail();
     case 'timestamp':
     case 'timestamptz':
@@ -94,10 +98,14 @@ export function literalFor(type: PrimitiveType, value: Literal, column: string):
 
 /** ISO-8601 timestamp (`2026-01-01`, `2026-01-01T10:00:00.123456Z`, offsets) → µs since epoch. */
 export function parseTimestampMicros(text: string): bigint | undefined {
-  const match = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(text.trim());
+  const match = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(
+    text.trim(),
+  );
   if (!match) return undefined;
   const [, date, time = '00:00:00', fraction = '', zone = 'Z'] = match;
-  const ms = Date.parse(`${date}T${time.length === 5 ? `${time}:00` : time}${zone === 'Z' ? 'Z' : zone.replace(/^([+-]\d{2})(\d{2})$/, '$1:$2')}`);
+  const ms = Date.parse(
+    `${date}T${time.length === 5 ? `${time}:00` : time}${zone === 'Z' ? 'Z' : zone.replace(/^([+-]\d{2})(\d{2})$/, '$1:$2')}`,
+  );
   if (Number.isNaN(ms)) return undefined;
   const micros = BigInt((fraction + '000000').slice(0, 6));
   return BigInt(ms) * 1000n + micros;
@@ -117,7 +125,8 @@ export function bind(expr: Expression, schema: StructType): BoundExpression {
   const ref = (name: string): BoundRef => {
     const field = findFieldByName(schema, name);
     if (!field) throw new IcebergFormatError(`unknown column '${name}' in filter`);
-    if (!isPrimitive(field.type)) throw new IcebergFormatError(`column '${name}' is a ${field.type.type}; filters apply to primitive columns`);
+    if (!isPrimitive(field.type))
+      throw new IcebergFormatError(`column '${name}' is a ${field.type.type}; filters apply to primitive columns`);
     return { id: field.id, name, type: field.type };
   };
   switch (expr.op) {
@@ -141,7 +150,8 @@ export function bind(expr: Expression, schema: StructType): BoundExpression {
     }
     case 'startsWith': {
       const r = ref(expr.ref);
-      if (r.type !== 'string') throw new IcebergFormatError(`startsWith needs a string column, '${r.name}' is ${r.type}`);
+      if (r.type !== 'string')
+        throw new IcebergFormatError(`startsWith needs a string column, '${r.name}' is ${r.type}`);
       return { op: 'startsWith', ref: r, value: expr.value };
     }
     default: {
@@ -153,12 +163,18 @@ export function bind(expr: Expression, schema: StructType): BoundExpression {
 
 function compareOp(op: ComparisonOp, cmp: number): boolean {
   switch (op) {
-    case 'eq': return cmp === 0;
-    case 'notEq': return cmp !== 0;
-    case 'lt': return cmp < 0;
-    case 'ltEq': return cmp <= 0;
-    case 'gt': return cmp > 0;
-    case 'gtEq': return cmp >= 0;
+    case 'eq':
+      return cmp === 0;
+    case 'notEq':
+      return cmp !== 0;
+    case 'lt':
+      return cmp < 0;
+    case 'ltEq':
+      return cmp <= 0;
+    case 'gt':
+      return cmp > 0;
+    case 'gtEq':
+      return cmp >= 0;
   }
 }
 
@@ -166,7 +182,8 @@ function compareOp(op: ComparisonOp, cmp: number): boolean {
 function memberKey(value: unknown): string {
   if (value instanceof Uint8Array) return `b:${Buffer.from(value).toString('hex')}`;
   // as compareValues: -0 and +0 differ, NaN equals NaN
-  if (typeof value === 'number' || typeof value === 'bigint') return Object.is(value, -0) ? 'n:-0' : `n:${String(value)}`;
+  if (typeof value === 'number' || typeof value === 'bigint')
+    return Object.is(value, -0) ? 'n:-0' : `n:${String(value)}`;
   return `${typeof value}:${String(value)}`;
 }
 
@@ -181,15 +198,24 @@ function memberSet(expr: Extract<BoundExpression, { op: 'in' | 'notIn' }>): Set<
 /** Exact evaluation on one row; `valueOf` returns a column's Iceberg value by field id. */
 export function evaluate(expr: BoundExpression, valueOf: (id: number) => unknown): boolean {
   switch (expr.op) {
-    case 'true': return true;
-    case 'false': return false;
-    case 'and': return expr.args.every((a) => evaluate(a, valueOf));
-    case 'or': return expr.args.some((a) => evaluate(a, valueOf));
-    case 'not': return !evaluate(expr.arg, valueOf);
-    case 'isNull': return valueOf(expr.ref.id) == null;
-    case 'notNull': return valueOf(expr.ref.id) != null;
-    case 'isNaN': return Number.isNaN(valueOf(expr.ref.id));
-    case 'notNaN': return !Number.isNaN(valueOf(expr.ref.id));
+    case 'true':
+      return true;
+    case 'false':
+      return false;
+    case 'and':
+      return expr.args.every((a) => evaluate(a, valueOf));
+    case 'or':
+      return expr.args.some((a) => evaluate(a, valueOf));
+    case 'not':
+      return !evaluate(expr.arg, valueOf);
+    case 'isNull':
+      return valueOf(expr.ref.id) == null;
+    case 'notNull':
+      return valueOf(expr.ref.id) != null;
+    case 'isNaN':
+      return Number.isNaN(valueOf(expr.ref.id));
+    case 'notNaN':
+      return !Number.isNaN(valueOf(expr.ref.id));
     case 'in':
     case 'notIn': {
       const v = valueOf(expr.ref.id);
@@ -227,19 +253,30 @@ export interface ColumnStats {
  */
 export function mightMatch(expr: BoundExpression, statsOf: (ref: BoundRef) => ColumnStats | undefined): boolean {
   switch (expr.op) {
-    case 'true': return true;
-    case 'false': return false;
-    case 'and': return expr.args.every((a) => mightMatch(a, statsOf));
-    case 'or': return expr.args.some((a) => mightMatch(a, statsOf));
+    case 'true':
+      return true;
+    case 'false':
+      return false;
+    case 'and':
+      return expr.args.every((a) => mightMatch(a, statsOf));
+    case 'or':
+      return expr.args.some((a) => mightMatch(a, statsOf));
     // Metrics cannot prove a negation false in general; rewrite the common forms, else assume a match.
-    case 'not': return mightMatchNegated(expr.arg, statsOf);
-    case 'isNull': return statsOf(expr.ref)?.mayHaveNull ?? true;
-    case 'notNull': return statsOf(expr.ref)?.mayHaveNonNull ?? true;
-    case 'isNaN': return statsOf(expr.ref)?.mayHaveNaN ?? true;
-    case 'notNaN': return true;
+    case 'not':
+      return mightMatchNegated(expr.arg, statsOf);
+    case 'isNull':
+      return statsOf(expr.ref)?.mayHaveNull ?? true;
+    case 'notNull':
+      return statsOf(expr.ref)?.mayHaveNonNull ?? true;
+    case 'isNaN':
+      return statsOf(expr.ref)?.mayHaveNaN ?? true;
+    case 'notNaN':
+      return true;
     case 'notIn':
-    case 'notEq': return true;
-    case 'in': return expr.values.some((v) => rangeMightContain(expr.ref, statsOf(expr.ref), 'eq', v));
+    case 'notEq':
+      return true;
+    case 'in':
+      return expr.values.some((v) => rangeMightContain(expr.ref, statsOf(expr.ref), 'eq', v));
     case 'startsWith': {
       const stats = statsOf(expr.ref);
       if (!stats || !stats.mayHaveNonNull) return Boolean(stats?.mayHaveNonNull ?? true);
@@ -259,20 +296,34 @@ export function mightMatch(expr: BoundExpression, statsOf: (ref: BoundRef) => Co
 
 function mightMatchNegated(expr: BoundExpression, statsOf: (ref: BoundRef) => ColumnStats | undefined): boolean {
   switch (expr.op) {
-    case 'true': return false;
-    case 'false': return true;
-    case 'not': return mightMatch(expr.arg, statsOf);
-    case 'and': return expr.args.some((a) => mightMatchNegated(a, statsOf));
-    case 'or': return expr.args.every((a) => mightMatchNegated(a, statsOf));
-    case 'isNull': return mightMatch({ op: 'notNull', ref: expr.ref }, statsOf);
-    case 'notNull': return mightMatch({ op: 'isNull', ref: expr.ref }, statsOf);
-    case 'lt': return mightMatch({ op: 'gtEq', ref: expr.ref, value: expr.value }, statsOf);
-    case 'ltEq': return mightMatch({ op: 'gt', ref: expr.ref, value: expr.value }, statsOf);
-    case 'gt': return mightMatch({ op: 'ltEq', ref: expr.ref, value: expr.value }, statsOf);
-    case 'gtEq': return mightMatch({ op: 'lt', ref: expr.ref, value: expr.value }, statsOf);
-    case 'notEq': return mightMatch({ op: 'eq', ref: expr.ref, value: expr.value }, statsOf);
-    case 'notIn': return mightMatch({ op: 'in', ref: expr.ref, values: expr.values }, statsOf);
-    default: return true;
+    case 'true':
+      return false;
+    case 'false':
+      return true;
+    case 'not':
+      return mightMatch(expr.arg, statsOf);
+    case 'and':
+      return expr.args.some((a) => mightMatchNegated(a, statsOf));
+    case 'or':
+      return expr.args.every((a) => mightMatchNegated(a, statsOf));
+    case 'isNull':
+      return mightMatch({ op: 'notNull', ref: expr.ref }, statsOf);
+    case 'notNull':
+      return mightMatch({ op: 'isNull', ref: expr.ref }, statsOf);
+    case 'lt':
+      return mightMatch({ op: 'gtEq', ref: expr.ref, value: expr.value }, statsOf);
+    case 'ltEq':
+      return mightMatch({ op: 'gt', ref: expr.ref, value: expr.value }, statsOf);
+    case 'gt':
+      return mightMatch({ op: 'ltEq', ref: expr.ref, value: expr.value }, statsOf);
+    case 'gtEq':
+      return mightMatch({ op: 'lt', ref: expr.ref, value: expr.value }, statsOf);
+    case 'notEq':
+      return mightMatch({ op: 'eq', ref: expr.ref, value: expr.value }, statsOf);
+    case 'notIn':
+      return mightMatch({ op: 'in', ref: expr.ref, values: expr.values }, statsOf);
+    default:
+      return true;
   }
 }
 
@@ -287,11 +338,16 @@ function rangeMightContain(ref: BoundRef, stats: ColumnStats | undefined, op: Co
       if (lower !== undefined && compareValues(type, value, lower) < 0) return false;
       if (upper !== undefined && compareValues(type, value, upper) > 0) return false;
       return true;
-    case 'lt': return lower === undefined || compareValues(type, lower, value) < 0;
-    case 'ltEq': return lower === undefined || compareValues(type, lower, value) <= 0;
-    case 'gt': return upper === undefined || compareValues(type, upper, value) > 0;
-    case 'gtEq': return upper === undefined || compareValues(type, upper, value) >= 0;
-    default: return true;
+    case 'lt':
+      return lower === undefined || compareValues(type, lower, value) < 0;
+    case 'ltEq':
+      return lower === undefined || compareValues(type, lower, value) <= 0;
+    case 'gt':
+      return upper === undefined || compareValues(type, upper, value) > 0;
+    case 'gtEq':
+      return upper === undefined || compareValues(type, upper, value) >= 0;
+    default:
+      return true;
   }
 }
 
@@ -303,12 +359,14 @@ export function fileStats(file: DataFile): (ref: BoundRef) => ColumnStats | unde
     const nans = file.nanValueCounts?.get(ref.id);
     const lowerBytes = file.lowerBounds?.get(ref.id);
     const upperBytes = file.upperBounds?.get(ref.id);
-    if (values === undefined && nulls === undefined && lowerBytes === undefined && upperBytes === undefined) return undefined;
+    if (values === undefined && nulls === undefined && lowerBytes === undefined && upperBytes === undefined)
+      return undefined;
     return {
       lower: lowerBytes ? fromBinary(ref.type, lowerBytes) : undefined,
       upper: upperBytes ? fromBinary(ref.type, upperBytes) : undefined,
       mayHaveNull: nulls === undefined || nulls > 0,
-      mayHaveNonNull: values === undefined || nulls === undefined || values - nulls - (nans ?? 0) > 0 || (nans ?? 0) > 0,
+      mayHaveNonNull:
+        values === undefined || nulls === undefined || values - nulls - (nans ?? 0) > 0 || (nans ?? 0) > 0,
       mayHaveNaN: nans === undefined || nans > 0,
     };
   };
@@ -322,7 +380,8 @@ export function summaryStats(summary: FieldSummary | undefined, type: PrimitiveT
     lower: summary.lowerBound ? fromBinary(type, summary.lowerBound) : undefined,
     upper: summary.upperBound ? fromBinary(type, summary.upperBound) : undefined,
     mayHaveNull: summary.containsNull,
-    mayHaveNonNull: hasBounds || summary.containsNan === true || summary.containsNan === undefined && !summary.containsNull,
+    mayHaveNonNull:
+      hasBounds || summary.containsNan === true || (summary.containsNan === undefined && !summary.containsNull),
     mayHaveNaN: summary.containsNan !== false,
   };
 }

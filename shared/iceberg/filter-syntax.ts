@@ -9,7 +9,10 @@
 import type { ComparisonOp, Expression, Literal } from './expressions.ts';
 
 export class FilterSyntaxError extends Error {
-  constructor(message: string, readonly position: number) {
+  constructor(
+    message: string,
+    readonly position: number,
+  ) {
     super(`${message} at position ${position + 1}`);
     this.name = 'FilterSyntaxError';
   }
@@ -70,7 +73,15 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
-const OPS: Record<string, ComparisonOp> = { '=': 'eq', '!=': 'notEq', '<>': 'notEq', '<': 'lt', '<=': 'ltEq', '>': 'gt', '>=': 'gtEq' };
+const OPS: Record<string, ComparisonOp> = {
+  '=': 'eq',
+  '!=': 'notEq',
+  '<>': 'notEq',
+  '<': 'lt',
+  '<=': 'ltEq',
+  '>': 'gt',
+  '>=': 'gtEq',
+};
 
 export function parseFilter(text: string): Expression {
   const tokens = tokenize(text);
@@ -80,7 +91,10 @@ export function parseFilter(text: string): Expression {
   const expect = (kind: Token['kind'], text?: string) => {
     const token = peek();
     if (token.kind !== kind || (text !== undefined && token.text.toLowerCase() !== text)) {
-      throw new FilterSyntaxError(`expected ${text ?? kind}${token.kind === 'end' ? ' but the filter ended' : `, got '${token.text}'`}`, token.at);
+      throw new FilterSyntaxError(
+        `expected ${text ?? kind}${token.kind === 'end' ? ' but the filter ended' : `, got '${token.text}'`}`,
+        token.at,
+      );
     }
     pos++;
     return token;
@@ -90,7 +104,10 @@ export function parseFilter(text: string): Expression {
     const token = peek();
     pos++;
     if (token.kind === 'string') return token.text;
-    if (token.kind === 'number') return /^-?\d+$/.test(token.text) && !Number.isSafeInteger(Number(token.text)) ? BigInt(token.text) : Number(token.text);
+    if (token.kind === 'number')
+      return /^-?\d+$/.test(token.text) && !Number.isSafeInteger(Number(token.text))
+        ? BigInt(token.text)
+        : Number(token.text);
     if (token.kind === 'word' && /^(true|false)$/i.test(token.text)) return token.text.toLowerCase() === 'true';
     throw new FilterSyntaxError(`expected a value, got '${token.text || 'the end'}'`, token.at);
   };

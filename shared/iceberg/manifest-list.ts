@@ -14,7 +14,13 @@ import type { FieldSummary, IcebergType, ManifestContent, ManifestFile, NestedFi
  */
 export const UNASSIGNED_SEQUENCE_NUMBER = -1;
 
-const field = (id: number, name: string, required: boolean, type: IcebergType, doc: string): NestedField => ({ id, name, required, type, doc });
+const field = (id: number, name: string, required: boolean, type: IcebergType, doc: string): NestedField => ({
+  id,
+  name,
+  required,
+  type,
+  doc,
+});
 
 const FIELD_SUMMARY: StructType = {
   type: 'struct',
@@ -43,7 +49,13 @@ export const MANIFEST_FILE_V2: StructType = {
     field(512, 'added_rows_count', true, 'long', 'Added rows count'),
     field(513, 'existing_rows_count', true, 'long', 'Existing rows count'),
     field(514, 'deleted_rows_count', true, 'long', 'Deleted rows count'),
-    field(507, 'partitions', false, { type: 'list', elementId: 508, elementRequired: true, element: FIELD_SUMMARY }, 'Summary for each partition'),
+    field(
+      507,
+      'partitions',
+      false,
+      { type: 'list', elementId: 508, elementRequired: true, element: FIELD_SUMMARY },
+      'Summary for each partition',
+    ),
     field(519, 'key_metadata', false, 'binary', 'Encryption key metadata blob'),
   ],
 };
@@ -115,8 +127,10 @@ export interface WriteManifestListOptions {
 /** A v2 manifest list exactly as Java 1.8.1 writes it: schema, header keys, deflate. */
 export function writeManifestList(options: WriteManifestListOptions): Uint8Array {
   const { snapshotId, parentSnapshotId, sequenceNumber, manifests } = options;
-  if ((options.formatVersion ?? 2) !== 2) throw new IcebergFormatError(`cannot write a v${options.formatVersion} manifest list`);
-  if (!Number.isInteger(sequenceNumber) || sequenceNumber < 0) throw new IcebergFormatError(`invalid sequence number ${sequenceNumber}`);
+  if ((options.formatVersion ?? 2) !== 2)
+    throw new IcebergFormatError(`cannot write a v${options.formatVersion} manifest list`);
+  if (!Number.isInteger(sequenceNumber) || sequenceNumber < 0)
+    throw new IcebergFormatError(`invalid sequence number ${sequenceNumber}`);
   const records = manifests.map((manifest) => manifestFileRecord(manifest, snapshotId, sequenceNumber));
   return writeAvro({
     schema: MANIFEST_LIST_V2_AVRO,
@@ -132,9 +146,12 @@ export function writeManifestList(options: WriteManifestListOptions): Uint8Array
 }
 
 function manifestFileRecord(m: ManifestFile, snapshotId: bigint, sequenceNumber: number): IdRecord {
-  const unassigned = m.sequenceNumber === UNASSIGNED_SEQUENCE_NUMBER || m.minSequenceNumber === UNASSIGNED_SEQUENCE_NUMBER;
+  const unassigned =
+    m.sequenceNumber === UNASSIGNED_SEQUENCE_NUMBER || m.minSequenceNumber === UNASSIGNED_SEQUENCE_NUMBER;
   if (unassigned && m.addedSnapshotId !== snapshotId) {
-    throw new IcebergFormatError(`manifest ${m.manifestPath} from snapshot ${m.addedSnapshotId} has an unassigned sequence number`);
+    throw new IcebergFormatError(
+      `manifest ${m.manifestPath} from snapshot ${m.addedSnapshotId} has an unassigned sequence number`,
+    );
   }
   const seq = m.sequenceNumber === UNASSIGNED_SEQUENCE_NUMBER ? sequenceNumber : m.sequenceNumber;
   const minSeq = m.minSequenceNumber === UNASSIGNED_SEQUENCE_NUMBER ? sequenceNumber : m.minSequenceNumber;
@@ -158,5 +175,10 @@ function manifestFileRecord(m: ManifestFile, snapshotId: bigint, sequenceNumber:
 }
 
 function fieldSummaryRecord(p: FieldSummary): IdRecord {
-  return new Map<number, unknown>([[509, p.containsNull], [518, p.containsNan ?? null], [510, p.lowerBound ?? null], [511, p.upperBound ?? null]]);
+  return new Map<number, unknown>([
+    [509, p.containsNull],
+    [518, p.containsNan ?? null],
+    [510, p.lowerBound ?? null],
+    [511, p.upperBound ?? null],
+  ]);
 }

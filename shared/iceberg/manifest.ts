@@ -7,25 +7,54 @@ import { parseJson, stringifyJson } from '../util/lossless-json.ts';
 import { readAvro, writeAvro, type AvroComplexSchema, type AvroField, type AvroSchema, type IdRecord } from './avro.ts';
 import { avroSchemaOf, icebergTypeOfAvro } from './avro-schema.ts';
 import {
-  bigintToFixedBytes, bytesToUuid, compareValues, decimalRequiredBytes, minimalBytesToBigint, toBinary, uuidToBytes,
+  bigintToFixedBytes,
+  bytesToUuid,
+  compareValues,
+  decimalRequiredBytes,
+  minimalBytesToBigint,
+  toBinary,
+  uuidToBytes,
 } from './conversions.ts';
 import { UNASSIGNED_SEQUENCE_NUMBER } from './manifest-list.ts';
 import { partitionType, sourceTypeOf } from './partition.ts';
 import { decimalOf, fixedLength, IcebergFormatError, schemaFromJson, schemaToJson } from './schema.ts';
 import { transformResultType } from './transforms.ts';
 import {
-  EntryStatus, FileContent, ManifestContent,
-  type DataFile, type FieldSummary, type IcebergType, type ManifestEntry, type ManifestFile, type NestedField,
-  type PartitionField, type PartitionSpec, type PartitionValues, type PrimitiveType, type Schema, type StructType,
+  EntryStatus,
+  FileContent,
+  ManifestContent,
+  type DataFile,
+  type FieldSummary,
+  type IcebergType,
+  type ManifestEntry,
+  type ManifestFile,
+  type NestedField,
+  type PartitionField,
+  type PartitionSpec,
+  type PartitionValues,
+  type PrimitiveType,
+  type Schema,
+  type StructType,
 } from './types.ts';
 
 // ---- the manifest_entry struct (Java `V2Metadata`) ----
 
 const field = (id: number, name: string, required: boolean, type: IcebergType, doc?: string): NestedField =>
   doc === undefined ? { id, name, required, type } : { id, name, required, type, doc };
-const intMap = (keyId: number, valueId: number, value: IcebergType): IcebergType =>
-  ({ type: 'map', keyId, key: 'int', valueId, valueRequired: true, value });
-const list = (elementId: number, element: IcebergType): IcebergType => ({ type: 'list', elementId, elementRequired: true, element });
+const intMap = (keyId: number, valueId: number, value: IcebergType): IcebergType => ({
+  type: 'map',
+  keyId,
+  key: 'int',
+  valueId,
+  valueRequired: true,
+  value,
+});
+const list = (elementId: number, element: IcebergType): IcebergType => ({
+  type: 'list',
+  elementId,
+  elementRequired: true,
+  element,
+});
 
 /** The metrics maps of `data_file`: model property and field id. */
 const METRIC_MAPS = [
@@ -48,16 +77,34 @@ function dataFileType(partition: StructType): StructType {
       field(103, 'record_count', true, 'long', 'Number of records in the file'),
       field(104, 'file_size_in_bytes', true, 'long', 'Total file size in bytes'),
       field(108, 'column_sizes', false, intMap(117, 118, 'long'), 'Map of column id to total size on disk'),
-      field(109, 'value_counts', false, intMap(119, 120, 'long'), 'Map of column id to total count, including null and NaN'),
+      field(
+        109,
+        'value_counts',
+        false,
+        intMap(119, 120, 'long'),
+        'Map of column id to total count, including null and NaN',
+      ),
       field(110, 'null_value_counts', false, intMap(121, 122, 'long'), 'Map of column id to null value count'),
-      field(137, 'nan_value_counts', false, intMap(138, 139, 'long'), 'Map of column id to number of NaN values in the column'),
+      field(
+        137,
+        'nan_value_counts',
+        false,
+        intMap(138, 139, 'long'),
+        'Map of column id to number of NaN values in the column',
+      ),
       field(125, 'lower_bounds', false, intMap(126, 127, 'binary'), 'Map of column id to lower bound'),
       field(128, 'upper_bounds', false, intMap(129, 130, 'binary'), 'Map of column id to upper bound'),
       field(131, 'key_metadata', false, 'binary', 'Encryption key metadata blob'),
       field(132, 'split_offsets', false, list(133, 'long'), 'Splittable offsets'),
       field(135, 'equality_ids', false, list(136, 'int'), 'Equality comparison field IDs'),
       field(140, 'sort_order_id', false, 'int', 'Sort order ID'),
-      field(143, 'referenced_data_file', false, 'string', 'Fully qualified location (URI with FS scheme) of a data file that all deletes reference'),
+      field(
+        143,
+        'referenced_data_file',
+        false,
+        'string',
+        'Fully qualified location (URI with FS scheme) of a data file that all deletes reference',
+      ),
     ],
   };
 }
@@ -117,9 +164,13 @@ export function readManifest(bytes: Uint8Array, location: string, options: ReadM
   };
   const { schema: avroSchema, metadata, records } = readAvro(bytes, location);
   const formatVersion = metadata['format-version'] ? Number(metadata['format-version']) : 1;
-  if (!Number.isInteger(formatVersion) || formatVersion < 1) fail(`invalid format-version '${metadata['format-version']}'`);
+  if (!Number.isInteger(formatVersion) || formatVersion < 1)
+    fail(`invalid format-version '${metadata['format-version']}'`);
   const content = metadata.content === 'deletes' ? ManifestContent.DELETES : ManifestContent.DATA;
-  const specId = metadata['partition-spec-id'] !== undefined ? Number(metadata['partition-spec-id']) : options.manifestFile?.partitionSpecId ?? 0;
+  const specId =
+    metadata['partition-spec-id'] !== undefined
+      ? Number(metadata['partition-spec-id'])
+      : (options.manifestFile?.partitionSpecId ?? 0);
   let schemaJson: unknown;
   if (metadata.schema !== undefined) {
     try {
@@ -136,14 +187,19 @@ export function readManifest(bytes: Uint8Array, location: string, options: ReadM
     try {
       return inherit(entryOf(record, specId, partition));
     } catch (err) {
-      if (err instanceof IcebergFormatError) throw new IcebergFormatError(`${location}: entry ${i}: ${err.message}`, { cause: err });
+      if (err instanceof IcebergFormatError)
+        throw new IcebergFormatError(`${location}: entry ${i}: ${err.message}`, { cause: err });
       throw err;
     }
   });
   return { entries, specId, ...(spec ? { spec } : {}), content, formatVersion, schemaJson, metadata };
 }
 
-function headerSpec(text: string | undefined, specId: number, fail: (message: string, cause?: unknown) => never): PartitionSpec | undefined {
+function headerSpec(
+  text: string | undefined,
+  specId: number,
+  fail: (message: string, cause?: unknown) => never,
+): PartitionSpec | undefined {
   if (text === undefined) return undefined;
   let json: unknown;
   try {
@@ -181,13 +237,19 @@ type PartitionReader = (record: IdRecord | undefined) => PartitionValues;
  * when the spec's source column or transform is unknown here.
  */
 function partitionReader(
-  avroSchema: AvroSchema, spec: PartitionSpec | undefined, schema: Schema | undefined, fail: (message: string) => never,
+  avroSchema: AvroSchema,
+  spec: PartitionSpec | undefined,
+  schema: Schema | undefined,
+  fail: (message: string) => never,
 ): PartitionReader {
   const avroFields = partitionAvroFields(avroSchema);
   const avroTypeById = new Map(avroFields.map((f) => [Number(f['field-id']), f.type]));
   const specIdsMatch = spec !== undefined && spec.fields.every((f) => avroTypeById.has(f.fieldId));
   const slots = specIdsMatch
-    ? spec.fields.map((f) => ({ id: f.fieldId, type: resultTypeOf(f, schema) ?? icebergTypeOfAvro(avroTypeById.get(f.fieldId)!) }))
+    ? spec.fields.map((f) => ({
+        id: f.fieldId,
+        type: resultTypeOf(f, schema) ?? icebergTypeOfAvro(avroTypeById.get(f.fieldId)!),
+      }))
     : avroFields.map((f) => ({ id: Number(f['field-id']), type: icebergTypeOfAvro(f.type) }));
   if (spec && slots.length !== spec.fields.length) {
     fail(`partition tuple has ${slots.length} fields, spec ${spec.specId} has ${spec.fields.length}`);
@@ -221,7 +283,8 @@ function resultTypeOf(field: PartitionField, schema: Schema | undefined): Primit
 
 /** Avro-decoded value → Iceberg value of `type` (see `types.ts`); undefined type keeps the decoded value. */
 function fromAvroValue(type: PrimitiveType | undefined): (value: unknown) => unknown {
-  const orNull = (convert: (v: unknown) => unknown) => (v: unknown) => (v === null || v === undefined ? null : convert(v));
+  const orNull = (convert: (v: unknown) => unknown) => (v: unknown) =>
+    v === null || v === undefined ? null : convert(v);
   if (type === undefined) return orNull((v) => v);
   if (decimalOf(type)) return orNull((v) => (v instanceof Uint8Array ? minimalBytesToBigint(v) : BigInt(v as bigint)));
   switch (type) {
@@ -246,14 +309,16 @@ function fromAvroValue(type: PrimitiveType | undefined): (value: unknown) => unk
 
 function entryOf(r: IdRecord, specId: number, partition: PartitionReader): ManifestEntry {
   const status = Number(r.get(0));
-  if (status !== 0 && status !== 1 && status !== 2) throw new IcebergFormatError(`invalid entry status ${String(r.get(0))}`);
+  if (status !== 0 && status !== 1 && status !== 2)
+    throw new IcebergFormatError(`invalid entry status ${String(r.get(0))}`);
   const df = r.get(2) as IdRecord | undefined;
   if (!df) throw new IcebergFormatError('entry has no data_file');
   const entry: ManifestEntry = { status, dataFile: dataFileOf(df, specId, partition) };
   const [snapshotId, sequenceNumber, fileSequenceNumber] = [r.get(1), r.get(3), r.get(4)];
   if (snapshotId !== null && snapshotId !== undefined) entry.snapshotId = BigInt(snapshotId as bigint);
   if (sequenceNumber !== null && sequenceNumber !== undefined) entry.sequenceNumber = Number(sequenceNumber);
-  if (fileSequenceNumber !== null && fileSequenceNumber !== undefined) entry.fileSequenceNumber = Number(fileSequenceNumber);
+  if (fileSequenceNumber !== null && fileSequenceNumber !== undefined)
+    entry.fileSequenceNumber = Number(fileSequenceNumber);
   return entry;
 }
 
@@ -265,7 +330,8 @@ function dataFileOf(r: IdRecord, specId: number, partition: PartitionReader): Da
     throw new IcebergFormatError(`data file ${filePath} lacks record_count or file_size_in_bytes`);
   }
   const content = Number(r.get(134) ?? 0);
-  if (content !== 0 && content !== 1 && content !== 2) throw new IcebergFormatError(`data file ${filePath}: invalid content ${content}`);
+  if (content !== 0 && content !== 1 && content !== 2)
+    throw new IcebergFormatError(`data file ${filePath}: invalid content ${content}`);
   const file: DataFile = {
     content,
     filePath,
@@ -281,7 +347,13 @@ function dataFileOf(r: IdRecord, specId: number, partition: PartitionReader): Da
     if (property === 'lowerBounds' || property === 'upperBounds') file[property] = map as Map<number, Uint8Array>;
     else file[property] = new Map([...map].map(([k, v]) => [Number(k), Number(v)]));
   }
-  const [keyMetadata, splitOffsets, equalityIds, sortOrderId, referencedDataFile] = [r.get(131), r.get(132), r.get(135), r.get(140), r.get(143)];
+  const [keyMetadata, splitOffsets, equalityIds, sortOrderId, referencedDataFile] = [
+    r.get(131),
+    r.get(132),
+    r.get(135),
+    r.get(140),
+    r.get(143),
+  ];
   if (keyMetadata instanceof Uint8Array) file.keyMetadata = keyMetadata;
   if (Array.isArray(splitOffsets)) file.splitOffsets = splitOffsets.map(Number);
   if (Array.isArray(equalityIds)) file.equalityIds = equalityIds.map(Number);
@@ -291,7 +363,10 @@ function dataFileOf(r: IdRecord, specId: number, partition: PartitionReader): Da
 }
 
 /** Java `InheritableMetadataFactory`: what an entry takes from its manifest-list entry. */
-function inheritance(formatVersion: number, manifest: ManifestFile | undefined): (entry: ManifestEntry) => ManifestEntry {
+function inheritance(
+  formatVersion: number,
+  manifest: ManifestFile | undefined,
+): (entry: ManifestEntry) => ManifestEntry {
   return (entry) => {
     if (formatVersion === 1) {
       entry.sequenceNumber = 0;
@@ -329,7 +404,8 @@ export interface WriteManifestOptions {
  */
 export function writeManifest(options: WriteManifestOptions): Uint8Array {
   const { spec, schema, content, entries, snapshotId } = options;
-  if ((options.formatVersion ?? 2) !== 2) throw new IcebergFormatError(`cannot write a v${options.formatVersion} manifest`);
+  if ((options.formatVersion ?? 2) !== 2)
+    throw new IcebergFormatError(`cannot write a v${options.formatVersion} manifest`);
   const type = manifestEntryType(spec, schema);
   const partitionFields = (type.fields[4].type as StructType).fields[3].type as StructType;
   const toAvro = partitionFields.fields.map((f) => ({ id: f.id, convert: toAvroValue(f.type as PrimitiveType) }));
@@ -337,7 +413,8 @@ export function writeManifest(options: WriteManifestOptions): Uint8Array {
     try {
       return entryRecord(entry, { spec, content, snapshotId, toAvro });
     } catch (err) {
-      if (err instanceof IcebergFormatError) throw new IcebergFormatError(`manifest entry ${i} (${entry.dataFile.filePath}): ${err.message}`);
+      if (err instanceof IcebergFormatError)
+        throw new IcebergFormatError(`manifest entry ${i} (${entry.dataFile.filePath}): ${err.message}`);
       throw err;
     }
   });
@@ -347,7 +424,14 @@ export function writeManifest(options: WriteManifestOptions): Uint8Array {
     metadata: {
       schema: stringifyJson(schemaToJson(schema)),
       'schema-id': String(schema.schemaId),
-      'partition-spec': stringifyJson(spec.fields.map((f) => ({ name: f.name, transform: f.transform, 'source-id': f.sourceId, 'field-id': f.fieldId }))),
+      'partition-spec': stringifyJson(
+        spec.fields.map((f) => ({
+          name: f.name,
+          transform: f.transform,
+          'source-id': f.sourceId,
+          'field-id': f.fieldId,
+        })),
+      ),
       'partition-spec-id': String(spec.specId),
       'format-version': '2',
       content: content === ManifestContent.DELETES ? 'deletes' : 'data',
@@ -367,11 +451,16 @@ function entryRecord(entry: ManifestEntry, ctx: EntryContext): IdRecord {
   const file = entry.dataFile;
   const isDeleteFile = file.content !== FileContent.DATA;
   if (isDeleteFile !== (ctx.content === ManifestContent.DELETES)) {
-    throw new IcebergFormatError(`a ${isDeleteFile ? 'delete' : 'data'} file cannot go into a ${ctx.content === ManifestContent.DELETES ? 'delete' : 'data'} manifest`);
+    throw new IcebergFormatError(
+      `a ${isDeleteFile ? 'delete' : 'data'} file cannot go into a ${ctx.content === ManifestContent.DELETES ? 'delete' : 'data'} manifest`,
+    );
   }
-  if (file.specId !== ctx.spec.specId) throw new IcebergFormatError(`file has spec ${file.specId}, manifest spec ${ctx.spec.specId}`);
+  if (file.specId !== ctx.spec.specId)
+    throw new IcebergFormatError(`file has spec ${file.specId}, manifest spec ${ctx.spec.specId}`);
   if (file.partition.length !== ctx.toAvro.length) {
-    throw new IcebergFormatError(`partition tuple has ${file.partition.length} values, spec ${ctx.spec.specId} has ${ctx.toAvro.length} fields`);
+    throw new IcebergFormatError(
+      `partition tuple has ${file.partition.length} values, spec ${ctx.spec.specId} has ${ctx.toAvro.length} fields`,
+    );
   }
   let snapshotId: bigint;
   let sequenceNumber: number | undefined;
@@ -386,8 +475,10 @@ function entryRecord(entry: ManifestEntry, ctx: EntryContext): IdRecord {
       break;
     case EntryStatus.DELETED:
     case EntryStatus.EXISTING:
-      if (entry.sequenceNumber === undefined) throw new IcebergFormatError('EXISTING and DELETED entries need their data sequence number');
-      if (entry.status === EntryStatus.EXISTING && entry.snapshotId === undefined) throw new IcebergFormatError('EXISTING entries need their snapshot id');
+      if (entry.sequenceNumber === undefined)
+        throw new IcebergFormatError('EXISTING and DELETED entries need their data sequence number');
+      if (entry.status === EntryStatus.EXISTING && entry.snapshotId === undefined)
+        throw new IcebergFormatError('EXISTING entries need their snapshot id');
       snapshotId = entry.status === EntryStatus.DELETED ? ctx.snapshotId : entry.snapshotId!;
       sequenceNumber = entry.sequenceNumber;
       fileSequenceNumber = entry.fileSequenceNumber;
@@ -424,7 +515,8 @@ function entryRecord(entry: ManifestEntry, ctx: EntryContext): IdRecord {
 
 /** Iceberg value of `type` → the value avsc writes for Java's Avro type of it. */
 function toAvroValue(type: PrimitiveType): (value: unknown) => unknown {
-  const orNull = (convert: (v: unknown) => unknown) => (v: unknown) => (v === null || v === undefined ? null : convert(v));
+  const orNull = (convert: (v: unknown) => unknown) => (v: unknown) =>
+    v === null || v === undefined ? null : convert(v);
   const decimal = decimalOf(type);
   if (decimal) {
     const size = decimalRequiredBytes(decimal.precision);
@@ -507,7 +599,11 @@ export function summarizeManifest(options: SummarizeManifestOptions): ManifestFi
     addedRowsCount: 0,
     existingRowsCount: 0,
     deletedRowsCount: 0,
-    partitions: partitionSummaries(spec, schema, entries.map((e) => e.dataFile.partition)),
+    partitions: partitionSummaries(
+      spec,
+      schema,
+      entries.map((e) => e.dataFile.partition),
+    ),
   };
   let minSequence: number | undefined;
   for (const entry of entries) {

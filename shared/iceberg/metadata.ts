@@ -6,7 +6,14 @@ import { randomUUID } from 'node:crypto';
 import { parseJson, stringifyJson, toLong } from '../util/lossless-json.ts';
 import { highestFieldId, IcebergFormatError, schemaFromJson, schemaToJson } from './schema.ts';
 import type {
-  MetadataLogEntry, PartitionField, PartitionSpec, Schema, Snapshot, SnapshotLogEntry, SnapshotRef, SortOrder,
+  MetadataLogEntry,
+  PartitionField,
+  PartitionSpec,
+  Schema,
+  Snapshot,
+  SnapshotLogEntry,
+  SnapshotRef,
+  SortOrder,
   TableMetadata,
 } from './types.ts';
 
@@ -18,13 +25,15 @@ export const UNSORTED_ORDER: SortOrder = { orderId: 0, fields: [] };
 export const PARTITION_DATA_ID_START = 1000;
 
 function obj(value: unknown, what: string): JsonObject {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new IcebergFormatError(`${what} must be an object`);
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new IcebergFormatError(`${what} must be an object`);
   return value as JsonObject;
 }
 
 function int(value: unknown, what: string): number {
   const n = typeof value === 'bigint' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n)) throw new IcebergFormatError(`${what} must be an integer, got ${String(value)}`);
+  if (typeof n !== 'number' || !Number.isInteger(n))
+    throw new IcebergFormatError(`${what} must be an integer, got ${String(value)}`);
   return n;
 }
 
@@ -80,7 +89,8 @@ function snapshotFromJson(json: unknown): Snapshot {
     throw new IcebergFormatError('snapshot without a manifest-list (v1 inline manifests) is not supported');
   }
   const summary: Record<string, string> = {};
-  for (const [key, value] of Object.entries(obj(snap.summary ?? { operation: 'append' }, 'snapshot summary'))) summary[key] = String(value);
+  for (const [key, value] of Object.entries(obj(snap.summary ?? { operation: 'append' }, 'snapshot summary')))
+    summary[key] = String(value);
   if (!summary.operation) summary.operation = 'append';
   const snapshot: Snapshot = {
     snapshotId: toLong(snap['snapshot-id'], 'snapshot-id'),
@@ -97,9 +107,14 @@ function snapshotFromJson(json: unknown): Snapshot {
 
 function refFromJson(json: unknown): SnapshotRef {
   const ref = obj(json, 'ref');
-  const out: SnapshotRef = { snapshotId: toLong(ref['snapshot-id'], 'ref snapshot-id'), type: ref.type === 'tag' ? 'tag' : 'branch' };
-  if (ref['min-snapshots-to-keep'] !== undefined) out.minSnapshotsToKeep = int(ref['min-snapshots-to-keep'], 'min-snapshots-to-keep');
-  if (ref['max-snapshot-age-ms'] !== undefined) out.maxSnapshotAgeMs = int(ref['max-snapshot-age-ms'], 'max-snapshot-age-ms');
+  const out: SnapshotRef = {
+    snapshotId: toLong(ref['snapshot-id'], 'ref snapshot-id'),
+    type: ref.type === 'tag' ? 'tag' : 'branch',
+  };
+  if (ref['min-snapshots-to-keep'] !== undefined)
+    out.minSnapshotsToKeep = int(ref['min-snapshots-to-keep'], 'min-snapshots-to-keep');
+  if (ref['max-snapshot-age-ms'] !== undefined)
+    out.maxSnapshotAgeMs = int(ref['max-snapshot-age-ms'], 'max-snapshot-age-ms');
   if (ref['max-ref-age-ms'] !== undefined) out.maxRefAgeMs = int(ref['max-ref-age-ms'], 'max-ref-age-ms');
   return out;
 }
@@ -121,17 +136,23 @@ export function parseTableMetadata(text: string | Uint8Array, location = 'table 
 
 function tableMetadataFromJson(json: JsonObject): TableMetadata {
   const formatVersion = int(json['format-version'], 'format-version');
-  if (formatVersion !== 1 && formatVersion !== 2) throw new IcebergFormatError(`unsupported format-version ${formatVersion} (floe reads v1 and v2)`);
+  if (formatVersion !== 1 && formatVersion !== 2)
+    throw new IcebergFormatError(`unsupported format-version ${formatVersion} (floe reads v1 and v2)`);
 
   const schemas = Array.isArray(json.schemas) ? json.schemas.map(schemaFromJson) : [schemaFromJson(json.schema)];
-  const currentSchemaId = json['current-schema-id'] === undefined ? schemas[0].schemaId : int(json['current-schema-id'], 'current-schema-id');
+  const currentSchemaId =
+    json['current-schema-id'] === undefined ? schemas[0].schemaId : int(json['current-schema-id'], 'current-schema-id');
 
   const nextPartitionId = { value: PARTITION_DATA_ID_START };
   const partitionSpecs = Array.isArray(json['partition-specs'])
     ? json['partition-specs'].map((s) => partitionSpecFromJson(s, nextPartitionId))
     : [partitionSpecFromJson({ 'spec-id': 0, fields: json['partition-spec'] ?? [] }, nextPartitionId)];
-  const defaultSpecId = json['default-spec-id'] === undefined ? partitionSpecs[0].specId : int(json['default-spec-id'], 'default-spec-id');
-  const lastPartitionId = json['last-partition-id'] === undefined ? nextPartitionId.value - 1 : int(json['last-partition-id'], 'last-partition-id');
+  const defaultSpecId =
+    json['default-spec-id'] === undefined ? partitionSpecs[0].specId : int(json['default-spec-id'], 'default-spec-id');
+  const lastPartitionId =
+    json['last-partition-id'] === undefined
+      ? nextPartitionId.value - 1
+      : int(json['last-partition-id'], 'last-partition-id');
 
   const sortOrders = Array.isArray(json['sort-orders']) ? json['sort-orders'].map(sortOrderFromJson) : [UNSORTED_ORDER];
   const snapshots = Array.isArray(json.snapshots) ? json.snapshots.map(snapshotFromJson) : [];
@@ -145,7 +166,8 @@ function tableMetadataFromJson(json: JsonObject): TableMetadata {
     formatVersion,
     tableUuid: json['table-uuid'] === undefined ? '' : str(json['table-uuid'], 'table-uuid'),
     location: str(json.location, 'location'),
-    lastSequenceNumber: json['last-sequence-number'] === undefined ? 0 : int(json['last-sequence-number'], 'last-sequence-number'),
+    lastSequenceNumber:
+      json['last-sequence-number'] === undefined ? 0 : int(json['last-sequence-number'], 'last-sequence-number'),
     lastUpdatedMs: int(json['last-updated-ms'], 'last-updated-ms'),
     lastColumnId: int(json['last-column-id'], 'last-column-id'),
     schemas,
@@ -154,24 +176,37 @@ function tableMetadataFromJson(json: JsonObject): TableMetadata {
     defaultSpecId,
     lastPartitionId,
     sortOrders,
-    defaultSortOrderId: json['default-sort-order-id'] === undefined ? sortOrders[0].orderId : int(json['default-sort-order-id'], 'default-sort-order-id'),
-    properties: Object.fromEntries(Object.entries(obj(json.properties ?? {}, 'properties')).map(([k, v]) => [k, String(v)])),
+    defaultSortOrderId:
+      json['default-sort-order-id'] === undefined
+        ? sortOrders[0].orderId
+        : int(json['default-sort-order-id'], 'default-sort-order-id'),
+    properties: Object.fromEntries(
+      Object.entries(obj(json.properties ?? {}, 'properties')).map(([k, v]) => [k, String(v)]),
+    ),
     currentSnapshotId,
     refs,
     snapshots,
     snapshotLog: (Array.isArray(json['snapshot-log']) ? json['snapshot-log'] : []).map((e): SnapshotLogEntry => {
       const entry = obj(e, 'snapshot-log entry');
-      return { timestampMs: int(entry['timestamp-ms'], 'snapshot-log timestamp-ms'), snapshotId: toLong(entry['snapshot-id'], 'snapshot-log snapshot-id') };
+      return {
+        timestampMs: int(entry['timestamp-ms'], 'snapshot-log timestamp-ms'),
+        snapshotId: toLong(entry['snapshot-id'], 'snapshot-log snapshot-id'),
+      };
     }),
     metadataLog: (Array.isArray(json['metadata-log']) ? json['metadata-log'] : []).map((e): MetadataLogEntry => {
       const entry = obj(e, 'metadata-log entry');
-      return { timestampMs: int(entry['timestamp-ms'], 'metadata-log timestamp-ms'), metadataFile: str(entry['metadata-file'], 'metadata-file') };
+      return {
+        timestampMs: int(entry['timestamp-ms'], 'metadata-log timestamp-ms'),
+        metadataFile: str(entry['metadata-file'], 'metadata-file'),
+      };
     }),
   };
   if (Array.isArray(json.statistics)) metadata.statistics = json.statistics;
   if (Array.isArray(json['partition-statistics'])) metadata['partitionStatistics'] = json['partition-statistics'];
-  if (!schemas.some((s) => s.schemaId === currentSchemaId)) throw new IcebergFormatError(`current-schema-id ${currentSchemaId} has no schema`);
-  if (!partitionSpecs.some((s) => s.specId === defaultSpecId)) throw new IcebergFormatError(`default-spec-id ${defaultSpecId} has no partition spec`);
+  if (!schemas.some((s) => s.schemaId === currentSchemaId))
+    throw new IcebergFormatError(`current-schema-id ${currentSchemaId} has no schema`);
+  if (!partitionSpecs.some((s) => s.specId === defaultSpecId))
+    throw new IcebergFormatError(`default-spec-id ${defaultSpecId} has no partition spec`);
   return metadata;
 }
 
@@ -190,23 +225,38 @@ export function serializeTableMetadata(metadata: TableMetadata): string {
     'default-spec-id': metadata.defaultSpecId,
     'partition-specs': metadata.partitionSpecs.map((spec) => ({
       'spec-id': spec.specId,
-      fields: spec.fields.map((f) => ({ name: f.name, transform: f.transform, 'source-id': f.sourceId, 'field-id': f.fieldId })),
+      fields: spec.fields.map((f) => ({
+        name: f.name,
+        transform: f.transform,
+        'source-id': f.sourceId,
+        'field-id': f.fieldId,
+      })),
     })),
     'last-partition-id': metadata.lastPartitionId,
     'default-sort-order-id': metadata.defaultSortOrderId,
     'sort-orders': metadata.sortOrders.map((order) => ({
       'order-id': order.orderId,
-      fields: order.fields.map((f) => ({ transform: f.transform, 'source-id': f.sourceId, direction: f.direction, 'null-order': f.nullOrder })),
+      fields: order.fields.map((f) => ({
+        transform: f.transform,
+        'source-id': f.sourceId,
+        direction: f.direction,
+        'null-order': f.nullOrder,
+      })),
     })),
     properties: metadata.properties,
     'current-snapshot-id': metadata.currentSnapshotId ?? -1,
-    refs: Object.fromEntries(Object.entries(metadata.refs).map(([name, ref]) => [name, {
-      'snapshot-id': ref.snapshotId,
-      type: ref.type,
-      ...(ref.minSnapshotsToKeep !== undefined ? { 'min-snapshots-to-keep': ref.minSnapshotsToKeep } : {}),
-      ...(ref.maxSnapshotAgeMs !== undefined ? { 'max-snapshot-age-ms': ref.maxSnapshotAgeMs } : {}),
-      ...(ref.maxRefAgeMs !== undefined ? { 'max-ref-age-ms': ref.maxRefAgeMs } : {}),
-    }])),
+    refs: Object.fromEntries(
+      Object.entries(metadata.refs).map(([name, ref]) => [
+        name,
+        {
+          'snapshot-id': ref.snapshotId,
+          type: ref.type,
+          ...(ref.minSnapshotsToKeep !== undefined ? { 'min-snapshots-to-keep': ref.minSnapshotsToKeep } : {}),
+          ...(ref.maxSnapshotAgeMs !== undefined ? { 'max-snapshot-age-ms': ref.maxSnapshotAgeMs } : {}),
+          ...(ref.maxRefAgeMs !== undefined ? { 'max-ref-age-ms': ref.maxRefAgeMs } : {}),
+        },
+      ]),
+    ),
     snapshots: metadata.snapshots.map((s) => ({
       'sequence-number': s.sequenceNumber,
       'snapshot-id': s.snapshotId,
@@ -219,7 +269,10 @@ export function serializeTableMetadata(metadata: TableMetadata): string {
     statistics: metadata.statistics ?? [],
     ...(metadata.partitionStatistics?.length ? { 'partition-statistics': metadata.partitionStatistics } : {}),
     'snapshot-log': metadata.snapshotLog.map((e) => ({ 'timestamp-ms': e.timestampMs, 'snapshot-id': e.snapshotId })),
-    'metadata-log': metadata.metadataLog.map((e) => ({ 'timestamp-ms': e.timestampMs, 'metadata-file': e.metadataFile })),
+    'metadata-log': metadata.metadataLog.map((e) => ({
+      'timestamp-ms': e.timestampMs,
+      'metadata-file': e.metadataFile,
+    })),
   };
   return stringifyJson(json, 2);
 }

@@ -26,7 +26,12 @@ export function parseNameMapping(text: string): NameMapping {
     throw new IcebergFormatError(`invalid name mapping: ${(err as Error).message}`, { cause: err });
   }
   // some writers wrap the list as {"type": "struct", "fields": [...]}; Java only accepts the bare list
-  if (json && typeof json === 'object' && !Array.isArray(json) && Array.isArray((json as { fields?: unknown }).fields)) {
+  if (
+    json &&
+    typeof json === 'object' &&
+    !Array.isArray(json) &&
+    Array.isArray((json as { fields?: unknown }).fields)
+  ) {
     json = (json as { fields: unknown }).fields;
   }
   return mappedFields(json, 'name mapping');
@@ -35,14 +40,16 @@ export function parseNameMapping(text: string): NameMapping {
 function mappedFields(json: unknown, what: string): MappedField[] {
   if (!Array.isArray(json)) throw new IcebergFormatError(`${what} must be a JSON array`);
   return json.map((entry, i) => {
-    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw new IcebergFormatError(`${what}[${i}] must be an object`);
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry))
+      throw new IcebergFormatError(`${what}[${i}] must be an object`);
     const obj = entry as Record<string, unknown>;
     const id = obj['field-id'];
     if (id !== undefined && id !== null && !(typeof id === 'number' && Number.isInteger(id))) {
       throw new IcebergFormatError(`${what}[${i}] field-id must be an integer`);
     }
     const names = obj.names;
-    if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) throw new IcebergFormatError(`${what}[${i}] names must be an array of strings`);
+    if (!Array.isArray(names) || names.some((n) => typeof n !== 'string'))
+      throw new IcebergFormatError(`${what}[${i}] names must be an array of strings`);
     return {
       ...(typeof id === 'number' ? { fieldId: id } : {}),
       names: names as string[],

@@ -74,12 +74,18 @@ export interface DataFileFooter {
 }
 
 /** Reads only the footer of a Parquet file. */
-export async function readDataFileMetadata(source: ParquetSource, options: { location: string; fileSize?: number }): Promise<DataFileFooter> {
+export async function readDataFileMetadata(
+  source: ParquetSource,
+  options: { location: string; fileSize?: number },
+): Promise<DataFileFooter> {
   return withFileErrors(options.location, async () => {
     const metadata = await loadMetadata(await openSource(source, options.location, options.fileSize));
     return {
       rowCount: Number(metadata.num_rows),
-      rowGroups: metadata.row_groups.map((g) => ({ rowCount: Number(g.num_rows), compressedSize: Number(g.total_compressed_size ?? 0n) })),
+      rowGroups: metadata.row_groups.map((g) => ({
+        rowCount: Number(g.num_rows),
+        compressedSize: Number(g.total_compressed_size ?? 0n),
+      })),
       keyValueMetadata: Object.fromEntries((metadata.key_value_metadata ?? []).map((kv) => [kv.key, kv.value ?? ''])),
       hasFieldIds: metadata.schema.slice(1).some((e) => e.field_id !== undefined),
       ...(metadata.created_by !== undefined ? { createdBy: metadata.created_by } : {}),
@@ -89,7 +95,10 @@ export async function readDataFileMetadata(source: ParquetSource, options: { loc
 }
 
 /** Reads the rows of a data file (or of `[rowStart, rowEnd)`), keyed by the read schema's field names. */
-export async function readDataFile(source: ParquetSource, options: ReadDataFileOptions): Promise<Record<string, unknown>[]> {
+export async function readDataFile(
+  source: ParquetSource,
+  options: ReadDataFileOptions,
+): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = [];
   for await (const batch of readDataFileBatches(source, options)) {
     for (const row of batch) rows.push(row);
@@ -98,14 +107,18 @@ export async function readDataFile(source: ParquetSource, options: ReadDataFileO
 }
 
 /** Like `readDataFile`, one batch per row group, so only one row group is decoded at a time. */
-export async function* readDataFileBatches(source: ParquetSource, options: ReadDataFileOptions): AsyncGenerator<Record<string, unknown>[]> {
+export async function* readDataFileBatches(
+  source: ParquetSource,
+  options: ReadDataFileOptions,
+): AsyncGenerator<Record<string, unknown>[]> {
   const { location } = options;
   const prepared = await withFileErrors(location, async () => {
     await zstdReady();
     const file = await openSource(source, location, options.fileSize);
     const metadata = await loadMetadata(file);
     const grouped = metadata.row_groups.reduce((sum, g) => sum + Number(g.num_rows), 0);
-    if (grouped !== Number(metadata.num_rows)) throw new Error(`row groups hold ${grouped} rows but the footer says ${metadata.num_rows}`);
+    if (grouped !== Number(metadata.num_rows))
+      throw new Error(`row groups hold ${grouped} rows but the footer says ${metadata.num_rows}`);
     return { file, metadata, plan: planRead(metadata, options) };
   });
   const { file, metadata, plan } = prepared;
@@ -149,7 +162,8 @@ function isFileIO(source: FileIO | AsyncBuffer): source is FileIO {
 function bufferOf(bytes: Uint8Array): AsyncBuffer {
   return {
     byteLength: bytes.byteLength,
-    slice: (start, end = bytes.byteLength) => bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + end) as ArrayBuffer,
+    slice: (start, end = bytes.byteLength) =>
+      bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + end) as ArrayBuffer,
   };
 }
 
@@ -196,22 +210,35 @@ interface FileNode {
 function fileNodes(metadata: FileMetaData, nameMapping: NameMapping | undefined): FileNode[] {
   const root = parquetSchema(metadata);
   const hasIds = metadata.schema.slice(1).some((e) => e.field_id !== undefined);
-  const idOf = (tree: SchemaTree, mapped: MappedField | undefined) => (hasIds ? tree.element.field_id : mapped?.fieldId);
+  const idOf = (tree: SchemaTree, mapped: MappedField | undefined) =>
+    hasIds ? tree.element.field_id : mapped?.fieldId;
   const build = (tree: SchemaTree, mapped: MappedField | undefined, id: number | undefined): FileNode => {
     const node: FileNode = { name: tree.element.name, element: tree.element, id, children: [] };
     const annotation = tree.element.converted_type ?? tree.element.logical_type?.type;
-    if (annotation === 'LIST' && tree.children.length === 1 && tree.children[0].element.repetition_type === 'REPEATED') {
+    if (
+      annotation === 'LIST' &&
+      tree.children.length === 1 &&
+      tree.children[0].element.repetition_type === 'REPEATED'
+    ) {
       const repeated = tree.children[0];
       // 3-level lists wrap the element in a repeated group of one child; legacy 2-level lists repeat the element
       // itself, which hyparquet assembles only for primitive elements
-      if (repeated.children.length > 1 || (repeated.children.length === 1 && (repeated.element.name === 'array' || repeated.element.name === `${tree.element.name}_tuple`))) {
+      if (
+        repeated.children.length > 1 ||
+        (repeated.children.length === 1 &&
+          (repeated.element.name === 'array' || repeated.element.name === `${tree.element.name}_tuple`))
+      ) {
         node.unsupported = 'a legacy 2-level list of groups, which is not supported';
         return node;
       }
       const elementTree = repeated.children.length === 1 ? repeated.children[0] : repeated;
       const elementMapped = findMapped(mapped?.fields, 'element');
       node.listElement = build(elementTree, elementMapped, idOf(elementTree, elementMapped));
-    } else if ((annotation === 'MAP' || annotation === 'MAP_KEY_VALUE') && tree.children.length === 1 && tree.children[0].children.length === 2) {
+    } else if (
+      (annotation === 'MAP' || annotation === 'MAP_KEY_VALUE') &&
+      tree.children.length === 1 &&
+      tree.children[0].children.length === 2
+    ) {
       const entries = tree.children[0];
       const [keyTree, valueTree] = entries.children;
       const keyMapped = findMapped(mapped?.fields, 'key');
@@ -244,7 +271,8 @@ function physicalMetadata(metadata: FileMetaData): FileMetaData {
     const logical = element.logical_type?.type;
     // hyparquet assembles lists only by the converted type, which some writers omit next to the logical type
     if (converted === 'LIST' || logical === 'LIST') return { ...element, converted_type: 'LIST' as const };
-    if (converted === 'UTF8' || logical === 'STRING' || (converted === undefined && logical === undefined)) return element;
+    if (converted === 'UTF8' || logical === 'STRING' || (converted === undefined && logical === undefined))
+      return element;
     const copy: SchemaElement = { ...element };
     delete copy.converted_type;
     delete copy.logical_type;
@@ -280,7 +308,8 @@ function planRead(metadata: FileMetaData, options: ReadDataFileOptions): ReadPla
   const nodes = fileNodes(metadata, options.nameMapping);
   const context: ReadContext = { location, constants: options.constants ?? new Map() };
   const columns: ReadColumn[] = read.fields.map((field) => {
-    if (field.id === ROW_POSITION_FIELD_ID) return { name: field.name, convert: identity, fill: (position) => BigInt(position) };
+    if (field.id === ROW_POSITION_FIELD_ID)
+      return { name: field.name, convert: identity, fill: (position) => BigInt(position) };
     if (field.id === FILE_PATH_FIELD_ID) return { name: field.name, convert: identity, fill: () => location };
     const node = nodes.find((n) => n.id === field.id);
     if (!node) {
@@ -333,15 +362,22 @@ const identity: Convert = (raw) => raw;
 function missingValue(context: ReadContext, field: NestedField, path: string): unknown {
   if (context.constants.has(field.id)) return context.constants.get(field.id);
   if (field.initialDefault !== undefined) return defaultValue(field.type, field.initialDefault, path);
-  if (field.required) throw new IcebergFormatError(`${context.location}: required field '${path}' (id ${field.id}) is missing from the file`);
+  if (field.required)
+    throw new IcebergFormatError(
+      `${context.location}: required field '${path}' (id ${field.id}) is missing from the file`,
+    );
   return null;
 }
 
 function typeReader(context: ReadContext, type: IcebergType, node: FileNode, path: string): Convert {
-  const mismatch = (what: string) => new IcebergFormatError(`${context.location}: field '${path}' is ${what} in the file and cannot be read as ${describeType(type)}`);
+  const mismatch = (what: string) =>
+    new IcebergFormatError(
+      `${context.location}: field '${path}' is ${what} in the file and cannot be read as ${describeType(type)}`,
+    );
   if (node.unsupported) throw mismatch(node.unsupported);
   if (isStruct(type)) {
-    if (node.listElement || node.mapEntries || (node.element.type !== undefined)) throw mismatch(node.element.type ?? 'a list or map');
+    if (node.listElement || node.mapEntries || node.element.type !== undefined)
+      throw mismatch(node.element.type ?? 'a list or map');
     const children = type.fields.map((field) => {
       const childPath = `${path}.${field.name}`;
       const child = node.children.find((c) => c.id === field.id);
@@ -351,7 +387,8 @@ function typeReader(context: ReadContext, type: IcebergType, node: FileNode, pat
       }
       const convert = typeReader(context, field.type, child, childPath);
       const source = child.name;
-      if (isInheritedName(source)) return { name: field.name, convert: (raw: unknown) => convert(ownValue(raw as object, source)) };
+      if (isInheritedName(source))
+        return { name: field.name, convert: (raw: unknown) => convert(ownValue(raw as object, source)) };
       return { name: field.name, convert: (raw: unknown) => convert((raw as Record<string, unknown>)[source]) };
     });
     return (raw) => {
@@ -365,7 +402,8 @@ function typeReader(context: ReadContext, type: IcebergType, node: FileNode, pat
   if (isList(type)) {
     const element = node.listElement;
     if (!element) throw mismatch('not a list');
-    if (element.id !== type.elementId) throw idMismatch(context, path, `element id ${element.id ?? 'none'}`, `${type.elementId}`);
+    if (element.id !== type.elementId)
+      throw idMismatch(context, path, `element id ${element.id ?? 'none'}`, `${type.elementId}`);
     const convert = typeReader(context, type.element, element, `${path}.element`);
     return (raw) => (raw === null || raw === undefined ? null : (raw as unknown[]).map(convert));
   }
@@ -373,7 +411,12 @@ function typeReader(context: ReadContext, type: IcebergType, node: FileNode, pat
     const entries = node.mapEntries;
     if (!entries) throw mismatch('not a map');
     if (entries.key.id !== type.keyId || entries.value.id !== type.valueId) {
-      throw idMismatch(context, path, `key/value ids ${entries.key.id ?? 'none'}/${entries.value.id ?? 'none'}`, `${type.keyId}/${type.valueId}`);
+      throw idMismatch(
+        context,
+        path,
+        `key/value ids ${entries.key.id ?? 'none'}/${entries.value.id ?? 'none'}`,
+        `${type.keyId}/${type.valueId}`,
+      );
     }
     const key = typeReader(context, type.key, entries.key, `${path}.key`);
     const value = typeReader(context, type.value, entries.value, `${path}.value`);
@@ -383,7 +426,8 @@ function typeReader(context: ReadContext, type: IcebergType, node: FileNode, pat
     return (raw) => {
       if (raw === null || raw === undefined) return null;
       const out = new Map<unknown, unknown>();
-      for (const entry of (raw as Record<string, Record<string, unknown>[]>)[name]) out.set(key(entry[keyName]), value(entry[valueName]));
+      for (const entry of (raw as Record<string, Record<string, unknown>[]>)[name])
+        out.set(key(entry[keyName]), value(entry[valueName]));
       return out;
     };
   }
@@ -395,8 +439,10 @@ function typeReader(context: ReadContext, type: IcebergType, node: FileNode, pat
 
 /** Nested ids that do not match: a foreign file, or one without ids whose nested columns need a name mapping. */
 function idMismatch(context: ReadContext, path: string, found: string, expected: string): IcebergFormatError {
-  return new IcebergFormatError(`${context.location}: '${path}' has ${found} in the file, expected ${expected}` +
-    (found.includes('none') ? ' (a file without field ids needs a name mapping for nested columns)' : ''));
+  return new IcebergFormatError(
+    `${context.location}: '${path}' has ${found} in the file, expected ${expected}` +
+      (found.includes('none') ? ' (a file without field ids needs a name mapping for nested columns)' : ''),
+  );
 }
 
 function describeType(type: IcebergType): string {
@@ -460,12 +506,14 @@ function primitiveReader(type: PrimitiveType, element: SchemaElement, mismatch: 
         }
         if (physical === 'INT32') return (raw) => BigInt(raw as number);
         if (physical === 'INT64') return identity;
-        if (physical === 'FIXED_LEN_BYTE_ARRAY' || physical === 'BYTE_ARRAY') return (raw) => minimalBytesToBigint(raw as Uint8Array);
+        if (physical === 'FIXED_LEN_BYTE_ARRAY' || physical === 'BYTE_ARRAY')
+          return (raw) => minimalBytesToBigint(raw as Uint8Array);
         throw mismatch(physical);
       }
       const length = fixedLength(type);
       if (length !== undefined) {
-        if (physical !== 'FIXED_LEN_BYTE_ARRAY' || element.type_length !== length) throw mismatch(`${physical}(${element.type_length ?? '?'})`);
+        if (physical !== 'FIXED_LEN_BYTE_ARRAY' || element.type_length !== length)
+          throw mismatch(`${physical}(${element.type_length ?? '?'})`);
         return identity;
       }
       throw mismatch(physical);
@@ -515,8 +563,12 @@ function scaleTime(from: TimeUnitName, to: TimeUnitName): Convert {
  */
 function defaultValue(type: IcebergType, json: unknown, path: string): unknown {
   if (json === null) return null;
-  const bad = () => new IcebergFormatError(`field '${path}' has an initial-default ${String(json)} that is not a valid ${describeType(type)}`);
-  if (typeof type !== 'string') throw new IcebergFormatError(`field '${path}': initial-default of ${type.type} types is not supported`);
+  const bad = () =>
+    new IcebergFormatError(
+      `field '${path}' has an initial-default ${String(json)} that is not a valid ${describeType(type)}`,
+    );
+  if (typeof type !== 'string')
+    throw new IcebergFormatError(`field '${path}': initial-default of ${type.type} types is not supported`);
   switch (type) {
     case 'boolean':
       if (typeof json !== 'boolean') throw bad();
@@ -550,7 +602,10 @@ function defaultValue(type: IcebergType, json: unknown, path: string): unknown {
     case 'timestamptz':
     case 'timestamp_ns':
     case 'timestamptz_ns': {
-      const match = typeof json === 'string' ? /^(.*T\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})?$/.exec(json) : null;
+      const match =
+        typeof json === 'string'
+          ? /^(.*T\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})?$/.exec(json)
+          : null;
       if (!match) throw bad();
       const [, whole, fraction = '', zone = 'Z'] = match;
       const ms = Date.parse(`${whole}${zone}`);
@@ -585,7 +640,12 @@ function defaultValue(type: IcebergType, json: unknown, path: string): unknown {
 const PARSERS = { timestampFromNanoseconds: (nanos: bigint) => nanos };
 const DECOMPRESSORS = { ...decompressors, ZSTD: zstdDecompress };
 
-async function readRange(file: AsyncBuffer, plan: ReadPlan, from: number, to: number): Promise<Record<string, unknown>[]> {
+async function readRange(
+  file: AsyncBuffer,
+  plan: ReadPlan,
+  from: number,
+  to: number,
+): Promise<Record<string, unknown>[]> {
   const count = to - from;
   let decoded: unknown[][] = [];
   if (plan.sources.length) {
@@ -603,7 +663,8 @@ async function readRange(file: AsyncBuffer, plan: ReadPlan, from: number, to: nu
         decoded = rows;
       },
     });
-    if (decoded.length !== count) throw new Error(`decoded ${decoded.length} rows where rows ${from}..${to} were expected`);
+    if (decoded.length !== count)
+      throw new Error(`decoded ${decoded.length} rows where rows ${from}..${to} were expected`);
   }
   const index = plan.columns.map((c) => (c.source === undefined ? -1 : plan.sources.indexOf(c.source)));
   const out = new Array<Record<string, unknown>>(count);

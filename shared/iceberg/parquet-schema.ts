@@ -54,15 +54,32 @@ function appendType(out: SchemaElement[], name: string, type: IcebergType, requi
   const repetition_type = required ? 'REQUIRED' : 'OPTIONAL';
   if (isStruct(type)) {
     const fields = type.fields.filter((f) => isStored(f.type));
-    if (!fields.length) throw new IcebergFormatError(`struct field '${name}' (id ${fieldId}) has no stored fields: Parquet cannot write an empty group`);
+    if (!fields.length)
+      throw new IcebergFormatError(
+        `struct field '${name}' (id ${fieldId}) has no stored fields: Parquet cannot write an empty group`,
+      );
     out.push({ name, repetition_type, num_children: fields.length, field_id: fieldId });
     for (const field of fields) appendType(out, parquetName(field.name), field.type, field.required, field.id);
   } else if (isList(type)) {
-    out.push({ name, repetition_type, num_children: 1, field_id: fieldId, converted_type: 'LIST', logical_type: { type: 'LIST' } });
+    out.push({
+      name,
+      repetition_type,
+      num_children: 1,
+      field_id: fieldId,
+      converted_type: 'LIST',
+      logical_type: { type: 'LIST' },
+    });
     out.push({ name: 'list', repetition_type: 'REPEATED', num_children: 1 });
     appendType(out, 'element', type.element, type.elementRequired, type.elementId);
   } else if (isMap(type)) {
-    out.push({ name, repetition_type, num_children: 1, field_id: fieldId, converted_type: 'MAP', logical_type: { type: 'MAP' } });
+    out.push({
+      name,
+      repetition_type,
+      num_children: 1,
+      field_id: fieldId,
+      converted_type: 'MAP',
+      logical_type: { type: 'MAP' },
+    });
     out.push({ name: 'key_value', repetition_type: 'REPEATED', num_children: 2 });
     appendType(out, 'key', type.key, true, type.keyId);
     appendType(out, 'value', type.value, type.valueRequired, type.valueId);
@@ -92,7 +109,11 @@ function primitiveElement(type: PrimitiveType): Omit<SchemaElement, 'name'> {
     case 'timestamp':
       return { type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' } };
     case 'timestamptz':
-      return { type: 'INT64', converted_type: 'TIMESTAMP_MICROS', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' } };
+      return {
+        type: 'INT64',
+        converted_type: 'TIMESTAMP_MICROS',
+        logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' },
+      };
     case 'timestamp_ns':
       return { type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'NANOS' } };
     case 'timestamptz_ns':
@@ -107,7 +128,12 @@ function primitiveElement(type: PrimitiveType): Omit<SchemaElement, 'name'> {
       const decimal = decimalOf(type);
       if (decimal) {
         const { precision, scale } = decimal;
-        const annotation = { converted_type: 'DECIMAL' as const, scale, precision, logical_type: { type: 'DECIMAL' as const, scale, precision } };
+        const annotation = {
+          converted_type: 'DECIMAL' as const,
+          scale,
+          precision,
+          logical_type: { type: 'DECIMAL' as const, scale, precision },
+        };
         if (precision <= 9) return { type: 'INT32', ...annotation };
         if (precision <= 18) return { type: 'INT64', ...annotation };
         return { type: 'FIXED_LEN_BYTE_ARRAY', type_length: decimalRequiredBytes(precision), ...annotation };

@@ -32,7 +32,15 @@ import type { ColumnSource } from 'hyparquet-writer';
 import { bareObject, isInheritedName, ownValue } from '../util/bare-object.ts';
 import { stringifyJson } from '../util/lossless-json.ts';
 import { uuidToBytes } from './conversions.ts';
-import { leafMetrics, metricsMaps, metricsModes, observeNull, type DataFileMetrics, type LeafMetrics, type MetricsMode } from './column-metrics.ts';
+import {
+  leafMetrics,
+  metricsMaps,
+  metricsModes,
+  observeNull,
+  type DataFileMetrics,
+  type LeafMetrics,
+  type MetricsMode,
+} from './column-metrics.ts';
 import { isStored, parquetName, parquetSchemaOf } from './parquet-schema.ts';
 import { zstdCompress, zstdReady } from './zstd.ts';
 import { decimalOf, fixedLength, IcebergFormatError, isList, isMap, isStruct, schemaToJson } from './schema.ts';
@@ -61,7 +69,10 @@ export class InvalidRowError extends Error {
   row = -1;
   /** The offending row object itself (callers that group rows can find it in their own input). */
   rowObject: unknown;
-  constructor(readonly field: string, problem: string) {
+  constructor(
+    readonly field: string,
+    problem: string,
+  ) {
     super(`field '${field}' ${problem}`);
     this.name = 'InvalidRowError';
   }
@@ -69,14 +80,21 @@ export class InvalidRowError extends Error {
 
 export const DEFAULT_ROW_GROUP_SIZE = 100_000;
 const CREATED_BY = 'floe version 0.1.0 (build hyparquet-writer 0.17.0)';
-const CODECS: Record<ParquetCompression, CompressionCodec> = { zstd: 'ZSTD', snappy: 'SNAPPY', gzip: 'GZIP', none: 'UNCOMPRESSED' };
+const CODECS: Record<ParquetCompression, CompressionCodec> = {
+  zstd: 'ZSTD',
+  snappy: 'SNAPPY',
+  gzip: 'GZIP',
+  none: 'UNCOMPRESSED',
+};
 
 /** Maps the table property `write.parquet.compression-codec` to a supported codec. */
 export function parseCompression(text: string): ParquetCompression {
   const codec = text.trim().toLowerCase();
   if (codec === 'uncompressed') return 'none';
   if (codec in CODECS) return codec as ParquetCompression;
-  throw new IcebergFormatError(`unsupported Parquet compression codec '${text}': expected zstd, snappy, gzip or uncompressed`);
+  throw new IcebergFormatError(
+    `unsupported Parquet compression codec '${text}': expected zstd, snappy, gzip or uncompressed`,
+  );
 }
 
 async function compressors(compression: ParquetCompression) {
@@ -89,13 +107,20 @@ async function compressors(compression: ParquetCompression) {
 }
 
 /** Encodes rows as a Parquet data file of `schema` and returns its bytes with the metrics of its `data_file` entry. */
-export async function writeDataFile(schema: Schema, rows: Record<string, unknown>[], options: WriteDataFileOptions = {}): Promise<WrittenDataFile> {
+export async function writeDataFile(
+  schema: Schema,
+  rows: Record<string, unknown>[],
+  options: WriteDataFileOptions = {},
+): Promise<WrittenDataFile> {
   const plan = compileSchema(schema, metricsModes(schema, options.metricsConfig));
   const columnData = layOutColumns(plan, rows);
   const { bytes, writer } = await encode(plan.elements, columnData, {
     compression: options.compression ?? 'zstd',
     rowGroupSize: options.rowGroupSize,
-    kvMetadata: [{ key: 'iceberg.schema', value: stringifyJson(schemaToJson(schema)) }, ...keyValues(options.keyValueMetadata)],
+    kvMetadata: [
+      { key: 'iceberg.schema', value: stringifyJson(schemaToJson(schema)) },
+      ...keyValues(options.keyValueMetadata),
+    ],
   });
   const columnSizes = new Map<number, number>();
   const splitOffsets: number[] = [];
@@ -104,12 +129,19 @@ export async function writeDataFile(schema: Schema, rows: Record<string, unknown
     if (first) splitOffsets.push(Number(first.file_offset));
     for (const chunk of group.columns) {
       const id = plan.leafIds.get(pathKey(chunk.meta_data?.path_in_schema ?? []));
-      if (id !== undefined) columnSizes.set(id, (columnSizes.get(id) ?? 0) + Number(chunk.meta_data?.total_compressed_size ?? 0n));
+      if (id !== undefined)
+        columnSizes.set(id, (columnSizes.get(id) ?? 0) + Number(chunk.meta_data?.total_compressed_size ?? 0n));
     }
   }
   return {
     bytes,
-    metrics: { recordCount: rows.length, fileSizeInBytes: bytes.byteLength, columnSizes, ...metricsMaps(plan.leaves), splitOffsets },
+    metrics: {
+      recordCount: rows.length,
+      fileSizeInBytes: bytes.byteLength,
+      columnSizes,
+      ...metricsMaps(plan.leaves),
+      splitOffsets,
+    },
   };
 }
 
@@ -118,7 +150,11 @@ export async function writeDataFile(schema: Schema, rows: Record<string, unknown
  * and returns the Parquet column values (top-level columns, named as in the Parquet schema) with the value/null/NaN
  * counts and bounds. Usable alone to check rows against a schema, or to feed another encoder.
  */
-export function layOutRows(schema: Schema, rows: Record<string, unknown>[], metricsConfig?: Record<string, string>): {
+export function layOutRows(
+  schema: Schema,
+  rows: Record<string, unknown>[],
+  metricsConfig?: Record<string, string>,
+): {
   columns: { name: string; data: unknown[] }[];
   metrics: Pick<DataFileMetrics, 'valueCounts' | 'nullValueCounts' | 'nanValueCounts' | 'lowerBounds' | 'upperBounds'>;
 } {
@@ -148,7 +184,11 @@ export function rowProblem(schema: Schema): (row: Record<string, unknown>) => st
  * The raw Parquet encode of the same rows with the same settings and no Iceberg machinery (no validation, no
  * metrics): the baseline that throughput benchmarks compare `writeDataFile` against.
  */
-export async function encodeParquetRaw(schema: Schema, rows: Record<string, unknown>[], options: Pick<WriteDataFileOptions, 'compression' | 'rowGroupSize'> = {}): Promise<Uint8Array> {
+export async function encodeParquetRaw(
+  schema: Schema,
+  rows: Record<string, unknown>[],
+  options: Pick<WriteDataFileOptions, 'compression' | 'rowGroupSize'> = {},
+): Promise<Uint8Array> {
   const elements = parquetSchemaOf(schema);
   const fields = schema.fields.filter((f) => isStored(f.type));
   const columnData = fields.map((field) => {
@@ -156,13 +196,21 @@ export async function encodeParquetRaw(schema: Schema, rows: Record<string, unkn
     for (let i = 0; i < rows.length; i++) data[i] = rows[i][field.name];
     return { name: parquetName(field.name), data };
   });
-  const { bytes } = await encode(elements, columnData, { compression: options.compression ?? 'zstd', rowGroupSize: options.rowGroupSize });
+  const { bytes } = await encode(elements, columnData, {
+    compression: options.compression ?? 'zstd',
+    rowGroupSize: options.rowGroupSize,
+  });
   return bytes;
 }
 
-async function encode(elements: SchemaElement[], columnData: ColumnSource[], options: { compression: ParquetCompression; rowGroupSize?: number; kvMetadata?: KeyValue[] }) {
+async function encode(
+  elements: SchemaElement[],
+  columnData: ColumnSource[],
+  options: { compression: ParquetCompression; rowGroupSize?: number; kvMetadata?: KeyValue[] },
+) {
   const rowGroupSize = options.rowGroupSize ?? DEFAULT_ROW_GROUP_SIZE;
-  if (!Number.isInteger(rowGroupSize) || rowGroupSize < 1) throw new RangeError(`rowGroupSize must be a positive integer, got ${rowGroupSize}`);
+  if (!Number.isInteger(rowGroupSize) || rowGroupSize < 1)
+    throw new RangeError(`rowGroupSize must be a positive integer, got ${rowGroupSize}`);
   const output = new ByteWriter(1 << 20);
   const writer = new ParquetWriter({
     writer: output,
@@ -216,12 +264,14 @@ interface SchemaPlan {
 function compileSchema(schema: Schema, modes: Map<number, MetricsMode>): SchemaPlan {
   const leaves: LeafMetrics[] = [];
   const context: Context = { modes, leaves };
-  const columns = schema.fields.filter((f) => isStored(f.type)).map((f) => ({
-    key: f.name,
-    name: parquetName(f.name),
-    field: compileField(context, f.name, f.type, f.required, f.id, false),
-    own: isInheritedName(f.name),
-  }));
+  const columns = schema.fields
+    .filter((f) => isStored(f.type))
+    .map((f) => ({
+      key: f.name,
+      name: parquetName(f.name),
+      field: compileField(context, f.name, f.type, f.required, f.id, false),
+      own: isInheritedName(f.name),
+    }));
   const elements = parquetSchemaOf(schema);
   return { columns, keys: new Set(schema.fields.map((f) => f.name)), leaves, elements, leafIds: leafIdsOf(elements) };
 }
@@ -231,26 +281,39 @@ interface Context {
   leaves: LeafMetrics[];
 }
 
-function compileField(context: Context, path: string, type: IcebergType, required: boolean, id: number, insideRepeated: boolean): FieldPlan {
+function compileField(
+  context: Context,
+  path: string,
+  type: IcebergType,
+  required: boolean,
+  id: number,
+  insideRepeated: boolean,
+): FieldPlan {
   const inner = compileValue(context, path, type, id, insideRepeated);
   const { leaves } = inner;
   const visit = required
     ? (value: unknown) => {
-      if (value === null || value === undefined) throw new InvalidRowError(path, 'is required but null');
-      return inner.visit(value);
-    }
-    : (value: unknown) => {
-      if (value === null || value === undefined) {
-        observeNull(leaves);
-        return null;
+        if (value === null || value === undefined) throw new InvalidRowError(path, 'is required but null');
+        return inner.visit(value);
       }
-      return inner.visit(value);
-    };
+    : (value: unknown) => {
+        if (value === null || value === undefined) {
+          observeNull(leaves);
+          return null;
+        }
+        return inner.visit(value);
+      };
   return { visit, leaves, transforms: inner.transforms };
 }
 
 /** A plan whose `visit` only ever sees non-null values. */
-function compileValue(context: Context, path: string, type: IcebergType, id: number, insideRepeated: boolean): FieldPlan {
+function compileValue(
+  context: Context,
+  path: string,
+  type: IcebergType,
+  id: number,
+  insideRepeated: boolean,
+): FieldPlan {
   if (isStruct(type)) return compileStruct(context, path, type.fields, insideRepeated);
   if (isList(type)) {
     const element = compileField(context, `${path}.element`, type.element, type.elementRequired, type.elementId, true);
@@ -296,12 +359,14 @@ function compileValue(context: Context, path: string, type: IcebergType, id: num
 }
 
 function compileStruct(context: Context, path: string, fields: Schema['fields'], insideRepeated: boolean): FieldPlan {
-  const children = fields.filter((f) => isStored(f.type)).map((f) => ({
-    key: f.name,
-    name: parquetName(f.name),
-    plan: compileField(context, `${path}.${f.name}`, f.type, f.required, f.id, insideRepeated),
-    own: isInheritedName(f.name),
-  }));
+  const children = fields
+    .filter((f) => isStored(f.type))
+    .map((f) => ({
+      key: f.name,
+      name: parquetName(f.name),
+      plan: compileField(context, `${path}.${f.name}`, f.type, f.required, f.id, insideRepeated),
+      own: isInheritedName(f.name),
+    }));
   const known = new Set(fields.map((f) => f.name));
   const leaves = children.flatMap((c) => c.plan.leaves);
   // An inherited name also forces a copy: the encoder reads struct values by name and must find own properties.
@@ -314,7 +379,8 @@ function compileStruct(context: Context, path: string, fields: Schema['fields'],
       return value;
     }
     const out = bareObject();
-    for (const child of children) out[child.name] = child.plan.visit(child.own ? ownValue(value, child.key) : value[child.key]);
+    for (const child of children)
+      out[child.name] = child.plan.visit(child.own ? ownValue(value, child.key) : value[child.key]);
     return out;
   };
   return { visit, leaves, transforms };
@@ -332,7 +398,13 @@ function checkKeys(value: Record<string, unknown>, known: Set<string>, path: str
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
-function compilePrimitive(context: Context, path: string, type: PrimitiveType, id: number, insideRepeated: boolean): FieldPlan {
+function compilePrimitive(
+  context: Context,
+  path: string,
+  type: PrimitiveType,
+  id: number,
+  insideRepeated: boolean,
+): FieldPlan {
   const leaf = leafMetrics(id, type, context.modes.get(id) ?? { kind: 'none' }, insideRepeated);
   context.leaves.push(leaf);
   const leaves = [leaf];
@@ -383,10 +455,14 @@ function compilePrimitive(context: Context, path: string, type: PrimitiveType, i
       const decimal = decimalOf(type);
       if (decimal) {
         const limit = 10n ** BigInt(decimal.precision);
-        return checked((v) => typeof v === 'bigint' && v < limit && v > -limit, `a bigint unscaled value of at most ${decimal.precision} digits`);
+        return checked(
+          (v) => typeof v === 'bigint' && v < limit && v > -limit,
+          `a bigint unscaled value of at most ${decimal.precision} digits`,
+        );
       }
       const length = fixedLength(type);
-      if (length !== undefined) return checked((v) => v instanceof Uint8Array && v.byteLength === length, `a Uint8Array of ${length} bytes`);
+      if (length !== undefined)
+        return checked((v) => v instanceof Uint8Array && v.byteLength === length, `a Uint8Array of ${length} bytes`);
       throw new IcebergFormatError(`field '${path}' has type '${type}', which cannot be written to Parquet`);
     }
   }
@@ -398,8 +474,14 @@ const isWellFormed = (text: string) => (text as unknown as { isWellFormed(): boo
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Map) &&
-    !(value instanceof Uint8Array) && !(value instanceof Date);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Map) &&
+    !(value instanceof Uint8Array) &&
+    !(value instanceof Date)
+  );
 }
 
 function describe(value: unknown): string {
@@ -408,8 +490,10 @@ function describe(value: unknown): string {
   if (value instanceof Uint8Array) return `a Uint8Array of ${value.byteLength} bytes`;
   if (value instanceof Map) return 'a Map';
   if (value instanceof Date) return 'a Date';
-  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
+  if (typeof value === 'string')
+    return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
+    return `${typeof value} ${String(value)}`;
   return typeof value;
 }
 

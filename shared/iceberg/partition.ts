@@ -3,7 +3,14 @@
  * equivalence.
  */
 import { indexById, IcebergFormatError, isPrimitive, isStruct } from './schema.ts';
-import { canTransform, parseTransform, toHumanString, transformFunction, transformResultType, transformToString } from './transforms.ts';
+import {
+  canTransform,
+  parseTransform,
+  toHumanString,
+  transformFunction,
+  transformResultType,
+  transformToString,
+} from './transforms.ts';
 import type { NestedField, PartitionSpec, PartitionValues, PrimitiveType, Schema, StructType } from './types.ts';
 import { ownValue } from '../util/bare-object.ts';
 
@@ -18,8 +25,10 @@ export function isUnpartitioned(spec: PartitionSpec): boolean {
 /** The primitive type of a partition field's source column. */
 export function sourceTypeOf(schema: Schema, sourceId: number): PrimitiveType {
   const source = indexById(schema).get(sourceId);
-  if (!source) throw new IcebergFormatError(`partition source field id ${sourceId} is not in schema ${schema.schemaId}`);
-  if (!isPrimitive(source.type)) throw new IcebergFormatError(`partition source field '${source.path.join('.')}' is not a primitive`);
+  if (!source)
+    throw new IcebergFormatError(`partition source field id ${sourceId} is not in schema ${schema.schemaId}`);
+  if (!isPrimitive(source.type))
+    throw new IcebergFormatError(`partition source field '${source.path.join('.')}' is not a primitive`);
   return source.type;
 }
 
@@ -57,7 +66,8 @@ function compilePartitioner(spec: PartitionSpec, schema: Schema): Partitioner {
   const index = indexById(schema);
   const getters = spec.fields.map((field) => {
     const source = index.get(field.sourceId);
-    if (!source) throw new IcebergFormatError(`partition field '${field.name}': source id ${field.sourceId} not in schema`);
+    if (!source)
+      throw new IcebergFormatError(`partition field '${field.name}': source id ${field.sourceId} not in schema`);
     assertStructPath(schema, source.path);
     const sourceType = sourceTypeOf(schema, field.sourceId);
     const apply = transformFunction(field.transform, sourceType);
@@ -92,7 +102,9 @@ function assertStructPath(schema: Schema, path: string[]): void {
  */
 export function partitionPath(spec: PartitionSpec, schema: Schema, values: PartitionValues): string {
   if (values.length !== spec.fields.length) {
-    throw new IcebergFormatError(`partition tuple has ${values.length} values, spec ${spec.specId} has ${spec.fields.length} fields`);
+    throw new IcebergFormatError(
+      `partition tuple has ${values.length} values, spec ${spec.specId} has ${spec.fields.length} fields`,
+    );
   }
   return spec.fields
     .map((field, i) => {
@@ -117,8 +129,11 @@ export function specsEquivalent(a: PartitionSpec, b: PartitionSpec): boolean {
   if (a.fields.length !== b.fields.length) return false;
   return a.fields.every((field, i) => {
     const other = b.fields[i];
-    return field.sourceId === other.sourceId && field.name === other.name
-      && transformToString(parseTransform(field.transform)) === transformToString(parseTransform(other.transform));
+    return (
+      field.sourceId === other.sourceId &&
+      field.name === other.name &&
+      transformToString(parseTransform(field.transform)) === transformToString(parseTransform(other.transform))
+    );
   });
 }
 
@@ -126,11 +141,14 @@ export function specsEquivalent(a: PartitionSpec, b: PartitionSpec): boolean {
 export function validateSpec(spec: PartitionSpec, schema: Schema): void {
   const names = new Set<string>();
   for (const field of spec.fields) {
-    if (names.has(field.name)) throw new IcebergFormatError(`spec ${spec.specId}: duplicate partition field name '${field.name}'`);
+    if (names.has(field.name))
+      throw new IcebergFormatError(`spec ${spec.specId}: duplicate partition field name '${field.name}'`);
     names.add(field.name);
     const sourceType = sourceTypeOf(schema, field.sourceId);
     if (!canTransform(field.transform, sourceType)) {
-      throw new IcebergFormatError(`spec ${spec.specId}: field '${field.name}': transform '${field.transform}' cannot apply to ${sourceType}`);
+      throw new IcebergFormatError(
+        `spec ${spec.specId}: field '${field.name}': transform '${field.transform}' cannot apply to ${sourceType}`,
+      );
     }
   }
 }

@@ -34,13 +34,20 @@ export interface BinPackSettings {
 }
 
 export const BIN_PACK_OPTIONS = [
-  'target-file-size-bytes', 'min-file-size-bytes', 'max-file-size-bytes', 'min-input-files', 'max-file-group-size-bytes',
-  'delete-file-threshold', 'delete-ratio-threshold', 'rewrite-all',
+  'target-file-size-bytes',
+  'min-file-size-bytes',
+  'max-file-size-bytes',
+  'min-input-files',
+  'max-file-group-size-bytes',
+  'delete-file-threshold',
+  'delete-ratio-threshold',
+  'rewrite-all',
 ] as const;
 
 function positive(name: string, text: string): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new ValidationError(`${name}='${text}' is not a non-negative number`);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0)
+    throw new ValidationError(`${name}='${text}' is not a non-negative number`);
   return value;
 }
 
@@ -48,13 +55,22 @@ function positive(name: string, text: string): number {
  * Settings from the table (`write.target-file-size-bytes`, default 512 MiB) and explicit options, with Iceberg's
  * defaults: min 75 % and max 180 % of the target, 5 input files, 100 GiB groups, delete ratio 0.3.
  */
-export function binPackSettings(metadata: TableMetadata, options: Partial<Record<(typeof BIN_PACK_OPTIONS)[number], string>> = {}): BinPackSettings {
+export function binPackSettings(
+  metadata: TableMetadata,
+  options: Partial<Record<(typeof BIN_PACK_OPTIONS)[number], string>> = {},
+): BinPackSettings {
   const unknown = Object.keys(options).filter((k) => !(BIN_PACK_OPTIONS as readonly string[]).includes(k));
-  if (unknown.length) throw new ValidationError(`unknown rewrite option(s) ${unknown.join(', ')}; known: ${BIN_PACK_OPTIONS.join(', ')}`);
+  if (unknown.length)
+    throw new ValidationError(`unknown rewrite option(s) ${unknown.join(', ')}; known: ${BIN_PACK_OPTIONS.join(', ')}`);
   const tableTarget = metadata.properties[TARGET_FILE_SIZE_PROPERTY];
-  const target = options['target-file-size-bytes'] !== undefined ? positive('target-file-size-bytes', options['target-file-size-bytes'])
-    : tableTarget !== undefined ? positive(TARGET_FILE_SIZE_PROPERTY, tableTarget) : DEFAULT_TARGET_FILE_SIZE;
-  const read = (name: (typeof BIN_PACK_OPTIONS)[number], fallback: number) => (options[name] === undefined ? fallback : positive(name, options[name]!));
+  const target =
+    options['target-file-size-bytes'] !== undefined
+      ? positive('target-file-size-bytes', options['target-file-size-bytes'])
+      : tableTarget !== undefined
+        ? positive(TARGET_FILE_SIZE_PROPERTY, tableTarget)
+        : DEFAULT_TARGET_FILE_SIZE;
+  const read = (name: (typeof BIN_PACK_OPTIONS)[number], fallback: number) =>
+    options[name] === undefined ? fallback : positive(name, options[name]!);
   const settings: BinPackSettings = {
     'target-file-size-bytes': target,
     'min-file-size-bytes': read('min-file-size-bytes', Math.floor(target * 0.75)),
@@ -66,7 +82,9 @@ export function binPackSettings(metadata: TableMetadata, options: Partial<Record
     'rewrite-all': (options['rewrite-all'] ?? 'false').trim().toLowerCase() === 'true',
   };
   if (!(settings['min-file-size-bytes'] <= target && target <= settings['max-file-size-bytes'])) {
-    throw new ValidationError(`rewrite sizes must satisfy min ≤ target ≤ max, got ${settings['min-file-size-bytes']} / ${target} / ${settings['max-file-size-bytes']}`);
+    throw new ValidationError(
+      `rewrite sizes must satisfy min ≤ target ≤ max, got ${settings['min-file-size-bytes']} / ${target} / ${settings['max-file-size-bytes']}`,
+    );
   }
   if (settings['min-input-files'] < 1) throw new ValidationError('min-input-files must be at least 1');
   return settings;
@@ -106,18 +124,23 @@ function partitionLabel(metadata: TableMetadata, task: FileScanTask): string {
 }
 
 function partitionGroupKey(task: FileScanTask): string {
-  return `${task.spec.specId}:${stringifyJson(task.file.partition.map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v ?? null)))}`;
+  return `${task.spec.specId}:${stringifyJson(task.file.partition.map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : (v ?? null))))}`;
 }
 
 /** Deleted-row share known from file-scoped position deletes (Java `tooHighDeleteRatio`). */
 function deleteRatio(task: FileScanTask): number {
   if (!task.deletes.length || task.file.recordCount === 0) return 0;
-  const known = task.deletes.filter((d) => d.file.referencedDataFile === task.file.filePath).reduce((sum, d) => sum + d.file.recordCount, 0);
+  const known = task.deletes
+    .filter((d) => d.file.referencedDataFile === task.file.filePath)
+    .reduce((sum, d) => sum + d.file.recordCount, 0);
   return Math.min(known, task.file.recordCount) / task.file.recordCount;
 }
 
 function tooManyDeletes(task: FileScanTask, s: BinPackSettings): boolean {
-  return task.deletes.length >= s['delete-file-threshold'] || (task.deletes.length > 0 && deleteRatio(task) >= s['delete-ratio-threshold']);
+  return (
+    task.deletes.length >= s['delete-file-threshold'] ||
+    (task.deletes.length > 0 && deleteRatio(task) >= s['delete-ratio-threshold'])
+  );
 }
 
 /** Why floe cannot rewrite this partition's files itself (it reads and applies Parquet files only), or undefined. */
@@ -126,7 +149,8 @@ function unsupported(tasks: FileScanTask[]): string | undefined {
   if (data) return `data file ${data.file.filePath} is ${data.file.fileFormat}, not Parquet`;
   for (const task of tasks) {
     const del = task.deletes.find((d) => d.file.fileFormat.toUpperCase() !== 'PARQUET');
-    if (del) return `delete file ${del.file.filePath} is ${del.file.fileFormat}: its deletes cannot be applied while rewriting`;
+    if (del)
+      return `delete file ${del.file.filePath} is ${del.file.fileFormat}: its deletes cannot be applied while rewriting`;
   }
   return undefined;
 }
@@ -168,12 +192,20 @@ function packGroups(tasks: FileScanTask[], maxBytes: number): FileScanTask[][] {
 
 function worthRewriting(tasks: FileScanTask[], bytes: number, s: BinPackSettings): boolean {
   const n = tasks.length;
-  return (n > 1 && n >= s['min-input-files']) || (n > 1 && bytes > s['target-file-size-bytes'])
-    || bytes > s['max-file-size-bytes'] || tasks.some((t) => tooManyDeletes(t, s)) || (s['rewrite-all'] && n > 0);
+  return (
+    (n > 1 && n >= s['min-input-files']) ||
+    (n > 1 && bytes > s['target-file-size-bytes']) ||
+    bytes > s['max-file-size-bytes'] ||
+    tasks.some((t) => tooManyDeletes(t, s)) ||
+    (s['rewrite-all'] && n > 0)
+  );
 }
 
 /** Plans the rewrite of a branch head (default `main`): the file groups worth rewriting and the partitions skipped. */
-export async function planRewriteDataFiles(metadata: TableMetadata, options: { io: FileIO; settings?: BinPackSettings; ref?: string }): Promise<RewritePlan> {
+export async function planRewriteDataFiles(
+  metadata: TableMetadata,
+  options: { io: FileIO; settings?: BinPackSettings; ref?: string },
+): Promise<RewritePlan> {
   const settings = options.settings ?? binPackSettings(metadata);
   const scan = await planScan(metadata, { io: options.io, ref: options.ref ?? 'main' });
   const byPartition = new Map<string, FileScanTask[]>();
@@ -184,13 +216,22 @@ export async function planRewriteDataFiles(metadata: TableMetadata, options: { i
     byPartition.set(key, list);
   }
   const plan: RewritePlan = {
-    scan, settings, groups: [], skipped: [],
-    liveFiles: scan.tasks.length, liveBytes: scan.tasks.reduce((s, t) => s + t.file.fileSizeInBytes, 0),
+    scan,
+    settings,
+    groups: [],
+    skipped: [],
+    liveFiles: scan.tasks.length,
+    liveBytes: scan.tasks.reduce((s, t) => s + t.file.fileSizeInBytes, 0),
   };
   for (const tasks of byPartition.values()) {
     const partition = partitionLabel(metadata, tasks[0]);
-    const candidates = tasks.filter((t) => settings['rewrite-all'] || t.file.fileSizeInBytes < settings['min-file-size-bytes']
-      || t.file.fileSizeInBytes > settings['max-file-size-bytes'] || tooManyDeletes(t, settings));
+    const candidates = tasks.filter(
+      (t) =>
+        settings['rewrite-all'] ||
+        t.file.fileSizeInBytes < settings['min-file-size-bytes'] ||
+        t.file.fileSizeInBytes > settings['max-file-size-bytes'] ||
+        tooManyDeletes(t, settings),
+    );
     if (!candidates.length) continue;
     const reason = unsupported(candidates);
     if (reason) {
@@ -202,8 +243,12 @@ export async function planRewriteDataFiles(metadata: TableMetadata, options: { i
       if (!worthRewriting(group, inputBytes, settings)) continue;
       const estimatedBytes = group.reduce((s, t) => s + dataBytes(t.file), 0);
       plan.groups.push({
-        partition, tasks: group, inputBytes, inputRecords: group.reduce((s, t) => s + t.file.recordCount, 0),
-        estimatedBytes, outputFiles: expectedOutputFiles(estimatedBytes, settings),
+        partition,
+        tasks: group,
+        inputBytes,
+        inputRecords: group.reduce((s, t) => s + t.file.recordCount, 0),
+        estimatedBytes,
+        outputFiles: expectedOutputFiles(estimatedBytes, settings),
       });
     }
   }
@@ -216,11 +261,17 @@ export async function planRewriteDataFiles(metadata: TableMetadata, options: { i
  * file start from the planned estimate and follow the bytes per row actually written; a file that comes out below
  * the minimum size while rows remain is taken back and written again with more rows.
  */
-export async function rewriteFileGroup(io: FileIO, metadata: TableMetadata, plan: RewritePlan, group: FileGroup): Promise<DataFile[]> {
+export async function rewriteFileGroup(
+  io: FileIO,
+  metadata: TableMetadata,
+  plan: RewritePlan,
+  group: FileGroup,
+): Promise<DataFile[]> {
   const minBytes = plan.settings['min-file-size-bytes'];
   let remaining = group.inputRecords;
   let bytesPerRow = group.estimatedBytes / Math.max(1, group.inputRecords);
-  const rowsPerFile = () => Math.max(1, Math.ceil(remaining / expectedOutputFiles(remaining * bytesPerRow, plan.settings)));
+  const rowsPerFile = () =>
+    Math.max(1, Math.ceil(remaining / expectedOutputFiles(remaining * bytesPerRow, plan.settings)));
   let limit = rowsPerFile();
   const written: DataFile[] = [];
   let buffer: Record<string, unknown>[] = [];
@@ -265,14 +316,22 @@ export interface ReplaceOptions {
 }
 
 /** The commit-path update that swaps the groups' files for the rewritten ones, validated against the planned snapshot. */
-export function replaceDataFiles(plan: RewritePlan, groups: FileGroup[], added: DataFile[], options: ReplaceOptions): TableUpdate {
+export function replaceDataFiles(
+  plan: RewritePlan,
+  groups: FileGroup[],
+  added: DataFile[],
+  options: ReplaceOptions,
+): TableUpdate {
   const snapshot = plan.scan.snapshot;
   if (!snapshot) throw new ValidationError('nothing to replace: the planned table has no snapshot');
   if (added.some((f) => f.content !== FileContent.DATA)) throw new ValidationError('a rewrite adds data files only');
   return rewriteFiles({
-    io: options.io, operation: 'replace',
-    deleted: groups.flatMap((g) => g.tasks.map((t) => t.file.filePath)), added,
-    validateFromSnapshotId: snapshot.snapshotId, dataSequenceNumber: snapshot.sequenceNumber,
+    io: options.io,
+    operation: 'replace',
+    deleted: groups.flatMap((g) => g.tasks.map((t) => t.file.filePath)),
+    added,
+    validateFromSnapshotId: snapshot.snapshotId,
+    dataSequenceNumber: snapshot.sequenceNumber,
     ...(options.carrySummaryPrefixes ? { carrySummaryPrefixes: options.carrySummaryPrefixes } : {}),
     ...(options.summary ? { summary: options.summary } : {}),
     ...(options.now ? { now: options.now } : {}),

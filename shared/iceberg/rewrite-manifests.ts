@@ -42,7 +42,8 @@ export interface ManifestRewrite {
 export function manifestTargetSize(metadata: TableMetadata): number {
   const text = metadata.properties[MANIFEST_TARGET_SIZE_PROPERTY];
   const value = text === undefined ? DEFAULT_MANIFEST_TARGET_SIZE : Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new ValidationError(`table property ${MANIFEST_TARGET_SIZE_PROPERTY}='${text}' is not a positive number`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new ValidationError(`table property ${MANIFEST_TARGET_SIZE_PROPERTY}='${text}' is not a positive number`);
   return value;
 }
 
@@ -59,14 +60,20 @@ export function smallManifests(manifests: ManifestFile[], targetSizeBytes: numbe
 }
 
 function partitionOrder(entry: ManifestEntry): string {
-  return stringifyJson(entry.dataFile.partition.map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v ?? null)));
+  return stringifyJson(
+    entry.dataFile.partition.map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : (v ?? null))),
+  );
 }
-
 
 /** Writes the merged manifests of one spec's small manifests. */
 async function mergeManifests(
-  options: RewriteManifestsOptions, base: TableMetadata, group: ManifestFile[], target: number,
-  snapshotId: bigint, commitId: string, counter: { n: number },
+  options: RewriteManifestsOptions,
+  base: TableMetadata,
+  group: ManifestFile[],
+  target: number,
+  snapshotId: bigint,
+  commitId: string,
+  counter: { n: number },
 ): Promise<{ written: ManifestFile[]; entries: number }> {
   const live: ManifestEntry[] = [];
   let totalEntries = 0;
@@ -75,7 +82,13 @@ async function mergeManifests(
     totalEntries += entries.length;
     for (const e of entries) {
       if (e.status === EntryStatus.DELETED) continue;
-      live.push({ status: EntryStatus.EXISTING, snapshotId: e.snapshotId, sequenceNumber: e.sequenceNumber, fileSequenceNumber: e.fileSequenceNumber, dataFile: e.dataFile });
+      live.push({
+        status: EntryStatus.EXISTING,
+        snapshotId: e.snapshotId,
+        sequenceNumber: e.sequenceNumber,
+        fileSequenceNumber: e.fileSequenceNumber,
+        dataFile: e.dataFile,
+      });
     }
   }
   const order = new Map(live.map((e) => [e, partitionOrder(e)]));
@@ -91,7 +104,17 @@ async function mergeManifests(
     const bytes = writeManifest({ spec, schema, formatVersion: 2, content: ManifestContent.DATA, entries, snapshotId });
     const path = `${metadataDir(base)}/${commitId}-m${counter.n++}.avro`;
     await options.io.write(path, bytes);
-    written.push(summarizeManifest({ path, length: bytes.byteLength, spec, schema, content: ManifestContent.DATA, snapshotId, entries }));
+    written.push(
+      summarizeManifest({
+        path,
+        length: bytes.byteLength,
+        spec,
+        schema,
+        content: ManifestContent.DATA,
+        snapshotId,
+        entries,
+      }),
+    );
   }
   return { written, entries: live.length };
 }
@@ -126,7 +149,12 @@ export function rewriteManifests(options: RewriteManifestsOptions): TableUpdate 
     if (!planned.replaced.length) return base;
     const summary = {
       ...buildSummary({
-        operation: 'replace', added: [], removed: [], previous: parent, carryPrefixes: options.carrySummaryPrefixes, properties: options.summary,
+        operation: 'replace',
+        added: [],
+        removed: [],
+        previous: parent,
+        carryPrefixes: options.carrySummaryPrefixes,
+        properties: options.summary,
         ...(options.carrySummaryPrefixes ? { carryFrom: ancestors(base, parent?.snapshotId) } : {}),
       }),
       'manifests-created': String(planned.written.length),
@@ -134,6 +162,17 @@ export function rewriteManifests(options: RewriteManifestsOptions): TableUpdate 
       'manifests-replaced': String(planned.replaced.length),
       'entries-processed': String(planned.entries),
     };
-    return finishSnapshot(options.io, base, branch, parent, snapshotId, commitId, attempt, [...planned.written, ...kept], summary, now());
+    return finishSnapshot(
+      options.io,
+      base,
+      branch,
+      parent,
+      snapshotId,
+      commitId,
+      attempt,
+      [...planned.written, ...kept],
+      summary,
+      now(),
+    );
   };
 }

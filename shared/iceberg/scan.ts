@@ -5,21 +5,42 @@
  */
 import type { FileIO } from '../storage/file-io.ts';
 import {
-  alwaysTrue, bind, evaluate, fileStats, mightMatch, summaryStats,
-  type BoundExpression, type BoundRef, type ColumnStats, type ComparisonOp, type Expression,
+  alwaysTrue,
+  bind,
+  evaluate,
+  fileStats,
+  mightMatch,
+  summaryStats,
+  type BoundExpression,
+  type BoundRef,
+  type ColumnStats,
+  type ComparisonOp,
+  type Expression,
 } from './expressions.ts';
 import { currentSchema, schemaForSnapshot, snapshotById, snapshotForRef, specById } from './metadata.ts';
 import { NAME_MAPPING_PROPERTY, parseNameMapping } from './name-mapping.ts';
 import {
-  DELETE_FILE_PATH_FIELD_ID, DELETE_FILE_POS_FIELD_ID, ROW_POSITION_FIELD_ID, readDataFile, readDataFileBatches,
+  DELETE_FILE_PATH_FIELD_ID,
+  DELETE_FILE_POS_FIELD_ID,
+  ROW_POSITION_FIELD_ID,
+  readDataFile,
+  readDataFileBatches,
 } from './parquet-reader.ts';
 import { partitionType } from './partition.ts';
 import { IcebergFormatError, indexById } from './schema.ts';
 import { readManifestEntries, readManifestFiles } from './snapshot.ts';
 import { parseTransform, projectComparison, type Comparison } from './transforms.ts';
 import {
-  EntryStatus, FileContent, ManifestContent,
-  type DataFile, type NestedField, type PartitionSpec, type PrimitiveType, type Schema, type Snapshot, type TableMetadata,
+  EntryStatus,
+  FileContent,
+  ManifestContent,
+  type DataFile,
+  type NestedField,
+  type PartitionSpec,
+  type PrimitiveType,
+  type Schema,
+  type Snapshot,
+  type TableMetadata,
 } from './types.ts';
 import { bareObject } from '../util/bare-object.ts';
 
@@ -57,14 +78,25 @@ export interface ScanPlan {
 }
 
 const OPS: Record<Exclude<ComparisonOp, 'notEq'>, Comparison> = { eq: '=', lt: '<', ltEq: '<=', gt: '>', gtEq: '>=' };
-const BACK: Record<Comparison, Exclude<ComparisonOp, 'notEq'>> = { '=': 'eq', '<': 'lt', '<=': 'ltEq', '>': 'gt', '>=': 'gtEq' };
+const BACK: Record<Comparison, Exclude<ComparisonOp, 'notEq'>> = {
+  '=': 'eq',
+  '<': 'lt',
+  '<=': 'ltEq',
+  '>': 'gt',
+  '>=': 'gtEq',
+};
 
 /** Inclusive projection of a row filter onto a spec's partition values (refs become partition fields). */
 export function projectFilter(expr: BoundExpression, spec: PartitionSpec, schema: Schema): BoundExpression {
   const resultTypes = new Map(partitionType(spec, schema).fields.map((f) => [f.id, f.type as PrimitiveType]));
-  const partitionRef = (fieldId: number, name: string): BoundRef => ({ id: fieldId, name, type: resultTypes.get(fieldId)! });
+  const partitionRef = (fieldId: number, name: string): BoundRef => ({
+    id: fieldId,
+    name,
+    type: resultTypes.get(fieldId)!,
+  });
   const fieldsOf = (sourceId: number) => spec.fields.filter((f) => f.sourceId === sourceId);
-  const conjunction = (args: BoundExpression[]): BoundExpression => (args.length ? { op: 'and', args } : { op: 'true' });
+  const conjunction = (args: BoundExpression[]): BoundExpression =>
+    args.length ? { op: 'and', args } : { op: 'true' };
 
   const project = (e: BoundExpression): BoundExpression => {
     switch (e.op) {
@@ -75,7 +107,11 @@ export function projectFilter(expr: BoundExpression, spec: PartitionSpec, schema
       case 'isNull':
       case 'notNull':
         // every transform maps null to null and non-null to non-null
-        return conjunction(fieldsOf(e.ref.id).filter((f) => parseTransform(f.transform).kind !== 'void').map((f) => ({ op: e.op, ref: partitionRef(f.fieldId, f.name) })));
+        return conjunction(
+          fieldsOf(e.ref.id)
+            .filter((f) => parseTransform(f.transform).kind !== 'void')
+            .map((f) => ({ op: e.op, ref: partitionRef(f.fieldId, f.name) })),
+        );
       case 'eq':
       case 'lt':
       case 'ltEq':
@@ -84,7 +120,8 @@ export function projectFilter(expr: BoundExpression, spec: PartitionSpec, schema
         const out: BoundExpression[] = [];
         for (const f of fieldsOf(e.ref.id)) {
           const projected = projectComparison(f.transform, e.ref.type, OPS[e.op], e.value);
-          if (projected) out.push({ op: BACK[projected.op], ref: partitionRef(f.fieldId, f.name), value: projected.value });
+          if (projected)
+            out.push({ op: BACK[projected.op], ref: partitionRef(f.fieldId, f.name), value: projected.value });
         }
         return conjunction(out);
       }
@@ -104,8 +141,12 @@ function partitionKey(file: DataFile): string {
 
 /** Plans a scan: the live data files that may match, each with the delete files that apply to it. */
 export async function planScan(metadata: TableMetadata, options: ScanOptions): Promise<ScanPlan> {
-  const snapshot = options.snapshotId !== undefined ? snapshotById(metadata, options.snapshotId) : snapshotForRef(metadata, options.ref ?? 'main');
-  if (options.snapshotId !== undefined && !snapshot) throw new IcebergFormatError(`table has no snapshot ${options.snapshotId}`);
+  const snapshot =
+    options.snapshotId !== undefined
+      ? snapshotById(metadata, options.snapshotId)
+      : snapshotForRef(metadata, options.ref ?? 'main');
+  if (options.snapshotId !== undefined && !snapshot)
+    throw new IcebergFormatError(`table has no snapshot ${options.snapshotId}`);
   const schema = options.snapshotId !== undefined ? schemaForSnapshot(metadata, snapshot) : currentSchema(metadata);
   const filter = bind(options.filter ?? alwaysTrue, schema);
   const plan: ScanPlan = { snapshot, schema, tasks: [], filter, prunedFiles: 0 };
@@ -142,7 +183,10 @@ export async function planScan(metadata: TableMetadata, options: ScanOptions): P
         deletes.push({ file, sequenceNumber });
         continue;
       }
-      if (!partitionMightMatch(projectionFor(spec.specId), spec, schema, file) || !mightMatch(filter, fileStats(file))) {
+      if (
+        !partitionMightMatch(projectionFor(spec.specId), spec, schema, file) ||
+        !mightMatch(filter, fileStats(file))
+      ) {
         plan.prunedFiles++;
         continue;
       }
@@ -162,7 +206,13 @@ function partitionMightMatch(projected: BoundExpression, spec: PartitionSpec, sc
     if (index < 0) return undefined;
     const value = file.partition[index];
     const isNull = value === null || value === undefined;
-    return { lower: isNull ? undefined : value, upper: isNull ? undefined : value, mayHaveNull: isNull, mayHaveNonNull: !isNull, mayHaveNaN: typeof value === 'number' && Number.isNaN(value) };
+    return {
+      lower: isNull ? undefined : value,
+      upper: isNull ? undefined : value,
+      mayHaveNull: isNull,
+      mayHaveNonNull: !isNull,
+      mayHaveNaN: typeof value === 'number' && Number.isNaN(value),
+    };
   });
 }
 
@@ -193,7 +243,15 @@ const POSITION_DELETE_SCHEMA: Schema = {
 const ROW_POSITION: NestedField = { id: ROW_POSITION_FIELD_ID, name: '_pos', required: true, type: 'long' };
 
 function keyOf(values: unknown[]): string {
-  return values.map((v) => (v instanceof Uint8Array ? `b:${Buffer.from(v).toString('hex')}` : v === null || v === undefined ? '∅' : `${typeof v}:${String(v)}`)).join('\u0000');
+  return values
+    .map((v) =>
+      v instanceof Uint8Array
+        ? `b:${Buffer.from(v).toString('hex')}`
+        : v === null || v === undefined
+          ? '∅'
+          : `${typeof v}:${String(v)}`,
+    )
+    .join('\u0000');
 }
 
 /** Reads delete files once per scan and answers "is this row deleted?" per data file. */
@@ -205,7 +263,11 @@ function deleteIndex(io: FileIO, schema: Schema) {
   const positions = (file: DataFile) => {
     let loaded = positionFiles.get(file.filePath);
     if (!loaded) {
-      loaded = readDataFile(io, { location: file.filePath, schema: POSITION_DELETE_SCHEMA, fileSize: file.fileSizeInBytes }).then((rows) => {
+      loaded = readDataFile(io, {
+        location: file.filePath,
+        schema: POSITION_DELETE_SCHEMA,
+        fileSize: file.fileSizeInBytes,
+      }).then((rows) => {
         const byPath = new Map<string, Set<bigint>>();
         for (const row of rows) {
           const path = row.file_path as string;
@@ -227,11 +289,17 @@ function deleteIndex(io: FileIO, schema: Schema) {
       if (!ids.length) throw new IcebergFormatError(`equality delete file ${file.filePath} has no equality_ids`);
       const fields = ids.map((id) => {
         const field = fieldsById.get(id)?.field;
-        if (!field) throw new IcebergFormatError(`equality delete file ${file.filePath}: field id ${id} is not a column of the table`);
+        if (!field)
+          throw new IcebergFormatError(
+            `equality delete file ${file.filePath}: field id ${id} is not a column of the table`,
+          );
         return { ...field, required: false };
       });
-      loaded = readDataFile(io, { location: file.filePath, schema: { type: 'struct', schemaId: 0, fields }, fileSize: file.fileSizeInBytes })
-        .then((rows) => ({ ids, keys: new Set(rows.map((row) => keyOf(fields.map((f) => row[f.name])))) }));
+      loaded = readDataFile(io, {
+        location: file.filePath,
+        schema: { type: 'struct', schemaId: 0, fields },
+        fileSize: file.fileSizeInBytes,
+      }).then((rows) => ({ ids, keys: new Set(rows.map((row) => keyOf(fields.map((f) => row[f.name])))) }));
       equalityFiles.set(file.filePath, loaded);
     }
     return loaded;
@@ -259,13 +327,20 @@ function deleteIndex(io: FileIO, schema: Schema) {
 }
 
 /** Scans a table: rows in batches (one row group at a time), deletes applied, filter evaluated, columns projected. */
-export async function* scanBatches(metadata: TableMetadata, options: ScanOptions): AsyncGenerator<Record<string, unknown>[]> {
+export async function* scanBatches(
+  metadata: TableMetadata,
+  options: ScanOptions,
+): AsyncGenerator<Record<string, unknown>[]> {
   const plan = await planScan(metadata, options);
   yield* readTasks(plan, metadata, options);
 }
 
 /** Reads planned tasks (used by scans and by maintenance, which rewrites exactly what it planned). */
-export async function* readTasks(plan: ScanPlan, metadata: TableMetadata, options: Pick<ScanOptions, 'io' | 'columns'>): AsyncGenerator<Record<string, unknown>[]> {
+export async function* readTasks(
+  plan: ScanPlan,
+  metadata: TableMetadata,
+  options: Pick<ScanOptions, 'io' | 'columns'>,
+): AsyncGenerator<Record<string, unknown>[]> {
   const { schema, filter } = plan;
   const wanted = options.columns ?? schema.fields.map((f) => f.name);
   for (const name of wanted) {
@@ -284,7 +359,10 @@ export async function* readTasks(plan: ScanPlan, metadata: TableMetadata, option
     const readSchema: Schema = { ...schema, fields: deletes.needsPosition ? [...fields, ROW_POSITION] : fields };
     const constants = identityConstants(task, schema);
     for await (const batch of readDataFileBatches(options.io, {
-      location: task.file.filePath, schema: readSchema, fileSize: task.file.fileSizeInBytes, constants,
+      location: task.file.filePath,
+      schema: readSchema,
+      fileSize: task.file.fileSizeInBytes,
+      constants,
       ...(nameMapping ? { nameMapping } : {}),
     })) {
       const out: Record<string, unknown>[] = [];
@@ -303,7 +381,8 @@ export async function* readTasks(plan: ScanPlan, metadata: TableMetadata, option
 const nameCache = new WeakMap<Schema, Map<number, string>>();
 function fieldName(schema: Schema, id: number): string {
   let names = nameCache.get(schema);
-  if (!names) nameCache.set(schema, (names = new Map([...indexById(schema)].map(([fid, f]) => [fid, f.path.join('.')]))));
+  if (!names)
+    nameCache.set(schema, (names = new Map([...indexById(schema)].map(([fid, f]) => [fid, f.path.join('.')]))));
   return names.get(id)!;
 }
 
@@ -317,13 +396,17 @@ function collectRefs(expr: BoundExpression, into: Set<string>): void {
 function identityConstants(task: FileScanTask, schema: Schema): Map<number, unknown> {
   const constants = new Map<number, unknown>();
   task.spec.fields.forEach((f, i) => {
-    if (parseTransform(f.transform).kind === 'identity' && indexById(schema).has(f.sourceId)) constants.set(f.sourceId, task.file.partition[i]);
+    if (parseTransform(f.transform).kind === 'identity' && indexById(schema).has(f.sourceId))
+      constants.set(f.sourceId, task.file.partition[i]);
   });
   return constants;
 }
 
 /** All rows (up to `limit`) of a scan. */
-export async function scanRows(metadata: TableMetadata, options: ScanOptions & { limit?: number }): Promise<Record<string, unknown>[]> {
+export async function scanRows(
+  metadata: TableMetadata,
+  options: ScanOptions & { limit?: number },
+): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = [];
   for await (const batch of scanBatches(metadata, options)) {
     for (const row of batch) {

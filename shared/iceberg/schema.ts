@@ -11,8 +11,21 @@ export class IcebergFormatError extends Error {
 }
 
 const SIMPLE_PRIMITIVES = new Set([
-  'boolean', 'int', 'long', 'float', 'double', 'date', 'time', 'timestamp', 'timestamptz',
-  'timestamp_ns', 'timestamptz_ns', 'string', 'uuid', 'binary', 'unknown',
+  'boolean',
+  'int',
+  'long',
+  'float',
+  'double',
+  'date',
+  'time',
+  'timestamp',
+  'timestamptz',
+  'timestamp_ns',
+  'timestamptz_ns',
+  'string',
+  'uuid',
+  'binary',
+  'unknown',
 ]);
 
 export function isPrimitive(type: IcebergType): type is PrimitiveType {
@@ -64,13 +77,15 @@ export function primitiveType(text: string): PrimitiveType {
 type JsonObject = Record<string, unknown>;
 
 function asObject(value: unknown, what: string): JsonObject {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new IcebergFormatError(`${what} must be a JSON object`);
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new IcebergFormatError(`${what} must be a JSON object`);
   return value as JsonObject;
 }
 
 function asInt(value: unknown, what: string): number {
   const n = typeof value === 'bigint' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n)) throw new IcebergFormatError(`${what} must be an integer, got ${String(value)}`);
+  if (typeof n !== 'number' || !Number.isInteger(n))
+    throw new IcebergFormatError(`${what} must be an integer, got ${String(value)}`);
   return n;
 }
 
@@ -124,7 +139,10 @@ function fieldFromJson(json: unknown): NestedField {
 export function schemaFromJson(json: unknown): Schema {
   const obj = asObject(json, 'schema');
   const struct = structFromJson(obj);
-  const schema: Schema = { ...struct, schemaId: obj['schema-id'] === undefined ? 0 : asInt(obj['schema-id'], 'schema-id') };
+  const schema: Schema = {
+    ...struct,
+    schemaId: obj['schema-id'] === undefined ? 0 : asInt(obj['schema-id'], 'schema-id'),
+  };
   if (Array.isArray(obj['identifier-field-ids']) && obj['identifier-field-ids'].length) {
     schema.identifierFieldIds = obj['identifier-field-ids'].map((id) => asInt(id, 'identifier-field-id'));
   }
@@ -137,11 +155,20 @@ export function typeToJson(type: IcebergType): unknown {
     case 'struct':
       return { type: 'struct', fields: type.fields.map(fieldToJson) };
     case 'list':
-      return { type: 'list', 'element-id': type.elementId, element: typeToJson(type.element), 'element-required': type.elementRequired };
+      return {
+        type: 'list',
+        'element-id': type.elementId,
+        element: typeToJson(type.element),
+        'element-required': type.elementRequired,
+      };
     case 'map':
       return {
-        type: 'map', 'key-id': type.keyId, key: typeToJson(type.key),
-        'value-id': type.valueId, value: typeToJson(type.value), 'value-required': type.valueRequired,
+        type: 'map',
+        'key-id': type.keyId,
+        key: typeToJson(type.key),
+        'value-id': type.valueId,
+        value: typeToJson(type.value),
+        'value-required': type.valueRequired,
       };
   }
 }
@@ -189,11 +216,21 @@ export function indexById(struct: StructType): Map<number, IndexedField> {
       }
     } else if (isList(type)) {
       const elementPath = [...path, 'element'];
-      index.set(type.elementId, { id: type.elementId, path: elementPath, type: type.element, required: type.elementRequired });
+      index.set(type.elementId, {
+        id: type.elementId,
+        path: elementPath,
+        type: type.element,
+        required: type.elementRequired,
+      });
       visit(type.element, elementPath);
     } else if (isMap(type)) {
       index.set(type.keyId, { id: type.keyId, path: [...path, 'key'], type: type.key, required: true });
-      index.set(type.valueId, { id: type.valueId, path: [...path, 'value'], type: type.value, required: type.valueRequired });
+      index.set(type.valueId, {
+        id: type.valueId,
+        path: [...path, 'value'],
+        type: type.value,
+        required: type.valueRequired,
+      });
       visit(type.key, [...path, 'key']);
       visit(type.value, [...path, 'value']);
     }

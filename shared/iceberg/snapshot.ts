@@ -12,8 +12,15 @@ import { readManifestList, writeManifestList } from './manifest-list.ts';
 import { ancestors, currentSchema, snapshotForRef, specById } from './metadata.ts';
 import { buildSummary } from './summary.ts';
 import {
-  EntryStatus, FileContent, ManifestContent,
-  type DataFile, type ManifestEntry, type ManifestFile, type Operation, type Snapshot, type TableMetadata,
+  EntryStatus,
+  FileContent,
+  ManifestContent,
+  type DataFile,
+  type ManifestEntry,
+  type ManifestFile,
+  type Operation,
+  type Snapshot,
+  type TableMetadata,
 } from './types.ts';
 
 /** A random positive 63-bit snapshot id. */
@@ -21,7 +28,8 @@ export function newSnapshotId(): bigint {
   return randomBytes(8).readBigUInt64BE() & 0x7fff_ffff_ffff_ffffn || 1n;
 }
 
-export type SummaryProperties = Record<string, string> | ((parent: Snapshot | undefined, base: TableMetadata) => Record<string, string>);
+export type SummaryProperties =
+  Record<string, string> | ((parent: Snapshot | undefined, base: TableMetadata) => Record<string, string>);
 
 interface ProducerOptions {
   io: FileIO;
@@ -40,10 +48,16 @@ export async function readManifestFiles(io: FileIO, snapshot: Snapshot | undefin
 }
 
 /** Entries of one manifest with inherited snapshot ids and sequence numbers resolved. */
-export async function readManifestEntries(io: FileIO, manifest: ManifestFile, metadata?: TableMetadata): Promise<ManifestEntry[]> {
+export async function readManifestEntries(
+  io: FileIO,
+  manifest: ManifestFile,
+  metadata?: TableMetadata,
+): Promise<ManifestEntry[]> {
   return readManifest(await io.read(manifest.manifestPath), manifest.manifestPath, {
     manifestFile: manifest,
-    ...(metadata ? { specsById: new Map(metadata.partitionSpecs.map((s) => [s.specId, s])), schema: currentSchema(metadata) } : {}),
+    ...(metadata
+      ? { specsById: new Map(metadata.partitionSpecs.map((s) => [s.specId, s])), schema: currentSchema(metadata) }
+      : {}),
   }).entries;
 }
 
@@ -58,8 +72,13 @@ function partitionKey(file: DataFile): string {
 
 /** Writes one manifest per partition spec for `entries`; their list entries leave the sequence numbers to the list writer. */
 async function writeManifests(
-  io: FileIO, base: TableMetadata, snapshotId: bigint, commitId: string, counter: { n: number },
-  entries: ManifestEntry[], content: ManifestContent,
+  io: FileIO,
+  base: TableMetadata,
+  snapshotId: bigint,
+  commitId: string,
+  counter: { n: number },
+  entries: ManifestEntry[],
+  content: ManifestContent,
 ): Promise<ManifestFile[]> {
   const bySpec = new Map<number, ManifestEntry[]>();
   for (const entry of entries) {
@@ -74,21 +93,46 @@ async function writeManifests(
     const bytes = writeManifest({ spec, schema, formatVersion: 2, content, entries: specEntries, snapshotId });
     const location = `${metadataDir(base)}/${commitId}-m${counter.n++}.avro`;
     await io.write(location, bytes);
-    out.push(summarizeManifest({ path: location, length: bytes.byteLength, spec, schema, content, snapshotId, entries: specEntries }));
+    out.push(
+      summarizeManifest({
+        path: location,
+        length: bytes.byteLength,
+        spec,
+        schema,
+        content,
+        snapshotId,
+        entries: specEntries,
+      }),
+    );
   }
   return out;
 }
 
 /** Writes the manifest list of a new snapshot and makes it the branch head: the last step of every producer. */
 export async function finishSnapshot(
-  io: FileIO, base: TableMetadata, branch: string, parent: Snapshot | undefined, snapshotId: bigint, commitId: string,
-  attempt: number, manifests: ManifestFile[], summary: Record<string, string>, nowMs: number,
+  io: FileIO,
+  base: TableMetadata,
+  branch: string,
+  parent: Snapshot | undefined,
+  snapshotId: bigint,
+  commitId: string,
+  attempt: number,
+  manifests: ManifestFile[],
+  summary: Record<string, string>,
+  nowMs: number,
 ): Promise<TableMetadata> {
   const sequenceNumber = base.lastSequenceNumber + 1;
   const manifestList = `${metadataDir(base)}/snap-${snapshotId}-${attempt}-${commitId}.avro`;
-  await io.write(manifestList, writeManifestList({
-    snapshotId, parentSnapshotId: parent?.snapshotId, sequenceNumber, formatVersion: 2, manifests,
-  }));
+  await io.write(
+    manifestList,
+    writeManifestList({
+      snapshotId,
+      parentSnapshotId: parent?.snapshotId,
+      sequenceNumber,
+      formatVersion: 2,
+      manifests,
+    }),
+  );
   const snapshot: Snapshot = {
     snapshotId,
     ...(parent ? { parentSnapshotId: parent.snapshotId } : {}),
@@ -105,12 +149,18 @@ export async function finishSnapshot(
     lastUpdatedMs: nowMs,
     snapshots: [...base.snapshots, snapshot],
     refs: { ...base.refs, [branch]: { ...(base.refs[branch] ?? { type: 'branch' }), snapshotId } },
-    ...(isMain ? { currentSnapshotId: snapshotId, snapshotLog: [...base.snapshotLog, { timestampMs: nowMs, snapshotId }] } : {}),
+    ...(isMain
+      ? { currentSnapshotId: snapshotId, snapshotLog: [...base.snapshotLog, { timestampMs: nowMs, snapshotId }] }
+      : {}),
   };
 }
 
-function resolveSummary(summary: SummaryProperties | undefined, parent: Snapshot | undefined, base: TableMetadata): Record<string, string> {
-  return typeof summary === 'function' ? summary(parent, base) : summary ?? {};
+function resolveSummary(
+  summary: SummaryProperties | undefined,
+  parent: Snapshot | undefined,
+  base: TableMetadata,
+): Record<string, string> {
+  return typeof summary === 'function' ? summary(parent, base) : (summary ?? {});
 }
 
 export interface AppendOptions extends ProducerOptions {
@@ -136,11 +186,17 @@ export function appendFiles(options: AppendOptions): TableUpdate {
     const key = files.map((f) => f.filePath).join('\n');
     if (cached?.key !== key) {
       const entries = files.map((dataFile): ManifestEntry => ({ status: EntryStatus.ADDED, snapshotId, dataFile }));
-      cached = { key, manifests: await writeManifests(options.io, base, snapshotId, commitId, counter, entries, ManifestContent.DATA) };
+      cached = {
+        key,
+        manifests: await writeManifests(options.io, base, snapshotId, commitId, counter, entries, ManifestContent.DATA),
+      };
     }
     const manifests = [...cached.manifests, ...(await readManifestFiles(options.io, parent))];
     const summary = buildSummary({
-      operation: 'append', added: files, removed: [], previous: parent,
+      operation: 'append',
+      added: files,
+      removed: [],
+      previous: parent,
       changedPartitions: new Set(files.map(partitionKey)).size,
       properties: resolveSummary(options.summary, parent, base),
       carryPrefixes: options.carrySummaryPrefixes,
@@ -193,27 +249,43 @@ export function rewriteFiles(options: RewriteOptions): TableUpdate {
         continue;
       }
       const rewritten = live.map((e): ManifestEntry => {
-        const explicit = { snapshotId: e.snapshotId, sequenceNumber: e.sequenceNumber, fileSequenceNumber: e.fileSequenceNumber, dataFile: e.dataFile };
+        const explicit = {
+          snapshotId: e.snapshotId,
+          sequenceNumber: e.sequenceNumber,
+          fileSequenceNumber: e.fileSequenceNumber,
+          dataFile: e.dataFile,
+        };
         if (!toDelete.has(e.dataFile.filePath)) return { ...explicit, status: EntryStatus.EXISTING };
         found.add(e.dataFile.filePath);
         removed.push(e.dataFile);
         return { ...explicit, status: EntryStatus.DELETED, snapshotId };
       });
-      written.push(...(await writeManifests(options.io, base, snapshotId, commitId, counter, rewritten, ManifestContent.DATA)));
+      written.push(
+        ...(await writeManifests(options.io, base, snapshotId, commitId, counter, rewritten, ManifestContent.DATA)),
+      );
     }
     const missing = [...toDelete].filter((path) => !found.has(path));
     if (missing.length) {
-      throw new ValidationError(`${missing.length} file(s) to replace are no longer live (concurrently rewritten or deleted), e.g. ${missing[0]}`);
+      throw new ValidationError(
+        `${missing.length} file(s) to replace are no longer live (concurrently rewritten or deleted), e.g. ${missing[0]}`,
+      );
     }
     if (options.added.length) {
       const entries = options.added.map((dataFile): ManifestEntry => ({
-        status: EntryStatus.ADDED, snapshotId, dataFile,
+        status: EntryStatus.ADDED,
+        snapshotId,
+        dataFile,
         ...(options.dataSequenceNumber !== undefined ? { sequenceNumber: options.dataSequenceNumber } : {}),
       }));
-      written.unshift(...(await writeManifests(options.io, base, snapshotId, commitId, counter, entries, ManifestContent.DATA)));
+      written.unshift(
+        ...(await writeManifests(options.io, base, snapshotId, commitId, counter, entries, ManifestContent.DATA)),
+      );
     }
     const summary = buildSummary({
-      operation: options.operation, added: options.added, removed, previous: parent,
+      operation: options.operation,
+      added: options.added,
+      removed,
+      previous: parent,
       changedPartitions: new Set([...options.added, ...removed].map(partitionKey)).size,
       properties: resolveSummary(options.summary, parent, base),
       carryPrefixes: options.carrySummaryPrefixes,
@@ -225,12 +297,18 @@ export function rewriteFiles(options: RewriteOptions): TableUpdate {
 }
 
 /** Fails when delete files were committed after the snapshot a rewrite was planned from (they might target it). */
-function validateNoNewDeletes(base: TableMetadata, parent: Snapshot | undefined, fromSnapshotId: bigint | undefined): void {
+function validateNoNewDeletes(
+  base: TableMetadata,
+  parent: Snapshot | undefined,
+  fromSnapshotId: bigint | undefined,
+): void {
   if (fromSnapshotId === undefined) return;
   for (const snapshot of ancestors(base, parent?.snapshotId)) {
     if (snapshot.snapshotId === fromSnapshotId) return;
     if (Number(snapshot.summary['added-delete-files'] ?? 0) > 0) {
-      throw new ValidationError(`snapshot ${snapshot.snapshotId} added delete files after the rewrite was planned; re-plan it`);
+      throw new ValidationError(
+        `snapshot ${snapshot.snapshotId} added delete files after the rewrite was planned; re-plan it`,
+      );
     }
   }
 }

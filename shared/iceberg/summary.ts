@@ -6,7 +6,12 @@ import type { DataFile, Operation, Snapshot } from './types.ts';
 import { FileContent } from './types.ts';
 
 const TOTALS = [
-  'total-records', 'total-files-size', 'total-data-files', 'total-delete-files', 'total-position-deletes', 'total-equality-deletes',
+  'total-records',
+  'total-files-size',
+  'total-data-files',
+  'total-delete-files',
+  'total-position-deletes',
+  'total-equality-deletes',
 ] as const;
 
 interface Counts {
@@ -21,7 +26,16 @@ interface Counts {
 }
 
 function count(files: DataFile[]): Counts {
-  const c: Counts = { dataFiles: 0, deleteFiles: 0, positionDeleteFiles: 0, equalityDeleteFiles: 0, records: 0, size: 0, positionDeletes: 0, equalityDeletes: 0 };
+  const c: Counts = {
+    dataFiles: 0,
+    deleteFiles: 0,
+    positionDeleteFiles: 0,
+    equalityDeleteFiles: 0,
+    records: 0,
+    size: 0,
+    positionDeletes: 0,
+    equalityDeletes: 0,
+  };
   for (const f of files) {
     c.size += f.fileSizeInBytes;
     if (f.content === FileContent.DATA) {
@@ -60,7 +74,6 @@ export interface SummaryInput {
   carryFrom?: Snapshot[];
 }
 
-
 export function buildSummary(input: SummaryInput): Record<string, string> {
   const added = count(input.added);
   const removed = count(input.removed);
@@ -98,12 +111,14 @@ export function buildSummary(input: SummaryInput): Record<string, string> {
   };
   for (const key of TOTALS) {
     if (!input.previous) summary[key] = String(delta[key]);
-    else if (prev?.[key] !== undefined && /^-?\d+$/.test(prev[key])) summary[key] = String(Number(prev[key]) + delta[key]);
+    else if (prev?.[key] !== undefined && /^-?\d+$/.test(prev[key]))
+      summary[key] = String(Number(prev[key]) + delta[key]);
   }
   const carried: Record<string, string> = {};
   for (const snapshot of input.carryFrom ?? (input.previous ? [input.previous] : [])) {
     for (const [key, value] of Object.entries(snapshot.summary)) {
-      if (!(key in carried) && (input.carryPrefixes ?? []).some((prefix) => key.startsWith(prefix))) carried[key] = value;
+      if (!(key in carried) && (input.carryPrefixes ?? []).some((prefix) => key.startsWith(prefix)))
+        carried[key] = value;
     }
   }
   return { ...summary, ...carried, ...(input.properties ?? {}) };

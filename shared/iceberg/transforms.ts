@@ -28,7 +28,8 @@ export function parseTransform(text: string): Transform {
   const match = /^(bucket|truncate)\[\s*(\d+)\s*\]$/.exec(lower);
   if (match) {
     const n = Number(match[2]);
-    if (n < 1 || n > 0x7fffffff) throw new IcebergFormatError(`invalid transform '${text}': parameter must be a positive int`);
+    if (n < 1 || n > 0x7fffffff)
+      throw new IcebergFormatError(`invalid transform '${text}': parameter must be a positive int`);
     return match[1] === 'bucket' ? { kind: 'bucket', buckets: n } : { kind: 'truncate', width: n };
   }
   return { kind: 'unknown', text };
@@ -66,8 +67,12 @@ export function canTransform(transform: string | Transform, sourceType: Primitiv
     case 'void':
       return true;
     case 'bucket':
-      return decimal || fixedLength(sourceType) !== undefined
-        || ['int', 'long', 'date', 'string', 'uuid', 'binary'].includes(sourceType) || INTEGRAL_TIME.has(sourceType);
+      return (
+        decimal ||
+        fixedLength(sourceType) !== undefined ||
+        ['int', 'long', 'date', 'string', 'uuid', 'binary'].includes(sourceType) ||
+        INTEGRAL_TIME.has(sourceType)
+      );
     case 'truncate':
       return decimal || ['int', 'long', 'string', 'binary'].includes(sourceType);
     case 'year':
@@ -104,7 +109,14 @@ export function transformResultType(transform: string | Transform, sourceType: P
 /** Whether `a <= b` implies `transform(a) <= transform(b)` — the transforms a range filter can prune on. */
 export function preservesOrder(transform: string | Transform): boolean {
   const kind = asTransform(transform).kind;
-  return kind === 'identity' || kind === 'truncate' || kind === 'year' || kind === 'month' || kind === 'day' || kind === 'hour';
+  return (
+    kind === 'identity' ||
+    kind === 'truncate' ||
+    kind === 'year' ||
+    kind === 'month' ||
+    kind === 'day' ||
+    kind === 'hour'
+  );
 }
 
 type TransformFunction = (value: unknown) => unknown;
@@ -143,7 +155,9 @@ function compile(t: Transform, sourceType: PrimitiveType): TransformFunction {
     case 'truncate':
       return truncator(sourceType, t.width);
     case 'day':
-      return sourceType === 'date' ? (v) => Number(v) : (v) => Number(floorDiv(toMicros(sourceType, v), MICROS_PER_DAY));
+      return sourceType === 'date'
+        ? (v) => Number(v)
+        : (v) => Number(floorDiv(toMicros(sourceType, v), MICROS_PER_DAY));
     case 'hour':
       return (v) => Number(floorDiv(toMicros(sourceType, v), MICROS_PER_HOUR));
     case 'year':
@@ -202,7 +216,7 @@ const MICROS_PER_DAY = 86_400_000_000n;
 
 function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;
-  return a % b !== 0n && (a < 0n) !== (b < 0n) ? q - 1n : q;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 }
 
 function floorMod(a: number, b: number): number {
@@ -329,7 +343,9 @@ export function bigDecimalString(unscaled: bigint, scale: number): string {
   if (scale === 0) return sign + digits;
   if (scale > 0 && adjusted >= -6) {
     const point = digits.length - scale;
-    return point > 0 ? `${sign}${digits.slice(0, point)}.${digits.slice(point)}` : `${sign}0.${'0'.repeat(-point)}${digits}`;
+    return point > 0
+      ? `${sign}${digits.slice(0, point)}.${digits.slice(point)}`
+      : `${sign}0.${'0'.repeat(-point)}${digits}`;
   }
   const mantissa = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
   return `${sign}${mantissa}E${adjusted >= 0 ? '+' : ''}${adjusted}`;
@@ -371,7 +387,10 @@ export type Comparison = '<' | '<=' | '>' | '>=' | '=';
  * matching row's partition satisfies, or `undefined` when the transform cannot prune this comparison.
  */
 export function projectComparison(
-  transform: string | Transform, sourceType: PrimitiveType, op: Comparison, value: unknown,
+  transform: string | Transform,
+  sourceType: PrimitiveType,
+  op: Comparison,
+  value: unknown,
 ): { op: Comparison; value: unknown } | undefined {
   const t = asTransform(transform);
   if (value === null || value === undefined || !canTransform(t, sourceType)) return undefined;

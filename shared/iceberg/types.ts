@@ -11,10 +11,23 @@
 
 /** Primitive type names exactly as Iceberg JSON writes them; `decimal(P, S)` and `fixed[L]` carry parameters. */
 export type PrimitiveType =
-  | 'boolean' | 'int' | 'long' | 'float' | 'double' | 'date' | 'time'
-  | 'timestamp' | 'timestamptz' | 'timestamp_ns' | 'timestamptz_ns'
-  | 'string' | 'uuid' | 'binary' | 'unknown'
-  | `fixed[${number}]` | `decimal(${number}, ${number})`;
+  | 'boolean'
+  | 'int'
+  | 'long'
+  | 'float'
+  | 'double'
+  | 'date'
+  | 'time'
+  | 'timestamp'
+  | 'timestamptz'
+  | 'timestamp_ns'
+  | 'timestamptz_ns'
+  | 'string'
+  | 'uuid'
+  | 'binary'
+  | 'unknown'
+  | `fixed[${number}]`
+  | `decimal(${number}, ${number})`;
 
 export interface NestedField {
   id: number;

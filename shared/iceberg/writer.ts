@@ -22,11 +22,24 @@ function dataLocation(metadata: TableMetadata): string {
 }
 
 function partitionKey(values: PartitionValues): string {
-  return values.map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v === null || v === undefined ? '∅' : `${typeof v}:${String(v)}`)).join('|');
+  return values
+    .map((v) =>
+      v instanceof Uint8Array
+        ? Buffer.from(v).toString('hex')
+        : v === null || v === undefined
+          ? '∅'
+          : `${typeof v}:${String(v)}`,
+    )
+    .join('|');
 }
 
 /** Writes `rows` as data files of the table's default spec; returns one `DataFile` per partition touched. */
-export async function writeRows(io: FileIO, metadata: TableMetadata, rows: Record<string, unknown>[], options: WriteRowsOptions = {}): Promise<DataFile[]> {
+export async function writeRows(
+  io: FileIO,
+  metadata: TableMetadata,
+  rows: Record<string, unknown>[],
+  options: WriteRowsOptions = {},
+): Promise<DataFile[]> {
   if (!rows.length) return [];
   const schema = options.schema ?? currentSchema(metadata);
   const spec = defaultSpec(metadata);
@@ -46,9 +59,20 @@ export async function writeRows(io: FileIO, metadata: TableMetadata, rows: Recor
   for (const { partition, rows: partitionRows } of groups.values()) {
     const directory = spec.fields.length ? `${base}/${partitionPath(spec, schema, partition)}` : base;
     const filePath = `${directory}/${String(index++).padStart(5, '0')}-0-${operationId}-00001.parquet`;
-    const { bytes, metrics } = await writeDataFile(schema, partitionRows, { compression, metricsConfig: metadata.properties });
+    const { bytes, metrics } = await writeDataFile(schema, partitionRows, {
+      compression,
+      metricsConfig: metadata.properties,
+    });
     await io.write(filePath, bytes);
-    files.push({ content: FileContent.DATA, filePath, fileFormat: 'PARQUET', specId: spec.specId, partition, ...metrics, sortOrderId: 0 });
+    files.push({
+      content: FileContent.DATA,
+      filePath,
+      fileFormat: 'PARQUET',
+      specId: spec.specId,
+      partition,
+      ...metrics,
+      sortOrderId: 0,
+    });
   }
   return files;
 }

@@ -27,7 +27,8 @@ export function zstdCompress(input: Uint8Array): Uint8Array {
 export function zstdDecompress(input: Uint8Array, outputLength: number): Uint8Array {
   const declared = frameContentSize(input);
   if (declared === outputLength) return decompress(input, { defaultHeapSize: outputLength });
-  if (declared !== undefined) throw new Error(`zstd frame declares ${declared} bytes, its page header says ${outputLength}`);
+  if (declared !== undefined)
+    throw new Error(`zstd frame declares ${declared} bytes, its page header says ${outputLength}`);
   return decompressZstd(input, new Uint8Array(outputLength));
 }
 

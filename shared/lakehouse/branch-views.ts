@@ -76,7 +76,13 @@ function percentile(sorted: number[], p: number): number {
 export function latencyOf(values: number[]): Latency | null {
   if (!values.length) return null;
   const sorted = [...values].sort((a, b) => a - b);
-  return { count: sorted.length, p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] };
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1],
+  };
 }
 
 function timeOf(meta: CommitMeta | undefined): number | undefined {
@@ -97,11 +103,15 @@ function recordedResult(meta: CommitMeta | undefined): Record<string, unknown> {
   }
 }
 
-const numberOr = (value: unknown): number | null => (typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : null);
+const numberOr = (value: unknown): number | null =>
+  typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : null;
 const stringOr = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 
 /** The publish and reject commits among `main`'s newest LOG_WINDOW commits. */
-async function publishLog(ctx: ReadContext, pinnedMain: string): Promise<{ records: PublishRecord[]; commits: number; oldest: string | null }> {
+async function publishLog(
+  ctx: ReadContext,
+  pinnedMain: string,
+): Promise<{ records: PublishRecord[]; commits: number; oldest: string | null }> {
   return ctx.memo.get(`log:${pinnedMain}`, FOREVER, async () => {
     const records: PublishRecord[] = [];
     let commits = 0;
@@ -120,36 +130,63 @@ async function publishLog(ctx: ReadContext, pinnedMain: string): Promise<{ recor
       const created = batchIdTime(batchId);
       const latency = at !== undefined && created !== undefined ? at - created : undefined;
       records.push({
-        batchId, table: property(meta, Property.table) ?? null, topic: property(meta, Property.topic) ?? null, outcome: stage,
-        hash: meta.hash ?? null, at: meta.commitTime ?? null, latencyMs: latency !== undefined && latency >= 0 ? latency : null, message: meta.message,
+        batchId,
+        table: property(meta, Property.table) ?? null,
+        topic: property(meta, Property.topic) ?? null,
+        outcome: stage,
+        hash: meta.hash ?? null,
+        at: meta.commitTime ?? null,
+        latencyMs: latency !== undefined && latency >= 0 ? latency : null,
+        message: meta.message,
       });
     }
     return { records, commits, oldest };
   });
 }
 
-function openBranch(name: string, hash: string, meta: CommitMeta | undefined, rejected: Set<string>, now: number): WapBranch | undefined {
+function openBranch(
+  name: string,
+  hash: string,
+  meta: CommitMeta | undefined,
+  rejected: Set<string>,
+  now: number,
+): WapBranch | undefined {
   const parsed = parseBranchName(name);
   if (!parsed) return undefined;
   // A branch just cut from main points at main's head, whose commit belongs to another batch.
   const own = property(meta, Property.batchId) === parsed.batchId;
   const recorded = own ? property(meta, Property.stage) : undefined;
-  const stage: OpenStage = rejected.has(parsed.batchId) ? 'rejected' : recorded === 'audited' ? 'audited' : recorded === 'written' ? 'written' : 'writing';
+  const stage: OpenStage = rejected.has(parsed.batchId)
+    ? 'rejected'
+    : recorded === 'audited'
+      ? 'audited'
+      : recorded === 'written'
+        ? 'written'
+        : 'writing';
   const since = own ? timeOf(meta) : batchIdTime(parsed.batchId);
   const result = own ? recordedResult(meta) : {};
   return {
-    branch: name, table: parsed.table, batchId: parsed.batchId, stage, hash,
+    branch: name,
+    table: parsed.table,
+    batchId: parsed.batchId,
+    stage,
+    hash,
     since: since === undefined ? null : new Date(since).toISOString(),
     ageMs: since === undefined ? null : Math.max(0, now - since),
-    rows: numberOr(result.rows), verdict: stringOr(result.verdict), reason: stringOr(result.reason),
-    trusted: numberOr(result.trusted), untrusted: numberOr(result.untrusted),
+    rows: numberOr(result.rows),
+    verdict: stringOr(result.verdict),
+    reason: stringOr(result.reason),
+    trusted: numberOr(result.trusted),
+    untrusted: numberOr(result.untrusted),
     reasons: result.reasons && typeof result.reasons === 'object' ? (result.reasons as Record<string, number>) : null,
   };
 }
 
 export async function branchesView(ctx: ReadContext): Promise<BranchesView> {
   const main = await pinRef(ctx, 'main');
-  const references = await ctx.memo.get('references', SHORT_TTL_MS, () => ctx.catalog.client.listReferences({ fetch: 'ALL' }));
+  const references = await ctx.memo.get('references', SHORT_TTL_MS, () =>
+    ctx.catalog.client.listReferences({ fetch: 'ALL' }),
+  );
   const log = await publishLog(ctx, main.pinned);
   const rejected = new Set(log.records.filter((r) => r.outcome === 'rejected').map((r) => r.batchId));
   const now = ctx.now().getTime();
@@ -159,15 +196,22 @@ export async function branchesView(ctx: ReadContext): Promise<BranchesView> {
   const stages: BranchesView['stages'] = { writing: 0, written: 0, audited: 0, rejected: 0, published: 0 };
   for (const branch of branches) if (branch.stage !== 'rejected') stages[branch.stage]++;
   stages.published = new Set(log.records.filter((r) => r.outcome === 'published').map((r) => r.batchId)).size;
-  stages.rejected = new Set([...rejected, ...branches.filter((b) => b.stage === 'rejected').map((b) => b.batchId)]).size;
+  stages.rejected = new Set([
+    ...rejected,
+    ...branches.filter((b) => b.stage === 'rejected').map((b) => b.batchId),
+  ]).size;
   return {
     generatedAt: ctx.now().toISOString(),
     mainHash: main.hash,
-    references: references.map((r) => ({ name: r.name, type: r.type, hash: r.hash })).sort((a, b) => a.name.localeCompare(b.name)),
+    references: references
+      .map((r) => ({ name: r.name, type: r.type, hash: r.hash }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
     branches,
     stages,
     recent: log.records.slice(0, RECENT),
-    latency: latencyOf(log.records.filter((r) => r.outcome === 'published' && r.latencyMs !== null).map((r) => r.latencyMs!)),
+    latency: latencyOf(
+      log.records.filter((r) => r.outcome === 'published' && r.latencyMs !== null).map((r) => r.latencyMs!),
+    ),
     window: { commits: log.commits, oldest: log.oldest },
   };
 }

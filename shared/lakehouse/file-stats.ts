@@ -39,7 +39,12 @@ function sizeText(bytes: number): string {
 
 function emptyHistogram(): SizeBucket[] {
   return [0, ...EDGES].map((min, i) => ({
-    label: i === 0 ? `< ${sizeText(EDGES[0])}` : i === EDGES.length ? `≥ ${sizeText(min)}` : `${sizeText(min)} – ${sizeText(EDGES[i])}`,
+    label:
+      i === 0
+        ? `< ${sizeText(EDGES[0])}`
+        : i === EDGES.length
+          ? `≥ ${sizeText(min)}`
+          : `${sizeText(min)} – ${sizeText(EDGES[i])}`,
     minBytes: min,
     maxBytes: i < EDGES.length ? EDGES[i] : null,
     count: 0,
@@ -57,7 +62,16 @@ export async function fileStats(ctx: ReadContext, metadata: TableMetadata): Prom
   const smallThresholdBytes = Math.floor(targetBytes * 0.75);
   const compute = async (): Promise<FileStats> => {
     const histogram = emptyHistogram();
-    const stats: FileStats = { dataFiles: 0, deleteFiles: 0, bytes: 0, averageBytes: null, targetBytes, smallThresholdBytes, smallFiles: 0, histogram };
+    const stats: FileStats = {
+      dataFiles: 0,
+      deleteFiles: 0,
+      bytes: 0,
+      averageBytes: null,
+      targetBytes,
+      smallThresholdBytes,
+      smallFiles: 0,
+      histogram,
+    };
     for (const manifest of await readManifestFiles(ctx.io, snapshot)) {
       if (manifest.content === ManifestContent.DELETES) {
         stats.deleteFiles += manifest.addedFilesCount + manifest.existingFilesCount;

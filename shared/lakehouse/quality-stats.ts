@@ -25,7 +25,8 @@ export function reasonCategory(reason: string): string {
 }
 
 function top(counts: Map<string, number>): ReasonCount[] {
-  return [...counts].map(([reason, count]) => ({ reason, count }))
+  return [...counts]
+    .map(([reason, count]) => ({ reason, count }))
     .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason))
     .slice(0, TOP_REASONS);
 }
@@ -34,7 +35,10 @@ function add(into: Map<string, number>, key: string, n = 1): void {
   into.set(key, (into.get(key) ?? 0) + n);
 }
 
-export async function reasonCounts(ctx: ReadContext, metadata: TableMetadata): Promise<{ reasons: ReasonCount[]; messages: ReasonCount[] }> {
+export async function reasonCounts(
+  ctx: ReadContext,
+  metadata: TableMetadata,
+): Promise<{ reasons: ReasonCount[]; messages: ReasonCount[] }> {
   if (!currentSchema(metadata).fields.some((f) => f.name === Column.reasons)) return { reasons: [], messages: [] };
   const plan = await planScan(metadata, { io: ctx.io });
   const total: Counts = { categories: new Map(), messages: new Map() };
@@ -42,7 +46,10 @@ export async function reasonCounts(ctx: ReadContext, metadata: TableMetadata): P
     const key = `reasons:${task.file.filePath}:${task.deletes.map((d) => d.file.filePath).join(',')}`;
     const counts = await ctx.memo.get(key, FOREVER, async () => {
       const out: Counts = { categories: new Map(), messages: new Map() };
-      for await (const batch of readTasks({ ...plan, tasks: [task] }, metadata, { io: ctx.io, columns: [Column.reasons] })) {
+      for await (const batch of readTasks({ ...plan, tasks: [task] }, metadata, {
+        io: ctx.io,
+        columns: [Column.reasons],
+      })) {
         for (const row of batch) {
           const reasons = (row[Column.reasons] as string[] | null) ?? [];
           for (const category of new Set(reasons.map(reasonCategory))) add(out.categories, category);

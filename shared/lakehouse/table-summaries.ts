@@ -56,7 +56,13 @@ export interface TableDetail extends TableSummary {
   /** The topic's table pair on the same ref (for production tables; both null otherwise). */
   quality: {
     trusted: { table: string; rows: number | null; history: HistoryPoint[] } | null;
-    untrusted: { table: string; rows: number | null; history: HistoryPoint[]; reasons: ReasonCount[]; messages: ReasonCount[] } | null;
+    untrusted: {
+      table: string;
+      rows: number | null;
+      history: HistoryPoint[];
+      reasons: ReasonCount[];
+      messages: ReasonCount[];
+    } | null;
   };
 }
 
@@ -108,7 +114,13 @@ function summarize(ctx: ReadContext, name: string, metadata: TableMetadata, exis
     snapshots: metadata.snapshots.length,
     currentSnapshotId: current?.snapshotId ?? null,
     lastUpdated: iso(metadata.lastUpdatedMs),
-    lastPublish: published ? { at: iso(published.timestampMs), batchId: published.summary[Property.batchId], snapshotId: published.snapshotId } : null,
+    lastPublish: published
+      ? {
+          at: iso(published.timestampMs),
+          batchId: published.summary[Property.batchId],
+          snapshotId: published.snapshotId,
+        }
+      : null,
     error: null,
   };
 }
@@ -116,37 +128,58 @@ function summarize(ctx: ReadContext, name: string, metadata: TableMetadata, exis
 /** A table whose metadata cannot be read still shows up, with the reason, instead of failing the whole list. */
 function unreadable(ctx: ReadContext, name: string, err: unknown): TableSummary {
   return {
-    name, kind: kindOf(ctx, name), sibling: null, rows: null, files: null, bytes: null, snapshots: 0, currentSnapshotId: null,
-    lastUpdated: null, lastPublish: null, error: (err as Error)?.message ?? String(err),
+    name,
+    kind: kindOf(ctx, name),
+    sibling: null,
+    rows: null,
+    files: null,
+    bytes: null,
+    snapshots: 0,
+    currentSnapshotId: null,
+    lastUpdated: null,
+    lastPublish: null,
+    error: (err as Error)?.message ?? String(err),
   };
 }
 
 /** Every Iceberg table on a reference (default `main`), by name. */
-export async function listTables(ctx: ReadContext, ref = 'main'): Promise<{ ref: string; hash: string; tables: TableSummary[] }> {
+export async function listTables(
+  ctx: ReadContext,
+  ref = 'main',
+): Promise<{ ref: string; hash: string; tables: TableSummary[] }> {
   const { pinned, hash } = await pinRef(ctx, ref);
   return ctx.memo.get(`tables:${pinned}`, FOREVER, async () => {
     const { value: entries } = await ctx.catalog.client.listEntries(pinned, { content: true });
-    const located = entries.flatMap((e) => (e.content?.type === 'ICEBERG_TABLE' ? [{ name: keyName(e.name), location: e.content.metadataLocation }] : []));
+    const located = entries.flatMap((e) =>
+      e.content?.type === 'ICEBERG_TABLE' ? [{ name: keyName(e.name), location: e.content.metadataLocation }] : [],
+    );
     const names = new Set(located.map((t) => t.name));
-    const tables = await Promise.all(located.map((t) => readMetadata(ctx.io, t.location).then(
-      (metadata) => summarize(ctx, t.name, metadata, names),
-      (err: unknown) => unreadable(ctx, t.name, err),
-    )));
+    const tables = await Promise.all(
+      located.map((t) =>
+        readMetadata(ctx.io, t.location).then(
+          (metadata) => summarize(ctx, t.name, metadata, names),
+          (err: unknown) => unreadable(ctx, t.name, err),
+        ),
+      ),
+    );
     return { ref, hash, tables: tables.sort((a, b) => a.name.localeCompare(b.name)) };
   });
 }
 
 function history(metadata: TableMetadata): HistoryPoint[] {
-  return ancestors(metadata, metadata.currentSnapshotId).slice(0, HISTORY_POINTS).reverse().map((s) => ({
-    at: iso(s.timestampMs),
-    snapshotId: s.snapshotId,
-    operation: s.summary.operation,
-    totalRecords: summaryNumber(s.summary, 'total-records'),
-    addedRecords: summaryNumber(s.summary, 'added-records'),
-    deletedRecords: summaryNumber(s.summary, 'deleted-records'),
-    totalDataFiles: summaryNumber(s.summary, 'total-data-files'),
-    batchId: s.summary[Property.batchId] ?? null,
-  }));
+  return ancestors(metadata, metadata.currentSnapshotId)
+    .slice(0, HISTORY_POINTS)
+    .reverse()
+    .map((s) => ({
+      at: iso(s.timestampMs),
+      snapshotId: s.snapshotId,
+      operation: s.summary.operation,
+      totalRecords: summaryNumber(s.summary, 'total-records'),
+      addedRecords: summaryNumber(s.summary, 'added-records'),
+      deletedRecords: summaryNumber(s.summary, 'deleted-records'),
+      totalDataFiles: summaryNumber(s.summary, 'total-data-files'),
+      batchId: s.summary[Property.batchId] ?? null,
+    }));
 }
 
 /** One table on a reference (any branch, tag or `name@hash`); 404 when the reference or the table does not exist. */
@@ -170,15 +203,25 @@ export async function tableDetail(ctx: ReadContext, name: string, ref: string): 
       formatVersion: metadata.formatVersion,
       schema: schema.fields.map((f) => ({ id: f.id, name: f.name, type: typeName(f.type), required: f.required })),
       partitionSpec: defaultSpec(metadata).fields.map((f) => ({
-        name: f.name, transform: f.transform, source: schema.fields.find((s) => s.id === f.sourceId)?.name ?? String(f.sourceId),
+        name: f.name,
+        transform: f.transform,
+        source: schema.fields.find((s) => s.id === f.sourceId)?.name ?? String(f.sourceId),
       })),
       history: history(metadata),
       fileStats: await fileStats(ctx, metadata),
       quality: {
-        trusted: trusted ? { table: pair.trusted, rows: rowCount(trusted.metadata), history: history(trusted.metadata) } : null,
-        untrusted: untrusted && untrustedReasons
-          ? { table: pair.untrusted, rows: rowCount(untrusted.metadata), history: history(untrusted.metadata), ...untrustedReasons }
+        trusted: trusted
+          ? { table: pair.trusted, rows: rowCount(trusted.metadata), history: history(trusted.metadata) }
           : null,
+        untrusted:
+          untrusted && untrustedReasons
+            ? {
+                table: pair.untrusted,
+                rows: rowCount(untrusted.metadata),
+                history: history(untrusted.metadata),
+                ...untrustedReasons,
+              }
+            : null,
       },
     };
   });

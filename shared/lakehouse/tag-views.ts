@@ -50,10 +50,15 @@ export interface TagDetail extends Omit<TagSummary, 'tables'> {
   tables: TagTableDetail[];
 }
 
-function tagSnapshot(metadata: TableMetadata, name: string): { snapshot: Snapshot | undefined; icebergRef: boolean; maxRefAgeMs: number | null } {
+function tagSnapshot(
+  metadata: TableMetadata,
+  name: string,
+): { snapshot: Snapshot | undefined; icebergRef: boolean; maxRefAgeMs: number | null } {
   const ref = metadata.refs[name];
-  if (ref?.type === 'tag') return { snapshot: snapshotById(metadata, ref.snapshotId), icebergRef: true, maxRefAgeMs: ref.maxRefAgeMs ?? null };
-  const current = metadata.currentSnapshotId === undefined ? undefined : snapshotById(metadata, metadata.currentSnapshotId);
+  if (ref?.type === 'tag')
+    return { snapshot: snapshotById(metadata, ref.snapshotId), icebergRef: true, maxRefAgeMs: ref.maxRefAgeMs ?? null };
+  const current =
+    metadata.currentSnapshotId === undefined ? undefined : snapshotById(metadata, metadata.currentSnapshotId);
   return { snapshot: current, icebergRef: false, maxRefAgeMs: null };
 }
 
@@ -62,8 +67,11 @@ function describeReference(ref: NamedReference): Omit<TagSummary, 'tables'> {
   const property = (key: string) => meta?.allProperties?.[key]?.[0] ?? null;
   const retention = property(TagProperty.retentionMs);
   return {
-    name: ref.name, hash: ref.hash, createdAt: meta?.commitTime ?? null,
-    message: property(TagProperty.message), branch: property(TagProperty.branch),
+    name: ref.name,
+    hash: ref.hash,
+    createdAt: meta?.commitTime ?? null,
+    message: property(TagProperty.message),
+    branch: property(TagProperty.branch),
     retentionMs: retention !== null && /^\d+$/.test(retention) ? Number(retention) : null,
   };
 }
@@ -71,24 +79,46 @@ function describeReference(ref: NamedReference): Omit<TagSummary, 'tables'> {
 async function tablesAt(ctx: ReadContext, hash: string): Promise<{ table: string; metadata: TableMetadata }[]> {
   const { value } = await ctx.catalog.client.listEntries(`@${hash}`, { content: true });
   const prefix = `${ctx.config.namespaces.production}.`;
-  const located = value.flatMap((e) => (e.content?.type === 'ICEBERG_TABLE' && keyName(e.name).startsWith(prefix) ? [{ table: keyName(e.name), location: e.content.metadataLocation }] : []));
-  const tables = await Promise.all(located.map(async (t) => ({ table: t.table, metadata: await readMetadata(ctx.io, t.location) })));
+  const located = value.flatMap((e) =>
+    e.content?.type === 'ICEBERG_TABLE' && keyName(e.name).startsWith(prefix)
+      ? [{ table: keyName(e.name), location: e.content.metadataLocation }]
+      : [],
+  );
+  const tables = await Promise.all(
+    located.map(async (t) => ({ table: t.table, metadata: await readMetadata(ctx.io, t.location) })),
+  );
   return tables.sort((a, b) => a.table.localeCompare(b.table));
 }
 
 function tableSummary(table: string, metadata: TableMetadata, name: string): TagTable {
   const { snapshot, icebergRef, maxRefAgeMs } = tagSnapshot(metadata, name);
-  return { table, snapshotId: snapshot?.snapshotId ?? null, icebergRef, maxRefAgeMs, rows: snapshot ? summaryNumber(snapshot.summary, 'total-records') : 0 };
+  return {
+    table,
+    snapshotId: snapshot?.snapshotId ?? null,
+    icebergRef,
+    maxRefAgeMs,
+    rows: snapshot ? summaryNumber(snapshot.summary, 'total-records') : 0,
+  };
 }
 
 /** Every Nessie tag, newest first, with rows per production table. */
 export async function listTagsView(ctx: ReadContext): Promise<{ tags: TagSummary[] }> {
-  const references = await ctx.memo.get('tags:list', SHORT_TTL_MS, () => ctx.catalog.client.listReferences({ fetch: 'ALL' }));
-  const tags = await Promise.all(references.filter((r) => r.type === 'TAG').map((ref) => ctx.memo.get(`tag:${ref.name}@${ref.hash}`, FOREVER, async () => ({
-    ...describeReference(ref),
-    tables: (await tablesAt(ctx, ref.hash)).map(({ table, metadata }) => tableSummary(table, metadata, ref.name)),
-  }))));
-  return { tags: tags.sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.name.localeCompare(b.name)) };
+  const references = await ctx.memo.get('tags:list', SHORT_TTL_MS, () =>
+    ctx.catalog.client.listReferences({ fetch: 'ALL' }),
+  );
+  const tags = await Promise.all(
+    references
+      .filter((r) => r.type === 'TAG')
+      .map((ref) =>
+        ctx.memo.get(`tag:${ref.name}@${ref.hash}`, FOREVER, async () => ({
+          ...describeReference(ref),
+          tables: (await tablesAt(ctx, ref.hash)).map(({ table, metadata }) => tableSummary(table, metadata, ref.name)),
+        })),
+      ),
+  );
+  return {
+    tags: tags.sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.name.localeCompare(b.name)),
+  };
 }
 
 /** One tag in full: per production table its snapshot, rows, batches and Kafka offsets. 404 when there is no such tag. */

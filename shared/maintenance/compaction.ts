@@ -9,7 +9,12 @@ import type { Logger } from '../runtime/logger.ts';
 import { commitOnBranch, loadTable, type Catalog } from '../catalog/table-catalog.ts';
 import { CommitStateUnknownError, ValidationError } from '../iceberg/commit.ts';
 import {
-  binPackSettings, planRewriteDataFiles, replaceDataFiles, rewriteFileGroup, type BIN_PACK_OPTIONS, type RewritePlan,
+  binPackSettings,
+  planRewriteDataFiles,
+  replaceDataFiles,
+  rewriteFileGroup,
+  type BIN_PACK_OPTIONS,
+  type RewritePlan,
 } from '../iceberg/rewrite-data.ts';
 import type { DataFile } from '../iceberg/types.ts';
 import { CARRIED_SUMMARY_PREFIXES } from '../wap/kafka-offsets.ts';
@@ -27,7 +32,12 @@ export interface CompactOptions {
 
 function describe(plan: RewritePlan) {
   return {
-    groups: plan.groups.map((g) => ({ partition: g.partition, inputFiles: g.tasks.length, inputBytes: g.inputBytes, outputFiles: g.outputFiles })),
+    groups: plan.groups.map((g) => ({
+      partition: g.partition,
+      inputFiles: g.tasks.length,
+      inputBytes: g.inputBytes,
+      outputFiles: g.outputFiles,
+    })),
     skippedPartitions: plan.skipped,
     targetFileSizeBytes: plan.settings['target-file-size-bytes'],
   };
@@ -38,12 +48,35 @@ export async function compactTable(catalog: Catalog, table: string, options: Com
   const replans = options.replans ?? 3;
   for (let round = 1; ; round++) {
     const loaded = await loadTable(catalog, 'main', table);
-    if (!loaded) return { table, outcome: 'skipped', reason: 'not on main', filesBefore: 0, bytesBefore: 0, filesAfter: 0, bytesAfter: 0, removed: 0 };
-    const plan = await planRewriteDataFiles(loaded.metadata, { io, settings: binPackSettings(loaded.metadata, options.options) });
-    for (const skipped of plan.skipped) options.log.warn({ table, partition: skipped.partition, files: skipped.files, reason: skipped.reason }, 'compaction skips a partition');
+    if (!loaded)
+      return {
+        table,
+        outcome: 'skipped',
+        reason: 'not on main',
+        filesBefore: 0,
+        bytesBefore: 0,
+        filesAfter: 0,
+        bytesAfter: 0,
+        removed: 0,
+      };
+    const plan = await planRewriteDataFiles(loaded.metadata, {
+      io,
+      settings: binPackSettings(loaded.metadata, options.options),
+    });
+    for (const skipped of plan.skipped)
+      options.log.warn(
+        { table, partition: skipped.partition, files: skipped.files, reason: skipped.reason },
+        'compaction skips a partition',
+      );
     const unchanged: TableResult = {
-      table, outcome: 'unchanged', filesBefore: plan.liveFiles, bytesBefore: plan.liveBytes, filesAfter: plan.liveFiles, bytesAfter: plan.liveBytes,
-      removed: 0, details: describe(plan),
+      table,
+      outcome: 'unchanged',
+      filesBefore: plan.liveFiles,
+      bytesBefore: plan.liveBytes,
+      filesAfter: plan.liveFiles,
+      bytesAfter: plan.liveBytes,
+      removed: 0,
+      details: describe(plan),
     };
     if (!plan.groups.length) return unchanged;
     const inputFiles = plan.groups.reduce((s, g) => s + g.tasks.length, 0);
@@ -54,19 +87,30 @@ export async function compactTable(catalog: Catalog, table: string, options: Com
     try {
       for (const group of plan.groups) added.push(...(await rewriteFileGroup(io, loaded.metadata, plan, group)));
       const update = replaceDataFiles(plan, plan.groups, added, { io, carrySummaryPrefixes: CARRIED_SUMMARY_PREFIXES });
-      const commit = await commitOnBranch(catalog, 'main', new Map([[table, update]]),
-        maintenanceCommit('compact', table, `rewrite ${inputFiles} files into ${added.length}`));
+      const commit = await commitOnBranch(
+        catalog,
+        'main',
+        new Map([[table, update]]),
+        maintenanceCommit('compact', table, `rewrite ${inputFiles} files into ${added.length}`),
+      );
       const addedBytes = added.reduce((s, f) => s + f.fileSizeInBytes, 0);
       return {
-        ...unchanged, outcome: 'committed', removed: inputFiles,
-        filesAfter: plan.liveFiles - inputFiles + added.length, bytesAfter: plan.liveBytes - inputBytes + addedBytes,
+        ...unchanged,
+        outcome: 'committed',
+        removed: inputFiles,
+        filesAfter: plan.liveFiles - inputFiles + added.length,
+        bytesAfter: plan.liveBytes - inputBytes + addedBytes,
         details: { ...describe(plan), addedFiles: added.length, attempts: commit.attempts, hash: commit.hash, round },
       };
     } catch (err) {
       // Only an unknown commit outcome may have made the new files live; otherwise they are garbage now.
-      if (!(err instanceof CommitStateUnknownError)) await io.deleteMany(added.map((f) => f.filePath)).catch(() => undefined);
+      if (!(err instanceof CommitStateUnknownError))
+        await io.deleteMany(added.map((f) => f.filePath)).catch(() => undefined);
       if (err instanceof ValidationError && round < replans) {
-        options.log.info({ table, round, reason: err.message }, 'compaction no longer valid on the new head: planning again');
+        options.log.info(
+          { table, round, reason: err.message },
+          'compaction no longer valid on the new head: planning again',
+        );
         continue;
       }
       throw err;

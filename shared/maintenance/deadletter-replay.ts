@@ -62,11 +62,15 @@ export function parseDeadLetter(location: string, body: Uint8Array): StoredDeadL
 }
 
 /** Every stored dead letter, oldest first; files that do not parse are returned apart, never deleted. */
-export async function listDeadLetters(io: FileIO, warehouse: string): Promise<{ letters: StoredDeadLetter[]; unreadable: { location: string; message: string }[] }> {
+export async function listDeadLetters(
+  io: FileIO,
+  warehouse: string,
+): Promise<{ letters: StoredDeadLetter[]; unreadable: { location: string; message: string }[] }> {
   const letters: StoredDeadLetter[] = [];
   const unreadable: { location: string; message: string }[] = [];
   const locations: string[] = [];
-  for await (const object of io.list(deadLetterPrefix(warehouse))) if (object.location.endsWith('.json')) locations.push(object.location);
+  for await (const object of io.list(deadLetterPrefix(warehouse)))
+    if (object.location.endsWith('.json')) locations.push(object.location);
   // `<date>/<ms>-<id>.json`: sorting the names sorts by the time they were stored.
   locations.sort();
   for (const location of locations) {
@@ -84,7 +88,11 @@ export async function listDeadLetters(io: FileIO, warehouse: string): Promise<{ 
  * budget (`knativebrokerttl`), which the failed attempt may have spent; the Broker sets a fresh one.
  */
 export function replayEvent(letter: StoredDeadLetter): CloudEventMessage {
-  const attributes = Object.fromEntries(Object.entries(letter.attributes).filter(([name]) => !name.startsWith('knativeerror') && name !== 'knativebrokerttl'));
+  const attributes = Object.fromEntries(
+    Object.entries(letter.attributes).filter(
+      ([name]) => !name.startsWith('knativeerror') && name !== 'knativebrokerttl',
+    ),
+  );
   return { attributes, data: letter.data };
 }
 
@@ -124,7 +132,12 @@ const postTo = (destination: string, event: CloudEventMessage) => createEmitter(
  * Re-posts stored dead letters through `send` (which must throw unless the Broker answered 2xx) and removes each file
  * once its event was accepted. A letter whose send fails stays where it is, for the next attempt.
  */
-export async function replayDeadLetters(io: FileIO, letters: readonly StoredDeadLetter[], send: (event: CloudEventMessage) => Promise<void>, options: ReplayOptions = {}): Promise<ReplayResult> {
+export async function replayDeadLetters(
+  io: FileIO,
+  letters: readonly StoredDeadLetter[],
+  send: (event: CloudEventMessage) => Promise<void>,
+  options: ReplayOptions = {},
+): Promise<ReplayResult> {
   const result: ReplayResult = { replayed: [], failed: [], skipped: [] };
   const wanted = options.ids ? new Set(options.ids) : undefined;
   const health = new Map<string, Promise<boolean>>();
@@ -132,7 +145,11 @@ export async function replayDeadLetters(io: FileIO, letters: readonly StoredDead
     if (wanted && !wanted.has(letter.id)) continue;
     if (options.healthy && letter.destination) {
       const destination = letter.destination;
-      if (!health.has(destination)) health.set(destination, options.healthy(destination).catch(() => false));
+      if (!health.has(destination))
+        health.set(
+          destination,
+          options.healthy(destination).catch(() => false),
+        );
       if (!(await health.get(destination))) {
         result.skipped.push(letter);
         continue;
@@ -151,7 +168,10 @@ export async function replayDeadLetters(io: FileIO, letters: readonly StoredDead
       result.replayed.push(letter);
     } catch (err) {
       // Accepted but still stored: the next replay sends it again, which the consumers' idempotency absorbs.
-      result.failed.push({ letter, message: `replayed, but ${letter.location} could not be removed: ${(err as Error).message}` });
+      result.failed.push({
+        letter,
+        message: `replayed, but ${letter.location} could not be removed: ${(err as Error).message}`,
+      });
     }
   }
   return result;
@@ -176,7 +196,8 @@ export async function destinationReady(destination: string, timeoutMs = 2000): P
 export function deadLetterRecords(letter: StoredDeadLetter): string[] {
   const a = letter.attributes;
   const topic = a[Extension.kafkaTopic];
-  if (topic && a.knativekafkapartition !== undefined && a.knativekafkaoffset !== undefined) return [`${topic}/${a.knativekafkapartition}/${a.knativekafkaoffset}`];
+  if (topic && a.knativekafkapartition !== undefined && a.knativekafkaoffset !== undefined)
+    return [`${topic}/${a.knativekafkapartition}/${a.knativekafkaoffset}`];
   let data: { topic?: unknown; offsets?: Record<string, [unknown, unknown][]> } | undefined;
   try {
     data = letter.data.byteLength ? parseJson(letter.data) : undefined;
@@ -188,7 +209,8 @@ export function deadLetterRecords(letter: StoredDeadLetter): string[] {
   for (const [partition, ranges] of Object.entries(data.offsets)) {
     if (!Array.isArray(ranges)) continue;
     for (const [first, last] of ranges) {
-      for (let offset = BigInt(String(first)); offset <= BigInt(String(last)); offset++) records.push(`${data.topic}/${partition}/${offset}`);
+      for (let offset = BigInt(String(first)); offset <= BigInt(String(last)); offset++)
+        records.push(`${data.topic}/${partition}/${offset}`);
     }
   }
   return records;

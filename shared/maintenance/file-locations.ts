@@ -62,7 +62,9 @@ export function locationIndex(): LocationIndex {
         const [scheme, authority] = root.split('://');
         return (!scheme || scheme === parts.scheme) && (!authority || authority === parts.authority);
       });
-      return matches ? { kind: 'reachable' } : { kind: 'conflict', referencedAs: roots.map((r) => `${r}${parts.path}`) };
+      return matches
+        ? { kind: 'reachable' }
+        : { kind: 'conflict', referencedAs: roots.map((r) => `${r}${parts.path}`) };
     },
     get size() {
       return size;

@@ -9,10 +9,14 @@ export const MAINTENANCE_PROPERTY = 'floe.maintenance';
 /** Every Iceberg table on `main`, or the requested ones (each must exist there). */
 export async function tablesOnMain(catalog: Catalog, only?: string[]): Promise<string[]> {
   const { value } = await catalog.client.listEntries('main', { filter: "entry.contentType == 'ICEBERG_TABLE'" });
-  const names = value.filter((e) => e.type === 'ICEBERG_TABLE').map((e) => e.name.elements.join('.')).sort();
+  const names = value
+    .filter((e) => e.type === 'ICEBERG_TABLE')
+    .map((e) => e.name.elements.join('.'))
+    .sort();
   if (!only?.length) return names;
   const missing = only.filter((t) => !names.includes(t));
-  if (missing.length) throw new TableNotFoundError(`no table ${missing.join(', ')} on main (tables: ${names.join(', ') || 'none'})`);
+  if (missing.length)
+    throw new TableNotFoundError(`no table ${missing.join(', ')} on main (tables: ${names.join(', ') || 'none'})`);
   return only;
 }
 

@@ -11,7 +11,14 @@ import { compactTable } from './compaction.ts';
 import { expireTable } from './snapshot-expiry.ts';
 import { rewriteTableManifests } from './manifest-rewrite.ts';
 import { removeOrphanFiles, type OrphanResult } from './orphan-cleanup.ts';
-import { REPORT_LIST_LIMIT, tableTotals, writeReport, type Job, type MaintenanceReport, type TableResult } from './run-report.ts';
+import {
+  REPORT_LIST_LIMIT,
+  tableTotals,
+  writeReport,
+  type Job,
+  type MaintenanceReport,
+  type TableResult,
+} from './run-report.ts';
 import type { MaintenanceSettings } from './maintenance-settings.ts';
 import { tablesOnMain } from './maintained-tables.ts';
 import { runScheduledTags, type ScheduledTagsResult } from './scheduled-tags.ts';
@@ -54,11 +61,16 @@ function tableJob(ctx: JobContext, request: JobRequest): TableJob {
   const dryRun = request.dryRun ?? false;
   switch (request.job) {
     case 'compact':
-      return (table) => compactTable(catalog, table, { log, dryRun, ...(request.rewrite ? { options: request.rewrite } : {}) });
+      return (table) =>
+        compactTable(catalog, table, { log, dryRun, ...(request.rewrite ? { options: request.rewrite } : {}) });
     case 'expire':
-      return (table) => expireTable(catalog, table, {
-        log, dryRun, ...(ctx.now ? { now: ctx.now } : {}), ...(request.olderThanMs !== undefined ? { maxSnapshotAgeMs: request.olderThanMs } : {}),
-      });
+      return (table) =>
+        expireTable(catalog, table, {
+          log,
+          dryRun,
+          ...(ctx.now ? { now: ctx.now } : {}),
+          ...(request.olderThanMs !== undefined ? { maxSnapshotAgeMs: request.olderThanMs } : {}),
+        });
     case 'manifests':
       return (table) => rewriteTableManifests(catalog, table, { log, dryRun });
     default:
@@ -79,7 +91,16 @@ async function runTables(ctx: JobContext, request: JobRequest, report: Maintenan
       const message = (err as Error).message;
       ctx.log.error({ err, job: request.job, table }, `${request.job} ${table} failed`);
       report.errors.push(`${table}: ${message}`);
-      tables.push({ table, outcome: 'failed', reason: message, filesBefore: 0, bytesBefore: 0, filesAfter: 0, bytesAfter: 0, removed: 0 });
+      tables.push({
+        table,
+        outcome: 'failed',
+        reason: message,
+        filesBefore: 0,
+        bytesBefore: 0,
+        filesAfter: 0,
+        bytesAfter: 0,
+        removed: 0,
+      });
     }
   }
   Object.assign(report, tableTotals(tables), { tables });
@@ -87,17 +108,29 @@ async function runTables(ctx: JobContext, request: JobRequest, report: Maintenan
 
 async function runOrphans(ctx: JobContext, request: JobRequest, report: MaintenanceReport): Promise<OrphanResult> {
   const result = await removeOrphanFiles(ctx.catalog, {
-    olderThanMs: request.olderThanMs ?? ctx.settings.orphanGraceMs, dryRun: request.dryRun ?? false,
-    ...(ctx.now ? { now: ctx.now } : {}), ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
+    olderThanMs: request.olderThanMs ?? ctx.settings.orphanGraceMs,
+    dryRun: request.dryRun ?? false,
+    ...(ctx.now ? { now: ctx.now } : {}),
+    ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
   });
   Object.assign(report, {
-    filesBefore: result.listed, bytesBefore: result.listedBytes,
-    filesAfter: result.listed - result.deleted, bytesAfter: result.listedBytes - result.deletedBytes,
-    bytesReclaimed: result.deletedBytes, deleted: result.deleted,
+    filesBefore: result.listed,
+    bytesBefore: result.listedBytes,
+    filesAfter: result.listed - result.deleted,
+    bytesAfter: result.listedBytes - result.deletedBytes,
+    bytesReclaimed: result.deletedBytes,
+    deleted: result.deleted,
     details: {
-      references: result.references, tables: result.tables, reachable: result.reachable, young: result.young, protected: result.protected,
-      orphanCount: result.orphans.length, orphanBytes: result.orphanBytes, blobFilesRead: result.blobFilesRead,
-      orphans: result.orphans.slice(0, REPORT_LIST_LIMIT), truncated: result.orphans.length > REPORT_LIST_LIMIT,
+      references: result.references,
+      tables: result.tables,
+      reachable: result.reachable,
+      young: result.young,
+      protected: result.protected,
+      orphanCount: result.orphans.length,
+      orphanBytes: result.orphanBytes,
+      blobFilesRead: result.blobFilesRead,
+      orphans: result.orphans.slice(0, REPORT_LIST_LIMIT),
+      truncated: result.orphans.length > REPORT_LIST_LIMIT,
       olderThanMs: request.olderThanMs ?? ctx.settings.orphanGraceMs,
     },
   });
@@ -107,12 +140,18 @@ async function runOrphans(ctx: JobContext, request: JobRequest, report: Maintena
 
 async function runBranches(ctx: JobContext, request: JobRequest, report: MaintenanceReport): Promise<BranchResult> {
   const result = await cleanWapBranches(ctx.catalog, {
-    config: ctx.config, log: ctx.log, dryRun: request.dryRun ?? false,
-    stallAfterMs: ctx.settings.stallAfterMs, rejectedRetentionMs: ctx.settings.rejectedRetentionMs,
-    ...(ctx.now ? { now: ctx.now } : {}), ...(ctx.emit ? { emit: ctx.emit } : {}),
+    config: ctx.config,
+    log: ctx.log,
+    dryRun: request.dryRun ?? false,
+    stallAfterMs: ctx.settings.stallAfterMs,
+    rejectedRetentionMs: ctx.settings.rejectedRetentionMs,
+    ...(ctx.now ? { now: ctx.now } : {}),
+    ...(ctx.emit ? { emit: ctx.emit } : {}),
   });
   Object.assign(report, {
-    filesBefore: result.branches, filesAfter: result.branches - result.deleted, deleted: result.deleted,
+    filesBefore: result.branches,
+    filesAfter: result.branches - result.deleted,
+    deleted: result.deleted,
     details: { redriven: result.redriven, actions: result.actions.slice(0, REPORT_LIST_LIMIT) },
   });
   report.errors.push(...result.errors);
@@ -120,11 +159,17 @@ async function runBranches(ctx: JobContext, request: JobRequest, report: Mainten
 }
 
 async function runTags(ctx: JobContext, request: JobRequest, report: MaintenanceReport): Promise<ScheduledTagsResult> {
-  const result = await runScheduledTags(ctx.catalog, { config: ctx.config, dryRun: request.dryRun ?? false, ...(ctx.now ? { now: ctx.now } : {}) });
+  const result = await runScheduledTags(ctx.catalog, {
+    config: ctx.config,
+    dryRun: request.dryRun ?? false,
+    ...(ctx.now ? { now: ctx.now } : {}),
+  });
   const created = result.actions.filter((a) => a.action === 'created' || a.action === 'would create').length;
   const deleted = result.actions.filter((a) => a.action === 'deleted' || a.action === 'would delete').length;
   Object.assign(report, {
-    filesBefore: result.kept + deleted, filesAfter: result.kept + created, deleted: request.dryRun ? 0 : deleted,
+    filesBefore: result.kept + deleted,
+    filesAfter: result.kept + created,
+    deleted: request.dryRun ? 0 : deleted,
     details: { created, deleted, kept: result.kept, actions: result.actions.slice(0, REPORT_LIST_LIMIT) },
   });
   report.errors.push(...result.errors);
@@ -136,8 +181,17 @@ export async function runJob(ctx: JobContext, request: JobRequest): Promise<JobR
   const started = clock();
   const timer = performance.now();
   const report: MaintenanceReport = {
-    job: request.job, startedAt: new Date(started).toISOString(), durationMs: 0, dryRun: request.dryRun ?? false,
-    filesBefore: 0, bytesBefore: 0, filesAfter: 0, bytesAfter: 0, bytesReclaimed: 0, deleted: 0, errors: [],
+    job: request.job,
+    startedAt: new Date(started).toISOString(),
+    durationMs: 0,
+    dryRun: request.dryRun ?? false,
+    filesBefore: 0,
+    bytesBefore: 0,
+    filesAfter: 0,
+    bytesAfter: 0,
+    bytesReclaimed: 0,
+    deleted: 0,
+    errors: [],
   };
   const run: JobRun = { report };
   try {

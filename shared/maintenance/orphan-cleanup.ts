@@ -83,8 +83,20 @@ export async function removeOrphanFiles(catalog: Catalog, options: OrphanOptions
   progress(`marked ${marker.files} files of ${marker.tables} table heads on ${marker.references} references`);
 
   const result: OrphanResult = {
-    listed: 0, listedBytes: 0, reachable: 0, young: 0, protected: 0, orphans: [], orphanBytes: 0, deleted: 0, deletedBytes: 0,
-    conflicts: [], errors: [], references: marker.references, tables: marker.tables, blobFilesRead: 0,
+    listed: 0,
+    listedBytes: 0,
+    reachable: 0,
+    young: 0,
+    protected: 0,
+    orphans: [],
+    orphanBytes: 0,
+    deleted: 0,
+    deletedBytes: 0,
+    conflicts: [],
+    errors: [],
+    references: marker.references,
+    tables: marker.tables,
+    blobFilesRead: 0,
   };
   const candidates: LocatedObject[] = [];
   for await (const object of io.list(prefix)) {
@@ -97,7 +109,8 @@ export async function removeOrphanFiles(catalog: Catalog, options: OrphanOptions
     }
     const match = marker.reachable.match(object.location);
     if (match.kind === 'reachable') result.reachable++;
-    else if (match.kind === 'conflict') result.conflicts.push({ location: object.location, referencedAs: match.referencedAs });
+    else if (match.kind === 'conflict')
+      result.conflicts.push({ location: object.location, referencedAs: match.referencedAs });
     else if (object.lastModified.getTime() >= cutoff) result.young++;
     else candidates.push(object);
   }
@@ -114,12 +127,20 @@ export async function removeOrphanFiles(catalog: Catalog, options: OrphanOptions
     });
   }
   for (const conflict of result.conflicts.slice(0, 20)) {
-    result.errors.push(`${conflict.location} is referenced as ${conflict.referencedAs.join(', ')} (scheme/authority mismatch)`);
+    result.errors.push(
+      `${conflict.location} is referenced as ${conflict.referencedAs.join(', ')} (scheme/authority mismatch)`,
+    );
   }
   if (result.conflicts.length) {
-    result.errors.push(`${result.conflicts.length} listed file(s) are referenced under another scheme or authority: nothing was deleted; check the warehouse location`);
+    result.errors.push(
+      `${result.conflicts.length} listed file(s) are referenced under another scheme or authority: nothing was deleted; check the warehouse location`,
+    );
   }
-  result.orphans = orphans.map((o) => ({ location: o.location, size: o.size, lastModified: o.lastModified.toISOString() }));
+  result.orphans = orphans.map((o) => ({
+    location: o.location,
+    size: o.size,
+    lastModified: o.lastModified.toISOString(),
+  }));
   result.orphanBytes = orphans.reduce((s, o) => s + o.size, 0);
   if (options.dryRun || !orphans.length || result.conflicts.length) return result;
 

@@ -15,7 +15,17 @@ import { currentSchema } from '../iceberg/metadata.ts';
 import { readDataFile } from '../iceberg/parquet-reader.ts';
 import { isList, isMap, isStruct } from '../iceberg/schema.ts';
 import { readManifestEntries, readManifestFiles } from '../iceberg/snapshot.ts';
-import { EntryStatus, FileContent, type DataFile, type IcebergType, type ManifestFile, type NestedField, type Schema, type StructType, type TableMetadata } from '../iceberg/types.ts';
+import {
+  EntryStatus,
+  FileContent,
+  type DataFile,
+  type IcebergType,
+  type ManifestFile,
+  type NestedField,
+  type Schema,
+  type StructType,
+  type TableMetadata,
+} from '../iceberg/types.ts';
 import type { FileIO } from '../storage/file-io.ts';
 import { FILE_TYPE } from '../wap/staging-rows.ts';
 import { locationIndex, type LocationIndex } from './file-locations.ts';
@@ -41,8 +51,16 @@ export interface Marker {
 
 export function createMarker(io: FileIO, cache: ManifestCache = new Map()): Marker {
   return {
-    io, reachable: locationIndex(), files: 0, bytes: 0, claimCheckFiles: new Map(), gcDisabled: new Set(),
-    references: 0, tables: 0, cache, seen: new Set(),
+    io,
+    reachable: locationIndex(),
+    files: 0,
+    bytes: 0,
+    claimCheckFiles: new Map(),
+    gcDisabled: new Set(),
+    references: 0,
+    tables: 0,
+    cache,
+    seen: new Set(),
   };
 }
 
@@ -56,7 +74,9 @@ function mark(marker: Marker, location: string, size?: number): boolean {
 function liveEntries(marker: Marker, manifest: ManifestFile, metadata: TableMetadata): Promise<DataFile[]> {
   let entries = marker.cache.get(manifest.manifestPath);
   if (!entries) {
-    entries = readManifestEntries(marker.io, manifest, metadata).then((all) => all.filter((e) => e.status !== EntryStatus.DELETED).map((e) => e.dataFile));
+    entries = readManifestEntries(marker.io, manifest, metadata).then((all) =>
+      all.filter((e) => e.status !== EntryStatus.DELETED).map((e) => e.dataFile),
+    );
     marker.cache.set(manifest.manifestPath, entries);
   }
   return entries;
@@ -93,7 +113,8 @@ export async function markMetadataFile(marker: Marker, location: string): Promis
   mark(marker, `${metadata.properties['write.metadata.path'] ?? `${metadata.location}/metadata`}/version-hint.text`);
   for (const stats of [...(metadata.statistics ?? []), ...(metadata.partitionStatistics ?? [])]) {
     const path = (stats as Record<string, unknown>)['statistics-path'];
-    if (typeof path === 'string') mark(marker, path, Number((stats as Record<string, unknown>)['file-size-in-bytes']) || undefined);
+    if (typeof path === 'string')
+      mark(marker, path, Number((stats as Record<string, unknown>)['file-size-in-bytes']) || undefined);
   }
   await markSnapshots(marker, metadata);
 }
@@ -102,7 +123,11 @@ export async function markMetadataFile(marker: Marker, location: string): Promis
  * Marks from every live reference. Reference heads are taken from one listing and read by commit hash (`@hash`), so
  * a branch deleted meanwhile is still read as it was: the mark is of one moment.
  */
-export async function markReferences(marker: Marker, client: NessieClient, onTable?: (ref: string, table: string) => void): Promise<void> {
+export async function markReferences(
+  marker: Marker,
+  client: NessieClient,
+  onTable?: (ref: string, table: string) => void,
+): Promise<void> {
   const references = await client.listReferences();
   for (const ref of references) {
     marker.references++;
@@ -116,7 +141,9 @@ export async function markReferences(marker: Marker, client: NessieClient, onTab
       } else if (content?.type === 'ICEBERG_VIEW') {
         mark(marker, content.metadataLocation);
       } else if (entry.type === 'ICEBERG_TABLE' || entry.type === 'ICEBERG_VIEW') {
-        throw new Error(`reference ${ref.name}: entry ${entry.name.elements.join('.')} came without its content; cannot mark it`);
+        throw new Error(
+          `reference ${ref.name}: entry ${entry.name.elements.join('.')} came without its content; cannot mark it`,
+        );
       }
     }
   }
@@ -124,7 +151,11 @@ export async function markReferences(marker: Marker, client: NessieClient, onTab
 
 // ---- claim-check blobs ----
 
-const signature = (type: StructType) => type.fields.map((f) => `${f.name}:${typeof f.type === 'string' ? f.type : f.type.type}`).sort().join(',');
+const signature = (type: StructType) =>
+  type.fields
+    .map((f) => `${f.name}:${typeof f.type === 'string' ? f.type : f.type.type}`)
+    .sort()
+    .join(',');
 const FILE_SIGNATURE = signature(FILE_TYPE);
 const claimChecks = new WeakMap<StructType, boolean>();
 
@@ -150,7 +181,8 @@ export function claimCheckUriFields(schema: Schema): number[] {
 
 /** The schema with every field optional: a column a file lacks then reads as null instead of failing. */
 function relaxed(type: IcebergType): IcebergType {
-  if (isStruct(type)) return { ...type, fields: type.fields.map((f): NestedField => ({ ...f, required: false, type: relaxed(f.type) })) };
+  if (isStruct(type))
+    return { ...type, fields: type.fields.map((f): NestedField => ({ ...f, required: false, type: relaxed(f.type) })) };
   if (isList(type)) return { ...type, elementRequired: false, element: relaxed(type.element) };
   if (isMap(type)) return { ...type, valueRequired: false, value: relaxed(type.value) };
   return type;
@@ -167,7 +199,9 @@ function uriCollector(type: IcebergType): UriCollector | undefined {
     };
   }
   if (isStruct(type)) {
-    const fields = type.fields.map((f) => [f.name, uriCollector(f.type)] as const).filter((f): f is readonly [string, UriCollector] => f[1] !== undefined);
+    const fields = type.fields
+      .map((f) => [f.name, uriCollector(f.type)] as const)
+      .filter((f): f is readonly [string, UriCollector] => f[1] !== undefined);
     if (!fields.length) return undefined;
     return (value, into) => {
       if (value === null || value === undefined) return;
@@ -179,7 +213,8 @@ function uriCollector(type: IcebergType): UriCollector | undefined {
     if (!element) return undefined;
     return (value, into) => {
       if (value === null || value === undefined) return;
-      for (const item of isList(type) ? (value as unknown[]) : (value as Map<unknown, unknown>).values()) element(item, into);
+      for (const item of isList(type) ? (value as unknown[]) : (value as Map<unknown, unknown>).values())
+        element(item, into);
     };
   }
   return undefined;
@@ -207,14 +242,22 @@ function readerFor(schema: Schema): { readSchema: Schema; collect: UriCollector 
  * Marks the blobs referenced from rows of live data files: reads only the claim-check `uri` columns, and skips files
  * whose metrics show those columns hold nothing. Cost: one footer + column-chunk read per remaining file.
  */
-export async function markClaimChecks(marker: Marker, onFile?: () => void): Promise<{ filesRead: number; blobs: number }> {
+export async function markClaimChecks(
+  marker: Marker,
+  onFile?: () => void,
+): Promise<{ filesRead: number; blobs: number }> {
   let filesRead = 0;
   let blobs = 0;
   for (const { file, schema } of marker.claimCheckFiles.values()) {
     const ids = claimCheckUriFields(schema).filter((id) => !provablyEmpty(file, id));
     if (!ids.length) continue;
     const { readSchema, collect } = readerFor(schema);
-    const rows = await readDataFile(marker.io, { location: file.filePath, schema: readSchema, projection: ids, fileSize: file.fileSizeInBytes });
+    const rows = await readDataFile(marker.io, {
+      location: file.filePath,
+      schema: readSchema,
+      projection: ids,
+      fileSize: file.fileSizeInBytes,
+    });
     filesRead++;
     onFile?.();
     const uris: string[] = [];

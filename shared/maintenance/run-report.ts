@@ -61,7 +61,11 @@ export async function writeReport(io: FileIO, warehouse: string, report: Mainten
 }
 
 /** The newest reports first (optionally of one job). */
-export async function readReports(io: FileIO, warehouse: string, options: { job?: Job; limit?: number } = {}): Promise<MaintenanceReport[]> {
+export async function readReports(
+  io: FileIO,
+  warehouse: string,
+  options: { job?: Job; limit?: number } = {},
+): Promise<MaintenanceReport[]> {
   const objects = (await collect(io.list(reportPrefix(warehouse))))
     .map((o) => o.location)
     .filter((l) => l.endsWith('.json') && (!options.job || l.endsWith(`-${options.job}.json`)))
@@ -72,11 +76,15 @@ export async function readReports(io: FileIO, warehouse: string, options: { job?
 }
 
 /** Totals of a table job's results. */
-export function tableTotals(tables: TableResult[]): Pick<MaintenanceReport, 'filesBefore' | 'bytesBefore' | 'filesAfter' | 'bytesAfter' | 'deleted'> {
+export function tableTotals(
+  tables: TableResult[],
+): Pick<MaintenanceReport, 'filesBefore' | 'bytesBefore' | 'filesAfter' | 'bytesAfter' | 'deleted'> {
   const sum = (pick: (t: TableResult) => number) => tables.reduce((s, t) => s + pick(t), 0);
   return {
-    filesBefore: sum((t) => t.filesBefore), bytesBefore: sum((t) => t.bytesBefore),
-    filesAfter: sum((t) => t.filesAfter), bytesAfter: sum((t) => t.bytesAfter),
+    filesBefore: sum((t) => t.filesBefore),
+    bytesBefore: sum((t) => t.bytesBefore),
+    filesAfter: sum((t) => t.filesAfter),
+    bytesAfter: sum((t) => t.bytesAfter),
     deleted: sum((t) => (t.outcome === 'committed' ? t.removed : 0)),
   };
 }

@@ -26,19 +26,27 @@ export function renderTagName(template: string, at: Date): string {
 /** The scheduled time a tag name stands for, when it matches the template; undefined otherwise. */
 export function tagNameTime(template: string, name: string): number | undefined {
   const parts: string[] = [];
-  const source = template.split(/(\{date\}|\{time\})/).map((piece) => {
-    if (piece === '{date}' || piece === '{time}') {
-      parts.push(piece);
-      return piece === '{date}' ? '(\\d{4})-(\\d{2})-(\\d{2})' : '(\\d{2})(\\d{2})';
-    }
-    return piece.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
-  }).join('');
+  const source = template
+    .split(/(\{date\}|\{time\})/)
+    .map((piece) => {
+      if (piece === '{date}' || piece === '{time}') {
+        parts.push(piece);
+        return piece === '{date}' ? '(\\d{4})-(\\d{2})-(\\d{2})' : '(\\d{2})(\\d{2})';
+      }
+      return piece.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+    })
+    .join('');
   const match = new RegExp(`^${source}$`).exec(name);
   if (!match) return undefined;
-  let year = 1970, month = 1, day = 1, hour = 0, minute = 0;
+  let year = 1970,
+    month = 1,
+    day = 1,
+    hour = 0,
+    minute = 0;
   let group = 1;
   for (const part of parts) {
-    if (part === '{date}') [year, month, day] = [Number(match[group++]), Number(match[group++]), Number(match[group++])];
+    if (part === '{date}')
+      [year, month, day] = [Number(match[group++]), Number(match[group++]), Number(match[group++])];
     else [hour, minute] = [Number(match[group++]), Number(match[group++])];
   }
   const time = Date.UTC(year, month - 1, day, hour, minute);
@@ -83,16 +91,30 @@ export async function runScheduledTags(catalog: Catalog, options: ScheduledTagsO
     try {
       const due = lastScheduledTime(schedule.schedule, now);
       const name = due ? renderTagName(schedule.name, due) : undefined;
-      if (name && !tags.has(name) && !(schedule.retention !== undefined && due!.getTime() + schedule.retention <= now)) {
+      if (
+        name &&
+        !tags.has(name) &&
+        !(schedule.retention !== undefined && due!.getTime() + schedule.retention <= now)
+      ) {
         if (options.dryRun) result.actions.push({ tag: name, action: 'would create', schedule: schedule.name });
         else {
           try {
             const created = await createTag(catalog, {
-              name, from: schedule.ref, namespace, ...(schedule.retention !== undefined ? { retentionMs: schedule.retention } : {}),
-              message: schedule.message ?? `scheduled (${schedule.schedule})`, properties: { 'floe.tag.schedule': schedule.name },
+              name,
+              from: schedule.ref,
+              namespace,
+              ...(schedule.retention !== undefined ? { retentionMs: schedule.retention } : {}),
+              message: schedule.message ?? `scheduled (${schedule.schedule})`,
+              properties: { 'floe.tag.schedule': schedule.name },
             });
             tags.add(name);
-            result.actions.push({ tag: name, action: 'created', schedule: schedule.name, hash: created.hash, tables: created.tables.length });
+            result.actions.push({
+              tag: name,
+              action: 'created',
+              schedule: schedule.name,
+              hash: created.hash,
+              tables: created.tables.length,
+            });
           } catch (err) {
             // Another run created it between the listing and now: the job's work is done.
             if (!(err instanceof TagError && err.kind === 'exists')) throw err;

@@ -5,7 +5,13 @@
  * is deleted here; the report says how much main alone no longer reaches (what the janitor may reclaim).
  */
 import { commitOnBranch, loadTable, type Catalog } from '../catalog/table-catalog.ts';
-import { expireSnapshots, gcEnabled, planExpiry, type ExpiryOptions, type ExpiryPlan } from '../iceberg/expire-snapshots.ts';
+import {
+  expireSnapshots,
+  gcEnabled,
+  planExpiry,
+  type ExpiryOptions,
+  type ExpiryPlan,
+} from '../iceberg/expire-snapshots.ts';
 import type { TableMetadata } from '../iceberg/types.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { createMarker, markSnapshots, type ManifestCache } from './reachable-files.ts';
@@ -18,7 +24,11 @@ export interface ExpireOptions extends ExpiryOptions {
   dryRun?: boolean;
 }
 
-async function measure(io: FileIO, metadata: TableMetadata, cache: ManifestCache): Promise<{ files: number; bytes: number }> {
+async function measure(
+  io: FileIO,
+  metadata: TableMetadata,
+  cache: ManifestCache,
+): Promise<{ files: number; bytes: number }> {
   const marker = createMarker(io, cache);
   await markSnapshots(marker, metadata);
   return { files: marker.files, bytes: marker.bytes };
@@ -35,8 +45,12 @@ export async function expireTable(catalog: Catalog, table: string, options: Expi
   let after = loaded.metadata;
   let hash: string | undefined;
   if (!options.dryRun && (plan.expired.length || plan.removedRefs.length)) {
-    const commit = await commitOnBranch(catalog, 'main', new Map([[table, expireSnapshots({ ...options, onPlan: (p) => (plan = p) })]]),
-      maintenanceCommit('expire', table, `expire ${plan.expired.length} snapshots`));
+    const commit = await commitOnBranch(
+      catalog,
+      'main',
+      new Map([[table, expireSnapshots({ ...options, onPlan: (p) => (plan = p) })]]),
+      maintenanceCommit('expire', table, `expire ${plan.expired.length} snapshots`),
+    );
     after = commit.states.get(table)?.metadata ?? plan.metadata;
     hash = commit.hash;
   } else {
@@ -47,11 +61,17 @@ export async function expireTable(catalog: Catalog, table: string, options: Expi
   return {
     table,
     outcome: !changed ? 'unchanged' : options.dryRun ? 'planned' : 'committed',
-    filesBefore: before.files, bytesBefore: before.bytes, filesAfter: measured.files, bytesAfter: measured.bytes,
+    filesBefore: before.files,
+    bytesBefore: before.bytes,
+    filesAfter: measured.files,
+    bytesAfter: measured.bytes,
     removed: plan.expired.length,
     details: {
-      snapshotsBefore: loaded.metadata.snapshots.length, snapshotsAfter: after.snapshots.length,
-      expiredSnapshots: plan.expired.map((s) => String(s.snapshotId)), removedRefs: plan.removedRefs, ...(hash ? { hash } : {}),
+      snapshotsBefore: loaded.metadata.snapshots.length,
+      snapshotsAfter: after.snapshots.length,
+      expiredSnapshots: plan.expired.map((s) => String(s.snapshotId)),
+      removedRefs: plan.removedRefs,
+      ...(hash ? { hash } : {}),
     },
   };
 }

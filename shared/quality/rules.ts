@@ -73,7 +73,9 @@ function numeric(value: unknown): number | undefined {
 
 export function auditRows(input: AuditInput): AuditResult {
   const { rules } = input;
-  const seen = new Map<string, Set<string>>(rules.unique.map((fields) => [uniqueName(fields), new Set(input.published?.get(uniqueName(fields)) ?? [])]));
+  const seen = new Map<string, Set<string>>(
+    rules.unique.map((fields) => [uniqueName(fields), new Set(input.published?.get(uniqueName(fields)) ?? [])]),
+  );
   const trusted: Record<string, unknown>[] = [];
   const untrusted: RowVerdict[] = [];
   const reasonCounts: Record<string, number> = {};
@@ -118,7 +120,8 @@ export function auditRows(input: AuditInput): AuditResult {
       // A value nulled because it had the wrong type is reported as that, not again as missing.
       const mistyped = new Set(reasons.map((r) => /field '([^'.[]+)/.exec(r)?.[1]).filter(Boolean));
       for (const field of rules.required) {
-        if ((get(field) === null || get(field) === undefined) && !mistyped.has(field)) reasons.push(`required: ${field} is missing or null`);
+        if ((get(field) === null || get(field) === undefined) && !mistyped.has(field))
+          reasons.push(`required: ${field} is missing or null`);
       }
       for (const [field, range] of Object.entries(rules.ranges)) {
         const value = get(field);
@@ -133,13 +136,16 @@ export function auditRows(input: AuditInput): AuditResult {
         const value = get(field);
         if (value === null || value === undefined) continue;
         const plain = typeof value === 'bigint' ? Number(value) : value;
-        if (!allowed.some((a) => a === plain)) reasons.push(`enum: ${field}=${show(value)} not in [${allowed.map(show).join(', ')}]`);
+        if (!allowed.some((a) => a === plain))
+          reasons.push(`enum: ${field}=${show(value)} not in [${allowed.map(show).join(', ')}]`);
       }
       if (input.eventTime) {
         const t = get(input.eventTime);
         if (typeof t === 'bigint') {
-          if (t > input.nowMicros + BigInt(rules.maxFutureSkew) * 1000n) reasons.push(`timestamp: ${input.eventTime} is in the future`);
-          else if (t < input.nowMicros - BigInt(rules.maxAge) * 1000n) reasons.push(`timestamp: ${input.eventTime} is older than the allowed age`);
+          if (t > input.nowMicros + BigInt(rules.maxFutureSkew) * 1000n)
+            reasons.push(`timestamp: ${input.eventTime} is in the future`);
+          else if (t < input.nowMicros - BigInt(rules.maxAge) * 1000n)
+            reasons.push(`timestamp: ${input.eventTime} is older than the allowed age`);
         }
       }
       for (const fields of rules.unique) {
@@ -165,7 +171,10 @@ export function batchVerdict(total: number, untrusted: number, maxUntrustedRatio
   if (total === 0 || total < minRows) return { verdict: 'passed' };
   const ratio = untrusted / total;
   if (ratio > maxUntrustedRatio) {
-    return { verdict: 'failed', reason: `batch: untrusted ratio ${ratio.toFixed(3)} exceeds the gate ${maxUntrustedRatio}` };
+    return {
+      verdict: 'failed',
+      reason: `batch: untrusted ratio ${ratio.toFixed(3)} exceeds the gate ${maxUntrustedRatio}`,
+    };
   }
   return { verdict: 'passed' };
 }

@@ -8,7 +8,10 @@ import { parseByteSize } from '../util/duration.ts';
 import { ConfigError, loadPipelineConfig, parsePipelineConfig, type PipelineConfig } from './pipeline-config.ts';
 
 const optionalUrl = z.string().url().optional();
-const flag = z.enum(['true', 'false', '1', '0']).optional().transform((v) => (v === undefined ? undefined : v === 'true' || v === '1'));
+const flag = z
+  .enum(['true', 'false', '1', '0'])
+  .optional()
+  .transform((v) => (v === undefined ? undefined : v === 'true' || v === '1'));
 
 const envSchema = z.object({
   /** Warehouse root: `s3://bucket/prefix/` or `file:///dir/` (or an absolute path). */
@@ -53,16 +56,22 @@ export interface FloeEnv {
 export function loadEnv(env: NodeJS.ProcessEnv = process.env): FloeEnv {
   const result = envSchema.safeParse(env);
   if (!result.success) {
-    throw new ConfigError('invalid environment:\n' + result.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n'));
+    throw new ConfigError(
+      'invalid environment:\n' + result.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n'),
+    );
   }
   const e = result.data;
   const bodyLimitBytes = e.FLOE_BODY_LIMIT === undefined ? 16 * 1024 * 1024 : parseByteSize(e.FLOE_BODY_LIMIT);
-  if (bodyLimitBytes === undefined) throw new ConfigError(`invalid environment:\n  - FLOE_BODY_LIMIT: not a byte size: '${e.FLOE_BODY_LIMIT}'`);
+  if (bodyLimitBytes === undefined)
+    throw new ConfigError(`invalid environment:\n  - FLOE_BODY_LIMIT: not a byte size: '${e.FLOE_BODY_LIMIT}'`);
   const pipeline = e.FLOE_CONFIG ? loadPipelineConfig(e.FLOE_CONFIG) : parsePipelineConfig({}, 'defaults');
   if (e.FLOE_BATCH_MAX_ROWS !== undefined) pipeline.batch.maxRows = e.FLOE_BATCH_MAX_ROWS;
   if (e.FLOE_BATCH_MAX_BYTES !== undefined) {
     const bytes = parseByteSize(e.FLOE_BATCH_MAX_BYTES);
-    if (bytes === undefined) throw new ConfigError(`invalid environment:\n  - FLOE_BATCH_MAX_BYTES: not a byte size: '${e.FLOE_BATCH_MAX_BYTES}'`);
+    if (bytes === undefined)
+      throw new ConfigError(
+        `invalid environment:\n  - FLOE_BATCH_MAX_BYTES: not a byte size: '${e.FLOE_BATCH_MAX_BYTES}'`,
+      );
     pipeline.batch.maxBytes = bytes;
   }
   if (e.FLOE_BATCH_LINGER_MS !== undefined) pipeline.batch.linger = e.FLOE_BATCH_LINGER_MS;
@@ -72,12 +81,17 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): FloeEnv {
     warehouse,
     nessieUri: e.NESSIE_URI.replace(/\/+$/, ''),
     ...(e.NESSIE_TOKEN ? { nessieToken: e.NESSIE_TOKEN } : {}),
-    ...(usesS3 || e.S3_ENDPOINT ? {
-      s3: {
-        endpoint: e.S3_ENDPOINT, region: e.S3_REGION, forcePathStyle: e.S3_FORCE_PATH_STYLE,
-        accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
-      },
-    } : {}),
+    ...(usesS3 || e.S3_ENDPOINT
+      ? {
+          s3: {
+            endpoint: e.S3_ENDPOINT,
+            region: e.S3_REGION,
+            forcePathStyle: e.S3_FORCE_PATH_STYLE,
+            accessKeyId: e.AWS_ACCESS_KEY_ID,
+            secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+          },
+        }
+      : {}),
     pipeline,
     ...(e.K_SINK ? { sink: e.K_SINK } : {}),
     port: e.PORT,

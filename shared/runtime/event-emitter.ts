@@ -25,10 +25,14 @@ export interface EmitOptions {
 
 export type Emit = (event: CloudEventMessage, options?: EmitOptions) => Promise<void>;
 
-const RETRYABLE = (status: number) => status >= 500 || status === 404 || status === 408 || status === 409 || status === 429;
+const RETRYABLE = (status: number) =>
+  status >= 500 || status === 404 || status === 408 || status === 409 || status === 429;
 
 export class EmitError extends Error {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'EmitError';
   }
@@ -53,35 +57,52 @@ export function createEmitter(sink: string, options: EmitterOptions = {}): Emit 
       try {
         const status = await post(target, headers, body, timeoutMs, emitOptions.onAccepted);
         if (status >= 200 && status < 300) return;
-        lastError = new EmitError(`sink ${sink} answered ${status} for ${event.attributes.type} ${event.attributes.id}`, status);
+        lastError = new EmitError(
+          `sink ${sink} answered ${status} for ${event.attributes.type} ${event.attributes.id}`,
+          status,
+        );
         if (!RETRYABLE(status)) throw lastError;
       } catch (err) {
         if (err instanceof EmitError && err.status !== undefined && !RETRYABLE(err.status)) throw err;
         lastError = err as Error;
       }
     }
-    throw new EmitError(`could not deliver ${event.attributes.type} ${event.attributes.id} to ${sink} after ${retries + 1} attempts: ${lastError?.message}`);
+    throw new EmitError(
+      `could not deliver ${event.attributes.type} ${event.attributes.id} to ${sink} after ${retries + 1} attempts: ${lastError?.message}`,
+    );
   };
 }
 
 /** One POST; resolves with the final status (the body is read and dropped), rejects on network errors and timeouts. */
-function post(target: URL, headers: Record<string, string>, body: Uint8Array, timeoutMs: number, onAccepted: (() => void) | undefined): Promise<number> {
+function post(
+  target: URL,
+  headers: Record<string, string>,
+  body: Uint8Array,
+  timeoutMs: number,
+  onAccepted: (() => void) | undefined,
+): Promise<number> {
   const client = target.protocol === 'https:' ? https : http;
   return new Promise<number>((resolve, reject) => {
     const fail = (err: Error) => {
       clearTimeout(timer);
       reject(err);
     };
-    const request = client.request(target, {
-      method: 'POST', headers: { ...headers, 'content-length': String(body.byteLength) }, agent: agents[target.protocol as keyof typeof agents],
-    }, (response) => {
-      response.resume();
-      response.on('end', () => {
-        clearTimeout(timer);
-        resolve(response.statusCode ?? 0);
-      });
-      response.on('error', fail);
-    });
+    const request = client.request(
+      target,
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(body.byteLength) },
+        agent: agents[target.protocol as keyof typeof agents],
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => {
+          clearTimeout(timer);
+          resolve(response.statusCode ?? 0);
+        });
+        response.on('error', fail);
+      },
+    );
     request.on('error', fail);
     request.on('information', (info) => {
       if (info.statusCode !== 102) return;
@@ -89,7 +110,10 @@ function post(target: URL, headers: Record<string, string>, body: Uint8Array, ti
       onAccepted?.();
     });
     // Callbacks above clear it: they run only after this line, once the request is under way.
-    const timer = setTimeout(() => request.destroy(new Error(`no answer from ${target.origin} within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => request.destroy(new Error(`no answer from ${target.origin} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     request.end(body);
   });
 }

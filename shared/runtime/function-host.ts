@@ -38,7 +38,10 @@ export interface FloeFunction {
 
 /** An error with the HTTP status the host answers; 4xx tells Knative not to retry (the event goes to dead letter). */
 export class HandlerError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'HandlerError';
   }
@@ -117,12 +120,13 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         relayed = true;
         res.writeProcessing();
       };
-      const requestEmit: Emit = (emitted, emitOptions) => emit(emitted, {
-        onAccepted: () => {
-          relayAccepted();
-          emitOptions?.onAccepted?.();
-        },
-      });
+      const requestEmit: Emit = (emitted, emitOptions) =>
+        emit(emitted, {
+          onAccepted: () => {
+            relayAccepted();
+            emitOptions?.onAccepted?.();
+          },
+        });
       const reply = await fn.handle({ log, emit: requestEmit, metrics }, event);
       if (reply) {
         const { headers, body: replyBody } = toHttpBinary(reply);
@@ -134,9 +138,20 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         res.end();
       }
     } catch (err) {
-      const status = err instanceof HandlerError ? err.status : err instanceof InvalidEventError ? 400 : err instanceof BodyTooLargeError ? 413 : 500;
+      const status =
+        err instanceof HandlerError
+          ? err.status
+          : err instanceof InvalidEventError
+            ? 400
+            : err instanceof BodyTooLargeError
+              ? 413
+              : 500;
       metrics.errors.inc({ status: String(status) });
-      (status >= 500 ? logger.error : logger.warn).call(logger, { err, status, type }, `${fn.name}: ${(err as Error).message}`);
+      (status >= 500 ? logger.error : logger.warn).call(
+        logger,
+        { err, status, type },
+        `${fn.name}: ${(err as Error).message}`,
+      );
       if (!res.headersSent) send(res, status, JSON.stringify({ error: (err as Error).message }), 'application/json');
     } finally {
       metrics.duration.observe({ type }, Number(process.hrtime.bigint() - started) / 1e9);

@@ -34,7 +34,16 @@ export function createLogger(options: LogOptions = {}): Logger {
   if (format === 'pretty') {
     const pretty = loadPretty();
     if (pretty) {
-      return pino(config, pretty({ destination, colorize: Boolean((destination as NodeJS.WriteStream).isTTY), ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l', singleLine: true }));
+      return pino(
+        config,
+        pretty({
+          destination,
+          colorize: Boolean((destination as NodeJS.WriteStream).isTTY),
+          ignore: 'pid,hostname',
+          translateTime: 'HH:MM:ss.l',
+          singleLine: true,
+        }),
+      );
     }
     const logger = pino(config, destination);
     logger.warn('pino-pretty is not installed (a production install omits dev dependencies): logging JSON lines');
@@ -53,7 +62,8 @@ let prettyModule: typeof PinoPretty | null | undefined;
 function loadPretty(): typeof PinoPretty | undefined {
   if (prettyModule === undefined) {
     try {
-      const loaded = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty | { default: typeof PinoPretty };
+      const loaded = createRequire(import.meta.url)('pino-pretty') as
+        typeof PinoPretty | { default: typeof PinoPretty };
       prettyModule = 'default' in loaded ? loaded.default : loaded;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;

@@ -12,17 +12,38 @@ export interface FunctionMetrics {
   duration: Histogram<'type'>;
 }
 
-export function createFunctionMetrics(functionName: string, options: { defaultMetrics?: boolean } = {}): FunctionMetrics {
+export function createFunctionMetrics(
+  functionName: string,
+  options: { defaultMetrics?: boolean } = {},
+): FunctionMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ function: functionName });
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   return {
     registry,
-    eventsIn: new Counter({ name: 'floe_events_received_total', help: 'CloudEvents received, by type', labelNames: ['type'], registers: [registry] }),
-    eventsOut: new Counter({ name: 'floe_events_emitted_total', help: 'CloudEvents replied or emitted, by type', labelNames: ['type'], registers: [registry] }),
-    errors: new Counter({ name: 'floe_event_errors_total', help: 'Requests answered with an error, by HTTP status', labelNames: ['status'], registers: [registry] }),
+    eventsIn: new Counter({
+      name: 'floe_events_received_total',
+      help: 'CloudEvents received, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+    eventsOut: new Counter({
+      name: 'floe_events_emitted_total',
+      help: 'CloudEvents replied or emitted, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+    errors: new Counter({
+      name: 'floe_event_errors_total',
+      help: 'Requests answered with an error, by HTTP status',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
     duration: new Histogram({
-      name: 'floe_handler_duration_seconds', help: 'Time from request to response, by event type', labelNames: ['type'], registers: [registry],
+      name: 'floe_handler_duration_seconds',
+      help: 'Time from request to response, by event type',
+      labelNames: ['type'],
+      registers: [registry],
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     }),
   };

@@ -92,7 +92,8 @@ export function createFileIO(options: FileIOOptions): FileIO {
   function resolve(original: string): { store: ObjectStore; key: string; location: string } {
     const location = normalizeScheme(applyLocationMaps(original, maps));
     for (const mount of mounts) {
-      if (location.startsWith(mount.prefix)) return { store: mount.store, key: location.slice(mount.prefix.length), location };
+      if (location.startsWith(mount.prefix))
+        return { store: mount.store, key: location.slice(mount.prefix.length), location };
     }
     const s3 = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
     if (s3 && options.s3 && client) {
@@ -109,16 +110,26 @@ export function createFileIO(options: FileIOOptions): FileIO {
       const key = path.resolve(file).slice(1) + (file.endsWith('/') && file.length > 1 ? '/' : '');
       return { store: rootStore, key, location };
     }
-    throw new StorageError(`no storage is configured for location '${original}'` + (location !== original ? ` (mapped to '${location}')` : '') +
-      (/^[a-z][a-z0-9+.-]*:/i.test(location) || location.startsWith('/') ? '' : ': it is relative; map it with --map FROM=TO'), original);
+    throw new StorageError(
+      `no storage is configured for location '${original}'` +
+        (location !== original ? ` (mapped to '${location}')` : '') +
+        (/^[a-z][a-z0-9+.-]*:/i.test(location) || location.startsWith('/')
+          ? ''
+          : ': it is relative; map it with --map FROM=TO'),
+      original,
+    );
   }
 
-  const withLocation = async <T>(location: string, run: (store: ObjectStore, key: string) => Promise<T>): Promise<T> => {
+  const withLocation = async <T>(
+    location: string,
+    run: (store: ObjectStore, key: string) => Promise<T>,
+  ): Promise<T> => {
     const { store, key } = resolve(location);
     try {
       return await run(store, key);
     } catch (err) {
-      if (err instanceof StorageError && !(err.message.includes(location))) err.message = `${err.message} [location ${location}]`;
+      if (err instanceof StorageError && !err.message.includes(location))
+        err.message = `${err.message} [location ${location}]`;
       throw err;
     }
   };
@@ -126,7 +137,8 @@ export function createFileIO(options: FileIOOptions): FileIO {
   return {
     resolve,
     read: (location) => withLocation(location, (store, key) => store.get(key)),
-    readRange: (location, offset, length) => withLocation(location, (store, key) => store.getRange(key, offset, length)),
+    readRange: (location, offset, length) =>
+      withLocation(location, (store, key) => store.getRange(key, offset, length)),
     write: (location, body, putOptions) => withLocation(location, (store, key) => store.put(key, body, putOptions)),
     head: (location) => withLocation(location, (store, key) => store.head(key)),
     delete: (location) => withLocation(location, (store, key) => store.delete(key)),
@@ -144,7 +156,8 @@ export function createFileIO(options: FileIOOptions): FileIO {
         const byKey = new Map(items.map((item) => [item.key, item.location]));
         const result = await store.deleteMany(items.map((item) => item.key));
         for (const key of result.deleted) deleted.push(byKey.get(key)!);
-        for (const failure of result.failed) failed.push({ location: byKey.get(failure.key)!, message: failure.message });
+        for (const failure of result.failed)
+          failed.push({ location: byKey.get(failure.key)!, message: failure.message });
       }
       return { deleted, failed };
     },

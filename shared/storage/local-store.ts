@@ -7,8 +7,14 @@ import { mkdir, open, readdir, rename, rm, stat, link, unlink, type FileHandle }
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import {
-  checkKey, NotFoundError, PreconditionFailedError, StorageError,
-  type ListOptions, type ObjectInfo, type ObjectStore, type PutOptions,
+  checkKey,
+  NotFoundError,
+  PreconditionFailedError,
+  StorageError,
+  type ListOptions,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
 } from './object-store.ts';
 
 const TEMP_MARK = '.floe-tmp-';
@@ -19,7 +25,8 @@ export function localStore(root: string): ObjectStore {
   const where = `local store ${base}`;
   const fileOf = (key: string) => path.join(base, checkKey(key));
 
-  const missing = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOENT' || (err as NodeJS.ErrnoException)?.code === 'ENOTDIR';
+  const missing = (err: unknown) =>
+    (err as NodeJS.ErrnoException)?.code === 'ENOENT' || (err as NodeJS.ErrnoException)?.code === 'ENOTDIR';
 
   /** Runs `read` on an open handle of the key's file; the handle pins one version even if a writer replaces it. */
   async function withFile<T>(key: string, read: (handle: FileHandle) => Promise<T>): Promise<T> {
@@ -110,7 +117,8 @@ export function localStore(root: string): ObjectStore {
 
   async function* list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     if (prefix) {
-      if (prefix.startsWith('/') || prefix.split('/').some((part) => part === '..')) throw new StorageError(`invalid prefix: ${prefix}`, prefix);
+      if (prefix.startsWith('/') || prefix.split('/').some((part) => part === '..'))
+        throw new StorageError(`invalid prefix: ${prefix}`, prefix);
     }
     // Walk only the directory that can contain the prefix, in key order.
     const slash = prefix.lastIndexOf('/');

@@ -39,7 +39,11 @@ export interface ObjectStore {
 }
 
 export class StorageError extends Error {
-  constructor(message: string, readonly key?: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly key?: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'StorageError';
   }
@@ -62,9 +66,12 @@ export class PreconditionFailedError extends StorageError {
 /** Rejects keys that could escape a store's root or are not plain relative paths. */
 export function checkKey(key: string): string {
   if (typeof key !== 'string' || key.length === 0) throw new StorageError('object key must be a non-empty string', key);
-  if (key.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(key)) throw new StorageError(`object key must be relative: ${key}`, key);
-  if (key.includes('\\') || key.includes('\0')) throw new StorageError(`object key has a forbidden character: ${key}`, key);
-  if (key.split('/').some((part) => part === '..' || part === '.')) throw new StorageError(`object key must not contain '.' or '..' segments: ${key}`, key);
+  if (key.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(key))
+    throw new StorageError(`object key must be relative: ${key}`, key);
+  if (key.includes('\\') || key.includes('\0'))
+    throw new StorageError(`object key has a forbidden character: ${key}`, key);
+  if (key.split('/').some((part) => part === '..' || part === '.'))
+    throw new StorageError(`object key must not contain '.' or '..' segments: ${key}`, key);
   return key;
 }
 

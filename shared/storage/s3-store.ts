@@ -5,13 +5,25 @@
  * Large bodies go up as multipart uploads (@aws-sdk/lib-storage).
  */
 import {
-  S3Client, GetObjectCommand, PutObjectCommand, HeadObjectCommand, ListObjectsV2Command,
-  DeleteObjectCommand, DeleteObjectsCommand, type S3ClientConfig,
+  S3Client,
+  GetObjectCommand,
+  PutObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
-  checkKey, NotFoundError, PreconditionFailedError, StorageError,
-  type ListOptions, type ObjectInfo, type ObjectStore, type PutOptions,
+  checkKey,
+  NotFoundError,
+  PreconditionFailedError,
+  StorageError,
+  type ListOptions,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
 } from './object-store.ts';
 
 export interface S3Options {
@@ -70,7 +82,9 @@ export function s3Store(options: S3Options): ObjectStore {
     const name = (err as Error)?.name;
     if (status === 404 || name === 'NoSuchKey' || name === 'NotFound') throw new NotFoundError(key, where);
     if (status === 412 || name === 'PreconditionFailed') throw new PreconditionFailedError(key, where);
-    throw new StorageError(`S3 request for ${key} in ${where} failed: ${(err as Error)?.message ?? String(err)}`, key, { cause: err });
+    throw new StorageError(`S3 request for ${key} in ${where} failed: ${(err as Error)?.message ?? String(err)}`, key, {
+      cause: err,
+    });
   };
 
   async function get(key: string): Promise<Uint8Array> {
@@ -85,11 +99,14 @@ export function s3Store(options: S3Options): ObjectStore {
   async function getRange(key: string, offset: number, length: number): Promise<Uint8Array> {
     if (length === 0) return new Uint8Array(0);
     try {
-      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(key), Range: `bytes=${offset}-${offset + length - 1}` }));
+      const out = await client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: fullKey(key), Range: `bytes=${offset}-${offset + length - 1}` }),
+      );
       return await out.Body!.transformToByteArray();
     } catch (err) {
       // A range that starts past the end: S3 answers 416, the local store an empty result.
-      if ((err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 416) return new Uint8Array(0);
+      if ((err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 416)
+        return new Uint8Array(0);
       return wrap(key, err);
     }
   }
@@ -97,7 +114,9 @@ export function s3Store(options: S3Options): ObjectStore {
   async function put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     const params = {
-      Bucket: bucket, Key: fullKey(key), Body: bytes,
+      Bucket: bucket,
+      Key: fullKey(key),
+      Body: bytes,
       ...(options.contentType ? { ContentType: options.contentType } : {}),
       ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
     };
@@ -128,19 +147,29 @@ export function s3Store(options: S3Options): ObjectStore {
     do {
       let out;
       try {
-        out = await client.send(new ListObjectsV2Command({
-          Bucket: bucket,
-          Prefix: root + prefix,
-          MaxKeys: options.pageSize ?? 1000,
-          ...(token ? { ContinuationToken: token } : options.startAfter !== undefined ? { StartAfter: root + options.startAfter } : {}),
-        }));
+        out = await client.send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: root + prefix,
+            MaxKeys: options.pageSize ?? 1000,
+            ...(token
+              ? { ContinuationToken: token }
+              : options.startAfter !== undefined
+                ? { StartAfter: root + options.startAfter }
+                : {}),
+          }),
+        );
       } catch (err) {
         wrap(prefix, err);
         return;
       }
       for (const item of out.Contents ?? []) {
         if (!item.Key) continue;
-        yield { key: item.Key.slice(root.length), size: Number(item.Size ?? 0), lastModified: item.LastModified ?? new Date(0) };
+        yield {
+          key: item.Key.slice(root.length),
+          size: Number(item.Size ?? 0),
+          lastModified: item.LastModified ?? new Date(0),
+        };
       }
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);
@@ -162,11 +191,15 @@ export function s3Store(options: S3Options): ObjectStore {
     for (let i = 0; i < keys.length; i += 1000) {
       const chunk = keys.slice(i, i + 1000);
       try {
-        const out = await client.send(new DeleteObjectsCommand({
-          Bucket: bucket,
-          Delete: { Objects: chunk.map((key) => ({ Key: fullKey(key) })), Quiet: false },
-        }));
-        const errors = new Map((out.Errors ?? []).map((e) => [e.Key?.slice(root.length) ?? '', e.Message ?? e.Code ?? 'delete failed']));
+        const out = await client.send(
+          new DeleteObjectsCommand({
+            Bucket: bucket,
+            Delete: { Objects: chunk.map((key) => ({ Key: fullKey(key) })), Quiet: false },
+          }),
+        );
+        const errors = new Map(
+          (out.Errors ?? []).map((e) => [e.Key?.slice(root.length) ?? '', e.Message ?? e.Code ?? 'delete failed']),
+        );
         for (const key of chunk) {
           const message = errors.get(key);
           if (message) failed.push({ key, message });

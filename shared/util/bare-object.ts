@@ -29,7 +29,8 @@ export function ownValue(object: object, key: string): unknown {
 
 /** Stores `value` under `key` as an own property, also when the key is `__proto__` and the object is a plain one. */
 export function setOwn(object: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
   else object[key] = value;
 }
 

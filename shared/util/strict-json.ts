@@ -24,7 +24,10 @@ export interface JsonLimits {
 
 /** The value cannot be taken: `malformed` (not JSON, or ambiguous JSON) or over a `limit`. */
 export class JsonRecordError extends Error {
-  constructor(readonly kind: 'malformed' | 'limit', message: string) {
+  constructor(
+    readonly kind: 'malformed' | 'limit',
+    message: string,
+  ) {
     super(message);
     this.name = 'JsonRecordError';
   }
@@ -129,14 +132,30 @@ export function parseJsonStrict(text: string, limits: JsonLimits, options: Parse
       const e = text.charCodeAt(i + 1);
       i += 2;
       switch (e) {
-        case 0x22: out += '"'; break;
-        case 0x5c: out += '\\'; break;
-        case 0x2f: out += '/'; break;
-        case 0x62: out += '\b'; break;
-        case 0x66: out += '\f'; break;
-        case 0x6e: out += '\n'; break;
-        case 0x72: out += '\r'; break;
-        case 0x74: out += '\t'; break;
+        case 0x22:
+          out += '"';
+          break;
+        case 0x5c:
+          out += '\\';
+          break;
+        case 0x2f:
+          out += '/';
+          break;
+        case 0x62:
+          out += '\b';
+          break;
+        case 0x66:
+          out += '\f';
+          break;
+        case 0x6e:
+          out += '\n';
+          break;
+        case 0x72:
+          out += '\r';
+          break;
+        case 0x74:
+          out += '\t';
+          break;
         case 0x75: {
           const hex = text.slice(i, i + 4);
           if (!/^[0-9a-fA-F]{4}$/.test(hex)) {
@@ -193,7 +212,8 @@ export function parseJsonStrict(text: string, limits: JsonLimits, options: Parse
     }
     const value = Number(literal);
     if (!Number.isFinite(value)) return outOfRange(literal, 'is outside the range of a double');
-    if (value === 0 && /[1-9]/.test(literal.replace(/[eE].*$/, ''))) return outOfRange(literal, 'is too small for a double (it would become 0)');
+    if (value === 0 && /[1-9]/.test(literal.replace(/[eE].*$/, '')))
+      return outOfRange(literal, 'is too small for a double (it would become 0)');
     return value;
   }
 
@@ -206,18 +226,34 @@ export function parseJsonStrict(text: string, limits: JsonLimits, options: Parse
     const where = path.length ? ` in '${clip(pathText(path), 80)}'` : '';
     if (name.length === 0) throw new JsonRecordError('limit', `an empty field name${where}`);
     if (name.length > limits.maxFieldNameLength) {
-      throw new JsonRecordError('limit', `field name '${clip(name)}'${where} is ${name.length} characters long, over limits.maxFieldNameLength (${limits.maxFieldNameLength})`);
+      throw new JsonRecordError(
+        'limit',
+        `field name '${clip(name)}'${where} is ${name.length} characters long, over limits.maxFieldNameLength (${limits.maxFieldNameLength})`,
+      );
     }
-    if (hasControlCharacter(name)) throw new JsonRecordError('limit', `field name ${JSON.stringify(clip(name))}${where} contains control characters`);
-    if (!isWellFormed(name)) throw new JsonRecordError('limit', `field name ${JSON.stringify(clip(name))}${where} contains a lone surrogate (not Unicode text)`);
+    if (hasControlCharacter(name))
+      throw new JsonRecordError(
+        'limit',
+        `field name ${JSON.stringify(clip(name))}${where} contains control characters`,
+      );
+    if (!isWellFormed(name))
+      throw new JsonRecordError(
+        'limit',
+        `field name ${JSON.stringify(clip(name))}${where} contains a lone surrogate (not Unicode text)`,
+      );
   }
 
   function parseValue(depth: number): unknown {
     skipWhitespace();
     const c = text.charCodeAt(i);
     switch (c) {
-      case 0x7b: { // {
-        if (depth >= limits.maxDepth) throw new JsonRecordError('limit', `nesting deeper than limits.maxDepth (${limits.maxDepth}) at '${clip(pathText(path), 80)}'`);
+      case 0x7b: {
+        // {
+        if (depth >= limits.maxDepth)
+          throw new JsonRecordError(
+            'limit',
+            `nesting deeper than limits.maxDepth (${limits.maxDepth}) at '${clip(pathText(path), 80)}'`,
+          );
         i++;
         const object: Record<string, unknown> = {};
         skipWhitespace();
@@ -231,9 +267,13 @@ export function parseJsonStrict(text: string, limits: JsonLimits, options: Parse
           const name = parseString();
           checkName(name);
           if (Object.prototype.hasOwnProperty.call(object, name)) {
-            throw new JsonRecordError('malformed', `duplicate field '${clip(path.length ? `${pathText(path)}.${name}` : name, 80)}'`);
+            throw new JsonRecordError(
+              'malformed',
+              `duplicate field '${clip(path.length ? `${pathText(path)}.${name}` : name, 80)}'`,
+            );
           }
-          if (++fields > limits.maxFields) throw new JsonRecordError('limit', `more than limits.maxFields (${limits.maxFields}) fields`);
+          if (++fields > limits.maxFields)
+            throw new JsonRecordError('limit', `more than limits.maxFields (${limits.maxFields}) fields`);
           skipWhitespace();
           if (text.charCodeAt(i) !== 0x3a) malformed("expected ':' after a field name");
           i++;
@@ -250,8 +290,13 @@ export function parseJsonStrict(text: string, limits: JsonLimits, options: Parse
           }
         }
       }
-      case 0x5b: { // [
-        if (depth >= limits.maxDepth) throw new JsonRecordError('limit', `nesting deeper than limits.maxDepth (${limits.maxDepth}) at '${clip(pathText(path), 80)}'`);
+      case 0x5b: {
+        // [
+        if (depth >= limits.maxDepth)
+          throw new JsonRecordError(
+            'limit',
+            `nesting deeper than limits.maxDepth (${limits.maxDepth}) at '${clip(pathText(path), 80)}'`,
+          );
         i++;
         const array: unknown[] = [];
         skipWhitespace();
@@ -298,7 +343,10 @@ export function parseJsonStrict(text: string, limits: JsonLimits, options: Parse
     const value = parseValue(depth);
     if (typeof value !== 'string') return value;
     if (!longStringAllowed && value.length > limits.maxStringLength) {
-      throw new JsonRecordError('limit', `field '${clip(pathText(path), 80)}': a string of ${value.length} characters, over limits.maxStringLength (${limits.maxStringLength})`);
+      throw new JsonRecordError(
+        'limit',
+        `field '${clip(pathText(path), 80)}': a string of ${value.length} characters, over limits.maxStringLength (${limits.maxStringLength})`,
+      );
     }
     if (!isWellFormed(value)) {
       problems.push(`field '${pathText(path)}': the string contains a lone surrogate escape (not Unicode text)`);
@@ -317,7 +365,10 @@ export function parseJsonStrict(text: string, limits: JsonLimits, options: Parse
   skipWhitespace();
   if (i < n) malformed('unexpected data after the JSON value');
   if (typeof value === 'string' && value.length > limits.maxStringLength) {
-    throw new JsonRecordError('limit', `a string of ${value.length} characters, over limits.maxStringLength (${limits.maxStringLength})`);
+    throw new JsonRecordError(
+      'limit',
+      `a string of ${value.length} characters, over limits.maxStringLength (${limits.maxStringLength})`,
+    );
   }
   return { value, problems };
 }

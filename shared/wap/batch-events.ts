@@ -6,12 +6,25 @@
 import { createEvent, type CloudEventMessage } from '../events/cloudevent.ts';
 import { EventType, Extension, type BatchAudited, type BatchWritten } from '../events/contract.ts';
 
-export function batchEvent(type: string, stage: string, batch: { batchId: string; branch?: string; hash: string; table: string; topic: string }, data: unknown): CloudEventMessage {
+export function batchEvent(
+  type: string,
+  stage: string,
+  batch: { batchId: string; branch?: string; hash: string; table: string; topic: string },
+  data: unknown,
+): CloudEventMessage {
   return createEvent({
-    type, source: `/floe/${stage}`, id: `${batch.batchId}/${type.slice('dev.floe.'.length)}`, subject: batch.table, data,
+    type,
+    source: `/floe/${stage}`,
+    id: `${batch.batchId}/${type.slice('dev.floe.'.length)}`,
+    subject: batch.table,
+    data,
     extensions: {
-      [Extension.branch]: batch.branch, [Extension.hash]: batch.hash, [Extension.batch]: batch.batchId,
-      [Extension.table]: batch.table, [Extension.topic]: batch.topic, [Extension.partitionKey]: batch.batchId,
+      [Extension.branch]: batch.branch,
+      [Extension.hash]: batch.hash,
+      [Extension.batch]: batch.batchId,
+      [Extension.table]: batch.table,
+      [Extension.topic]: batch.topic,
+      [Extension.partitionKey]: batch.batchId,
     },
   });
 }

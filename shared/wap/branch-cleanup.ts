@@ -53,7 +53,11 @@ export interface BranchResult {
   errors: string[];
 }
 
-type Plan = { do: 'delete' | 'redrive' | 'keep' | 'wait' | 'stalled'; reason: string; event?: ReturnType<typeof batchWrittenEvent> };
+type Plan = {
+  do: 'delete' | 'redrive' | 'keep' | 'wait' | 'stalled';
+  reason: string;
+  event?: ReturnType<typeof batchWrittenEvent>;
+};
 
 export async function cleanWapBranches(catalog: Catalog, options: BranchOptions): Promise<BranchResult> {
   const now = (options.now ?? Date.now)();
@@ -67,14 +71,21 @@ export async function cleanWapBranches(catalog: Catalog, options: BranchOptions)
       const cfg = topicConfig(options.config, topic);
       if (!cfg) throw new Error(`topic '${topic}' is not configured`);
       const names = tableNames(options.config, cfg);
-      ranges = loadTables(catalog, 'main', [names.production, names.untrusted])
-        .then(({ tables }) => publishedRanges([...tables.values()].map((t) => t.metadata), topic));
+      ranges = loadTables(catalog, 'main', [names.production, names.untrusted]).then(({ tables }) =>
+        publishedRanges(
+          [...tables.values()].map((t) => t.metadata),
+          topic,
+        ),
+      );
       published.set(topic, ranges);
     }
     return ranges;
   };
 
-  const judge = async (ref: NamedReference, batchId: string): Promise<{ plan: Plan; stage?: string; ageMs: number }> => {
+  const judge = async (
+    ref: NamedReference,
+    batchId: string,
+  ): Promise<{ plan: Plan; stage?: string; ageMs: number }> => {
     const meta = ref.metadata?.commitMetaOfHEAD;
     const stage = property(meta, Property.stage);
     const headTime = Date.parse(meta?.commitTime ?? '');
@@ -82,7 +93,10 @@ export async function cleanWapBranches(catalog: Catalog, options: BranchOptions)
       // The head is still main's commit the branch was cut from: its age says nothing; the batch id says when.
       const ageMs = now - (batchIdTime(batchId) ?? (Number.isFinite(headTime) ? headTime : now));
       return ageMs > stallAfter
-        ? { plan: { do: 'delete', reason: 'the writer never committed the batch (Kafka redelivers its records)' }, ageMs }
+        ? {
+            plan: { do: 'delete', reason: 'the writer never committed the batch (Kafka redelivers its records)' },
+            ageMs,
+          }
         : { plan: { do: 'wait', reason: 'the writer may still commit' }, ageMs };
     }
     const ageMs = now - (Number.isFinite(headTime) ? headTime : now);
@@ -95,13 +109,32 @@ export async function cleanWapBranches(catalog: Catalog, options: BranchOptions)
       if (!failed) return { plan: { do: 'delete', reason: 'published; its branch was left behind' }, stage, ageMs };
       return ageMs > retention
         ? { plan: { do: 'delete', reason: 'rejected batch past its retention' }, stage, ageMs }
-        : { plan: { do: 'keep', reason: `rejected batch kept for inspection until ${new Date(now - ageMs + retention).toISOString()}` }, stage, ageMs };
+        : {
+            plan: {
+              do: 'keep',
+              reason: `rejected batch kept for inspection until ${new Date(now - ageMs + retention).toISOString()}`,
+            },
+            stage,
+            ageMs,
+          };
     }
-    if (ageMs <= stallAfter) return { plan: { do: 'wait', reason: `${stage}; the next step may still be under way` }, stage, ageMs };
-    const event = stage === Stage.written ? batchWrittenEvent(batchWrittenSchema.parse(payload)) : batchAuditedEvent(batchAuditedSchema.parse(payload));
+    if (ageMs <= stallAfter)
+      return { plan: { do: 'wait', reason: `${stage}; the next step may still be under way` }, stage, ageMs };
+    const event =
+      stage === Stage.written
+        ? batchWrittenEvent(batchWrittenSchema.parse(payload))
+        : batchAuditedEvent(batchAuditedSchema.parse(payload));
     return options.emit
-      ? { plan: { do: 'redrive', reason: `stalled after ${stage}: re-emitting ${event.attributes.type}`, event }, stage, ageMs }
-      : { plan: { do: 'stalled', reason: `stalled after ${stage}; no sink to re-emit ${event.attributes.type} to` }, stage, ageMs };
+      ? {
+          plan: { do: 'redrive', reason: `stalled after ${stage}: re-emitting ${event.attributes.type}`, event },
+          stage,
+          ageMs,
+        }
+      : {
+          plan: { do: 'stalled', reason: `stalled after ${stage}; no sink to re-emit ${event.attributes.type} to` },
+          stage,
+          ageMs,
+        };
   };
 
   const references = await catalog.client.listReferences({ fetch: 'ALL' });
@@ -144,7 +177,8 @@ export async function cleanWapBranches(catalog: Catalog, options: BranchOptions)
         record('deleted');
       } catch (err) {
         if (err instanceof NessieNotFoundError) record('deleted', `${plan.reason} (already gone)`);
-        else if (err instanceof NessieReferenceConflictError) record('waiting', 'the branch moved meanwhile; judged again next run');
+        else if (err instanceof NessieReferenceConflictError)
+          record('waiting', 'the branch moved meanwhile; judged again next run');
         else {
           result.errors.push(`${ref.name}: delete failed: ${(err as Error).message}`);
           record('failed', `delete failed: ${(err as Error).message}`);

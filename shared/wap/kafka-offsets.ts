@@ -34,7 +34,9 @@ export function offsetsSummaryKey(topic: string): string {
 }
 
 function normalize(ranges: [bigint, bigint][]): [bigint, bigint][] {
-  const sorted = ranges.map(([a, b]): [bigint, bigint] => [a, b]).sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  const sorted = ranges
+    .map(([a, b]): [bigint, bigint] => [a, b])
+    .sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
   const out: [bigint, bigint][] = [];
   for (const [start, end] of sorted) {
     const last = out[out.length - 1];
@@ -63,7 +65,10 @@ export function mergeRanges(a: OffsetRanges, b: OffsetRanges): OffsetRanges {
     const left = a.get(p);
     const right = b.get(p);
     // Every OffsetRanges list is already normalized: a partition on one side only is copied as it is.
-    out.set(p, left && right ? normalize([...left, ...right]) : (left ?? right ?? []).map(([s, e]): [bigint, bigint] => [s, e]));
+    out.set(
+      p,
+      left && right ? normalize([...left, ...right]) : (left ?? right ?? []).map(([s, e]): [bigint, bigint] => [s, e]),
+    );
   }
   return out;
 }
@@ -109,7 +114,12 @@ export function boundRanges(ranges: OffsetRanges, maxHoles = MAX_HOLES_PER_PARTI
   const out: OffsetRanges = new Map();
   for (const [p, list] of ranges) {
     const excess = list.length - 1 - maxHoles;
-    out.set(p, excess > 0 ? [[list[0][0], list[excess][1]], ...list.slice(excess + 1).map(([s, e]): [bigint, bigint] => [s, e])] : list);
+    out.set(
+      p,
+      excess > 0
+        ? [[list[0][0], list[excess][1]], ...list.slice(excess + 1).map(([s, e]): [bigint, bigint] => [s, e])]
+        : list,
+    );
   }
   return out;
 }
@@ -117,21 +127,31 @@ export function boundRanges(ranges: OffsetRanges, maxHoles = MAX_HOLES_PER_PARTI
 /** JSON form for summaries: `{"0":[[0,99],[120,130]]}` with exact 64-bit numbers, bounded by `boundRanges`. */
 export function serializeRanges(ranges: OffsetRanges): string {
   const out: Record<string, bigint[][]> = {};
-  for (const [p, list] of [...boundRanges(ranges)].sort((x, y) => x[0] - y[0])) out[String(p)] = list.map(([s, e]) => [s, e]);
+  for (const [p, list] of [...boundRanges(ranges)].sort((x, y) => x[0] - y[0]))
+    out[String(p)] = list.map(([s, e]) => [s, e]);
   return stringifyJson(out);
 }
 
 export function parseRanges(text: string | undefined): OffsetRanges {
   if (!text) return new Map();
   const json = parseJson<Record<string, unknown[][]>>(text);
-  return new Map(Object.entries(json).map(([p, list]) => [Number(p), normalize(list.map(([s, e]) => [toLong(s, 'offset'), toLong(e, 'offset')]))]));
+  return new Map(
+    Object.entries(json).map(([p, list]) => [
+      Number(p),
+      normalize(list.map(([s, e]) => [toLong(s, 'offset'), toLong(e, 'offset')])),
+    ]),
+  );
 }
 
 /** Event-payload form: partition → [[start, end]] as decimal strings. */
 export function rangesToPayload(ranges: OffsetRanges): Record<string, [string, string][]> {
-  return Object.fromEntries([...ranges].map(([p, list]) => [String(p), list.map(([s, e]): [string, string] => [s.toString(), e.toString()])]));
+  return Object.fromEntries(
+    [...ranges].map(([p, list]) => [String(p), list.map(([s, e]): [string, string] => [s.toString(), e.toString()])]),
+  );
 }
 
 export function rangesFromPayload(payload: Record<string, [string, string][]>): OffsetRanges {
-  return new Map(Object.entries(payload).map(([p, list]) => [Number(p), normalize(list.map(([s, e]) => [BigInt(s), BigInt(e)]))]));
+  return new Map(
+    Object.entries(payload).map(([p, list]) => [Number(p), normalize(list.map(([s, e]) => [BigInt(s), BigInt(e)]))]),
+  );
 }

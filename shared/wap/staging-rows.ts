@@ -53,7 +53,14 @@ export const FILE_TYPE: StructType = {
 };
 
 const stringList = (): IcebergType => ({ type: 'list', elementId: 0, elementRequired: true, element: 'string' });
-const stringMap = (): IcebergType => ({ type: 'map', keyId: 0, key: 'string', valueId: 0, valueRequired: true, value: 'string' });
+const stringMap = (): IcebergType => ({
+  type: 'map',
+  keyId: 0,
+  key: 'string',
+  valueId: 0,
+  valueRequired: true,
+  value: 'string',
+});
 
 export function ingestionFields(): NestedField[] {
   return [
@@ -81,7 +88,11 @@ export function reasonsField(): NestedField {
 const INGESTION_NAMES = new Set<string>(Object.values(Column));
 
 function isFileRef(value: object): boolean {
-  return ownValue(value, 'uri') !== undefined && ownValue(value, 'sha256') !== undefined && ownValue(value, 'size_bytes') !== undefined;
+  return (
+    ownValue(value, 'uri') !== undefined &&
+    ownValue(value, 'sha256') !== undefined &&
+    ownValue(value, 'size_bytes') !== undefined
+  );
 }
 
 /** A record whose shape cannot become columns; the message is its reason (`limit: …`). */
@@ -100,9 +111,16 @@ const clip = excerpt;
 function checkFieldName(name: string, path: string, limits: RecordLimits): void {
   const where = path ? ` in '${clip(path, 80)}'` : '';
   if (name.length === 0) throw new RecordShapeError(`an empty field name${where}`);
-  if (name.length > limits.maxFieldNameLength) throw new RecordShapeError(`field name '${clip(name)}'${where} is ${name.length} characters long, over limits.maxFieldNameLength (${limits.maxFieldNameLength})`);
-  if (hasControlCharacter(name)) throw new RecordShapeError(`field name ${JSON.stringify(clip(name))}${where} contains control characters`);
-  if (!isWellFormed(name)) throw new RecordShapeError(`field name ${JSON.stringify(clip(name))}${where} contains a lone surrogate (not Unicode text)`);
+  if (name.length > limits.maxFieldNameLength)
+    throw new RecordShapeError(
+      `field name '${clip(name)}'${where} is ${name.length} characters long, over limits.maxFieldNameLength (${limits.maxFieldNameLength})`,
+    );
+  if (hasControlCharacter(name))
+    throw new RecordShapeError(`field name ${JSON.stringify(clip(name))}${where} contains control characters`);
+  if (!isWellFormed(name))
+    throw new RecordShapeError(
+      `field name ${JSON.stringify(clip(name))}${where} contains a lone surrogate (not Unicode text)`,
+    );
 }
 
 /**
@@ -110,7 +128,12 @@ function checkFieldName(name: string, path: string, limits: RecordLimits): void 
  * evidence). `depth` is the value's nesting level (a payload field's value is level 2); deeper than
  * `limits.maxDepth` or an unusable field name throws `RecordShapeError`, so recursion stays bounded.
  */
-export function inferType(value: unknown, limits: RecordLimits = DEFAULT_LIMITS, depth = 2, path = ''): IcebergType | undefined {
+export function inferType(
+  value: unknown,
+  limits: RecordLimits = DEFAULT_LIMITS,
+  depth = 2,
+  path = '',
+): IcebergType | undefined {
   if (value === null || value === undefined) return undefined;
   if (typeof value === 'boolean') return 'boolean';
   if (typeof value === 'bigint') return 'long';
@@ -118,7 +141,8 @@ export function inferType(value: unknown, limits: RecordLimits = DEFAULT_LIMITS,
   if (typeof value === 'number') return Number.isSafeInteger(value) ? 'long' : 'double';
   if (typeof value === 'string') return 'string';
   if (typeof value !== 'object') return undefined;
-  if (depth > limits.maxDepth) throw new RecordShapeError(`nesting deeper than limits.maxDepth (${limits.maxDepth}) at '${clip(path, 80)}'`);
+  if (depth > limits.maxDepth)
+    throw new RecordShapeError(`nesting deeper than limits.maxDepth (${limits.maxDepth}) at '${clip(path, 80)}'`);
   if (Array.isArray(value)) {
     let element: IcebergType | undefined;
     for (const item of value) {
@@ -174,7 +198,13 @@ function widerOf(a: IcebergType, b: IcebergType): IcebergType {
  * The column paths `incoming` adds to `existing` (appended to `added`), or why it cannot: a new field whose Parquet
  * name (`parquetName`) equals a sibling's would make the two indistinguishable in the file.
  */
-function newColumns(existing: IcebergType | undefined, incoming: IcebergType, path: string, added: string[], isColumn = true): void {
+function newColumns(
+  existing: IcebergType | undefined,
+  incoming: IcebergType,
+  path: string,
+  added: string[],
+  isColumn = true,
+): void {
   if (existing === undefined && isColumn) added.push(path);
   if (isStruct(incoming)) {
     if (existing !== undefined && !isStruct(existing)) return;
@@ -187,7 +217,10 @@ function newColumns(existing: IcebergType | undefined, incoming: IcebergType, pa
       if (!match) {
         encoded ??= new Map(siblings.map((x) => [parquetName(x.name), x.name]));
         const clash = encoded.get(parquetName(f.name));
-        if (clash !== undefined) throw new RecordShapeError(`field '${clip(`${path}.${f.name}`, 80)}' cannot be stored next to '${clip(clash)}' (the same name in Parquet)`);
+        if (clash !== undefined)
+          throw new RecordShapeError(
+            `field '${clip(`${path}.${f.name}`, 80)}' cannot be stored next to '${clip(clash)}' (the same name in Parquet)`,
+          );
         encoded.set(parquetName(f.name), f.name);
       }
       newColumns(match?.type, f.type, `${path}.${f.name}`, added);
@@ -217,7 +250,11 @@ export interface InferenceOptions {
  * not at all — when its shape cannot become columns, or when its new columns would take the batch past
  * `limits.maxNewColumnsPerBatch`.
  */
-export function inferBatch(records: TaggedRecord[], topic: TopicConfig, options: InferenceOptions = {}): BatchInference {
+export function inferBatch(
+  records: TaggedRecord[],
+  topic: TopicConfig,
+  options: InferenceOptions = {},
+): BatchInference {
   const limits = options.limits ?? DEFAULT_LIMITS;
   const fields = ingestionFields();
   const byName = new Map<string, IcebergType>();
@@ -245,19 +282,28 @@ export function inferBatch(records: TaggedRecord[], topic: TopicConfig, options:
         if (!t) continue;
         const inBatch = byName.get(name);
         const inBase = baseTypes.get(name);
-        const existing = inBatch && inBase ? widerOf(inBase, inBatch) : inBatch ?? inBase;
+        const existing = inBatch && inBase ? widerOf(inBase, inBatch) : (inBatch ?? inBase);
         if (existing === undefined) {
           const key = parquetName(name);
           const clash = encoded.get(key) ?? encodedHere.get(key);
-          if (clash !== undefined && clash !== name) throw new RecordShapeError(`field '${clip(name)}' cannot be stored next to '${clip(clash)}' (the same name in Parquet)`);
+          if (clash !== undefined && clash !== name)
+            throw new RecordShapeError(
+              `field '${clip(name)}' cannot be stored next to '${clip(clash)}' (the same name in Parquet)`,
+            );
           encodedHere.set(key, name);
         }
         newColumns(existing, t, name, added);
         incoming.push([name, t]);
       }
       if (newCount + added.length > limits.maxNewColumnsPerBatch) {
-        const shown = added.slice(0, 5).map((a) => `'${clip(a)}'`).join(', ') + (added.length > 5 ? ', …' : '');
-        throw new RecordShapeError(`the record brings ${added.length} new column${added.length === 1 ? '' : 's'} (${shown}); this batch already added ${newCount} of limits.maxNewColumnsPerBatch (${limits.maxNewColumnsPerBatch})`);
+        const shown =
+          added
+            .slice(0, 5)
+            .map((a) => `'${clip(a)}'`)
+            .join(', ') + (added.length > 5 ? ', …' : '');
+        throw new RecordShapeError(
+          `the record brings ${added.length} new column${added.length === 1 ? '' : 's'} (${shown}); this batch already added ${newCount} of limits.maxNewColumnsPerBatch (${limits.maxNewColumnsPerBatch})`,
+        );
       }
       newCount += added.length;
       for (const [name, t] of incoming) {
@@ -267,7 +313,10 @@ export function inferBatch(records: TaggedRecord[], topic: TopicConfig, options:
       for (const [key, name] of encodedHere) encoded.set(key, name);
     } catch (err) {
       // Whatever this one record's shape provoked (a RangeError included) rejects the record, not the batch.
-      rejected.set(record, `limit: ${err instanceof RecordShapeError ? err.message : `its fields cannot become columns: ${(err as Error).message}`}`);
+      rejected.set(
+        record,
+        `limit: ${err instanceof RecordShapeError ? err.message : `its fields cannot become columns: ${(err as Error).message}`}`,
+      );
     }
   }
   for (const [name, type] of byName) fields.push(field(name, type));
@@ -295,24 +344,32 @@ const LONG_MAX = (1n << 63n) - 1n;
 const FLOAT_MAX = 3.4028234663852886e38;
 
 function convertPrimitive(type: PrimitiveType, v: unknown): Conversion {
-  const fail = (why?: string): Conversion => ({ ok: false, error: why ? `${describeValue(v)} ${why}` : `expected ${type}, got ${describeValue(v)}` });
+  const fail = (why?: string): Conversion => ({
+    ok: false,
+    error: why ? `${describeValue(v)} ${why}` : `expected ${type}, got ${describeValue(v)}`,
+  });
   switch (type) {
     case 'boolean':
       return typeof v === 'boolean' ? { ok: true, value: v } : fail();
     case 'int':
-      if (typeof v === 'number' && Number.isInteger(v)) return v >= INT_MIN && v <= INT_MAX ? { ok: true, value: v } : fail('is outside the range of int');
-      if (typeof v === 'bigint') return v >= INT_MIN && v <= INT_MAX ? { ok: true, value: Number(v) } : fail('is outside the range of int');
+      if (typeof v === 'number' && Number.isInteger(v))
+        return v >= INT_MIN && v <= INT_MAX ? { ok: true, value: v } : fail('is outside the range of int');
+      if (typeof v === 'bigint')
+        return v >= INT_MIN && v <= INT_MAX ? { ok: true, value: Number(v) } : fail('is outside the range of int');
       return fail();
     case 'long':
       // Integral doubles (`1e17`) are exact: they fit a long when in range.
-      if (typeof v === 'number' && Number.isInteger(v)) return v >= -(2 ** 63) && v < 2 ** 63 ? { ok: true, value: BigInt(v) } : fail('is outside the range of long');
-      if (typeof v === 'bigint') return v >= LONG_MIN && v <= LONG_MAX ? { ok: true, value: v } : fail('is outside the range of long');
+      if (typeof v === 'number' && Number.isInteger(v))
+        return v >= -(2 ** 63) && v < 2 ** 63 ? { ok: true, value: BigInt(v) } : fail('is outside the range of long');
+      if (typeof v === 'bigint')
+        return v >= LONG_MIN && v <= LONG_MAX ? { ok: true, value: v } : fail('is outside the range of long');
       return fail();
     case 'float':
     case 'double': {
       const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined;
       if (n === undefined) return fail();
-      if (!Number.isFinite(n) || (type === 'float' && Math.abs(n) > FLOAT_MAX)) return fail(`is outside the range of ${type}`);
+      if (!Number.isFinite(n) || (type === 'float' && Math.abs(n) > FLOAT_MAX))
+        return fail(`is outside the range of ${type}`);
       return { ok: true, value: n };
     }
     case 'string':
@@ -324,11 +381,14 @@ function convertPrimitive(type: PrimitiveType, v: unknown): Conversion {
       let micros: bigint | undefined;
       if (typeof v === 'string') micros = parseTimestampMicros(v);
       // Epoch numbers are taken as milliseconds (what JavaScript and most producers emit).
-      else if (typeof v === 'number' && Number.isFinite(v)) micros = Math.abs(v) < 9.2e15 ? BigInt(Math.round(v * 1000)) : LONG_MAX + 1n;
+      else if (typeof v === 'number' && Number.isFinite(v))
+        micros = Math.abs(v) < 9.2e15 ? BigInt(Math.round(v * 1000)) : LONG_MAX + 1n;
       else if (typeof v === 'bigint') micros = v * 1000n;
       else return fail();
       if (micros === undefined) return fail();
-      return micros >= LONG_MIN && micros <= LONG_MAX ? { ok: true, value: micros } : fail(`is outside the range of ${type}`);
+      return micros >= LONG_MIN && micros <= LONG_MAX
+        ? { ok: true, value: micros }
+        : fail(`is outside the range of ${type}`);
     }
     case 'date':
       if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(`${v}T00:00:00Z`))) {
@@ -346,7 +406,8 @@ function convertPrimitive(type: PrimitiveType, v: unknown): Conversion {
       }
       return fail();
     case 'binary':
-      if (typeof v === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(v)) return { ok: true, value: Uint8Array.from(Buffer.from(v, 'base64')) };
+      if (typeof v === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(v))
+        return { ok: true, value: Uint8Array.from(Buffer.from(v, 'base64')) };
       if (v instanceof Uint8Array) return { ok: true, value: v };
       return fail();
     default:
@@ -362,7 +423,8 @@ export function convertValue(type: IcebergType, value: unknown, path: string): C
     return result.ok ? result : { ok: false, error: `field '${path}': ${result.error}` };
   }
   if (isStruct(type)) {
-    if (typeof value !== 'object' || Array.isArray(value)) return { ok: false, error: `field '${path}': expected an object, got ${describeValue(value)}` };
+    if (typeof value !== 'object' || Array.isArray(value))
+      return { ok: false, error: `field '${path}': expected an object, got ${describeValue(value)}` };
     const out = bareObject();
     for (const f of type.fields) {
       const converted = convertValue(f.type, ownValue(value, f.name), `${path}.${f.name}`);
@@ -373,22 +435,26 @@ export function convertValue(type: IcebergType, value: unknown, path: string): C
     return { ok: true, value: out };
   }
   if (isList(type)) {
-    if (!Array.isArray(value)) return { ok: false, error: `field '${path}': expected an array, got ${describeValue(value)}` };
+    if (!Array.isArray(value))
+      return { ok: false, error: `field '${path}': expected an array, got ${describeValue(value)}` };
     const out: unknown[] = [];
     for (const item of value) {
       const converted = convertValue(type.element, item, `${path}[]`);
       if (!converted.ok) return converted;
-      if (converted.value === null && type.elementRequired) return { ok: false, error: `field '${path}[]': an element is null` };
+      if (converted.value === null && type.elementRequired)
+        return { ok: false, error: `field '${path}[]': an element is null` };
       out.push(converted.value);
     }
     return { ok: true, value: out };
   }
-  if (typeof value !== 'object' || Array.isArray(value)) return { ok: false, error: `field '${path}': expected an object (map), got ${describeValue(value)}` };
+  if (typeof value !== 'object' || Array.isArray(value))
+    return { ok: false, error: `field '${path}': expected an object (map), got ${describeValue(value)}` };
   const out = new Map<unknown, unknown>();
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     const converted = convertValue(type.value, v, `${path}.${k}`);
     if (!converted.ok) return converted;
-    if (converted.value === null && isMap(type) && type.valueRequired) return { ok: false, error: `field '${path}.${k}': a map value is null` };
+    if (converted.value === null && isMap(type) && type.valueRequired)
+      return { ok: false, error: `field '${path}.${k}': a map value is null` };
     out.set(k, converted.value);
   }
   return { ok: true, value: out };
@@ -399,7 +465,13 @@ export function convertValue(type: IcebergType, value: unknown, path: string): C
  * `extraErrors` are the writer's own reasons for the record (`limit: …`). Every row keeps the record's bytes and
  * headers, so whichever step untrusts it, the untrusted row holds exactly what Kafka held.
  */
-export function stagingRow(record: TaggedRecord, schema: Schema, batchId: string, extraErrors: string[] = [], nowMicros?: bigint): Record<string, unknown> {
+export function stagingRow(
+  record: TaggedRecord,
+  schema: Schema,
+  batchId: string,
+  extraErrors: string[] = [],
+  nowMicros?: bigint,
+): Record<string, unknown> {
   const errors: string[] = [];
   const row = bareObject();
   // Required ingestion columns get a value even from a record whose own is unusable: the row must be writable.
@@ -416,15 +488,18 @@ export function stagingRow(record: TaggedRecord, schema: Schema, batchId: string
   row[Column.partition] = record.partition;
   row[Column.offset] = BigInt(record.offset);
   row[Column.key] = record.key === null ? null : text(record.key, 'Kafka key');
-  row[Column.kafkaTime] = record.kafkaTime ? parseTimestampMicros(record.kafkaTime) ?? null : null;
+  row[Column.kafkaTime] = record.kafkaTime ? (parseTimestampMicros(record.kafkaTime) ?? null) : null;
   row[Column.batchId] = batchId;
   row[Column.status] = record.status;
-  if (record.status === 'malformed') errors.push(`${record.errorKind ?? 'malformed'}: ${record.error ?? 'unparsable record'}`);
+  if (record.status === 'malformed')
+    errors.push(`${record.errorKind ?? 'malformed'}: ${record.error ?? 'unparsable record'}`);
   errors.push(...(record.errors ?? []), ...extraErrors);
   const payload = extraErrors.length ? undefined : record.payload;
   for (const f of schema.fields) {
     if (INGESTION_NAMES.has(f.name)) continue;
-    const converted = payload ? convertValue(f.type, ownValue(payload, f.name), f.name) : { ok: true as const, value: null };
+    const converted = payload
+      ? convertValue(f.type, ownValue(payload, f.name), f.name)
+      : { ok: true as const, value: null };
     if (converted.ok) row[f.name] = converted.value;
     else {
       row[f.name] = null;
@@ -435,7 +510,14 @@ export function stagingRow(record: TaggedRecord, schema: Schema, batchId: string
     if (INGESTION_NAMES.has(name)) errors.push(`field '${name}' collides with an ingestion column and was not stored`);
   }
   const headers = Object.keys(record.headers);
-  row[Column.headers] = headers.length ? new Map(headers.map((name) => [text(name, 'Kafka header name'), text(record.headers[name], `Kafka header '${excerpt(name)}'`)])) : null;
+  row[Column.headers] = headers.length
+    ? new Map(
+        headers.map((name) => [
+          text(name, 'Kafka header name'),
+          text(record.headers[name], `Kafka header '${excerpt(name)}'`),
+        ]),
+      )
+    : null;
   row[Column.errors] = errors.length ? errors : null;
   row[Column.raw] = rawBytes(record);
   return row;

@@ -21,10 +21,21 @@ export function specFromConfig(partitionBy: string[], schema: Schema): Partition
     const [, name, width, column] = match;
     const transform = width ? `${name.toLowerCase()}[${width}]` : name.toLowerCase();
     const source = findFieldByName(schema, column);
-    if (!source) throw new ConfigError(`partitionBy '${text}': column '${column}' is not in the table (declare it under the topic's fields)`);
-    if (!isPrimitive(source.type) || !canTransform(transform, source.type)) throw new ConfigError(`partitionBy '${text}': ${transform} cannot apply to ${isPrimitive(source.type) ? source.type : source.type.type}`);
+    if (!source)
+      throw new ConfigError(
+        `partitionBy '${text}': column '${column}' is not in the table (declare it under the topic's fields)`,
+      );
+    if (!isPrimitive(source.type) || !canTransform(transform, source.type))
+      throw new ConfigError(
+        `partitionBy '${text}': ${transform} cannot apply to ${isPrimitive(source.type) ? source.type : source.type.type}`,
+      );
     const suffix = transform.replace(/\[.*$/, '');
-    return { sourceId: source.id, fieldId: 1000 + i, name: `${column.replace(/\./g, '_')}_${suffix === 'identity' ? '' : suffix}`.replace(/_$/, ''), transform };
+    return {
+      sourceId: source.id,
+      fieldId: 1000 + i,
+      name: `${column.replace(/\./g, '_')}_${suffix === 'identity' ? '' : suffix}`.replace(/_$/, ''),
+      transform,
+    };
   });
   return { specId: 0, fields };
 }
@@ -41,11 +52,23 @@ export function untrustedStruct(staging: StructType): StructType {
 
 /** A table's metadata with its schema extended (additively) to hold `struct`; a new table if there is none. */
 export function tableFor(
-  base: TableMetadata | undefined, struct: StructType, topic: TopicConfig, location: () => string, properties: Record<string, string> = {},
+  base: TableMetadata | undefined,
+  struct: StructType,
+  topic: TopicConfig,
+  location: () => string,
+  properties: Record<string, string> = {},
 ): { metadata: TableMetadata; incompatible: string[] } {
   if (!base) {
     const schema: Schema = { ...assignFreshIds(struct, { value: 0 }), schemaId: 0 };
-    return { metadata: newTableMetadata({ location: location(), schema, spec: specFromConfig(topic.partitionBy, schema), properties }), incompatible: [] };
+    return {
+      metadata: newTableMetadata({
+        location: location(),
+        schema,
+        spec: specFromConfig(topic.partitionBy, schema),
+        properties,
+      }),
+      incompatible: [],
+    };
   }
   const union = unionByName(currentSchema(base), struct, base.lastColumnId);
   return {
@@ -66,7 +89,10 @@ export function mismatchReason(problem: string): string {
  * table's schema) is nulled, with the reason added — the row's `_raw` still holds the value. Concurrent batches can
  * type a new column differently; this keeps that from failing the write of every other row.
  */
-export function fitUntrustedRow(row: Record<string, unknown>, check: (row: Record<string, unknown>) => string | undefined): Record<string, unknown> {
+export function fitUntrustedRow(
+  row: Record<string, unknown>,
+  check: (row: Record<string, unknown>) => string | undefined,
+): Record<string, unknown> {
   const out = Object.assign(bareObject(), row);
   const reasons = [...((row[Column.reasons] as string[] | null) ?? [])];
   for (let problem = check(out); problem !== undefined; problem = check(out)) {
@@ -99,11 +125,15 @@ export function sameFieldIds(from: Schema, to: Schema): boolean {
  * could add duplicates, so the batch is refused until the history is repaired (a snapshot recording the offsets).
  */
 export class OffsetsHistoryLostError extends Error {
-  constructor(readonly location: string, readonly topic: string, readonly expiredSnapshotId: bigint) {
+  constructor(
+    readonly location: string,
+    readonly topic: string,
+    readonly expiredSnapshotId: bigint,
+  ) {
     super(
       `table at ${location}: the published Kafka offsets of topic '${topic}' are not in its history — snapshot ${expiredSnapshotId} ` +
-      `was expired before any snapshot recording ${offsetsSummaryKey(topic)} (other engines committed since floe's last commit ` +
-      'and their snapshots do not carry it); refusing to publish possible duplicates',
+        `was expired before any snapshot recording ${offsetsSummaryKey(topic)} (other engines committed since floe's last commit ` +
+        'and their snapshots do not carry it); refusing to publish possible duplicates',
     );
     this.name = 'OffsetsHistoryLostError';
   }
@@ -128,7 +158,9 @@ export function publishedRangesOf(metadata: TableMetadata, topic: string): Offse
     const snapshot = byId.get(id);
     if (!snapshot) {
       const schema = currentSchema(metadata);
-      const holdsFloeRows = [Column.partition, Column.offset].every((name) => schema.fields.some((f) => f.name === name));
+      const holdsFloeRows = [Column.partition, Column.offset].every((name) =>
+        schema.fields.some((f) => f.name === name),
+      );
       if (holdsFloeRows) throw new OffsetsHistoryLostError(metadata.location, topic, id);
       return new Map();
     }

@@ -11,7 +11,6 @@ export interface WapContext {
   now?: () => Date;
 }
 
-
 export function wapContext(runtime: Runtime): WapContext {
   return { catalog: runtime.catalog, config: runtime.env.pipeline, log: runtime.log };
 }

@@ -6,7 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
-import { commitOnBranch, loadTable, newTableLocation, tableKey, type Catalog } from '../../shared/catalog/table-catalog.ts';
+import {
+  commitOnBranch,
+  loadTable,
+  newTableLocation,
+  tableKey,
+  type Catalog,
+} from '../../shared/catalog/table-catalog.ts';
 import { ancestors, newTableMetadata, snapshotForRef } from '../../shared/iceberg/metadata.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
 import { appendFiles, readManifestEntries, readManifestFiles } from '../../shared/iceberg/snapshot.ts';
@@ -16,8 +22,12 @@ import { createFileIO } from '../../shared/storage/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const schema: Schema = {
-  type: 'struct', schemaId: 0,
-  fields: [{ id: 1, name: 'id', required: true, type: 'string' }, { id: 2, name: 'writer', required: true, type: 'int' }],
+  type: 'struct',
+  schemaId: 0,
+  fields: [
+    { id: 1, name: 'id', required: true, type: 'string' },
+    { id: 2, name: 'writer', required: true, type: 'int' },
+  ],
 };
 const TABLE = 'db.events';
 
@@ -28,9 +38,18 @@ let catalog: Catalog;
 beforeAll(async () => {
   tmp = await tempDir('floe-iceberg-nessie');
   nessie = await startNessieServer({ port: 0, dataDir: `${tmp.dir}/nessie` });
-  catalog = { client: createNessieClient({ uri: nessie.uri }), io: createFileIO({ localFiles: true }), warehouse: `file://${tmp.dir}/warehouse/` };
+  catalog = {
+    client: createNessieClient({ uri: nessie.uri }),
+    io: createFileIO({ localFiles: true }),
+    warehouse: `file://${tmp.dir}/warehouse/`,
+  };
   const location = newTableLocation(catalog.warehouse, TABLE);
-  await commitOnBranch(catalog, 'main', new Map([[TABLE, async (base) => base ?? newTableMetadata({ location, schema })]]), { message: 'create db.events' });
+  await commitOnBranch(
+    catalog,
+    'main',
+    new Map([[TABLE, async (base) => base ?? newTableMetadata({ location, schema })]]),
+    { message: 'create db.events' },
+  );
 });
 afterAll(async () => {
   await nessie?.stop();
@@ -39,8 +58,18 @@ afterAll(async () => {
 
 async function append(branch: string, writer: number, ids: string[]): Promise<void> {
   const table = (await loadTable(catalog, branch, TABLE))!;
-  const files = await writeRows(catalog.io, table.metadata, ids.map((id) => ({ id, writer })));
-  const result = await commitOnBranch(catalog, branch, new Map([[TABLE, appendFiles({ io: catalog.io, files })]]), { message: `append ${ids.length} rows` }, { retries: 50, minWaitMs: 5, maxWaitMs: 200 });
+  const files = await writeRows(
+    catalog.io,
+    table.metadata,
+    ids.map((id) => ({ id, writer })),
+  );
+  const result = await commitOnBranch(
+    catalog,
+    branch,
+    new Map([[TABLE, appendFiles({ io: catalog.io, files })]]),
+    { message: `append ${ids.length} rows` },
+    { retries: 50, minWaitMs: 5, maxWaitMs: 200 },
+  );
   expect(result.hash).toBeDefined();
 }
 
@@ -63,20 +92,33 @@ async function gainedFiles(branchTable: TableMetadata, baseSnapshot: bigint | un
 async function publish(branch: string, baseSnapshot: bigint | undefined): Promise<'merge' | 'rebase'> {
   const head = await catalog.client.getReference(branch);
   const main = await catalog.client.getReference('main');
-  const merged = await catalog.client.merge('main', main.hash, { fromRefName: branch, fromHash: head.hash, returnConflictAsResult: true, commitMeta: { message: `merge ${branch}` } });
+  const merged = await catalog.client.merge('main', main.hash, {
+    fromRefName: branch,
+    fromHash: head.hash,
+    returnConflictAsResult: true,
+    commitMeta: { message: `merge ${branch}` },
+  });
   if (merged.wasSuccessful && merged.wasApplied) return 'merge';
   expect(merged.details.some((d) => d.conflict?.conflictType === 'VALUE_DIFFERS')).toBe(true);
   const files = await gainedFiles((await loadTable(catalog, `${branch}@${head.hash}`, TABLE))!.metadata, baseSnapshot);
-  await commitOnBranch(catalog, 'main', new Map([[TABLE, appendFiles({ io: catalog.io, files })]]), { message: `rebase ${branch}` }, { retries: 50, minWaitMs: 5, maxWaitMs: 200 });
+  await commitOnBranch(
+    catalog,
+    'main',
+    new Map([[TABLE, appendFiles({ io: catalog.io, files })]]),
+    { message: `rebase ${branch}` },
+    { retries: 50, minWaitMs: 5, maxWaitMs: 200 },
+  );
   return 'rebase';
 }
 
 describe('Iceberg on Nessie under concurrency', () => {
   it('8 writers appending to the same table on one branch lose no snapshot and no row', async () => {
     const ids = (w: number, round: number) => Array.from({ length: 10 }, (_, i) => `w${w}-r${round}-${i}`);
-    await Promise.all(Array.from({ length: 8 }, async (_, w) => {
-      for (let round = 0; round < 3; round++) await append('main', w, ids(w, round));
-    }));
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, w) => {
+        for (let round = 0; round < 3; round++) await append('main', w, ids(w, round));
+      }),
+    );
     const table = (await loadTable(catalog, 'main', TABLE))!;
     expect(ancestors(table.metadata, table.metadata.currentSnapshotId)).toHaveLength(24);
     const rows = await scanRows(table.metadata, { io: catalog.io });
@@ -90,11 +132,28 @@ describe('Iceberg on Nessie under concurrency', () => {
     const baseSnapshot = before.currentSnapshotId;
     const main = await catalog.client.getReference('main');
     const branches = Array.from({ length: 8 }, (_, b) => `wap/test/batch-${b}`);
-    for (const branch of branches) await catalog.client.createReference(branch, 'BRANCH', { name: 'main', hash: main.hash });
-    await Promise.all(branches.map((branch, b) => append(branch, 100 + b, Array.from({ length: 7 }, (_, i) => `b${b}-${i}`))));
+    for (const branch of branches)
+      await catalog.client.createReference(branch, 'BRANCH', { name: 'main', hash: main.hash });
+    await Promise.all(
+      branches.map((branch, b) =>
+        append(
+          branch,
+          100 + b,
+          Array.from({ length: 7 }, (_, i) => `b${b}-${i}`),
+        ),
+      ),
+    );
     const [methods] = await Promise.all([
       Promise.all(branches.map((branch) => publish(branch, baseSnapshot))),
-      Promise.all(Array.from({ length: 4 }, (_, w) => append('main', 200 + w, Array.from({ length: 5 }, (_, i) => `late${w}-${i}`)))),
+      Promise.all(
+        Array.from({ length: 4 }, (_, w) =>
+          append(
+            'main',
+            200 + w,
+            Array.from({ length: 5 }, (_, i) => `late${w}-${i}`),
+          ),
+        ),
+      ),
     ]);
     expect(methods.filter((m) => m === 'rebase').length).toBeGreaterThan(0);
     const rows = await scanRows((await loadTable(catalog, 'main', TABLE))!.metadata, { io: catalog.io });

@@ -17,14 +17,33 @@ beforeAll(async () => {
   env = { NESSIE_URI: stack.nessieUri, FLOE_WAREHOUSE: stack.env.warehouse, FLOE_HOME: stack.dir };
   const ctx: WapContext = { catalog: stack.catalog, config: stack.env.pipeline, log: silentLogger };
   const record = (offset: number, payload?: Record<string, unknown>): TaggedRecord => ({
-    topic: 'parking-entry', partition: 0, offset: String(offset), key: null, kafkaTime: null, ingestedAt: new Date().toISOString(),
-    source: '/s', sourceId: `partition:0/offset:${offset}`, table: 'parking_entry', headers: {},
-    ...(payload ? { status: 'ok', payload } : { status: 'malformed', error: 'value is not valid JSON', raw: Buffer.from('{').toString('base64') }),
+    topic: 'parking-entry',
+    partition: 0,
+    offset: String(offset),
+    key: null,
+    kafkaTime: null,
+    ingestedAt: new Date().toISOString(),
+    source: '/s',
+    sourceId: `partition:0/offset:${offset}`,
+    table: 'parking_entry',
+    headers: {},
+    ...(payload
+      ? { status: 'ok', payload }
+      : { status: 'malformed', error: 'value is not valid JSON', raw: Buffer.from('{').toString('base64') }),
   });
-  const good = (offset: number) => record(offset, {
-    event_id: `e${offset}`, timestamp: new Date().toISOString(), car_id: `B-${offset}`, slot: 'A-001', latitude: 52.5205, longitude: 13.405,
-  });
-  await publishBatch(ctx, await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [good(0), good(1), good(2), record(3)])));
+  const good = (offset: number) =>
+    record(offset, {
+      event_id: `e${offset}`,
+      timestamp: new Date().toISOString(),
+      car_id: `B-${offset}`,
+      slot: 'A-001',
+      latitude: 52.5205,
+      longitude: 13.405,
+    });
+  await publishBatch(
+    ctx,
+    await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [good(0), good(1), good(2), record(3)])),
+  );
   // a second batch written but not yet audited: its branch stays open
   await writeBatch(ctx, 'parking-entry', [good(4)]);
 });
@@ -35,7 +54,10 @@ describe('catalog commands', () => {
     const result = await runFloe(['tables', '--json'], { env });
     expect(result.code, result.stderr).toBe(0);
     const { tables } = parseJson<{ tables: { name: string; rows: number }[] }>(result.stdout);
-    expect(tables.map((t) => [t.name, t.rows])).toEqual([['production.parking_entry', 3], ['production.parking_entry_untrusted', 1]]);
+    expect(tables.map((t) => [t.name, t.rows])).toEqual([
+      ['production.parking_entry', 3],
+      ['production.parking_entry_untrusted', 1],
+    ]);
     const text = await runFloe(['tables', '--all-refs'], { env });
     expect(text.stdout).toMatch(/wap\/parking_entry\/\S+\s+staging\.parking_entry\s+1/);
   });
@@ -49,10 +71,19 @@ describe('catalog commands', () => {
   });
 
   it('floe scan reads a catalog table on a ref, with a filter', async () => {
-    const result = await runFloe(['scan', 'production.parking_entry_untrusted', '--json', '--columns', '_offset,_status,_reasons'], { env });
+    const result = await runFloe(
+      ['scan', 'production.parking_entry_untrusted', '--json', '--columns', '_offset,_status,_reasons'],
+      { env },
+    );
     expect(result.code, result.stderr).toBe(0);
-    expect(parseJson(result.stdout.trim())).toEqual({ _offset: 3, _status: 'malformed', _reasons: ['malformed: value is not valid JSON'] });
-    const filtered = await runFloe(['scan', 'production.parking_entry', '--where', "car_id = 'B-1'", '--json'], { env });
+    expect(parseJson(result.stdout.trim())).toEqual({
+      _offset: 3,
+      _status: 'malformed',
+      _reasons: ['malformed: value is not valid JSON'],
+    });
+    const filtered = await runFloe(['scan', 'production.parking_entry', '--where', "car_id = 'B-1'", '--json'], {
+      env,
+    });
     expect(filtered.stdout.trim().split('\n')).toHaveLength(1);
     const missing = await runFloe(['scan', 'production.nope'], { env });
     expect(missing.code).toBe(1);

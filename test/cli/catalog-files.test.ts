@@ -34,13 +34,27 @@ let localPort: number;
 let env: NodeJS.ProcessEnv;
 let metadataFile: string;
 
-interface Source { kind: string; readOnly?: boolean; directory?: string; uri?: string; from?: string; notAnswering?: string }
-interface TableRow { name: string; rows: number; files: number }
+interface Source {
+  kind: string;
+  readOnly?: boolean;
+  directory?: string;
+  uri?: string;
+  from?: string;
+  notAnswering?: string;
+}
+interface TableRow {
+  name: string;
+  rows: number;
+  files: number;
+}
 
 /** Every file under FLOE_HOME/nessie and its sha256. */
 async function fingerprint(): Promise<Record<string, string>> {
   const files: Record<string, string> = {};
-  for (const name of (await readdir(nessieDir)).sort()) files[name] = createHash('sha256').update(await readFile(path.join(nessieDir, name))).digest('hex');
+  for (const name of (await readdir(nessieDir)).sort())
+    files[name] = createHash('sha256')
+      .update(await readFile(path.join(nessieDir, name)))
+      .digest('hex');
   return files;
 }
 
@@ -49,23 +63,57 @@ beforeAll(async () => {
   nessieDir = path.join(home.dir, 'nessie');
   localPort = await freePort();
   // What the commands would see after `floe start` ended: FLOE_HOME only, no NESSIE_URI, the stack's defaults.
-  env = { FLOE_HOME: home.dir, FLOE_LOCAL_NESSIE_PORT: String(localPort), NESSIE_URI: undefined, FLOE_WAREHOUSE: undefined, FLOE_CONFIG: undefined, FLOE_LOG_LEVEL: 'warn' };
+  env = {
+    FLOE_HOME: home.dir,
+    FLOE_LOCAL_NESSIE_PORT: String(localPort),
+    NESSIE_URI: undefined,
+    FLOE_WAREHOUSE: undefined,
+    FLOE_CONFIG: undefined,
+    FLOE_LOG_LEVEL: 'warn',
+  };
 
   const nessie = await startNessieServer({ dataDir: nessieDir, port: 0, logger: silentLogger });
   try {
-    const floeEnv = loadEnv({ FLOE_WAREHOUSE: path.join(home.dir, 'warehouse'), NESSIE_URI: nessie.uri, FLOE_CONFIG: PIPELINE });
-    const catalog: Catalog = { client: createNessieClient({ uri: nessie.uri }), io: createFileIO({ localFiles: true }), warehouse: floeEnv.warehouse };
+    const floeEnv = loadEnv({
+      FLOE_WAREHOUSE: path.join(home.dir, 'warehouse'),
+      NESSIE_URI: nessie.uri,
+      FLOE_CONFIG: PIPELINE,
+    });
+    const catalog: Catalog = {
+      client: createNessieClient({ uri: nessie.uri }),
+      io: createFileIO({ localFiles: true }),
+      warehouse: floeEnv.warehouse,
+    };
     const ctx: WapContext = { catalog, config: floeEnv.pipeline, log: silentLogger };
     const record = (offset: number, payload?: Record<string, unknown>): TaggedRecord => ({
-      topic: 'parking-entry', partition: 0, offset: String(offset), key: null, kafkaTime: null, ingestedAt: new Date().toISOString(),
-      source: '/s', sourceId: `partition:0/offset:${offset}`, table: 'parking_entry', headers: {},
-      ...(payload ? { status: 'ok', payload } : { status: 'malformed', error: 'value is not valid JSON', raw: Buffer.from('{').toString('base64') }),
+      topic: 'parking-entry',
+      partition: 0,
+      offset: String(offset),
+      key: null,
+      kafkaTime: null,
+      ingestedAt: new Date().toISOString(),
+      source: '/s',
+      sourceId: `partition:0/offset:${offset}`,
+      table: 'parking_entry',
+      headers: {},
+      ...(payload
+        ? { status: 'ok', payload }
+        : { status: 'malformed', error: 'value is not valid JSON', raw: Buffer.from('{').toString('base64') }),
     });
-    const good = (offset: number) => record(offset, {
-      event_id: `e${offset}`, timestamp: new Date().toISOString(), car_id: `B-${offset}`, slot: 'A-001', latitude: 52.5205, longitude: 13.405,
-    });
+    const good = (offset: number) =>
+      record(offset, {
+        event_id: `e${offset}`,
+        timestamp: new Date().toISOString(),
+        car_id: `B-${offset}`,
+        slot: 'A-001',
+        latitude: 52.5205,
+        longitude: 13.405,
+      });
     // Three published batches (three small data files to compact), one malformed record, one batch left unaudited.
-    await publishBatch(ctx, await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [good(0), good(1), record(2)])));
+    await publishBatch(
+      ctx,
+      await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [good(0), good(1), record(2)])),
+    );
     await publishBatch(ctx, await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [good(3), good(4)])));
     await publishBatch(ctx, await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [good(5)])));
     await writeBatch(ctx, 'parking-entry', [good(6)]);
@@ -84,15 +132,31 @@ describe('catalog commands when the local stack is not running', () => {
 
     const tables = await runFloe(['tables', '--json'], { env });
     expect(tables.code, tables.stderr).toBe(0);
-    expect(tables.stderr).toContain(`catalog: ${nessieDir} opened directly (read-only; no catalog answers at http://127.0.0.1:${localPort}/api)`);
+    expect(tables.stderr).toContain(
+      `catalog: ${nessieDir} opened directly (read-only; no catalog answers at http://127.0.0.1:${localPort}/api)`,
+    );
     const listed = parseJson<{ tables: TableRow[]; catalog: Source }>(tables.stdout);
-    expect(listed.tables.map((t) => [t.name, t.rows, t.files])).toEqual([['production.parking_entry', 5, 3], ['production.parking_entry_untrusted', 1, 1]]);
-    expect(listed.catalog).toEqual({ kind: 'directory', directory: nessieDir, readOnly: true, notAnswering: `http://127.0.0.1:${localPort}/api` });
+    expect(listed.tables.map((t) => [t.name, t.rows, t.files])).toEqual([
+      ['production.parking_entry', 5, 3],
+      ['production.parking_entry_untrusted', 1, 1],
+    ]);
+    expect(listed.catalog).toEqual({
+      kind: 'directory',
+      directory: nessieDir,
+      readOnly: true,
+      notAnswering: `http://127.0.0.1:${localPort}/api`,
+    });
     expect(await fingerprint()).toEqual(before);
 
     const scan = await runFloe(['scan', 'production.parking_entry', '--json', '--columns', '_offset,car_id'], { env });
     expect(scan.code, scan.stderr).toBe(0);
-    expect(scan.stdout.trim().split('\n').map((line) => parseJson<{ _offset: number }>(line)._offset).sort()).toEqual([0, 1, 3, 4, 5]);
+    expect(
+      scan.stdout
+        .trim()
+        .split('\n')
+        .map((line) => parseJson<{ _offset: number }>(line)._offset)
+        .sort(),
+    ).toEqual([0, 1, 3, 4, 5]);
     expect(scan.stderr).toContain('opened directly (read-only');
     expect(await fingerprint()).toEqual(before);
 
@@ -108,28 +172,54 @@ describe('catalog commands when the local stack is not running', () => {
     expect(inspect.code, inspect.stderr).toBe(0);
     expect(parseJson<{ files: unknown[] }>(inspect.stdout).files).toHaveLength(3);
 
-    const dryRun = await runFloe(['maintain', 'compact', '--dry-run', '--json', '--option', 'min-input-files=2'], { env });
+    const dryRun = await runFloe(['maintain', 'compact', '--dry-run', '--json', '--option', 'min-input-files=2'], {
+      env,
+    });
     expect(dryRun.code, dryRun.stderr).toBe(0);
-    const planned = parseJson<{ job: string; dryRun: boolean; tables: { table: string; outcome: string }[]; catalog: Source }>(dryRun.stdout);
+    const planned = parseJson<{
+      job: string;
+      dryRun: boolean;
+      tables: { table: string; outcome: string }[];
+      catalog: Source;
+    }>(dryRun.stdout);
     expect(planned).toMatchObject({ job: 'compact', dryRun: true, catalog: { kind: 'directory', readOnly: true } });
-    expect(planned.tables).toContainEqual(expect.objectContaining({ table: 'production.parking_entry', outcome: 'planned' }));
+    expect(planned.tables).toContainEqual(
+      expect.objectContaining({ table: 'production.parking_entry', outcome: 'planned' }),
+    );
     expect(await fingerprint()).toEqual(before);
   });
 
   it('maintain without --dry-run opens the files read-write, commits, and releases the directory', async () => {
     const before = await fingerprint();
-    const result = await runFloe(['maintain', 'compact', '--table', 'production.parking_entry', '--option', 'min-input-files=2', '--json'], { env });
+    const result = await runFloe(
+      ['maintain', 'compact', '--table', 'production.parking_entry', '--option', 'min-input-files=2', '--json'],
+      { env },
+    );
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toContain(`catalog: ${nessieDir} opened directly (read-write, locked while this command runs;`);
-    const report = parseJson<{ tables: { table: string; outcome: string; filesBefore: number; filesAfter: number }[]; catalog: Source }>(result.stdout);
-    expect(report.tables).toEqual([expect.objectContaining({ table: 'production.parking_entry', outcome: 'committed', filesBefore: 3, filesAfter: 1 })]);
+    expect(result.stderr).toContain(
+      `catalog: ${nessieDir} opened directly (read-write, locked while this command runs;`,
+    );
+    const report = parseJson<{
+      tables: { table: string; outcome: string; filesBefore: number; filesAfter: number }[];
+      catalog: Source;
+    }>(result.stdout);
+    expect(report.tables).toEqual([
+      expect.objectContaining({
+        table: 'production.parking_entry',
+        outcome: 'committed',
+        filesBefore: 3,
+        filesAfter: 1,
+      }),
+    ]);
     expect(report.catalog).toMatchObject({ kind: 'directory', readOnly: false });
     const after = await fingerprint();
     expect(after).not.toEqual(before);
     expect(Object.keys(after)).not.toContain('lock');
 
     const tables = await runFloe(['tables', '--json'], { env });
-    expect(parseJson<{ tables: TableRow[] }>(tables.stdout).tables.find((t) => t.name === 'production.parking_entry')).toMatchObject({ rows: 5, files: 1 });
+    expect(
+      parseJson<{ tables: TableRow[] }>(tables.stdout).tables.find((t) => t.name === 'production.parking_entry'),
+    ).toMatchObject({ rows: 5, files: 1 });
   });
 
   it('reads but does not write next to a live process that holds the directory', async () => {
@@ -139,11 +229,17 @@ describe('catalog commands when the local stack is not running', () => {
       const before = await fingerprint();
       const write = await runFloe(['maintain', 'compact', '--option', 'min-input-files=2'], { env });
       expect(write.code).toBe(1);
-      expect(write.stderr).toContain(`but process ${process.pid} holds ${nessieDir}: this command writes to the catalog`);
+      expect(write.stderr).toContain(
+        `but process ${process.pid} holds ${nessieDir}: this command writes to the catalog`,
+      );
       const read = await runFloe(['tables', '--json'], { env });
       expect(read.code, read.stderr).toBe(0);
       expect(read.stderr).toContain(`process ${process.pid} holds it`);
-      expect(parseJson<{ catalog: Source }>(read.stdout).catalog).toMatchObject({ kind: 'directory', readOnly: true, heldByPid: process.pid });
+      expect(parseJson<{ catalog: Source }>(read.stdout).catalog).toMatchObject({
+        kind: 'directory',
+        readOnly: true,
+        heldByPid: process.pid,
+      });
       expect(await fingerprint()).toEqual(before);
     } finally {
       await rm(path.join(nessieDir, 'lock'), { force: true });
@@ -158,7 +254,10 @@ describe('catalog commands when the local stack is not running', () => {
       expect(live.stderr).toContain(`catalog: ${nessie.uri} (the local stack)`);
       const listed = parseJson<{ tables: TableRow[]; catalog: Source }>(live.stdout);
       expect(listed.catalog).toEqual({ kind: 'uri', uri: nessie.uri, from: 'local stack' });
-      expect(listed.tables.map((t) => t.name)).toEqual(['production.parking_entry', 'production.parking_entry_untrusted']);
+      expect(listed.tables.map((t) => t.name)).toEqual([
+        'production.parking_entry',
+        'production.parking_entry_untrusted',
+      ]);
     } finally {
       await nessie.stop();
     }
@@ -169,7 +268,9 @@ describe('catalog commands when the local stack is not running', () => {
     expect(explicit.stdout).toBe('');
     expect(explicit.stderr).toContain(`catalog: ${unreachable} (NESSIE_URI)`);
     expect(explicit.stderr).toContain('ECONNREFUSED');
-    expect(explicit.stderr).toContain('nothing answers there: start the local stack with `npm start`, or set NESSIE_URI');
+    expect(explicit.stderr).toContain(
+      'nothing answers there: start the local stack with `npm start`, or set NESSIE_URI',
+    );
     expect(explicit.stderr).not.toContain('opened directly');
   });
 
@@ -178,7 +279,9 @@ describe('catalog commands when the local stack is not running', () => {
     try {
       const result = await runFloe(['branches'], { env: { ...env, FLOE_HOME: empty.dir } });
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain(`no catalog answers at http://127.0.0.1:${localPort}/api and ${path.join(empty.dir, 'nessie')} holds none`);
+      expect(result.stderr).toContain(
+        `no catalog answers at http://127.0.0.1:${localPort}/api and ${path.join(empty.dir, 'nessie')} holds none`,
+      );
       expect(await readdir(empty.dir)).toEqual([]);
     } finally {
       await empty.cleanup();

@@ -15,7 +15,12 @@ describe('floe inspect / scan', () => {
     expect(result.stdout).toContain('9158179788527662767');
     expect(result.stdout).toMatch(/equality deletes\s+1 rows/);
     expect(result.stdout).toMatch(/position deletes\s+6 rows/);
-    const json = await runFloe(['inspect', path.join(ICEBIRD, 'java/bunnies/metadata/v5.metadata.json'), ...MAP, '--json']);
+    const json = await runFloe([
+      'inspect',
+      path.join(ICEBIRD, 'java/bunnies/metadata/v5.metadata.json'),
+      ...MAP,
+      '--json',
+    ]);
     const doc = parseJson<{ currentSnapshotId: bigint; files: unknown[] }>(json.stdout);
     expect(doc.currentSnapshotId).toBe(9158179788527662767n);
     expect(doc.files).toHaveLength(4);
@@ -25,13 +30,48 @@ describe('floe inspect / scan', () => {
     const v5 = path.join(ICEBIRD, 'java/bunnies/metadata/v5.metadata.json');
     const all = await runFloe(['scan', '--metadata', v5, ...MAP, '--json']);
     expect(all.code).toBe(0);
-    const rows = all.stdout.trim().split('\n').map((l) => parseJson<Record<string, unknown>>(l));
+    const rows = all.stdout
+      .trim()
+      .split('\n')
+      .map((l) => parseJson<Record<string, unknown>>(l));
     expect(rows).toHaveLength(15);
-    const filtered = await runFloe(['scan', '--metadata', v5, ...MAP, '--json', '--where', `"Breed Name" = 'New Zealand'`, '--columns', 'Breed Name,Popularity Rank']);
-    expect(filtered.stdout.trim().split('\n').map((l) => parseJson(l))).toEqual([{ 'Breed Name': 'New Zealand', 'Popularity Rank': 0 }]);
-    const travel = await runFloe(['scan', '--metadata', path.join(ICEBIRD, 'spark/bunnies/metadata/v5.metadata.json'), ...MAP, '--json', '--snapshot', '7505300640432048841', '--limit', '3']);
+    const filtered = await runFloe([
+      'scan',
+      '--metadata',
+      v5,
+      ...MAP,
+      '--json',
+      '--where',
+      `"Breed Name" = 'New Zealand'`,
+      '--columns',
+      'Breed Name,Popularity Rank',
+    ]);
+    expect(
+      filtered.stdout
+        .trim()
+        .split('\n')
+        .map((l) => parseJson(l)),
+    ).toEqual([{ 'Breed Name': 'New Zealand', 'Popularity Rank': 0 }]);
+    const travel = await runFloe([
+      'scan',
+      '--metadata',
+      path.join(ICEBIRD, 'spark/bunnies/metadata/v5.metadata.json'),
+      ...MAP,
+      '--json',
+      '--snapshot',
+      '7505300640432048841',
+      '--limit',
+      '3',
+    ]);
     expect(travel.stdout.trim().split('\n')).toHaveLength(3);
-    const table = await runFloe(['scan', '--metadata', path.join(ICEBIRD, 'spark/rename_column/metadata/v3.metadata.json'), ...MAP, '--where', 'id = 4']);
+    const table = await runFloe([
+      'scan',
+      '--metadata',
+      path.join(ICEBIRD, 'spark/rename_column/metadata/v3.metadata.json'),
+      ...MAP,
+      '--where',
+      'id = 4',
+    ]);
     expect(table.stdout).toContain('99999999.99');
     expect(table.stdout).toContain('(1 row)');
   });
@@ -60,15 +100,32 @@ describe('floe inspect / scan', () => {
 describe('filter syntax', () => {
   it('parses comparisons, in, null checks, starts with, and/or/not with precedence and quoting', () => {
     expect(parseFilter("slot >= 10 and car = 'B''1' or not x is null")).toEqual({
-      op: 'or', args: [
-        { op: 'and', args: [{ op: 'gtEq', ref: 'slot', value: 10 }, { op: 'eq', ref: 'car', value: "B'1" }] },
+      op: 'or',
+      args: [
+        {
+          op: 'and',
+          args: [
+            { op: 'gtEq', ref: 'slot', value: 10 },
+            { op: 'eq', ref: 'car', value: "B'1" },
+          ],
+        },
         { op: 'not', arg: { op: 'isNull', ref: 'x' } },
       ],
     });
-    expect(parseFilter('"Breed Name" not in (\'a\', \'b\') and n != 9007199254740993')).toEqual({
-      op: 'and', args: [{ op: 'notIn', ref: 'Breed Name', values: ['a', 'b'] }, { op: 'notEq', ref: 'n', value: 9007199254740993n }],
+    expect(parseFilter("\"Breed Name\" not in ('a', 'b') and n != 9007199254740993")).toEqual({
+      op: 'and',
+      args: [
+        { op: 'notIn', ref: 'Breed Name', values: ['a', 'b'] },
+        { op: 'notEq', ref: 'n', value: 9007199254740993n },
+      ],
     });
-    expect(parseFilter("name starts with 'Fl' and (ok = true)")).toEqual({ op: 'and', args: [{ op: 'startsWith', ref: 'name', value: 'Fl' }, { op: 'eq', ref: 'ok', value: true }] });
+    expect(parseFilter("name starts with 'Fl' and (ok = true)")).toEqual({
+      op: 'and',
+      args: [
+        { op: 'startsWith', ref: 'name', value: 'Fl' },
+        { op: 'eq', ref: 'ok', value: true },
+      ],
+    });
     expect(() => parseFilter("a = 'x")).toThrow(/unterminated string/);
     expect(() => parseFilter('a = 1 b')).toThrow(/unexpected 'b'/);
     expect(() => parseFilter('(a = 1')).toThrow(/expected \)/);

@@ -14,7 +14,11 @@ import { startS3rver, type RunningS3 } from '../helpers/s3rver.ts';
 let s3: RunningS3;
 let env: Record<string, string>;
 
-async function upload(dir: string, prefix: string, put: (key: string, body: Uint8Array) => Promise<void>): Promise<void> {
+async function upload(
+  dir: string,
+  prefix: string,
+  put: (key: string, body: Uint8Array) => Promise<void>,
+): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) await upload(full, `${prefix}${entry.name}/`, put);
@@ -24,9 +28,24 @@ async function upload(dir: string, prefix: string, put: (key: string, body: Uint
 
 beforeAll(async () => {
   s3 = await startS3rver(['lake']);
-  const store = s3Store({ bucket: 'lake', endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey });
-  await upload(path.join(ICEBERG_FIXTURES, 'icebird/hyperparam-iceberg/spark/rename_column'), 'tables/rename_column/', (key, body) => store.put(key, body));
-  env = { S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, S3_REGION: 'us-east-1' };
+  const store = s3Store({
+    bucket: 'lake',
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: s3.secretAccessKey,
+  });
+  await upload(
+    path.join(ICEBERG_FIXTURES, 'icebird/hyperparam-iceberg/spark/rename_column'),
+    'tables/rename_column/',
+    (key, body) => store.put(key, body),
+  );
+  env = {
+    S3_ENDPOINT: s3.endpoint,
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    S3_REGION: 'us-east-1',
+  };
 });
 afterAll(() => s3?.stop());
 
@@ -40,7 +59,13 @@ describe('floe on S3', () => {
     expect(parseJson<{ files: unknown[] }>(inspect.stdout).files).toHaveLength(3);
     const scan = await runFloe(['scan', '--metadata', metadata, ...map, '--json', '--where', 'id >= 3'], { env });
     expect(scan.code, scan.stderr).toBe(0);
-    expect(scan.stdout.trim().split('\n').map((l) => parseJson<{ name: string }>(l).name).sort()).toEqual(['Cottontail', 'Thumper']);
+    expect(
+      scan.stdout
+        .trim()
+        .split('\n')
+        .map((l) => parseJson<{ name: string }>(l).name)
+        .sort(),
+    ).toEqual(['Cottontail', 'Thumper']);
   });
 
   it('names the object when it is missing', async () => {

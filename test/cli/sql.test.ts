@@ -24,17 +24,32 @@ let ctx: WapContext;
 
 function record(offset: number, payload?: Record<string, unknown>): TaggedRecord {
   return {
-    topic: 'parking-entry', partition: 0, offset: String(offset), key: null, kafkaTime: null, ingestedAt: new Date().toISOString(),
-    source: '/s', sourceId: `partition:0/offset:${offset}`, table: 'parking_entry', headers: {},
-    ...(payload ? { status: 'ok', payload } : { status: 'malformed', error: 'value is not valid JSON', raw: Buffer.from('{').toString('base64') }),
+    topic: 'parking-entry',
+    partition: 0,
+    offset: String(offset),
+    key: null,
+    kafkaTime: null,
+    ingestedAt: new Date().toISOString(),
+    source: '/s',
+    sourceId: `partition:0/offset:${offset}`,
+    table: 'parking_entry',
+    headers: {},
+    ...(payload
+      ? { status: 'ok', payload }
+      : { status: 'malformed', error: 'value is not valid JSON', raw: Buffer.from('{').toString('base64') }),
   };
 }
 
 const DAYS = ['2026-03-01', '2026-03-02', '2026-03-04'];
 function entry(offset: number, extra: Record<string, unknown> = {}): TaggedRecord {
   return record(offset, {
-    event_id: `e${offset}`, timestamp: `${DAYS[offset % DAYS.length]}T0${offset % 10}:15:00.123456Z`, car_id: `B-${offset}`, slot: `A-${offset % 4}`,
-    latitude: 52.5205, longitude: 13.405, ...extra,
+    event_id: `e${offset}`,
+    timestamp: `${DAYS[offset % DAYS.length]}T0${offset % 10}:15:00.123456Z`,
+    car_id: `B-${offset}`,
+    slot: `A-${offset % 4}`,
+    latitude: 52.5205,
+    longitude: 13.405,
+    ...extra,
   });
 }
 
@@ -51,10 +66,17 @@ async function sql(query: string, ...flags: string[]): Promise<Record<string, un
 async function scan(table: string, ...flags: string[]): Promise<Record<string, unknown>[]> {
   const result = await runFloe(['scan', table, '--json', ...flags], { env });
   expect(result.code, result.stderr).toBe(0);
-  return result.stdout.trim().split('\n').filter(Boolean).map((line) => parseJson<Record<string, unknown>>(line));
+  return result.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => parseJson<Record<string, unknown>>(line));
 }
 
-function countBy(rows: Record<string, unknown>[], key: (row: Record<string, unknown>) => string): Record<string, number> {
+function countBy(
+  rows: Record<string, unknown>[],
+  key: (row: Record<string, unknown>) => string,
+): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const row of rows) counts[key(row)] = (counts[key(row)] ?? 0) + 1;
   return counts;
@@ -79,10 +101,24 @@ beforeAll(async () => {
   // On a branch of its own, car_id is renamed: the data files keep the old name, the field id stays.
   const head = await stack.catalog.client.getReference('main');
   await stack.catalog.client.createReference('renamed', 'BRANCH', { name: 'main', hash: head.hash });
-  await commitOnBranch(stack.catalog, 'renamed', new Map([['production.parking_entry', async (base) => {
-    const schema = currentSchema(base!);
-    return setCurrentSchema(base!, { ...schema, fields: schema.fields.map((f) => (f.name === 'car_id' ? { ...f, name: 'vehicle' } : f)) }, base!.lastColumnId);
-  }]]), { message: 'rename car_id to vehicle' });
+  await commitOnBranch(
+    stack.catalog,
+    'renamed',
+    new Map([
+      [
+        'production.parking_entry',
+        async (base) => {
+          const schema = currentSchema(base!);
+          return setCurrentSchema(
+            base!,
+            { ...schema, fields: schema.fields.map((f) => (f.name === 'car_id' ? { ...f, name: 'vehicle' } : f)) },
+            base!.lastColumnId,
+          );
+        },
+      ],
+    ]),
+    { message: 'rename car_id to vehicle' },
+  );
 }, 120_000);
 afterAll(() => stack?.stop());
 
@@ -92,12 +128,16 @@ describe('floe sql', () => {
     const untrusted = await scan('production.parking_entry_untrusted');
     expect(trusted.length).toBeGreaterThan(0);
     expect(untrusted.length).toBeGreaterThan(0);
-    const [counts] = await sql('select (select count(*) from production.parking_entry) as trusted, (select count(*) from production.parking_entry_untrusted) as untrusted');
+    const [counts] = await sql(
+      'select (select count(*) from production.parking_entry) as trusted, (select count(*) from production.parking_entry_untrusted) as untrusted',
+    );
     expect(counts).toEqual({ trusted: trusted.length, untrusted: untrusted.length });
 
     const onBranch = await scan('production.parking_entry', '--ref', 'analysis');
     expect(onBranch.length).toBeLessThan(trusted.length);
-    expect(await sql('select count(*) as n from production.parking_entry', '--ref', 'analysis')).toEqual([{ n: onBranch.length }]);
+    expect(await sql('select count(*) as n from production.parking_entry', '--ref', 'analysis')).toEqual([
+      { n: onBranch.length },
+    ]);
     // the branch's table has the schema from before the new column
     const missing = await runFloe(['sql', 'select level from production.parking_entry', '--ref', 'analysis'], { env });
     expect(missing.code).toBe(1);
@@ -106,22 +146,38 @@ describe('floe sql', () => {
 
   it('groups by day and by status as floe scan sees them', async () => {
     const trusted = await scan('production.parking_entry');
-    const byDay = await sql("select strftime(timestamp, '%Y-%m-%d') as day, count(*) as n from production.parking_entry group by day order by day");
-    expect(Object.fromEntries(byDay.map((r) => [r.day, Number(r.n)]))).toEqual(countBy(trusted, (r) => String(r.timestamp).slice(0, 10)));
+    const byDay = await sql(
+      "select strftime(timestamp, '%Y-%m-%d') as day, count(*) as n from production.parking_entry group by day order by day",
+    );
+    expect(Object.fromEntries(byDay.map((r) => [r.day, Number(r.n)]))).toEqual(
+      countBy(trusted, (r) => String(r.timestamp).slice(0, 10)),
+    );
     expect(byDay.length).toBeGreaterThan(1);
 
     const untrusted = await scan('production.parking_entry_untrusted');
-    const byStatus = await sql('select _status, count(*) as n from production.parking_entry_untrusted group by _status order by _status');
-    expect(Object.fromEntries(byStatus.map((r) => [r._status, Number(r.n)]))).toEqual(countBy(untrusted, (r) => String(r._status)));
+    const byStatus = await sql(
+      'select _status, count(*) as n from production.parking_entry_untrusted group by _status order by _status',
+    );
+    expect(Object.fromEntries(byStatus.map((r) => [r._status, Number(r.n)]))).toEqual(
+      countBy(untrusted, (r) => String(r._status)),
+    );
     expect(byStatus.length).toBeGreaterThan(1);
   });
 
   it('reads the same values as floe scan: timestamptz, 64-bit offsets, the claim-check struct', async () => {
     const scanned = await scan('production.parking_entry');
-    const rows = await sql("select event_id, _offset, strftime(timestamp, '%Y-%m-%dT%H:%M:%S.%f') as ts, image from production.parking_entry order by _offset");
+    const rows = await sql(
+      "select event_id, _offset, strftime(timestamp, '%Y-%m-%dT%H:%M:%S.%f') as ts, image from production.parking_entry order by _offset",
+    );
     const expected = [...scanned].sort((a, b) => Number(a._offset) - Number(b._offset));
     expect(rows.map((r) => [r.event_id, r._offset])).toEqual(expected.map((r) => [r.event_id, r._offset]));
-    expect(rows.map((r) => r.ts)).toEqual(expected.map((r) => String(r.timestamp).replace(/Z$|\+00:00$/, '').slice(0, 26)));
+    expect(rows.map((r) => r.ts)).toEqual(
+      expected.map((r) =>
+        String(r.timestamp)
+          .replace(/Z$|\+00:00$/, '')
+          .slice(0, 26),
+      ),
+    );
     const withImage = rows.filter((r) => r.image !== null);
     expect(withImage).toHaveLength(2);
     const images = expected.filter((r) => r.image !== null).map((r) => r.image as Record<string, unknown>);
@@ -132,7 +188,9 @@ describe('floe sql', () => {
 
   it('reads a column added later as NULL in the files written before it', async () => {
     const scanned = await scan('production.parking_entry');
-    const rows = await sql('select count(*) as n, count(level) as with_level, sum(level) as total from production.parking_entry');
+    const rows = await sql(
+      'select count(*) as n, count(level) as with_level, sum(level) as total from production.parking_entry',
+    );
     expect(rows).toEqual([{ n: scanned.length, with_level: 2, total: 7 }]);
     expect(scanned.filter((r) => r.level !== null && r.level !== undefined)).toHaveLength(2);
   });
@@ -141,16 +199,24 @@ describe('floe sql', () => {
     const scanned = await scan('production.parking_entry', '--ref', 'renamed');
     expect(scanned[0]).toHaveProperty('vehicle');
     const rows = await sql('select vehicle from production.parking_entry order by _offset', '--ref', 'renamed');
-    expect(rows.map((r) => r.vehicle)).toEqual([...scanned].sort((a, b) => Number(a._offset) - Number(b._offset)).map((r) => r.vehicle));
+    expect(rows.map((r) => r.vehicle)).toEqual(
+      [...scanned].sort((a, b) => Number(a._offset) - Number(b._offset)).map((r) => r.vehicle),
+    );
     expect(rows.every((r) => typeof r.vehicle === 'string')).toBe(true);
   });
 
   it('keeps 64-bit integers exact in --json, and prints CSV and a table', async () => {
-    const exact = await runFloe(['sql', 'select 9007199254740993::bigint as big, 12345678901234567890123::hugeint as huge', '--json'], { env });
+    const exact = await runFloe(
+      ['sql', 'select 9007199254740993::bigint as big, 12345678901234567890123::hugeint as huge', '--json'],
+      { env },
+    );
     expect(exact.code, exact.stderr).toBe(0);
     expect(exact.stdout.trim()).toBe('[{"big":9007199254740993,"huge":12345678901234567890123}]');
 
-    const csv = await runFloe(['sql', 'select event_id, slot from production.parking_entry order by _offset', '--csv', '--limit', '2'], { env });
+    const csv = await runFloe(
+      ['sql', 'select event_id, slot from production.parking_entry order by _offset', '--csv', '--limit', '2'],
+      { env },
+    );
     expect(csv.code, csv.stderr).toBe(0);
     expect(csv.stdout.trim().split('\n')).toEqual(['event_id,slot', 'e0,A-0', 'e1,A-1']);
     const quoted = await runFloe(['sql', `select 'a,b' as "x y", null as n, 'say "hi"' as q`, '--csv'], { env });
@@ -161,16 +227,24 @@ describe('floe sql', () => {
     expect(table.stdout).toMatch(/^n\n─+\n\s*\d+\n\(1 row\)\n$/);
   });
 
-  it('reads FLOE_HOME\'s catalog files directly when no catalog answers', async () => {
+  it("reads FLOE_HOME's catalog files directly when no catalog answers", async () => {
     // No NESSIE_URI and nothing on the local stack's port: the embedded catalog's directory is opened read-only.
-    const home = { FLOE_HOME: stack.dir, FLOE_LOCAL_NESSIE_PORT: String(await freePort()), NESSIE_URI: undefined, FLOE_WAREHOUSE: undefined, FLOE_CONFIG: undefined };
-    const result = await runFloe(['sql', 'select count(*) as n from production.parking_entry', '--json'], { env: home });
+    const home = {
+      FLOE_HOME: stack.dir,
+      FLOE_LOCAL_NESSIE_PORT: String(await freePort()),
+      NESSIE_URI: undefined,
+      FLOE_WAREHOUSE: undefined,
+      FLOE_CONFIG: undefined,
+    };
+    const result = await runFloe(['sql', 'select count(*) as n from production.parking_entry', '--json'], {
+      env: home,
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/catalog: .*nessie opened directly \(read-only/);
     expect(parseJson(result.stdout)).toEqual([{ n: (await scan('production.parking_entry')).length }]);
   });
 
-  it('answers usage errors with 2 and SQL errors with 1 and DuckDB\'s message', async () => {
+  it("answers usage errors with 2 and SQL errors with 1 and DuckDB's message", async () => {
     const help = await runFloe(['sql', '--help'], { env });
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: floe sql');

@@ -18,9 +18,25 @@ const batchIds: string[] = [];
 
 function good(offset: number): TaggedRecord {
   return {
-    topic: 'parking-entry', partition: 0, offset: String(offset), key: null, kafkaTime: null, ingestedAt: new Date().toISOString(),
-    source: '/s', sourceId: `partition:0/offset:${offset}`, table: 'parking_entry', headers: {}, status: 'ok',
-    payload: { event_id: `e${offset}`, timestamp: new Date().toISOString(), car_id: `B-${offset}`, slot: 'A-001', latitude: 52.5205, longitude: 13.405 },
+    topic: 'parking-entry',
+    partition: 0,
+    offset: String(offset),
+    key: null,
+    kafkaTime: null,
+    ingestedAt: new Date().toISOString(),
+    source: '/s',
+    sourceId: `partition:0/offset:${offset}`,
+    table: 'parking_entry',
+    headers: {},
+    status: 'ok',
+    payload: {
+      event_id: `e${offset}`,
+      timestamp: new Date().toISOString(),
+      car_id: `B-${offset}`,
+      slot: 'A-001',
+      latitude: 52.5205,
+      longitude: 13.405,
+    },
   };
 }
 
@@ -46,7 +62,10 @@ afterAll(() => stack?.stop());
 
 describe('floe tag', () => {
   it('creates a tag: Iceberg refs in every production table, and the Nessie tag at the commit that added them', async () => {
-    const result = await runFloe(['tag', 'create', 'train-v1', '--message', 'churn model v3', '--retention', '30d', '--json'], { env });
+    const result = await runFloe(
+      ['tag', 'create', 'train-v1', '--message', 'churn model v3', '--retention', '30d', '--json'],
+      { env },
+    );
     expect(result.code, result.stderr).toBe(0);
     const created = parseJson<{ hash: string; tables: { table: string; snapshotId: bigint }[] }>(result.stdout);
     const tag = await stack.catalog.client.getReference('train-v1');
@@ -54,7 +73,11 @@ describe('floe tag', () => {
     expect(created.tables.map((t) => t.table)).toEqual(['production.parking_entry']);
     for (const ref of ['main', 'train-v1']) {
       const table = await loadTable(stack.catalog, ref, 'production.parking_entry');
-      expect(table!.metadata.refs['train-v1']).toEqual({ snapshotId: created.tables[0].snapshotId, type: 'tag', maxRefAgeMs: 30 * 86_400_000 });
+      expect(table!.metadata.refs['train-v1']).toEqual({
+        snapshotId: created.tables[0].snapshotId,
+        type: 'tag',
+        maxRefAgeMs: 30 * 86_400_000,
+      });
     }
   });
 
@@ -86,34 +109,68 @@ describe('floe tag', () => {
   it('lists and shows the tag: rows, snapshot, batches and Kafka offsets per table', async () => {
     const list = await runFloe(['tag', 'list', '--json'], { env });
     expect(list.code, list.stderr).toBe(0);
-    const { tags } = parseJson<{ tags: { name: string; message: string; createdAt: string; tables: { table: string; rows: number }[] }[] }>(list.stdout);
+    const { tags } = parseJson<{
+      tags: { name: string; message: string; createdAt: string; tables: { table: string; rows: number }[] }[];
+    }>(list.stdout);
     expect(tags).toHaveLength(1);
-    expect(tags[0]).toMatchObject({ name: 'train-v1', message: 'churn model v3', tables: [{ table: 'production.parking_entry', rows: 5 }] });
+    expect(tags[0]).toMatchObject({
+      name: 'train-v1',
+      message: 'churn model v3',
+      tables: [{ table: 'production.parking_entry', rows: 5 }],
+    });
     expect(Date.parse(tags[0].createdAt)).toBeGreaterThan(Date.now() - 600_000);
     const text = await runFloe(['tag', 'list'], { env });
     expect(text.stdout).toMatch(/train-v1\s+\S+\s+[0-9a-f]{12}\s+production\.parking_entry=5/);
 
     const show = await runFloe(['tag', 'show', 'train-v1', '--json'], { env });
     expect(show.code, show.stderr).toBe(0);
-    const detail = parseJson<{ tables: { table: string; rows: number; batches: string[]; batchesComplete: boolean; offsets: Record<string, unknown>; icebergRef: boolean }[] }>(show.stdout);
-    expect(detail.tables).toEqual([expect.objectContaining({
-      table: 'production.parking_entry', rows: 5, icebergRef: true, batches: batchIds, batchesComplete: true,
-      offsets: { 'parking-entry': { 0: [['0', '4']] } },
-    })]);
+    const detail = parseJson<{
+      tables: {
+        table: string;
+        rows: number;
+        batches: string[];
+        batchesComplete: boolean;
+        offsets: Record<string, unknown>;
+        icebergRef: boolean;
+      }[];
+    }>(show.stdout);
+    expect(detail.tables).toEqual([
+      expect.objectContaining({
+        table: 'production.parking_entry',
+        rows: 5,
+        icebergRef: true,
+        batches: batchIds,
+        batchesComplete: true,
+        offsets: { 'parking-entry': { 0: [['0', '4']] } },
+      }),
+    ]);
     const human = await runFloe(['tag', 'show', 'train-v1'], { env });
     expect(human.stdout).toContain('offsets parking-entry: 0:0-4');
   });
 
   it('reads the rows at the tag with scan and tables --ref after more data is published', async () => {
     await publish([5, 6, 7]);
-    const scan = await runFloe(['scan', 'production.parking_entry', '--ref', 'train-v1', '--json', '--columns', '_offset'], { env });
+    const scan = await runFloe(
+      ['scan', 'production.parking_entry', '--ref', 'train-v1', '--json', '--columns', '_offset'],
+      { env },
+    );
     expect(scan.code, scan.stderr).toBe(0);
-    expect(scan.stdout.trim().split('\n').map((l) => Number(parseJson<{ _offset: number }>(l)._offset)).sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(
+      scan.stdout
+        .trim()
+        .split('\n')
+        .map((l) => Number(parseJson<{ _offset: number }>(l)._offset))
+        .sort(),
+    ).toEqual([0, 1, 2, 3, 4]);
     const main = await runFloe(['scan', 'production.parking_entry', '--json', '--columns', '_offset'], { env });
     expect(main.stdout.trim().split('\n')).toHaveLength(8);
     const tables = await runFloe(['tables', '--ref', 'train-v1', '--json'], { env });
     expect(tables.code, tables.stderr).toBe(0);
-    expect(parseJson<{ tables: { name: string; rows: number }[] }>(tables.stdout).tables.find((t) => t.name === 'production.parking_entry')!.rows).toBe(5);
+    expect(
+      parseJson<{ tables: { name: string; rows: number }[] }>(tables.stdout).tables.find(
+        (t) => t.name === 'production.parking_entry',
+      )!.rows,
+    ).toBe(5);
   });
 
   it('deletes the tag and its Iceberg refs', async () => {

@@ -13,7 +13,13 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   stack = await startTestStack();
-  env = { NESSIE_URI: stack.nessieUri, FLOE_WAREHOUSE: stack.env.warehouse, FLOE_LOG_LEVEL: 'warn', FLOE_LOG_FORMAT: 'json', FLOE_FUNCTION_URLS: '' };
+  env = {
+    NESSIE_URI: stack.nessieUri,
+    FLOE_WAREHOUSE: stack.env.warehouse,
+    FLOE_LOG_LEVEL: 'warn',
+    FLOE_LOG_FORMAT: 'json',
+    FLOE_FUNCTION_URLS: '',
+  };
 });
 
 afterAll(async () => {
@@ -34,7 +40,9 @@ describe('floe dashboard', () => {
           const match = /floe dashboard: (http:\/\/\S+)/.exec(out);
           if (match) resolve(match[1]);
         });
-        child.on('close', (code) => reject(new Error(`floe dashboard exited ${code} before printing its URL: ${stderr}`)));
+        child.on('close', (code) =>
+          reject(new Error(`floe dashboard exited ${code} before printing its URL: ${stderr}`)),
+        );
       });
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
       const tables = await fetch(new URL('/api/tables', url));

@@ -36,7 +36,12 @@ export const EXPECTED = {
   /** total-records of production.parking_entry_untrusted after batch A, then C. */
   untrustedHistory: [3, 23],
   /** Untrusted rows per reason category (each counted once per row), largest first. */
-  reasons: [{ reason: 'batch', count: 20 }, { reason: 'range', count: 16 }, { reason: 'malformed', count: 1 }, { reason: 'required', count: 1 }],
+  reasons: [
+    { reason: 'batch', count: 20 },
+    { reason: 'range', count: 16 },
+    { reason: 'malformed', count: 1 },
+    { reason: 'required', count: 1 },
+  ],
   trustedFiles: 2,
   imageRows: 3,
   pendingRows: 5,
@@ -63,27 +68,51 @@ export function testImage(): Buffer {
       const i = (png.width * y + x) << 2;
       png.data[i] = (x * 5) & 255;
       png.data[i + 1] = (y * 8) & 255;
-      png.data[i + 2] = ((x * y) * 3) & 255;
+      png.data[i + 2] = (x * y * 3) & 255;
       png.data[i + 3] = 255;
     }
   }
   return PNG.sync.write(png);
 }
 
-function records(partition: number, count: number, eventTime: string, payloadFor: (offset: number) => Record<string, unknown> | 'malformed'): TaggedRecord[] {
+function records(
+  partition: number,
+  count: number,
+  eventTime: string,
+  payloadFor: (offset: number) => Record<string, unknown> | 'malformed',
+): TaggedRecord[] {
   return Array.from({ length: count }, (_, offset) => {
     const base = {
-      topic: TOPIC, partition, offset: String(offset), key: `car-${offset}`, kafkaTime: eventTime, ingestedAt: new Date().toISOString(),
-      source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry', sourceId: `partition:${partition}/offset:${offset}`,
-      table: 'parking_entry', headers: {},
+      topic: TOPIC,
+      partition,
+      offset: String(offset),
+      key: `car-${offset}`,
+      kafkaTime: eventTime,
+      ingestedAt: new Date().toISOString(),
+      source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
+      sourceId: `partition:${partition}/offset:${offset}`,
+      table: 'parking_entry',
+      headers: {},
     };
     const payload = payloadFor(offset);
-    if (payload === 'malformed') return { ...base, status: 'malformed', error: 'value is not valid JSON', raw: Buffer.from('{oops').toString('base64') };
+    if (payload === 'malformed')
+      return {
+        ...base,
+        status: 'malformed',
+        error: 'value is not valid JSON',
+        raw: Buffer.from('{oops').toString('base64'),
+      };
     return {
-      ...base, status: 'ok',
+      ...base,
+      status: 'ok',
       payload: {
-        event_id: `evt-${partition}-${offset}`, timestamp: eventTime, car_id: `B-${partition}${offset}`, slot: `A-${String(offset).padStart(3, '0')}`,
-        latitude: 52.52, longitude: 13.405, ...payload,
+        event_id: `evt-${partition}-${offset}`,
+        timestamp: eventTime,
+        car_id: `B-${partition}${offset}`,
+        slot: `A-${String(offset).padStart(3, '0')}`,
+        latitude: 52.52,
+        longitude: 13.405,
+        ...payload,
       },
     };
   });
@@ -98,46 +127,100 @@ export async function populateLakehouse(): Promise<Lakehouse> {
   const ctx: WapContext = { catalog: stack.catalog, config: stack.env.pipeline, log: silentLogger };
   const eventTime = new Date(Date.now() - 60_000).toISOString();
   const bytes = testImage();
-  const ref = await storeBlob({ config: stack.env.pipeline, io: stack.catalog.io, warehouse: stack.env.warehouse }, 'parking_entry', bytes, 'image/png');
+  const ref = await storeBlob(
+    { config: stack.env.pipeline, io: stack.catalog.io, warehouse: stack.env.warehouse },
+    'parking_entry',
+    bytes,
+    'image/png',
+  );
 
-  const a = await wapBatch(ctx, records(0, 30, eventTime, (offset) => {
-    if (offset < 3) return { image: ref };
-    if (offset === 27) return { latitude: 123 };
-    if (offset === 28) return { car_id: null };
-    if (offset === 29) return 'malformed';
-    return {};
-  }));
+  const a = await wapBatch(
+    ctx,
+    records(0, 30, eventTime, (offset) => {
+      if (offset < 3) return { image: ref };
+      if (offset === 27) return { latitude: 123 };
+      if (offset === 28) return { car_id: null };
+      if (offset === 29) return 'malformed';
+      return {};
+    }),
+  );
   await publishBatch(ctx, a);
-  const b = await wapBatch(ctx, records(1, 25, eventTime, () => ({})));
+  const b = await wapBatch(
+    ctx,
+    records(1, 25, eventTime, () => ({})),
+  );
   await publishBatch(ctx, b);
-  const rejected = await wapBatch(ctx, records(2, 20, eventTime, (offset) => (offset < 15 ? { latitude: 99 } : {})));
+  const rejected = await wapBatch(
+    ctx,
+    records(2, 20, eventTime, (offset) => (offset < 15 ? { latitude: 99 } : {})),
+  );
   if (rejected.verdict !== 'failed') throw new Error(`batch C should fail the gate, got ${rejected.verdict}`);
   await publishBatch(ctx, rejected);
-  const pending = await wapBatch(ctx, records(3, EXPECTED.pendingRows, eventTime, () => ({})));
+  const pending = await wapBatch(
+    ctx,
+    records(3, EXPECTED.pendingRows, eventTime, () => ({})),
+  );
 
-  const deadletterHost = await startHost({ fn: deadletterFunction(stack.runtime), logger: silentLogger, port: 0, host: '127.0.0.1' });
+  const deadletterHost = await startHost({
+    fn: deadletterFunction(stack.runtime),
+    logger: silentLogger,
+    port: 0,
+    host: '127.0.0.1',
+  });
   const posted = await fetch(deadletterHost.url, {
     method: 'POST',
     headers: {
-      'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'parking-entry/0/99', 'ce-source': '/floe/tagger',
-      'ce-type': 'dev.floe.record.tagged', 'ce-knativeerrordest': 'http://writer.floe.svc.cluster.local', 'ce-knativeerrorcode': '500',
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': 'parking-entry/0/99',
+      'ce-source': '/floe/tagger',
+      'ce-type': 'dev.floe.record.tagged',
+      'ce-knativeerrordest': 'http://writer.floe.svc.cluster.local',
+      'ce-knativeerrorcode': '500',
     },
     body: JSON.stringify({ topic: TOPIC }),
   });
   if (!posted.ok) throw new Error(`the deadletter function answered ${posted.status}`);
 
   const report: MaintenanceReport = {
-    job: 'compact', startedAt: new Date(Date.now() - 5_000).toISOString(), durationMs: 1234, dryRun: false,
-    filesBefore: 4, bytesBefore: 40_000, filesAfter: 1, bytesAfter: 36_000, bytesReclaimed: 0, deleted: 3,
-    tables: [{ table: TRUSTED, outcome: 'committed', filesBefore: 4, bytesBefore: 40_000, filesAfter: 1, bytesAfter: 36_000, removed: 3 }],
+    job: 'compact',
+    startedAt: new Date(Date.now() - 5_000).toISOString(),
+    durationMs: 1234,
+    dryRun: false,
+    filesBefore: 4,
+    bytesBefore: 40_000,
+    filesAfter: 1,
+    bytesAfter: 36_000,
+    bytesReclaimed: 0,
+    deleted: 3,
+    tables: [
+      {
+        table: TRUSTED,
+        outcome: 'committed',
+        filesBefore: 4,
+        bytesBefore: 40_000,
+        filesAfter: 1,
+        bytesAfter: 36_000,
+        removed: 3,
+      },
+    ],
     errors: [],
   };
   await writeReport(stack.catalog.io, stack.env.warehouse, report);
   // A report another writer botched: listed as unreadable, never breaking the view.
-  await stack.catalog.io.write(`${stack.env.warehouse}_floe/maintenance/2020-01-01T00-00-00-000Z-orphans.json`, '{"job": "orph');
+  await stack.catalog.io.write(
+    `${stack.env.warehouse}_floe/maintenance/2020-01-01T00-00-00-000Z-orphans.json`,
+    '{"job": "orph',
+  );
 
   return {
-    stack, ctx, image: { bytes, ref }, pending, rejected, published: [a, b], deadletterHost,
+    stack,
+    ctx,
+    image: { bytes, ref },
+    pending,
+    rejected,
+    published: [a, b],
+    deadletterHost,
     async stop() {
       await deadletterHost.close();
       await stack.stop();

@@ -25,7 +25,11 @@ describe('Prometheus text', () => {
   it('reads samples with labels, escapes, timestamps and special values', () => {
     const samples = parsePrometheusText(page);
     expect(samples).toHaveLength(7);
-    expect(samples[1]).toEqual({ name: 'floe_events_received_total', labels: { function: 'writer', type: 'dev.floe.batch.written' }, value: 1 });
+    expect(samples[1]).toEqual({
+      name: 'floe_events_received_total',
+      labels: { function: 'writer', type: 'dev.floe.batch.written' },
+      value: 1,
+    });
     expect(samples[3].labels.le).toBe('+Inf');
     expect(samples[5].labels.path).toBe('a "quoted" \\ back\nslash');
     expect(samples[5].value).toBeNaN();
@@ -88,23 +92,38 @@ describe('small readers', () => {
 
   it('reads a maintenance report defensively', () => {
     const run = readRun('loc', '2026-11-22T10-15-00-123Z-orphans.json', new Date('2026-11-22T10:15:01Z'), {
-      filesBefore: '12', bytesReclaimed: 2048n, dryRun: 'yes', errors: ['disk', { code: 1 }], tables: [{ table: 'a.b' }, 'junk'],
+      filesBefore: '12',
+      bytesReclaimed: 2048n,
+      dryRun: 'yes',
+      errors: ['disk', { code: 1 }],
+      tables: [{ table: 'a.b' }, 'junk'],
     });
     expect(run).toMatchObject({
-      job: 'orphans', at: '2026-11-22T10:15:01.000Z', filesBefore: null, bytesReclaimed: 2048, dryRun: false,
-      errors: ['disk', '{"code":1}'], tables: [{ table: 'a.b', outcome: null, filesBefore: null, filesAfter: null }],
+      job: 'orphans',
+      at: '2026-11-22T10:15:01.000Z',
+      filesBefore: null,
+      bytesReclaimed: 2048,
+      dryRun: false,
+      errors: ['disk', '{"code":1}'],
+      tables: [{ table: 'a.b', outcome: null, filesBefore: null, filesAfter: null }],
     });
   });
 
   it('validates refs, table names and function URLs', () => {
     expect(refParam(null)).toBe('main');
-    expect(refParam('wap/parking_entry/20261122t101500123z-0a1b2c3d')).toBe('wap/parking_entry/20261122t101500123z-0a1b2c3d');
+    expect(refParam('wap/parking_entry/20261122t101500123z-0a1b2c3d')).toBe(
+      'wap/parking_entry/20261122t101500123z-0a1b2c3d',
+    );
     expect(refParam('main@0123456789abcdef')).toBe('main@0123456789abcdef');
-    for (const bad of ['', 'a b', 'main@xyz', '../x', 'x/', '-x']) expect(() => refParam(bad), bad).toThrow(/malformed ref/);
+    for (const bad of ['', 'a b', 'main@xyz', '../x', 'x/', '-x'])
+      expect(() => refParam(bad), bad).toThrow(/malformed ref/);
     expect(tableParam('production.parking_entry')).toBe('production.parking_entry');
     expect(() => tableParam('%E0%A4%A')).toThrow(/malformed table name/);
     expect(() => tableParam('nodot')).toThrow(/namespace\.table/);
-    expect(parseFunctionUrls(' tagger=http://tagger/ , writer=https://w:8080')).toEqual({ tagger: 'http://tagger', writer: 'https://w:8080' });
+    expect(parseFunctionUrls(' tagger=http://tagger/ , writer=https://w:8080')).toEqual({
+      tagger: 'http://tagger',
+      writer: 'https://w:8080',
+    });
     expect(parseFunctionUrls(undefined)).toEqual({});
     expect(() => parseFunctionUrls('Tagger=http://x')).toThrow(/lower-case/);
     expect(() => parseFunctionUrls('tagger=not a url')).toThrow(/not a URL/);

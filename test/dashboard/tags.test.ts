@@ -16,9 +16,25 @@ let dashboard: RunningDashboard;
 
 function record(offset: number): TaggedRecord {
   return {
-    topic: 'parking-entry', partition: 1, offset: String(offset), key: null, kafkaTime: null, ingestedAt: new Date().toISOString(),
-    source: '/s', sourceId: `partition:1/offset:${offset}`, table: 'parking_entry', headers: {}, status: 'ok',
-    payload: { event_id: `e${offset}`, timestamp: new Date().toISOString(), car_id: `B-${offset}`, slot: 'A-001', latitude: 52.5205, longitude: 13.405 },
+    topic: 'parking-entry',
+    partition: 1,
+    offset: String(offset),
+    key: null,
+    kafkaTime: null,
+    ingestedAt: new Date().toISOString(),
+    source: '/s',
+    sourceId: `partition:1/offset:${offset}`,
+    table: 'parking_entry',
+    headers: {},
+    status: 'ok',
+    payload: {
+      event_id: `e${offset}`,
+      timestamp: new Date().toISOString(),
+      car_id: `B-${offset}`,
+      slot: 'A-001',
+      latitude: 52.5205,
+      longitude: 13.405,
+    },
   };
 }
 
@@ -29,7 +45,12 @@ beforeAll(async () => {
   await createTag(stack.catalog, { name: 'release/2026-12', message: 'first cut', retentionMs: 86_400_000 });
   await publishBatch(ctx, await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [13].map(record))));
   dashboard = await startDashboard({
-    catalog: stack.catalog, io: stack.catalog.io, warehouse: stack.env.warehouse, config: stack.env.pipeline, functions: {}, logger: silentLogger,
+    catalog: stack.catalog,
+    io: stack.catalog.io,
+    warehouse: stack.env.warehouse,
+    config: stack.env.pipeline,
+    functions: {},
+    logger: silentLogger,
   });
 });
 
@@ -47,17 +68,33 @@ describe('dashboard tags', () => {
   it('lists every tag with its time and rows per production table', async () => {
     const { status, body } = await get('/api/tags');
     expect(status).toBe(200);
-    expect(body.tags).toEqual([expect.objectContaining({
-      name: 'release/2026-12', message: 'first cut', branch: 'main', retentionMs: 86_400_000,
-      tables: [expect.objectContaining({ table: 'production.parking_entry', rows: 3, icebergRef: true, maxRefAgeMs: 86_400_000 })],
-    })]);
+    expect(body.tags).toEqual([
+      expect.objectContaining({
+        name: 'release/2026-12',
+        message: 'first cut',
+        branch: 'main',
+        retentionMs: 86_400_000,
+        tables: [
+          expect.objectContaining({
+            table: 'production.parking_entry',
+            rows: 3,
+            icebergRef: true,
+            maxRefAgeMs: 86_400_000,
+          }),
+        ],
+      }),
+    ]);
     expect(Date.parse(body.tags[0].createdAt)).not.toBeNaN();
   });
 
   it('shows one tag with its batches and offsets, and answers 404 for a missing one', async () => {
     const { status, body } = await get(`/api/tags/${encodeURIComponent('release/2026-12')}`);
     expect(status).toBe(200);
-    expect(body.tables[0]).toMatchObject({ rows: 3, offsets: { 'parking-entry': { 1: [['10', '12']] } }, batchesComplete: true });
+    expect(body.tables[0]).toMatchObject({
+      rows: 3,
+      offsets: { 'parking-entry': { 1: [['10', '12']] } },
+      batchesComplete: true,
+    });
     expect(body.tables[0].batches).toHaveLength(1);
     const missing = await get('/api/tags/nope');
     expect(missing.status).toBe(404);

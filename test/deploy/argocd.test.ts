@@ -35,10 +35,18 @@ it('prod lets Argo CD create and label the namespace that holds the out-of-band 
 });
 
 it('the Application check reports unknown fields and a missing destination', () => {
-  const findings = formatProblems(applicationProblems({
-    apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: 'x', namespace: 'argocd' },
-    spec: { project: 'default', source: { repoURL: 'https://example.com/r.git', path: 'p', targetRevision: 'main', pth: 'q' }, syncPolicy: { syncOptions: ['CreateNamespaces=true'] } },
-  }));
+  const findings = formatProblems(
+    applicationProblems({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: 'x', namespace: 'argocd' },
+      spec: {
+        project: 'default',
+        source: { repoURL: 'https://example.com/r.git', path: 'p', targetRevision: 'main', pth: 'q' },
+        syncPolicy: { syncOptions: ['CreateNamespaces=true'] },
+      },
+    }),
+  );
   expect(findings).toMatch(/spec\.source\.pth: unknown field "pth"/);
   expect(findings).toMatch(/spec\.destination: needs server \(or name\) and namespace/);
   expect(findings).toMatch(/unknown sync option CreateNamespaces=true/);
@@ -46,20 +54,30 @@ it('the Application check reports unknown fields and a missing destination', () 
 
 it('the Application check wants PruneLast=true with automated prune', () => {
   const app = (syncOptions: string[]) => ({
-    apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: 'x', namespace: 'argocd' },
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Application',
+    metadata: { name: 'x', namespace: 'argocd' },
     spec: {
-      project: 'default', source: { repoURL: 'https://example.com/r.git', path: 'p', targetRevision: 'main' },
-      destination: { server: 'https://kubernetes.default.svc', namespace: 'floe' }, syncPolicy: { automated: { prune: true }, syncOptions },
+      project: 'default',
+      source: { repoURL: 'https://example.com/r.git', path: 'p', targetRevision: 'main' },
+      destination: { server: 'https://kubernetes.default.svc', namespace: 'floe' },
+      syncPolicy: { automated: { prune: true }, syncOptions },
     },
   });
-  expect(formatProblems(applicationProblems(app(['ServerSideApply=true'])))).toMatch(/automated prune needs PruneLast=true/);
+  expect(formatProblems(applicationProblems(app(['ServerSideApply=true'])))).toMatch(
+    /automated prune needs PruneLast=true/,
+  );
   expect(applicationProblems(app(['ServerSideApply=true', 'PruneLast=true']))).toEqual([]);
 });
 
 describe('Lua health checks (argocd-cm)', () => {
   const KINDS = [
-    'eventing.knative.dev_Broker', 'eventing.knative.dev_Trigger', 'serving.knative.dev_Service', 'sources.knative.dev_KafkaSource',
-    'sources.knative.dev_PingSource', 'sources.knative.dev_SinkBinding',
+    'eventing.knative.dev_Broker',
+    'eventing.knative.dev_Trigger',
+    'serving.knative.dev_Service',
+    'sources.knative.dev_KafkaSource',
+    'sources.knative.dev_PingSource',
+    'sources.knative.dev_SinkBinding',
   ];
   const ready = (status: string, extra: Record<string, string> = {}) => ({ type: 'Ready', status, ...extra });
 
@@ -67,18 +85,42 @@ describe('Lua health checks (argocd-cm)', () => {
     const configMap = await readYaml('argocd-cm-knative-health.yaml');
     expect(configMap.metadata).toMatchObject({ name: 'argocd-cm', namespace: 'argocd' });
     expect(webhookProblems(configMap)).toEqual([]);
-    expect(Object.keys(configMap.data).sort()).toEqual(KINDS.map((kind) => `resource.customizations.health.${kind}`).sort());
+    expect(Object.keys(configMap.data).sort()).toEqual(
+      KINDS.map((kind) => `resource.customizations.health.${kind}`).sort(),
+    );
   });
 
   it.each(KINDS)('%s: Ready=True is Healthy, Ready=False Degraded, otherwise Progressing', async (kind) => {
     const script = (await readYaml('argocd-cm-knative-health.yaml')).data[`resource.customizations.health.${kind}`];
     const object = (status: unknown, generation = 2) => ({ metadata: { name: 'x', generation }, status });
-    expect(runHealthCheck(script, object({ observedGeneration: 2, conditions: [{ type: 'Addressable', status: 'True' }, ready('True')] }))).toEqual({ status: 'Healthy', message: 'Ready' });
-    expect(runHealthCheck(script, object({ observedGeneration: 2, conditions: [ready('False', { reason: 'SubscriberResolved', message: 'service "writer" not found' })] }))).toEqual({
-      status: 'Degraded', message: 'SubscriberResolved: service "writer" not found',
+    expect(
+      runHealthCheck(
+        script,
+        object({ observedGeneration: 2, conditions: [{ type: 'Addressable', status: 'True' }, ready('True')] }),
+      ),
+    ).toEqual({ status: 'Healthy', message: 'Ready' });
+    expect(
+      runHealthCheck(
+        script,
+        object({
+          observedGeneration: 2,
+          conditions: [ready('False', { reason: 'SubscriberResolved', message: 'service "writer" not found' })],
+        }),
+      ),
+    ).toEqual({
+      status: 'Degraded',
+      message: 'SubscriberResolved: service "writer" not found',
     });
-    expect(runHealthCheck(script, object({ observedGeneration: 2, conditions: [ready('Unknown', { reason: 'Pending' })] })).status).toBe('Progressing');
-    expect(runHealthCheck(script, object({ observedGeneration: 1, conditions: [ready('True')] })).status).toBe('Progressing');
-    expect(runHealthCheck(script, object(undefined))).toEqual({ status: 'Progressing', message: 'Waiting for the Ready condition' });
+    expect(
+      runHealthCheck(script, object({ observedGeneration: 2, conditions: [ready('Unknown', { reason: 'Pending' })] }))
+        .status,
+    ).toBe('Progressing');
+    expect(runHealthCheck(script, object({ observedGeneration: 1, conditions: [ready('True')] })).status).toBe(
+      'Progressing',
+    );
+    expect(runHealthCheck(script, object(undefined))).toEqual({
+      status: 'Progressing',
+      message: 'Waiting for the Ready condition',
+    });
   });
 });

@@ -13,7 +13,12 @@
  * - Knative resolves an image tag to a digest once per Revision, so a moving tag never rolls out.
  */
 import { matchesFilters, UnsupportedFilterError } from '../../local/knative/filters.ts';
-import { effectiveTriggerDelivery, ManifestError, parseManifests, type Manifests } from '../../local/knative/manifests.ts';
+import {
+  effectiveTriggerDelivery,
+  ManifestError,
+  parseManifests,
+  type Manifests,
+} from '../../local/knative/manifests.ts';
 import { kafkaSample, pingSample } from './contract.ts';
 import { groupKind, objectId, problem, type K8sObject, type Problem } from './problem.ts';
 
@@ -39,10 +44,19 @@ export function clusterProblems(objects: readonly K8sObject[], options: ClusterC
   } catch (err) {
     // cross-refs.ts reports an unreadable render; the per-object rules below still apply
     if (!(err instanceof ManifestError)) throw err;
-    manifests = { brokers: [], triggers: [], pingSources: [], kafkaSources: [], services: [], sinkBindings: [], configMaps: {} };
+    manifests = {
+      brokers: [],
+      triggers: [],
+      pingSources: [],
+      kafkaSources: [],
+      services: [],
+      sinkBindings: [],
+      configMaps: {},
+    };
   }
   const problems: Problem[] = [];
-  const report = (object: K8sObject | string, path: string, message: string) => problems.push(problem(object, path, message));
+  const report = (object: K8sObject | string, path: string, message: string) =>
+    problems.push(problem(object, path, message));
   const ofKind = (kind: string) => objects.filter((object) => groupKind(object) === kind);
   const services = ofKind('serving.knative.dev/Service');
   const namespace = String(objects.find((object) => object.metadata?.namespace)?.metadata.namespace ?? 'default');
@@ -77,9 +91,17 @@ function nonRootRule(service: K8sObject, options: ClusterCheckOptions, report: R
     if (nonRoot !== true) return;
     const user = container.securityContext?.runAsUser ?? podSpec.securityContext?.runAsUser;
     if (user !== undefined && !isNumericUser(user)) {
-      report(service, `spec.template.spec.containers[${i}].securityContext.runAsUser`, `runAsNonRoot with runAsUser ${JSON.stringify(user)}: must be a uid above 0`);
+      report(
+        service,
+        `spec.template.spec.containers[${i}].securityContext.runAsUser`,
+        `runAsNonRoot with runAsUser ${JSON.stringify(user)}: must be a uid above 0`,
+      );
     } else if (user === undefined && !numericImageUser(options.imageUser)) {
-      report(service, `spec.template.spec.containers[${i}].securityContext`, `runAsNonRoot without a numeric runAsUser${options.imageUser ? ` and the image's USER is ${options.imageUser}` : ''}: the kubelet refuses to start a container whose user it cannot verify as non-root (set runAsUser: 1000)`);
+      report(
+        service,
+        `spec.template.spec.containers[${i}].securityContext`,
+        `runAsNonRoot without a numeric runAsUser${options.imageUser ? ` and the image's USER is ${options.imageUser}` : ''}: the kubelet refuses to start a container whose user it cannot verify as non-root (set runAsUser: 1000)`,
+      );
     }
   });
 }
@@ -98,9 +120,17 @@ function responseStartRule(service: K8sObject, report: Report): void {
   const timeout: number = spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
   const responseStart = spec.responseStartTimeoutSeconds;
   if (responseStart === undefined) {
-    report(service, 'spec.template.spec.responseStartTimeoutSeconds', `floe: set it explicitly (= timeoutSeconds): Serving fills in the cluster's revision-response-start-timeout-seconds (300 s stock) whenever that is below timeoutSeconds, and floe's host sends its first byte only when the handler is done`);
+    report(
+      service,
+      'spec.template.spec.responseStartTimeoutSeconds',
+      `floe: set it explicitly (= timeoutSeconds): Serving fills in the cluster's revision-response-start-timeout-seconds (300 s stock) whenever that is below timeoutSeconds, and floe's host sends its first byte only when the handler is done`,
+    );
   } else if (!Number.isInteger(responseStart) || responseStart <= 0 || responseStart > timeout) {
-    report(service, 'spec.template.spec.responseStartTimeoutSeconds', `${JSON.stringify(responseStart)} must be a whole number of seconds within 1-${timeout} (timeoutSeconds)`);
+    report(
+      service,
+      'spec.template.spec.responseStartTimeoutSeconds',
+      `${JSON.stringify(responseStart)} must be a whole number of seconds within 1-${timeout} (timeoutSeconds)`,
+    );
   }
 }
 
@@ -109,24 +139,34 @@ function responseStartRule(service: K8sObject, report: Report): void {
  * Service) retries while the handler still runs.
  */
 function triggerTimeoutRule(objects: readonly K8sObject[], manifests: Manifests, report: Report): void {
-  const serviceObjects = new Map(objects.filter((o) => groupKind(o) === 'serving.knative.dev/Service').map((o) => [o.metadata?.name, o]));
+  const serviceObjects = new Map(
+    objects.filter((o) => groupKind(o) === 'serving.knative.dev/Service').map((o) => [o.metadata?.name, o]),
+  );
   for (const trigger of manifests.triggers) {
     const service = serviceObjects.get(trigger.subscriber);
-    const timeoutMs = effectiveTriggerDelivery(trigger, manifests.brokers.find((b) => b.name === trigger.broker)).timeoutMs;
+    const timeoutMs = effectiveTriggerDelivery(
+      trigger,
+      manifests.brokers.find((b) => b.name === trigger.broker),
+    ).timeoutMs;
     if (!service || timeoutMs === undefined) continue;
     timeoutBelowResponseStart(`Trigger/${trigger.name}`, timeoutMs, service, report);
   }
   for (const source of manifests.kafkaSources) {
     const service = source.sink.kind === 'Service' ? serviceObjects.get(source.sink.name) : undefined;
     const timeoutMs = source.delivery?.timeoutMs;
-    if (service && timeoutMs !== undefined) timeoutBelowResponseStart(`KafkaSource/${source.name}`, timeoutMs, service, report);
+    if (service && timeoutMs !== undefined)
+      timeoutBelowResponseStart(`KafkaSource/${source.name}`, timeoutMs, service, report);
   }
 }
 
 function timeoutBelowResponseStart(sender: string, timeoutMs: number, service: K8sObject, report: Report): void {
   const limit = effectiveResponseStartSeconds(service);
   if (timeoutMs >= limit * 1000) {
-    report(sender, 'spec.delivery.timeout', `${timeoutMs / 1000}s is not below the ${limit}s after which Service/${service.metadata.name} answers 504 (responseStartTimeoutSeconds): the dispatcher would retry while the handler still runs`);
+    report(
+      sender,
+      'spec.delivery.timeout',
+      `${timeoutMs / 1000}s is not below the ${limit}s after which Service/${service.metadata.name} answers 504 (responseStartTimeoutSeconds): the dispatcher would retry while the handler still runs`,
+    );
   }
 }
 
@@ -137,9 +177,17 @@ function maintenanceRetryRule(manifests: Manifests, namespace: string, report: R
     const tick = pingSample(namespace, source.name, source.contentType, source.extensions);
     for (const trigger of manifests.triggers) {
       if (trigger.broker !== source.sink.name || !matches(trigger.filters, tick)) continue;
-      const retry = effectiveTriggerDelivery(trigger, manifests.brokers.find((b) => b.name === trigger.broker)).retry ?? 0;
+      const retry =
+        effectiveTriggerDelivery(
+          trigger,
+          manifests.brokers.find((b) => b.name === trigger.broker),
+        ).retry ?? 0;
       if (retry !== 0) {
-        report(`Trigger/${trigger.name}`, 'spec.delivery.retry', `receives the ticks of PingSource/${source.name} with retry ${retry}: a retry after a timeout starts the job a second time while the abandoned run continues; use retry 0 (the next tick re-runs the job)`);
+        report(
+          `Trigger/${trigger.name}`,
+          'spec.delivery.retry',
+          `receives the ticks of PingSource/${source.name} with retry ${retry}: a retry after a timeout starts the job a second time while the abandoned run continues; use retry 0 (the next tick re-runs the job)`,
+        );
       }
     }
   }
@@ -162,11 +210,23 @@ const WAVE_RANKS: Readonly<Record<string, { rank: number; why: string }>> = {
   'v1/ConfigMap': { rank: 0, why: '' },
   'v1/Secret': { rank: 0, why: '' },
   'serving.knative.dev/Service': { rank: 1, why: 'a Service needs the ConfigMaps and Secrets it reads' },
-  'eventing.knative.dev/Broker': { rank: 2, why: 'a Broker is not Ready until it resolves its dead-letter sink, a Knative Service' },
+  'eventing.knative.dev/Broker': {
+    rank: 2,
+    why: 'a Broker is not Ready until it resolves its dead-letter sink, a Knative Service',
+  },
   'eventing.knative.dev/Trigger': { rank: 3, why: 'a Trigger is not Ready before its Broker and subscriber' },
-  'sources.knative.dev/SinkBinding': { rank: 3, why: 'a SinkBinding is not Ready before its subject Service and its sink, the Broker' },
-  'sources.knative.dev/KafkaSource': { rank: 4, why: 'an event a source sends before a Trigger exists is not delivered to that Trigger' },
-  'sources.knative.dev/PingSource': { rank: 4, why: 'an event a source sends before a Trigger exists is not delivered to that Trigger' },
+  'sources.knative.dev/SinkBinding': {
+    rank: 3,
+    why: 'a SinkBinding is not Ready before its subject Service and its sink, the Broker',
+  },
+  'sources.knative.dev/KafkaSource': {
+    rank: 4,
+    why: 'an event a source sends before a Trigger exists is not delivered to that Trigger',
+  },
+  'sources.knative.dev/PingSource': {
+    rank: 4,
+    why: 'an event a source sends before a Trigger exists is not delivered to that Trigger',
+  },
 };
 
 export function syncWave(object: K8sObject): number | undefined {
@@ -181,14 +241,28 @@ function syncWaveRule(objects: readonly K8sObject[], report: Report): void {
   for (const object of objects) {
     const rule = WAVE_RANKS[groupKind(object)];
     const wave = syncWave(object);
-    if (!rule) report(object, `metadata.annotations.${SYNC_WAVE}`, `no sync-wave rule for ${groupKind(object)} in test/deploy/cluster-rules.ts: decide where it goes`);
-    else if (wave === undefined) report(object, `metadata.annotations.${SYNC_WAVE}`, `not an integer: ${JSON.stringify(object.metadata.annotations[SYNC_WAVE])}`);
+    if (!rule)
+      report(
+        object,
+        `metadata.annotations.${SYNC_WAVE}`,
+        `no sync-wave rule for ${groupKind(object)} in test/deploy/cluster-rules.ts: decide where it goes`,
+      );
+    else if (wave === undefined)
+      report(
+        object,
+        `metadata.annotations.${SYNC_WAVE}`,
+        `not an integer: ${JSON.stringify(object.metadata.annotations[SYNC_WAVE])}`,
+      );
     else ranked.push({ object, rank: rule.rank, wave });
   }
   for (const later of ranked) {
     const earlier = ranked.find((other) => other.rank < later.rank && other.wave >= later.wave);
     if (earlier) {
-      report(later.object, `metadata.annotations.${SYNC_WAVE}`, `wave ${later.wave} must come after ${objectId(earlier.object)} (wave ${earlier.wave}): ${WAVE_RANKS[groupKind(later.object)].why}`);
+      report(
+        later.object,
+        `metadata.annotations.${SYNC_WAVE}`,
+        `wave ${later.wave} must come after ${objectId(earlier.object)} (wave ${earlier.wave}): ${WAVE_RANKS[groupKind(later.object)].why}`,
+      );
     }
   }
 }
@@ -204,13 +278,22 @@ function orderingRule(manifests: Manifests, namespace: string, report: Report): 
     let evidence = 'nothing in floe depends on event order';
     if (source.sink.kind === 'Broker') {
       const brokerName = source.sink.name;
-      const unordered = source.topics.flatMap((topic) => manifests.triggers.filter((trigger) => trigger.broker === brokerName
-        && matches(trigger.filters, kafkaSample(namespace, source.name, topic, source.extensions))
-        && trigger.annotations[ORDER_ANNOTATION] !== 'ordered'));
+      const unordered = source.topics.flatMap((topic) =>
+        manifests.triggers.filter(
+          (trigger) =>
+            trigger.broker === brokerName &&
+            matches(trigger.filters, kafkaSample(namespace, source.name, topic, source.extensions)) &&
+            trigger.annotations[ORDER_ANNOTATION] !== 'ordered',
+        ),
+      );
       if (unordered.length === 0) continue;
       evidence = `Trigger/${unordered[0].name} delivers its events unordered anyway`;
     }
-    report(`KafkaSource/${source.name}`, 'spec.ordering', `ordered (the default when unset) buys nothing: ${evidence}, and ordered allows only one event in flight per partition`);
+    report(
+      `KafkaSource/${source.name}`,
+      'spec.ordering',
+      `ordered (the default when unset) buys nothing: ${evidence}, and ordered allows only one event in flight per partition`,
+    );
   }
 }
 
@@ -218,13 +301,19 @@ function orderingRule(manifests: Manifests, namespace: string, report: Report): 
 function brokerConfigRule(broker: K8sObject, report: Report): void {
   const config = broker.spec?.config;
   if (!config?.name || !config?.kind) {
-    report(broker, 'spec.config', `floe: name the config explicitly: left out, the webhook copies the cluster default's (config-br-defaults), which on a cluster whose default class is another one is that class's config`);
+    report(
+      broker,
+      'spec.config',
+      `floe: name the config explicitly: left out, the webhook copies the cluster default's (config-br-defaults), which on a cluster whose default class is another one is that class's config`,
+    );
   }
 }
 
 /** eventing-kafka-broker keda.go IsEnabled: with the feature on, a consumer group without a class is KEDA-scaled. */
 function autoscalingClassRule(objects: readonly K8sObject[], report: Report): void {
-  const brokers = new Map(objects.filter((o) => groupKind(o) === 'eventing.knative.dev/Broker').map((o) => [o.metadata?.name, o]));
+  const brokers = new Map(
+    objects.filter((o) => groupKind(o) === 'eventing.knative.dev/Broker').map((o) => [o.metadata?.name, o]),
+  );
   const configMaps = new Map(objects.filter((o) => groupKind(o) === 'v1/ConfigMap').map((o) => [o.metadata?.name, o]));
   for (const object of objects) {
     const kind = groupKind(object);
@@ -240,15 +329,32 @@ function autoscalingClassRule(objects: readonly K8sObject[], report: Report): vo
     const annotations = object.metadata?.annotations ?? {};
     const autoscalingClass = annotations[AUTOSCALING_CLASS];
     if (autoscalingClass === undefined) {
-      report(object, `metadata.annotations.${AUTOSCALING_CLASS}`, `floe: state the autoscaling class (${KEDA} or disabled): on a cluster with controller-autoscaler-keda enabled, a Kafka consumer group that says nothing is scaled by KEDA with the cluster's defaults (up to 50 consumers)`);
+      report(
+        object,
+        `metadata.annotations.${AUTOSCALING_CLASS}`,
+        `floe: state the autoscaling class (${KEDA} or disabled): on a cluster with controller-autoscaler-keda enabled, a Kafka consumer group that says nothing is scaled by KEDA with the cluster's defaults (up to 50 consumers)`,
+      );
     } else if (autoscalingClass === KEDA) {
       const maxScale = annotations[AUTOSCALING_MAX_SCALE];
-      if (maxScale === undefined) report(object, `metadata.annotations.${AUTOSCALING_MAX_SCALE}`, 'floe: KEDA-scaled: set max-scale (the default, 50, is more consumers than partitions)');
+      if (maxScale === undefined)
+        report(
+          object,
+          `metadata.annotations.${AUTOSCALING_MAX_SCALE}`,
+          'floe: KEDA-scaled: set max-scale (the default, 50, is more consumers than partitions)',
+        );
       else if (partitions !== undefined && Number(maxScale) > partitions) {
-        report(object, `metadata.annotations.${AUTOSCALING_MAX_SCALE}`, `${maxScale} consumers for a Broker topic of ${partitions} partitions: the extra ones sit idle`);
+        report(
+          object,
+          `metadata.annotations.${AUTOSCALING_MAX_SCALE}`,
+          `${maxScale} consumers for a Broker topic of ${partitions} partitions: the extra ones sit idle`,
+        );
       }
     } else if (autoscalingClass !== 'disabled') {
-      report(object, `metadata.annotations.${AUTOSCALING_CLASS}`, `unknown autoscaling class ${autoscalingClass} (${KEDA} or disabled)`);
+      report(
+        object,
+        `metadata.annotations.${AUTOSCALING_CLASS}`,
+        `unknown autoscaling class ${autoscalingClass} (${KEDA} or disabled)`,
+      );
     }
   }
 }
@@ -264,6 +370,10 @@ function imageRule(service: K8sObject, report: Report): void {
     const colon = withTag.lastIndexOf(':');
     const tag = colon > withTag.lastIndexOf('/') ? withTag.slice(colon + 1) : undefined;
     if (digest !== undefined ? DIGEST.test(digest) : tag !== undefined && VERSION_TAG.test(tag)) return;
-    report(service, `spec.template.spec.containers[${i}].image`, `${image}: pin a release version tag or a digest; Knative resolves a tag to a digest once, when it creates a Revision, so a re-pushed tag never rolls out`);
+    report(
+      service,
+      `spec.template.spec.containers[${i}].image`,
+      `${image}: pin a release version tag or a digest; Knative resolves a tag to a digest once, when it creates a Revision, so a re-pushed tag never rolls out`,
+    );
   });
 }

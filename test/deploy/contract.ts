@@ -6,7 +6,16 @@
 import { EventType, Extension } from '../../shared/events/contract.ts';
 
 /** Every Knative Service of the base; `dashboard` is the read-only web app (`floe dashboard`), not an event function. */
-export const FUNCTIONS = ['tagger', 'writer', 'auditor', 'publisher', 'compactor', 'janitor', 'deadletter', 'dashboard'] as const;
+export const FUNCTIONS = [
+  'tagger',
+  'writer',
+  'auditor',
+  'publisher',
+  'compactor',
+  'janitor',
+  'deadletter',
+  'dashboard',
+] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
 
 /** The one image every function runs; `FLOE_FUNCTION` selects the handler. */
@@ -14,12 +23,16 @@ export const IMAGE = 'ghcr.io/floe-dev/floe';
 export const DEAD_LETTER_SINK: FunctionName = 'deadletter';
 export const HEALTH_PATHS = { readinessProbe: '/health/readiness', livenessProbe: '/health/liveness' } as const;
 
-
 /** Every Kafka record of a KafkaSource goes to this function, directly: the KafkaSources' sink. */
 export const KAFKA_EVENT_CONSUMER: FunctionName = 'tagger';
 
 /** PingSource jobs (extension `floejob`) and the function each must reach. */
-export const PING_JOBS: Readonly<Record<string, FunctionName>> = { compact: 'compactor', orphans: 'janitor', redrive: 'janitor', tags: 'janitor' };
+export const PING_JOBS: Readonly<Record<string, FunctionName>> = {
+  compact: 'compactor',
+  orphans: 'janitor',
+  redrive: 'janitor',
+  tags: 'janitor',
+};
 
 export interface EmittedEvent {
   type: string;
@@ -78,7 +91,12 @@ export function emittedSample(producer: FunctionName, type: string): Record<stri
 }
 
 /** The event a KafkaSource emits for a plain record of `topic` (NOTES §1.2), with its ceOverrides extensions. */
-export function kafkaSample(namespace: string, source: string, topic: string, extensions: Record<string, string> = {}): Record<string, string> {
+export function kafkaSample(
+  namespace: string,
+  source: string,
+  topic: string,
+  extensions: Record<string, string> = {},
+): Record<string, string> {
   return {
     ...extensions,
     specversion: '1.0',
@@ -95,7 +113,12 @@ export function kafkaSample(namespace: string, source: string, topic: string, ex
 }
 
 /** The event a PingSource emits on a tick (NOTES §3), with its ceOverrides extensions. */
-export function pingSample(namespace: string, source: string, contentType: string | undefined, extensions: Record<string, string>): Record<string, string> {
+export function pingSample(
+  namespace: string,
+  source: string,
+  contentType: string | undefined,
+  extensions: Record<string, string>,
+): Record<string, string> {
   return {
     ...extensions,
     specversion: '1.0',

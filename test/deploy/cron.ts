@@ -32,7 +32,8 @@ export function cronScheduleProblem(schedule: string): string | undefined {
   if (/^(CRON_)?TZ=/.test(text)) return 'put the time zone in spec.timezone, not in the schedule';
   if (text.startsWith('@')) return DESCRIPTORS.has(text) ? undefined : `unrecognized descriptor ${text}`;
   const fields = text.split(/\s+/);
-  if (fields.length !== 5) return `expected exactly 5 fields (minute hour day-of-month month day-of-week), found ${fields.length}`;
+  if (fields.length !== 5)
+    return `expected exactly 5 fields (minute hour day-of-month month day-of-week), found ${fields.length}`;
   for (let i = 0; i < 5; i++) {
     const reason = fieldProblem(fields[i], FIELDS[i]);
     if (reason) return `${FIELDS[i].name} "${fields[i]}": ${reason}`;
@@ -51,7 +52,8 @@ function fieldProblem(field: string, bounds: FieldBounds): string | undefined {
     if (more !== undefined) return 'too many hyphens';
     const start = value(low, bounds);
     const end = high === undefined ? start : value(high, bounds);
-    if (start === undefined || end === undefined) return `not a value of ${bounds.min}-${bounds.max}${bounds.names ? ' or a name' : ''}`;
+    if (start === undefined || end === undefined)
+      return `not a value of ${bounds.min}-${bounds.max}${bounds.names ? ' or a name' : ''}`;
     if (start < bounds.min || end > bounds.max) return `out of range ${bounds.min}-${bounds.max}`;
     if (start > end) return `beginning of range (${start}) beyond end of range (${end})`;
   }

@@ -108,13 +108,20 @@ export function imagePathMap(stage: FinalStage, built: Record<string, string> = 
       if (!workdir || !source.startsWith(`${workdir.replace(/\/$/, '')}/`)) continue;
       const relative = source.slice(workdir.replace(/\/$/, '').length + 1);
       const producedBy = Object.keys(built).find((prefix) => relative === prefix || relative.startsWith(prefix));
-      host = producedBy ? path.join(built[producedBy], relative.slice(producedBy.length)) : path.join(REPO_ROOT, relative);
+      host = producedBy
+        ? path.join(built[producedBy], relative.slice(producedBy.length))
+        : path.join(REPO_ROOT, relative);
     }
-    mappings.push({ image: copy.destination, host: copy.destination.endsWith('/') ? `${host.replace(/\/$/, '')}/` : host });
+    mappings.push({
+      image: copy.destination,
+      host: copy.destination.endsWith('/') ? `${host.replace(/\/$/, '')}/` : host,
+    });
   }
   mappings.sort((a, b) => b.image.length - a.image.length);
   return (imagePath) => {
-    const mapping = mappings.find((m) => imagePath === m.image || (m.image.endsWith('/') && imagePath.startsWith(m.image)));
+    const mapping = mappings.find(
+      (m) => imagePath === m.image || (m.image.endsWith('/') && imagePath.startsWith(m.image)),
+    );
     return mapping ? mapping.host + imagePath.slice(mapping.image.length) : imagePath;
   };
 }

@@ -3,7 +3,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CloudEvent } from 'cloudevents';
-import { evaluateFilter, matchesFilters, UnsupportedFilterError, type FilterExpression } from '../../local/knative/filters.ts';
+import {
+  evaluateFilter,
+  matchesFilters,
+  UnsupportedFilterError,
+  type FilterExpression,
+} from '../../local/knative/filters.ts';
 
 const kafkaEvent = {
   specversion: '1.0',
@@ -39,7 +44,9 @@ describe('single dialects', () => {
 });
 
 describe('composite dialects', () => {
-  const topics: FilterExpression = { any: [{ suffix: { source: '#parking-entry' } }, { suffix: { source: '#parking-exit' } }] };
+  const topics: FilterExpression = {
+    any: [{ suffix: { source: '#parking-entry' } }, { suffix: { source: '#parking-exit' } }],
+  };
 
   it('any passes when one nested expression passes', () => {
     expect(evaluateFilter(topics, kafkaEvent)).toBe('pass');
@@ -61,14 +68,23 @@ describe('composite dialects', () => {
   it('a filters list is AND-ed, and an empty list delivers everything', () => {
     expect(matchesFilters([], kafkaEvent)).toBe(true);
     expect(matchesFilters([{ exact: { type: 'dev.knative.kafka.event' } }, topics], kafkaEvent)).toBe(true);
-    expect(matchesFilters([{ exact: { type: 'dev.knative.kafka.event' } }, { exact: { partitionkey: 'car-18' } }], kafkaEvent)).toBe(false);
+    expect(
+      matchesFilters(
+        [{ exact: { type: 'dev.knative.kafka.event' } }, { exact: { partitionkey: 'car-18' } }],
+        kafkaEvent,
+      ),
+    ).toBe(false);
   });
 });
 
 describe('legacy filter.attributes', () => {
   it('matches exactly on every attribute; "" means present with any value', () => {
-    expect(matchesFilters([{ attributes: { type: 'dev.knative.kafka.event', partitionkey: 'car-17' } }], kafkaEvent)).toBe(true);
-    expect(matchesFilters([{ attributes: { type: 'dev.knative.kafka.event', partitionkey: 'car-18' } }], kafkaEvent)).toBe(false);
+    expect(
+      matchesFilters([{ attributes: { type: 'dev.knative.kafka.event', partitionkey: 'car-17' } }], kafkaEvent),
+    ).toBe(true);
+    expect(
+      matchesFilters([{ attributes: { type: 'dev.knative.kafka.event', partitionkey: 'car-18' } }], kafkaEvent),
+    ).toBe(false);
     expect(matchesFilters([{ attributes: { partitionkey: '' } }], kafkaEvent)).toBe(true);
     expect(matchesFilters([{ attributes: { floejob: '' } }], kafkaEvent)).toBe(false);
   });
@@ -76,8 +92,14 @@ describe('legacy filter.attributes', () => {
 
 describe('events and unsupported expressions', () => {
   it('evaluates a cloudevents CloudEvent object (extensions are top-level properties)', () => {
-    const event = new CloudEvent({ type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/floe/pingsources/compact', floejob: 'compact' });
-    expect(matchesFilters([{ exact: { type: 'dev.knative.sources.ping' } }, { exact: { floejob: 'compact' } }], event)).toBe(true);
+    const event = new CloudEvent({
+      type: 'dev.knative.sources.ping',
+      source: '/apis/v1/namespaces/floe/pingsources/compact',
+      floejob: 'compact',
+    });
+    expect(
+      matchesFilters([{ exact: { type: 'dev.knative.sources.ping' } }, { exact: { floejob: 'compact' } }], event),
+    ).toBe(true);
     expect(matchesFilters([{ exact: { floejob: 'orphans' } }], event)).toBe(false);
   });
 

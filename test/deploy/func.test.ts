@@ -65,10 +65,15 @@ function knFuncService(f: FuncYaml): K8sObject {
   for (const entry of entries) {
     const reference = entry.value?.match(/^\{\{\s*(secret|configMap)\s*:\s*([^:}\s]+)\s*(?::\s*([^}\s]+)\s*)?\}\}$/);
     if (entry.name === undefined && reference && reference[3] === undefined) {
-      envFrom.push(reference[1] === 'secret' ? { secretRef: { name: reference[2] } } : { configMapRef: { name: reference[2] } });
+      envFrom.push(
+        reference[1] === 'secret' ? { secretRef: { name: reference[2] } } : { configMapRef: { name: reference[2] } },
+      );
     } else if (entry.name !== undefined && reference && reference[3] !== undefined) {
       const ref = { name: reference[2], key: reference[3] };
-      env.push({ name: entry.name, valueFrom: reference[1] === 'secret' ? { secretKeyRef: ref } : { configMapKeyRef: ref } });
+      env.push({
+        name: entry.name,
+        valueFrom: reference[1] === 'secret' ? { secretKeyRef: ref } : { configMapKeyRef: ref },
+      });
     } else if (entry.name !== undefined && entry.value !== undefined && !entry.value.startsWith('{{')) {
       env.push({ name: entry.name, value: entry.value });
     } else {
@@ -80,18 +85,32 @@ function knFuncService(f: FuncYaml): K8sObject {
   return {
     apiVersion: 'serving.knative.dev/v1',
     kind: 'Service',
-    metadata: { name: f.name, labels: { 'boson.dev/function': 'true', 'function.knative.dev/name': String(f.name), 'function.knative.dev/runtime': f.runtime ?? '' } },
+    metadata: {
+      name: f.name,
+      labels: {
+        'boson.dev/function': 'true',
+        'function.knative.dev/name': String(f.name),
+        'function.knative.dev/runtime': f.runtime ?? '',
+      },
+    },
     spec: {
       template: {
         spec: {
-          containers: [{
-            image: f.image,
-            env,
-            envFrom,
-            livenessProbe: probe(health.liveness),
-            readinessProbe: probe(health.readiness),
-            securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
-          }],
+          containers: [
+            {
+              image: f.image,
+              env,
+              envFrom,
+              livenessProbe: probe(health.liveness),
+              readinessProbe: probe(health.readiness),
+              securityContext: {
+                runAsNonRoot: true,
+                allowPrivilegeEscalation: false,
+                capabilities: { drop: ['ALL'] },
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
+            },
+          ],
         },
       },
     },
@@ -99,7 +118,11 @@ function knFuncService(f: FuncYaml): K8sObject {
 }
 
 const literalEnv = (service: K8sObject): Record<string, string> =>
-  Object.fromEntries(service.spec.template.spec.containers[0].env.filter((e: K8sObject) => e.value !== undefined).map((e: K8sObject) => [e.name, e.value]));
+  Object.fromEntries(
+    service.spec.template.spec.containers[0].env
+      .filter((e: K8sObject) => e.value !== undefined)
+      .map((e: K8sObject) => [e.name, e.value]),
+  );
 
 let manifests: Manifests;
 let stage: FinalStage;
@@ -123,7 +146,7 @@ describe.each(FUNCTIONS)('functions/%s/func.yaml', (name) => {
     expect(f.deploy?.image).toBeUndefined();
   });
 
-  it('deploys what its knative/services Service runs: its image and FLOE_FUNCTION, its environment and Secrets, the host\'s health routes', async () => {
+  it("deploys what its knative/services Service runs: its image and FLOE_FUNCTION, its environment and Secrets, the host's health routes", async () => {
     const f = await readFuncYaml(name);
     const service = knFuncService(f);
     const base = manifests.services.find((s) => s.name === name)!;
@@ -135,9 +158,14 @@ describe.each(FUNCTIONS)('functions/%s/func.yaml', (name) => {
     // the Service's own env and every value of floe-config (which a func.yaml cannot reference: its name is hashed)
     expect(env).toMatchObject(base.env);
     expect(env).toMatchObject(manifests.configMaps['floe-config']);
-    const secrets = base.envFrom.filter((source) => source.secret && !source.optional).map((source) => ({ secretRef: { name: source.secret } }));
+    const secrets = base.envFrom
+      .filter((source) => source.secret && !source.optional)
+      .map((source) => ({ secretRef: { name: source.secret } }));
     expect(container.envFrom).toEqual(secrets);
-    expect({ readinessProbe: container.readinessProbe.httpGet.path, livenessProbe: container.livenessProbe.httpGet.path }).toEqual(HEALTH_PATHS);
+    expect({
+      readinessProbe: container.readinessProbe.httpGet.path,
+      livenessProbe: container.livenessProbe.httpGet.path,
+    }).toEqual(HEALTH_PATHS);
     // knative/func sets runAsNonRoot without runAsUser: only a numeric USER in the image lets the kubelet start it
     expect(numericImageUser(stage.user), `Dockerfile USER ${stage.user}`).toBe(true);
     // FLOE_CONFIG names the image's copy of the pipeline configuration the base mounts from floe-pipeline
@@ -161,7 +189,8 @@ async function startImage(f: FuncYaml, bundles: string): Promise<Running> {
   const toHost = imagePathMap(stage, { 'dist/functions/': bundles });
   const entrypoint = stage.entrypoint!.map((arg) => mapImagePaths(arg, stage, toHost));
   const containerEnv: Record<string, string> = { ...stage.env };
-  for (const [key, value] of Object.entries(literalEnv(knFuncService(f)))) containerEnv[key] = mapImagePaths(value, stage, toHost);
+  for (const [key, value] of Object.entries(literalEnv(knFuncService(f))))
+    containerEnv[key] = mapImagePaths(value, stage, toHost);
   // Knative sets PORT to the container port; 0 lets the host pick a free one and log it
   containerEnv.PORT = '0';
   const child = spawn(entrypoint[0], entrypoint.slice(1), {
@@ -183,7 +212,9 @@ async function startImage(f: FuncYaml, bundles: string): Promise<Running> {
         else reject(new Error(`the image started ${String(entry.name)}, not ${f.name}`));
       }
     });
-    void exited.then((code) => reject(new Error(`${f.name} exited with ${code} before it was ready:\n${stderr.slice(-2000)}`)));
+    void exited.then((code) =>
+      reject(new Error(`${f.name} exited with ${code} before it was ready:\n${stderr.slice(-2000)}`)),
+    );
   });
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -214,27 +245,31 @@ describe('the image started with each func.yaml', () => {
     await bundles?.cleanup();
   });
 
-  it.each(FUNCTIONS)('%s: the entrypoint serves exactly that function on the func.yaml health endpoints', async (name) => {
-    const f = await readFuncYaml(name);
-    const started = await startImage(f, bundles.dir);
-    running.add(started);
-    const url = (route: string) => `http://127.0.0.1:${started.port}${route}`;
-    const health = { ...FUNC_DEFAULT_HEALTH, ...f.deploy?.healthEndpoints };
+  it.each(FUNCTIONS)(
+    '%s: the entrypoint serves exactly that function on the func.yaml health endpoints',
+    async (name) => {
+      const f = await readFuncYaml(name);
+      const started = await startImage(f, bundles.dir);
+      running.add(started);
+      const url = (route: string) => `http://127.0.0.1:${started.port}${route}`;
+      const health = { ...FUNC_DEFAULT_HEALTH, ...f.deploy?.healthEndpoints };
 
-    for (const route of [health.readiness, health.liveness]) {
-      const response = await fetch(url(route));
-      expect(response.status, route).toBe(200);
-      expect(await response.text()).toBe('OK');
-    }
-    expect((await fetch(url('/health/unknown'))).status).toBe(404);
-    // Every metric of the process carries the function's name as its default label, and only this one.
-    const metrics = await (await fetch(url('/metrics'))).text();
-    const labels = new Set([...metrics.matchAll(/function="([^"]*)"/g)].map((m) => m[1]));
-    expect(labels).toEqual(new Set([name]));
-    expect(started.logs.every((entry) => entry.name === name)).toBe(true);
+      for (const route of [health.readiness, health.liveness]) {
+        const response = await fetch(url(route));
+        expect(response.status, route).toBe(200);
+        expect(await response.text()).toBe('OK');
+      }
+      expect((await fetch(url('/health/unknown'))).status).toBe(404);
+      // Every metric of the process carries the function's name as its default label, and only this one.
+      const metrics = await (await fetch(url('/metrics'))).text();
+      const labels = new Set([...metrics.matchAll(/function="([^"]*)"/g)].map((m) => m[1]));
+      expect(labels).toEqual(new Set([name]));
+      expect(started.logs.every((entry) => entry.name === name)).toBe(true);
 
-    started.child.kill('SIGTERM');
-    expect(await started.exited).toBe(0);
-    running.delete(started);
-  }, 60_000);
+      started.child.kill('SIGTERM');
+      expect(await started.exited).toBe(0);
+      running.delete(started);
+    },
+    60_000,
+  );
 });

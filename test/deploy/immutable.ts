@@ -19,7 +19,10 @@ interface ImmutableField {
 
 const IMMUTABLE: Record<string, ImmutableField[]> = {
   'eventing.knative.dev/Broker': [
-    { path: 'metadata.annotations.eventing.knative.dev/broker.class', read: (o) => o.metadata?.annotations?.['eventing.knative.dev/broker.class'] },
+    {
+      path: 'metadata.annotations.eventing.knative.dev/broker.class',
+      read: (o) => o.metadata?.annotations?.['eventing.knative.dev/broker.class'],
+    },
     { path: 'spec.config', read: (o) => o.spec?.config, defaulted: true },
   ],
   'eventing.knative.dev/Trigger': [{ path: 'spec.broker', read: (o) => o.spec?.broker }],
@@ -27,7 +30,8 @@ const IMMUTABLE: Record<string, ImmutableField[]> = {
 };
 
 export function immutableFieldChanges(before: readonly K8sObject[], after: readonly K8sObject[]): Problem[] {
-  const key = (object: K8sObject) => `${groupKind(object)}|${object.metadata?.namespace ?? ''}|${object.metadata?.name}`;
+  const key = (object: K8sObject) =>
+    `${groupKind(object)}|${object.metadata?.namespace ?? ''}|${object.metadata?.name}`;
   const previous = new Map(before.map((object) => [key(object), object]));
   const problems: Problem[] = [];
   for (const object of after) {
@@ -38,7 +42,13 @@ export function immutableFieldChanges(before: readonly K8sObject[], after: reado
       const now = field.read(object);
       if (was === undefined && field.defaulted) continue;
       if (!isDeepStrictEqual(was, now)) {
-        problems.push(problem(object, field.path, `immutable field changed (${JSON.stringify(was)} -> ${JSON.stringify(now)}); ${objectId(object)} must be deleted and recreated`));
+        problems.push(
+          problem(
+            object,
+            field.path,
+            `immutable field changed (${JSON.stringify(was)} -> ${JSON.stringify(now)}); ${objectId(object)} must be deleted and recreated`,
+          ),
+        );
       }
     }
   }

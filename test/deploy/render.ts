@@ -28,9 +28,15 @@ export interface Renderer {
 }
 
 /** Where `.ci/install-kustomize` puts kustomize, so tests find it even when that directory is not on PATH. */
-const CACHED_KUSTOMIZE = path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'floe', 'bin', 'kustomize');
+const CACHED_KUSTOMIZE = path.join(
+  process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'),
+  'floe',
+  'bin',
+  'kustomize',
+);
 
-export const NO_RENDERER = 'neither kustomize nor kubectl is installed: run `bash .ci/install-kustomize` (needs Go) or install kubectl >= 1.27';
+export const NO_RENDERER =
+  'neither kustomize nor kubectl is installed: run `bash .ci/install-kustomize` (needs Go) or install kubectl >= 1.27';
 
 async function firstLine(program: string, args: string[]): Promise<string | undefined> {
   try {

@@ -15,16 +15,38 @@ import { CRD_SCHEMAS } from '../helpers/fixtures.ts';
 import { problem, type K8sObject, type Problem } from './problem.ts';
 
 const KUBERNETES_KEYWORDS = [
-  'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string', 'x-kubernetes-list-map-keys', 'x-kubernetes-list-type',
-  'x-kubernetes-map-type', 'x-kubernetes-embedded-resource', 'x-kubernetes-validations',
+  'x-kubernetes-preserve-unknown-fields',
+  'x-kubernetes-int-or-string',
+  'x-kubernetes-list-map-keys',
+  'x-kubernetes-list-type',
+  'x-kubernetes-map-type',
+  'x-kubernetes-embedded-resource',
+  'x-kubernetes-validations',
 ];
 
 /** Schema keywords whose values are data, not sub-schemas. */
-const DATA_KEYWORDS = new Set(['default', 'enum', 'example', 'const', 'required', 'x-kubernetes-list-map-keys', 'x-kubernetes-validations']);
+const DATA_KEYWORDS = new Set([
+  'default',
+  'enum',
+  'example',
+  'const',
+  'required',
+  'x-kubernetes-list-map-keys',
+  'x-kubernetes-validations',
+]);
 
-const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, strictTypes: false, validateFormats: true });
+const ajv = new Ajv({
+  allErrors: true,
+  strict: true,
+  strictRequired: false,
+  strictTypes: false,
+  validateFormats: true,
+});
 ajv.addVocabulary(KUBERNETES_KEYWORDS);
-ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 });
+ajv.addFormat('int32', {
+  type: 'number',
+  validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31,
+});
 ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
 
 const compiled = new Map<string, ValidateFunction | undefined>();
@@ -45,7 +67,9 @@ export function hasSchema(object: K8sObject): boolean {
 export function schemaProblems(object: K8sObject): Problem[] {
   const validate = validatorFor(String(object.apiVersion), String(object.kind));
   if (validate(object)) return [];
-  return (validate.errors ?? []).map((error) => problem(object, jsonPointerToPath(instancePointer(error)), describe(error)));
+  return (validate.errors ?? []).map((error) =>
+    problem(object, jsonPointerToPath(instancePointer(error)), describe(error)),
+  );
 }
 
 function validatorFor(apiVersion: string, kind: string): ValidateFunction {
@@ -68,12 +92,18 @@ export function strictSchema(node: unknown): unknown {
   const result: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(source)) {
     if (key === 'properties') {
-      result[key] = Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([name, schema]) => [name, strictSchema(schema)]));
+      result[key] = Object.fromEntries(
+        Object.entries(value as Record<string, unknown>).map(([name, schema]) => [name, strictSchema(schema)]),
+      );
     } else {
       result[key] = DATA_KEYWORDS.has(key) ? value : strictSchema(value);
     }
   }
-  if (source.properties && source['x-kubernetes-preserve-unknown-fields'] !== true && source.additionalProperties === undefined) {
+  if (
+    source.properties &&
+    source['x-kubernetes-preserve-unknown-fields'] !== true &&
+    source.additionalProperties === undefined
+  ) {
     result.additionalProperties = false;
   }
   return result;
@@ -105,12 +135,16 @@ function jsonPointerToPath(pointer: string): string {
 /** Where the finding is: an unknown field is reported at the field itself (as the webhook rules do). */
 function instancePointer(error: ErrorObject): string {
   if (error.keyword !== 'additionalProperties') return error.instancePath;
-  const field = (error.params as { additionalProperty: string }).additionalProperty.replace(/~/g, '~0').replace(/\//g, '~1');
+  const field = (error.params as { additionalProperty: string }).additionalProperty
+    .replace(/~/g, '~0')
+    .replace(/\//g, '~1');
   return `${error.instancePath}/${field}`;
 }
 
 function describe(error: ErrorObject): string {
-  if (error.keyword === 'additionalProperties') return `unknown field "${(error.params as { additionalProperty: string }).additionalProperty}"`;
-  if (error.keyword === 'required') return `missing required field "${(error.params as { missingProperty: string }).missingProperty}"`;
+  if (error.keyword === 'additionalProperties')
+    return `unknown field "${(error.params as { additionalProperty: string }).additionalProperty}"`;
+  if (error.keyword === 'required')
+    return `missing required field "${(error.params as { missingProperty: string }).missingProperty}"`;
   return error.message ?? error.keyword;
 }

@@ -28,8 +28,15 @@ export function validateRender(objects: readonly K8sObject[], options: ValidateO
     const key = `${object.apiVersion}/${object.kind}/${object.metadata?.name}`;
     names.set(key, (names.get(key) ?? 0) + 1);
   }
-  const duplicates = [...names].filter(([, count]) => count > 1).map(([key]) => problem(key, '', 'defined more than once'));
-  return [...perDocument, ...duplicates, ...crossReferenceProblems(objects, options), ...clusterProblems(objects, options)];
+  const duplicates = [...names]
+    .filter(([, count]) => count > 1)
+    .map(([key]) => problem(key, '', 'defined more than once'));
+  return [
+    ...perDocument,
+    ...duplicates,
+    ...crossReferenceProblems(objects, options),
+    ...clusterProblems(objects, options),
+  ];
 }
 
 /** The schema and the webhook rules may both report an unknown field; say it once. */

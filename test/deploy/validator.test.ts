@@ -39,7 +39,9 @@ it('finds nothing wrong in the unmodified base', () => {
 describe('Trigger filters (webhook rules)', () => {
   it('rejects two dialects in one filters entry', () => {
     const findings = findingsAfter((_, get) => {
-      get('Trigger', 'writer').spec.filters = [{ exact: { type: 'dev.floe.record.tagged' }, suffix: { source: '/tagger' } }];
+      get('Trigger', 'writer').spec.filters = [
+        { exact: { type: 'dev.floe.record.tagged' }, suffix: { source: '/tagger' } },
+      ];
     });
     expect(findings).toMatch(/Trigger\/writer spec\.filters\[0\]: multiple dialects found \(exact, suffix\)/);
   });
@@ -70,7 +72,9 @@ describe('unknown fields (strict mode)', () => {
     const findings = findingsAfter((_, get) => {
       container(get('Service', 'tagger')).imagePullPolcy = 'Always';
     });
-    expect(findings).toMatch(/Service\/tagger spec\.template\.spec\.containers\[0\]\.imagePullPolcy: unknown field "imagePullPolcy"/);
+    expect(findings).toMatch(
+      /Service\/tagger spec\.template\.spec\.containers\[0\]\.imagePullPolcy: unknown field "imagePullPolcy"/,
+    );
   });
 
   it('in a KafkaSource spec (CRD schema)', () => {
@@ -112,7 +116,9 @@ describe('routing (cross-references against the function contract)', () => {
     const findings = findingsAfter((_, get) => {
       get('Trigger', 'writer').spec.filters = [{ exact: { type: 'dev.floe.record.taged' } }];
     });
-    expect(findings).toMatch(/tagger \(sink\) dev\.floe\.record\.tagged: dev\.floe\.record\.tagged reaches no Trigger of "writer"/);
+    expect(findings).toMatch(
+      /tagger \(sink\) dev\.floe\.record\.tagged: dev\.floe\.record\.tagged reaches no Trigger of "writer"/,
+    );
     expect(findings).toMatch(/Trigger\/writer spec\.filters: matches none of the events the pipeline produces/);
   });
 
@@ -120,22 +126,30 @@ describe('routing (cross-references against the function contract)', () => {
     const findings = findingsAfter((_, get) => {
       get('Trigger', 'auditor').spec.subscriber.ref.name = 'auditer';
     });
-    expect(findings).toMatch(/Trigger\/auditor spec\.subscriber\.ref: subscriber Service "auditer" is not in the render/);
+    expect(findings).toMatch(
+      /Trigger\/auditor spec\.subscriber\.ref: subscriber Service "auditer" is not in the render/,
+    );
   });
 
   it('reports a filter so broad that a function gets jobs that are not its own', () => {
     const findings = findingsAfter((_, get) => {
       get('Trigger', 'compactor').spec.filters = [{ exact: { type: 'dev.knative.sources.ping' } }];
     });
-    expect(findings).toMatch(/Trigger\/compactor spec\.filters: delivers dev\.knative\.sources\.ping from PingSource\/orphans to "compactor", but only janitor consumes it/);
+    expect(findings).toMatch(
+      /Trigger\/compactor spec\.filters: delivers dev\.knative\.sources\.ping from PingSource\/orphans to "compactor", but only janitor consumes it/,
+    );
   });
 
   it('reports a loop: a function receiving its own reply, and a terminal event that is consumed', () => {
     const findings = findingsAfter((_, get) => {
       get('Trigger', 'auditor').spec.filters = [{ prefix: { type: 'dev.floe.' } }];
     });
-    expect(findings).toMatch(/Trigger\/auditor spec\.filters: delivers dev\.floe\.batch\.audited from auditor \(reply\) .* to "auditor", but only publisher consumes it/);
-    expect(findings).toMatch(/Trigger\/auditor spec\.filters: delivers dev\.floe\.batch\.published from publisher \(reply\) .* but it is terminal/);
+    expect(findings).toMatch(
+      /Trigger\/auditor spec\.filters: delivers dev\.floe\.batch\.audited from auditor \(reply\) .* to "auditor", but only publisher consumes it/,
+    );
+    expect(findings).toMatch(
+      /Trigger\/auditor spec\.filters: delivers dev\.floe\.batch\.published from publisher \(reply\) .* but it is terminal/,
+    );
   });
 
   it('reports a PingSource that reaches no function, or has an unknown job', () => {
@@ -143,16 +157,24 @@ describe('routing (cross-references against the function contract)', () => {
       get('PingSource', 'redrive').spec.ceOverrides.extensions.floejob = 'redrive2';
       get('Trigger', 'janitor-orphans').spec.filters[1] = { exact: { floejob: 'orphan' } };
     });
-    expect(findings).toMatch(/PingSource\/redrive spec\.ceOverrides\.extensions\.floejob: must be one of compact, orphans, redrive/);
+    expect(findings).toMatch(
+      /PingSource\/redrive spec\.ceOverrides\.extensions\.floejob: must be one of compact, orphans, redrive/,
+    );
     expect(findings).toMatch(/PingSource\/orphans: dev\.knative\.sources\.ping reaches no Trigger of "janitor"/);
   });
 
   it('reports a KafkaSource that feeds the Broker (or anything else) instead of the tagger itself', () => {
     const findings = findingsAfter((_, get) => {
-      get('KafkaSource', 'parking-entry').spec.sink.ref = { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default' };
+      get('KafkaSource', 'parking-entry').spec.sink.ref = {
+        apiVersion: 'eventing.knative.dev/v1',
+        kind: 'Broker',
+        name: 'default',
+      };
       get('KafkaSource', 'parking-exit').spec.sink.ref.name = 'writer';
     });
-    expect(findings).toMatch(/KafkaSource\/parking-entry spec\.sink: must be the Service "tagger" itself: behind a Broker a record's Kafka coordinates are the Broker topic's/);
+    expect(findings).toMatch(
+      /KafkaSource\/parking-entry spec\.sink: must be the Service "tagger" itself: behind a Broker a record's Kafka coordinates are the Broker topic's/,
+    );
     expect(findings).toMatch(/KafkaSource\/parking-exit spec\.sink: must be the Service "tagger" itself/);
   });
 
@@ -161,8 +183,12 @@ describe('routing (cross-references against the function contract)', () => {
       get('KafkaSource', 'parking-sensors').spec.topics.push('parking-lights');
       delete get('KafkaSource', 'parking-exit').spec.ceOverrides;
     });
-    expect(findings).toMatch(/KafkaSource\/parking-sensors spec\.ceOverrides\.extensions\.floekafkatopic: floe: read exactly one topic and name it here/);
-    expect(findings).toMatch(/KafkaSource\/parking-exit spec\.ceOverrides\.extensions\.floekafkatopic: floe: read exactly one topic/);
+    expect(findings).toMatch(
+      /KafkaSource\/parking-sensors spec\.ceOverrides\.extensions\.floekafkatopic: floe: read exactly one topic and name it here/,
+    );
+    expect(findings).toMatch(
+      /KafkaSource\/parking-exit spec\.ceOverrides\.extensions\.floekafkatopic: floe: read exactly one topic/,
+    );
   });
 
   it('reports a function that emits to K_SINK without a SinkBinding', () => {
@@ -193,15 +219,24 @@ describe('configuration references', () => {
       get('Service', 'tagger').spec.template.spec.volumes[0].configMap.name = 'floe-pipeline-stale';
       container(get('Service', 'compactor')).volumeMounts[0].mountPath = '/etc/other';
     });
-    expect(findings).toMatch(/Service\/publisher spec\.template\.spec\.containers\[0\]\.envFrom\[0\]: ConfigMap "floe-config-stale" is not in the render/);
-    expect(findings).toMatch(/Service\/publisher .*: Secret "floe-extra" is neither in the render nor declared as supplied out of band/);
-    expect(findings).toMatch(/Service\/tagger spec\.template\.spec\.volumes\[0\]: ConfigMap "floe-pipeline-stale" is not in the render/);
-    expect(findings).toMatch(/Service\/compactor spec\.template\.spec\.volumes: FLOE_CONFIG=\/etc\/floe\/pipeline\.yaml but no ConfigMap is mounted at \/etc\/floe/);
+    expect(findings).toMatch(
+      /Service\/publisher spec\.template\.spec\.containers\[0\]\.envFrom\[0\]: ConfigMap "floe-config-stale" is not in the render/,
+    );
+    expect(findings).toMatch(
+      /Service\/publisher .*: Secret "floe-extra" is neither in the render nor declared as supplied out of band/,
+    );
+    expect(findings).toMatch(
+      /Service\/tagger spec\.template\.spec\.volumes\[0\]: ConfigMap "floe-pipeline-stale" is not in the render/,
+    );
+    expect(findings).toMatch(
+      /Service\/compactor spec\.template\.spec\.volumes: FLOE_CONFIG=\/etc\/floe\/pipeline\.yaml but no ConfigMap is mounted at \/etc\/floe/,
+    );
   });
 });
 
 describe('pipeline configuration', () => {
-  const pipeline = (objects: K8sObject[]) => objects.find((object) => object.kind === 'ConfigMap' && object.metadata.name === 'floe-pipeline')!;
+  const pipeline = (objects: K8sObject[]) =>
+    objects.find((object) => object.kind === 'ConfigMap' && object.metadata.name === 'floe-pipeline')!;
 
   it('reports a pipeline.yaml the functions would refuse at start', () => {
     const findings = findingsAfter((objects) => {
@@ -216,8 +251,12 @@ describe('pipeline configuration', () => {
       get('KafkaSource', 'parking-sensors').spec.topics = ['parking-lights'];
       get('KafkaSource', 'parking-sensors').spec.ceOverrides.extensions.floekafkatopic = 'parking-lights';
     });
-    expect(findings).toMatch(/ConfigMap\/floe-pipeline pipeline\.yaml topics: KafkaSource topic parking-lights has no entry/);
-    expect(findings).toMatch(/ConfigMap\/floe-pipeline pipeline\.yaml topics\.parking-sensors: configured, but no KafkaSource reads this topic/);
+    expect(findings).toMatch(
+      /ConfigMap\/floe-pipeline pipeline\.yaml topics: KafkaSource topic parking-lights has no entry/,
+    );
+    expect(findings).toMatch(
+      /ConfigMap\/floe-pipeline pipeline\.yaml topics\.parking-sensors: configured, but no KafkaSource reads this topic/,
+    );
   });
 });
 
@@ -241,7 +280,9 @@ describe('Knative Service rules', () => {
     expect(findings).toMatch(/readinessProbe: port 9000 must be the container port 9090 or omitted/);
     expect(findings).toMatch(/volumeMounts\[0\]\.readOnly: volume mount should be readOnly/);
     expect(findings).toMatch(/resources\.requests\.cpu: not a quantity/);
-    expect(findings).toMatch(/autoscaling\.knative\.dev\/target: floe: soft target 50 above the hard containerConcurrency 20/);
+    expect(findings).toMatch(
+      /autoscaling\.knative\.dev\/target: floe: soft target 50 above the hard containerConcurrency 20/,
+    );
   });
 
   it('reports a Trigger timeout longer than the Service allows', () => {
@@ -258,9 +299,15 @@ describe('Knative Service rules', () => {
       trigger.metadata.annotations['kafka.eventing.knative.dev/delivery.order'] = 'ordered';
       get('Service', 'writer').spec.template.spec.containerConcurrency = 10;
     });
-    expect(findings).toMatch(/Trigger\/writer spec\.delivery\.timeout: 5000ms leaves too little beyond FLOE_BATCH_LINGER_MS=2000/);
-    expect(findings).toMatch(/Trigger\/writer metadata\.annotations: ordered delivery allows one in-flight event per partition/);
-    expect(findings).toMatch(/Service\/writer spec\.template\.spec\.containerConcurrency: group commit holds requests open/);
+    expect(findings).toMatch(
+      /Trigger\/writer spec\.delivery\.timeout: 5000ms leaves too little beyond FLOE_BATCH_LINGER_MS=2000/,
+    );
+    expect(findings).toMatch(
+      /Trigger\/writer metadata\.annotations: ordered delivery allows one in-flight event per partition/,
+    );
+    expect(findings).toMatch(
+      /Service\/writer spec\.template\.spec\.containerConcurrency: group commit holds requests open/,
+    );
   });
 });
 
@@ -277,7 +324,14 @@ describe('sources, Broker and delivery', () => {
   });
 
   it('validates cron schedules the way robfig/cron ParseStandard does', () => {
-    for (const valid of ['7 * * * *', '*/5 * * * *', '30 3 * * mon-fri', '0 0 1,15 jan,jul ?', '@hourly', '0-59/15 0-23 1-31 1-12 0-6']) {
+    for (const valid of [
+      '7 * * * *',
+      '*/5 * * * *',
+      '30 3 * * mon-fri',
+      '0 0 1,15 jan,jul ?',
+      '@hourly',
+      '0-59/15 0-23 1-31 1-12 0-6',
+    ]) {
       expect(cronScheduleProblem(valid), valid).toBeUndefined();
     }
     expect(cronScheduleProblem('@every 5m')).toBe('unsupported descriptor @every');
@@ -302,8 +356,12 @@ describe('sources, Broker and delivery', () => {
       delete get('KafkaSource', 'parking-sensors').spec.delivery.deadLetterSink;
       delete get('Broker', 'default').metadata.annotations;
     });
-    expect(findings).toMatch(/KafkaSource\/parking-sensors spec\.delivery\.deadLetterSink: must be "deadletter" so nothing is lost/);
-    expect(findings).toMatch(/Broker\/default metadata\.annotations: floe: set eventing\.knative\.dev\/broker\.class explicitly/);
+    expect(findings).toMatch(
+      /KafkaSource\/parking-sensors spec\.delivery\.deadLetterSink: must be "deadletter" so nothing is lost/,
+    );
+    expect(findings).toMatch(
+      /Broker\/default metadata\.annotations: floe: set eventing\.knative\.dev\/broker\.class explicitly/,
+    );
   });
 
   it('reports a KafkaSource without an explicit consumer group or with a bad key type', () => {
@@ -312,7 +370,9 @@ describe('sources, Broker and delivery', () => {
       get('KafkaSource', 'parking-sensors').metadata.labels['kafkasources.sources.knative.dev/key-type'] = 'long';
     });
     expect(findings).toMatch(/KafkaSource\/parking-entry spec\.consumerGroup: floe: set it explicitly/);
-    expect(findings).toMatch(/KafkaSource\/parking-sensors metadata\.labels\.kafkasources\.sources\.knative\.dev\/key-type: must be one of string, int, float, byte-array/);
+    expect(findings).toMatch(
+      /KafkaSource\/parking-sensors metadata\.labels\.kafkasources\.sources\.knative\.dev\/key-type: must be one of string, int, float, byte-array/,
+    );
   });
 });
 
@@ -323,8 +383,12 @@ describe('immutable fields', () => {
     find(after, 'Broker', 'default').metadata.annotations['eventing.knative.dev/broker.class'] = 'MTChannelBasedBroker';
     find(after, 'Trigger', 'writer').spec.broker = 'other';
     const findings = formatProblems(immutableFieldChanges(base, after));
-    expect(findings).toMatch(/KafkaSource\/parking-entry spec\.consumerGroup: immutable field changed \("floe-parking-entry" -> "floe-parking-entry-v2"\)/);
-    expect(findings).toMatch(/Broker\/default metadata\.annotations\.eventing\.knative\.dev\/broker\.class: immutable field changed/);
+    expect(findings).toMatch(
+      /KafkaSource\/parking-entry spec\.consumerGroup: immutable field changed \("floe-parking-entry" -> "floe-parking-entry-v2"\)/,
+    );
+    expect(findings).toMatch(
+      /Broker\/default metadata\.annotations\.eventing\.knative\.dev\/broker\.class: immutable field changed/,
+    );
     expect(findings).toMatch(/Trigger\/writer spec\.broker: immutable field changed/);
     expect(immutableFieldChanges(base, structuredClone(base))).toEqual([]);
   });

@@ -28,7 +28,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   // A home of its own, so that engines started by hand (`npm run engines -- start`, in .floe/engines) are not in the way.
   const home = mkdtempSync(path.join(tmpdir(), 'floe-test-engines-'));
-  const engines = await startEngines({ engines: wanted, home, progress: (line) => process.stderr.write(`[engines] ${line}\n`) });
+  const engines = await startEngines({
+    engines: wanted,
+    home,
+    progress: (line) => process.stderr.write(`[engines] ${line}\n`),
+  });
   const env: Record<string, string> = { ...engines.env };
   // moto starts with one bucket, which the S3 suites work in under fresh key prefixes.
   if (wanted.includes('s3')) env.S3_TEST_BUCKET = BUCKET;

@@ -14,7 +14,13 @@ import { describeIfAvailable } from '../helpers/requires.ts';
 
 const uri = process.env.NESSIE_URI;
 
-describeIfAvailable(uri ? undefined : 'NESSIE_URI is not set: no real Nessie here (Maven Central: "Could not find artifact org.projectnessie.nessie:nessie-quarkus:jar:runner"); point NESSIE_URI at a running Nessie REST API, e.g. http://localhost:19120/api')(
-  'Nessie client against a real Nessie',
-  () => clientSuite(`at ${uri ?? '$NESSIE_URI'}`, async () => ({ client: createNessieClient({ uri: uri!, token: process.env.NESSIE_TOKEN }), stop: async () => {} })),
+describeIfAvailable(
+  uri
+    ? undefined
+    : 'NESSIE_URI is not set: no real Nessie here (Maven Central: "Could not find artifact org.projectnessie.nessie:nessie-quarkus:jar:runner"); point NESSIE_URI at a running Nessie REST API, e.g. http://localhost:19120/api',
+)('Nessie client against a real Nessie', () =>
+  clientSuite(`at ${uri ?? '$NESSIE_URI'}`, async () => ({
+    client: createNessieClient({ uri: uri!, token: process.env.NESSIE_TOKEN }),
+    stop: async () => {},
+  })),
 );

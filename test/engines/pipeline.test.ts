@@ -14,17 +14,46 @@ import { engineEnv } from './env.ts';
 const tmp = await tempDir('floe-engines-pipeline');
 afterAll(() => tmp.cleanup());
 
-interface Account { topic: string; sent: number; sentBad: number; trusted: number; untrusted: number; duplicates: number; missing: number }
+interface Account {
+  topic: string;
+  sent: number;
+  sentBad: number;
+  trusted: number;
+  untrusted: number;
+  duplicates: number;
+  missing: number;
+}
 
 describe('floe start on Apache Kafka and an S3 server', () => {
   it('accounts for every record: 0 missing, 0 duplicates, bad records untrusted', async () => {
     const env = engineEnv();
     const prefix = `pipeline-${process.pid}-${Date.now()}/`;
     const bucket = env.S3_TEST_BUCKET ?? 'floe';
-    const result = await runFloe([
-      'start', '--home', tmp.dir, '--duration', '30s', '--rate', '50', '--bad-fraction', '0.1', '--seed', '5', '--json',
-      '--kafka-port', '0', '--nessie-port', '0', '--broker-port', '0', '--dashboard-port', '0',
-    ], { timeoutMs: 300_000, env: { ...env, FLOE_WAREHOUSE: `s3://${bucket}/${prefix}`, FLOE_LOG_LEVEL: 'warn' } });
+    const result = await runFloe(
+      [
+        'start',
+        '--home',
+        tmp.dir,
+        '--duration',
+        '30s',
+        '--rate',
+        '50',
+        '--bad-fraction',
+        '0.1',
+        '--seed',
+        '5',
+        '--json',
+        '--kafka-port',
+        '0',
+        '--nessie-port',
+        '0',
+        '--broker-port',
+        '0',
+        '--dashboard-port',
+        '0',
+      ],
+      { timeoutMs: 300_000, env: { ...env, FLOE_WAREHOUSE: `s3://${bucket}/${prefix}`, FLOE_LOG_LEVEL: 'warn' } },
+    );
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
     const summary = parseJson<{ ok: boolean; topics: Account[] }>(result.stdout);
     expect(summary.ok).toBe(true);
@@ -38,7 +67,9 @@ describe('floe start on Apache Kafka and an S3 server', () => {
     }
 
     const s3 = new S3Client({
-      endpoint: env.S3_ENDPOINT, region: env.S3_REGION ?? 'us-east-1', forcePathStyle: true,
+      endpoint: env.S3_ENDPOINT,
+      region: env.S3_REGION ?? 'us-east-1',
+      forcePathStyle: true,
       credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
     });
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}production/` }));

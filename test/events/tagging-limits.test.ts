@@ -23,10 +23,21 @@ const ctx: TaggingContext = {
 };
 
 let offset = 0;
-const tag = (topic: string, value: string | Uint8Array) => tagRecord(ctx, fromHttp({
-  'ce-specversion': '1.0', 'ce-id': `partition:0/offset:${offset}`, 'ce-type': 'dev.knative.kafka.event',
-  'ce-source': `/apis/v1/namespaces/floe/kafkasources/src#${topic}`, 'ce-knativekafkapartition': '0', 'ce-knativekafkaoffset': String(offset++),
-}, typeof value === 'string' ? Buffer.from(value) : value));
+const tag = (topic: string, value: string | Uint8Array) =>
+  tagRecord(
+    ctx,
+    fromHttp(
+      {
+        'ce-specversion': '1.0',
+        'ce-id': `partition:0/offset:${offset}`,
+        'ce-type': 'dev.knative.kafka.event',
+        'ce-source': `/apis/v1/namespaces/floe/kafkasources/src#${topic}`,
+        'ce-knativekafkapartition': '0',
+        'ce-knativekafkaoffset': String(offset++),
+      },
+      typeof value === 'string' ? Buffer.from(value) : value,
+    ),
+  );
 const base64 = (value: string | Uint8Array) => Buffer.from(value).toString('base64');
 
 describe('tagger limits', () => {
@@ -34,22 +45,43 @@ describe('tagger limits', () => {
     const good = await tag('json', '{"a":1}');
     expect(good).toMatchObject({ status: 'ok', payload: { a: 1 }, raw: base64('{"a":1}') });
     const bad = await tag('json', '{"a":NaN}');
-    expect(bad).toMatchObject({ status: 'malformed', raw: base64('{"a":NaN}'), error: expect.stringMatching(/^value is not valid JSON: NaN/) });
+    expect(bad).toMatchObject({
+      status: 'malformed',
+      raw: base64('{"a":NaN}'),
+      error: expect.stringMatching(/^value is not valid JSON: NaN/),
+    });
     expect(bad.payload).toBeUndefined();
   });
 
   it('refuses what is over a limit, with the limit named', async () => {
-    expect(await tag('json', `{"a":"${'x'.repeat(300)}"}`)).toMatchObject({ status: 'malformed', errorKind: 'limit', error: expect.stringMatching(/over limits.maxRecordBytes \(200\)/) });
-    expect(await tag('json', `{"a":"${'x'.repeat(21)}"}`)).toMatchObject({ errorKind: 'limit', error: "field 'a': a string of 21 characters, over limits.maxStringLength (20)" });
+    expect(await tag('json', `{"a":"${'x'.repeat(300)}"}`)).toMatchObject({
+      status: 'malformed',
+      errorKind: 'limit',
+      error: expect.stringMatching(/over limits.maxRecordBytes \(200\)/),
+    });
+    expect(await tag('json', `{"a":"${'x'.repeat(21)}"}`)).toMatchObject({
+      errorKind: 'limit',
+      error: "field 'a': a string of 21 characters, over limits.maxStringLength (20)",
+    });
     expect(await tag('json', '{"a":{"b":{"c":1}}}')).toMatchObject({ status: 'ok' });
-    expect(await tag('json', '{"a":{"b":{"c":{"d":1}}}}')).toMatchObject({ errorKind: 'limit', error: "nesting deeper than limits.maxDepth (3) at 'a.b.c'" });
-    expect(await tag('text', 'y'.repeat(21))).toMatchObject({ errorKind: 'limit', error: 'a text of 21 characters, over limits.maxStringLength (20)' });
+    expect(await tag('json', '{"a":{"b":{"c":{"d":1}}}}')).toMatchObject({
+      errorKind: 'limit',
+      error: "nesting deeper than limits.maxDepth (3) at 'a.b.c'",
+    });
+    expect(await tag('text', 'y'.repeat(21))).toMatchObject({
+      errorKind: 'limit',
+      error: 'a text of 21 characters, over limits.maxStringLength (20)',
+    });
     // claim-checked binary fields are exempt from the string limit
     expect(await tag('json', `{"image":"${'QUJD'.repeat(10)}"}`)).toMatchObject({ status: 'ok' });
   });
 
   it('keeps values no column can hold as reasons, not as null', async () => {
-    expect(await tag('json', '{"lat":1e400,"ok":2}')).toMatchObject({ status: 'ok', payload: { lat: null, ok: 2 }, errors: ["field 'lat': number 1e400 is outside the range of a double"] });
+    expect(await tag('json', '{"lat":1e400,"ok":2}')).toMatchObject({
+      status: 'ok',
+      payload: { lat: null, ok: 2 },
+      errors: ["field 'lat': number 1e400 is outside the range of a double"],
+    });
   });
 
   it('ignores a UTF-8 byte order mark and keeps it in the bytes', async () => {

@@ -3,7 +3,13 @@ import { createHash } from 'node:crypto';
 import { fromHttp, eventJson, InvalidEventError } from '../../shared/events/cloudevent.ts';
 import { taggedRecordSchema, type FileRef } from '../../shared/events/contract.ts';
 import { stat, utimes } from 'node:fs/promises';
-import { storeBlob, tagRecord, taggedEvent, UnroutableRecordError, type TaggingContext } from '../../functions/tagger/tagging.ts';
+import {
+  storeBlob,
+  tagRecord,
+  taggedEvent,
+  UnroutableRecordError,
+  type TaggingContext,
+} from '../../functions/tagger/tagging.ts';
 import { parsePipelineConfig } from '../../shared/runtime/pipeline-config.ts';
 import { createFileIO } from '../../shared/storage/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -26,22 +32,45 @@ const ctx: TaggingContext = {
 };
 
 function kafkaEvent(topic: string, offset: string, body: string | Uint8Array, extra: Record<string, string> = {}) {
-  return fromHttp({
-    'ce-specversion': '1.0', 'ce-id': `partition:2/offset:${offset}`, 'ce-type': 'dev.knative.kafka.event',
-    'ce-source': `/apis/v1/namespaces/floe/kafkasources/src#${topic}`, 'ce-time': '2026-11-22T09:59:59.000Z',
-    'ce-key': 'car-7', 'ce-partitionkey': 'car-7', 'ce-knativekafkapartition': '2', 'ce-knativekafkaoffset': offset,
-    'ce-kafkaheaderxtraceid': 'abc', ...extra,
-  }, typeof body === 'string' ? Buffer.from(body) : body);
+  return fromHttp(
+    {
+      'ce-specversion': '1.0',
+      'ce-id': `partition:2/offset:${offset}`,
+      'ce-type': 'dev.knative.kafka.event',
+      'ce-source': `/apis/v1/namespaces/floe/kafkasources/src#${topic}`,
+      'ce-time': '2026-11-22T09:59:59.000Z',
+      'ce-key': 'car-7',
+      'ce-partitionkey': 'car-7',
+      'ce-knativekafkapartition': '2',
+      'ce-knativekafkaoffset': offset,
+      'ce-kafkaheaderxtraceid': 'abc',
+      ...extra,
+    },
+    typeof body === 'string' ? Buffer.from(body) : body,
+  );
 }
 
 describe('tagger', () => {
   it('tags a JSON record, claim-checks its image and keeps 64-bit values exact', async () => {
     const image = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 7)]);
-    const event = kafkaEvent('parking-entry', '9223372036854775807',
-      JSON.stringify({ event_id: 'e1', car_id: 'AB-123', image: image.toString('base64') }).replace('"e1"', '"e1","big":9007199254740993'));
+    const event = kafkaEvent(
+      'parking-entry',
+      '9223372036854775807',
+      JSON.stringify({ event_id: 'e1', car_id: 'AB-123', image: image.toString('base64') }).replace(
+        '"e1"',
+        '"e1","big":9007199254740993',
+      ),
+    );
     const record = await tagRecord(ctx, event);
     expect(taggedRecordSchema.parse(record)).toBeTruthy();
-    expect(record).toMatchObject({ topic: 'parking-entry', partition: 2, offset: '9223372036854775807', key: 'car-7', table: 'parking_entry', status: 'ok' });
+    expect(record).toMatchObject({
+      topic: 'parking-entry',
+      partition: 2,
+      offset: '9223372036854775807',
+      key: 'car-7',
+      table: 'parking_entry',
+      status: 'ok',
+    });
     expect(record.payload?.big).toBe(9007199254740993n);
     expect(record.headers).toEqual({ xtraceid: 'abc' });
     const ref = record.payload?.image as FileRef;
@@ -51,7 +80,12 @@ describe('tagger', () => {
     expect(Buffer.from(await ctx.io.read(ref.uri)).equals(image)).toBe(true);
 
     const reply = taggedEvent(record, event);
-    expect(reply.attributes).toMatchObject({ type: 'dev.floe.record.tagged', id: 'parking-entry/2/9223372036854775807', partitionkey: 'car-7', floetable: 'parking_entry' });
+    expect(reply.attributes).toMatchObject({
+      type: 'dev.floe.record.tagged',
+      id: 'parking-entry/2/9223372036854775807',
+      partitionkey: 'car-7',
+      floetable: 'parking_entry',
+    });
     expect(eventJson<{ payload: { big: bigint } }>(reply)?.payload.big).toBe(9007199254740993n);
   });
 
@@ -68,12 +102,27 @@ describe('tagger', () => {
   });
 
   it('keeps small binaries inline and accepts data URLs', async () => {
-    const record = await tagRecord(ctx, kafkaEvent('parking-entry', '5', JSON.stringify({ image: `data:image/png;base64,${Buffer.from('tiny').toString('base64')}` })));
-    expect(record.payload?.image).toMatchObject({ content_type: 'image/png', size_bytes: 4, inline: Buffer.from('tiny').toString('base64') });
+    const record = await tagRecord(
+      ctx,
+      kafkaEvent(
+        'parking-entry',
+        '5',
+        JSON.stringify({ image: `data:image/png;base64,${Buffer.from('tiny').toString('base64')}` }),
+      ),
+    );
+    expect(record.payload?.image).toMatchObject({
+      content_type: 'image/png',
+      size_bytes: 4,
+      inline: Buffer.from('tiny').toString('base64'),
+    });
   });
 
   it('marks unparsable values malformed and keeps the raw bytes', async () => {
-    for (const [body, reason] of [['{"event_id": "e1",', /not valid JSON/], ['[1,2]', /not an object/], ['{"image": 42}', /field 'image'/]] as const) {
+    for (const [body, reason] of [
+      ['{"event_id": "e1",', /not valid JSON/],
+      ['[1,2]', /not an object/],
+      ['{"image": 42}', /field 'image'/],
+    ] as const) {
       const record = await tagRecord(ctx, kafkaEvent('parking-entry', '7', body));
       expect(record.status).toBe('malformed');
       expect(record.error).toMatch(reason);
@@ -85,8 +134,13 @@ describe('tagger', () => {
   });
 
   it('routes text topics, opaque binaries and unknown topics', async () => {
-    expect((await tagRecord(ctx, kafkaEvent('logs', '1', 'GET /health 200'))).payload).toEqual({ message: 'GET /health 200' });
-    const blob = await tagRecord(ctx, kafkaEvent('parking-entry', '2', Uint8Array.from([1, 2, 3]), { 'content-type': 'application/octet-stream' }));
+    expect((await tagRecord(ctx, kafkaEvent('logs', '1', 'GET /health 200'))).payload).toEqual({
+      message: 'GET /health 200',
+    });
+    const blob = await tagRecord(
+      ctx,
+      kafkaEvent('parking-entry', '2', Uint8Array.from([1, 2, 3]), { 'content-type': 'application/octet-stream' }),
+    );
     expect(blob.payload?.value).toMatchObject({ size_bytes: 3, content_type: 'application/octet-stream' });
     expect((await tagRecord(ctx, kafkaEvent('Other.Topic', '3', '{}'))).table).toBe('other_topic');
     const strict = { ...ctx, config: { ...config, routeUnknownTopics: false } };
@@ -94,50 +148,105 @@ describe('tagger', () => {
   });
 
   it('passes records that are CloudEvents through, with the topic from floekafkatopic', async () => {
-    const event = fromHttp({
-      'ce-specversion': '1.0', 'ce-id': 'sensor-42', 'ce-type': 'com.example.sensor.reading', 'ce-source': '/sensors/7',
-      'ce-knativekafkapartition': '0', 'ce-knativekafkaoffset': '11', 'ce-floekafkatopic': 'parking-entry', 'content-type': 'application/json',
-    }, Buffer.from('{"temp": 21.5}'));
+    const event = fromHttp(
+      {
+        'ce-specversion': '1.0',
+        'ce-id': 'sensor-42',
+        'ce-type': 'com.example.sensor.reading',
+        'ce-source': '/sensors/7',
+        'ce-knativekafkapartition': '0',
+        'ce-knativekafkaoffset': '11',
+        'ce-floekafkatopic': 'parking-entry',
+        'content-type': 'application/json',
+      },
+      Buffer.from('{"temp": 21.5}'),
+    );
     const record = await tagRecord(ctx, event);
-    expect(record).toMatchObject({ topic: 'parking-entry', partition: 0, offset: '11', status: 'ok', payload: { temp: 21.5 } });
+    expect(record).toMatchObject({
+      topic: 'parking-entry',
+      partition: 0,
+      offset: '11',
+      status: 'ok',
+      payload: { temp: 21.5 },
+    });
     expect(record.headers).toMatchObject({ ce_type: 'com.example.sensor.reading', ce_id: 'sensor-42' });
   });
 
-  it('takes a plain record\'s coordinates from the id and source the KafkaSource set, not from knativekafka* a Broker rewrote', async () => {
+  it("takes a plain record's coordinates from the id and source the KafkaSource set, not from knativekafka* a Broker rewrote", async () => {
     // What a Kafka Broker Trigger delivers: the KafkaSource's id/source, the Broker topic's partition and offset.
-    const viaBroker = kafkaEvent('parking-entry', '9007199254740993', '{"n":1}', { 'ce-knativekafkapartition': '4', 'ce-knativekafkaoffset': '77' });
+    const viaBroker = kafkaEvent('parking-entry', '9007199254740993', '{"n":1}', {
+      'ce-knativekafkapartition': '4',
+      'ce-knativekafkaoffset': '77',
+    });
     const record = await tagRecord(ctx, viaBroker);
-    expect(record).toMatchObject({ topic: 'parking-entry', partition: 2, offset: '9007199254740993', sourceId: 'partition:2/offset:9007199254740993' });
+    expect(record).toMatchObject({
+      topic: 'parking-entry',
+      partition: 2,
+      offset: '9007199254740993',
+      sourceId: 'partition:2/offset:9007199254740993',
+    });
     expect(taggedEvent(record, viaBroker).attributes.id).toBe('parking-entry/2/9007199254740993');
     // and without the extensions at all
-    const bare = fromHttp({
-      'ce-specversion': '1.0', 'ce-id': 'partition:0/offset:5', 'ce-type': 'dev.knative.kafka.event',
-      'ce-source': '/apis/v1/namespaces/floe/kafkasources/src#logs', 'ce-floekafkatopic': 'logs',
-    }, Buffer.from('line'));
+    const bare = fromHttp(
+      {
+        'ce-specversion': '1.0',
+        'ce-id': 'partition:0/offset:5',
+        'ce-type': 'dev.knative.kafka.event',
+        'ce-source': '/apis/v1/namespaces/floe/kafkasources/src#logs',
+        'ce-floekafkatopic': 'logs',
+      },
+      Buffer.from('line'),
+    );
     expect(await tagRecord(ctx, bare)).toMatchObject({ topic: 'logs', partition: 0, offset: '5' });
   });
 
-  it('takes a CloudEvent record\'s coordinates from the KafkaSource\'s extensions, also one typed like a wrapped record', async () => {
+  it("takes a CloudEvent record's coordinates from the KafkaSource's extensions, also one typed like a wrapped record", async () => {
     // A KafkaSource event of another source's topic, produced to Kafka as a CloudEvent: its id names that topic's
     // record, so it is a CloudEvent record of parking-entry like any other.
-    const foreign = fromHttp({
-      'ce-specversion': '1.0', 'ce-id': 'partition:0/offset:3', 'ce-type': 'dev.knative.kafka.event',
-      'ce-source': '/apis/v1/namespaces/floe/kafkasources/src#elsewhere', 'ce-knativekafkapartition': '1', 'ce-knativekafkaoffset': '40',
-      'ce-floekafkatopic': 'parking-entry', 'content-type': 'application/json',
-    }, Buffer.from('{"n":2}'));
+    const foreign = fromHttp(
+      {
+        'ce-specversion': '1.0',
+        'ce-id': 'partition:0/offset:3',
+        'ce-type': 'dev.knative.kafka.event',
+        'ce-source': '/apis/v1/namespaces/floe/kafkasources/src#elsewhere',
+        'ce-knativekafkapartition': '1',
+        'ce-knativekafkaoffset': '40',
+        'ce-floekafkatopic': 'parking-entry',
+        'content-type': 'application/json',
+      },
+      Buffer.from('{"n":2}'),
+    );
     const record = await tagRecord(ctx, foreign);
     expect(record).toMatchObject({ topic: 'parking-entry', partition: 1, offset: '40' });
     expect(record.headers).toMatchObject({ ce_type: 'dev.knative.kafka.event', ce_id: 'partition:0/offset:3' });
-    const withoutCoordinates = fromHttp({
-      'ce-specversion': '1.0', 'ce-id': 'sensor-43', 'ce-type': 'com.example.sensor.reading', 'ce-source': '/sensors/7', 'ce-floekafkatopic': 'parking-entry',
-    }, Buffer.from('{}'));
+    const withoutCoordinates = fromHttp(
+      {
+        'ce-specversion': '1.0',
+        'ce-id': 'sensor-43',
+        'ce-type': 'com.example.sensor.reading',
+        'ce-source': '/sensors/7',
+        'ce-floekafkatopic': 'parking-entry',
+      },
+      Buffer.from('{}'),
+    );
     await expect(tagRecord(ctx, withoutCoordinates)).rejects.toThrow(/carries no Kafka coordinates/);
   });
 
   it('refuses events without Kafka coordinates or topic', async () => {
-    const noCoordinates = fromHttp({ 'ce-specversion': '1.0', 'ce-id': 'x', 'ce-type': 'dev.knative.kafka.event', 'ce-source': '/a#t' }, Buffer.from('{}'));
+    const noCoordinates = fromHttp(
+      { 'ce-specversion': '1.0', 'ce-id': 'x', 'ce-type': 'dev.knative.kafka.event', 'ce-source': '/a#t' },
+      Buffer.from('{}'),
+    );
     await expect(tagRecord(ctx, noCoordinates)).rejects.toBeInstanceOf(InvalidEventError);
-    const noTopic = fromHttp({ 'ce-specversion': '1.0', 'ce-id': 'partition:0/offset:1', 'ce-type': 'dev.knative.kafka.event', 'ce-source': '/apis/v1/x' }, Buffer.from('{}'));
+    const noTopic = fromHttp(
+      {
+        'ce-specversion': '1.0',
+        'ce-id': 'partition:0/offset:1',
+        'ce-type': 'dev.knative.kafka.event',
+        'ce-source': '/apis/v1/x',
+      },
+      Buffer.from('{}'),
+    );
     await expect(tagRecord(ctx, noTopic)).rejects.toThrow(/does not name a topic/);
   });
 });

@@ -23,7 +23,11 @@ export function runFloe(args: string[], options: RunOptions = {}): Promise<CliRe
   return new Promise((resolve, reject) => {
     // With Ctrl-C the command leads its own process group, so the signal reaches it and its children but not vitest.
     const ownGroup = options.ctrlCWhen !== undefined;
-    const child = spawn(process.execPath, [FLOE, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd, detached: ownGroup });
+    const child = spawn(process.execPath, [FLOE, ...args], {
+      env: { ...process.env, ...options.env },
+      cwd: options.cwd,
+      detached: ownGroup,
+    });
     let stdout = '';
     let stderr = '';
     let interrupted = false;
@@ -35,7 +39,10 @@ export function runFloe(args: string[], options: RunOptions = {}): Promise<CliRe
         process.kill(-child.pid!, 'SIGINT');
       }
     });
-    const timer = setTimeout(() => (ownGroup ? process.kill(-child.pid!, 'SIGKILL') : child.kill('SIGKILL')), options.timeoutMs ?? 60_000);
+    const timer = setTimeout(
+      () => (ownGroup ? process.kill(-child.pid!, 'SIGKILL') : child.kill('SIGKILL')),
+      options.timeoutMs ?? 60_000,
+    );
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);

@@ -18,7 +18,10 @@ export async function withFileFetch<T>(run: () => Promise<T>): Promise<T> {
       const end = range && range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
       const body = Buffer.alloc(Math.max(0, end - start + 1));
       await file.read(body, 0, body.length, start);
-      const headers = { 'content-length': String(body.length), ...(range ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}) };
+      const headers = {
+        'content-length': String(body.length),
+        ...(range ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}),
+      };
       return new Response(init?.method === 'HEAD' ? null : body, { status: range ? 206 : 200, headers });
     } finally {
       await file.close();

@@ -16,14 +16,22 @@ export interface TestStack {
   runtime: Runtime;
   catalog: Catalog;
   /** Rows on a ref of production.<table> and production.<table>_untrusted. */
-  mainRows(table: string, ref?: string): Promise<{ trusted: Record<string, unknown>[]; untrusted: Record<string, unknown>[] }>;
+  mainRows(
+    table: string,
+    ref?: string,
+  ): Promise<{ trusted: Record<string, unknown>[]; untrusted: Record<string, unknown>[] }>;
   stop(): Promise<void>;
 }
 
 export async function startTestStack(vars: Record<string, string> = {}): Promise<TestStack> {
   const tmp = await tempDir('floe-stack');
   const nessie = await startNessieServer({ port: 0, dataDir: `${tmp.dir}/nessie` });
-  const env = loadEnv({ FLOE_WAREHOUSE: `${tmp.dir}/warehouse`, NESSIE_URI: nessie.uri, FLOE_CONFIG: 'knative/config/pipeline.yaml', ...vars });
+  const env = loadEnv({
+    FLOE_WAREHOUSE: `${tmp.dir}/warehouse`,
+    NESSIE_URI: nessie.uri,
+    FLOE_CONFIG: 'knative/config/pipeline.yaml',
+    ...vars,
+  });
   const io = createFileIO({ localFiles: true });
   const catalog: Catalog = { client: createNessieClient({ uri: nessie.uri }), io, warehouse: env.warehouse };
   const runtime: Runtime = { env, log: silentLogger, io, catalog };

@@ -27,7 +27,9 @@ export function isManifestList(relative: string): boolean {
  * Decodes an Avro container with avsc's own streaming decoder (independent of `shared/iceberg/avro.ts`): records keyed
  * by Avro field name, longs as BigInt, header values as strings.
  */
-export function decodeWithAvsc(bytes: Uint8Array): Promise<{ header: Record<string, string>; records: Record<string, unknown>[] }> {
+export function decodeWithAvsc(
+  bytes: Uint8Array,
+): Promise<{ header: Record<string, string>; records: Record<string, unknown>[] }> {
   const bigLong = avsc.types.LongType.__with({
     fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
     toBuffer: (n: bigint) => {
@@ -40,11 +42,16 @@ export function decodeWithAvsc(bytes: Uint8Array): Promise<{ header: Record<stri
     isValid: (n: unknown) => typeof n === 'bigint',
     compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
   });
-  const typeHook = (s: unknown) => (s === 'long' || (typeof s === 'object' && s !== null && (s as { type?: unknown }).type === 'long') ? bigLong : undefined);
+  const typeHook = (s: unknown) =>
+    s === 'long' || (typeof s === 'object' && s !== null && (s as { type?: unknown }).type === 'long')
+      ? bigLong
+      : undefined;
   return new Promise((resolve, reject) => {
     const header: Record<string, string> = {};
     const records: Record<string, unknown>[] = [];
-    const decoder = new avsc.streams.BlockDecoder({ parseHook: (schema: avsc.Schema) => avsc.Type.forSchema(schema, { typeHook } as Partial<avsc.ForSchemaOptions>) });
+    const decoder = new avsc.streams.BlockDecoder({
+      parseHook: (schema: avsc.Schema) => avsc.Type.forSchema(schema, { typeHook } as Partial<avsc.ForSchemaOptions>),
+    });
     decoder.on('metadata', (_type: unknown, _codec: string, h: { meta: Record<string, Buffer> }) => {
       for (const [key, value] of Object.entries(h.meta)) header[key] = value.toString('utf8');
     });

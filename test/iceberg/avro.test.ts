@@ -3,7 +3,13 @@ import { init as initZstd, compress as zstdCompress } from '@bokuweb/zstd-wasm';
 import { isDeepStrictEqual } from 'node:util';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { readAvro, readAvroHeader, writeAvro, type AvroComplexSchema, type IdRecord } from '../../shared/iceberg/avro.ts';
+import {
+  readAvro,
+  readAvroHeader,
+  writeAvro,
+  type AvroComplexSchema,
+  type IdRecord,
+} from '../../shared/iceberg/avro.ts';
 import { IcebergFormatError } from '../../shared/iceberg/schema.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import { avroFixtures, decodeWithAvsc, fixture, isManifestList } from './avro-fixtures.ts';
@@ -19,20 +25,44 @@ const SCHEMA: AvroComplexSchema = {
     { name: 'payload', type: 'bytes', 'field-id': 5 },
     { name: 'digest', type: { type: 'fixed', name: 'fixed_4', size: 4 }, 'field-id': 6 },
     { name: 'other_digest', type: ['null', 'fixed_4'], default: null, 'field-id': 7 },
-    { name: 'offsets', type: ['null', { type: 'array', items: 'long', 'element-id': 9 }], default: null, 'field-id': 8 },
+    {
+      name: 'offsets',
+      type: ['null', { type: 'array', items: 'long', 'element-id': 9 }],
+      default: null,
+      'field-id': 8,
+    },
     {
       name: 'sizes',
-      type: ['null', { type: 'array', items: { type: 'record', name: 'k11_v12', fields: [{ name: 'key', type: 'int', 'field-id': 11 }, { name: 'value', type: 'long', 'field-id': 12 }] }, logicalType: 'map' }],
+      type: [
+        'null',
+        {
+          type: 'array',
+          items: {
+            type: 'record',
+            name: 'k11_v12',
+            fields: [
+              { name: 'key', type: 'int', 'field-id': 11 },
+              { name: 'value', type: 'long', 'field-id': 12 },
+            ],
+          },
+          logicalType: 'map',
+        },
+      ],
       default: null,
       'field-id': 10,
     },
     { name: 'props', type: { type: 'map', values: 'string', 'key-id': 14, 'value-id': 15 }, 'field-id': 13 },
-    { name: 'nested', type: { type: 'record', name: 'r16', fields: [{ name: 'flag', type: 'boolean', 'field-id': 17 }] }, 'field-id': 16 },
+    {
+      name: 'nested',
+      type: { type: 'record', name: 'r16', fields: [{ name: 'flag', type: 'boolean', 'field-id': 17 }] },
+      'field-id': 16,
+    },
   ],
 };
 
 /** An IdRecord from an object literal keyed by field id (shallow). */
-const ids = (fields: Record<number, unknown>): IdRecord => new Map(Object.entries(fields).map(([id, value]) => [Number(id), value]));
+const ids = (fields: Record<number, unknown>): IdRecord =>
+  new Map(Object.entries(fields).map(([id, value]) => [Number(id), value]));
 
 function thing(i: number): IdRecord {
   return ids({
@@ -45,7 +75,10 @@ function thing(i: number): IdRecord {
     7: i % 2 ? Uint8Array.of(9, 9, 9, 9) : null,
     8: i % 5 ? [BigInt(i), 4n] : null,
     9: 'not in the schema',
-    10: new Map([[i, BigInt(i) * 1000n], [-1, 0n]]),
+    10: new Map([
+      [i, BigInt(i) * 1000n],
+      [-1, 0n],
+    ]),
     13: new Map([['k', `v${i}`]]),
     16: ids({ 17: i % 2 === 0 }),
   });
@@ -88,7 +121,10 @@ describe('readAvro on every real fixture', () => {
   it('reads DuckDB boxed primitive schemas ({"type":"long"})', () => {
     const list = 'iceberg-go/duckdb_v3_manifest_list.avro';
     const file = readAvro(fixture(list), list);
-    expect(file.records.map((r) => [typeof r.get(501), r.get(517), typeof r.get(520)])).toEqual([['bigint', 0, 'bigint'], ['bigint', 1, 'bigint']]);
+    expect(file.records.map((r) => [typeof r.get(501), r.get(517), typeof r.get(520)])).toEqual([
+      ['bigint', 0, 'bigint'],
+      ['bigint', 1, 'bigint'],
+    ]);
   });
 });
 
@@ -106,8 +142,24 @@ describe('writeAvro', () => {
   });
 
   it('writes longs exactly across the whole 64-bit range, from bigint or safe-integer numbers', () => {
-    const schema: AvroComplexSchema = { type: 'record', name: 'n', fields: [{ name: 'v', type: 'long', 'field-id': 1 }] };
-    const values = [0n, -1n, 1n, 63n, -64n, 2n ** 49n, -(2n ** 52n), 2n ** 52n - 1n, 2n ** 53n + 1n, -(2n ** 63n), 2n ** 63n - 1n];
+    const schema: AvroComplexSchema = {
+      type: 'record',
+      name: 'n',
+      fields: [{ name: 'v', type: 'long', 'field-id': 1 }],
+    };
+    const values = [
+      0n,
+      -1n,
+      1n,
+      63n,
+      -64n,
+      2n ** 49n,
+      -(2n ** 52n),
+      2n ** 52n - 1n,
+      2n ** 53n + 1n,
+      -(2n ** 63n),
+      2n ** 63n - 1n,
+    ];
     const numbers = [Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 52, -(2 ** 52) - 1, 123456789];
     const records = [...values, ...numbers].map((v) => ids({ 1: v }));
     const read = readAvro(writeAvro({ schema, records }), 'mem://longs.avro').records.map((r) => r.get(1));
@@ -120,23 +172,43 @@ describe('writeAvro', () => {
     const records = Array.from({ length: 3000 }, (_, i) => thing(i));
     const bytes = writeAvro({ schema: SCHEMA, records });
     // node's deep equality: vitest's toEqual is slow on thousands of records
-    expect(isDeepStrictEqual(readAvro(bytes, 'mem://big.avro').records, records.map((_, i) => expected(i)))).toBe(true);
+    expect(
+      isDeepStrictEqual(
+        readAvro(bytes, 'mem://big.avro').records,
+        records.map((_, i) => expected(i)),
+      ),
+    ).toBe(true);
     const syncMarker = Buffer.from(bytes).subarray(-16);
     let blocks = 0;
-    for (let at = Buffer.from(bytes).indexOf(syncMarker); at >= 0; at = Buffer.from(bytes).indexOf(syncMarker, at + 1)) blocks++;
+    for (let at = Buffer.from(bytes).indexOf(syncMarker); at >= 0; at = Buffer.from(bytes).indexOf(syncMarker, at + 1))
+      blocks++;
     expect(blocks - 1).toBeGreaterThan(1); // the header holds one sync marker, every block another
   });
 
   it('writes a header and blocks avsc reads on its own', async () => {
     const plain: AvroComplexSchema = {
-      type: 'record', name: 'row', fields: [
+      type: 'record',
+      name: 'row',
+      fields: [
         { name: 'id', type: 'long', 'field-id': 1 },
-        { name: 'tags', type: ['null', { type: 'array', items: 'string', 'element-id': 3 }], default: null, 'field-id': 2 },
+        {
+          name: 'tags',
+          type: ['null', { type: 'array', items: 'string', 'element-id': 3 }],
+          default: null,
+          'field-id': 2,
+        },
       ],
     };
-    const bytes = writeAvro({ schema: plain, records: [ids({ 1: 8656952484400131532n, 2: ['a', 'b'] }), ids({ 1: -1n, 2: null })], metadata: { k: 'v' } });
+    const bytes = writeAvro({
+      schema: plain,
+      records: [ids({ 1: 8656952484400131532n, 2: ['a', 'b'] }), ids({ 1: -1n, 2: null })],
+      metadata: { k: 'v' },
+    });
     const { header, records } = await decodeWithAvsc(bytes);
-    expect(records.map((r) => ({ ...r }))).toEqual([{ id: 8656952484400131532n, tags: ['a', 'b'] }, { id: -1n, tags: null }]);
+    expect(records.map((r) => ({ ...r }))).toEqual([
+      { id: 8656952484400131532n, tags: ['a', 'b'] },
+      { id: -1n, tags: null },
+    ]);
     expect(header).toMatchObject({ k: 'v', 'avro.codec': 'deflate' });
     expect(JSON.parse(header['avro.schema']).fields[1].type[1]['element-id']).toBe(3);
   });
@@ -153,23 +225,50 @@ describe('writeAvro', () => {
     expect(() => writeAvro({ schema: SCHEMA, records: [missing] })).toThrow(/required field 'payload' \(id 5\)/);
     const noId: AvroComplexSchema = { type: 'record', name: 'x', fields: [{ name: 'a', type: 'int' }] };
     expect(() => writeAvro({ schema: noId, records: [new Map()] })).toThrow(/no field-id/);
-    expect(() => writeAvro({ schema: SCHEMA, records: [thing(1).set(4, 'not an int')] })).toThrow(/does not match its Avro schema at größe="not an int"/);
-    expect(() => writeAvro({ schema: SCHEMA, records: [thing(1).set(10, new Map([[1, 'x']]))] })).toThrow(/at sizes\.0\.value="x"/);
-    expect(() => writeAvro({ schema: SCHEMA, records: [{ 1: 2n } as unknown as IdRecord] })).toThrow(/must be given as a Map keyed by field id/);
+    expect(() => writeAvro({ schema: SCHEMA, records: [thing(1).set(4, 'not an int')] })).toThrow(
+      /does not match its Avro schema at größe="not an int"/,
+    );
+    expect(() => writeAvro({ schema: SCHEMA, records: [thing(1).set(10, new Map([[1, 'x']]))] })).toThrow(
+      /at sizes\.0\.value="x"/,
+    );
+    expect(() => writeAvro({ schema: SCHEMA, records: [{ 1: 2n } as unknown as IdRecord] })).toThrow(
+      /must be given as a Map keyed by field id/,
+    );
   });
 });
 
 /** A container built with avsc types and the Avro spec's framing only: one block, given codec and compressor. */
-function container(codec: string, compress: (raw: Buffer) => Buffer): { bytes: Uint8Array; rows: Record<string, unknown>[] } {
-  const schema = { type: 'record', name: 'r', fields: [{ name: 's', type: 'string', 'field-id': 1 }, { name: 'n', type: 'int', 'field-id': 2 }] };
+function container(
+  codec: string,
+  compress: (raw: Buffer) => Buffer,
+): { bytes: Uint8Array; rows: Record<string, unknown>[] } {
+  const schema = {
+    type: 'record',
+    name: 'r',
+    fields: [
+      { name: 's', type: 'string', 'field-id': 1 },
+      { name: 'n', type: 'int', 'field-id': 2 },
+    ],
+  };
   const type = avsc.Type.forSchema(schema as avsc.Schema);
   const rows = Array.from({ length: 300 }, (_, i) => ({ s: `row ${i} `.repeat(5), n: i }));
   const raw = Buffer.concat(rows.map((r) => type.toBuffer(r)));
   const long = avsc.Type.forSchema('long');
   const sync = Buffer.alloc(16, 7);
-  const meta = avsc.Type.forSchema({ type: 'map', values: 'bytes' }).toBuffer({ 'avro.schema': Buffer.from(JSON.stringify(schema)), 'avro.codec': Buffer.from(codec) });
+  const meta = avsc.Type.forSchema({ type: 'map', values: 'bytes' }).toBuffer({
+    'avro.schema': Buffer.from(JSON.stringify(schema)),
+    'avro.codec': Buffer.from(codec),
+  });
   const data = compress(raw);
-  const bytes = Buffer.concat([Buffer.from('Obj\x01', 'latin1'), meta, sync, long.toBuffer(rows.length), long.toBuffer(data.length), data, sync]);
+  const bytes = Buffer.concat([
+    Buffer.from('Obj\x01', 'latin1'),
+    meta,
+    sync,
+    long.toBuffer(rows.length),
+    long.toBuffer(data.length),
+    data,
+    sync,
+  ]);
   return { bytes: new Uint8Array(bytes), rows };
 }
 
@@ -219,12 +318,15 @@ describe('readAvro codecs', () => {
 
   it('names an unsupported codec', () => {
     const { bytes } = container('bzip2', (raw) => raw);
-    expect(() => readAvro(bytes, 'mem://bz.avro')).toThrow(/mem:\/\/bz\.avro: cannot decompress Avro block 0 \(bzip2\).*unsupported Avro codec/);
+    expect(() => readAvro(bytes, 'mem://bz.avro')).toThrow(
+      /mem:\/\/bz\.avro: cannot decompress Avro block 0 \(bzip2\).*unsupported Avro codec/,
+    );
   });
 });
 
 describe('damaged files', () => {
-  const relative = 'icebird/hyperparam-iceberg/java/bunnies/metadata/snap-9158179788527662767-1-a01399a1-e864-4562-b921-c8cb56e6e4a9.avro';
+  const relative =
+    'icebird/hyperparam-iceberg/java/bunnies/metadata/snap-9158179788527662767-1-a01399a1-e864-4562-b921-c8cb56e6e4a9.avro';
   const good = fixture(relative);
   const location = 's3://bucket/table/metadata/snap.avro';
   const expectFormatError = (bytes: Uint8Array, pattern: RegExp) => {
@@ -280,9 +382,14 @@ describe('damaged files', () => {
   });
 
   it('rejects a header whose schema is not JSON or not Avro', () => {
-    const meta = (schema: string) => avsc.Type.forSchema({ type: 'map', values: 'bytes' }).toBuffer({ 'avro.schema': Buffer.from(schema) });
-    const file = (schema: string) => new Uint8Array(Buffer.concat([Buffer.from('Obj\x01', 'latin1'), meta(schema), Buffer.alloc(16)]));
+    const meta = (schema: string) =>
+      avsc.Type.forSchema({ type: 'map', values: 'bytes' }).toBuffer({ 'avro.schema': Buffer.from(schema) });
+    const file = (schema: string) =>
+      new Uint8Array(Buffer.concat([Buffer.from('Obj\x01', 'latin1'), meta(schema), Buffer.alloc(16)]));
     expectFormatError(file('{not json'), /avro.schema is not valid JSON/);
-    expectFormatError(file('{"type":"record","name":"x","fields":[{"name":"a","type":"nosuch"}]}'), /unsupported Avro schema.*nosuch/);
+    expectFormatError(
+      file('{"type":"record","name":"x","fields":[{"name":"a","type":"nosuch"}]}'),
+      /unsupported Avro schema.*nosuch/,
+    );
   });
 });

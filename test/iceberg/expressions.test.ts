@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { toBinary } from '../../shared/iceberg/conversions.ts';
-import { bind, evaluate, fileStats, literalFor, mightMatch, parseTimestampMicros } from '../../shared/iceberg/expressions.ts';
+import {
+  bind,
+  evaluate,
+  fileStats,
+  literalFor,
+  mightMatch,
+  parseTimestampMicros,
+} from '../../shared/iceberg/expressions.ts';
 import { projectFilter } from '../../shared/iceberg/scan.ts';
 import type { DataFile, PartitionSpec, Schema } from '../../shared/iceberg/types.ts';
 
 const schema: Schema = {
-  type: 'struct', schemaId: 0,
+  type: 'struct',
+  schemaId: 0,
   fields: [
     { id: 1, name: 'id', required: true, type: 'string' },
     { id: 2, name: 'ts', required: false, type: 'timestamptz' },
@@ -34,7 +42,16 @@ describe('row filters', () => {
     expect(evaluate(inList, valueOf({ 3: 0 }))).toBe(false);
     expect(evaluate(inList, valueOf({ 3: Number.NaN }))).toBe(true);
     expect(evaluate(inList, valueOf({ 3: null }))).toBe(false);
-    const range = bind({ op: 'and', args: [{ op: 'gtEq', ref: 'ts', value: '2026-01-01' }, { op: 'not', arg: { op: 'isNull', ref: 'amount' } }] }, schema);
+    const range = bind(
+      {
+        op: 'and',
+        args: [
+          { op: 'gtEq', ref: 'ts', value: '2026-01-01' },
+          { op: 'not', arg: { op: 'isNull', ref: 'amount' } },
+        ],
+      },
+      schema,
+    );
     expect(evaluate(range, valueOf({ 2: 1767225600000000n, 4: 100n }))).toBe(true);
     expect(evaluate(range, valueOf({ 2: 1767225599999999n, 4: 100n }))).toBe(false);
     const many = bind({ op: 'in', ref: 'id', values: Array.from({ length: 20_000 }, (_, i) => `e${i}`) }, schema);
@@ -44,8 +61,16 @@ describe('row filters', () => {
 
   it('prunes data files by their column metrics, keeping any file that might match', () => {
     const file = {
-      valueCounts: new Map([[5, 10], [3, 10]]), nullValueCounts: new Map([[5, 0], [3, 10]]),
-      lowerBounds: new Map([[5, toBinary('long', 100n)]]), upperBounds: new Map([[5, toBinary('long', 200n)]]),
+      valueCounts: new Map([
+        [5, 10],
+        [3, 10],
+      ]),
+      nullValueCounts: new Map([
+        [5, 0],
+        [3, 10],
+      ]),
+      lowerBounds: new Map([[5, toBinary('long', 100n)]]),
+      upperBounds: new Map([[5, toBinary('long', 200n)]]),
     } as unknown as DataFile;
     const stats = fileStats(file);
     const might = (e: Parameters<typeof bind>[0]) => mightMatch(bind(e, schema), stats);
@@ -60,13 +85,37 @@ describe('row filters', () => {
   });
 
   it('projects filters onto partition values through the transforms', () => {
-    const spec: PartitionSpec = { specId: 0, fields: [{ sourceId: 2, fieldId: 1000, name: 'ts_day', transform: 'day' }, { sourceId: 1, fieldId: 1001, name: 'id_bucket', transform: 'bucket[8]' }] };
-    const projected = projectFilter(bind({ op: 'and', args: [{ op: 'gtEq', ref: 'ts', value: '2026-11-22T10:00:00Z' }, { op: 'eq', ref: 'id', value: 'iceberg' }] }, schema), spec, schema);
-    expect(projected).toMatchObject({ op: 'and', args: [
-      { op: 'and', args: [{ op: 'gtEq', ref: { id: 1000, type: 'date' }, value: 20779 }] },
-      { op: 'and', args: [{ op: 'eq', ref: { id: 1001, type: 'int' } }] },
-    ] });
+    const spec: PartitionSpec = {
+      specId: 0,
+      fields: [
+        { sourceId: 2, fieldId: 1000, name: 'ts_day', transform: 'day' },
+        { sourceId: 1, fieldId: 1001, name: 'id_bucket', transform: 'bucket[8]' },
+      ],
+    };
+    const projected = projectFilter(
+      bind(
+        {
+          op: 'and',
+          args: [
+            { op: 'gtEq', ref: 'ts', value: '2026-11-22T10:00:00Z' },
+            { op: 'eq', ref: 'id', value: 'iceberg' },
+          ],
+        },
+        schema,
+      ),
+      spec,
+      schema,
+    );
+    expect(projected).toMatchObject({
+      op: 'and',
+      args: [
+        { op: 'and', args: [{ op: 'gtEq', ref: { id: 1000, type: 'date' }, value: 20779 }] },
+        { op: 'and', args: [{ op: 'eq', ref: { id: 1001, type: 'int' } }] },
+      ],
+    });
     // a negation cannot be projected inclusively: everything is kept
-    expect(projectFilter(bind({ op: 'not', arg: { op: 'eq', ref: 'id', value: 'x' } }, schema), spec, schema)).toEqual({ op: 'true' });
+    expect(projectFilter(bind({ op: 'not', arg: { op: 'eq', ref: 'id', value: 'x' } }, schema), spec, schema)).toEqual({
+      op: 'true',
+    });
   });
 });

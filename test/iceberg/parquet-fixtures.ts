@@ -75,16 +75,24 @@ export function canonicalSql(column: string, type: IcebergType): string {
   if (type === 'uuid') return `CAST(${c} AS VARCHAR)`;
   if (type === 'binary' || type.startsWith('fixed')) return `hex(${c})`;
   const decimal = decimalOf(type);
-  if (decimal) return decimal.scale ? `CAST(replace(CAST(${c} AS VARCHAR), '.', '') AS HUGEINT)` : `CAST(${c} AS HUGEINT)`;
+  if (decimal)
+    return decimal.scale ? `CAST(replace(CAST(${c} AS VARCHAR), '.', '') AS HUGEINT)` : `CAST(${c} AS HUGEINT)`;
   return c;
 }
 
 /** Our value in the JSON shape DuckDB returns for `canonicalSql` (bigints as strings, bytes as hex, maps as entries). */
 export function canonical(value: unknown, type: IcebergType): unknown {
   if (value === null || value === undefined) return null;
-  if (isMap(type)) return [...(value as Map<unknown, unknown>)].map(([k, v]) => ({ key: canonical(k, type.key), value: canonical(v, type.value) }));
+  if (isMap(type))
+    return [...(value as Map<unknown, unknown>)].map(([k, v]) => ({
+      key: canonical(k, type.key),
+      value: canonical(v, type.value),
+    }));
   if (isList(type)) return (value as unknown[]).map((v) => canonical(v, type.element));
-  if (isStruct(type)) return Object.fromEntries(type.fields.map((f) => [f.name, canonical((value as Record<string, unknown>)[f.name], f.type)]));
+  if (isStruct(type))
+    return Object.fromEntries(
+      type.fields.map((f) => [f.name, canonical((value as Record<string, unknown>)[f.name], f.type)]),
+    );
   if (typeof value === 'bigint') return String(value);
   if (value instanceof Uint8Array) return Buffer.from(value).toString('hex').toUpperCase();
   return value;

@@ -6,8 +6,22 @@ import { compareValues, toBinary } from '../../shared/iceberg/conversions.ts';
 import { metricsModes, parseMetricsMode } from '../../shared/iceberg/column-metrics.ts';
 import { readDataFile, readDataFileMetadata } from '../../shared/iceberg/parquet-reader.ts';
 import { parquetName } from '../../shared/iceberg/parquet-schema.ts';
-import { encodeParquetRaw, InvalidRowError, layOutRows, parseCompression, rowProblem, writeDataFile } from '../../shared/iceberg/parquet-writer.ts';
-import { IcebergFormatError, isList, isMap, isStruct, schemaFromJson, schemaToJson } from '../../shared/iceberg/schema.ts';
+import {
+  encodeParquetRaw,
+  InvalidRowError,
+  layOutRows,
+  parseCompression,
+  rowProblem,
+  writeDataFile,
+} from '../../shared/iceberg/parquet-writer.ts';
+import {
+  IcebergFormatError,
+  isList,
+  isMap,
+  isStruct,
+  schemaFromJson,
+  schemaToJson,
+} from '../../shared/iceberg/schema.ts';
 import type { IcebergType, PrimitiveType, Schema } from '../../shared/iceberg/types.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -15,7 +29,10 @@ import { canonical, canonicalSql, openDuckDB, sqlString, type DuckDB } from './p
 
 /** Every primitive type, nested struct/list/map, optional and required, and a name Java sanitizes. */
 const ALL_TYPES: Schema = schemaFromJson({
-  type: 'struct', 'schema-id': 3, 'identifier-field-ids': [2], fields: [
+  type: 'struct',
+  'schema-id': 3,
+  'identifier-field-ids': [2],
+  fields: [
     { id: 1, name: 'b', required: false, type: 'boolean' },
     { id: 2, name: 'i', required: true, type: 'int' },
     { id: 3, name: 'l', required: false, type: 'long' },
@@ -33,27 +50,65 @@ const ALL_TYPES: Schema = schemaFromJson({
     { id: 15, name: 'dec18', required: false, type: 'decimal(18, 6)' },
     { id: 16, name: 'dec38', required: false, type: 'decimal(38, 10)' },
     {
-      id: 17, name: 'st', required: false, type: {
-        type: 'struct', fields: [
+      id: 17,
+      name: 'st',
+      required: false,
+      type: {
+        type: 'struct',
+        fields: [
           { id: 18, name: 'a', required: true, type: 'int' },
           { id: 19, name: 'b', required: false, type: 'string' },
-          { id: 20, name: 'inner', required: false, type: { type: 'struct', fields: [{ id: 21, name: 'x', required: false, type: 'double' }] } },
+          {
+            id: 20,
+            name: 'inner',
+            required: false,
+            type: { type: 'struct', fields: [{ id: 21, name: 'x', required: false, type: 'double' }] },
+          },
         ],
       },
     },
-    { id: 22, name: 'tags', required: false, type: { type: 'list', 'element-id': 23, 'element-required': false, element: 'string' } },
     {
-      id: 24, name: 'points', required: false, type: {
-        type: 'list', 'element-id': 25, 'element-required': true, element: {
-          type: 'struct', fields: [{ id: 26, name: 'k', required: true, type: 'long' }, { id: 27, name: 'v', required: false, type: 'double' }],
+      id: 22,
+      name: 'tags',
+      required: false,
+      type: { type: 'list', 'element-id': 23, 'element-required': false, element: 'string' },
+    },
+    {
+      id: 24,
+      name: 'points',
+      required: false,
+      type: {
+        type: 'list',
+        'element-id': 25,
+        'element-required': true,
+        element: {
+          type: 'struct',
+          fields: [
+            { id: 26, name: 'k', required: true, type: 'long' },
+            { id: 27, name: 'v', required: false, type: 'double' },
+          ],
         },
       },
     },
-    { id: 28, name: 'attrs', required: false, type: { type: 'map', 'key-id': 29, key: 'string', 'value-id': 30, 'value-required': false, value: 'int' } },
     {
-      id: 31, name: 'by_id', required: false, type: {
-        type: 'map', 'key-id': 32, key: 'int', 'value-id': 33, 'value-required': true, value: {
-          type: 'struct', fields: [{ id: 34, name: 'u', required: false, type: 'uuid' }],
+      id: 28,
+      name: 'attrs',
+      required: false,
+      type: { type: 'map', 'key-id': 29, key: 'string', 'value-id': 30, 'value-required': false, value: 'int' },
+    },
+    {
+      id: 31,
+      name: 'by_id',
+      required: false,
+      type: {
+        type: 'map',
+        'key-id': 32,
+        key: 'int',
+        'value-id': 33,
+        'value-required': true,
+        value: {
+          type: 'struct',
+          fields: [{ id: 34, name: 'u', required: false, type: 'uuid' }],
         },
       },
     },
@@ -67,17 +122,60 @@ const uuidB = '00000000-0000-0000-0000-000000000001';
 
 const ROWS: Record<string, unknown>[] = [
   {
-    b: true, i: 2147483647, l: 9223372036854775807n, f: Math.fround(1.1), d: -0, dt: 19723, t: 86_399_999_999n,
-    ts: 1_700_000_000_123_456n, tstz: -1n, s: 'héllo 🐇', u: uuidA, bin: new Uint8Array([0, 255, 1]), fx: new Uint8Array([1, 2, 3, 4]),
-    dec9: 999_999_999n, dec18: -123_456_789_012_345_678n, dec38: 12_345_678_901_234_567_890_123_456_789_012_345_678n,
-    st: { a: 1, b: 'x', inner: { x: NaN } }, tags: ['a', null, 'c'], points: [{ k: 1n, v: 0.5 }, { k: -2n, v: null }],
-    attrs: new Map([['one', 1], ['none', null]]), by_id: new Map([[7, { u: uuidB }]]), 'Breed Name': 'Holland Lop', tsns: 1_700_000_000_123_456_789n,
+    b: true,
+    i: 2147483647,
+    l: 9223372036854775807n,
+    f: Math.fround(1.1),
+    d: -0,
+    dt: 19723,
+    t: 86_399_999_999n,
+    ts: 1_700_000_000_123_456n,
+    tstz: -1n,
+    s: 'héllo 🐇',
+    u: uuidA,
+    bin: new Uint8Array([0, 255, 1]),
+    fx: new Uint8Array([1, 2, 3, 4]),
+    dec9: 999_999_999n,
+    dec18: -123_456_789_012_345_678n,
+    dec38: 12_345_678_901_234_567_890_123_456_789_012_345_678n,
+    st: { a: 1, b: 'x', inner: { x: NaN } },
+    tags: ['a', null, 'c'],
+    points: [
+      { k: 1n, v: 0.5 },
+      { k: -2n, v: null },
+    ],
+    attrs: new Map([
+      ['one', 1],
+      ['none', null],
+    ]),
+    by_id: new Map([[7, { u: uuidB }]]),
+    'Breed Name': 'Holland Lop',
+    tsns: 1_700_000_000_123_456_789n,
   },
   {
-    b: false, i: -2147483648, l: -9223372036854775808n, f: -Infinity, d: 0, dt: -1, t: 0n, ts: -62_135_596_800_000_000n,
-    tstz: 0n, s: '', u: uuidB, bin: new Uint8Array(), fx: new Uint8Array([255, 255, 255, 255]), dec9: -1n, dec18: 0n,
-    dec38: -99_999_999_999_999_999_999_999_999_999_999_999_999n, st: { a: -5, b: null, inner: null }, tags: [], points: [],
-    attrs: new Map(), by_id: new Map(), 'Breed Name': null, tsns: -1n,
+    b: false,
+    i: -2147483648,
+    l: -9223372036854775808n,
+    f: -Infinity,
+    d: 0,
+    dt: -1,
+    t: 0n,
+    ts: -62_135_596_800_000_000n,
+    tstz: 0n,
+    s: '',
+    u: uuidB,
+    bin: new Uint8Array(),
+    fx: new Uint8Array([255, 255, 255, 255]),
+    dec9: -1n,
+    dec18: 0n,
+    dec38: -99_999_999_999_999_999_999_999_999_999_999_999_999n,
+    st: { a: -5, b: null, inner: null },
+    tags: [],
+    points: [],
+    attrs: new Map(),
+    by_id: new Map(),
+    'Breed Name': null,
+    tsns: -1n,
   },
   { i: 0, st: null, tags: null, points: null, attrs: null, by_id: null, d: NaN, f: NaN },
   { i: 42, d: Number.MAX_VALUE, f: Math.fround(-2.5), s: 'zzzz', tags: [null], st: { a: 3 } },
@@ -94,7 +192,10 @@ function expectedValue(type: IcebergType, value: unknown): unknown {
   if (value === undefined || value === null) return null;
   if (isStruct(type)) return expectedRow(type, value as Record<string, unknown>);
   if (isList(type)) return (value as unknown[]).map((v) => expectedValue(type.element, v));
-  if (isMap(type)) return new Map([...(value as Map<unknown, unknown>)].map(([k, v]) => [expectedValue(type.key, k), expectedValue(type.value, v)]));
+  if (isMap(type))
+    return new Map(
+      [...(value as Map<unknown, unknown>)].map(([k, v]) => [expectedValue(type.key, k), expectedValue(type.value, v)]),
+    );
   return value;
 }
 
@@ -128,25 +229,37 @@ describe('writeDataFile: round trip', () => {
     expect(metrics.fileSizeInBytes).toBe(bytes.byteLength);
   });
 
-  it.each(['zstd', 'snappy', 'gzip', 'none'] as const)('writes %s files that DuckDB and our reader both read', async (compression) => {
-    const { bytes } = await writeDataFile(ALL_TYPES, ROWS, { compression });
-    const file = await saved(`codec-${compression}.parquet`, bytes);
-    const codecs = await duck.rows(`select distinct compression from parquet_metadata(${sqlString(file)})`);
-    expect(codecs.map((r) => r.compression)).toEqual([{ zstd: 'ZSTD', snappy: 'SNAPPY', gzip: 'GZIP', none: 'UNCOMPRESSED' }[compression]]);
-    expect(await readDataFile(bytes, { location: file, schema: ALL_TYPES })).toHaveLength(ROWS.length);
-    expect(await duck.rows(`select count(*)::INTEGER n from read_parquet(${sqlString(file)})`)).toEqual([{ n: ROWS.length }]);
-  });
+  it.each(['zstd', 'snappy', 'gzip', 'none'] as const)(
+    'writes %s files that DuckDB and our reader both read',
+    async (compression) => {
+      const { bytes } = await writeDataFile(ALL_TYPES, ROWS, { compression });
+      const file = await saved(`codec-${compression}.parquet`, bytes);
+      const codecs = await duck.rows(`select distinct compression from parquet_metadata(${sqlString(file)})`);
+      expect(codecs.map((r) => r.compression)).toEqual([
+        { zstd: 'ZSTD', snappy: 'SNAPPY', gzip: 'GZIP', none: 'UNCOMPRESSED' }[compression],
+      ]);
+      expect(await readDataFile(bytes, { location: file, schema: ALL_TYPES })).toHaveLength(ROWS.length);
+      expect(await duck.rows(`select count(*)::INTEGER n from read_parquet(${sqlString(file)})`)).toEqual([
+        { n: ROWS.length },
+      ]);
+    },
+  );
 
-  it('puts a field id on every column DuckDB sees, with Iceberg\'s Parquet types', async () => {
+  it("puts a field id on every column DuckDB sees, with Iceberg's Parquet types", async () => {
     const { bytes } = await writeDataFile(ALL_TYPES, ROWS);
     const file = await saved('all-types.parquet', bytes);
-    const elements = await duck.rows(`select name, type, field_id, logical_type, converted_type, repetition_type, type_length from parquet_schema(${sqlString(file)})`);
+    const elements = await duck.rows(
+      `select name, type, field_id, logical_type, converted_type, repetition_type, type_length from parquet_schema(${sqlString(file)})`,
+    );
     // top-level names are unique; nested `b`/`u` repeat them, so look columns up by field id
     const byName = new Map(ALL_TYPES.fields.map((f) => [f.name, elements.find((e) => e.field_id === String(f.id))!]));
     // the root and the repeated middle levels of 3-level lists/maps carry no id (as Java writes them); all else does
     const unnumbered = elements.filter((e) => e.field_id === null).map((e) => e.name);
     expect(unnumbered).toEqual(['table', 'list', 'list', 'key_value', 'key_value']);
-    const ids = elements.filter((e) => e.field_id !== null).map((e) => Number(e.field_id)).sort((a, b) => a - b);
+    const ids = elements
+      .filter((e) => e.field_id !== null)
+      .map((e) => Number(e.field_id))
+      .sort((a, b) => a - b);
     expect(ids).toEqual(Array.from({ length: 36 }, (_, i) => i + 1));
     const expectType = (name: string, type: string | null, logical: RegExp | null, converted: string | null = null) => {
       const element = byName.get(name)!;
@@ -184,46 +297,86 @@ describe('writeDataFile: round trip', () => {
   it('writes values DuckDB reads as the same values', async () => {
     const { bytes } = await writeDataFile(ALL_TYPES, ROWS);
     const file = await saved('values.parquet', bytes);
-    const primitive = ALL_TYPES.fields.filter((f) => typeof f.type === 'string' && !['f', 'd', 'tsns'].includes(f.name));
+    const primitive = ALL_TYPES.fields.filter(
+      (f) => typeof f.type === 'string' && !['f', 'd', 'tsns'].includes(f.name),
+    );
     const select = primitive.map((f) => `${canonicalSql(parquetName(f.name), f.type)} AS "f${f.id}"`).join(', ');
     const duckRows = await duck.rows(`select ${select} from read_parquet(${sqlString(file)})`);
-    expect(duckRows).toEqual(ROWS.map((row) => Object.fromEntries(primitive.map((f) => [`f${f.id}`, canonical(row[f.name] ?? null, f.type)]))));
+    expect(duckRows).toEqual(
+      ROWS.map((row) => Object.fromEntries(primitive.map((f) => [`f${f.id}`, canonical(row[f.name] ?? null, f.type)]))),
+    );
     // floats/doubles and nanosecond timestamps as text, nested columns as JSON
-    const special = await duck.rows(`select f::DOUBLE::VARCHAR f, d::VARCHAR d, epoch_ns(tsns)::VARCHAR tsns, to_json(st)::VARCHAR st, to_json(tags)::VARCHAR tags,
+    const special =
+      await duck.rows(`select f::DOUBLE::VARCHAR f, d::VARCHAR d, epoch_ns(tsns)::VARCHAR tsns, to_json(st)::VARCHAR st, to_json(tags)::VARCHAR tags,
       to_json(points)::VARCHAR points, to_json(map_entries(attrs))::VARCHAR attrs, by_id[7].u::VARCHAR by7 from read_parquet(${sqlString(file)})`);
     expect(special[0]).toEqual({
       // DuckDB has no nanosecond TIMESTAMPTZ: it reads TIMESTAMP(NANOS, UTC) at µs precision
-      f: String(Math.fround(1.1)), d: '-0.0', tsns: '1700000000123456000', st: '{"a":1,"b":"x","inner":{"x":NaN}}', tags: '["a",null,"c"]',
-      points: '[{"k":1,"v":0.5},{"k":-2,"v":null}]', attrs: '[{"key":"one","value":1},{"key":"none","value":null}]', by7: uuidB,
+      f: String(Math.fround(1.1)),
+      d: '-0.0',
+      tsns: '1700000000123456000',
+      st: '{"a":1,"b":"x","inner":{"x":NaN}}',
+      tags: '["a",null,"c"]',
+      points: '[{"k":1,"v":0.5},{"k":-2,"v":null}]',
+      attrs: '[{"key":"one","value":1},{"key":"none","value":null}]',
+      by7: uuidB,
     });
-    expect(special[1]).toMatchObject({ f: '-inf', d: '0.0', st: '{"a":-5,"b":null,"inner":null}', tags: '[]', points: '[]', attrs: '[]', by7: null });
+    expect(special[1]).toMatchObject({
+      f: '-inf',
+      d: '0.0',
+      st: '{"a":-5,"b":null,"inner":null}',
+      tags: '[]',
+      points: '[]',
+      attrs: '[]',
+      by7: null,
+    });
     expect(special[2]).toMatchObject({ f: 'nan', d: 'nan', st: null, tags: null, points: null, attrs: null });
     expect(special[3]).toMatchObject({ f: '-2.5', tags: '[null]', st: '{"a":3,"b":null,"inner":null}' });
   });
 
   it('stores the schema as iceberg.schema and extra key/value metadata, and a created_by parquet-mr can parse', async () => {
-    const { bytes } = await writeDataFile(ALL_TYPES, ROWS.slice(0, 1), { keyValueMetadata: { 'delete-type': 'position' } });
+    const { bytes } = await writeDataFile(ALL_TYPES, ROWS.slice(0, 1), {
+      keyValueMetadata: { 'delete-type': 'position' },
+    });
     const footer = await readDataFileMetadata(bytes, { location: 'kv' });
-    expect(parseJson(footer.keyValueMetadata['iceberg.schema'])).toEqual(parseJson(JSON.stringify(schemaToJson(ALL_TYPES))));
+    expect(parseJson(footer.keyValueMetadata['iceberg.schema'])).toEqual(
+      parseJson(JSON.stringify(schemaToJson(ALL_TYPES))),
+    );
     expect(footer.keyValueMetadata['delete-type']).toBe('position');
     expect(footer.createdBy).toMatch(/^floe version \S+ \(build [^)]+\)$/);
   });
 
   it('writes position delete files with the reserved ids (full metrics for file_path and pos, as Java)', async () => {
     const schema = schemaFromJson({
-      type: 'struct', 'schema-id': 0, fields: [
+      type: 'struct',
+      'schema-id': 0,
+      fields: [
         { id: 2147483546, name: 'file_path', required: true, type: 'string' },
         { id: 2147483545, name: 'pos', required: true, type: 'long' },
       ],
     });
     const dataFile = 's3://warehouse/db/t/data/00000-0-a-very-long-data-file-name.parquet';
-    const { bytes, metrics } = await writeDataFile(schema, [{ file_path: dataFile, pos: 3n }, { file_path: dataFile, pos: 9n }], {
-      keyValueMetadata: { 'delete-type': 'position' },
-      metricsConfig: { 'write.metadata.metrics.column.file_path': 'full', 'write.metadata.metrics.column.pos': 'full' },
-    });
+    const { bytes, metrics } = await writeDataFile(
+      schema,
+      [
+        { file_path: dataFile, pos: 3n },
+        { file_path: dataFile, pos: 9n },
+      ],
+      {
+        keyValueMetadata: { 'delete-type': 'position' },
+        metricsConfig: {
+          'write.metadata.metrics.column.file_path': 'full',
+          'write.metadata.metrics.column.pos': 'full',
+        },
+      },
+    );
     const file = await saved('pos-deletes.parquet', bytes);
-    const ids = await duck.rows(`select name, field_id from parquet_schema(${sqlString(file)}) where field_id is not null`);
-    expect(ids).toEqual([{ name: 'file_path', field_id: '2147483546' }, { name: 'pos', field_id: '2147483545' }]);
+    const ids = await duck.rows(
+      `select name, field_id from parquet_schema(${sqlString(file)}) where field_id is not null`,
+    );
+    expect(ids).toEqual([
+      { name: 'file_path', field_id: '2147483546' },
+      { name: 'pos', field_id: '2147483545' },
+    ]);
     expect(new TextDecoder().decode(metrics.upperBounds!.get(2147483546))).toBe(dataFile);
     expect(metrics.lowerBounds!.get(2147483545)).toEqual(toBinary('long', 3n));
     expect((await readDataFileMetadata(bytes, { location: file })).keyValueMetadata['delete-type']).toBe('position');
@@ -234,7 +387,11 @@ describe('writeDataFile: round trip', () => {
     const { bytes, metrics } = await writeDataFile(ALL_TYPES, rows, { rowGroupSize: 1000 });
     const footer = parquetMetadata(bytes);
     expect(footer.row_groups.map((g) => Number(g.num_rows))).toEqual([1000, 1000, 500]);
-    expect(metrics.splitOffsets).toEqual(footer.row_groups.map((g) => Math.min(...g.columns.map((c) => Number(c.meta_data!.dictionary_page_offset ?? c.meta_data!.data_page_offset)))));
+    expect(metrics.splitOffsets).toEqual(
+      footer.row_groups.map((g) =>
+        Math.min(...g.columns.map((c) => Number(c.meta_data!.dictionary_page_offset ?? c.meta_data!.data_page_offset))),
+      ),
+    );
     expect(metrics.splitOffsets![0]).toBe(4);
     const sizes = new Map<number, number>();
     const idOf = new Map(ALL_TYPES.fields.map((f) => [parquetName(f.name), f.id]));
@@ -250,7 +407,10 @@ describe('writeDataFile: round trip', () => {
   });
 
   it('encodes the same rows without metrics in encodeParquetRaw (benchmark baseline)', async () => {
-    const bytes = await encodeParquetRaw(ALL_TYPES, ROWS.map((r) => ({ ...r, u: undefined, by_id: undefined })));
+    const bytes = await encodeParquetRaw(
+      ALL_TYPES,
+      ROWS.map((r) => ({ ...r, u: undefined, by_id: undefined })),
+    );
     const rows = await readDataFile(bytes, { location: 'raw', schema: ALL_TYPES, projection: [2, 10, 28] });
     const attrs = ALL_TYPES.fields.find((f) => f.name === 'attrs')!.type;
     expect(rows).toEqual(ROWS.map((r) => ({ i: r.i, s: r.s ?? null, attrs: expectedValue(attrs, r.attrs) })));
@@ -271,7 +431,11 @@ describe('writeDataFile: invalid rows', () => {
     ['string for binary', { i: 1, bin: 'abc' }, /field 'bin' expects a Uint8Array/],
     ['wrong fixed length', { i: 1, fx: new Uint8Array(3) }, /field 'fx' expects a Uint8Array of 4 bytes/],
     ['bad uuid', { i: 1, u: 'not-a-uuid' }, /field 'u' expects a uuid string/],
-    ['decimal too wide', { i: 1, dec9: 1_000_000_000n }, /field 'dec9' expects a bigint unscaled value of at most 9 digits/],
+    [
+      'decimal too wide',
+      { i: 1, dec9: 1_000_000_000n },
+      /field 'dec9' expects a bigint unscaled value of at most 9 digits/,
+    ],
     ['lone surrogate', { i: 1, s: 'a\ud800b' }, /field 's' expects a well-formed string/],
     ['object for a map', { i: 1, attrs: { one: 1 } }, /field 'attrs' expects a Map, got object/],
     ['scalar for a list', { i: 1, tags: 'a' }, /field 'tags' expects an array/],
@@ -335,7 +499,8 @@ function referenceMetrics(schema: Schema, rows: Record<string, unknown>[]): Map<
   };
   const visit = (type: IcebergType, id: number, value: unknown): void => {
     if (value === null || value === undefined) return nullSlot(type, id);
-    if (isStruct(type)) return type.fields.forEach((f) => visit(f.type, f.id, (value as Record<string, unknown>)[f.name]));
+    if (isStruct(type))
+      return type.fields.forEach((f) => visit(f.type, f.id, (value as Record<string, unknown>)[f.name]));
     if (isList(type)) {
       const items = value as unknown[];
       if (!items.length) return nullSlot(type.element, type.elementId);
@@ -384,16 +549,22 @@ describe('writeDataFile: metrics', () => {
     for (const [id, leaf] of reference) {
       expect(metrics.valueCounts!.get(id), `value count ${id}`).toBe(leaf.values);
       expect(metrics.nullValueCounts!.get(id), `null count ${id}`).toBe(leaf.nulls);
-      if (leaf.type === 'float' || leaf.type === 'double') expect(metrics.nanValueCounts!.get(id), `nan count ${id}`).toBe(leaf.nans);
+      if (leaf.type === 'float' || leaf.type === 'double')
+        expect(metrics.nanValueCounts!.get(id), `nan count ${id}`).toBe(leaf.nans);
       else expect(metrics.nanValueCounts!.has(id)).toBe(false);
       if (!leaf.bounds || leaf.min === undefined) {
         expect(metrics.lowerBounds!.has(id), `no lower bound ${id}`).toBe(false);
         expect(metrics.upperBounds!.has(id), `no upper bound ${id}`).toBe(false);
         continue;
       }
-      const serialize = (v: unknown) => (leaf.type === 'string' ? new TextEncoder().encode(v as string) : toBinary(leaf.type, v));
-      expect(metrics.lowerBounds!.get(id), `lower bound ${id}`).toEqual(serialize(leaf.type === 'string' ? referenceString(leaf.min as string, 16, false) : leaf.min));
-      expect(metrics.upperBounds!.get(id), `upper bound ${id}`).toEqual(serialize(leaf.type === 'string' ? referenceString(leaf.max as string, 16, true) : leaf.max));
+      const serialize = (v: unknown) =>
+        leaf.type === 'string' ? new TextEncoder().encode(v as string) : toBinary(leaf.type, v);
+      expect(metrics.lowerBounds!.get(id), `lower bound ${id}`).toEqual(
+        serialize(leaf.type === 'string' ? referenceString(leaf.min as string, 16, false) : leaf.min),
+      );
+      expect(metrics.upperBounds!.get(id), `upper bound ${id}`).toEqual(
+        serialize(leaf.type === 'string' ? referenceString(leaf.max as string, 16, true) : leaf.max),
+      );
     }
     // spot checks that the reference itself is right
     expect(metrics.valueCounts!.get(23)).toBe(6); // tags: 3 slots + 1 (empty list) + 1 (null list) + 1 ([null])
@@ -402,7 +573,9 @@ describe('writeDataFile: metrics', () => {
     expect(metrics.lowerBounds!.get(5)).toEqual(toBinary('double', -0)); // −0.0 sorts before +0.0
     expect(metrics.upperBounds!.get(5)).toEqual(toBinary('double', Number.MAX_VALUE));
     expect(metrics.lowerBounds!.get(4)).toEqual(toBinary('float', -Infinity));
-    expect(metrics.lowerBounds!.get(16)).toEqual(toBinary('decimal(38, 10)', -99_999_999_999_999_999_999_999_999_999_999_999_999n));
+    expect(metrics.lowerBounds!.get(16)).toEqual(
+      toBinary('decimal(38, 10)', -99_999_999_999_999_999_999_999_999_999_999_999_999n),
+    );
     expect(metrics.lowerBounds!.get(11)).toEqual(toBinary('uuid', uuidB));
     expect(metrics.lowerBounds!.has(21)).toBe(false); // only NaN seen: no bound
     expect(metrics.lowerBounds!.has(26)).toBe(false); // inside a list: Java keeps no bounds
@@ -410,9 +583,17 @@ describe('writeDataFile: metrics', () => {
   });
 
   it('truncates string bounds to 16 code points with a rounded-up upper bound', async () => {
-    const schema = schemaFromJson({ type: 'struct', 'schema-id': 0, fields: [{ id: 1, name: 's', required: false, type: 'string' }] });
+    const schema = schemaFromJson({
+      type: 'struct',
+      'schema-id': 0,
+      fields: [{ id: 1, name: 's', required: false, type: 'string' }],
+    });
     const bounds = async (values: string[], properties?: Record<string, string>) => {
-      const { metrics } = await writeDataFile(schema, values.map((s) => ({ s })), { metricsConfig: properties });
+      const { metrics } = await writeDataFile(
+        schema,
+        values.map((s) => ({ s })),
+        { metricsConfig: properties },
+      );
       const text = (b?: Uint8Array) => (b === undefined ? undefined : new TextDecoder().decode(b));
       return [text(metrics.lowerBounds!.get(1)), text(metrics.upperBounds!.get(1))];
     };
@@ -424,15 +605,25 @@ describe('writeDataFile: metrics', () => {
     const rabbits = '🐇'.repeat(20);
     expect(await bounds([rabbits])).toEqual(['🐇'.repeat(16), '🐇'.repeat(15) + '🐈']);
     // the last code point at U+10FFFF cannot be incremented: the one before it is
-    expect(await bounds(['a'.repeat(15) + '\u{10FFFF}' + 'zz'])).toEqual(['a'.repeat(15) + '\u{10FFFF}', 'a'.repeat(14) + 'b']);
+    expect(await bounds(['a'.repeat(15) + '\u{10FFFF}' + 'zz'])).toEqual([
+      'a'.repeat(15) + '\u{10FFFF}',
+      'a'.repeat(14) + 'b',
+    ]);
     // nothing can be incremented: no upper bound at all (never a plain prefix)
     expect(await bounds(['\u{10FFFF}'.repeat(17)])).toEqual(['\u{10FFFF}'.repeat(16), undefined]);
     // U+D7FF increments past the surrogate range to U+E000
     expect(await bounds(['\ud7ff'.repeat(17)])).toEqual(['\ud7ff'.repeat(16), '\ud7ff'.repeat(15) + '\ue000']);
     expect(await bounds(['abcdefgh'], { 'write.metadata.metrics.default': 'truncate(3)' })).toEqual(['abc', 'abd']);
-    expect(await bounds(['abcdefghijklmnopqrstuvwxyz'], { 'write.metadata.metrics.default': 'full' })).toEqual(['abcdefghijklmnopqrstuvwxyz', 'abcdefghijklmnopqrstuvwxyz']);
+    expect(await bounds(['abcdefghijklmnopqrstuvwxyz'], { 'write.metadata.metrics.default': 'full' })).toEqual([
+      'abcdefghijklmnopqrstuvwxyz',
+      'abcdefghijklmnopqrstuvwxyz',
+    ]);
     // every bound still brackets the values
-    for (const values of [['b\u{10FFFF}\u{10FFFF}x', 'a'], ['zz', 'z'.repeat(40)], ['\u{1F600}'.repeat(17), '\uffff'.repeat(17)]]) {
+    for (const values of [
+      ['b\u{10FFFF}\u{10FFFF}x', 'a'],
+      ['zz', 'z'.repeat(40)],
+      ['\u{1F600}'.repeat(17), '\uffff'.repeat(17)],
+    ]) {
       const [lower, upper] = await bounds(values);
       for (const v of values) {
         expect(compareValues('string', lower, v)).toBeLessThanOrEqual(0);
@@ -443,15 +634,21 @@ describe('writeDataFile: metrics', () => {
 
   it('truncates binary and fixed bounds to N bytes, rounding the upper bound up past 0xFF', async () => {
     const schema = schemaFromJson({
-      type: 'struct', 'schema-id': 0, fields: [
+      type: 'struct',
+      'schema-id': 0,
+      fields: [
         { id: 1, name: 'b', required: false, type: 'binary' },
         { id: 2, name: 'f', required: false, type: 'fixed[6]' },
       ],
     });
-    const { metrics } = await writeDataFile(schema, [
-      { b: new Uint8Array([1, 2, 0xff, 0xff, 9]), f: new Uint8Array([0, 1, 2, 3, 4, 5]) },
-      { b: new Uint8Array([1, 2]), f: new Uint8Array([9, 0xff, 0xff, 0xff, 1, 1]) },
-    ], { metricsConfig: { 'write.metadata.metrics.default': 'truncate(4)' } });
+    const { metrics } = await writeDataFile(
+      schema,
+      [
+        { b: new Uint8Array([1, 2, 0xff, 0xff, 9]), f: new Uint8Array([0, 1, 2, 3, 4, 5]) },
+        { b: new Uint8Array([1, 2]), f: new Uint8Array([9, 0xff, 0xff, 0xff, 1, 1]) },
+      ],
+      { metricsConfig: { 'write.metadata.metrics.default': 'truncate(4)' } },
+    );
     expect(metrics.lowerBounds!.get(1)).toEqual(new Uint8Array([1, 2]));
     expect(metrics.upperBounds!.get(1)).toEqual(new Uint8Array([1, 3]));
     expect(metrics.lowerBounds!.get(2)).toEqual(new Uint8Array([0, 1, 2, 3]));
@@ -481,12 +678,17 @@ describe('writeDataFile: metrics', () => {
 
   it('infers default metrics only for the first 100 top-level columns of wide tables, as Java does', async () => {
     const wide = schemaFromJson({
-      type: 'struct', 'schema-id': 0, fields: Array.from({ length: 102 }, (_, i) => ({ id: i + 1, name: `c${i}`, required: false, type: 'int' })),
+      type: 'struct',
+      'schema-id': 0,
+      fields: Array.from({ length: 102 }, (_, i) => ({ id: i + 1, name: `c${i}`, required: false, type: 'int' })),
     });
     const modes = metricsModes(wide);
     expect(modes.get(100)).toEqual({ kind: 'truncate', length: 16 });
     expect(modes.get(101)).toEqual({ kind: 'none' });
-    expect(metricsModes(wide, { 'write.metadata.metrics.max-inferred-column-defaults': '101' }).get(101)).toEqual({ kind: 'truncate', length: 16 });
+    expect(metricsModes(wide, { 'write.metadata.metrics.max-inferred-column-defaults': '101' }).get(101)).toEqual({
+      kind: 'truncate',
+      length: 16,
+    });
     expect(metricsModes(wide, { 'write.metadata.metrics.default': 'full' }).get(102)).toEqual({ kind: 'full' });
     const { metrics } = await writeDataFile(wide, [Object.fromEntries(wide.fields.map((f, i) => [f.name, i]))]);
     expect(metrics.valueCounts!.has(100)).toBe(true);
@@ -495,7 +697,9 @@ describe('writeDataFile: metrics', () => {
 
   it('rejects unparseable metrics modes and compression codecs clearly', () => {
     expect(() => parseMetricsMode('truncate(0)')).toThrow(IcebergFormatError);
-    expect(() => metricsModes(ALL_TYPES, { 'write.metadata.metrics.column.s': 'sometimes' })).toThrow(/write\.metadata\.metrics\.column\.s/);
+    expect(() => metricsModes(ALL_TYPES, { 'write.metadata.metrics.column.s': 'sometimes' })).toThrow(
+      /write\.metadata\.metrics\.column\.s/,
+    );
     expect(parseMetricsMode(' Truncate(8) ')).toEqual({ kind: 'truncate', length: 8 });
     expect(parseCompression('UNCOMPRESSED')).toBe('none');
     expect(parseCompression('zstd')).toBe('zstd');
@@ -506,15 +710,18 @@ describe('writeDataFile: metrics', () => {
     const { metrics } = await writeDataFile(ALL_TYPES, ROWS);
     const laid = layOutRows(ALL_TYPES, ROWS);
     expect(laid.metrics).toEqual({
-      valueCounts: metrics.valueCounts, nullValueCounts: metrics.nullValueCounts, nanValueCounts: metrics.nanValueCounts,
-      lowerBounds: metrics.lowerBounds, upperBounds: metrics.upperBounds,
+      valueCounts: metrics.valueCounts,
+      nullValueCounts: metrics.nullValueCounts,
+      nanValueCounts: metrics.nanValueCounts,
+      lowerBounds: metrics.lowerBounds,
+      upperBounds: metrics.upperBounds,
     });
     expect(laid.columns.map((c) => c.name)).toContain('Breed_x20Name');
   });
 });
 
 describe('parquetName', () => {
-  it('sanitizes like Java\'s AvroSchemaUtil.makeCompatibleName', () => {
+  it("sanitizes like Java's AvroSchemaUtil.makeCompatibleName", () => {
     expect(parquetName('Breed Name')).toBe('Breed_x20Name');
     expect(parquetName('valid_name1')).toBe('valid_name1');
     expect(parquetName('1st')).toBe('_1st');
@@ -528,30 +735,53 @@ describe('parquetName', () => {
 
 describe('field names that are object internals', () => {
   const INTERNALS: Schema = {
-    type: 'struct', schemaId: 0, fields: [
+    type: 'struct',
+    schemaId: 0,
+    fields: [
       { id: 1, name: 'constructor', required: false, type: 'string' },
-      { id: 2, name: '__proto__', required: false, type: { type: 'struct', fields: [{ id: 3, name: '__proto__', required: false, type: 'long' }, { id: 4, name: 'toString', required: false, type: 'string' }] } },
+      {
+        id: 2,
+        name: '__proto__',
+        required: false,
+        type: {
+          type: 'struct',
+          fields: [
+            { id: 3, name: '__proto__', required: false, type: 'long' },
+            { id: 4, name: 'toString', required: false, type: 'string' },
+          ],
+        },
+      },
       { id: 5, name: 'valueOf', required: false, type: 'long' },
     ],
   };
 
   it('are columns like any other: written from plain objects (own properties only) and read back', async () => {
     const inner = Object.defineProperty({ toString: 't' }, '__proto__', { value: 7n, enumerable: true });
-    const full = Object.defineProperty({ constructor: 'c', valueOf: 1n }, '__proto__', { value: inner, enumerable: true });
+    const full = Object.defineProperty({ constructor: 'c', valueOf: 1n }, '__proto__', {
+      value: inner,
+      enumerable: true,
+    });
     // a plain object without the fields inherits `constructor`, `toString` and `valueOf` functions: they are not values
     const { bytes } = await writeDataFile(INTERNALS, [full, {}]);
     const rows = await readDataFile(bytes, { location: 'internals', schema: INTERNALS });
-    expect(rows.map((r) => Object.keys(r))).toEqual([['constructor', '__proto__', 'valueOf'], ['constructor', '__proto__', 'valueOf']]);
+    expect(rows.map((r) => Object.keys(r))).toEqual([
+      ['constructor', '__proto__', 'valueOf'],
+      ['constructor', '__proto__', 'valueOf'],
+    ]);
     expect([rows[0].constructor, rows[0].valueOf]).toEqual(['c', 1n]);
     const struct = Object.getOwnPropertyDescriptor(rows[0], '__proto__')!.value as Record<string, unknown>;
     expect([Object.getOwnPropertyDescriptor(struct, '__proto__')!.value, struct.toString]).toEqual([7n, 't']);
-    expect([rows[1].constructor, Object.getOwnPropertyDescriptor(rows[1], '__proto__')!.value, rows[1].valueOf]).toEqual([null, null, null]);
+    expect([
+      rows[1].constructor,
+      Object.getOwnPropertyDescriptor(rows[1], '__proto__')!.value,
+      rows[1].valueOf,
+    ]).toEqual([null, null, null]);
     expect(parquetName('__proto__')).toBe('_x5F_proto__');
   });
 
   it('rowProblem tells one row it does not fit, without failing the others', () => {
     const problem = rowProblem(INTERNALS);
     expect(problem({ constructor: 'c' })).toBeUndefined();
-    expect(problem({ valueOf: 'x' })).toBe("field 'valueOf' expects a 64-bit bigint, got string \"x\"");
+    expect(problem({ valueOf: 'x' })).toBe('field \'valueOf\' expects a 64-bit bigint, got string "x"');
   });
 });

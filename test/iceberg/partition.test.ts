@@ -1,19 +1,43 @@
 import { describe, expect, it } from 'vitest';
 import { readManifest } from '../../shared/iceberg/manifest.ts';
 import {
-  isUnpartitioned, partitionOf, partitionPath, partitionType, specsEquivalent, unpartitioned, urlEncode, validateSpec,
+  isUnpartitioned,
+  partitionOf,
+  partitionPath,
+  partitionType,
+  specsEquivalent,
+  unpartitioned,
+  urlEncode,
+  validateSpec,
 } from '../../shared/iceberg/partition.ts';
 import { IcebergFormatError, schemaFromJson } from '../../shared/iceberg/schema.ts';
 import type { PartitionSpec, Schema } from '../../shared/iceberg/types.ts';
 import { fixture } from './avro-fixtures.ts';
 
 const schema: Schema = schemaFromJson({
-  type: 'struct', 'schema-id': 3, fields: [
+  type: 'struct',
+  'schema-id': 3,
+  fields: [
     { id: 1, name: 'id', required: true, type: 'long' },
     { id: 2, name: 'event_time', required: false, type: 'timestamptz' },
     { id: 3, name: 'car', required: false, type: 'string' },
-    { id: 4, name: 'slot', required: false, type: { type: 'struct', fields: [{ id: 5, name: 'level', required: false, type: 'int' }] } },
-    { id: 6, name: 'tags', required: false, type: { type: 'list', 'element-id': 7, 'element-required': true, element: { type: 'struct', fields: [{ id: 8, name: 'k', required: true, type: 'string' }] } } },
+    {
+      id: 4,
+      name: 'slot',
+      required: false,
+      type: { type: 'struct', fields: [{ id: 5, name: 'level', required: false, type: 'int' }] },
+    },
+    {
+      id: 6,
+      name: 'tags',
+      required: false,
+      type: {
+        type: 'list',
+        'element-id': 7,
+        'element-required': true,
+        element: { type: 'struct', fields: [{ id: 8, name: 'k', required: true, type: 'string' }] },
+      },
+    },
   ],
 });
 
@@ -40,8 +64,9 @@ describe('partitionType', () => {
   });
 
   it('names a missing source column', () => {
-    expect(() => partitionType({ specId: 2, fields: [{ name: 'x', transform: 'identity', sourceId: 99, fieldId: 1000 }] }, schema))
-      .toThrow(/source field id 99/);
+    expect(() =>
+      partitionType({ specId: 2, fields: [{ name: 'x', transform: 'identity', sourceId: 99, fieldId: 1000 }] }, schema),
+    ).toThrow(/source field id 99/);
   });
 });
 
@@ -57,7 +82,10 @@ describe('partitionOf', () => {
   });
 
   it('refuses sources inside lists', () => {
-    const bad: PartitionSpec = { specId: 3, fields: [{ name: 'k', transform: 'identity', sourceId: 8, fieldId: 1000 }] };
+    const bad: PartitionSpec = {
+      specId: 3,
+      fields: [{ name: 'k', transform: 'identity', sourceId: 8, fieldId: 1000 }],
+    };
     expect(() => partitionOf(bad, schema, {})).toThrow(/list or map/);
   });
 });
@@ -83,7 +111,7 @@ describe('partitionPath', () => {
     'duckdb-iceberg/data/persistent/partition_integer/metadata/b1dda674-423f-4f23-b00d-92b608b07a38-m0.avro',
     'duckdb-iceberg/data/persistent/hive_partitioned_table/metadata/fee93099-6425-4d83-bd7c-0aa646533090-m0.avro',
   ];
-  it.each(tables)('matches the writer\'s data paths in %s', (relative) => {
+  it.each(tables)("matches the writer's data paths in %s", (relative) => {
     const manifest = readManifest(fixture(relative), relative);
     const tableSchema = schemaFromJson(manifest.schemaJson);
     const paths = manifest.entries.map((e) => partitionPath(manifest.spec!, tableSchema, e.dataFile.partition));
@@ -94,35 +122,53 @@ describe('partitionPath', () => {
   it('reproduces the paths quoted in the fixtures README', () => {
     const rename = readManifest(fixture(tables[0]), tables[0]);
     const renameSchema = schemaFromJson(rename.schemaJson);
-    expect(rename.entries.map((e) => partitionPath(rename.spec!, renameSchema, e.dataFile.partition)).sort())
-      .toEqual(['id_bucket=0/date=2022-01-01', 'id_bucket=2/date=2022-01-02', 'id_bucket=3/date=null']);
+    expect(rename.entries.map((e) => partitionPath(rename.spec!, renameSchema, e.dataFile.partition)).sort()).toEqual([
+      'id_bucket=0/date=2022-01-01',
+      'id_bucket=2/date=2022-01-02',
+      'id_bucket=3/date=null',
+    ]);
     const tz = readManifest(fixture(tables[1]), tables[1]);
-    expect(partitionPath(tz.spec!, schemaFromJson(tz.schemaJson), tz.entries[0].dataFile.partition))
-      .toBe('partition_col=2023-05-15T14%3A30%3A45%2B00%3A00');
-    const firstDay = 'duckdb-iceberg/data/persistent/map_stats/default.db/map_stats/metadata/8ed9efb3-5eb4-4225-a66a-2b6b46cb4d32-m0.avro';
+    expect(partitionPath(tz.spec!, schemaFromJson(tz.schemaJson), tz.entries[0].dataFile.partition)).toBe(
+      'partition_col=2023-05-15T14%3A30%3A45%2B00%3A00',
+    );
+    const firstDay =
+      'duckdb-iceberg/data/persistent/map_stats/default.db/map_stats/metadata/8ed9efb3-5eb4-4225-a66a-2b6b46cb4d32-m0.avro';
     const day = readManifest(fixture(firstDay), firstDay);
-    expect(partitionPath(day.spec!, schemaFromJson(day.schemaJson), day.entries[0].dataFile.partition)).toBe('_day=2026-01-01');
+    expect(partitionPath(day.spec!, schemaFromJson(day.schemaJson), day.entries[0].dataFile.partition)).toBe(
+      '_day=2026-01-01',
+    );
   });
 });
 
 describe('spec helpers', () => {
   it('compares specs like Java compatibleWith (ignoring spec and field ids)', () => {
-    const renumbered: PartitionSpec = { specId: 7, fields: spec.fields.map((f, i) => ({ ...f, fieldId: 2000 + i, transform: f.transform.toUpperCase() })) };
+    const renumbered: PartitionSpec = {
+      specId: 7,
+      fields: spec.fields.map((f, i) => ({ ...f, fieldId: 2000 + i, transform: f.transform.toUpperCase() })),
+    };
     expect(specsEquivalent(spec, renumbered)).toBe(true);
     expect(specsEquivalent(spec, { ...spec, fields: spec.fields.slice(1) })).toBe(false);
-    expect(specsEquivalent(spec, { ...spec, fields: [{ ...spec.fields[0], transform: 'hour' }, ...spec.fields.slice(1)] })).toBe(false);
+    expect(
+      specsEquivalent(spec, { ...spec, fields: [{ ...spec.fields[0], transform: 'hour' }, ...spec.fields.slice(1)] }),
+    ).toBe(false);
     expect(specsEquivalent(unpartitioned, { specId: 4, fields: [] })).toBe(true);
   });
 
   it('treats specs of void fields as unpartitioned', () => {
     expect(isUnpartitioned(unpartitioned)).toBe(true);
-    expect(isUnpartitioned({ specId: 1, fields: [{ name: 'd', transform: 'void', sourceId: 2, fieldId: 1000 }] })).toBe(true);
+    expect(isUnpartitioned({ specId: 1, fields: [{ name: 'd', transform: 'void', sourceId: 2, fieldId: 1000 }] })).toBe(
+      true,
+    );
     expect(isUnpartitioned(spec)).toBe(false);
   });
 
   it('validates transforms against source types', () => {
     expect(() => validateSpec(spec, schema)).not.toThrow();
-    expect(() => validateSpec({ specId: 2, fields: [{ name: 'h', transform: 'hour', sourceId: 3, fieldId: 1000 }] }, schema)).toThrow(/cannot apply to string/);
-    expect(() => validateSpec({ specId: 2, fields: [spec.fields[0], { ...spec.fields[1], name: 'event_time_day' }] }, schema)).toThrow(/duplicate/);
+    expect(() =>
+      validateSpec({ specId: 2, fields: [{ name: 'h', transform: 'hour', sourceId: 3, fieldId: 1000 }] }, schema),
+    ).toThrow(/cannot apply to string/);
+    expect(() =>
+      validateSpec({ specId: 2, fields: [spec.fields[0], { ...spec.fields[1], name: 'event_time_day' }] }, schema),
+    ).toThrow(/duplicate/);
   });
 });

@@ -49,8 +49,14 @@ describe('reading tables other engines wrote', () => {
     const v1 = await read(`${ICEBIRD}/spark/bunnies/metadata/v1.metadata.json`);
     expect(v1).toHaveLength(21);
     expect(v1[0]).toEqual({
-      'Breed Name': 'Holland Lop', 'Average Weight': 1.8, 'Fur Length': 3, Lifespan: 7n,
-      'Origin Country': 'The Netherlands', 'Ear Type': 'Lop', Temperament: 'Friendly', 'Popularity Rank': 1n,
+      'Breed Name': 'Holland Lop',
+      'Average Weight': 1.8,
+      'Fur Length': 3,
+      Lifespan: 7n,
+      'Origin Country': 'The Netherlands',
+      'Ear Type': 'Lop',
+      Temperament: 'Friendly',
+      'Popularity Rank': 1n,
     });
     const v3 = await read(`${ICEBIRD}/spark/bunnies/metadata/v3.metadata.json`);
     expect(v3).toHaveLength(20);
@@ -58,7 +64,9 @@ describe('reading tables other engines wrote', () => {
     const v5 = await read(`${ICEBIRD}/spark/bunnies/metadata/v5.metadata.json`);
     expect(v5).toHaveLength(20);
     expect(v5[0]).toMatchObject({ 'Breed Name': 'Netherland Dwarf', breed_name_length: 16 });
-    const first = await read(`${ICEBIRD}/spark/bunnies/metadata/v5.metadata.json`, { snapshotId: 7505300640432048841n });
+    const first = await read(`${ICEBIRD}/spark/bunnies/metadata/v5.metadata.json`, {
+      snapshotId: 7505300640432048841n,
+    });
     expect(first).toHaveLength(21);
     expect(first[0]).not.toHaveProperty('breed_name_length');
   });
@@ -70,7 +78,10 @@ describe('reading tables other engines wrote', () => {
     expect(v3[2]).toMatchObject({ 'Breed Name': 'Flemish Giant', 'Popularity Rank': 3n, __happy__: null });
     const v4 = await read(`${ICEBIRD}/java/bunnies/metadata/v4.metadata.json`);
     expect(v4).toHaveLength(15);
-    expect(v4.find((r) => r['Breed Name'] === 'New Zealand')).toMatchObject({ 'Popularity Rank': 21n, 'Fur Length': 2.7 });
+    expect(v4.find((r) => r['Breed Name'] === 'New Zealand')).toMatchObject({
+      'Popularity Rank': 21n,
+      'Fur Length': 2.7,
+    });
     const v5 = await read(`${ICEBIRD}/java/bunnies/metadata/v5.metadata.json`);
     expect(v5).toHaveLength(15);
     const zealand = v5.filter((r) => r['Breed Name'] === 'New Zealand');
@@ -80,26 +91,49 @@ describe('reading tables other engines wrote', () => {
   it('Spark rename_column: bucket + identity partitions, renamed column, decimal and boolean', async () => {
     const rows = await read(`${ICEBIRD}/spark/rename_column/metadata/v3.metadata.json`);
     expect(rows.map((r) => r.id).sort()).toEqual([1, 2, 3, 4]);
-    expect(rows.find((r) => r.id === 1)).toEqual({ id: 1, name: 'Flopsy 🐇', event_date: 18993, price: 999n, active: true });
-    expect(rows.find((r) => r.id === 4)).toEqual({ id: 4, name: 'Thumper', event_date: 18994, price: 9999999999n, active: false });
+    expect(rows.find((r) => r.id === 1)).toEqual({
+      id: 1,
+      name: 'Flopsy 🐇',
+      event_date: 18993,
+      price: 999n,
+      active: true,
+    });
+    expect(rows.find((r) => r.id === 4)).toEqual({
+      id: 4,
+      name: 'Thumper',
+      event_date: 18994,
+      price: 9999999999n,
+      active: false,
+    });
     expect(rows.find((r) => r.id === 3)?.event_date).toBeNull();
-    expect((await read(`${ICEBIRD}/spark/rename_column/metadata/v2.metadata.json`)).find((r) => r.id === 2)).toMatchObject({ name: 'Mopsy–Naïve', date: 18993, price: -500n });
+    expect(
+      (await read(`${ICEBIRD}/spark/rename_column/metadata/v2.metadata.json`)).find((r) => r.id === 2),
+    ).toMatchObject({ name: 'Mopsy–Naïve', date: 18993, price: -500n });
   });
 
   it('Athena: metastore naming and object-storage data paths', async () => {
-    expect(await read(`${ICEBIRD}/athena/example/metadata/00001-aaf0d033-d06b-43c7-be60-67f83abd4aca.metadata.json`)).toEqual([
-      { id: 1, name: 'Alice' }, { id: 2, name: 'Bob' },
+    expect(
+      await read(`${ICEBIRD}/athena/example/metadata/00001-aaf0d033-d06b-43c7-be60-67f83abd4aca.metadata.json`),
+    ).toEqual([
+      { id: 1, name: 'Alice' },
+      { id: 2, name: 'Bob' },
     ]);
   });
 
   it('PyIceberg and DuckDB tables: nulls, timestamptz, maps, uuids', async () => {
-    const nulls = await read(`${DUCK}/null_stats/default/test_nulls/metadata/00003-9d6a621e-8a72-4190-a880-f6ca02e32b86.metadata.json`);
+    const nulls = await read(
+      `${DUCK}/null_stats/default/test_nulls/metadata/00003-9d6a621e-8a72-4190-a880-f6ca02e32b86.metadata.json`,
+    );
     expect(nulls).toHaveLength(9);
     expect(nulls.find((r) => r.id === 1)).toEqual({ id: 1, name: 'a', ts: 1709300000000000n, flag: true });
-    const isNull = await read(`${DUCK}/is_null_is_not_null/metadata/00001-43ceeb9a-cd0d-4556-b1e2-513b5bf88ff8.metadata.json`);
+    const isNull = await read(
+      `${DUCK}/is_null_is_not_null/metadata/00001-43ceeb9a-cd0d-4556-b1e2-513b5bf88ff8.metadata.json`,
+    );
     expect(isNull).toHaveLength(8);
     expect(isNull.filter((r) => r.value === null).length).toBeGreaterThan(0);
-    const maps = await read(`${DUCK}/map_stats/default.db/map_stats/metadata/00002-0e059d4b-e5e8-41af-a763-76cbf3a3d0bc.metadata.json`);
+    const maps = await read(
+      `${DUCK}/map_stats/default.db/map_stats/metadata/00002-0e059d4b-e5e8-41af-a763-76cbf3a3d0bc.metadata.json`,
+    );
     expect(maps).toHaveLength(2);
     expect(maps[0].metadata).toEqual(new Map([['key', 'value1']]));
     const uuids = await read(`${DUCK}/uuid/metadata/00001-43fda1f4-1c96-4376-ad16-91beb71d0759.metadata.json`);
@@ -112,7 +146,9 @@ describe('reading tables other engines wrote', () => {
     expect(ints.map((r) => r.partition_col as number).sort((a, b) => a - b)).toEqual([42, 1337]);
     const decimals = await read(`${DUCK}/partition_decimal_integer/metadata/v2.metadata.json`);
     expect(decimals.map((r) => r.partition_col)).toContain(12345432n);
-    const stamps = await read(`${DUCK}/partition_timestamptz/default.db/partition_timestamptz/metadata/00001-ffeadb58-2a9e-46ba-8b4f-f363f05de68c.metadata.json`);
+    const stamps = await read(
+      `${DUCK}/partition_timestamptz/default.db/partition_timestamptz/metadata/00001-ffeadb58-2a9e-46ba-8b4f-f363f05de68c.metadata.json`,
+    );
     expect(stamps.map((r) => r.partition_col).sort()).toEqual([1684161045000000n, 1692695720000000n]);
   });
 
@@ -131,24 +167,38 @@ describe('reading tables other engines wrote', () => {
     const plan = await planScan(metadata, { io, filter: clicks });
     expect(plan.prunedFiles).toBeGreaterThan(0);
     expect((await scanRows(metadata, { io, filter: clicks })).map((r) => r.user_id).sort()).toEqual([12345n, 24680n]);
-    const byId = await read(`${ICEBIRD}/spark/rename_column/metadata/v3.metadata.json`, { filter: { op: 'eq', ref: 'id', value: 3 } });
-    expect(byId.map((r) => r.name)).toEqual(['Cottontail']);
-    const late = await read(`${DUCK}/map_stats/default.db/map_stats/metadata/00002-0e059d4b-e5e8-41af-a763-76cbf3a3d0bc.metadata.json`, {
-      filter: { op: 'gtEq', ref: 'timestamp', value: '2026-01-02' },
+    const byId = await read(`${ICEBIRD}/spark/rename_column/metadata/v3.metadata.json`, {
+      filter: { op: 'eq', ref: 'id', value: 3 },
     });
+    expect(byId.map((r) => r.name)).toEqual(['Cottontail']);
+    const late = await read(
+      `${DUCK}/map_stats/default.db/map_stats/metadata/00002-0e059d4b-e5e8-41af-a763-76cbf3a3d0bc.metadata.json`,
+      {
+        filter: { op: 'gtEq', ref: 'timestamp', value: '2026-01-02' },
+      },
+    );
     expect(late.map((r) => r.timestamp)).toEqual([1767312000000000n]);
   });
 
   it('names the file when metadata is missing or corrupt', async () => {
-    await expect(read(`${DUCK}/uuid/metadata/does-not-exist.metadata.json`)).rejects.toThrow(/does-not-exist\.metadata\.json/);
+    await expect(read(`${DUCK}/uuid/metadata/does-not-exist.metadata.json`)).rejects.toThrow(
+      /does-not-exist\.metadata\.json/,
+    );
     const { dir, cleanup } = await tempDir('floe-corrupt');
     try {
-      const original = await readFile(path.join(ICEBERG_FIXTURES, ICEBIRD, 'spark/bunnies/metadata/v5.metadata.json'), 'utf8');
+      const original = await readFile(
+        path.join(ICEBERG_FIXTURES, ICEBIRD, 'spark/bunnies/metadata/v5.metadata.json'),
+        'utf8',
+      );
       const truncated = path.join(dir, 'v5.metadata.json');
       await writeFile(truncated, original.slice(0, original.length / 2));
-      expect(() => parseTableMetadata(original.slice(0, original.length / 2), truncated)).toThrow(new RegExp(`cannot parse table metadata ${truncated}`));
+      expect(() => parseTableMetadata(original.slice(0, original.length / 2), truncated)).toThrow(
+        new RegExp(`cannot parse table metadata ${truncated}`),
+      );
       const wrongVersion = original.replace('"format-version" : 2', '"format-version" : 9');
-      expect(() => parseTableMetadata(wrongVersion, 'v9.json')).toThrow(/invalid table metadata v9\.json: unsupported format-version 9/);
+      expect(() => parseTableMetadata(wrongVersion, 'v9.json')).toThrow(
+        /invalid table metadata v9\.json: unsupported format-version 9/,
+      );
       const noSchema = original.replace('"current-schema-id" : 1', '"current-schema-id" : 7');
       expect(() => parseTableMetadata(noSchema, 'x.json')).toThrow(/current-schema-id 7 has no schema/);
     } finally {

@@ -20,28 +20,50 @@ import { serveDirectory } from '../helpers/http-files.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const schema: Schema = {
-  ...assignFreshIds({
-    type: 'struct',
-    fields: [
-      { id: 0, name: 'event_id', required: true, type: 'string' },
-      { id: 0, name: 'ts', required: true, type: 'timestamptz' },
-      { id: 0, name: 'car', required: false, type: 'string' },
-      { id: 0, name: 'slot', required: false, type: 'int' },
-      { id: 0, name: 'x', required: false, type: 'double' },
-      { id: 0, name: 'amount', required: false, type: 'decimal(10, 2)' },
-      { id: 0, name: 'uid', required: false, type: 'uuid' },
-      { id: 0, name: 'tags', required: false, type: { type: 'list', elementId: 0, elementRequired: false, element: 'string' } },
-      {
-        id: 0, name: 'image', required: false,
-        type: { type: 'struct', fields: [{ id: 0, name: 'uri', required: true, type: 'string' }, { id: 0, name: 'size_bytes', required: true, type: 'long' }] },
-      },
-    ],
-  }, { value: 0 }),
+  ...assignFreshIds(
+    {
+      type: 'struct',
+      fields: [
+        { id: 0, name: 'event_id', required: true, type: 'string' },
+        { id: 0, name: 'ts', required: true, type: 'timestamptz' },
+        { id: 0, name: 'car', required: false, type: 'string' },
+        { id: 0, name: 'slot', required: false, type: 'int' },
+        { id: 0, name: 'x', required: false, type: 'double' },
+        { id: 0, name: 'amount', required: false, type: 'decimal(10, 2)' },
+        { id: 0, name: 'uid', required: false, type: 'uuid' },
+        {
+          id: 0,
+          name: 'tags',
+          required: false,
+          type: { type: 'list', elementId: 0, elementRequired: false, element: 'string' },
+        },
+        {
+          id: 0,
+          name: 'image',
+          required: false,
+          type: {
+            type: 'struct',
+            fields: [
+              { id: 0, name: 'uri', required: true, type: 'string' },
+              { id: 0, name: 'size_bytes', required: true, type: 'long' },
+            ],
+          },
+        },
+      ],
+    },
+    { value: 0 },
+  ),
   schemaId: 0,
 };
 const TS = schema.fields.find((f) => f.name === 'ts')!.id;
 const CAR = schema.fields.find((f) => f.name === 'car')!.id;
-const spec: PartitionSpec = { specId: 0, fields: [{ sourceId: TS, fieldId: 1000, name: 'ts_day', transform: 'day' }, { sourceId: CAR, fieldId: 1001, name: 'car_bucket', transform: 'bucket[4]' }] };
+const spec: PartitionSpec = {
+  specId: 0,
+  fields: [
+    { sourceId: TS, fieldId: 1000, name: 'ts_day', transform: 'day' },
+    { sourceId: CAR, fieldId: 1001, name: 'car_bucket', transform: 'bucket[4]' },
+  ],
+};
 
 const BASE_US = 1_795_000_000_000_000n;
 function rows(from: number, n: number, extra: (i: number) => Record<string, unknown> = () => ({})) {
@@ -62,7 +84,8 @@ function rows(from: number, n: number, extra: (i: number) => Record<string, unkn
   });
 }
 
-const byId = (a: Record<string, unknown>, b: Record<string, unknown>) => String(a.event_id).localeCompare(String(b.event_id));
+const byId = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+  String(a.event_id).localeCompare(String(b.event_id));
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let http: { url: string; close(): Promise<void> };
@@ -89,8 +112,16 @@ describe('writing tables', () => {
   it('creates a partitioned table and appends several snapshots', async () => {
     const catalog = fileCatalog(io, warehouse);
     const port = catalog.port();
-    state = await commitTable(port, name, async (base) => base ?? newTableMetadata({ location: catalog.tableLocation(name), schema, spec }), { io });
-    for (const [from, n] of [[0, 120], [120, 80]]) {
+    state = await commitTable(
+      port,
+      name,
+      async (base) => base ?? newTableMetadata({ location: catalog.tableLocation(name), schema, spec }),
+      { io },
+    );
+    for (const [from, n] of [
+      [0, 120],
+      [120, 80],
+    ]) {
       const batch = rows(from, n);
       expected.push(...batch);
       const files = await writeRows(io, state.metadata, batch);
@@ -98,7 +129,11 @@ describe('writing tables', () => {
     }
     const metadata = state.metadata;
     expect(metadata.snapshots).toHaveLength(2);
-    expect(metadata.snapshots[1].summary).toMatchObject({ operation: 'append', 'added-records': '80', 'total-records': '200' });
+    expect(metadata.snapshots[1].summary).toMatchObject({
+      operation: 'append',
+      'added-records': '80',
+      'total-records': '200',
+    });
     const read = await scanRows(metadata, { io });
     expect(read.sort(byId)).toEqual(expected.map((r) => ({ ...r, slot: r.slot })).sort(byId));
   });
@@ -106,11 +141,26 @@ describe('writing tables', () => {
   it('evolves the schema additively and keeps old rows readable', async () => {
     const catalog = fileCatalog(io, warehouse);
     const port = catalog.port();
-    state = await commitTable(port, name, async (base) => {
-      const union = unionByName(currentSchema(base!), { type: 'struct', fields: [{ id: 0, name: 'speed', required: false, type: 'double' }, { id: 0, name: 'slot', required: false, type: 'long' }] }, base!.lastColumnId);
-      expect(union.changes).toEqual(['widen slot int → long', 'add speed double']);
-      return setCurrentSchema(base!, union.schema, union.lastColumnId);
-    }, { io });
+    state = await commitTable(
+      port,
+      name,
+      async (base) => {
+        const union = unionByName(
+          currentSchema(base!),
+          {
+            type: 'struct',
+            fields: [
+              { id: 0, name: 'speed', required: false, type: 'double' },
+              { id: 0, name: 'slot', required: false, type: 'long' },
+            ],
+          },
+          base!.lastColumnId,
+        );
+        expect(union.changes).toEqual(['widen slot int → long', 'add speed double']);
+        return setCurrentSchema(base!, union.schema, union.lastColumnId);
+      },
+      { io },
+    );
     const batch = rows(200, 40, (i) => ({ speed: i * 0.5, slot: BigInt(i) }));
     const files = await writeRows(io, state.metadata, batch);
     state = await commitTable(port, name, appendFiles({ io, files }), { io });
@@ -131,18 +181,35 @@ describe('writing tables', () => {
     const before = await liveFiles(metadata);
     const all = await scanRows(metadata, { io });
     const replacement = await writeRows(io, metadata, all);
-    state = await commitTable(port, name, rewriteFiles({
-      io, operation: 'replace', deleted: before, added: replacement,
-      validateFromSnapshotId: metadata.currentSnapshotId, dataSequenceNumber: metadata.snapshots.at(-1)!.sequenceNumber,
-    }), { io });
+    state = await commitTable(
+      port,
+      name,
+      rewriteFiles({
+        io,
+        operation: 'replace',
+        deleted: before,
+        added: replacement,
+        validateFromSnapshotId: metadata.currentSnapshotId,
+        dataSequenceNumber: metadata.snapshots.at(-1)!.sequenceNumber,
+      }),
+      { io },
+    );
     const summary = state.metadata.snapshots.at(-1)!.summary;
-    expect(summary).toMatchObject({ operation: 'replace', 'added-records': '240', 'deleted-records': '240', 'total-records': '240' });
+    expect(summary).toMatchObject({
+      operation: 'replace',
+      'added-records': '240',
+      'deleted-records': '240',
+      'total-records': '240',
+    });
     expect(Number(summary['total-data-files'])).toBe(replacement.length);
     expect(await liveFiles(state.metadata)).toHaveLength(replacement.length);
     expect((await scanRows(state.metadata, { io })).sort(byId)).toEqual([...expected].sort(byId));
     // a second rewrite of the already-replaced files must fail validation instead of resurrecting them
-    await expect(commitTable(port, name, rewriteFiles({ io, operation: 'replace', deleted: before.slice(0, 1), added: [] }), { io }))
-      .rejects.toBeInstanceOf(ValidationError);
+    await expect(
+      commitTable(port, name, rewriteFiles({ io, operation: 'replace', deleted: before.slice(0, 1), added: [] }), {
+        io,
+      }),
+    ).rejects.toBeInstanceOf(ValidationError);
   });
 
   it('is read identically by icebird over HTTP', async () => {
@@ -168,17 +235,23 @@ describe('writing tables', () => {
     try {
       const local = files.map((f) => path.join(tmp.dir, f.slice(http.url.length)));
       const list = local.map((f) => `'${f}'`).join(',');
-      const count = await connection.runAndReadAll(`select count(*)::INTEGER as n, count(distinct event_id)::INTEGER as ids, sum(slot)::BIGINT as slots from read_parquet([${list}])`);
+      const count = await connection.runAndReadAll(
+        `select count(*)::INTEGER as n, count(distinct event_id)::INTEGER as ids, sum(slot)::BIGINT as slots from read_parquet([${list}])`,
+      );
       const [n, distinctIds, slots] = count.getRows()[0];
       expect(n).toBe(expected.length);
       expect(distinctIds).toBe(expected.length);
       expect(BigInt(slots as bigint)).toBe(expected.reduce((s, r) => s + (r.slot as bigint), 0n));
-      const columns = await connection.runAndReadAll(`select name, field_id, logical_type::VARCHAR from parquet_schema('${local[0]}') where name in ('event_id', 'ts', 'amount', 'uid')`);
+      const columns = await connection.runAndReadAll(
+        `select name, field_id, logical_type::VARCHAR from parquet_schema('${local[0]}') where name in ('event_id', 'ts', 'amount', 'uid')`,
+      );
       const byName = Object.fromEntries(columns.getRows().map(([column, id, logical]) => [column, { id, logical }]));
       const ids = Object.fromEntries(currentSchema(state.metadata).fields.map((f) => [f.name, f.id]));
-      for (const column of ["event_id", "ts", "amount", "uid"]) expect(Number(byName[column].id)).toBe(ids[column]);
+      for (const column of ['event_id', 'ts', 'amount', 'uid']) expect(Number(byName[column].id)).toBe(ids[column]);
       expect(String(byName.ts.logical)).toMatch(/TimestampType.*isAdjustedToUTC=1.*MICROS|TIMESTAMP/i);
-      const decimals = await connection.runAndReadAll(`select amount::VARCHAR from read_parquet('${local[0]}') limit 1`);
+      const decimals = await connection.runAndReadAll(
+        `select amount::VARCHAR from read_parquet('${local[0]}') limit 1`,
+      );
       expect(String(decimals.getRows()[0][0])).toMatch(/^-?\d+\.\d{2}$/);
     } finally {
       connection.closeSync();
@@ -188,12 +261,30 @@ describe('writing tables', () => {
   it('retries a commit that lost a race and keeps both changes', async () => {
     const catalog = fileCatalog(io, warehouse);
     const start = await catalog.load(name);
-    const a = await writeRows(io, start!.metadata, rows(1000, 5, (i) => ({ speed: i, slot: 1n })));
-    const b = await writeRows(io, start!.metadata, rows(2000, 7, (i) => ({ speed: i, slot: 2n })));
+    const a = await writeRows(
+      io,
+      start!.metadata,
+      rows(1000, 5, (i) => ({ speed: i, slot: 1n })),
+    );
+    const b = await writeRows(
+      io,
+      start!.metadata,
+      rows(2000, 7, (i) => ({ speed: i, slot: 2n })),
+    );
     const retried: number[] = [];
     await Promise.all([
-      commitTable(catalog.port(), name, appendFiles({ io, files: a }), { io, minWaitMs: 1, maxWaitMs: 5, onRetry: (n) => retried.push(n) }),
-      commitTable(catalog.port(), name, appendFiles({ io, files: b }), { io, minWaitMs: 1, maxWaitMs: 5, onRetry: (n) => retried.push(n) }),
+      commitTable(catalog.port(), name, appendFiles({ io, files: a }), {
+        io,
+        minWaitMs: 1,
+        maxWaitMs: 5,
+        onRetry: (n) => retried.push(n),
+      }),
+      commitTable(catalog.port(), name, appendFiles({ io, files: b }), {
+        io,
+        minWaitMs: 1,
+        maxWaitMs: 5,
+        onRetry: (n) => retried.push(n),
+      }),
     ]);
     const after = await catalog.load(name);
     expect(after!.metadata.snapshots.at(-1)!.summary['total-records']).toBe(String(240 + 12));
@@ -204,7 +295,8 @@ describe('writing tables', () => {
     const snapshot = metadata.snapshots.find((s) => s.snapshotId === metadata.currentSnapshotId);
     const paths: string[] = [];
     for (const manifest of await readManifestFiles(io, snapshot)) {
-      for (const entry of await readManifestEntries(io, manifest, metadata)) if (entry.status !== 2) paths.push(entry.dataFile.filePath);
+      for (const entry of await readManifestEntries(io, manifest, metadata))
+        if (entry.status !== 2) paths.push(entry.dataFile.filePath);
     }
     return paths;
   }

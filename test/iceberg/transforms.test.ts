@@ -1,8 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { IcebergFormatError } from '../../shared/iceberg/schema.ts';
 import {
-  applyTransform, bigDecimalString, canTransform, parseTransform, preservesOrder, projectComparison, toHumanString,
-  transformResultType, transformToString,
+  applyTransform,
+  bigDecimalString,
+  canTransform,
+  parseTransform,
+  preservesOrder,
+  projectComparison,
+  toHumanString,
+  transformResultType,
+  transformToString,
 } from '../../shared/iceberg/transforms.ts';
 import type { PrimitiveType } from '../../shared/iceberg/types.ts';
 
@@ -43,7 +50,14 @@ describe('result types', () => {
   });
 
   it('refuses transforms a source type does not support', () => {
-    for (const [transform, type] of [['bucket[4]', 'float'], ['bucket[4]', 'boolean'], ['truncate[4]', 'date'], ['hour', 'date'], ['day', 'long'], ['identity', 'unknown']] as const) {
+    for (const [transform, type] of [
+      ['bucket[4]', 'float'],
+      ['bucket[4]', 'boolean'],
+      ['truncate[4]', 'date'],
+      ['hour', 'date'],
+      ['day', 'long'],
+      ['identity', 'unknown'],
+    ] as const) {
       expect(canTransform(transform, type)).toBe(false);
       expect(() => transformResultType(transform, type)).toThrow(/cannot be applied/);
     }
@@ -122,14 +136,22 @@ describe('time transforms', () => {
     expect(applyTransform('day', 'timestamp_ns', ts * 1000n + 999n)).toBe(17501);
     expect(applyTransform('hour', 'timestamptz_ns', ts * 1000n)).toBe(420034);
     const date = days('2017-12-01');
-    expect([applyTransform('year', 'date', date), applyTransform('month', 'date', date), applyTransform('day', 'date', date)]).toEqual([47, 575, 17501]);
+    expect([
+      applyTransform('year', 'date', date),
+      applyTransform('month', 'date', date),
+      applyTransform('day', 'date', date),
+    ]).toEqual([47, 575, 17501]);
   });
 
   it('floors values before 1970', () => {
     const justBefore = -1n; // 1969-12-31T23:59:59.999999
-    expect(['year', 'month', 'day', 'hour'].map((t) => applyTransform(t, 'timestamp', justBefore))).toEqual([-1, -1, -1, -1]);
+    expect(['year', 'month', 'day', 'hour'].map((t) => applyTransform(t, 'timestamp', justBefore))).toEqual([
+      -1, -1, -1, -1,
+    ]);
     const newYear1969 = us('1969-01-01T00:00:00');
-    expect(['year', 'month', 'day', 'hour'].map((t) => applyTransform(t, 'timestamptz', newYear1969))).toEqual([-1, -12, -365, -8760]);
+    expect(['year', 'month', 'day', 'hour'].map((t) => applyTransform(t, 'timestamptz', newYear1969))).toEqual([
+      -1, -12, -365, -8760,
+    ]);
     expect(['year', 'month', 'day'].map((t) => applyTransform(t, 'date', -1))).toEqual([-1, -1, -1]);
     expect(applyTransform('day', 'timestamp_ns', -1n)).toBe(-1);
     expect(applyTransform('year', 'date', days('1900-03-01'))).toBe(-70);
@@ -168,7 +190,9 @@ describe('toHumanString (partition path text)', () => {
     expect(toHumanString('identity', 'binary', Uint8Array.of(0, 1, 2, 3))).toBe('AAECAw==');
     expect(toHumanString('identity', 'fixed[2]', Uint8Array.of(255, 254))).toBe('//4=');
     expect(toHumanString('identity', 'decimal(9, 2)', 1050n)).toBe('10.50');
-    expect(toHumanString('identity', 'uuid', 'f79c3e09-677c-4bbd-a479-3f349cb785e7')).toBe('f79c3e09-677c-4bbd-a479-3f349cb785e7');
+    expect(toHumanString('identity', 'uuid', 'f79c3e09-677c-4bbd-a479-3f349cb785e7')).toBe(
+      'f79c3e09-677c-4bbd-a479-3f349cb785e7',
+    );
     expect(toHumanString('identity', 'boolean', true)).toBe('true');
     expect(toHumanString('identity', 'long', 9_223_372_036_854_775_807n)).toBe('9223372036854775807');
     expect(toHumanString('identity', 'string', 'a b')).toBe('a b');
@@ -180,8 +204,31 @@ describe('toHumanString (partition path text)', () => {
 
   it('formats floating point like Java Double/Float.toString', () => {
     const d = (v: number) => toHumanString('identity', 'double', v);
-    expect([d(1), d(-2.5), d(0.001), d(1e-4), d(1234567), d(12345678.9), d(1e10), d(0), d(-0), d(NaN), d(-Infinity)])
-      .toEqual(['1.0', '-2.5', '0.001', '1.0E-4', '1234567.0', '1.23456789E7', '1.0E10', '0.0', '-0.0', 'NaN', '-Infinity']);
+    expect([
+      d(1),
+      d(-2.5),
+      d(0.001),
+      d(1e-4),
+      d(1234567),
+      d(12345678.9),
+      d(1e10),
+      d(0),
+      d(-0),
+      d(NaN),
+      d(-Infinity),
+    ]).toEqual([
+      '1.0',
+      '-2.5',
+      '0.001',
+      '1.0E-4',
+      '1234567.0',
+      '1.23456789E7',
+      '1.0E10',
+      '0.0',
+      '-0.0',
+      'NaN',
+      '-Infinity',
+    ]);
     expect(toHumanString('identity', 'float', Math.fround(0.1))).toBe('0.1');
     expect(toHumanString('identity', 'float', Math.fround(3.4e38))).toBe('3.4E38');
   });

@@ -2,7 +2,8 @@ import { decompressZstd } from 'hyparquet-compressors';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { zstdCompress, zstdDecompress, zstdReady } from '../../shared/iceberg/zstd.ts';
 
-const text = (n: number) => new TextEncoder().encode(Array.from({ length: n }, (_, i) => `event ${i} car CAR-${(i * 7919) % 50000}`).join('\n'));
+const text = (n: number) =>
+  new TextEncoder().encode(Array.from({ length: n }, (_, i) => `event ${i} car CAR-${(i * 7919) % 50000}`).join('\n'));
 
 describe('zstd page codec', () => {
   beforeAll(() => zstdReady());
@@ -19,7 +20,9 @@ describe('zstd page codec', () => {
 
   it('checks a frame against the page size instead of trusting its declared size', () => {
     const page = text(100);
-    expect(() => zstdDecompress(zstdCompress(page), page.byteLength + 5)).toThrow(/declares 2\d+ bytes, its page header says/);
+    expect(() => zstdDecompress(zstdCompress(page), page.byteLength + 5)).toThrow(
+      /declares 2\d+ bytes, its page header says/,
+    );
   });
 
   it('throws a plain error on corrupt input', () => {

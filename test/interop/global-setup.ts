@@ -26,19 +26,34 @@ export default async function setup(project: TestProject): Promise<void> {
   const requirements = readFileSync(REQUIREMENTS);
   const hash = createHash('sha256').update(requirements).digest('hex').slice(0, 12);
   // cached() keeps its entries under FLOE_ENGINES_CACHE; pointed at the interop cache, it names the entry venv-<hash>.
-  const env = { ...process.env, FLOE_ENGINES_CACHE: process.env.FLOE_INTEROP_CACHE || path.join(os.homedir(), '.cache', 'floe', 'interop') };
+  const env = {
+    ...process.env,
+    FLOE_ENGINES_CACHE: process.env.FLOE_INTEROP_CACHE || path.join(os.homedir(), '.cache', 'floe', 'interop'),
+  };
   const python = process.env.FLOE_PYTHON || 'python3';
   const progress = (line: string) => process.stderr.write(`[interop] ${line}\n`);
   const started = Date.now();
-  const dir = await cached('venv', hash, async (work) => {
-    const log = fetchLog('venv', hash, env);
-    progress(`creating a virtualenv with ${python}`);
-    await run(python, ['-m', 'venv', work], { log });
-    // `bin/python -m pip`, not `bin/pip`: the venv is renamed when complete, and scripts keep the old path in their shebang.
-    await run(path.join(work, 'bin', 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', REQUIREMENTS], {
-      log, progress, label: 'pip install -r test/interop/requirements.txt', counting: /^\s*(Downloading|Using cached) /,
-    });
-  }, { env, progress });
+  const dir = await cached(
+    'venv',
+    hash,
+    async (work) => {
+      const log = fetchLog('venv', hash, env);
+      progress(`creating a virtualenv with ${python}`);
+      await run(python, ['-m', 'venv', work], { log });
+      // `bin/python -m pip`, not `bin/pip`: the venv is renamed when complete, and scripts keep the old path in their shebang.
+      await run(
+        path.join(work, 'bin', 'python'),
+        ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', REQUIREMENTS],
+        {
+          log,
+          progress,
+          label: 'pip install -r test/interop/requirements.txt',
+          counting: /^\s*(Downloading|Using cached) /,
+        },
+      );
+    },
+    { env, progress },
+  );
   progress(`virtualenv ready in ${((Date.now() - started) / 1000).toFixed(1)}s: ${dir}`);
   project.provide('python', path.join(dir, 'bin', 'python'));
 }

@@ -45,7 +45,11 @@ function pyiceberg(requests: ReadRequest[]): Promise<ReadResult[]> {
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(parseJson<ReadResult[]>(stdout)) : reject(new Error(`read_table.py exited with ${code}:\n${stderr}`))));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(parseJson<ReadResult[]>(stdout))
+        : reject(new Error(`read_table.py exited with ${code}:\n${stderr}`)),
+    );
     child.stdin.end(stringifyJson(requests));
   });
 }
@@ -57,17 +61,32 @@ let firstSnapshot: bigint;
 
 function record(offset: number, payload?: Record<string, unknown>): TaggedRecord {
   return {
-    topic: 'parking-entry', partition: 0, offset: String(offset), key: null, kafkaTime: null, ingestedAt: new Date().toISOString(),
-    source: '/s', sourceId: `partition:0/offset:${offset}`, table: 'parking_entry', headers: {},
-    ...(payload ? { status: 'ok', payload } : { status: 'malformed', error: 'value is not valid JSON', raw: Buffer.from('{').toString('base64') }),
+    topic: 'parking-entry',
+    partition: 0,
+    offset: String(offset),
+    key: null,
+    kafkaTime: null,
+    ingestedAt: new Date().toISOString(),
+    source: '/s',
+    sourceId: `partition:0/offset:${offset}`,
+    table: 'parking_entry',
+    headers: {},
+    ...(payload
+      ? { status: 'ok', payload }
+      : { status: 'malformed', error: 'value is not valid JSON', raw: Buffer.from('{').toString('base64') }),
   };
 }
 
 const DAYS = ['2026-03-01', '2026-03-02', '2026-03-04'];
 function entry(offset: number, extra: Record<string, unknown> = {}): TaggedRecord {
   return record(offset, {
-    event_id: `e${offset}`, timestamp: `${DAYS[offset % DAYS.length]}T0${offset % 10}:15:00.123456Z`, car_id: `B-${offset}`, slot: `A-${offset % 4}`,
-    latitude: 52.5205, longitude: 13.405, ...extra,
+    event_id: `e${offset}`,
+    timestamp: `${DAYS[offset % DAYS.length]}T0${offset % 10}:15:00.123456Z`,
+    car_id: `B-${offset}`,
+    slot: `A-${offset % 4}`,
+    latitude: 52.5205,
+    longitude: 13.405,
+    ...extra,
   });
 }
 
@@ -78,7 +97,11 @@ async function publish(records: TaggedRecord[]): Promise<void> {
 async function scan(table: string, ...flags: string[]): Promise<Record<string, unknown>[]> {
   const result = await runFloe(['scan', table, '--json', ...flags], { env });
   expect(result.code, result.stderr).toBe(0);
-  return result.stdout.trim().split('\n').filter(Boolean).map((line) => parseJson<Record<string, unknown>>(line));
+  return result.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => parseJson<Record<string, unknown>>(line));
 }
 
 async function metadataLocation(name: string): Promise<string> {
@@ -112,47 +135,71 @@ afterAll(() => stack?.stop());
 describe('PyIceberg reads floe tables', () => {
   it('counts and rows equal floe scan: timestamptz, 64-bit offsets, the claim-check struct, an added column', async () => {
     const scanned = (await scan('production.parking_entry')).sort((a, b) => Number(a._offset) - Number(b._offset));
-    const [read] = await pyiceberg([{
-      metadata_location: await metadataLocation('production.parking_entry'),
-      columns: ['event_id', '_offset', 'timestamp', '_ingested_at', 'car_id', 'image', 'level'],
-      order_by: '_offset',
-    }]);
+    const [read] = await pyiceberg([
+      {
+        metadata_location: await metadataLocation('production.parking_entry'),
+        columns: ['event_id', '_offset', 'timestamp', '_ingested_at', 'car_id', 'image', 'level'],
+        order_by: '_offset',
+      },
+    ]);
     expect(read.format_version).toBe(2);
     expect(read.count).toBe(scanned.length);
-    expect(read.rows.map((r) => [r.event_id, r._offset, r.car_id, r.level ?? null])).toEqual(scanned.map((r) => [r.event_id, r._offset, r.car_id, r.level ?? null]));
+    expect(read.rows.map((r) => [r.event_id, r._offset, r.car_id, r.level ?? null])).toEqual(
+      scanned.map((r) => [r.event_id, r._offset, r.car_id, r.level ?? null]),
+    );
     expect(read.rows.map((r) => utc(r.timestamp))).toEqual(scanned.map((r) => utc(r.timestamp)));
     expect(read.rows.map((r) => utc(r._ingested_at))).toEqual(scanned.map((r) => utc(r._ingested_at)));
     expect(read.rows.filter((r) => r.level !== null)).toHaveLength(2);
 
-    const images = (rows: Record<string, unknown>[]) => rows.filter((r) => r.image !== null).map((r) => {
-      const image = r.image as Record<string, unknown>;
-      return { uri: image.uri, size_bytes: Number(image.size_bytes), sha256: image.sha256, content_type: image.content_type, inline: image.inline !== null && image.inline !== undefined };
-    });
+    const images = (rows: Record<string, unknown>[]) =>
+      rows
+        .filter((r) => r.image !== null)
+        .map((r) => {
+          const image = r.image as Record<string, unknown>;
+          return {
+            uri: image.uri,
+            size_bytes: Number(image.size_bytes),
+            sha256: image.sha256,
+            content_type: image.content_type,
+            inline: image.inline !== null && image.inline !== undefined,
+          };
+        });
     expect(images(read.rows)).toHaveLength(2);
     expect(images(read.rows)).toEqual(images(scanned));
-    expect(images(read.rows).map((i) => [i.size_bytes, i.inline])).toEqual([[4, true], [4096, false]]);
+    expect(images(read.rows).map((i) => [i.size_bytes, i.inline])).toEqual([
+      [4, true],
+      [4096, false],
+    ]);
   });
 
   it('reads the untrusted table: statuses, reasons and raw bytes', async () => {
-    const scanned = (await scan('production.parking_entry_untrusted', '--raw', 'base64')).sort((a, b) => Number(a._offset) - Number(b._offset));
-    const [read] = await pyiceberg([{
-      metadata_location: await metadataLocation('production.parking_entry_untrusted'),
-      columns: ['_offset', '_status', '_reasons', '_raw'],
-      order_by: '_offset',
-    }]);
+    const scanned = (await scan('production.parking_entry_untrusted', '--raw', 'base64')).sort(
+      (a, b) => Number(a._offset) - Number(b._offset),
+    );
+    const [read] = await pyiceberg([
+      {
+        metadata_location: await metadataLocation('production.parking_entry_untrusted'),
+        columns: ['_offset', '_status', '_reasons', '_raw'],
+        order_by: '_offset',
+      },
+    ]);
     expect(scanned.map((r) => r._status)).toEqual(expect.arrayContaining(['malformed']));
     expect(read.count).toBe(scanned.length);
-    expect(read.rows).toEqual(scanned.map((r) => ({ _offset: r._offset, _status: r._status, _reasons: r._reasons, _raw: r._raw })));
+    expect(read.rows).toEqual(
+      scanned.map((r) => ({ _offset: r._offset, _status: r._status, _reasons: r._reasons, _raw: r._raw })),
+    );
   });
 
   it('time travels to an older snapshot as floe scan --snapshot does', async () => {
     const scanned = await scan('production.parking_entry', '--snapshot', String(firstSnapshot));
-    const [read] = await pyiceberg([{
-      metadata_location: await metadataLocation('production.parking_entry'),
-      snapshot_id: String(firstSnapshot),
-      columns: ['event_id'],
-      order_by: 'event_id',
-    }]);
+    const [read] = await pyiceberg([
+      {
+        metadata_location: await metadataLocation('production.parking_entry'),
+        snapshot_id: String(firstSnapshot),
+        columns: ['event_id'],
+        order_by: 'event_id',
+      },
+    ]);
     expect(BigInt(read.snapshot_id)).toBe(firstSnapshot);
     expect(read.count).toBe(scanned.length);
     expect(read.rows.map((r) => r.event_id)).toEqual(scanned.map((r) => r.event_id).sort());

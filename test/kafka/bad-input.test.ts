@@ -53,8 +53,17 @@ async function connect() {
 }
 
 /** A request frame: size, api key, version, correlation id, client id, (tagged fields), body. */
-function request(apiKey: number, version: number, body: Buffer, options: { flexible?: boolean; correlationId?: number } = {}): Buffer {
-  const w = new Writer().int16(apiKey).int16(version).int32(options.correlationId ?? 42).nullableString('raw-test');
+function request(
+  apiKey: number,
+  version: number,
+  body: Buffer,
+  options: { flexible?: boolean; correlationId?: number } = {},
+): Buffer {
+  const w = new Writer()
+    .int16(apiKey)
+    .int16(version)
+    .int32(options.correlationId ?? 42)
+    .nullableString('raw-test');
   if (options.flexible) w.uvarint(0);
   const frame = Buffer.concat([w.toBuffer(), body]);
   return Buffer.concat([new Writer().int32(frame.length).toBuffer(), frame]);
@@ -77,7 +86,12 @@ describe('bad input', () => {
 
   it('an oversized frame closes the connection without waiting for its body', async () => {
     const c = await connect();
-    c.send(new Writer().int32(64 * 1024 * 1024).int16(3).toBuffer());
+    c.send(
+      new Writer()
+        .int32(64 * 1024 * 1024)
+        .int16(3)
+        .toBuffer(),
+    );
     expect(await c.next()).toBe('closed');
     const negative = await connect();
     negative.send(new Writer().int32(-5).toBuffer());
@@ -117,9 +131,20 @@ describe('bad input', () => {
     expect(r.int32()).toBe(7);
     const body = apiVersions.response.read(r, ctxFor(apiVersions, 0));
     expect(body.errorCode).toBe(ErrorCode.UNSUPPORTED_VERSION);
-    expect(body.apiKeys.find((k) => k.apiKey === apiVersions.key)).toEqual({ apiKey: 18, minVersion: 0, maxVersion: 3 });
+    expect(body.apiKeys.find((k) => k.apiKey === apiVersions.key)).toEqual({
+      apiKey: 18,
+      minVersion: 0,
+      maxVersion: 3,
+    });
     // The connection stays usable: the client downgrades to v3 (flexible request header) and gets its answer.
-    c.send(request(apiVersions.key, 3, new Writer().compactNullableString('raw').compactNullableString('1.0').uvarint(0).toBuffer(), { flexible: true, correlationId: 8 }));
+    c.send(
+      request(
+        apiVersions.key,
+        3,
+        new Writer().compactNullableString('raw').compactNullableString('1.0').uvarint(0).toBuffer(),
+        { flexible: true, correlationId: 8 },
+      ),
+    );
     const v3 = new Reader((await c.next()) as Buffer);
     expect(v3.int32()).toBe(8); // ApiVersions answers with response header v0 even when flexible
     const ok = apiVersions.response.read(v3, ctxFor(apiVersions, 3));
@@ -144,7 +169,16 @@ describe('bad input', () => {
     const c = await connect();
     const produceFrame = (records: Buffer, correlationId: number) => {
       const w = new Writer();
-      produce.request.write(w, { transactionalId: null, acks: -1, timeoutMs: 1000, topicData: [{ name: 'bad-input', partitionData: [{ index: 0, records }] }] }, ctxFor(produce, 7));
+      produce.request.write(
+        w,
+        {
+          transactionalId: null,
+          acks: -1,
+          timeoutMs: 1000,
+          topicData: [{ name: 'bad-input', partitionData: [{ index: 0, records }] }],
+        },
+        ctxFor(produce, 7),
+      );
       return request(produce.key, 7, w.toBuffer(), { correlationId });
     };
     const readProduce = async () => {

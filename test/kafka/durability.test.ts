@@ -25,12 +25,29 @@ describe('restart on the same data directory', () => {
     await t.broker.createTopic('kept', 3);
     const producer = t.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
-    await producer.send({ topic: 'kept', acks: -1, messages: Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: `v${i}`, headers: { 'content-type': 'text/plain' } })) });
+    await producer.send({
+      topic: 'kept',
+      acks: -1,
+      messages: Array.from({ length: 30 }, (_, i) => ({
+        key: `k${i}`,
+        value: `v${i}`,
+        headers: { 'content-type': 'text/plain' },
+      })),
+    });
     await producer.disconnect();
 
     // Its own client without retries, so that it gives up quickly once the broker is gone.
-    const memberClient = new kafkajs.Kafka({ brokers: [t.broker.brokers], logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 0 } });
-    const consumer = memberClient.consumer({ groupId: 'kept-group', maxWaitTimeInMs: 200, sessionTimeout: 30_000, retry: { retries: 0, restartOnFailure: async () => false } });
+    const memberClient = new kafkajs.Kafka({
+      brokers: [t.broker.brokers],
+      logLevel: kafkajs.logLevel.NOTHING,
+      retry: { retries: 0 },
+    });
+    const consumer = memberClient.consumer({
+      groupId: 'kept-group',
+      maxWaitTimeInMs: 200,
+      sessionTimeout: 30_000,
+      retry: { retries: 0, restartOnFailure: async () => false },
+    });
     let consumed = 0;
     await consumer.connect();
     await consumer.subscribe({ topic: 'kept', fromBeginning: true });
@@ -38,7 +55,14 @@ describe('restart on the same data directory', () => {
     await waitFor(() => consumed === 30, 'the group to consume everything');
     const admin = t.kafka.admin();
     await admin.connect();
-    await waitFor(async () => (await admin.fetchOffsets({ groupId: 'kept-group', topics: ['kept'] }))[0].partitions.reduce((n, p) => n + Number(p.offset), 0) === 30, 'commits');
+    await waitFor(
+      async () =>
+        (await admin.fetchOffsets({ groupId: 'kept-group', topics: ['kept'] }))[0].partitions.reduce(
+          (n, p) => n + Number(p.offset),
+          0,
+        ) === 30,
+      'commits',
+    );
     const before = (await admin.describeGroups(['kept-group'])).groups[0];
     const ends = await admin.fetchTopicOffsets('kept');
     await admin.disconnect();
@@ -50,10 +74,14 @@ describe('restart on the same data directory', () => {
     await admin2.connect();
     expect(await admin2.fetchTopicOffsets('kept')).toEqual(ends);
     const committed = await admin2.fetchOffsets({ groupId: 'kept-group', topics: ['kept'] });
-    expect(committed[0].partitions.map((p) => [p.partition, p.offset]).sort()).toEqual(ends.map((p) => [p.partition, p.high]).sort());
+    expect(committed[0].partitions.map((p) => [p.partition, p.offset]).sort()).toEqual(
+      ends.map((p) => [p.partition, p.high]).sort(),
+    );
     const after = (await admin2.describeGroups(['kept-group'])).groups[0];
     expect(after).toMatchObject({ state: 'Stable', protocol: before.protocol });
-    expect(after.members.map((m) => [m.memberId, m.memberAssignment.toString('hex')])).toEqual(before.members.map((m) => [m.memberId, m.memberAssignment.toString('hex')]));
+    expect(after.members.map((m) => [m.memberId, m.memberAssignment.toString('hex')])).toEqual(
+      before.members.map((m) => [m.memberId, m.memberAssignment.toString('hex')]),
+    );
     await admin2.disconnect();
     await consumer.disconnect().catch(() => {});
 
@@ -61,7 +89,9 @@ describe('restart on the same data directory', () => {
     const values: string[] = [];
     await reader.connect();
     await reader.subscribe({ topic: 'kept', fromBeginning: true });
-    await reader.run({ eachMessage: async ({ message }) => void values.push(`${message.value}|${message.headers?.['content-type']}`) });
+    await reader.run({
+      eachMessage: async ({ message }) => void values.push(`${message.value}|${message.headers?.['content-type']}`),
+    });
     await waitFor(() => values.length === 30, 'every record after the restart');
     await reader.disconnect();
     expect(values.sort()).toEqual(Array.from({ length: 30 }, (_, i) => `v${i}|text/plain`).sort());
@@ -70,8 +100,13 @@ describe('restart on the same data directory', () => {
 
 /** `floe kafka` as a child process; resolves with its address once it prints where it listens. */
 async function startChildBroker(dataDir: string): Promise<{ child: ChildProcess; brokers: string }> {
-  const child = spawn(process.execPath, [FLOE, 'kafka', '--port', '0', '--data', dataDir, '--partitions', '2'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FLOE_LOG_LEVEL: 'warn' } });
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`floe kafka exited early with ${code}`))));
+  const child = spawn(process.execPath, [FLOE, 'kafka', '--port', '0', '--data', dataDir, '--partitions', '2'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, FLOE_LOG_LEVEL: 'warn' },
+  });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`floe kafka exited early with ${code}`))),
+  );
   const listening = new Promise<string>((resolve) => {
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       const match = /listening on (\S+)/.exec(line);
@@ -97,15 +132,31 @@ describe('kill -9', () => {
     cleanups.push(cleanup);
     let { child, brokers } = await startChildBroker(dir);
     cleanups.push(() => killed(child, 'SIGKILL'));
-    const client = (b: string) => new kafkajs.Kafka({ brokers: [b], logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 50, maxRetryTime: 200 } });
+    const client = (b: string) =>
+      new kafkajs.Kafka({
+        brokers: [b],
+        logLevel: kafkajs.logLevel.NOTHING,
+        retry: { retries: 2, initialRetryTime: 50, maxRetryTime: 200 },
+      });
 
     const admin = client(brokers).admin();
     await admin.connect();
     await admin.createTopics({ topics: [{ topic: 'durable', numPartitions: 2 }] });
-    await admin.setOffsets({ groupId: 'durable-group', topic: 'durable', partitions: [{ partition: 0, offset: '7' }, { partition: 1, offset: '11' }] });
+    await admin.setOffsets({
+      groupId: 'durable-group',
+      topic: 'durable',
+      partitions: [
+        { partition: 0, offset: '7' },
+        { partition: 1, offset: '11' },
+      ],
+    });
     await admin.disconnect();
 
-    const producer = client(brokers).producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+    const producer = client(brokers).producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
     await producer.connect();
     const acked: string[] = [];
     // Keep producing; SIGKILL lands in the middle of the stream.
@@ -143,7 +194,10 @@ describe('kill -9', () => {
     const seen = new Map<number, string[]>();
     await consumer.connect();
     await consumer.subscribe({ topic: 'durable', fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ partition, message }) => void seen.set(partition, [...(seen.get(partition) ?? []), `${message.offset}:${message.value}`]) });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) =>
+        void seen.set(partition, [...(seen.get(partition) ?? []), `${message.offset}:${message.value}`]),
+    });
     await waitFor(() => [...seen.values()].reduce((n, v) => n + v.length, 0) >= total, 'reading the whole log back');
     await consumer.disconnect();
     const values = new Set([...seen.values()].flat().map((v) => v.split(':')[1]));

@@ -53,12 +53,26 @@ describe('kafkajs producer → consumer group', () => {
     await admin.connect();
     await admin.createTopics({ topics: [{ topic, numPartitions: 4 }] });
     await admin.disconnect();
-    const producer = t.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+    const producer = t.kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
     await producer.connect();
     const sent: { key: string; value: string; compression: string; partition?: number }[] = [];
-    const compressions = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP, snappy: CompressionTypes.Snappy, lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD };
+    const compressions = {
+      none: CompressionTypes.None,
+      gzip: CompressionTypes.GZIP,
+      snappy: CompressionTypes.Snappy,
+      lz4: CompressionTypes.LZ4,
+      zstd: CompressionTypes.ZSTD,
+    };
     for (const [name, compression] of Object.entries(compressions)) {
-      const messages = Array.from({ length: 40 }, (_, i) => ({ key: `key-${i % 10}`, value: `${name}-${i}-${'x'.repeat(i * 7)}`, headers: { 'content-type': 'text/plain', codec: name } }));
+      const messages = Array.from({ length: 40 }, (_, i) => ({
+        key: `key-${i % 10}`,
+        value: `${name}-${i}-${'x'.repeat(i * 7)}`,
+        headers: { 'content-type': 'text/plain', codec: name },
+      }));
       const results = await producer.send({ topic, compression, acks: -1, messages });
       expect(results.every((r) => r.errorCode === 0)).toBe(true);
       sent.push(...messages.map((m) => ({ key: m.key, value: m.value, compression: name })));
@@ -85,7 +99,10 @@ describe('kafkajs producer → consumer group', () => {
 
   it('acks=1 and acks=0 produces arrive; auto-created topics get the default partition count', async () => {
     const topic = 'acks-auto-created';
-    const producer = t.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true });
+    const producer = t.kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: true,
+    });
     await producer.connect();
     await producer.send({ topic, acks: 1, messages: [{ key: 'a', value: 'one' }] });
     await producer.send({ topic, acks: 0, messages: [{ key: 'b', value: 'zero' }] });
@@ -95,7 +112,10 @@ describe('kafkajs producer → consumer group', () => {
     await admin.connect();
     const meta = await admin.fetchTopicMetadata({ topics: [topic] });
     expect(meta.topics[0].partitions).toHaveLength(2);
-    await waitFor(async () => (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0) === 3, 'three records');
+    await waitFor(
+      async () => (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0) === 3,
+      'three records',
+    );
     await admin.disconnect();
     const seen = await consumeAll('acks-group', topic, 3);
     expect(seen.map((s) => s.value).sort()).toEqual([null, 'one', 'zero'].sort());
@@ -105,9 +125,15 @@ describe('kafkajs producer → consumer group', () => {
     const topic = 'resume';
     const producer = t.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
-    await producer.send({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ key: String(i), value: `first-${i}` })) });
+    await producer.send({
+      topic,
+      messages: Array.from({ length: 10 }, (_, i) => ({ key: String(i), value: `first-${i}` })),
+    });
     expect((await consumeAll('resume-group', topic, 10)).length).toBe(10);
-    await producer.send({ topic, messages: Array.from({ length: 5 }, (_, i) => ({ key: String(i), value: `second-${i}` })) });
+    await producer.send({
+      topic,
+      messages: Array.from({ length: 5 }, (_, i) => ({ key: String(i), value: `second-${i}` })),
+    });
     await producer.disconnect();
     const second = await consumeAll('resume-group', topic, 5);
     expect(second.map((s) => s.value).sort()).toEqual(Array.from({ length: 5 }, (_, i) => `second-${i}`).sort());
@@ -115,7 +141,9 @@ describe('kafkajs producer → consumer group', () => {
     await admin.connect();
     const committed = await admin.fetchOffsets({ groupId: 'resume-group', topics: [topic] });
     const ends = await admin.fetchTopicOffsets(topic);
-    expect(committed[0].partitions.map((p) => [p.partition, p.offset]).sort()).toEqual(ends.map((p) => [p.partition, p.high]).sort());
+    expect(committed[0].partitions.map((p) => [p.partition, p.offset]).sort()).toEqual(
+      ends.map((p) => [p.partition, p.high]).sort(),
+    );
     const groups = await admin.listGroups();
     expect(groups.groups.map((g) => g.groupId)).toContain('resume-group');
     const described = await admin.describeGroups(['resume-group']);
@@ -128,14 +156,25 @@ describe('kafkajs producer → consumer group', () => {
     await admin.connect();
     expect(await admin.createTopics({ topics: [{ topic: 'admin-a', numPartitions: 3 }] })).toBe(true);
     expect(await admin.createTopics({ topics: [{ topic: 'admin-a', numPartitions: 3 }] })).toBe(false);
-    const refused = await admin.createTopics({ topics: [{ topic: 'admin-b', numPartitions: 1, replicationFactor: 3 }] }).catch((err: { errors?: { type: string }[] }) => err);
-    expect((refused as { errors?: { type: string }[] }).errors?.map((e) => e.type)).toEqual(['INVALID_REPLICATION_FACTOR']);
+    const refused = await admin
+      .createTopics({ topics: [{ topic: 'admin-b', numPartitions: 1, replicationFactor: 3 }] })
+      .catch((err: { errors?: { type: string }[] }) => err);
+    expect((refused as { errors?: { type: string }[] }).errors?.map((e) => e.type)).toEqual([
+      'INVALID_REPLICATION_FACTOR',
+    ]);
     expect(await admin.listTopics()).toContain('admin-a');
 
     const producer = t.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     const base = Date.now() - 10_000;
-    await producer.send({ topic: 'admin-a', messages: Array.from({ length: 30 }, (_, i) => ({ partition: 0, value: `v${i}`, timestamp: String(base + i * 100) })) });
+    await producer.send({
+      topic: 'admin-a',
+      messages: Array.from({ length: 30 }, (_, i) => ({
+        partition: 0,
+        value: `v${i}`,
+        timestamp: String(base + i * 100),
+      })),
+    });
     await producer.disconnect();
     const at = await admin.fetchTopicOffsetsByTimestamp('admin-a', base + 1050);
     expect(at.find((p) => p.partition === 0)?.offset).toBe('11');

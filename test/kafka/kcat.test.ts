@@ -41,10 +41,16 @@ describeIfAvailable(haveKcat ? undefined : 'kcat is not installed (apt-get insta
   it('produces with every compression (idempotent) and consumes it back with keys and headers', async () => {
     for (const codec of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
       const lines = Array.from({ length: 20 }, (_, i) => `k${i}:${codec}-value-${i}`).join('\n');
-      await kcat(['-P', '-t', 'kcat', '-K:', '-z', codec, '-H', 'content-type=text/plain', '-X', 'enable.idempotence=true'], `${lines}\n`);
+      await kcat(
+        ['-P', '-t', 'kcat', '-K:', '-z', codec, '-H', 'content-type=text/plain', '-X', 'enable.idempotence=true'],
+        `${lines}\n`,
+      );
     }
     const out = await kcat(['-C', '-t', 'kcat', '-e', '-q', '-f', '%p|%o|%k|%s|%h\\n']);
-    const rows = out.trim().split('\n').map((l) => l.split('|'));
+    const rows = out
+      .trim()
+      .split('\n')
+      .map((l) => l.split('|'));
     expect(rows).toHaveLength(100);
     expect(new Set(rows.map((r) => r[3])).size).toBe(100);
     for (const [, , key, value, headers] of rows) {
@@ -59,10 +65,30 @@ describeIfAvailable(haveKcat ? undefined : 'kcat is not installed (apt-get insta
 
   it('consumes as a group, commits, and resumes from the committed offsets', async () => {
     await kcat(['-P', '-t', 'kcat-group', '-K:', '-p', '0'], 'a:1\nb:2\nc:3\n');
-    const first = await kcat(['-G', 'kcat-group-1', '-q', '-e', '-f', '%s\\n', '-X', 'auto.offset.reset=earliest', 'kcat-group']);
+    const first = await kcat([
+      '-G',
+      'kcat-group-1',
+      '-q',
+      '-e',
+      '-f',
+      '%s\\n',
+      '-X',
+      'auto.offset.reset=earliest',
+      'kcat-group',
+    ]);
     expect(first.trim().split('\n')).toEqual(['1', '2', '3']);
     await kcat(['-P', '-t', 'kcat-group', '-K:', '-p', '0'], 'd:4\n');
-    const second = await kcat(['-G', 'kcat-group-1', '-q', '-e', '-f', '%s\\n', '-X', 'auto.offset.reset=earliest', 'kcat-group']);
+    const second = await kcat([
+      '-G',
+      'kcat-group-1',
+      '-q',
+      '-e',
+      '-f',
+      '%s\\n',
+      '-X',
+      'auto.offset.reset=earliest',
+      'kcat-group',
+    ]);
     expect(second.trim().split('\n')).toEqual(['4']);
     const admin = t.kafka.admin();
     await admin.connect();
@@ -75,7 +101,15 @@ describeIfAvailable(haveKcat ? undefined : 'kcat is not installed (apt-get insta
     const producer = t.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     for (const compression of [CompressionTypes.Snappy, CompressionTypes.LZ4, CompressionTypes.ZSTD]) {
-      await producer.send({ topic: 'interop', compression, messages: Array.from({ length: 5 }, (_, i) => ({ key: `c${compression}`, value: `kafkajs-${compression}-${i}-${'y'.repeat(500)}`, headers: { 'content-type': 'application/json' } })) });
+      await producer.send({
+        topic: 'interop',
+        compression,
+        messages: Array.from({ length: 5 }, (_, i) => ({
+          key: `c${compression}`,
+          value: `kafkajs-${compression}-${i}-${'y'.repeat(500)}`,
+          headers: { 'content-type': 'application/json' },
+        })),
+      });
     }
     await producer.disconnect();
     const out = await kcat(['-C', '-t', 'interop', '-e', '-q', '-f', '%k %s %h\\n']);
@@ -91,6 +125,7 @@ describeIfAvailable(haveKcat ? undefined : 'kcat is not installed (apt-get insta
     await consumer.run({ eachMessage: async ({ message }) => void values.push(String(message.value)) });
     await waitFor(() => values.length >= 100, 'kafkajs to read the kcat records');
     await consumer.disconnect();
-    for (const codec of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) expect(values.filter((v) => v.startsWith(`${codec}-value-`))).toHaveLength(20);
+    for (const codec of ['none', 'gzip', 'snappy', 'lz4', 'zstd'])
+      expect(values.filter((v) => v.startsWith(`${codec}-value-`))).toHaveLength(20);
   });
 });

@@ -6,13 +6,29 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { append, applyRetention, closePartitionLog, logEndOffset, offsetForTimestamp, openPartitionLog, read, type LogConfig, type PartitionLog } from '../../local/kafka/log/partition-log.ts';
+import {
+  append,
+  applyRetention,
+  closePartitionLog,
+  logEndOffset,
+  offsetForTimestamp,
+  openPartitionLog,
+  read,
+  type LogConfig,
+  type PartitionLog,
+} from '../../local/kafka/log/partition-log.ts';
 import { checkSequence } from '../../local/kafka/log/producer-state.ts';
 import { ErrorCode } from '../../local/kafka/protocol/errors.ts';
 import { decodeRecords, encodeBatch, readBatchHeader, splitBatches } from '../../local/kafka/protocol/record-batch.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
-const config: LogConfig = { segmentBytes: 4096, indexIntervalBytes: 512, retentionMs: -1, retentionBytes: -1, fsync: 'never' };
+const config: LogConfig = {
+  segmentBytes: 4096,
+  indexIntervalBytes: 512,
+  retentionMs: -1,
+  retentionBytes: -1,
+  fsync: 'never',
+};
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -40,7 +56,13 @@ async function close(log: PartitionLog) {
 /** Appends `n` batches of 10 records (~300 bytes each) with timestamps 1000 ms apart per batch. */
 async function fill(log: PartitionLog, n: number, startTs = 1_000_000) {
   for (let b = 0; b < n; b++) {
-    const batch = await encodeBatch({ records: Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: `batch-${b}-record-${i}`, timestamp: startTs + b * 1000 + i })) });
+    const batch = await encodeBatch({
+      records: Array.from({ length: 10 }, (_, i) => ({
+        key: `k${i}`,
+        value: `batch-${b}-record-${i}`,
+        timestamp: startTs + b * 1000 + i,
+      })),
+    });
     append(log, batch);
   }
 }
@@ -137,18 +159,38 @@ describe('partition log', () => {
 
   it('keeps idempotent-producer sequences across segment rolls and reopening', async () => {
     const { log } = openLog();
-    const batch = (seq: number) => encodeBatch({ producerId: 7n, producerEpoch: 0, baseSequence: seq, records: Array.from({ length: 10 }, (_, i) => ({ value: `p-${seq + i}-${'z'.repeat(40)}` })) });
+    const batch = (seq: number) =>
+      encodeBatch({
+        producerId: 7n,
+        producerEpoch: 0,
+        baseSequence: seq,
+        records: Array.from({ length: 10 }, (_, i) => ({ value: `p-${seq + i}-${'z'.repeat(40)}` })),
+      });
     for (let seq = 0; seq < 300; seq += 10) append(log, await batch(seq));
     expect(log.segments.length).toBeGreaterThan(2);
     await close(log);
     const { log: reopened } = openLog();
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.snapshot'))).toHaveLength(1);
     const header = (b: Buffer) => readBatchHeader(b);
-    expect(checkSequence(reopened.producers, header(await batch(290)))).toEqual({ kind: 'duplicate', baseOffset: 290n });
+    expect(checkSequence(reopened.producers, header(await batch(290)))).toEqual({
+      kind: 'duplicate',
+      baseOffset: 290n,
+    });
     expect(checkSequence(reopened.producers, header(await batch(300)))).toEqual({ kind: 'append' });
-    expect(checkSequence(reopened.producers, header(await batch(310)))).toMatchObject({ kind: 'error', code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER });
-    const stale = await encodeBatch({ producerId: 7n, producerEpoch: -1, baseSequence: 300, records: [{ value: 'x' }] });
-    expect(checkSequence(reopened.producers, header(stale))).toMatchObject({ kind: 'error', code: ErrorCode.INVALID_PRODUCER_EPOCH });
+    expect(checkSequence(reopened.producers, header(await batch(310)))).toMatchObject({
+      kind: 'error',
+      code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+    });
+    const stale = await encodeBatch({
+      producerId: 7n,
+      producerEpoch: -1,
+      baseSequence: 300,
+      records: [{ value: 'x' }],
+    });
+    expect(checkSequence(reopened.producers, header(stale))).toMatchObject({
+      kind: 'error',
+      code: ErrorCode.INVALID_PRODUCER_EPOCH,
+    });
     // Without the snapshot the state is rebuilt from every segment.
     await close(reopened);
     for (const f of fs.readdirSync(dir)) if (f.endsWith('.snapshot')) fs.rmSync(path.join(dir, f));

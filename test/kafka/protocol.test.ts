@@ -9,7 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { ctxFor, supports, type ApiDef, type RequestOf } from '../../local/kafka/protocol/api.ts';
 import * as apis from '../../local/kafka/protocol/apis/index.ts';
 import { crc32c } from '../../local/kafka/protocol/crc32c.ts';
-import { batchCrcMatches, decodeRecords, encodeBatch, readBatchHeader } from '../../local/kafka/protocol/record-batch.ts';
+import {
+  batchCrcMatches,
+  decodeRecords,
+  encodeBatch,
+  readBatchHeader,
+} from '../../local/kafka/protocol/record-batch.ts';
 import { codecFor, Compression, kafkajsCodecs } from '../../local/kafka/protocol/compression.ts';
 import { Reader } from '../../local/kafka/protocol/reader.ts';
 import { Writer } from '../../local/kafka/protocol/writer.ts';
@@ -70,7 +75,15 @@ function countOf(items: string[]): Map<string, number> {
 }
 
 /** kafkajs fields that are not on the wire (decoded payloads, synthetic throttle values). */
-const notOnTheWire = new Set(['messages', 'throttleTime', 'clientSideThrottleTime', 'memberMetadata', 'memberAssignment', 'metadata', 'assignment']);
+const notOnTheWire = new Set([
+  'messages',
+  'throttleTime',
+  'clientSideThrottleTime',
+  'memberMetadata',
+  'memberAssignment',
+  'metadata',
+  'assignment',
+]);
 
 describe('kafka protocol fixtures', () => {
   for (const [dir, api] of Object.entries(folders)) {
@@ -85,7 +98,9 @@ describe('kafka protocol fixtures', () => {
         expect(consumed).toBe(bytes.length);
         expect(encoded.equals(bytes)).toBe(true);
         if (f.kind === 'response') {
-          const kafkajs = require(`kafkajs/src/protocol/requests/${dir}/v${f.version}/response`) as { decode(b: Buffer): Promise<unknown> };
+          const kafkajs = require(`kafkajs/src/protocol/requests/${dir}/v${f.version}/response`) as {
+            decode(b: Buffer): Promise<unknown>;
+          };
           const theirDecoding = await kafkajs.decode(bytes).catch((err: { type?: string; code?: number }) => err);
           if (theirDecoding instanceof Error) {
             // kafkajs throws on error responses: the same error code must be what we decoded.
@@ -94,7 +109,8 @@ describe('kafka protocol fixtures', () => {
           }
           const theirs = countOf(leaves(theirDecoding, notOnTheWire));
           const ours = countOf(leaves(decoded, new Set()));
-          for (const [value, n] of theirs) expect({ value, n: Math.min(n, ours.get(value) ?? 0) }).toEqual({ value, n });
+          for (const [value, n] of theirs)
+            expect({ value, n: Math.min(n, ours.get(value) ?? 0) }).toEqual({ value, n });
         }
       });
     }
@@ -105,7 +121,9 @@ describe('kafka protocol fixtures', () => {
     const records = (decoded as RequestOf<typeof apis.produce>).topicData[0].partitionData[0].records as Buffer;
     expect(batchCrcMatches(records)).toBe(true);
     const ours = await decodeRecords(records);
-    const RecordBatchDecoder = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (d: unknown) => Promise<{ records: { key: Buffer; value: Buffer; headers: Record<string, Buffer>; offset: string }[] }>;
+    const RecordBatchDecoder = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (
+      d: unknown,
+    ) => Promise<{ records: { key: Buffer; value: Buffer; headers: Record<string, Buffer>; offset: string }[] }>;
     const Decoder = require('kafkajs/src/protocol/decoder') as new (b: Buffer) => unknown;
     const theirs = await RecordBatchDecoder(new Decoder(records));
     // kafkajs folds repeated header keys into one array.
@@ -120,7 +138,12 @@ describe('kafka protocol fixtures', () => {
     };
     const text = (v: Buffer | Buffer[]) => (Array.isArray(v) ? v.map(String) : String(v));
     expect(ours.map((r) => [r.offset.toString(), r.key?.toString(), r.value?.toString(), grouped(r.headers)])).toEqual(
-      theirs.records.map((r) => [r.offset, r.key?.toString(), r.value?.toString(), Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, text(v as Buffer | Buffer[])]))]),
+      theirs.records.map((r) => [
+        r.offset,
+        r.key?.toString(),
+        r.value?.toString(),
+        Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, text(v as Buffer | Buffer[])])),
+      ]),
     );
   });
 
@@ -162,7 +185,15 @@ describe('kafka protocol fixtures', () => {
       });
       expect(batchCrcMatches(batch)).toBe(true);
       const records = await decodeRecords(batch);
-      expect(records.map((r) => [r.offset, r.timestamp, r.key?.toString() ?? null, r.value?.toString() ?? null, r.headers.map((h) => `${h.key}=${h.value}`)])).toEqual([
+      expect(
+        records.map((r) => [
+          r.offset,
+          r.timestamp,
+          r.key?.toString() ?? null,
+          r.value?.toString() ?? null,
+          r.headers.map((h) => `${h.key}=${h.value}`),
+        ]),
+      ).toEqual([
         [0n, 1000, 'k1', 'v1', ['content-type=text/plain']],
         [1n, 1005, null, null, []],
       ]);
@@ -172,14 +203,28 @@ describe('kafka protocol fixtures', () => {
   it('flexible versions: compact strings, compact arrays and tagged fields (ApiVersions v3)', () => {
     const api = apis.apiVersions;
     const w = new Writer();
-    api.response.write(w, { errorCode: 0, apiKeys: [{ apiKey: 18, minVersion: 0, maxVersion: 3 }], throttleTimeMs: 7, finalizedFeaturesEpoch: 5n }, ctxFor(api, 3));
+    api.response.write(
+      w,
+      {
+        errorCode: 0,
+        apiKeys: [{ apiKey: 18, minVersion: 0, maxVersion: 3 }],
+        throttleTimeMs: 7,
+        finalizedFeaturesEpoch: 5n,
+      },
+      ctxFor(api, 3),
+    );
     const bytes = w.toBuffer();
     // error(2) + compact array len(1) + entry(6 + 1 tag byte) + throttle(4) + 1 tagged field: tag(1) size(1) int64(8) → count(1)
-    expect(bytes.toString('hex')).toBe(['0000', '02', '0012' + '0000' + '0003' + '00', '00000007', '01', '01', '08', '0000000000000005'].join(''));
+    expect(bytes.toString('hex')).toBe(
+      ['0000', '02', '0012' + '0000' + '0003' + '00', '00000007', '01', '01', '08', '0000000000000005'].join(''),
+    );
     const decoded = api.response.read(new Reader(bytes), ctxFor(api, 3));
     expect(decoded.finalizedFeaturesEpoch).toBe(5n);
     expect(decoded.apiKeys).toEqual([{ apiKey: 18, minVersion: 0, maxVersion: 3 }]);
     const request = new Writer().compactNullableString('rdkafka').compactNullableString('2.0.2').uvarint(0).toBuffer();
-    expect(api.request.read(new Reader(request), ctxFor(api, 3))).toEqual({ clientSoftwareName: 'rdkafka', clientSoftwareVersion: '2.0.2' });
+    expect(api.request.read(new Reader(request), ctxFor(api, 3))).toEqual({
+      clientSoftwareName: 'rdkafka',
+      clientSoftwareVersion: '2.0.2',
+    });
   });
 });

@@ -30,15 +30,23 @@ afterAll(async () => {
 
 /** Generation → member ids, from the broker's "group generation formed" log lines. */
 function generations(): { generation: number; members: string[] }[] {
-  return t.logs.filter((l) => l.msg === 'group generation formed' && l.group === GROUP).map((l) => ({ generation: l.generation as number, members: l.members as string[] }));
+  return t.logs
+    .filter((l) => l.msg === 'group generation formed' && l.group === GROUP)
+    .map((l) => ({ generation: l.generation as number, members: l.members as string[] }));
 }
 
 it('splits partitions when a member joins and takes them back when one dies; no record lost or doubled within a generation', async () => {
   const events: (MemberEvent & { generation: number })[] = [];
   // A member's deliveries belong to the generation its latest join belongs to: the newest generation naming it.
-  const generationOf = (memberId: string) => Math.max(...generations().filter((g) => g.members.includes(memberId)).map((g) => g.generation));
+  const generationOf = (memberId: string) =>
+    Math.max(
+      ...generations()
+        .filter((g) => g.members.includes(memberId))
+        .map((g) => g.generation),
+    );
   const record = (e: MemberEvent) => events.push({ ...e, generation: generationOf(e.memberId) });
-  const joins = () => events.filter((e): e is Extract<MemberEvent, { type: 'join' }> & { generation: number } => e.type === 'join');
+  const joins = () =>
+    events.filter((e): e is Extract<MemberEvent, { type: 'join' }> & { generation: number } => e.type === 'join');
 
   const producer = t.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
@@ -57,7 +65,19 @@ it('splits partitions when a member joins and takes them back when one dies; no 
   await waitFor(() => sent.every((v) => delivered().has(v)), 'phase one records');
 
   // Phase 2: a second member (its own process) joins; both end up with partitions of one new generation.
-  child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./helpers/group-member.ts', import.meta.url)), t.broker.brokers, GROUP, TOPIC, '2000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('./helpers/group-member.ts', import.meta.url)),
+      t.broker.brokers,
+      GROUP,
+      TOPIC,
+      '2000',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   readline.createInterface({ input: child.stdout! }).on('line', (line) => record(JSON.parse(line) as MemberEvent));
   const childId = () => joins().find((j) => j.memberId !== joins()[0].memberId)?.memberId;
   await waitFor(() => {
@@ -72,18 +92,24 @@ it('splits partitions when a member joins and takes them back when one dies; no 
   // Phase 3: the second member dies without a LeaveGroup; its session times out and the first takes over.
   child.kill('SIGKILL');
   await produce('three', 60);
-  await waitFor(() => generations().some((g) => g.generation > shared && g.members.length === 1), 'the dead member to be expired', 20_000);
+  await waitFor(
+    () => generations().some((g) => g.generation > shared && g.members.length === 1),
+    'the dead member to be expired',
+    20_000,
+  );
   await waitFor(() => sent.every((v) => delivered().has(v)), 'phase three records', 20_000);
   await producer.disconnect();
   await a.disconnect();
 
   // Within each generation, assignments are disjoint and cover all partitions once both members synced.
   const byGeneration = new Map<number, number[][]>();
-  for (const j of joins()) byGeneration.set(j.generation, [...(byGeneration.get(j.generation) ?? []), j.assignment[TOPIC] ?? []]);
+  for (const j of joins())
+    byGeneration.set(j.generation, [...(byGeneration.get(j.generation) ?? []), j.assignment[TOPIC] ?? []]);
   for (const [generation, assignments] of byGeneration) {
     const all = assignments.flat();
     expect({ generation, distinct: new Set(all).size }).toEqual({ generation, distinct: all.length });
-    if (generations().find((g) => g.generation === generation)?.members.length === assignments.length) expect(all.sort()).toEqual([0, 1, 2, 3]);
+    if (generations().find((g) => g.generation === generation)?.members.length === assignments.length)
+      expect(all.sort()).toEqual([0, 1, 2, 3]);
   }
   expect(byGeneration.get(shared)).toHaveLength(2);
   // No record lost; no record delivered to two different members of one generation.

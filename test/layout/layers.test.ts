@@ -26,21 +26,31 @@ function importsOf(file: string): string[] {
 }
 
 function violations(dir: string, forbidden: (target: string, file: string) => boolean): string[] {
-  return sources(dir).flatMap((file) => importsOf(file).filter((target) => forbidden(target, file)).map((target) => `${file} → ${target}`));
+  return sources(dir).flatMap((file) =>
+    importsOf(file)
+      .filter((target) => forbidden(target, file))
+      .map((target) => `${file} → ${target}`),
+  );
 }
 
 const under = (target: string, ...dirs: string[]) => dirs.some((dir) => target.startsWith(`${dir}/`));
 
 describe('layers', () => {
   it('shared/ imports no function, dashboard, stand-in, CLI or test code', () => {
-    expect(violations('shared', (t) => under(t, 'functions', 'dashboard', 'local', 'cli', 'test', 'bench'))).toEqual([]);
+    expect(violations('shared', (t) => under(t, 'functions', 'dashboard', 'local', 'cli', 'test', 'bench'))).toEqual(
+      [],
+    );
   });
 
   it('a function imports no other function and no stand-in', () => {
     const folderOf = (file: string) => file.split(path.sep).slice(0, 2).join('/');
     const inFunction = (file: string) => file.split(path.sep).length > 2;
-    const found = violations('functions', (t, file) =>
-      inFunction(file) && (under(t, 'local', 'dashboard', 'cli') || (/^functions\/[^/]+\//.test(t) && folderOf(t) !== folderOf(file))));
+    const found = violations(
+      'functions',
+      (t, file) =>
+        inFunction(file) &&
+        (under(t, 'local', 'dashboard', 'cli') || (/^functions\/[^/]+\//.test(t) && folderOf(t) !== folderOf(file))),
+    );
     expect(found).toEqual([]);
   });
 
@@ -49,14 +59,17 @@ describe('layers', () => {
   });
 
   it('the Iceberg library knows no catalog, events, pipeline or runtime; storage knows no format', () => {
-    expect(violations('shared/iceberg', (t) => !under(t, 'shared/iceberg', 'shared/storage', 'shared/util'))).toEqual([]);
+    expect(violations('shared/iceberg', (t) => !under(t, 'shared/iceberg', 'shared/storage', 'shared/util'))).toEqual(
+      [],
+    );
     expect(violations('shared/storage', (t) => !under(t, 'shared/storage', 'shared/util'))).toEqual([]);
   });
 
   it('no two source files of shared/ share a name unless they are the same kind of thing in parallel folders', () => {
     const parallel = new Set(['index.ts', 'types.ts']);
     const byName = new Map<string, string[]>();
-    for (const file of sources('shared')) byName.set(path.basename(file), [...(byName.get(path.basename(file)) ?? []), file]);
+    for (const file of sources('shared'))
+      byName.set(path.basename(file), [...(byName.get(path.basename(file)) ?? []), file]);
     expect([...byName].filter(([name, files]) => files.length > 1 && !parallel.has(name))).toEqual([]);
   });
 

@@ -10,17 +10,39 @@ import { parseManifests } from '../../local/knative/manifests.ts';
 import { createEmitter } from '../../shared/runtime/event-emitter.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { closeAll, event, failing, gate, replyWith, startFunction, type Handler, type TestFunction } from './helpers.ts';
+import {
+  closeAll,
+  event,
+  failing,
+  gate,
+  replyWith,
+  startFunction,
+  type Handler,
+  type TestFunction,
+} from './helpers.ts';
 
 const running: { close(): Promise<void> }[] = [];
 afterEach(() => closeAll(running));
 
-const DELIVERY = { retry: 2, backoffPolicy: 'linear', backoffDelay: 'PT0.01S', timeout: 'PT5S', deadLetterSink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'dlq' } } };
+const DELIVERY = {
+  retry: 2,
+  backoffPolicy: 'linear',
+  backoffDelay: 'PT0.01S',
+  timeout: 'PT5S',
+  deadLetterSink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'dlq' } },
+};
 
 function trigger(name: string, type: string) {
   return {
-    apiVersion: 'eventing.knative.dev/v1', kind: 'Trigger', metadata: { name },
-    spec: { broker: 'default', filters: [{ exact: { type } }], subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name } }, delivery: DELIVERY },
+    apiVersion: 'eventing.knative.dev/v1',
+    kind: 'Trigger',
+    metadata: { name },
+    spec: {
+      broker: 'default',
+      filters: [{ exact: { type } }],
+      subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name } },
+      delivery: DELIVERY,
+    },
   };
 }
 
@@ -28,11 +50,17 @@ function trigger(name: string, type: string) {
 function kafkaBroker(partitions: number) {
   return [
     {
-      apiVersion: 'eventing.knative.dev/v1', kind: 'Broker',
+      apiVersion: 'eventing.knative.dev/v1',
+      kind: 'Broker',
       metadata: { name: 'default', annotations: { 'eventing.knative.dev/broker.class': 'Kafka' } },
       spec: { config: { apiVersion: 'v1', kind: 'ConfigMap', name: 'kafka-broker-config' }, delivery: DELIVERY },
     },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kafka-broker-config' }, data: { 'bootstrap.servers': 'kafka:9092', 'default.topic.partitions': String(partitions) } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'kafka-broker-config' },
+      data: { 'bootstrap.servers': 'kafka:9092', 'default.topic.partitions': String(partitions) },
+    },
   ];
 }
 
@@ -45,20 +73,28 @@ async function functionsFor(handlers: Record<string, Handler>): Promise<Record<s
   return functions;
 }
 
-const urls = (functions: Record<string, TestFunction>) => Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url]));
-const position = (e: { attributes: Record<string, string> }) => `${e.attributes.knativekafkapartition}:${e.attributes.knativekafkaoffset}`;
+const urls = (functions: Record<string, TestFunction>) =>
+  Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url]));
+const position = (e: { attributes: Record<string, string> }) =>
+  `${e.attributes.knativekafkapartition}:${e.attributes.knativekafkaoffset}`;
 
 /** What a KafkaSource sends for record `offset` of partition 0 of `topic`. */
 function sourceRecord(topic: string, offset: number, key: string) {
   return event({
-    id: `partition:0/offset:${offset}`, type: 'dev.knative.kafka.event', source: `/apis/v1/namespaces/floe/kafkasources/${topic}#${topic}`,
+    id: `partition:0/offset:${offset}`,
+    type: 'dev.knative.kafka.event',
+    source: `/apis/v1/namespaces/floe/kafkasources/${topic}#${topic}`,
     extensions: { key, partitionkey: key, knativekafkapartition: 0, knativekafkaoffset: offset, floekafkatopic: topic },
   });
 }
 
 describe('the Broker topic', () => {
-  it('overwrites knativekafkapartition/offset with the event\'s position: one per event for every Trigger and retry, a new one per copy', async () => {
-    const manifests = parseManifests([...kafkaBroker(3), trigger('first', 'dev.knative.kafka.event'), trigger('second', 'dev.knative.kafka.event')]);
+  it("overwrites knativekafkapartition/offset with the event's position: one per event for every Trigger and retry, a new one per copy", async () => {
+    const manifests = parseManifests([
+      ...kafkaBroker(3),
+      trigger('first', 'dev.knative.kafka.event'),
+      trigger('second', 'dev.knative.kafka.event'),
+    ]);
     const functions = await functionsFor({ first: () => undefined, second: failing(503, 1) });
     const broker = await startBroker({ manifests, services: urls(functions), logger: silentLogger });
     running.push({ close: () => broker.stop() });
@@ -74,7 +110,8 @@ describe('the Broker topic', () => {
     expect(first.received).toHaveLength(7);
     // Both Triggers — the second after a retried attempt — see the same position for each event.
     const secondById = new Map<string, string[]>();
-    for (const e of second.received) secondById.set(e.attributes.id, [...(secondById.get(e.attributes.id) ?? []), position(e)]);
+    for (const e of second.received)
+      secondById.set(e.attributes.id, [...(secondById.get(e.attributes.id) ?? []), position(e)]);
     for (const e of first.received) expect(secondById.get(e.attributes.id)).toContain(position(e));
     // The KafkaSource's coordinates are gone; the id (which no Broker touches) still has them.
     const positions = first.received.map(position);
@@ -95,10 +132,18 @@ describe('the Broker topic', () => {
     const functions = await functionsFor({ tagger: replyWith('t.tagged'), writer: () => undefined });
     const topic = createBrokerTopic(1);
     const first = await startBroker({ manifests, services: urls(functions), topic, logger: silentLogger });
-    await createEmitter(first.url)(event({ id: 'a', type: 't.record', extensions: { knativekafkapartition: 0, knativekafkaoffset: 5 } }));
+    await createEmitter(first.url)(
+      event({ id: 'a', type: 't.record', extensions: { knativekafkapartition: 0, knativekafkaoffset: 5 } }),
+    );
     await first.drain();
     await first.stop();
-    const again = await startBroker({ manifests, services: urls(functions), topic, port: first.port, logger: silentLogger });
+    const again = await startBroker({
+      manifests,
+      services: urls(functions),
+      topic,
+      port: first.port,
+      logger: silentLogger,
+    });
     running.push({ close: () => again.stop() });
     // The emitter retries a connection its keep-alive pool still held to the stopped broker.
     await createEmitter(again.url)(event({ id: 'b', type: 't.record' }));
@@ -117,8 +162,9 @@ describe('the Broker topic', () => {
     running.push({ close: () => broker.stop() });
     let accepted = false;
     let done = false;
-    const emitted = createEmitter(`${broker.url}/?floe-ack=delivered`)(event({ id: 't1', type: 't.tagged' }), { onAccepted: () => (accepted = true) })
-      .then(() => (done = true));
+    const emitted = createEmitter(`${broker.url}/?floe-ack=delivered`)(event({ id: 't1', type: 't.tagged' }), {
+      onAccepted: () => (accepted = true),
+    }).then(() => (done = true));
     await waitFor(() => functions.writer.received.length === 1, 'the event to reach the writer');
     expect(accepted).toBe(true);
     expect(done).toBe(false);

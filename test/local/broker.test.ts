@@ -12,7 +12,17 @@ import { createEmitter } from '../../shared/runtime/event-emitter.ts';
 import { loadManifests, parseManifests, type Manifests } from '../../local/knative/manifests.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { closeAll, event, failing, gate, manifestsFrom, replyWith, startFunction, type Handler, type TestFunction } from './helpers.ts';
+import {
+  closeAll,
+  event,
+  failing,
+  gate,
+  manifestsFrom,
+  replyWith,
+  startFunction,
+  type Handler,
+  type TestFunction,
+} from './helpers.ts';
 
 const running: { close(): Promise<void> }[] = [];
 afterEach(() => closeAll(running));
@@ -20,7 +30,12 @@ afterEach(() => closeAll(running));
 const FAST = { retry: 2, backoffPolicy: 'linear', backoffDelay: 'PT0.01S', timeout: 'PT5S' };
 const DLQ = { deadLetterSink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'dlq' } } };
 
-function trigger(name: string, subscriber: string, filters: unknown[], extra: { delivery?: object; annotations?: Record<string, string> } = {}) {
+function trigger(
+  name: string,
+  subscriber: string,
+  filters: unknown[],
+  extra: { delivery?: object; annotations?: Record<string, string> } = {},
+) {
   return {
     apiVersion: 'eventing.knative.dev/v1',
     kind: 'Trigger',
@@ -34,10 +49,19 @@ function trigger(name: string, subscriber: string, filters: unknown[], extra: { 
   };
 }
 
-const brokerDoc = { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', metadata: { name: 'default' }, spec: { delivery: { ...FAST, ...DLQ } } };
+const brokerDoc = {
+  apiVersion: 'eventing.knative.dev/v1',
+  kind: 'Broker',
+  metadata: { name: 'default' },
+  spec: { delivery: { ...FAST, ...DLQ } },
+};
 
 /** Starts the functions (plus a recording `dlq`) and a broker over them. */
-async function setup(manifests: Manifests, handlers: Record<string, Handler>, options: { maxInFlight?: number; ttl?: number } = {}) {
+async function setup(
+  manifests: Manifests,
+  handlers: Record<string, Handler>,
+  options: { maxInFlight?: number; ttl?: number } = {},
+) {
   const functions: Record<string, TestFunction> = {};
   for (const [name, handler] of Object.entries({ dlq: () => undefined, ...handlers })) {
     functions[name] = await startFunction(name, handler);
@@ -113,7 +137,14 @@ spec:
   filters: [{exact: {type: t.not}}, {not: {exact: {region: eu}}}]
   subscriber: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: not}}
 `);
-    const { broker, functions } = await setup(manifests, { exact: () => undefined, prefix: () => undefined, suffix: () => undefined, all: () => undefined, any: () => undefined, not: () => undefined });
+    const { broker, functions } = await setup(manifests, {
+      exact: () => undefined,
+      prefix: () => undefined,
+      suffix: () => undefined,
+      all: () => undefined,
+      any: () => undefined,
+      not: () => undefined,
+    });
     const events = [
       event({ id: 'e1', type: 't.exact' }),
       event({ id: 'e2', type: 't.exactly' }),
@@ -161,25 +192,54 @@ spec:
     const dlq = await startFunction('dlq');
     running.push(dlq);
     const manifests = parseManifests([brokerDoc, trigger('raw', 'raw', [{ exact: { type: 't.raw' } }])]);
-    const broker = await startBroker({ manifests, services: { raw: `http://127.0.0.1:${(raw.address() as AddressInfo).port}`, dlq: dlq.url }, logger: silentLogger });
+    const broker = await startBroker({
+      manifests,
+      services: { raw: `http://127.0.0.1:${(raw.address() as AddressInfo).port}`, dlq: dlq.url },
+      logger: silentLogger,
+    });
     running.push({ close: () => broker.stop() });
     const body = Buffer.from('{"offset":18446744073709551615}');
-    const structured = JSON.stringify({ specversion: '1.0', id: 'r1', source: '/test', type: 't.raw', knativebrokerttl: 7 });
-    const response = await fetch(broker.url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: structured.replace('}', `,"datacontenttype":"application/json","data":${body}}`) });
+    const structured = JSON.stringify({
+      specversion: '1.0',
+      id: 'r1',
+      source: '/test',
+      type: 't.raw',
+      knativebrokerttl: 7,
+    });
+    const response = await fetch(broker.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: structured.replace('}', `,"datacontenttype":"application/json","data":${body}}`),
+    });
     expect(response.status).toBe(202);
     await broker.drain();
     expect(seen).toHaveLength(1);
-    expect(seen[0].headers).toMatchObject({ prefer: 'reply', 'ce-specversion': '1.0', 'ce-id': 'r1', 'ce-type': 't.raw', 'content-type': 'application/json' });
+    expect(seen[0].headers).toMatchObject({
+      prefer: 'reply',
+      'ce-specversion': '1.0',
+      'ce-id': 'r1',
+      'ce-type': 't.raw',
+      'content-type': 'application/json',
+    });
     expect(seen[0].headers['ce-knativebrokerttl']).toBeUndefined();
     expect(seen[0].body.toString()).toBe(body.toString());
   });
 
   it('refuses bad input with a clear 4xx and routes nothing', async () => {
-    const { broker, functions } = await setup(parseManifests([brokerDoc, trigger('a', 'a', [])]), { a: () => undefined });
-    const notAnEvent = await fetch(broker.url, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const { broker, functions } = await setup(parseManifests([brokerDoc, trigger('a', 'a', [])]), {
+      a: () => undefined,
+    });
+    const notAnEvent = await fetch(broker.url, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(notAnEvent.status).toBe(400);
     expect(await notAnEvent.text()).toMatch(/not a CloudEvent/);
-    const badAck = await fetch(broker.url, { method: 'POST', headers: { 'floe-ack': 'sometime', 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't' } });
+    const badAck = await fetch(broker.url, {
+      method: 'POST',
+      headers: { 'floe-ack': 'sometime', 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't' },
+    });
     expect(badAck.status).toBe(400);
     expect((await fetch(`${broker.url}/elsewhere/default/x`, { method: 'POST' })).status).toBe(404);
     await broker.drain();
@@ -189,9 +249,17 @@ spec:
 
   it('refuses manifests it cannot honour at start', async () => {
     const missing = parseManifests([brokerDoc, trigger('a', 'absent', [])]);
-    await expect(startBroker({ manifests: missing, services: { dlq: 'http://127.0.0.1:1' }, logger: silentLogger })).rejects.toThrow(BrokerConfigError);
+    await expect(
+      startBroker({ manifests: missing, services: { dlq: 'http://127.0.0.1:1' }, logger: silentLogger }),
+    ).rejects.toThrow(BrokerConfigError);
     const cesql = parseManifests([brokerDoc, trigger('a', 'a', [{ cesql: "type = 'x'" }])]);
-    await expect(startBroker({ manifests: cesql, services: { a: 'http://127.0.0.1:1', dlq: 'http://127.0.0.1:1' }, logger: silentLogger })).rejects.toThrow(/CESQL/);
+    await expect(
+      startBroker({
+        manifests: cesql,
+        services: { a: 'http://127.0.0.1:1', dlq: 'http://127.0.0.1:1' },
+        logger: silentLogger,
+      }),
+    ).rejects.toThrow(/CESQL/);
   });
 });
 
@@ -214,8 +282,15 @@ describe('delivery failures', () => {
     expect(functions.flaky.received).toHaveLength(3);
     expect(functions.dlq.received).toHaveLength(1);
     const dead = functions.dlq.received[0];
-    expect(dead.attributes).toMatchObject({ id: 'f2', type: 't.flaky', knativeerrordest: functions.flaky.url, knativeerrorcode: '503' });
-    expect(Buffer.from(dead.attributes.knativeerrordata, 'base64').toString()).toContain('failure 3 of the test function');
+    expect(dead.attributes).toMatchObject({
+      id: 'f2',
+      type: 't.flaky',
+      knativeerrordest: functions.flaky.url,
+      knativeerrorcode: '503',
+    });
+    expect(Buffer.from(dead.attributes.knativeerrordata, 'base64').toString()).toContain(
+      'failure 3 of the test function',
+    );
     expect(Buffer.from(dead.data).toString()).toBe('{"n":1}');
     expect(broker.stats().triggers.flaky).toMatchObject({ delivered: 0, retried: 2, deadLettered: 1, failed: 0 });
   });
@@ -234,23 +309,35 @@ describe('delivery failures', () => {
     await gone.close();
     const dlq = await startFunction('dlq');
     running.push(dlq);
-    const broker = await startBroker({ manifests: manifests(), services: { flaky: gone.url, dlq: dlq.url }, logger: silentLogger });
+    const broker = await startBroker({
+      manifests: manifests(),
+      services: { flaky: gone.url, dlq: dlq.url },
+      logger: silentLogger,
+    });
     running.push({ close: () => broker.stop() });
     await send(broker, event({ id: 'f4', type: 't.flaky' }));
     await broker.drain();
     expect(dlq.received).toHaveLength(1);
     expect(dlq.received[0].attributes.knativeerrorcode).toBe('500');
-    expect(Buffer.from(dlq.received[0].attributes.knativeerrordata, 'base64').toString()).toMatch(/^dispatch error: .*ECONNREFUSED/);
+    expect(Buffer.from(dlq.received[0].attributes.knativeerrordata, 'base64').toString()).toMatch(
+      /^dispatch error: .*ECONNREFUSED/,
+    );
     expect(broker.stats().triggers.flaky.retried).toBe(2);
   });
 
   it('treats a 2xx body that is not a CloudEvent as a failed delivery', async () => {
-    const raw = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"plain":"object"}'));
+    const raw = http.createServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"plain":"object"}'),
+    );
     await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
     running.push({ close: () => new Promise<void>((resolve) => raw.close(() => resolve())) });
     const dlq = await startFunction('dlq');
     running.push(dlq);
-    const broker = await startBroker({ manifests: manifests(), services: { flaky: `http://127.0.0.1:${(raw.address() as AddressInfo).port}`, dlq: dlq.url }, logger: silentLogger });
+    const broker = await startBroker({
+      manifests: manifests(),
+      services: { flaky: `http://127.0.0.1:${(raw.address() as AddressInfo).port}`, dlq: dlq.url },
+      logger: silentLogger,
+    });
     running.push({ close: () => broker.stop() });
     await send(broker, event({ id: 'f5', type: 't.flaky' }));
     await broker.drain();
@@ -261,7 +348,11 @@ describe('delivery failures', () => {
 
 describe('replies', () => {
   it('routes a reply event into the broker again', async () => {
-    const manifests = parseManifests([brokerDoc, trigger('first', 'first', [{ exact: { type: 't.start' } }]), trigger('second', 'second', [{ exact: { type: 't.next' } }])]);
+    const manifests = parseManifests([
+      brokerDoc,
+      trigger('first', 'first', [{ exact: { type: 't.start' } }]),
+      trigger('second', 'second', [{ exact: { type: 't.next' } }]),
+    ]);
     const { broker, functions } = await setup(manifests, { first: replyWith('t.next'), second: () => undefined });
     await send(broker, event({ id: 'r1', type: 't.start', extensions: { partitionkey: 'car-1' } }));
     await broker.drain();
@@ -284,22 +375,35 @@ describe('replies', () => {
 describe('acknowledgement, backpressure and ordering', () => {
   it('with floe-ack: delivered answers 102 at once and 202 only when the event and its replies are delivered', async () => {
     const hold = gate();
-    const manifests = parseManifests([brokerDoc, trigger('tagger', 'tagger', [{ exact: { type: 't.record' } }]), trigger('writer', 'writer', [{ exact: { type: 't.tagged' } }])]);
+    const manifests = parseManifests([
+      brokerDoc,
+      trigger('tagger', 'tagger', [{ exact: { type: 't.record' } }]),
+      trigger('writer', 'writer', [{ exact: { type: 't.tagged' } }]),
+    ]);
     const { broker, functions } = await setup(manifests, { tagger: replyWith('t.tagged'), writer: hold.handler });
     let accepted = false;
     let answered = false;
-    const response = postEvent(broker.url, event({ id: 'd1', type: 't.record' }), { headers: { 'floe-ack': 'delivered' }, onAccepted: () => (accepted = true) })
-      .finally(() => (answered = true));
+    const response = postEvent(broker.url, event({ id: 'd1', type: 't.record' }), {
+      headers: { 'floe-ack': 'delivered' },
+      onAccepted: () => (accepted = true),
+    }).finally(() => (answered = true));
     await waitFor(() => functions.writer.received.length === 1, 'the reply to reach the writer');
     expect(accepted).toBe(true);
     expect(answered).toBe(false);
     // The same event again while in flight (a sender's retry) joins the first instead of being delivered twice.
-    const retry = postEvent(broker.url, event({ id: 'd1', type: 't.record' }), { headers: { 'floe-ack': 'delivered' } });
+    const retry = postEvent(broker.url, event({ id: 'd1', type: 't.record' }), {
+      headers: { 'floe-ack': 'delivered' },
+    });
     await waitFor(() => broker.stats().duplicates === 1, 'the second POST to join the first');
     hold.open();
     const [first, second] = await Promise.all([response, retry]);
     expect(first.status).toBe(202);
-    expect(JSON.parse(Buffer.from(first.body).toString())).toEqual({ delivered: 2, deadLettered: 0, failed: 0, aborted: false });
+    expect(JSON.parse(Buffer.from(first.body).toString())).toEqual({
+      delivered: 2,
+      deadLettered: 0,
+      failed: 0,
+      aborted: false,
+    });
     expect(second.status).toBe(202);
     expect(functions.tagger.received).toHaveLength(1);
     expect(broker.stats()).toMatchObject({ received: 1, duplicates: 1 });
@@ -317,7 +421,11 @@ describe('acknowledgement, backpressure and ordering', () => {
 
   it('answers 503 when full, and accepts again once drained', async () => {
     const hold = gate();
-    const { broker, functions } = await setup(parseManifests([brokerDoc, trigger('slow', 'slow', [])]), { slow: hold.handler }, { maxInFlight: 2 });
+    const { broker, functions } = await setup(
+      parseManifests([brokerDoc, trigger('slow', 'slow', [])]),
+      { slow: hold.handler },
+      { maxInFlight: 2 },
+    );
     expect((await send(broker, event({ id: 'b1', type: 't' }))).status).toBe(202);
     expect((await send(broker, event({ id: 'b2', type: 't' }))).status).toBe(202);
     const refused = await send(broker, event({ id: 'b3', type: 't' }));
@@ -341,12 +449,17 @@ describe('acknowledgement, backpressure and ordering', () => {
     const manifests = parseManifests([
       brokerDoc,
       trigger('ordered', 'ordered', [], { annotations: { 'kafka.eventing.knative.dev/delivery.order': 'ordered' } }),
-      trigger('unordered', 'unordered', [], { annotations: { 'kafka.eventing.knative.dev/delivery.order': 'unordered' } }),
+      trigger('unordered', 'unordered', [], {
+        annotations: { 'kafka.eventing.knative.dev/delivery.order': 'unordered' },
+      }),
     ]);
     const { broker, functions } = await setup(manifests, { ordered: held, unordered: held });
     const keyed = (id: string, key: string) => event({ id, type: 't', extensions: { partitionkey: key } });
     for (const e of [keyed('k1a', 'k1'), keyed('k1b', 'k1'), keyed('k2a', 'k2')]) await send(broker, e);
-    await waitFor(() => functions.unordered.received.length === 3 && functions.ordered.received.length === 2, 'the first deliveries');
+    await waitFor(
+      () => functions.unordered.received.length === 3 && functions.ordered.received.length === 2,
+      'the first deliveries',
+    );
     expect(ids(functions.ordered)).toEqual(['k1a', 'k2a']);
     expect(broker.stats().triggers.ordered).toMatchObject({ active: 2, queued: 1 });
     for (const release of releases.splice(0)) release();
@@ -358,7 +471,9 @@ describe('acknowledgement, backpressure and ordering', () => {
 
   it('aborts what is in flight on stop: a sender waiting for delivery gets 503', async () => {
     const hold = gate();
-    const { broker, functions } = await setup(parseManifests([brokerDoc, trigger('slow', 'slow', [])]), { slow: hold.handler });
+    const { broker, functions } = await setup(parseManifests([brokerDoc, trigger('slow', 'slow', [])]), {
+      slow: hold.handler,
+    });
     const waiting = send(broker, event({ id: 's1', type: 't' }), 'delivered');
     await waitFor(() => functions.slow.received.length === 1, 'the delivery to start');
     await broker.stop();
@@ -373,9 +488,19 @@ describe('the repository manifests', () => {
     let brokerUrl = '';
     const chain: Record<string, Handler> = {
       // The tagger is the KafkaSources' sink (not a Trigger's subscriber) and posts its records to K_SINK.
-      tagger: (event) => createEmitter(`${brokerUrl}/?floe-ack=delivered`)(createEvent({ type: 'dev.floe.record.tagged', source: '/tagger', extensions: { partitionkey: event.attributes.partitionkey } })),
+      tagger: (event) =>
+        createEmitter(`${brokerUrl}/?floe-ack=delivered`)(
+          createEvent({
+            type: 'dev.floe.record.tagged',
+            source: '/tagger',
+            extensions: { partitionkey: event.attributes.partitionkey },
+          }),
+        ),
       // The writer answers 2xx after its commit and emits batch.written on its own to K_SINK (the broker ingress).
-      writer: () => createEmitter(brokerUrl)(createEvent({ type: 'dev.floe.batch.written', source: '/writer', extensions: { nessiebranch: 'wap-1' } })),
+      writer: () =>
+        createEmitter(brokerUrl)(
+          createEvent({ type: 'dev.floe.batch.written', source: '/writer', extensions: { nessiebranch: 'wap-1' } }),
+        ),
       auditor: replyWith('dev.floe.batch.audited'),
       publisher: replyWith('dev.floe.batch.published'),
     };
@@ -384,15 +509,29 @@ describe('the repository manifests', () => {
       functions[service.name] = await startFunction(service.name, chain[service.name]);
       running.push(functions[service.name]);
     }
-    const live = await startBroker({ manifests, services: Object.fromEntries(Object.entries(functions).map(([n, f]) => [n, f.url])), logger: silentLogger });
+    const live = await startBroker({
+      manifests,
+      services: Object.fromEntries(Object.entries(functions).map(([n, f]) => [n, f.url])),
+      logger: silentLogger,
+    });
     running.push({ close: () => live.stop() });
     brokerUrl = live.url;
 
     // as the KafkaSource of the topic sends it: with its ceOverrides extension floekafkatopic
-    const record = (topic: string, offset: number) => createEvent({
-      id: `partition:0/offset:${offset}`, type: 'dev.knative.kafka.event', source: `/apis/v1/namespaces/floe/kafkasources/${topic}#${topic}`,
-      subject: `partition:0#${offset}`, extensions: { key: 'car-1', partitionkey: 'car-1', knativekafkapartition: 0, knativekafkaoffset: offset, floekafkatopic: topic },
-    });
+    const record = (topic: string, offset: number) =>
+      createEvent({
+        id: `partition:0/offset:${offset}`,
+        type: 'dev.knative.kafka.event',
+        source: `/apis/v1/namespaces/floe/kafkasources/${topic}#${topic}`,
+        subject: `partition:0#${offset}`,
+        extensions: {
+          key: 'car-1',
+          partitionkey: 'car-1',
+          knativekafkapartition: 0,
+          knativekafkaoffset: offset,
+          floekafkatopic: topic,
+        },
+      });
     expect((await postEvent(functions.tagger.url, record('parking-entry', 1))).status).toBe(204);
     // A KafkaSource event that reached the Broker anyway would go nowhere: no Trigger takes Kafka records.
     await send(live, record('parking-entry', 2));
@@ -405,8 +544,14 @@ describe('the repository manifests', () => {
     expect(functions.publisher.received.map((e) => e.attributes.type)).toEqual(['dev.floe.batch.audited']);
     expect(functions.deadletter.received).toHaveLength(0);
 
-    const ping = (job: string) => createEvent({ type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/floe/pingsources/x', extensions: { floejob: job } });
-    for (const job of ['compact', 'orphans', 'redrive', 'tags']) expect((await send(live, ping(job), 'delivered')).status).toBe(202);
+    const ping = (job: string) =>
+      createEvent({
+        type: 'dev.knative.sources.ping',
+        source: '/apis/v1/namespaces/floe/pingsources/x',
+        extensions: { floejob: job },
+      });
+    for (const job of ['compact', 'orphans', 'redrive', 'tags'])
+      expect((await send(live, ping(job), 'delivered')).status).toBe(202);
     expect(functions.compactor.received.map((e) => e.attributes.floejob)).toEqual(['compact']);
     expect(functions.janitor.received.map((e) => e.attributes.floejob).sort()).toEqual(['orphans', 'redrive', 'tags']);
     const stats = live.stats();

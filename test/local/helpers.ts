@@ -16,10 +16,17 @@ export interface TestFunction {
   close(): Promise<void>;
 }
 
-export type Handler = (event: CloudEventMessage, context: FunctionContext) => Promise<CloudEventMessage | void> | CloudEventMessage | void;
+export type Handler = (
+  event: CloudEventMessage,
+  context: FunctionContext,
+) => Promise<CloudEventMessage | void> | CloudEventMessage | void;
 
 /** A real floe function host on a free port running `handle`. */
-export async function startFunction(name: string, handle: Handler = () => undefined, sink?: string): Promise<TestFunction> {
+export async function startFunction(
+  name: string,
+  handle: Handler = () => undefined,
+  sink?: string,
+): Promise<TestFunction> {
   const received: CloudEventMessage[] = [];
   const host = await startHost({
     fn: {
@@ -39,7 +46,8 @@ export async function startFunction(name: string, handle: Handler = () => undefi
 
 /** Replies to every event with a new event of `type` that keeps the `partitionkey`. */
 export function replyWith(type: string): Handler {
-  return (event) => createEvent({ type, source: `/test/${type}`, extensions: { partitionkey: event.attributes.partitionkey } });
+  return (event) =>
+    createEvent({ type, source: `/test/${type}`, extensions: { partitionkey: event.attributes.partitionkey } });
 }
 
 /** Answers `status` for the first `times` events, then succeeds (no reply). */

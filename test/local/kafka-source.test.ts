@@ -40,25 +40,43 @@ async function freshTopic(partitions: number): Promise<{ topic: string; group: s
   return { topic, group: `floe-${topic}` };
 }
 
-function kafkaSource(name: string, topic: string, group: string, ordering: 'ordered' | 'unordered', delivery: object = {}) {
-  return parseManifests([{
-    apiVersion: 'sources.knative.dev/v1beta1',
-    kind: 'KafkaSource',
-    metadata: { name },
-    spec: {
-      bootstrapServers: ['kafka.invalid:9092'],
-      topics: [topic],
-      consumerGroup: group,
-      initialOffset: 'earliest',
-      ordering,
-      delivery: { retry: 2, backoffPolicy: 'linear', backoffDelay: 'PT0.01S', timeout: 'PT5S', deadLetterSink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'dlq' } }, ...delivery },
-      ceOverrides: { extensions: { floetest: 'yes' } },
-      sink: { ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default' } },
+function kafkaSource(
+  name: string,
+  topic: string,
+  group: string,
+  ordering: 'ordered' | 'unordered',
+  delivery: object = {},
+) {
+  return parseManifests([
+    {
+      apiVersion: 'sources.knative.dev/v1beta1',
+      kind: 'KafkaSource',
+      metadata: { name },
+      spec: {
+        bootstrapServers: ['kafka.invalid:9092'],
+        topics: [topic],
+        consumerGroup: group,
+        initialOffset: 'earliest',
+        ordering,
+        delivery: {
+          retry: 2,
+          backoffPolicy: 'linear',
+          backoffDelay: 'PT0.01S',
+          timeout: 'PT5S',
+          deadLetterSink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'dlq' } },
+          ...delivery,
+        },
+        ceOverrides: { extensions: { floetest: 'yes' } },
+        sink: { ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default' } },
+      },
     },
-  }]);
+  ]);
 }
 
-async function produce(topic: string, records: { key: string; value: string; partition?: number; headers?: Record<string, string> }[]): Promise<void> {
+async function produce(
+  topic: string,
+  records: { key: string; value: string; partition?: number; headers?: Record<string, string> }[],
+): Promise<void> {
   const producer = client.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
   await producer.connect();
   await producer.send({ topic, messages: records });
@@ -76,8 +94,20 @@ async function committed(group: string, topic: string): Promise<Record<number, s
   }
 }
 
-async function sources(manifests: Manifests, sinkUrl: string, dlq: TestFunction, extra: { stopGraceMs?: number } = {}): Promise<RunningKafkaSources> {
-  const started = await startKafkaSources({ manifests, brokers: [kafka.brokers], sinkUrl, deadLetterUrl: dlq.url, logger: silentLogger, ...extra });
+async function sources(
+  manifests: Manifests,
+  sinkUrl: string,
+  dlq: TestFunction,
+  extra: { stopGraceMs?: number } = {},
+): Promise<RunningKafkaSources> {
+  const started = await startKafkaSources({
+    manifests,
+    brokers: [kafka.brokers],
+    sinkUrl,
+    deadLetterUrl: dlq.url,
+    logger: silentLogger,
+    ...extra,
+  });
   running.push({ close: () => started.stop() });
   return started;
 }
@@ -87,10 +117,22 @@ async function brokerTo(handler: Handler) {
   const fn = await startFunction('consumer', handler);
   const dlq = await startFunction('dlq');
   running.push(fn, dlq);
-  const manifests = parseManifests([{
-    apiVersion: 'eventing.knative.dev/v1', kind: 'Trigger', metadata: { name: 'all' },
-    spec: { broker: 'default', subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'consumer' } }, delivery: { retry: 1, backoffDelay: 'PT0.01S', deadLetterSink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'dlq' } } } },
-  }]);
+  const manifests = parseManifests([
+    {
+      apiVersion: 'eventing.knative.dev/v1',
+      kind: 'Trigger',
+      metadata: { name: 'all' },
+      spec: {
+        broker: 'default',
+        subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'consumer' } },
+        delivery: {
+          retry: 1,
+          backoffDelay: 'PT0.01S',
+          deadLetterSink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'dlq' } },
+        },
+      },
+    },
+  ]);
   const broker = await startBroker({ manifests, services: { consumer: fn.url, dlq: dlq.url }, logger: silentLogger });
   running.push({ close: () => broker.stop() });
   return { broker, fn, dlq };
@@ -100,38 +142,68 @@ async function brokerTo(handler: Handler) {
  * The source coordinates, from the id: behind the broker, knativekafkapartition/offset are the Broker topic's (as behind
  * the Kafka Broker), not the KafkaSource's.
  */
-const offsetOf = (fn: TestFunction) => fn.received.map((e) => /^partition:(\d+)\/offset:(\d+)$/.exec(e.attributes.id)!.slice(1).join(':'));
+const offsetOf = (fn: TestFunction) =>
+  fn.received.map((e) => /^partition:(\d+)\/offset:(\d+)$/.exec(e.attributes.id)!.slice(1).join(':'));
 
 describe('KafkaSource stand-in', () => {
   it('turns records into KafkaSource events through the broker, in partition order, and commits every offset', async () => {
     const { topic, group } = await freshTopic(2);
     const { broker, fn, dlq } = await brokerTo(() => undefined);
-    const records = Array.from({ length: 20 }, (_, i) => ({ key: `car-${i % 4}`, value: `{"n":${i}}`, partition: i % 2, headers: { 'content-type': 'application/json', 'X-Lot': 'north' } }));
+    const records = Array.from({ length: 20 }, (_, i) => ({
+      key: `car-${i % 4}`,
+      value: `{"n":${i}}`,
+      partition: i % 2,
+      headers: { 'content-type': 'application/json', 'X-Lot': 'north' },
+    }));
     await produce(topic, records);
     const started = await sources(kafkaSource('parking', topic, group, 'ordered'), broker.url, dlq);
     await waitFor(() => fn.received.length === 20, 'all 20 records at the function');
     const first = fn.received.find((e) => e.attributes.id === 'partition:0/offset:0')!;
     expect(first.attributes).toMatchObject({
-      type: 'dev.knative.kafka.event', source: `/apis/v1/namespaces/floe/kafkasources/parking#${topic}`, subject: 'partition:0#0',
-      key: 'car-0', partitionkey: 'car-0', kafkaheaderxlot: 'north', datacontenttype: 'application/json', floetest: 'yes',
+      type: 'dev.knative.kafka.event',
+      source: `/apis/v1/namespaces/floe/kafkasources/parking#${topic}`,
+      subject: 'partition:0#0',
+      key: 'car-0',
+      partitionkey: 'car-0',
+      kafkaheaderxlot: 'north',
+      datacontenttype: 'application/json',
+      floetest: 'yes',
     });
     expect(Buffer.from(first.data).toString()).toBe('{"n":0}');
     // The KafkaSource's knativekafkapartition/offset did not survive the broker: each event has its own position there.
-    expect(new Set(fn.received.map((e) => `${e.attributes.knativekafkapartition}:${e.attributes.knativekafkaoffset}`)).size).toBe(20);
+    expect(
+      new Set(fn.received.map((e) => `${e.attributes.knativekafkapartition}:${e.attributes.knativekafkaoffset}`)).size,
+    ).toBe(20);
     for (const partition of ['0', '1']) {
-      const offsets = offsetOf(fn).filter((o) => o.startsWith(`${partition}:`)).map((o) => Number(o.split(':')[1]));
+      const offsets = offsetOf(fn)
+        .filter((o) => o.startsWith(`${partition}:`))
+        .map((o) => Number(o.split(':')[1]));
       expect(offsets).toEqual(Array.from({ length: 10 }, (_, i) => i));
     }
-    await waitFor(async () => JSON.stringify(await committed(group, topic)) === JSON.stringify({ 0: '10', 1: '10' }), 'offsets 10/10 committed');
-    expect(started.stats().perSource.parking).toEqual({ consumed: 20, delivered: 20, deadLettered: 0, dropped: 0, lag: 0 });
+    await waitFor(
+      async () => JSON.stringify(await committed(group, topic)) === JSON.stringify({ 0: '10', 1: '10' }),
+      'offsets 10/10 committed',
+    );
+    expect(started.stats().perSource.parking).toEqual({
+      consumed: 20,
+      delivered: 20,
+      deadLettered: 0,
+      dropped: 0,
+      lag: 0,
+    });
     expect(dlq.received).toHaveLength(0);
   });
 
   it('ordered: dispatches the next record once the broker took the previous one, but commits only what completed', async () => {
     const { topic, group } = await freshTopic(1);
     const hold = gate();
-    const { broker, fn, dlq } = await brokerTo((e) => (e.attributes.id === 'partition:0/offset:0' ? hold.wait() : undefined));
-    await produce(topic, [0, 1, 2].map((i) => ({ key: 'car-1', value: `${i}` })));
+    const { broker, fn, dlq } = await brokerTo((e) =>
+      e.attributes.id === 'partition:0/offset:0' ? hold.wait() : undefined,
+    );
+    await produce(
+      topic,
+      [0, 1, 2].map((i) => ({ key: 'car-1', value: `${i}` })),
+    );
     const started = await sources(kafkaSource('parking', topic, group, 'ordered'), broker.url, dlq);
     await waitFor(() => fn.received.length === 3, 'all three records at the function while the first is held');
     expect(offsetOf(fn)).toEqual(['0:0', '0:1', '0:2']);
@@ -147,10 +219,16 @@ describe('KafkaSource stand-in', () => {
     const fn = await startFunction('sink', (e) => (e.attributes.knativekafkaoffset === '1' ? hold.wait() : undefined));
     const dlq = await startFunction('dlq');
     running.push(fn, dlq);
-    await produce(topic, [0, 1, 2, 3, 4].map((i) => ({ key: `car-${i}`, value: `${i}` })));
+    await produce(
+      topic,
+      [0, 1, 2, 3, 4].map((i) => ({ key: `car-${i}`, value: `${i}` })),
+    );
     const started = await sources(kafkaSource('sensors', topic, group, 'unordered'), fn.url, dlq);
     await waitFor(() => started.stats().perSource.sensors.delivered === 4, 'all records but the held one to complete');
-    await waitFor(async () => (await committed(group, topic))[0] === '1', 'offset 1 committed (record 0 done, record 1 held)');
+    await waitFor(
+      async () => (await committed(group, topic))[0] === '1',
+      'offset 1 committed (record 0 done, record 1 held)',
+    );
     await waitFor(() => started.stats().perSource.sensors.lag === 4, 'a lag of 4 behind the held record');
     hold.open();
     await waitFor(async () => (await committed(group, topic))[0] === '5', 'offset 5 committed');
@@ -167,13 +245,28 @@ describe('KafkaSource stand-in', () => {
     });
     const dlq = await startFunction('dlq');
     running.push(sink, dlq);
-    await produce(topic, ['flaky', 'poison', 'ok'].map((value, i) => ({ key: `k${i}`, value })));
+    await produce(
+      topic,
+      ['flaky', 'poison', 'ok'].map((value, i) => ({ key: `k${i}`, value })),
+    );
     const started = await sources(kafkaSource('parking', topic, group, 'ordered'), sink.url, dlq);
     await waitFor(async () => (await committed(group, topic))[0] === '3', 'all offsets committed');
-    expect(sink.received.map((e) => Buffer.from(e.data).toString())).toEqual(['flaky', 'flaky', 'flaky', 'poison', 'ok']);
+    expect(sink.received.map((e) => Buffer.from(e.data).toString())).toEqual([
+      'flaky',
+      'flaky',
+      'flaky',
+      'poison',
+      'ok',
+    ]);
     expect(dlq.received).toHaveLength(1);
-    expect(dlq.received[0].attributes).toMatchObject({ id: 'partition:0/offset:1', knativeerrordest: sink.url, knativeerrorcode: '422' });
-    expect(Buffer.from(dlq.received[0].attributes.knativeerrordata, 'base64').toString()).toContain('not a record this sink can take');
+    expect(dlq.received[0].attributes).toMatchObject({
+      id: 'partition:0/offset:1',
+      knativeerrordest: sink.url,
+      knativeerrorcode: '422',
+    });
+    expect(Buffer.from(dlq.received[0].attributes.knativeerrordata, 'base64').toString()).toContain(
+      'not a record this sink can take',
+    );
     expect(started.stats().perSource.parking).toMatchObject({ consumed: 3, delivered: 2, deadLettered: 1 });
   });
 
@@ -189,9 +282,19 @@ describe('KafkaSource stand-in', () => {
     });
     const dlq = await startFunction('dlq');
     running.push(sink, dlq);
-    await produce(topic, [0, 1, 2].map((i) => ({ key: `k${i}`, value: `${i}` })));
+    await produce(
+      topic,
+      [0, 1, 2].map((i) => ({ key: `k${i}`, value: `${i}` })),
+    );
     const manifests = kafkaSource('parking', topic, group, 'unordered');
-    const before = await startKafkaSources({ manifests, brokers: [kafka.brokers], sinkUrl: sink.url, deadLetterUrl: dlq.url, logger: silentLogger, stopGraceMs: 0 });
+    const before = await startKafkaSources({
+      manifests,
+      brokers: [kafka.brokers],
+      sinkUrl: sink.url,
+      deadLetterUrl: dlq.url,
+      logger: silentLogger,
+      stopGraceMs: 0,
+    });
     await waitFor(() => before.stats().perSource.parking.delivered === 2, 'records 0 and 2 delivered, 1 held');
     await before.stop();
     expect(await committed(group, topic)).toEqual({ 0: '1' });

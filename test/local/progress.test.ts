@@ -40,11 +40,17 @@ describe('lane', () => {
     const lane = createLane(2);
     const releases = new Map<string, () => void>();
     const started: string[] = [];
-    const task = (name: string) => () => new Promise<string>((resolve) => {
-      started.push(name);
-      releases.set(name, () => resolve(name));
-    });
-    const done = [lane.run('a', task('a1')), lane.run('a', task('a2')), lane.run('b', task('b1')), lane.run(undefined, task('x'))];
+    const task = (name: string) => () =>
+      new Promise<string>((resolve) => {
+        started.push(name);
+        releases.set(name, () => resolve(name));
+      });
+    const done = [
+      lane.run('a', task('a1')),
+      lane.run('a', task('a2')),
+      lane.run('b', task('b1')),
+      lane.run(undefined, task('x')),
+    ];
     await new Promise((r) => setImmediate(r));
     expect(started).toEqual(['a1', 'b1']);
     expect([lane.active, lane.queued]).toEqual([2, 2]);

@@ -49,7 +49,10 @@ describe('recordToEvent', () => {
   });
 
   it('lower-cases the content type, keeps the last of repeated headers and drops characters from header names', () => {
-    const event = recordToEvent(record({ headers: { 'Content-Type': 'Application/JSON', 'x_Trace.ID-2': ['first', Buffer.from('second')] } }), ordersIngest);
+    const event = recordToEvent(
+      record({ headers: { 'Content-Type': 'Application/JSON', 'x_Trace.ID-2': ['first', Buffer.from('second')] } }),
+      ordersIngest,
+    );
     expect(event.attributes.datacontenttype).toBe('application/json');
     expect(event.attributes.kafkaheaderxtraceid2).toBe('second');
     expect(event.attributes.kafkaheadercontenttype).toBeUndefined();
@@ -58,7 +61,9 @@ describe('recordToEvent', () => {
   it('keeps 64-bit offsets exact in id, subject and knativekafkaoffset', () => {
     const event = recordToEvent(record({ offset: '9223372036854775806' }), ordersIngest);
     expect(event.attributes).toMatchObject({
-      id: 'partition:3/offset:9223372036854775806', subject: 'partition:3#9223372036854775806', knativekafkaoffset: '9223372036854775806',
+      id: 'partition:3/offset:9223372036854775806',
+      subject: 'partition:3#9223372036854775806',
+      knativekafkaoffset: '9223372036854775806',
     });
   });
 
@@ -69,30 +74,65 @@ describe('recordToEvent', () => {
   });
 
   it('forwards a structured CloudEvent record as itself, plus partition, offset and ceOverrides', () => {
-    const own = '{"specversion":"1.0","id":"evt-1","source":"/cameras/7","type":"dev.floe.camera.shot","time":"2026-07-31T10:00:00Z","floetopic":"parking-entry","data":{"n":18446744073709551615}}';
-    const event = recordToEvent(record({ headers: { 'content-type': 'application/cloudevents+json; charset=utf-8' }, value: Buffer.from(own) }), ordersIngest);
+    const own =
+      '{"specversion":"1.0","id":"evt-1","source":"/cameras/7","type":"dev.floe.camera.shot","time":"2026-07-31T10:00:00Z","floetopic":"parking-entry","data":{"n":18446744073709551615}}';
+    const event = recordToEvent(
+      record({ headers: { 'content-type': 'application/cloudevents+json; charset=utf-8' }, value: Buffer.from(own) }),
+      ordersIngest,
+    );
     expect(event.attributes).toEqual({
-      specversion: '1.0', id: 'evt-1', source: '/cameras/7', type: 'dev.floe.camera.shot', time: '2026-07-31T10:00:00Z', floetopic: 'parking-entry',
-      datacontenttype: 'application/json', knativekafkapartition: '3', knativekafkaoffset: '1042', pipeline: 'orders',
+      specversion: '1.0',
+      id: 'evt-1',
+      source: '/cameras/7',
+      type: 'dev.floe.camera.shot',
+      time: '2026-07-31T10:00:00Z',
+      floetopic: 'parking-entry',
+      datacontenttype: 'application/json',
+      knativekafkapartition: '3',
+      knativekafkaoffset: '1042',
+      pipeline: 'orders',
     });
     expect(Buffer.from(event.data).toString()).toBe('{"n":18446744073709551615}');
   });
 
   it('forwards a binary CloudEvent record (ce_ headers) as itself, values unchanged', () => {
-    const event = recordToEvent(record({
-      key: Buffer.from('car-1'),
-      headers: { ce_specversion: '1.0', ce_id: 'evt-2', ce_source: '/gate/%41', ce_type: 'dev.floe.gate', 'content-type': 'text/plain' },
-      value: Buffer.from('open'),
-    }), ordersIngest);
+    const event = recordToEvent(
+      record({
+        key: Buffer.from('car-1'),
+        headers: {
+          ce_specversion: '1.0',
+          ce_id: 'evt-2',
+          ce_source: '/gate/%41',
+          ce_type: 'dev.floe.gate',
+          'content-type': 'text/plain',
+        },
+        value: Buffer.from('open'),
+      }),
+      ordersIngest,
+    );
     expect(event.attributes).toEqual({
-      specversion: '1.0', id: 'evt-2', source: '/gate/%41', type: 'dev.floe.gate', datacontenttype: 'text/plain',
-      knativekafkapartition: '3', knativekafkaoffset: '1042', pipeline: 'orders',
+      specversion: '1.0',
+      id: 'evt-2',
+      source: '/gate/%41',
+      type: 'dev.floe.gate',
+      datacontenttype: 'text/plain',
+      knativekafkapartition: '3',
+      knativekafkaoffset: '1042',
+      pipeline: 'orders',
     });
     expect(Buffer.from(event.data).toString()).toBe('open');
   });
 
   it('wraps a record that claims to be a CloudEvent but does not parse, like a plain record', () => {
-    const event = recordToEvent(record({ headers: { ce_specversion: '1.0', ce_id: 'no-source-or-type' } }), ordersIngest);
-    expect(event.attributes).toMatchObject({ type: 'dev.knative.kafka.event', id: 'partition:3/offset:1042', kafkaheadercespecversion: '1.0', kafkaheaderceid: 'no-source-or-type' });
+    const event = recordToEvent(
+      record({ headers: { ce_specversion: '1.0', ce_id: 'no-source-or-type' } }),
+      ordersIngest,
+    );
+    expect(event.attributes).toMatchObject({
+      type: 'dev.knative.kafka.event',
+      id: 'partition:3/offset:1042',
+      kafkaheadercespecversion: '1.0',
+      kafkaheaderceid: 'no-source-or-type',
+    });
   });
 });

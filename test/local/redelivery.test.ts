@@ -34,8 +34,13 @@ import { tempDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const FACTORIES: Record<string, (runtime: Runtime) => FloeFunction> = {
-  tagger: taggerFunction, writer: writerFunction, auditor: auditorFunction, publisher: publisherFunction,
-  compactor: (runtime) => compactorFunction(runtime), janitor: (runtime) => janitorFunction(runtime), deadletter: deadletterFunction,
+  tagger: taggerFunction,
+  writer: writerFunction,
+  auditor: auditorFunction,
+  publisher: publisherFunction,
+  compactor: (runtime) => compactorFunction(runtime),
+  janitor: (runtime) => janitorFunction(runtime),
+  deadletter: deadletterFunction,
 };
 
 let kafka: KafkaBroker;
@@ -84,17 +89,37 @@ async function startPipeline(manifests: Manifests): Promise<Pipeline> {
     }
     const sink = functionSink(manifests, service.name, brokerUrl);
     hosts[service.name] = await startHost({
-      fn, logger: silentLogger, port: 0, host: '127.0.0.1', metrics: createFunctionMetrics(service.name, { defaultMetrics: false }), ...(sink ? { sink } : {}),
+      fn,
+      logger: silentLogger,
+      port: 0,
+      host: '127.0.0.1',
+      metrics: createFunctionMetrics(service.name, { defaultMetrics: false }),
+      ...(sink ? { sink } : {}),
     });
     running.push(() => hosts[service.name].close());
   }
   const services = Object.fromEntries(Object.entries(hosts).map(([name, host]) => [name, host.url]));
-  const broker = await startBroker({ manifests, services, port: Number(new URL(brokerUrl).port), logger: silentLogger });
+  const broker = await startBroker({
+    manifests,
+    services,
+    port: Number(new URL(brokerUrl).port),
+    logger: silentLogger,
+  });
   running.push(() => broker.stop());
   return {
-    stack, broker, taggerSaw,
+    stack,
+    broker,
+    taggerSaw,
     async startSources() {
-      const sources = await startKafkaSources({ manifests, brokers: [kafka.brokers], sinkUrl: broker.url, services, deadLetterUrl: services.deadletter, logger: silentLogger, stopGraceMs: 5000 });
+      const sources = await startKafkaSources({
+        manifests,
+        brokers: [kafka.brokers],
+        sinkUrl: broker.url,
+        services,
+        deadLetterUrl: services.deadletter,
+        logger: silentLogger,
+        stopGraceMs: 5000,
+      });
       running.push(() => sources.stop());
       return sources;
     },
@@ -103,15 +128,31 @@ async function startPipeline(manifests: Manifests): Promise<Pipeline> {
 
 /** The manifests as they were before the fix: the KafkaSources feed the Broker, a Trigger delivers their events to the tagger. */
 function throughTheBroker(manifests: Manifests): Manifests {
-  const [tagger] = parseManifests([{
-    apiVersion: 'eventing.knative.dev/v1', kind: 'Trigger', metadata: { name: 'tagger' },
-    spec: {
-      broker: 'default',
-      filters: [{ any: manifests.kafkaSources.map((source) => ({ exact: { floekafkatopic: source.extensions.floekafkatopic } })) }],
-      subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'tagger' } },
-      delivery: { retry: 5, backoffPolicy: 'exponential', backoffDelay: 'PT0.5S', timeout: 'PT30S', deadLetterSink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'deadletter' } } },
+  const [tagger] = parseManifests([
+    {
+      apiVersion: 'eventing.knative.dev/v1',
+      kind: 'Trigger',
+      metadata: { name: 'tagger' },
+      spec: {
+        broker: 'default',
+        filters: [
+          {
+            any: manifests.kafkaSources.map((source) => ({
+              exact: { floekafkatopic: source.extensions.floekafkatopic },
+            })),
+          },
+        ],
+        subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'tagger' } },
+        delivery: {
+          retry: 5,
+          backoffPolicy: 'exponential',
+          backoffDelay: 'PT0.5S',
+          timeout: 'PT30S',
+          deadLetterSink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'deadletter' } },
+        },
+      },
     },
-  }]).triggers;
+  ]).triggers;
   return {
     ...manifests,
     kafkaSources: manifests.kafkaSources.map((source) => ({ ...source, sink: { kind: 'Broker', name: 'default' } })),
@@ -125,8 +166,15 @@ interface Produced {
 }
 
 /** Produces `records` to `topic` (two partitions, used by one test only), alternating partitions. */
-async function produce(topic: string, records: { key: string; value: string; headers?: Record<string, string> }[]): Promise<Produced> {
-  const client = new kafkajs.Kafka({ clientId: 'floe-redelivery', brokers: [kafka.brokers], logLevel: kafkajs.logLevel.NOTHING });
+async function produce(
+  topic: string,
+  records: { key: string; value: string; headers?: Record<string, string> }[],
+): Promise<Produced> {
+  const client = new kafkajs.Kafka({
+    clientId: 'floe-redelivery',
+    brokers: [kafka.brokers],
+    logLevel: kafkajs.logLevel.NOTHING,
+  });
   const producer = client.producer();
   await producer.connect();
   try {
@@ -143,7 +191,11 @@ async function produce(topic: string, records: { key: string; value: string; hea
 /** Every source record is read again: the group forgets what it committed, as after a lost commit. */
 async function forgetCommittedOffsets(manifests: Manifests, topic: string): Promise<void> {
   const source = manifests.kafkaSources.find((s) => s.topics.includes(topic))!;
-  const admin = new kafkajs.Kafka({ clientId: 'floe-redelivery-admin', brokers: [kafka.brokers], logLevel: kafkajs.logLevel.NOTHING }).admin();
+  const admin = new kafkajs.Kafka({
+    clientId: 'floe-redelivery-admin',
+    brokers: [kafka.brokers],
+    logLevel: kafkajs.logLevel.NOTHING,
+  }).admin();
   await admin.connect();
   try {
     await admin.resetOffsets({ groupId: source.consumerGroup!, topic, earliest: true });
@@ -154,12 +206,19 @@ async function forgetCommittedOffsets(manifests: Manifests, topic: string): Prom
 
 /** Waits until the sources handed over `records` records and every batch they led to left its WAP branch. */
 async function published(pipeline: Pipeline, sources: RunningKafkaSources, records: number): Promise<void> {
-  await waitFor(async () => {
-    const handled = Object.values(sources.stats().perSource).reduce((n, s) => n + s.delivered + s.deadLettered + s.dropped, 0);
-    if (handled < records || pipeline.broker.stats().inFlight > 0) return false;
-    const refs = await pipeline.stack.catalog.client.listReferences();
-    return !refs.some((ref) => ref.name.startsWith('wap/'));
-  }, `${records} records to be published`, 60_000);
+  await waitFor(
+    async () => {
+      const handled = Object.values(sources.stats().perSource).reduce(
+        (n, s) => n + s.delivered + s.deadLettered + s.dropped,
+        0,
+      );
+      if (handled < records || pipeline.broker.stats().inFlight > 0) return false;
+      const refs = await pipeline.stack.catalog.client.listReferences();
+      return !refs.some((ref) => ref.name.startsWith('wap/'));
+    },
+    `${records} records to be published`,
+    60_000,
+  );
   expect(Object.values(sources.stats().perSource).reduce((n, s) => n + s.deadLettered + s.dropped, 0)).toBe(0);
 }
 
@@ -170,8 +229,12 @@ async function coordinatesOnMain(pipeline: Pipeline, table: string): Promise<str
 
 function entry(i: number): string {
   return JSON.stringify({
-    event_id: `ev-${i}`, timestamp: new Date(Date.now() - 60_000).toISOString(), car_id: `B-${i}`, slot: `A-${String(i).padStart(3, '0')}`,
-    latitude: 52.5205, longitude: 13.405,
+    event_id: `ev-${i}`,
+    timestamp: new Date(Date.now() - 60_000).toISOString(),
+    car_id: `B-${i}`,
+    slot: `A-${String(i).padStart(3, '0')}`,
+    latitude: 52.5205,
+    longitude: 13.405,
   });
 }
 
@@ -179,16 +242,29 @@ const PLAIN: Record<string, string> = { 'content-type': 'application/json' };
 
 /** Kafka binary-mode CloudEvent headers. */
 function cloudEvent(i: number): Record<string, string> {
-  return { ce_specversion: '1.0', ce_id: `exit-${i}`, ce_source: '/lots/LOT-1/gates/2', ce_type: 'com.example.parking.exit', 'content-type': 'application/json' };
+  return {
+    ce_specversion: '1.0',
+    ce_id: `exit-${i}`,
+    ce_source: '/lots/LOT-1/gates/2',
+    ce_type: 'com.example.parking.exit',
+    'content-type': 'application/json',
+  };
 }
 
-const brokerPosition = (event: CloudEventMessage) => `${event.attributes.knativekafkapartition}:${event.attributes.knativekafkaoffset}`;
+const brokerPosition = (event: CloudEventMessage) =>
+  `${event.attributes.knativekafkapartition}:${event.attributes.knativekafkaoffset}`;
 
 /**
  * Delivers every record of `topic`, then every record again (after the group forgot its offsets), and checks that
  * main holds each record once, under the record's own coordinates in the source topic.
  */
-async function deliverTwiceLandOnce(pipeline: Pipeline, manifests: Manifests, topic: string, table: string, produced: Produced): Promise<void> {
+async function deliverTwiceLandOnce(
+  pipeline: Pipeline,
+  manifests: Manifests,
+  topic: string,
+  table: string,
+  produced: Produced,
+): Promise<void> {
   const records = produced.coordinates.length;
   const first = await pipeline.startSources();
   await published(pipeline, first, records);
@@ -207,24 +283,31 @@ describe('a source record delivered again', () => {
   it('lands on main once behind a Broker that gives the copy a new position (plain records, the topology before)', async () => {
     const manifests = throughTheBroker(await loadManifests());
     const pipeline = await startPipeline(manifests);
-    const produced = await produce('parking-entry', Array.from({ length: 12 }, (_, i) => ({ key: `car-${i}`, value: entry(i), headers: PLAIN })));
+    const produced = await produce(
+      'parking-entry',
+      Array.from({ length: 12 }, (_, i) => ({ key: `car-${i}`, value: entry(i), headers: PLAIN })),
+    );
     await deliverTwiceLandOnce(pipeline, manifests, 'parking-entry', 'parking_entry', produced);
     // The Broker really did hand the tagger each copy at another position: its knativekafka* differ between the two.
     expect(pipeline.taggerSaw).toHaveLength(24);
     const positions = new Map<string, Set<string>>();
-    for (const event of pipeline.taggerSaw) positions.set(event.attributes.id, (positions.get(event.attributes.id) ?? new Set()).add(brokerPosition(event)));
+    for (const event of pipeline.taggerSaw)
+      positions.set(event.attributes.id, (positions.get(event.attributes.id) ?? new Set()).add(brokerPosition(event)));
     expect([...positions.values()].map((seen) => seen.size)).toEqual(Array(12).fill(2));
   }, 120_000);
 
-  it('lands on main once when the KafkaSource feeds the tagger itself, plain and CloudEvent records alike (the repository\'s topology)', async () => {
+  it("lands on main once when the KafkaSource feeds the tagger itself, plain and CloudEvent records alike (the repository's topology)", async () => {
     const manifests = await loadManifests();
     const pipeline = await startPipeline(manifests);
-    const produced = await produce('parking-exit', Array.from({ length: 12 }, (_, i) => ({
-      key: `car-${i}`,
-      value: entry(100 + i),
-      // Every other record is a CloudEvent in Kafka's binary mode: its own id and source, no coordinates of its own.
-      headers: i % 2 === 0 ? PLAIN : cloudEvent(i),
-    })));
+    const produced = await produce(
+      'parking-exit',
+      Array.from({ length: 12 }, (_, i) => ({
+        key: `car-${i}`,
+        value: entry(100 + i),
+        // Every other record is a CloudEvent in Kafka's binary mode: its own id and source, no coordinates of its own.
+        headers: i % 2 === 0 ? PLAIN : cloudEvent(i),
+      })),
+    );
     await deliverTwiceLandOnce(pipeline, manifests, 'parking-exit', 'parking_exit', produced);
     expect(pipeline.taggerSaw).toHaveLength(24);
     expect(pipeline.taggerSaw.filter((event) => event.attributes.type !== 'dev.knative.kafka.event')).toHaveLength(12);

@@ -18,10 +18,18 @@ import { DAY, entry, mainCoordinates, startEnv, type TestEnv } from './helpers.t
 describe('stale WAP branches', () => {
   let env: TestEnv;
   let emitted: CloudEventMessage[];
-  const run = (extra: Partial<BranchOptions> = {}) => cleanWapBranches(env.catalog, {
-    config: env.config, log: silentLogger, emit: async (event) => void emitted.push(event), ...extra,
-  });
-  const branches = async () => (await env.catalog.client.listReferences()).map((r) => r.name).filter((n) => n !== 'main').sort();
+  const run = (extra: Partial<BranchOptions> = {}) =>
+    cleanWapBranches(env.catalog, {
+      config: env.config,
+      log: silentLogger,
+      emit: async (event) => void emitted.push(event),
+      ...extra,
+    });
+  const branches = async () =>
+    (await env.catalog.client.listReferences())
+      .map((r) => r.name)
+      .filter((n) => n !== 'main')
+      .sort();
   const minutes = (n: number) => () => Date.now() + n * 60_000;
 
   beforeAll(async () => {
@@ -36,7 +44,9 @@ describe('stale WAP branches', () => {
     emitted = [];
     const written = await writeBatch(env.wap, 'parking-entry', [entry(0, 0), entry(0, 1)]);
     // young: the auditor may still be on it
-    expect((await run()).actions).toEqual([expect.objectContaining({ branch: written.branch, action: 'waiting', stage: 'written' })]);
+    expect((await run()).actions).toEqual([
+      expect.objectContaining({ branch: written.branch, action: 'waiting', stage: 'written' }),
+    ]);
     expect(emitted).toEqual([]);
 
     const stalled = await run({ now: minutes(3) });
@@ -59,7 +69,13 @@ describe('stale WAP branches', () => {
     await env.catalog.client.createReference(audited.branch, 'BRANCH', { hash: audited.hash });
     emitted = [];
     const result = await run();
-    expect(result.actions).toEqual([expect.objectContaining({ branch: audited.branch, action: 'deleted', reason: expect.stringMatching(/published/) })]);
+    expect(result.actions).toEqual([
+      expect.objectContaining({
+        branch: audited.branch,
+        action: 'deleted',
+        reason: expect.stringMatching(/published/),
+      }),
+    ]);
     expect(emitted).toEqual([]);
     expect(await branches()).toEqual([]);
   });
@@ -69,9 +85,13 @@ describe('stale WAP branches', () => {
     const audited = await auditBatch(env.wap, await writeBatch(env.wap, 'parking-entry', records));
     expect(audited.verdict).toBe('failed');
     expect((await publishBatch(env.wap, audited)).kind).toBe('rejected');
-    expect((await run({ now: minutes(60) })).actions).toEqual([expect.objectContaining({ branch: audited.branch, action: 'kept' })]);
+    expect((await run({ now: minutes(60) })).actions).toEqual([
+      expect.objectContaining({ branch: audited.branch, action: 'kept' }),
+    ]);
     expect(await branches()).toEqual([audited.branch]);
-    expect((await run({ now: () => Date.now() + 8 * DAY })).actions).toEqual([expect.objectContaining({ branch: audited.branch, action: 'deleted' })]);
+    expect((await run({ now: () => Date.now() + 8 * DAY })).actions).toEqual([
+      expect.objectContaining({ branch: audited.branch, action: 'deleted' }),
+    ]);
     expect(await branches()).toEqual([]);
   });
 
@@ -83,7 +103,10 @@ describe('stale WAP branches', () => {
     await env.catalog.client.createReference(fresh, 'BRANCH', { name: 'main', hash: main.hash });
     await env.catalog.client.createReference('feature/not-wap', 'BRANCH', { name: 'main', hash: main.hash });
     const result = await run();
-    expect(result.actions.find((a) => a.branch === old)).toMatchObject({ action: 'deleted', reason: expect.stringMatching(/never committed/) });
+    expect(result.actions.find((a) => a.branch === old)).toMatchObject({
+      action: 'deleted',
+      reason: expect.stringMatching(/never committed/),
+    });
     expect(result.actions.find((a) => a.branch === fresh)).toMatchObject({ action: 'waiting' });
     expect(result.actions.some((a) => a.branch === 'feature/not-wap')).toBe(false);
     expect(await branches()).toEqual(['feature/not-wap', fresh].sort());
@@ -94,10 +117,12 @@ describe('stale WAP branches', () => {
     const written = await writeBatch(env.wap, 'parking-entry', [entry(2, 0)]);
     const before = await branches();
     const result = await run({ now: minutes(30), dryRun: true });
-    expect(result.actions).toEqual(expect.arrayContaining([
-      expect.objectContaining({ branch: written.branch, action: 'redrive' }),
-      expect.objectContaining({ action: 'delete' }),
-    ]));
+    expect(result.actions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ branch: written.branch, action: 'redrive' }),
+        expect.objectContaining({ action: 'delete' }),
+      ]),
+    );
     expect(result).toMatchObject({ deleted: 0, redriven: 0 });
     expect(emitted).toEqual([]);
     expect(await branches()).toEqual(before);

@@ -24,7 +24,12 @@ describe('floe maintain', () => {
   const saved = { ...process.env };
   beforeAll(async () => {
     env = await startEnv('floe-maintain-cli');
-    Object.assign(process.env, { NESSIE_URI: env.catalog.client.uri, FLOE_WAREHOUSE: env.catalog.warehouse, FLOE_CONFIG: 'knative/config/pipeline.yaml', FLOE_LOG_LEVEL: 'silent' });
+    Object.assign(process.env, {
+      NESSIE_URI: env.catalog.client.uri,
+      FLOE_WAREHOUSE: env.catalog.warehouse,
+      FLOE_CONFIG: 'knative/config/pipeline.yaml',
+      FLOE_LOG_LEVEL: 'silent',
+    });
     await createEventsTable(env.catalog, 'db.events');
     for (let i = 0; i < 3; i++) await appendRows(env.catalog, 'db.events', eventRows(i * 10, 10));
   });
@@ -52,7 +57,13 @@ describe('floe maintain', () => {
     expect(code).toBe(0);
     expect(out.split('\n')).toHaveLength(1);
     const report = parseJson<Record<string, unknown>>(out);
-    expect(report).toMatchObject({ job: 'compact', dryRun: true, filesBefore: 12, errors: [], tables: [expect.objectContaining({ table: 'db.events', outcome: 'planned' })] });
+    expect(report).toMatchObject({
+      job: 'compact',
+      dryRun: true,
+      filesBefore: 12,
+      errors: [],
+      tables: [expect.objectContaining({ table: 'db.events', outcome: 'planned' })],
+    });
     expect(String(report.reportLocation)).toContain('_floe/maintenance/');
     expect((await loadTable(env.catalog, 'main', 'db.events'))!.metadataLocation).toBe(before);
   });
@@ -70,7 +81,9 @@ describe('floe maintain', () => {
     const { code, out } = await maintain('orphans', '--dry-run', '--older-than', '0s');
     expect(code).toBe(0);
     expect(out).toContain(`would delete`);
-    expect(out).toMatch(new RegExp(`would delete\\s+[\\d.]+ (B|KiB)\\s+${aborted.filePath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    expect(out).toMatch(
+      new RegExp(`would delete\\s+[\\d.]+ (B|KiB)\\s+${aborted.filePath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+    );
     expect(await env.catalog.io.head(aborted.filePath)).toBeDefined();
   });
 

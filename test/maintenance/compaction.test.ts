@@ -11,7 +11,12 @@ import { ValidationError } from '../../shared/iceberg/commit.ts';
 import { snapshotForRef } from '../../shared/iceberg/metadata.ts';
 import { appendFiles } from '../../shared/iceberg/snapshot.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
-import { binPackSettings, planRewriteDataFiles, replaceDataFiles, rewriteFileGroup } from '../../shared/iceberg/rewrite-data.ts';
+import {
+  binPackSettings,
+  planRewriteDataFiles,
+  replaceDataFiles,
+  rewriteFileGroup,
+} from '../../shared/iceberg/rewrite-data.ts';
 import { compactTable } from '../../shared/maintenance/compaction.ts';
 import { createFileIO, fileLocation } from '../../shared/storage/index.ts';
 import { auditBatch } from '../../functions/auditor/audit-step.ts';
@@ -22,8 +27,19 @@ import { ICEBERG_FIXTURES } from '../helpers/fixtures.ts';
 import { serveDirectory } from '../helpers/http-files.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import {
-  appendRows, byId, createEventsTable, entry, eventRows, liveDataFiles, mainCoordinates, OFFSETS_KEY, PRODUCTION, publish, rowsAt,
-  startEnv, type TestEnv,
+  appendRows,
+  byId,
+  createEventsTable,
+  entry,
+  eventRows,
+  liveDataFiles,
+  mainCoordinates,
+  OFFSETS_KEY,
+  PRODUCTION,
+  publish,
+  rowsAt,
+  startEnv,
+  type TestEnv,
 } from './helpers.ts';
 
 const TARGET = 6 * 1024;
@@ -38,14 +54,27 @@ describe('compaction of a table with 200 small files', () => {
     env = await startEnv('floe-compact', {
       storage: async (dir) => {
         http = await serveDirectory(dir);
-        return { warehouse: `${http.url}/warehouse/`, io: createFileIO({ localFiles: true, maps: [{ from: `${http.url}/`, to: `${fileLocation(dir)}/` }] }), close: () => http.close() };
+        return {
+          warehouse: `${http.url}/warehouse/`,
+          io: createFileIO({ localFiles: true, maps: [{ from: `${http.url}/`, to: `${fileLocation(dir)}/` }] }),
+          close: () => http.close(),
+        };
       },
     });
     await createEventsTable(env.catalog, name, { 'write.target-file-size-bytes': String(TARGET) });
     // 50 writes of 4 partitions each, committed together: 200 small files
     const { metadata } = (await loadTable(env.catalog, 'main', name))!;
-    const files = (await Promise.all(Array.from({ length: 50 }, (_, i) => writeRows(env.catalog.io, metadata, eventRows(i * 200, 200))))).flat();
-    await commitOnBranch(env.catalog, 'main', new Map([[name, appendFiles({ io: env.catalog.io, files, summary: { [OFFSETS_KEY]: '{"0":[[0,9999]]}' } })]]), { message: 'append' });
+    const files = (
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) => writeRows(env.catalog.io, metadata, eventRows(i * 200, 200))),
+      )
+    ).flat();
+    await commitOnBranch(
+      env.catalog,
+      'main',
+      new Map([[name, appendFiles({ io: env.catalog.io, files, summary: { [OFFSETS_KEY]: '{"0":[[0,9999]]}' } })]]),
+      { message: 'append' },
+    );
   });
   afterAll(async () => {
     await env?.stop();
@@ -68,7 +97,8 @@ describe('compaction of a table with 200 small files', () => {
     expect(result.bytesAfter).toBe(files.reduce((s, f) => s + f.fileSizeInBytes, 0));
     const settings = binPackSettings(after!.metadata);
     const byPartition = new Map<string, typeof files>();
-    for (const f of files) byPartition.set(String(f.partition[0]), [...(byPartition.get(String(f.partition[0])) ?? []), f]);
+    for (const f of files)
+      byPartition.set(String(f.partition[0]), [...(byPartition.get(String(f.partition[0])) ?? []), f]);
     expect(byPartition.size).toBe(4);
     for (const partitionFiles of byPartition.values()) {
       expect(partitionFiles.length).toBeGreaterThan(1);
@@ -81,11 +111,20 @@ describe('compaction of a table with 200 small files', () => {
 
     const head = snapshotForRef(after!.metadata, 'main')!;
     const previous = snapshotForRef(before!.metadata, 'main')!;
-    expect(head.summary).toMatchObject({ operation: 'replace', 'added-records': '10000', 'deleted-records': '10000', 'total-records': '10000', 'deleted-data-files': '200' });
+    expect(head.summary).toMatchObject({
+      operation: 'replace',
+      'added-records': '10000',
+      'deleted-records': '10000',
+      'total-records': '10000',
+      'deleted-data-files': '200',
+    });
     expect(head.summary[OFFSETS_KEY]).toBe(previous.summary[OFFSETS_KEY]);
 
     // The layout is stable: a second run finds nothing to do.
-    expect(await compactTable(env.catalog, name, { log: silentLogger })).toMatchObject({ outcome: 'unchanged', filesBefore: files.length });
+    expect(await compactTable(env.catalog, name, { log: silentLogger })).toMatchObject({
+      outcome: 'unchanged',
+      filesBefore: files.length,
+    });
   });
 
   it('is read identically by icebird', async () => {
@@ -94,7 +133,9 @@ describe('compaction of a table with 200 small files', () => {
     const theirs = await icebergRead({ tableUrl: table!.metadata.location, metadataFileName });
     const ours = (await rowsAt(env.catalog, 'main', name)).sort(byId);
     expect(theirs).toHaveLength(ours.length);
-    const sorted = [...theirs].sort((a: Record<string, unknown>, b: Record<string, unknown>) => Number(a.id) - Number(b.id));
+    const sorted = [...theirs].sort(
+      (a: Record<string, unknown>, b: Record<string, unknown>) => Number(a.id) - Number(b.id),
+    );
     sorted.forEach((row: Record<string, unknown>, i: number) => {
       expect(BigInt(row.id as bigint)).toBe(ours[i].id);
       expect(row.car).toBe(ours[i].car);
@@ -108,7 +149,11 @@ describe('compaction of a table with 200 small files', () => {
     await appendRows(env.catalog, name, eventRows(50_000, 40));
     await appendRows(env.catalog, name, eventRows(50_040, 40));
     const head = (await loadTable(env.catalog, 'main', name))!.metadataLocation;
-    const planned = await compactTable(env.catalog, name, { log: silentLogger, dryRun: true, options: { 'min-input-files': '2' } });
+    const planned = await compactTable(env.catalog, name, {
+      log: silentLogger,
+      dryRun: true,
+      options: { 'min-input-files': '2' },
+    });
     expect(planned.outcome).toBe('planned');
     expect(planned.removed).toBeGreaterThan(0);
     expect((await loadTable(env.catalog, 'main', name))!.metadataLocation).toBe(head);
@@ -123,7 +168,10 @@ describe('compaction of a table with deletes written by Iceberg Java', () => {
         await cp(`${ICEBERG_FIXTURES}/icebird/hyperparam-iceberg/java/bunnies`, `${dir}/bunnies`, { recursive: true });
         return {
           warehouse: `file://${dir}/warehouse/`,
-          io: createFileIO({ localFiles: true, maps: [{ from: 's3a://hyperparam-iceberg/java/bunnies/', to: `file://${dir}/bunnies/` }] }),
+          io: createFileIO({
+            localFiles: true,
+            maps: [{ from: 's3a://hyperparam-iceberg/java/bunnies/', to: `file://${dir}/bunnies/` }],
+          }),
         };
       },
     });
@@ -137,15 +185,33 @@ describe('compaction of a table with deletes written by Iceberg Java', () => {
     const main = await client.getReference('main');
     const metadataLocation = 's3a://hyperparam-iceberg/java/bunnies/metadata/v5.metadata.json';
     await client.commit('main', main.hash, { message: 'register the Java table' }, [
-      { type: 'PUT', key: { elements: ['fixtures'] }, content: { type: 'NAMESPACE', elements: ['fixtures'], properties: {} } },
-      { type: 'PUT', key: { elements: ['fixtures', 'bunnies'] }, content: { type: 'ICEBERG_TABLE', metadataLocation, snapshotId: 9158179788527662767n, schemaId: 0, specId: 0, sortOrderId: 0 } },
+      {
+        type: 'PUT',
+        key: { elements: ['fixtures'] },
+        content: { type: 'NAMESPACE', elements: ['fixtures'], properties: {} },
+      },
+      {
+        type: 'PUT',
+        key: { elements: ['fixtures', 'bunnies'] },
+        content: {
+          type: 'ICEBERG_TABLE',
+          metadataLocation,
+          snapshotId: 9158179788527662767n,
+          schemaId: 0,
+          specId: 0,
+          sortOrderId: 0,
+        },
+      },
     ]);
     const rowsBefore = await rowsAt(env.catalog, 'main', 'fixtures.bunnies');
     const before = (await loadTable(env.catalog, 'main', 'fixtures.bunnies'))!;
     const plan = await planRewriteDataFiles(before.metadata, { io: env.catalog.io });
     expect(plan.scan.tasks.some((t) => t.deletes.length > 0)).toBe(true);
 
-    const result = await compactTable(env.catalog, 'fixtures.bunnies', { log: silentLogger, options: { 'rewrite-all': 'true' } });
+    const result = await compactTable(env.catalog, 'fixtures.bunnies', {
+      log: silentLogger,
+      options: { 'rewrite-all': 'true' },
+    });
     expect(result.outcome).toBe('committed');
     const after = (await loadTable(env.catalog, 'main', 'fixtures.bunnies'))!;
     const rowsAfter = await rowsAt(env.catalog, 'main', 'fixtures.bunnies');
@@ -164,7 +230,11 @@ describe('compaction racing the Write-Audit-Publish chain', () => {
   const rewrite = { 'min-input-files': '2' };
   beforeAll(async () => {
     env = await startEnv('floe-compact-wap');
-    for (let b = 0; b < 3; b++) await publish(env.wap, Array.from({ length: 20 }, (_, i) => entry(0, b * 20 + i)));
+    for (let b = 0; b < 3; b++)
+      await publish(
+        env.wap,
+        Array.from({ length: 20 }, (_, i) => entry(0, b * 20 + i)),
+      );
   });
   afterAll(async () => {
     await env?.stop();
@@ -174,11 +244,32 @@ describe('compaction racing the Write-Audit-Publish chain', () => {
 
   it('a publish landing between planning and commit is kept: the rewrite re-validates and commits on top', async () => {
     const table = (await loadTable(env.catalog, 'main', PRODUCTION))!;
-    const plan = await planRewriteDataFiles(table.metadata, { io: env.catalog.io, settings: binPackSettings(table.metadata, rewrite) });
+    const plan = await planRewriteDataFiles(table.metadata, {
+      io: env.catalog.io,
+      settings: binPackSettings(table.metadata, rewrite),
+    });
     expect(plan.groups.length).toBeGreaterThan(0);
-    const added = (await Promise.all(plan.groups.map((g) => rewriteFileGroup(env.catalog.io, table.metadata, plan, g)))).flat();
-    await publish(env.wap, Array.from({ length: 10 }, (_, i) => entry(0, 60 + i)));
-    await commitOnBranch(env.catalog, 'main', new Map([[PRODUCTION, replaceDataFiles(plan, plan.groups, added, { io: env.catalog.io, carrySummaryPrefixes: CARRIED_SUMMARY_PREFIXES })]]), { message: 'compact' });
+    const added = (
+      await Promise.all(plan.groups.map((g) => rewriteFileGroup(env.catalog.io, table.metadata, plan, g)))
+    ).flat();
+    await publish(
+      env.wap,
+      Array.from({ length: 10 }, (_, i) => entry(0, 60 + i)),
+    );
+    await commitOnBranch(
+      env.catalog,
+      'main',
+      new Map([
+        [
+          PRODUCTION,
+          replaceDataFiles(plan, plan.groups, added, {
+            io: env.catalog.io,
+            carrySummaryPrefixes: CARRIED_SUMMARY_PREFIXES,
+          }),
+        ],
+      ]),
+      { message: 'compact' },
+    );
     expect(await mainCoordinates(env.catalog)).toEqual(expected(70));
     const head = snapshotForRef((await loadTable(env.catalog, 'main', PRODUCTION))!.metadata, 'main')!;
     expect(head.summary.operation).toBe('replace');
@@ -186,23 +277,51 @@ describe('compaction racing the Write-Audit-Publish chain', () => {
   });
 
   it('a batch cut before a compaction is published after it (merge conflict → rebase), nothing lost', async () => {
-    const audited = await auditBatch(env.wap, await writeBatch(env.wap, 'parking-entry', Array.from({ length: 10 }, (_, i) => entry(0, 70 + i))));
-    await publish(env.wap, Array.from({ length: 10 }, (_, i) => entry(0, 80 + i)));
-    expect((await compactTable(env.catalog, PRODUCTION, { log: silentLogger, options: rewrite })).outcome).toBe('committed');
+    const audited = await auditBatch(
+      env.wap,
+      await writeBatch(
+        env.wap,
+        'parking-entry',
+        Array.from({ length: 10 }, (_, i) => entry(0, 70 + i)),
+      ),
+    );
+    await publish(
+      env.wap,
+      Array.from({ length: 10 }, (_, i) => entry(0, 80 + i)),
+    );
+    expect((await compactTable(env.catalog, PRODUCTION, { log: silentLogger, options: rewrite })).outcome).toBe(
+      'committed',
+    );
     const outcome = await publishBatch(env.wap, audited);
     expect(outcome).toMatchObject({ kind: 'published', event: { method: 'rebase', duplicates: 0 } });
     expect(await mainCoordinates(env.catalog)).toEqual(expected(90));
   });
 
   it('a second rewrite of files already replaced fails validation instead of resurrecting them', async () => {
-    await publish(env.wap, Array.from({ length: 10 }, (_, i) => entry(0, 90 + i)));
-    await publish(env.wap, Array.from({ length: 10 }, (_, i) => entry(0, 100 + i)));
+    await publish(
+      env.wap,
+      Array.from({ length: 10 }, (_, i) => entry(0, 90 + i)),
+    );
+    await publish(
+      env.wap,
+      Array.from({ length: 10 }, (_, i) => entry(0, 100 + i)),
+    );
     const table = (await loadTable(env.catalog, 'main', PRODUCTION))!;
     const settings = binPackSettings(table.metadata, rewrite);
     const plan = await planRewriteDataFiles(table.metadata, { io: env.catalog.io, settings });
-    const first = (await Promise.all(plan.groups.map((g) => rewriteFileGroup(env.catalog.io, table.metadata, plan, g)))).flat();
-    const second = (await Promise.all(plan.groups.map((g) => rewriteFileGroup(env.catalog.io, table.metadata, plan, g)))).flat();
-    const commit = (added: typeof first) => commitOnBranch(env.catalog, 'main', new Map([[PRODUCTION, replaceDataFiles(plan, plan.groups, added, { io: env.catalog.io })]]), { message: 'compact' });
+    const first = (
+      await Promise.all(plan.groups.map((g) => rewriteFileGroup(env.catalog.io, table.metadata, plan, g)))
+    ).flat();
+    const second = (
+      await Promise.all(plan.groups.map((g) => rewriteFileGroup(env.catalog.io, table.metadata, plan, g)))
+    ).flat();
+    const commit = (added: typeof first) =>
+      commitOnBranch(
+        env.catalog,
+        'main',
+        new Map([[PRODUCTION, replaceDataFiles(plan, plan.groups, added, { io: env.catalog.io })]]),
+        { message: 'compact' },
+      );
     await commit(first);
     await expect(commit(second)).rejects.toBeInstanceOf(ValidationError);
     expect(await mainCoordinates(env.catalog)).toEqual(expected(110));
@@ -210,7 +329,11 @@ describe('compaction racing the Write-Audit-Publish chain', () => {
 
   it('concurrent publishes and compactions lose and double nothing', async () => {
     const publishing = (async () => {
-      for (let b = 0; b < 4; b++) await publish(env.wap, Array.from({ length: 10 }, (_, i) => entry(0, 110 + b * 10 + i)));
+      for (let b = 0; b < 4; b++)
+        await publish(
+          env.wap,
+          Array.from({ length: 10 }, (_, i) => entry(0, 110 + b * 10 + i)),
+        );
     })();
     let published = false;
     void publishing.finally(() => (published = true));

@@ -19,10 +19,19 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { startEnv, type TestEnv } from './helpers.ts';
 
-const silent = createLogger({ format: 'json', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const silent = createLogger({
+  format: 'json',
+  level: 'silent',
+  destination: new Writable({ write: (_c, _e, cb) => cb() }),
+});
 
 function ping(job: string): CloudEventMessage {
-  return createEvent({ type: EventType.ping, source: `/apis/v1/namespaces/floe/pingsources/${job}`, extensions: { floejob: job }, data: { job } });
+  return createEvent({
+    type: EventType.ping,
+    source: `/apis/v1/namespaces/floe/pingsources/${job}`,
+    extensions: { floejob: job },
+    data: { job },
+  });
 }
 
 async function post(url: string, event: CloudEventMessage): Promise<number> {
@@ -54,7 +63,11 @@ describe('janitor: dead-letter replay on the redrive tick', () => {
 
   beforeAll(async () => {
     env = await startEnv('floe-deadletter-replay');
-    const floeEnv = loadEnv({ FLOE_WAREHOUSE: env.catalog.warehouse, NESSIE_URI: env.catalog.client.uri, FLOE_CONFIG: 'knative/config/pipeline.yaml' });
+    const floeEnv = loadEnv({
+      FLOE_WAREHOUSE: env.catalog.warehouse,
+      NESSIE_URI: env.catalog.client.uri,
+      FLOE_CONFIG: 'knative/config/pipeline.yaml',
+    });
     runtime = { env: floeEnv, log: silent, io: env.catalog.io, catalog: env.catalog };
     sink = await listen((req, res) => {
       const chunks: Buffer[] = [];
@@ -65,7 +78,9 @@ describe('janitor: dead-letter replay on the redrive tick', () => {
       });
     });
     // The function that failed: its readiness probe is what the janitor asks before replaying to it.
-    destination = await listen((req, res) => res.writeHead(req.url === '/health/readiness' && destinationReady ? 200 : 503).end());
+    destination = await listen((req, res) =>
+      res.writeHead(req.url === '/health/readiness' && destinationReady ? 200 : 503).end(),
+    );
     // A destination that is gone altogether: a port nothing listens on any more.
     const gone = await listen((_req, res) => res.end());
     downDestination = urlOf(gone);
@@ -82,17 +97,41 @@ describe('janitor: dead-letter replay on the redrive tick', () => {
     const deadletter = await startHost({ fn: deadletterFunction(runtime), logger: silent, port: 0, host: '127.0.0.1' });
     hosts.push(deadletter);
     const payload = { batchId: 'b-1', note: 'x'.repeat(10), big: 9007199254740993n };
-    const original = createEvent({ type: EventType.batchWritten, source: '/floe/writer', extensions: { nessiebranch: 'wap/production.t/b-1', floetopic: 'parking-entry' }, data: payload });
-    const failedAttributes = { knativeerrordest: `${urlOf(destination)}/`, knativeerrorcode: '503', knativeerrordata: Buffer.from('unavailable').toString('base64') };
-    expect(await post(deadletter.url, { attributes: { ...original.attributes, ...failedAttributes }, data: original.data })).toBeLessThan(300);
+    const original = createEvent({
+      type: EventType.batchWritten,
+      source: '/floe/writer',
+      extensions: { nessiebranch: 'wap/production.t/b-1', floetopic: 'parking-entry' },
+      data: payload,
+    });
+    const failedAttributes = {
+      knativeerrordest: `${urlOf(destination)}/`,
+      knativeerrorcode: '503',
+      knativeerrordata: Buffer.from('unavailable').toString('base64'),
+    };
+    expect(
+      await post(deadletter.url, { attributes: { ...original.attributes, ...failedAttributes }, data: original.data }),
+    ).toBeLessThan(300);
     const stuck = createEvent({ type: EventType.batchWritten, source: '/floe/writer', data: { batchId: 'b-2' } });
-    expect(await post(deadletter.url, { attributes: { ...stuck.attributes, knativeerrordest: downDestination, knativeerrorcode: '500' }, data: stuck.data })).toBeLessThan(300);
-    const stored = async () => (await listDeadLetters(env.catalog.io, env.catalog.warehouse)).letters.map((l) => l.id).sort();
+    expect(
+      await post(deadletter.url, {
+        attributes: { ...stuck.attributes, knativeerrordest: downDestination, knativeerrorcode: '500' },
+        data: stuck.data,
+      }),
+    ).toBeLessThan(300);
+    const stored = async () =>
+      (await listDeadLetters(env.catalog.io, env.catalog.warehouse)).letters.map((l) => l.id).sort();
     expect(await stored()).toEqual([original.attributes.id, stuck.attributes.id].sort());
 
     const janitor = await startHost({
-      fn: janitorFunction(runtime, { orphanGraceMs: 3 * 86_400_000, rejectedRetentionMs: 7 * 86_400_000, stallAfterMs: 60_000 }),
-      logger: silent, port: 0, host: '127.0.0.1', sink: `${urlOf(sink)}/`,
+      fn: janitorFunction(runtime, {
+        orphanGraceMs: 3 * 86_400_000,
+        rejectedRetentionMs: 7 * 86_400_000,
+        stallAfterMs: 60_000,
+      }),
+      logger: silent,
+      port: 0,
+      host: '127.0.0.1',
+      sink: `${urlOf(sink)}/`,
     });
     hosts.push(janitor);
 
@@ -113,7 +152,8 @@ describe('janitor: dead-letter replay on the redrive tick', () => {
     expect(received).toHaveLength(1);
     const [replayed] = received;
     expect(Object.keys(replayed.attributes).filter((name) => name.startsWith('knativeerror'))).toEqual([]);
-    for (const name of ['id', 'source', 'type', 'nessiebranch', 'floetopic']) expect(replayed.attributes[name], name).toBe(original.attributes[name]);
+    for (const name of ['id', 'source', 'type', 'nessiebranch', 'floetopic'])
+      expect(replayed.attributes[name], name).toBe(original.attributes[name]);
     expect(Buffer.from(replayed.data).toString()).toBe(Buffer.from(original.data).toString());
     expect(Buffer.from(replayed.data).toString()).toContain('9007199254740993');
     expect(await stored()).toEqual([stuck.attributes.id]);

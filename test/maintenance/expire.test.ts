@@ -12,19 +12,41 @@ import type { Snapshot, TableMetadata } from '../../shared/iceberg/types.ts';
 import { compactTable } from '../../shared/maintenance/compaction.ts';
 import { expireTable } from '../../shared/maintenance/snapshot-expiry.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
-import { appendRows, byId, createEventsTable, DAY, EVENTS_SCHEMA, eventRows, OFFSETS_KEY, rowsAt, startEnv, type TestEnv } from './helpers.ts';
+import {
+  appendRows,
+  byId,
+  createEventsTable,
+  DAY,
+  EVENTS_SCHEMA,
+  eventRows,
+  OFFSETS_KEY,
+  rowsAt,
+  startEnv,
+  type TestEnv,
+} from './helpers.ts';
 
 const NOW = Date.UTC(2026, 10, 22);
 
 /** A table whose snapshots form the given parent chain, each `ageDays` old. */
-function history(chain: { id: number; parent?: number; ageDays: number }[], refs: TableMetadata['refs'], properties: Record<string, string> = {}): TableMetadata {
+function history(
+  chain: { id: number; parent?: number; ageDays: number }[],
+  refs: TableMetadata['refs'],
+  properties: Record<string, string> = {},
+): TableMetadata {
   const snapshots: Snapshot[] = chain.map((s, i) => ({
-    snapshotId: BigInt(s.id), ...(s.parent !== undefined ? { parentSnapshotId: BigInt(s.parent) } : {}), sequenceNumber: i + 1,
-    timestampMs: NOW - s.ageDays * DAY, manifestList: `file:///t/metadata/snap-${s.id}.avro`, summary: { operation: 'append' },
+    snapshotId: BigInt(s.id),
+    ...(s.parent !== undefined ? { parentSnapshotId: BigInt(s.parent) } : {}),
+    sequenceNumber: i + 1,
+    timestampMs: NOW - s.ageDays * DAY,
+    manifestList: `file:///t/metadata/snap-${s.id}.avro`,
+    summary: { operation: 'append' },
   }));
   const base = newTableMetadata({ location: 'file:///t', schema: EVENTS_SCHEMA, properties });
   return {
-    ...base, snapshots, refs, currentSnapshotId: refs.main?.snapshotId,
+    ...base,
+    snapshots,
+    refs,
+    currentSnapshotId: refs.main?.snapshotId,
     snapshotLog: snapshots.map((s) => ({ timestampMs: s.timestampMs, snapshotId: s.snapshotId })),
   };
 }
@@ -43,30 +65,51 @@ describe('planExpiry (Iceberg RemoveSnapshots rules)', () => {
   });
 
   it('keeps history.expire.min-snapshots-to-keep ancestors however old, and always the head', () => {
-    const metadata = history(linear([30, 20, 10]), { main: { snapshotId: 3n, type: 'branch' } }, { 'history.expire.min-snapshots-to-keep': '2' });
+    const metadata = history(
+      linear([30, 20, 10]),
+      { main: { snapshotId: 3n, type: 'branch' } },
+      { 'history.expire.min-snapshots-to-keep': '2' },
+    );
     expect(ids(planExpiry(metadata, { now: () => NOW }).metadata.snapshots)).toEqual([2, 3]);
-    expect(ids(planExpiry(metadata, { now: () => NOW, minSnapshotsToKeep: 1, maxSnapshotAgeMs: 0 }).metadata.snapshots)).toEqual([3]);
+    expect(
+      ids(planExpiry(metadata, { now: () => NOW, minSnapshotsToKeep: 1, maxSnapshotAgeMs: 0 }).metadata.snapshots),
+    ).toEqual([3]);
   });
 
   it('keeps tagged snapshots and the ancestry of other Iceberg branches, by their own ref settings', () => {
-    const metadata = history([
-      { id: 1, ageDays: 40 }, { id: 2, parent: 1, ageDays: 30 }, { id: 3, parent: 2, ageDays: 20 }, { id: 4, parent: 3, ageDays: 10 },
-      { id: 5, parent: 2, ageDays: 25 }, { id: 6, parent: 5, ageDays: 24 },
-    ], {
-      main: { snapshotId: 4n, type: 'branch' },
-      audit: { snapshotId: 1n, type: 'tag' },
-      dev: { snapshotId: 6n, type: 'branch', minSnapshotsToKeep: 2 },
-    });
+    const metadata = history(
+      [
+        { id: 1, ageDays: 40 },
+        { id: 2, parent: 1, ageDays: 30 },
+        { id: 3, parent: 2, ageDays: 20 },
+        { id: 4, parent: 3, ageDays: 10 },
+        { id: 5, parent: 2, ageDays: 25 },
+        { id: 6, parent: 5, ageDays: 24 },
+      ],
+      {
+        main: { snapshotId: 4n, type: 'branch' },
+        audit: { snapshotId: 1n, type: 'tag' },
+        dev: { snapshotId: 6n, type: 'branch', minSnapshotsToKeep: 2 },
+      },
+    );
     const plan = planExpiry(metadata, { now: () => NOW });
     expect(ids(plan.metadata.snapshots)).toEqual([1, 4, 5, 6]);
     expect(Object.keys(plan.metadata.refs).sort()).toEqual(['audit', 'dev', 'main']);
   });
 
   it('drops Iceberg refs past their max ref age (never main), and unreferenced snapshots only when old', () => {
-    const metadata = history([{ id: 1, ageDays: 40 }, { id: 2, parent: 1, ageDays: 1 }, { id: 3, ageDays: 2 }, { id: 4, ageDays: 9 }], {
-      main: { snapshotId: 2n, type: 'branch', maxRefAgeMs: 0 },
-      old: { snapshotId: 1n, type: 'tag', maxRefAgeMs: 10 * DAY },
-    });
+    const metadata = history(
+      [
+        { id: 1, ageDays: 40 },
+        { id: 2, parent: 1, ageDays: 1 },
+        { id: 3, ageDays: 2 },
+        { id: 4, ageDays: 9 },
+      ],
+      {
+        main: { snapshotId: 2n, type: 'branch', maxRefAgeMs: 0 },
+        old: { snapshotId: 1n, type: 'tag', maxRefAgeMs: 10 * DAY },
+      },
+    );
     const plan = planExpiry(metadata, { now: () => NOW });
     expect(plan.removedRefs).toEqual(['old']);
     expect(ids(plan.metadata.snapshots)).toEqual([2, 3]);
@@ -86,9 +129,12 @@ describe('expiry on Nessie', () => {
   beforeAll(async () => {
     env = await startEnv('floe-expire');
     await createEventsTable(env.catalog, name);
-    for (let i = 0; i < 6; i++) await appendRows(env.catalog, name, eventRows(i * 10, 10), 'main', () => NOW - (11 - i) * DAY);
+    for (let i = 0; i < 6; i++)
+      await appendRows(env.catalog, name, eventRows(i * 10, 10), 'main', () => NOW - (11 - i) * DAY);
     // a compaction: after expiry, the small files it replaced are reachable from no snapshot of main
-    expect((await compactTable(env.catalog, name, { log: silentLogger, options: { 'rewrite-all': 'true' } })).outcome).toBe('committed');
+    expect(
+      (await compactTable(env.catalog, name, { log: silentLogger, options: { 'rewrite-all': 'true' } })).outcome,
+    ).toBe('committed');
   });
   afterAll(async () => {
     await env?.stop();
@@ -105,17 +151,26 @@ describe('expiry on Nessie', () => {
     expect((await loadTable(env.catalog, 'main', name))!.metadataLocation).toBe(before.metadataLocation);
 
     const result = await expireTable(env.catalog, name, { log: silentLogger, now: () => NOW });
-    expect(result).toMatchObject({ outcome: 'committed', removed: 6, details: { snapshotsBefore: 7, snapshotsAfter: 1 } });
+    expect(result).toMatchObject({
+      outcome: 'committed',
+      removed: 6,
+      details: { snapshotsBefore: 7, snapshotsAfter: 1 },
+    });
     expect(result.filesAfter).toBeLessThan(result.filesBefore);
     expect(result.bytesAfter).toBeLessThan(result.bytesBefore);
     const after = (await loadTable(env.catalog, 'main', name))!;
     expect(after.metadata.snapshots).toHaveLength(1);
     expect(after.metadata.currentSnapshotId).toBe(before.metadata.currentSnapshotId);
-    expect(snapshotForRef(after.metadata, 'main')!.summary[OFFSETS_KEY]).toBe(snapshotForRef(before.metadata, 'main')!.summary[OFFSETS_KEY]);
+    expect(snapshotForRef(after.metadata, 'main')!.summary[OFFSETS_KEY]).toBe(
+      snapshotForRef(before.metadata, 'main')!.summary[OFFSETS_KEY],
+    );
     expect((await rowsAt(env.catalog, 'main', name)).sort(byId)).toEqual(rows);
     // the other Nessie branch still has its own, full history
     expect((await loadTable(env.catalog, 'keep', name))!.metadata.snapshots).toHaveLength(7);
 
-    expect(await expireTable(env.catalog, name, { log: silentLogger, now: () => NOW })).toMatchObject({ outcome: 'unchanged', removed: 0 });
+    expect(await expireTable(env.catalog, name, { log: silentLogger, now: () => NOW })).toMatchObject({
+      outcome: 'unchanged',
+      removed: 0,
+    });
   });
 });

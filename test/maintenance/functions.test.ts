@@ -21,7 +21,12 @@ import { silentLogger } from '../helpers/silent-logger.ts';
 import { appendRows, createEventsTable, entry, eventRows, startEnv, type TestEnv } from './helpers.ts';
 
 function ping(job: string, data: Record<string, unknown> = { job }): CloudEventMessage {
-  return createEvent({ type: EventType.ping, source: `/apis/v1/namespaces/floe/pingsources/${job}`, extensions: { floejob: job }, data });
+  return createEvent({
+    type: EventType.ping,
+    source: `/apis/v1/namespaces/floe/pingsources/${job}`,
+    extensions: { floejob: job },
+    data,
+  });
 }
 
 async function post(host: RunningHost, event: CloudEventMessage): Promise<{ status: number; body: string }> {
@@ -51,7 +56,11 @@ describe('maintenance functions', () => {
       });
     });
     await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', () => resolve()));
-    const floeEnv = loadEnv({ FLOE_WAREHOUSE: env.catalog.warehouse, NESSIE_URI: env.catalog.client.uri, FLOE_CONFIG: 'knative/config/pipeline.yaml' });
+    const floeEnv = loadEnv({
+      FLOE_WAREHOUSE: env.catalog.warehouse,
+      NESSIE_URI: env.catalog.client.uri,
+      FLOE_CONFIG: 'knative/config/pipeline.yaml',
+    });
     runtime = { env: floeEnv, log: silentLogger, io: env.catalog.io, catalog: env.catalog };
   });
   afterAll(async () => {
@@ -61,7 +70,13 @@ describe('maintenance functions', () => {
   });
 
   const serve = async (fn: ReturnType<typeof compactorFunction>, withSink = false) => {
-    const host = await startHost({ fn, logger: silentLogger, port: 0, host: '127.0.0.1', ...(withSink ? { sink: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/` } : {}) });
+    const host = await startHost({
+      fn,
+      logger: silentLogger,
+      port: 0,
+      host: '127.0.0.1',
+      ...(withSink ? { sink: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/` } : {}),
+    });
     hosts.push(host);
     return host;
   };
@@ -87,20 +102,29 @@ describe('maintenance functions', () => {
     expect((await post(host, ping('orphans'))).status).toBe(422);
     expect((await post(host, ping('compact', { job: 'compact', tables: 'all' }))).status).toBe(400);
     expect((await post(host, ping('compact', { job: 'orphans' }))).status).toBe(400);
-    expect((await post(host, createEvent({ type: 'dev.floe.batch.written', source: '/x', data: {} }))).status).toBe(400);
+    expect((await post(host, createEvent({ type: 'dev.floe.batch.written', source: '/x', data: {} }))).status).toBe(
+      400,
+    );
   });
 
   it('janitor: redrive re-emits a stalled batch to the sink; orphans runs a dry run on request', async () => {
     const written = await writeBatch(env.wap, 'parking-entry', [entry(0, 0)]);
     const host = await serve(janitorFunction(runtime, settings), true);
     expect((await post(host, ping('redrive'))).status).toBe(204);
-    expect(received.map((e) => [e.attributes.type, e.attributes.nessiebranch, e.attributes.nessiehash])).toEqual([[EventType.batchWritten, written.branch, written.hash]]);
+    expect(received.map((e) => [e.attributes.type, e.attributes.nessiebranch, e.attributes.nessiehash])).toEqual([
+      [EventType.batchWritten, written.branch, written.hash],
+    ]);
 
     const table = await loadTable(env.catalog, 'main', 'db.events');
     const [aborted] = await writeRows(env.catalog.io, table!.metadata, eventRows(1000, 5));
     expect((await post(host, ping('orphans', { job: 'orphans', dryRun: true, olderThan: '0s' }))).status).toBe(204);
     const [orphans] = await readReports(env.catalog.io, env.catalog.warehouse, { job: 'orphans' });
-    expect(orphans).toMatchObject({ dryRun: true, deleted: 0, errors: [], details: { orphans: expect.arrayContaining([expect.objectContaining({ location: aborted.filePath })]) } });
+    expect(orphans).toMatchObject({
+      dryRun: true,
+      deleted: 0,
+      errors: [],
+      details: { orphans: expect.arrayContaining([expect.objectContaining({ location: aborted.filePath })]) },
+    });
     expect(await env.catalog.io.head(aborted.filePath)).toBeDefined();
     const metrics = await (await fetch(`${host.url}/metrics`)).text();
     expect(metrics).toMatch(/floe_batches_redriven_total\{function="janitor"\} 1/);

@@ -7,7 +7,13 @@ import { currentSchema, newTableMetadata, snapshotForRef } from '../../shared/ic
 import { scanRows } from '../../shared/iceberg/scan.ts';
 import { appendFiles, readManifestEntries, readManifestFiles } from '../../shared/iceberg/snapshot.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
-import { EntryStatus, type DataFile, type PartitionSpec, type Schema, type TableMetadata } from '../../shared/iceberg/types.ts';
+import {
+  EntryStatus,
+  type DataFile,
+  type PartitionSpec,
+  type Schema,
+  type TableMetadata,
+} from '../../shared/iceberg/types.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { loadPipelineConfig, type PipelineConfig } from '../../shared/runtime/pipeline-config.ts';
 import { createFileIO, type FileIO } from '../../shared/storage/index.ts';
@@ -36,14 +42,26 @@ export interface TestStorage {
 }
 
 /** Nessie on a free port + a local warehouse; `storage` overrides where tables live (e.g. an HTTP-served dir). */
-export async function startEnv(label: string, options: { storage?: (dir: string) => Promise<TestStorage> } = {}): Promise<TestEnv> {
+export async function startEnv(
+  label: string,
+  options: { storage?: (dir: string) => Promise<TestStorage> } = {},
+): Promise<TestEnv> {
   const tmp = await tempDir(label);
   const nessie = await startNessieServer({ port: 0, dataDir: `${tmp.dir}/nessie` });
-  const storage = options.storage ? await options.storage(tmp.dir) : { warehouse: `file://${tmp.dir}/warehouse/`, io: createFileIO({ localFiles: true }) };
-  const catalog: Catalog = { client: createNessieClient({ uri: nessie.uri }), io: storage.io, warehouse: storage.warehouse };
+  const storage = options.storage
+    ? await options.storage(tmp.dir)
+    : { warehouse: `file://${tmp.dir}/warehouse/`, io: createFileIO({ localFiles: true }) };
+  const catalog: Catalog = {
+    client: createNessieClient({ uri: nessie.uri }),
+    io: storage.io,
+    warehouse: storage.warehouse,
+  };
   const config = loadPipelineConfig('knative/config/pipeline.yaml');
   return {
-    dir: tmp.dir, catalog, config, wap: { catalog, config, log: silentLogger },
+    dir: tmp.dir,
+    catalog,
+    config,
+    wap: { catalog, config, log: silentLogger },
     async stop() {
       await storage.close?.();
       await nessie.stop();
@@ -55,20 +73,31 @@ export async function startEnv(label: string, options: { storage?: (dir: string)
 // ---- a plain partitioned table, built with the commit path ----
 
 export const EVENTS_SCHEMA: Schema = {
-  ...assignFreshIds({
-    type: 'struct',
-    fields: [
-      { id: 0, name: 'id', required: true, type: 'long' },
-      { id: 0, name: 'ts', required: true, type: 'timestamptz' },
-      { id: 0, name: 'car', required: false, type: 'string' },
-      { id: 0, name: 'speed', required: false, type: 'double' },
-      { id: 0, name: 'note', required: false, type: 'string' },
-    ],
-  }, { value: 0 }),
+  ...assignFreshIds(
+    {
+      type: 'struct',
+      fields: [
+        { id: 0, name: 'id', required: true, type: 'long' },
+        { id: 0, name: 'ts', required: true, type: 'timestamptz' },
+        { id: 0, name: 'car', required: false, type: 'string' },
+        { id: 0, name: 'speed', required: false, type: 'double' },
+        { id: 0, name: 'note', required: false, type: 'string' },
+      ],
+    },
+    { value: 0 },
+  ),
   schemaId: 0,
 };
 export const EVENTS_SPEC: PartitionSpec = {
-  specId: 0, fields: [{ sourceId: EVENTS_SCHEMA.fields.find((f) => f.name === 'ts')!.id, fieldId: 1000, name: 'ts_day', transform: 'day' }],
+  specId: 0,
+  fields: [
+    {
+      sourceId: EVENTS_SCHEMA.fields.find((f) => f.name === 'ts')!.id,
+      fieldId: 1000,
+      name: 'ts_day',
+      transform: 'day',
+    },
+  ],
 };
 const BASE_US = 1_795_000_000_000_000n;
 
@@ -77,28 +106,70 @@ export function eventRows(from: number, n: number, days = 4): Record<string, unk
   return Array.from({ length: n }, (_, k) => {
     const id = from + k;
     return {
-      id: BigInt(id), ts: BASE_US + BigInt(id % days) * 86_400_000_000n + BigInt(id) * 1000n, car: id % 7 ? `car-${id % 13}` : null,
-      speed: (id * 37) % 101 / 3, note: `note ${id} ${'x'.repeat(id % 17)}`,
+      id: BigInt(id),
+      ts: BASE_US + BigInt(id % days) * 86_400_000_000n + BigInt(id) * 1000n,
+      car: id % 7 ? `car-${id % 13}` : null,
+      speed: ((id * 37) % 101) / 3,
+      note: `note ${id} ${'x'.repeat(id % 17)}`,
     };
   });
 }
 
-export async function createEventsTable(catalog: Catalog, name: string, properties: Record<string, string> = {}, branch = 'main'): Promise<void> {
-  await commitOnBranch(catalog, branch, new Map([[name, async (base) => base ?? newTableMetadata({
-    location: newTableLocation(catalog.warehouse, name), schema: EVENTS_SCHEMA, spec: EVENTS_SPEC, properties,
-  })]]), { message: `create ${name}` });
+export async function createEventsTable(
+  catalog: Catalog,
+  name: string,
+  properties: Record<string, string> = {},
+  branch = 'main',
+): Promise<void> {
+  await commitOnBranch(
+    catalog,
+    branch,
+    new Map([
+      [
+        name,
+        async (base) =>
+          base ??
+          newTableMetadata({
+            location: newTableLocation(catalog.warehouse, name),
+            schema: EVENTS_SCHEMA,
+            spec: EVENTS_SPEC,
+            properties,
+          }),
+      ],
+    ]),
+    { message: `create ${name}` },
+  );
 }
 
 export const OFFSETS_KEY = 'floe.kafka.offsets.events';
 
 /** Appends rows as one snapshot (one file per partition touched); records an offsets summary like the publisher. */
-export async function appendRows(catalog: Catalog, name: string, rows: Record<string, unknown>[], branch = 'main', now?: () => number): Promise<DataFile[]> {
+export async function appendRows(
+  catalog: Catalog,
+  name: string,
+  rows: Record<string, unknown>[],
+  branch = 'main',
+  now?: () => number,
+): Promise<DataFile[]> {
   const table = await loadTable(catalog, branch, name);
   const files = await writeRows(catalog.io, table!.metadata, rows);
   const last = rows.length ? String(rows[rows.length - 1].id) : '0';
-  await commitOnBranch(catalog, branch, new Map([[name, appendFiles({
-    io: catalog.io, files, summary: { [OFFSETS_KEY]: `{"0":[[0,${last}]]}` }, ...(now ? { now } : {}),
-  })]]), { message: `append to ${name}` });
+  await commitOnBranch(
+    catalog,
+    branch,
+    new Map([
+      [
+        name,
+        appendFiles({
+          io: catalog.io,
+          files,
+          summary: { [OFFSETS_KEY]: `{"0":[[0,${last}]]}` },
+          ...(now ? { now } : {}),
+        }),
+      ],
+    ]),
+    { message: `append to ${name}` },
+  );
   return files;
 }
 
@@ -107,12 +178,14 @@ export async function rowsAt(catalog: Catalog, ref: string, name: string): Promi
   return table ? scanRows(table.metadata, { io: catalog.io }) : [];
 }
 
-export const byId = (a: Record<string, unknown>, b: Record<string, unknown>) => (a.id as bigint) < (b.id as bigint) ? -1 : (a.id as bigint) > (b.id as bigint) ? 1 : 0;
+export const byId = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+  (a.id as bigint) < (b.id as bigint) ? -1 : (a.id as bigint) > (b.id as bigint) ? 1 : 0;
 
 export async function liveDataFiles(io: FileIO, metadata: TableMetadata, ref = 'main'): Promise<DataFile[]> {
   const files: DataFile[] = [];
   for (const manifest of await readManifestFiles(io, snapshotForRef(metadata, ref))) {
-    for (const entry of await readManifestEntries(io, manifest, metadata)) if (entry.status !== EntryStatus.DELETED) files.push(entry.dataFile);
+    for (const entry of await readManifestEntries(io, manifest, metadata))
+      if (entry.status !== EntryStatus.DELETED) files.push(entry.dataFile);
   }
   return files;
 }
@@ -128,12 +201,25 @@ const NOW = new Date();
 export function entry(partition: number, offset: number, payload: Record<string, unknown> = {}): TaggedRecord {
   const time = new Date(NOW.getTime() - (offset % 3) * DAY).toISOString();
   return {
-    topic: 'parking-entry', partition, offset: String(offset), key: `car-${offset % 7}`, kafkaTime: time, ingestedAt: time,
-    source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry', sourceId: `partition:${partition}/offset:${offset}`,
-    table: 'parking_entry', headers: {}, status: 'ok',
+    topic: 'parking-entry',
+    partition,
+    offset: String(offset),
+    key: `car-${offset % 7}`,
+    kafkaTime: time,
+    ingestedAt: time,
+    source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
+    sourceId: `partition:${partition}/offset:${offset}`,
+    table: 'parking_entry',
+    headers: {},
+    status: 'ok',
     payload: {
-      event_id: `evt-${process.pid}-${nextEvent++}`, timestamp: time, car_id: `B-${offset}`, slot: `A-${String(offset % 50).padStart(3, '0')}`,
-      latitude: 52.5205, longitude: 13.405, ...payload,
+      event_id: `evt-${process.pid}-${nextEvent++}`,
+      timestamp: time,
+      car_id: `B-${offset}`,
+      slot: `A-${String(offset % 50).padStart(3, '0')}`,
+      latitude: 52.5205,
+      longitude: 13.405,
+      ...payload,
     },
   };
 }

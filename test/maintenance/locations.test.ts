@@ -4,7 +4,11 @@ import { locationIndex, locationParts } from '../../shared/maintenance/file-loca
 
 describe('locations', () => {
   it('splits scheme, authority and path; s3a/s3n are s3; Hadoop file:/x has no authority', () => {
-    expect(locationParts('s3a://bucket/a/b.parquet')).toEqual({ scheme: 's3', authority: 'bucket', path: '/a/b.parquet' });
+    expect(locationParts('s3a://bucket/a/b.parquet')).toEqual({
+      scheme: 's3',
+      authority: 'bucket',
+      path: '/a/b.parquet',
+    });
     expect(locationParts('S3N://bucket/a')).toEqual({ scheme: 's3', authority: 'bucket', path: '/a' });
     expect(locationParts('file:///tmp/x')).toEqual({ scheme: 'file', authority: '', path: '/tmp/x' });
     expect(locationParts('file:/tmp/x')).toEqual({ scheme: 'file', authority: '', path: '/tmp/x' });
@@ -19,7 +23,10 @@ describe('locations', () => {
     expect(index.size).toBe(2);
     expect(index.match('s3://warehouse/t/data/1.parquet')).toEqual({ kind: 'reachable' });
     expect(index.match('s3://warehouse/t/data/3.parquet')).toEqual({ kind: 'unreachable' });
-    expect(index.match('s3://other/t/data/1.parquet')).toEqual({ kind: 'conflict', referencedAs: ['s3://warehouse/t/data/1.parquet'] });
+    expect(index.match('s3://other/t/data/1.parquet')).toEqual({
+      kind: 'conflict',
+      referencedAs: ['s3://warehouse/t/data/1.parquet'],
+    });
     expect(index.match('gs://other/t/data/1.parquet')).toMatchObject({ kind: 'conflict' });
     expect(index.match('s3://any-bucket/relative-to-any/2.parquet')).toEqual({ kind: 'reachable' });
   });

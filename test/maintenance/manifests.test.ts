@@ -12,13 +12,27 @@ import { EntryStatus, type TableMetadata } from '../../shared/iceberg/types.ts';
 import { compactTable } from '../../shared/maintenance/compaction.ts';
 import { rewriteTableManifests } from '../../shared/maintenance/manifest-rewrite.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
-import { appendRows, byId, createEventsTable, eventRows, OFFSETS_KEY, rowsAt, startEnv, type TestEnv } from './helpers.ts';
+import {
+  appendRows,
+  byId,
+  createEventsTable,
+  eventRows,
+  OFFSETS_KEY,
+  rowsAt,
+  startEnv,
+  type TestEnv,
+} from './helpers.ts';
 
 async function entriesByFile(env: TestEnv, metadata: TableMetadata) {
   const out = new Map<string, { snapshotId?: bigint; sequenceNumber?: number; fileSequenceNumber?: number }>();
   for (const manifest of await readManifestFiles(env.catalog.io, snapshotForRef(metadata, 'main'))) {
     for (const e of await readManifestEntries(env.catalog.io, manifest, metadata)) {
-      if (e.status !== EntryStatus.DELETED) out.set(e.dataFile.filePath, { snapshotId: e.snapshotId, sequenceNumber: e.sequenceNumber, fileSequenceNumber: e.fileSequenceNumber });
+      if (e.status !== EntryStatus.DELETED)
+        out.set(e.dataFile.filePath, {
+          snapshotId: e.snapshotId,
+          sequenceNumber: e.sequenceNumber,
+          fileSequenceNumber: e.fileSequenceNumber,
+        });
     }
   }
   return out;
@@ -48,11 +62,21 @@ describe('manifest rewrite', () => {
 
     const after = (await loadTable(env.catalog, 'main', name))!;
     const head = snapshotForRef(after.metadata, 'main')!;
-    expect(head.summary).toMatchObject({ operation: 'replace', 'manifests-replaced': '30', 'manifests-created': '1', 'manifests-kept': '0', 'entries-processed': '120', 'total-records': '600', 'total-data-files': '120' });
+    expect(head.summary).toMatchObject({
+      operation: 'replace',
+      'manifests-replaced': '30',
+      'manifests-created': '1',
+      'manifests-kept': '0',
+      'entries-processed': '120',
+      'total-records': '600',
+      'total-data-files': '120',
+    });
     expect(head.summary[OFFSETS_KEY]).toBe(snapshotForRef(before.metadata, 'main')!.summary[OFFSETS_KEY]);
     expect(await entriesByFile(env, after.metadata)).toEqual(entriesBefore);
     expect((await rowsAt(env.catalog, 'main', name)).sort(byId)).toEqual(rows);
-    expect(await rewriteTableManifests(env.catalog, name, { log: silentLogger })).toMatchObject({ outcome: 'unchanged' });
+    expect(await rewriteTableManifests(env.catalog, name, { log: silentLogger })).toMatchObject({
+      outcome: 'unchanged',
+    });
   });
 
   it('splits toward commit.manifest.target-size-bytes', async () => {
@@ -70,7 +94,11 @@ describe('manifest rewrite', () => {
   it('reuses its manifests when an append lands first, and re-plans when a compaction replaced them', async () => {
     for (let i = 0; i < 4; i++) await appendRows(env.catalog, name, eventRows(2000 + i * 20, 20));
     const plans: string[][] = [];
-    const rewrite = rewriteManifests({ io: env.catalog.io, targetSizeBytes: 8 * 1024 * 1024, onPlan: (p) => plans.push(p.written.map((m) => m.manifestPath)) });
+    const rewrite = rewriteManifests({
+      io: env.catalog.io,
+      targetSizeBytes: 8 * 1024 * 1024,
+      onPlan: (p) => plans.push(p.written.map((m) => m.manifestPath)),
+    });
     const base = (await loadTable(env.catalog, 'main', name))!.metadata;
     // plan against the current head, then let an append win the race
     expect(await rewrite(base, 1, new Map())).not.toBe(base);
@@ -79,14 +107,18 @@ describe('manifest rewrite', () => {
     expect(plans).toHaveLength(2);
     expect(plans[1]).toEqual(plans[0]);
     const head = (await loadTable(env.catalog, 'main', name))!.metadata;
-    expect((await readManifestFiles(env.catalog.io, snapshotForRef(head, 'main'))).map((m) => m.manifestPath)).toEqual(expect.arrayContaining(plans[0]));
+    expect((await readManifestFiles(env.catalog.io, snapshotForRef(head, 'main'))).map((m) => m.manifestPath)).toEqual(
+      expect.arrayContaining(plans[0]),
+    );
     expect(await rowsAt(env.catalog, 'main', name)).toHaveLength(820);
 
     const again = rewriteManifests({ io: env.catalog.io, targetSizeBytes: 8 * 1024 * 1024 });
     for (let i = 0; i < 3; i++) await appendRows(env.catalog, name, eventRows(4000 + i * 20, 20));
     const planned = (await loadTable(env.catalog, 'main', name))!.metadata;
     await again(planned, 1, new Map());
-    expect((await compactTable(env.catalog, name, { log: silentLogger, options: { 'rewrite-all': 'true' } })).outcome).toBe('committed');
+    expect(
+      (await compactTable(env.catalog, name, { log: silentLogger, options: { 'rewrite-all': 'true' } })).outcome,
+    ).toBe('committed');
     await commitOnBranch(env.catalog, 'main', new Map([[name, again]]), { message: 'rewrite manifests' });
     const rows = await rowsAt(env.catalog, 'main', name);
     expect(rows).toHaveLength(880);

@@ -10,7 +10,12 @@ import { cp, writeFile } from 'node:fs/promises';
 import { commitOnBranch, loadTable, readMetadata, type Catalog } from '../../shared/catalog/table-catalog.ts';
 import { storeBlob } from '../../functions/tagger/tagging.ts';
 import { expireSnapshots } from '../../shared/iceberg/expire-snapshots.ts';
-import { planRewriteDataFiles, replaceDataFiles, rewriteFileGroup, binPackSettings } from '../../shared/iceberg/rewrite-data.ts';
+import {
+  planRewriteDataFiles,
+  replaceDataFiles,
+  rewriteFileGroup,
+  binPackSettings,
+} from '../../shared/iceberg/rewrite-data.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
 import { readManifestEntries, readManifestFiles } from '../../shared/iceberg/snapshot.ts';
 import { EntryStatus } from '../../shared/iceberg/types.ts';
@@ -26,7 +31,18 @@ import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { ICEBERG_FIXTURES } from '../helpers/fixtures.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import {
-  appendRows, byId, createEventsTable, DAY, entry, eventRows, PRODUCTION, prng, publish, rowsAt, startEnv, type TestEnv,
+  appendRows,
+  byId,
+  createEventsTable,
+  DAY,
+  entry,
+  eventRows,
+  PRODUCTION,
+  prng,
+  publish,
+  rowsAt,
+  startEnv,
+  type TestEnv,
 } from './helpers.ts';
 
 const exists = async (catalog: Catalog, location: string) => (await catalog.io.head(location)) !== undefined;
@@ -45,7 +61,8 @@ async function referencedFiles(catalog: Catalog): Promise<Set<string>> {
         files.add(snapshot.manifestList);
         for (const manifest of await readManifestFiles(catalog.io, snapshot)) {
           files.add(manifest.manifestPath);
-          for (const entry of await readManifestEntries(catalog.io, manifest, metadata)) if (entry.status !== EntryStatus.DELETED) files.add(entry.dataFile.filePath);
+          for (const entry of await readManifestEntries(catalog.io, manifest, metadata))
+            if (entry.status !== EntryStatus.DELETED) files.add(entry.dataFile.filePath);
         }
       }
     }
@@ -61,8 +78,15 @@ async function catalogState(catalog: Catalog): Promise<Map<string, unknown>> {
       if (e.content?.type !== 'ICEBERG_TABLE') continue;
       const metadata = await readMetadata(catalog.io, e.content.metadataLocation);
       const key = `${ref.name}/${e.name.elements.join('.')}`;
-      state.set(key, (await scanRows(metadata, { io: catalog.io })).sort(byId).map((r) => String(r.id)));
-      for (const s of metadata.snapshots) state.set(`${key}@${s.snapshotId}`, (await scanRows(metadata, { io: catalog.io, snapshotId: s.snapshotId })).length);
+      state.set(
+        key,
+        (await scanRows(metadata, { io: catalog.io })).sort(byId).map((r) => String(r.id)),
+      );
+      for (const s of metadata.snapshots)
+        state.set(
+          `${key}@${s.snapshotId}`,
+          (await scanRows(metadata, { io: catalog.io, snapshotId: s.snapshotId })).length,
+        );
     }
   }
   return state;
@@ -84,14 +108,19 @@ describe('orphan cleanup', () => {
     const empty = await catalog.client.getReference('main');
     await catalog.client.createReference('keep', 'BRANCH', { name: 'main', hash: empty.hash });
     const kept = await appendRows(catalog, name, eventRows(100, 20), 'keep');
-    const small = [...(await appendRows(catalog, name, eventRows(0, 20))), ...(await appendRows(catalog, name, eventRows(20, 20)))];
+    const small = [
+      ...(await appendRows(catalog, name, eventRows(0, 20))),
+      ...(await appendRows(catalog, name, eventRows(20, 20))),
+    ];
     const main = await catalog.client.getReference('main');
     await catalog.client.createReference('doomed', 'BRANCH', { name: 'main', hash: main.hash });
     const branchFiles = await appendRows(catalog, name, eventRows(200, 20), 'doomed');
     const doomed = await catalog.client.getReference('doomed');
     await catalog.client.deleteReference('doomed', 'BRANCH', doomed.hash);
     const aborted = await writeRows(catalog.io, (await loadTable(catalog, 'main', name))!.metadata, eventRows(300, 20));
-    expect((await compactTable(catalog, name, { log: silentLogger, options: { 'rewrite-all': 'true' } })).outcome).toBe('committed');
+    expect((await compactTable(catalog, name, { log: silentLogger, options: { 'rewrite-all': 'true' } })).outcome).toBe(
+      'committed',
+    );
     expect((await expireTable(catalog, name, { log: silentLogger, maxSnapshotAgeMs: 0 })).outcome).toBe('committed');
     const deadletter = `${catalog.warehouse}deadletter/2026-11-22/1-x.json`;
     const report = `${catalog.warehouse}_floe/maintenance/old-orphans.json`;
@@ -138,7 +167,10 @@ describe('orphan cleanup', () => {
     expect((await publish(env.wap, [entry(0, 0, { image: published }), entry(0, 1)])).kind).toBe('published');
     const stale = await writeBatch(env.wap, 'parking-entry', [entry(1, 0, { image: onDeletedBranch })]);
     await catalog.client.deleteReference(stale.branch, 'BRANCH', stale.hash);
-    const pending = await auditBatch(env.wap, await writeBatch(env.wap, 'parking-entry', [entry(2, 0, { image: onLiveBranch })]));
+    const pending = await auditBatch(
+      env.wap,
+      await writeBatch(env.wap, 'parking-entry', [entry(2, 0, { image: onLiveBranch })]),
+    );
 
     const result = await removeOrphanFiles(catalog, { now: later(4) });
     expect(result.errors).toEqual([]);
@@ -148,7 +180,9 @@ describe('orphan cleanup', () => {
     expect(await exists(catalog, onDeletedBranch.uri)).toBe(false);
     expect(await exists(catalog, neverWritten.uri)).toBe(false);
     const rows = await rowsAt(catalog, 'main', PRODUCTION);
-    expect(rows.find((r) => r[Column.offset] === 0n && r[Column.partition] === 0)!.image).toMatchObject({ uri: published.uri });
+    expect(rows.find((r) => r[Column.offset] === 0n && r[Column.partition] === 0)!.image).toMatchObject({
+      uri: published.uri,
+    });
     const pendingRows = (await rowsAt(catalog, pending.branch, PRODUCTION)).filter((r) => r[Column.partition] === 2);
     expect(pendingRows.map((r) => (r.image as { uri: string }).uri)).toEqual([onLiveBranch.uri]);
   });
@@ -177,10 +211,22 @@ describe('orphan cleanup on a table whose metadata says s3a://', () => {
     });
     const main = await env.catalog.client.getReference('main');
     await env.catalog.client.commit('main', main.hash, { message: 'register the Java table' }, [
-      { type: 'PUT', key: { elements: ['fixtures'] }, content: { type: 'NAMESPACE', elements: ['fixtures'], properties: {} } },
       {
-        type: 'PUT', key: { elements: ['fixtures', 'bunnies'] },
-        content: { type: 'ICEBERG_TABLE', metadataLocation: 's3a://hyperparam-iceberg/java/bunnies/metadata/v5.metadata.json', snapshotId: 9158179788527662767n, schemaId: 0, specId: 0, sortOrderId: 0 },
+        type: 'PUT',
+        key: { elements: ['fixtures'] },
+        content: { type: 'NAMESPACE', elements: ['fixtures'], properties: {} },
+      },
+      {
+        type: 'PUT',
+        key: { elements: ['fixtures', 'bunnies'] },
+        content: {
+          type: 'ICEBERG_TABLE',
+          metadataLocation: 's3a://hyperparam-iceberg/java/bunnies/metadata/v5.metadata.json',
+          snapshotId: 9158179788527662767n,
+          schemaId: 0,
+          specId: 0,
+          sortOrderId: 0,
+        },
       },
     ]);
   });
@@ -192,13 +238,19 @@ describe('orphan cleanup on a table whose metadata says s3a://', () => {
     await writeFile(`${copy}/data/orphan.parquet`, 'x');
     const rows = await rowsAt(env.catalog, 'main', 'fixtures.bunnies');
 
-    const conflicting = await removeOrphanFiles(env.catalog, { location: 's3://elsewhere/java/bunnies/', now: later(4) });
+    const conflicting = await removeOrphanFiles(env.catalog, {
+      location: 's3://elsewhere/java/bunnies/',
+      now: later(4),
+    });
     expect(conflicting.conflicts.length).toBeGreaterThan(0);
     expect(conflicting.errors.at(-1)).toMatch(/nothing was deleted/);
     expect(conflicting.deleted).toBe(0);
     expect(conflicting.conflicts[0].referencedAs[0]).toMatch(/^s3:\/\/hyperparam-iceberg\//);
 
-    const result = await removeOrphanFiles(env.catalog, { location: 's3://hyperparam-iceberg/java/bunnies/', now: later(4) });
+    const result = await removeOrphanFiles(env.catalog, {
+      location: 's3://hyperparam-iceberg/java/bunnies/',
+      now: later(4),
+    });
     expect(result.errors).toEqual([]);
     // v1–v4 are in v5's metadata log and version-hint.text is the table's, so only the stray file is an orphan
     expect(result.orphans.map((o) => o.location)).toEqual(['s3://hyperparam-iceberg/java/bunnies/data/orphan.parquet']);
@@ -219,7 +271,10 @@ describe('orphan cleanup over random histories (property)', () => {
     await createEventsTable(catalog, TABLES[0]);
     const branches = async () => (await catalog.client.listReferences()).filter((r) => r.type === 'BRANCH');
     const tags = async () => (await catalog.client.listReferences()).filter((r) => r.type === 'TAG');
-    const tablesOn = async (ref: string) => (await catalog.client.listEntries(ref)).value.filter((e) => e.type === 'ICEBERG_TABLE').map((e) => e.name.elements.join('.'));
+    const tablesOn = async (ref: string) =>
+      (await catalog.client.listEntries(ref)).value
+        .filter((e) => e.type === 'ICEBERG_TABLE')
+        .map((e) => e.name.elements.join('.'));
     let n = 0;
 
     for (let step = 0; step < 24; step++) {
@@ -265,15 +320,28 @@ describe('orphan cleanup over random histories (property)', () => {
             break;
           }
           const loaded = (await loadTable(catalog, branch, table))!;
-          const plan = await planRewriteDataFiles(loaded.metadata, { io: catalog.io, settings: binPackSettings(loaded.metadata, { 'rewrite-all': 'true' }) });
+          const plan = await planRewriteDataFiles(loaded.metadata, {
+            io: catalog.io,
+            settings: binPackSettings(loaded.metadata, { 'rewrite-all': 'true' }),
+          });
           if (!plan.groups.length) break;
-          const added = (await Promise.all(plan.groups.map((g) => rewriteFileGroup(catalog.io, loaded.metadata, plan, g)))).flat();
-          await commitOnBranch(catalog, branch, new Map([[table, replaceDataFiles(plan, plan.groups, added, { io: catalog.io })]]), { message: 'compact' });
+          const added = (
+            await Promise.all(plan.groups.map((g) => rewriteFileGroup(catalog.io, loaded.metadata, plan, g)))
+          ).flat();
+          await commitOnBranch(
+            catalog,
+            branch,
+            new Map([[table, replaceDataFiles(plan, plan.groups, added, { io: catalog.io })]]),
+            { message: 'compact' },
+          );
           break;
         }
         case 7:
           if (branch === 'main') await expireTable(catalog, table, { log: silentLogger, maxSnapshotAgeMs: 0 });
-          else await commitOnBranch(catalog, branch, new Map([[table, expireSnapshots({ maxSnapshotAgeMs: 0 })]]), { message: 'expire' });
+          else
+            await commitOnBranch(catalog, branch, new Map([[table, expireSnapshots({ maxSnapshotAgeMs: 0 })]]), {
+              message: 'expire',
+            });
           if (branch === 'main' && random.int(2)) await rewriteTableManifests(catalog, table, { log: silentLogger });
           break;
         default: {

@@ -28,7 +28,17 @@ import { startHost } from '../../shared/runtime/function-host.ts';
 import { runFloe } from '../helpers/cli.ts';
 import { withFileFetch } from '../helpers/file-fetch.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
-import { appendRows, byId, createEventsTable, DAY, eventRows, liveDataFiles, rowsAt, startEnv, type TestEnv } from './helpers.ts';
+import {
+  appendRows,
+  byId,
+  createEventsTable,
+  DAY,
+  eventRows,
+  liveDataFiles,
+  rowsAt,
+  startEnv,
+  type TestEnv,
+} from './helpers.ts';
 
 const TABLE = 'production.events';
 const later = () => Date.now() + 60_000;
@@ -51,10 +61,14 @@ describe('a tag through compaction, expiry and orphan cleanup', () => {
     expect(created.tables.map((t) => t.table)).toEqual([TABLE]);
     expected = (await rowsAt(env.catalog, 'main', TABLE)).sort(byId);
     expect(expected).toHaveLength(200);
-    taggedFiles = (await liveDataFiles(env.catalog.io, (await loadTable(env.catalog, 'train', TABLE))!.metadata)).map((f) => f.filePath);
+    taggedFiles = (await liveDataFiles(env.catalog.io, (await loadTable(env.catalog, 'train', TABLE))!.metadata)).map(
+      (f) => f.filePath,
+    );
 
     await appendRows(env.catalog, TABLE, eventRows(200, 100));
-    expect((await compactTable(env.catalog, TABLE, { log: silentLogger, options: { 'rewrite-all': 'true' } })).outcome).toBe('committed');
+    expect(
+      (await compactTable(env.catalog, TABLE, { log: silentLogger, options: { 'rewrite-all': 'true' } })).outcome,
+    ).toBe('committed');
     const expiry = await expireTable(env.catalog, TABLE, { log: silentLogger, maxSnapshotAgeMs: 0, now: later });
     expect(expiry.outcome).toBe('committed');
     expect(expiry.details!.removedRefs).toEqual([]);
@@ -67,7 +81,11 @@ describe('a tag through compaction, expiry and orphan cleanup', () => {
     const mainFiles = new Set((await liveDataFiles(env.catalog.io, main.metadata)).map((f) => f.filePath));
     expect(taggedFiles.some((f) => mainFiles.has(f))).toBe(false);
     for (const file of taggedFiles) expect(existsSync(fileURLToPath(file)), file).toBe(true);
-    expect(main.metadata.refs.train).toMatchObject({ type: 'tag', snapshotId: created.tables[0].snapshotId, maxRefAgeMs: 30 * DAY });
+    expect(main.metadata.refs.train).toMatchObject({
+      type: 'tag',
+      snapshotId: created.tables[0].snapshotId,
+      maxRefAgeMs: 30 * DAY,
+    });
     expect(main.metadata.snapshots.map((s) => s.snapshotId)).toContain(created.tables[0].snapshotId);
 
     // Through the Nessie tag, and through main's metadata by the Iceberg ref (as `VERSION AS OF 'train'` would).
@@ -90,13 +108,21 @@ describe('a tag through compaction, expiry and orphan cleanup', () => {
     const env2 = { NESSIE_URI: env.catalog.client.uri, FLOE_WAREHOUSE: env.catalog.warehouse, FLOE_HOME: env.dir };
     const result = await runFloe(['scan', TABLE, '--ref', 'train', '--json', '--columns', 'id'], { env: env2 });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout.trim().split('\n').map((line) => String(parseJson<{ id: bigint }>(line).id)).sort()).toEqual(ids(expected));
+    expect(
+      result.stdout
+        .trim()
+        .split('\n')
+        .map((line) => String(parseJson<{ id: bigint }>(line).id))
+        .sort(),
+    ).toEqual(ids(expected));
   });
 
   it('once the tag is deleted, expiry and cleanup reclaim what only it kept', async () => {
     await deleteTag(env.catalog, 'train');
     expect((await loadTable(env.catalog, 'main', TABLE))!.metadata.refs.train).toBeUndefined();
-    expect((await expireTable(env.catalog, TABLE, { log: silentLogger, maxSnapshotAgeMs: 0, now: later })).outcome).toBe('committed');
+    expect(
+      (await expireTable(env.catalog, TABLE, { log: silentLogger, maxSnapshotAgeMs: 0, now: later })).outcome,
+    ).toBe('committed');
     await removeOrphanFiles(env.catalog, { olderThanMs: 0, now: later });
     for (const file of taggedFiles) expect(existsSync(fileURLToPath(file)), file).toBe(false);
     expect(await rowsAt(env.catalog, 'main', TABLE)).toHaveLength(300);
@@ -122,7 +148,13 @@ describe('scheduled tags', () => {
       [[{ name: '-{date}', schedule: '0 0 * * *' }], /tags\.0\.name: must render to a Nessie tag name/],
       [[{ name: 'd-{date}', schedule: '0 0 * * *', retention: 'long' }], /tags\.0\.retention: not a duration/],
       [[{ name: 'd-{date}', schedule: '0 0 * * *', keep: 3 }], /tags\.0: Unrecognized key/],
-      [[{ name: 'd-{date}', schedule: '0 0 * * *' }, { name: 'd-{date}', schedule: '0 1 * * *' }], /same name template/],
+      [
+        [
+          { name: 'd-{date}', schedule: '0 0 * * *' },
+          { name: 'd-{date}', schedule: '0 1 * * *' },
+        ],
+        /same name template/,
+      ],
     ] as const) {
       expect(() => parsePipelineConfig({ tags })).toThrow(ConfigError);
       expect(() => parsePipelineConfig({ tags })).toThrow(message);
@@ -142,7 +174,15 @@ describe('scheduled tags', () => {
   it('takes the Iceberg refs back when Nessie refuses the tag after they were committed', async () => {
     // A Nessie with stricter name rules than floe's check cannot be provoked with the embedded server: the refusal is
     // injected at the client, after the refs commit went through the real catalog.
-    const refusing = { ...env.catalog, client: { ...env.catalog.client, createReference: async () => { throw new NessieBadRequestError('name not allowed here'); } } };
+    const refusing = {
+      ...env.catalog,
+      client: {
+        ...env.catalog.client,
+        createReference: async () => {
+          throw new NessieBadRequestError('name not allowed here');
+        },
+      },
+    };
     const error = await createTag(refusing, { name: 'refused' }).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(TagError);
     expect((error as TagError).message).toMatch(/Nessie rejected the tag name 'refused': name not allowed here/);
@@ -152,14 +192,29 @@ describe('scheduled tags', () => {
 
   it('the tags job creates the due tag once and deletes the expired ones with their Iceberg refs', async () => {
     const config = parsePipelineConfig({ tags: [{ name: 'daily-{date}', schedule: '0 0 * * *', retention: '3d' }] });
-    const ctx = (iso: string) => ({ catalog: env.catalog, config, log: silentLogger, settings: { orphanGraceMs: DAY, rejectedRetentionMs: DAY, stallAfterMs: 60_000 }, now: () => Date.parse(iso) });
-    const tags = async () => (await env.catalog.client.listReferences()).filter((r) => r.type === 'TAG').map((r) => r.name).sort();
+    const ctx = (iso: string) => ({
+      catalog: env.catalog,
+      config,
+      log: silentLogger,
+      settings: { orphanGraceMs: DAY, rejectedRetentionMs: DAY, stallAfterMs: 60_000 },
+      now: () => Date.parse(iso),
+    });
+    const tags = async () =>
+      (await env.catalog.client.listReferences())
+        .filter((r) => r.type === 'TAG')
+        .map((r) => r.name)
+        .sort();
     await createTag(env.catalog, { name: 'by-hand' });
 
     const first = await runJob(ctx('2026-12-03T00:04:00Z'), { job: 'tags' });
     expect(first.report.errors).toEqual([]);
-    expect(first.tags!.actions).toEqual([expect.objectContaining({ tag: 'daily-2026-12-03', action: 'created', tables: 1 })]);
-    expect((await loadTable(env.catalog, 'main', TABLE))!.metadata.refs['daily-2026-12-03']).toMatchObject({ type: 'tag', maxRefAgeMs: 3 * DAY });
+    expect(first.tags!.actions).toEqual([
+      expect.objectContaining({ tag: 'daily-2026-12-03', action: 'created', tables: 1 }),
+    ]);
+    expect((await loadTable(env.catalog, 'main', TABLE))!.metadata.refs['daily-2026-12-03']).toMatchObject({
+      type: 'tag',
+      maxRefAgeMs: 3 * DAY,
+    });
     expect((await runJob(ctx('2026-12-03T00:09:00Z'), { job: 'tags' })).tags!.actions).toEqual([]);
 
     await appendRows(env.catalog, TABLE, eventRows(20, 5));
@@ -169,12 +224,18 @@ describe('scheduled tags', () => {
     expect(await rowsAt(env.catalog, 'daily-2026-12-04', TABLE)).toHaveLength(25);
 
     const dry = await runJob(ctx('2026-12-06T00:02:00Z'), { job: 'tags', dryRun: true });
-    expect(dry.tags!.actions.map((a) => `${a.action} ${a.tag}`)).toEqual(['would create daily-2026-12-06', 'would delete daily-2026-12-03']);
+    expect(dry.tags!.actions.map((a) => `${a.action} ${a.tag}`)).toEqual([
+      'would create daily-2026-12-06',
+      'would delete daily-2026-12-03',
+    ]);
     expect(await tags()).toEqual(['by-hand', 'daily-2026-12-03', 'daily-2026-12-04']);
 
     const run = await runJob(ctx('2026-12-06T00:02:00Z'), { job: 'tags' });
     expect(run.report.errors).toEqual([]);
-    expect(run.tags!.actions.map((a) => `${a.action} ${a.tag}`)).toEqual(['created daily-2026-12-06', 'deleted daily-2026-12-03']);
+    expect(run.tags!.actions.map((a) => `${a.action} ${a.tag}`)).toEqual([
+      'created daily-2026-12-06',
+      'deleted daily-2026-12-03',
+    ]);
     expect(await tags()).toEqual(['by-hand', 'daily-2026-12-04', 'daily-2026-12-06']);
     const refs = (await loadTable(env.catalog, 'main', TABLE))!.metadata.refs;
     expect(Object.keys(refs).sort()).toEqual(['by-hand', 'daily-2026-12-04', 'daily-2026-12-06', 'main']);
@@ -192,13 +253,31 @@ describe('the janitor on a tags tick', () => {
   afterAll(() => env?.stop());
 
   it('creates the tag its schedule made due', async () => {
-    const floeEnv = loadEnv({ FLOE_WAREHOUSE: env.catalog.warehouse, NESSIE_URI: env.catalog.client.uri, FLOE_CONFIG: 'knative/config/pipeline.yaml' });
-    const pipeline = parsePipelineConfig({ tags: [{ name: 'minutely-{date}-{time}', schedule: '* * * * *', retention: '1h' }] });
+    const floeEnv = loadEnv({
+      FLOE_WAREHOUSE: env.catalog.warehouse,
+      NESSIE_URI: env.catalog.client.uri,
+      FLOE_CONFIG: 'knative/config/pipeline.yaml',
+    });
+    const pipeline = parsePipelineConfig({
+      tags: [{ name: 'minutely-{date}-{time}', schedule: '* * * * *', retention: '1h' }],
+    });
     const runtime = { env: { ...floeEnv, pipeline }, log: silentLogger, io: env.catalog.io, catalog: env.catalog };
-    const host = await startHost({ fn: janitorFunction(runtime, { orphanGraceMs: DAY, rejectedRetentionMs: DAY, stallAfterMs: 60_000 }), logger: silentLogger, port: 0, host: '127.0.0.1' });
+    const host = await startHost({
+      fn: janitorFunction(runtime, { orphanGraceMs: DAY, rejectedRetentionMs: DAY, stallAfterMs: 60_000 }),
+      logger: silentLogger,
+      port: 0,
+      host: '127.0.0.1',
+    });
     try {
       const before = Date.now();
-      const { headers, body } = toHttpBinary(createEvent({ type: EventType.ping, source: '/apis/v1/namespaces/floe/pingsources/tags', extensions: { floejob: 'tags' }, data: { job: 'tags' } }));
+      const { headers, body } = toHttpBinary(
+        createEvent({
+          type: EventType.ping,
+          source: '/apis/v1/namespaces/floe/pingsources/tags',
+          extensions: { floejob: 'tags' },
+          data: { job: 'tags' },
+        }),
+      );
       const response = await fetch(host.url, { method: 'POST', headers, body });
       expect(response.status, await response.text()).toBe(204);
       const tags = (await env.catalog.client.listReferences()).filter((r) => r.type === 'TAG').map((r) => r.name);

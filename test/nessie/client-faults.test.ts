@@ -7,7 +7,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  createNessieClient, NessieError, NessieReferenceConflictError, NessieTransportError, NO_ANCESTOR_HASH,
+  createNessieClient,
+  NessieError,
+  NessieReferenceConflictError,
+  NessieTransportError,
+  NO_ANCESTOR_HASH,
 } from '../../shared/catalog/nessie/index.ts';
 
 interface Scripted {
@@ -47,26 +51,43 @@ async function stub(script: Scripted[]): Promise<Stub> {
   const s: Stub = {
     uri: `http://127.0.0.1:${port}/api`,
     requests,
-    stop: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
   stubs.push(s);
   return s;
 }
 
-const commitOk = JSON.stringify({ targetBranch: { type: 'BRANCH', name: 'main', hash: 'a'.repeat(64) }, addedContents: [] });
+const commitOk = JSON.stringify({
+  targetBranch: { type: 'BRANCH', name: 'main', hash: 'a'.repeat(64) },
+  addedContents: [],
+});
 const reference = JSON.stringify({ reference: { type: 'BRANCH', name: 'main', hash: NO_ANCESTOR_HASH } });
 const error = (status: number, errorCode: string, message: string, conflicts?: unknown[]) =>
-  JSON.stringify({ status, reason: 'x', message, errorCode, ...(conflicts ? { errorDetails: { type: 'REFERENCE_CONFLICTS', conflicts } } : {}) });
+  JSON.stringify({
+    status,
+    reason: 'x',
+    message,
+    errorCode,
+    ...(conflicts ? { errorDetails: { type: 'REFERENCE_CONFLICTS', conflicts } } : {}),
+  });
 const commit = (uri: string, options: Partial<Parameters<typeof createNessieClient>[0]> = {}) =>
   createNessieClient({ uri, retryDelayMs: 1, ...options }).commit('main', NO_ANCESTOR_HASH, { message: 'm' }, []);
 
 describe('Nessie client under faults', () => {
   it('retries a write after a 409 without conflict list (server retry exhaustion) and after 503', async () => {
     const s = await stub([
-      { status: 409, body: error(409, 'REFERENCE_CONFLICT', 'The commit operation could not be performed after 12 retries within the configured commit timeout after 5000 milliseconds') },
+      {
+        status: 409,
+        body: error(
+          409,
+          'REFERENCE_CONFLICT',
+          'The commit operation could not be performed after 12 retries within the configured commit timeout after 5000 milliseconds',
+        ),
+      },
       { status: 503, body: error(503, 'SERVICE_UNAVAILABLE', 'backend') },
       { status: 200, body: commitOk },
     ]);
@@ -77,14 +98,27 @@ describe('Nessie client under faults', () => {
   });
 
   it('does not retry a write on a real conflict, a 500 or a 502, and types the errors', async () => {
-    const conflict = await stub([{ status: 409, body: error(409, 'REFERENCE_CONFLICT', 'Values differ.', [{ conflictType: 'VALUE_DIFFERS', key: { elements: ['a'] }, message: 'm' }, { conflictType: 'SOMETHING_NEW', message: 'n' }]) }]);
+    const conflict = await stub([
+      {
+        status: 409,
+        body: error(409, 'REFERENCE_CONFLICT', 'Values differ.', [
+          { conflictType: 'VALUE_DIFFERS', key: { elements: ['a'] }, message: 'm' },
+          { conflictType: 'SOMETHING_NEW', message: 'n' },
+        ]),
+      },
+    ]);
     const e = await commit(conflict.uri).catch((err: unknown) => err);
     expect(e).toBeInstanceOf(NessieReferenceConflictError);
-    expect((e as NessieReferenceConflictError).conflicts.map((c) => c.conflictType)).toEqual(['VALUE_DIFFERS', 'UNKNOWN']);
+    expect((e as NessieReferenceConflictError).conflicts.map((c) => c.conflictType)).toEqual([
+      'VALUE_DIFFERS',
+      'UNKNOWN',
+    ]);
     expect(conflict.requests).toHaveLength(1);
 
     for (const status of [500, 502, 504]) {
-      const s = await stub([{ status, body: status === 502 ? '<html>Bad Gateway</html>' : error(status, 'UNKNOWN', 'boom') }]);
+      const s = await stub([
+        { status, body: status === 502 ? '<html>Bad Gateway</html>' : error(status, 'UNKNOWN', 'boom') },
+      ]);
       const err = await commit(s.uri).catch((x: unknown) => x);
       expect(err).toBeInstanceOf(NessieError);
       expect((err as NessieError).status).toBe(status);
@@ -93,12 +127,18 @@ describe('Nessie client under faults', () => {
   });
 
   it('retries reads on 502/504 but gives up after the configured number of retries', async () => {
-    const flaky = await stub([{ status: 502, body: '<html/>' }, { status: 504, body: '' }, { status: 200, body: reference }]);
+    const flaky = await stub([
+      { status: 502, body: '<html/>' },
+      { status: 504, body: '' },
+      { status: 200, body: reference },
+    ]);
     expect((await createNessieClient({ uri: flaky.uri, retryDelayMs: 1 }).getReference('main')).name).toBe('main');
     expect(flaky.requests).toHaveLength(3);
 
     const down = await stub([{ status: 503, body: error(503, 'SERVICE_UNAVAILABLE', 'down') }]);
-    await expect(createNessieClient({ uri: down.uri, retryDelayMs: 1, retries: 2 }).getReference('main')).rejects.toMatchObject({ status: 503, errorCode: 'SERVICE_UNAVAILABLE' });
+    await expect(
+      createNessieClient({ uri: down.uri, retryDelayMs: 1, retries: 2 }).getReference('main'),
+    ).rejects.toMatchObject({ status: 503, errorCode: 'SERVICE_UNAVAILABLE' });
     expect(down.requests).toHaveLength(3);
   });
 
@@ -121,9 +161,25 @@ describe('Nessie client under faults', () => {
   it('sends the bearer token, the client spec header and lossless bodies', async () => {
     const s = await stub([{ status: 200, body: commitOk }]);
     let calls = 0;
-    await createNessieClient({ uri: s.uri, token: () => `t${++calls}` }).commit('wap/x', 'b'.repeat(64), { message: 'm' }, [
-      { type: 'PUT', key: { elements: ['a', 't'] }, content: { type: 'ICEBERG_TABLE', metadataLocation: 's3://m', snapshotId: 9007199254740993n, schemaId: 0, specId: 0, sortOrderId: 0 } },
-    ]);
+    await createNessieClient({ uri: s.uri, token: () => `t${++calls}` }).commit(
+      'wap/x',
+      'b'.repeat(64),
+      { message: 'm' },
+      [
+        {
+          type: 'PUT',
+          key: { elements: ['a', 't'] },
+          content: {
+            type: 'ICEBERG_TABLE',
+            metadataLocation: 's3://m',
+            snapshotId: 9007199254740993n,
+            schemaId: 0,
+            specId: 0,
+            sortOrderId: 0,
+          },
+        },
+      ],
+    );
     expect(s.requests[0].authorization).toBe('Bearer t1');
     expect(s.requests[0].url).toBe(`/api/v2/trees/wap%2Fx%40${'b'.repeat(64)}/history/commit`);
     expect(s.requests[0].body).toContain('"snapshotId":9007199254740993');

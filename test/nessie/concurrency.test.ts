@@ -8,7 +8,12 @@
  * At the end every token is on main exactly once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NessieReferenceConflictError, NO_ANCESTOR_HASH, type IcebergTable, type NessieClient } from '../../shared/catalog/nessie/index.ts';
+import {
+  NessieReferenceConflictError,
+  NO_ANCESTOR_HASH,
+  type IcebergTable,
+  type NessieClient,
+} from '../../shared/catalog/nessie/index.ts';
 import { key, namespace, put, startEmbeddedNessie, table, type EmbeddedNessie } from './helpers.ts';
 
 const EVENTS = key('lake', 'events');
@@ -41,7 +46,8 @@ async function appendWithRetry(branch: string, token: string): Promise<number> {
       await client.commit(branch, hash, { message: `append ${token}` }, [put(EVENTS, withToken(content, token))]);
       return conflicts;
     } catch (err) {
-      if (!(err instanceof NessieReferenceConflictError) || err.conflicts[0]?.conflictType !== 'VALUE_DIFFERS') throw err;
+      if (!(err instanceof NessieReferenceConflictError) || err.conflicts[0]?.conflictType !== 'VALUE_DIFFERS')
+        throw err;
     }
   }
 }
@@ -57,7 +63,9 @@ async function rebase(job: number, branch: string, staged: string): Promise<void
     const resolved = withToken(fresh.content, `j${job}`);
     if (job % 2 === 0) {
       const retried = await client.merge('main', fresh.hash, {
-        fromRefName: branch, fromHash: staged, commitMeta: { message: `publish job ${job} (rebased)` },
+        fromRefName: branch,
+        fromHash: staged,
+        commitMeta: { message: `publish job ${job} (rebased)` },
         keyMergeModes: [
           { key: STAGING(job), mergeBehavior: 'DROP' },
           { key: EVENTS, mergeBehavior: 'NORMAL', expectedTargetContent: fresh.content, resolvedContent: resolved },
@@ -78,7 +86,10 @@ async function rebase(job: number, branch: string, staged: string): Promise<void
 beforeAll(async () => {
   nessie = await startEmbeddedNessie();
   client = nessie.client;
-  const r = await client.commit('main', NO_ANCESTOR_HASH, { message: 'setup' }, [put(key('lake'), namespace('lake')), put(EVENTS, table('mem://events/', 0n))]);
+  const r = await client.commit('main', NO_ANCESTOR_HASH, { message: 'setup' }, [
+    put(key('lake'), namespace('lake')),
+    put(EVENTS, table('mem://events/', 0n)),
+  ]);
   tableId = r.addedContents.find((c) => c.key.elements.length === 2)!.contentId;
 });
 afterAll(async () => nessie?.stop());
@@ -88,13 +99,17 @@ describe('Nessie concurrency', () => {
     const branch = 'writers';
     await client.createReference(branch, 'BRANCH', { name: 'main', hash: (await client.getReference('main')).hash });
     const perWriter = 12;
-    const conflicts = await Promise.all(Array.from({ length: 8 }, async (_, w) => {
-      let total = 0;
-      for (let i = 0; i < perWriter; i++) total += await appendWithRetry(branch, `w${w}-${i}`);
-      return total;
-    }));
+    const conflicts = await Promise.all(
+      Array.from({ length: 8 }, async (_, w) => {
+        let total = 0;
+        for (let i = 0; i < perWriter; i++) total += await appendWithRetry(branch, `w${w}-${i}`);
+        return total;
+      }),
+    );
     const final = tokens((await readEvents(branch)).content);
-    const expected = Array.from({ length: 8 }, (_, w) => Array.from({ length: perWriter }, (_, i) => `w${w}-${i}`)).flat();
+    const expected = Array.from({ length: 8 }, (_, w) =>
+      Array.from({ length: perWriter }, (_, i) => `w${w}-${i}`),
+    ).flat();
     expect([...final].sort()).toEqual([...expected].sort());
     expect(new Set(final).size).toBe(final.length);
     // The writers really raced (otherwise this test proves nothing about conflicts).
@@ -126,7 +141,9 @@ describe('Nessie concurrency', () => {
       const staged = written.targetBranch.hash;
       const main = await readEvents('main');
       const result = await client.merge('main', main.hash, {
-        fromRefName: branch.name, fromHash: staged, commitMeta: { message: `publish job ${job}` },
+        fromRefName: branch.name,
+        fromHash: staged,
+        commitMeta: { message: `publish job ${job}` },
         keyMergeModes: [{ key: STAGING(job), mergeBehavior: 'DROP' }],
       });
       if (!result.wasSuccessful) {

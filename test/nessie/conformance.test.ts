@@ -14,7 +14,10 @@ import { NO_ANCESTOR_HASH } from '../../shared/catalog/nessie/index.ts';
 import { NESSIE_OPENAPI } from '../helpers/fixtures.ts';
 import { key, namespace, put, startEmbeddedNessie, table, type EmbeddedNessie } from './helpers.ts';
 
-const spec = parseYaml(readFileSync(NESSIE_OPENAPI, 'utf8')) as { paths: Record<string, Record<string, any>>; components: any };
+const spec = parseYaml(readFileSync(NESSIE_OPENAPI, 'utf8')) as {
+  paths: Record<string, Record<string, any>>;
+  components: any;
+};
 
 const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
 const ajv = new Ajv({ strict: false, allErrors: true });
@@ -37,7 +40,8 @@ const pointer = (...parts: string[]) => parts.map((p) => p.replace(/~/g, '~0').r
 function operationFor(method: string, requestPath: string): { template: string; operation: any } | undefined {
   for (const [template, item] of Object.entries(spec.paths)) {
     const pattern = new RegExp(`^${template.replace(/\{to-ref\}/, '.+').replace(/\{[^}]+\}/g, '[^/]+')}$`);
-    if (pattern.test(requestPath) && item[method.toLowerCase()]) return { template, operation: item[method.toLowerCase()] };
+    if (pattern.test(requestPath) && item[method.toLowerCase()])
+      return { template, operation: item[method.toLowerCase()] };
   }
   return undefined;
 }
@@ -84,13 +88,25 @@ afterAll(async () => {
 
 /** Every endpoint the client uses, successes and the common errors. */
 async function runScenario({ client }: EmbeddedNessie): Promise<void> {
-  const swallow = (p: Promise<unknown>) => p.then(() => undefined, () => undefined);
+  const swallow = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      () => undefined,
+    );
   await client.config();
-  const setup = await client.commit('main', NO_ANCESTOR_HASH, { message: 'setup', authors: ['a'], properties: { p: 'v' } }, [put(key('ns'), namespace('ns')), put(key('ns', 't'), table('s3://t/0', 6270371423468402233n))]);
+  const setup = await client.commit(
+    'main',
+    NO_ANCESTOR_HASH,
+    { message: 'setup', authors: ['a'], properties: { p: 'v' } },
+    [put(key('ns'), namespace('ns')), put(key('ns', 't'), table('s3://t/0', 6270371423468402233n))],
+  );
   const head = setup.targetBranch.hash;
   const id = setup.addedContents[1].contentId;
   const wap = await client.createReference('wap/c', 'BRANCH', { name: 'main', hash: head });
-  const onWap = await client.commit(wap.name, wap.hash, { message: 'w' }, [put(key('ns', 't'), table('s3://t/1', 1n, id)), put(key('ns', 's'), table('s3://s', 1n))]);
+  const onWap = await client.commit(wap.name, wap.hash, { message: 'w' }, [
+    put(key('ns', 't'), table('s3://t/1', 1n, id)),
+    put(key('ns', 's'), table('s3://s', 1n)),
+  ]);
   await client.getReference('main', { fetch: 'ALL' });
   await client.listReferences({ fetch: 'ALL' });
   await client.getContent('main', key('ns', 't'));
@@ -98,13 +114,38 @@ async function runScenario({ client }: EmbeddedNessie): Promise<void> {
   await client.listEntries('main', { content: true, prefixKey: key('ns') });
   for await (const _ of client.commitLog(wap.name, { fetch: 'ALL', maxRecords: 1 })) void _;
   await client.diff('main', wap.name);
-  await client.merge('main', head, { fromRefName: wap.name, fromHash: onWap.targetBranch.hash, dryRun: true, keyMergeModes: [{ key: key('ns', 's'), mergeBehavior: 'DROP' }] });
-  const merged = await client.merge('main', head, { fromRefName: wap.name, fromHash: onWap.targetBranch.hash, commitMeta: { message: 'publish' }, keyMergeModes: [{ key: key('ns', 's'), mergeBehavior: 'DROP' }] });
+  await client.merge('main', head, {
+    fromRefName: wap.name,
+    fromHash: onWap.targetBranch.hash,
+    dryRun: true,
+    keyMergeModes: [{ key: key('ns', 's'), mergeBehavior: 'DROP' }],
+  });
+  const merged = await client.merge('main', head, {
+    fromRefName: wap.name,
+    fromHash: onWap.targetBranch.hash,
+    commitMeta: { message: 'publish' },
+    keyMergeModes: [{ key: key('ns', 's'), mergeBehavior: 'DROP' }],
+  });
   const late = await client.createReference('late', 'BRANCH', { hash: head });
-  const lateCommit = await client.commit(late.name, late.hash, { message: 'l' }, [put(key('ns', 't'), table('s3://t/late', 2n, id))]);
-  await client.merge('main', merged.resultantTargetHash!, { fromRefName: late.name, fromHash: lateCommit.targetBranch.hash });
-  await swallow(client.merge('main', merged.resultantTargetHash!, { fromRefName: late.name, fromHash: lateCommit.targetBranch.hash, returnConflictAsResult: false }));
-  await client.transplant(late.name, lateCommit.targetBranch.hash, { fromRefName: wap.name, hashesToTransplant: [onWap.targetBranch.hash], returnConflictAsResult: true });
+  const lateCommit = await client.commit(late.name, late.hash, { message: 'l' }, [
+    put(key('ns', 't'), table('s3://t/late', 2n, id)),
+  ]);
+  await client.merge('main', merged.resultantTargetHash!, {
+    fromRefName: late.name,
+    fromHash: lateCommit.targetBranch.hash,
+  });
+  await swallow(
+    client.merge('main', merged.resultantTargetHash!, {
+      fromRefName: late.name,
+      fromHash: lateCommit.targetBranch.hash,
+      returnConflictAsResult: false,
+    }),
+  );
+  await client.transplant(late.name, lateCommit.targetBranch.hash, {
+    fromRefName: wap.name,
+    hashesToTransplant: [onWap.targetBranch.hash],
+    returnConflictAsResult: true,
+  });
   const tag = await client.createReference('v1', 'TAG', { hash: head });
   await client.assignReference('v1', 'TAG', tag.hash, { hash: merged.resultantTargetHash! });
   await client.deleteReference('v1', 'TAG', merged.resultantTargetHash!);
@@ -118,28 +159,52 @@ async function runScenario({ client }: EmbeddedNessie): Promise<void> {
 
 describe('Nessie conformance with the OpenAPI', () => {
   it('recorded a scenario covering every endpoint the client uses', () => {
-    const templates = new Set(exchanges.map((e) => operationFor(e.method, e.path)?.template ?? `UNMATCHED ${e.method} ${e.path}`));
+    const templates = new Set(
+      exchanges.map((e) => operationFor(e.method, e.path)?.template ?? `UNMATCHED ${e.method} ${e.path}`),
+    );
     expect([...templates].filter((t) => t.startsWith('UNMATCHED'))).toEqual([]);
-    for (const template of ['/v2/config', '/v2/trees', '/v2/trees/{ref}', '/v2/trees/{ref}/entries', '/v2/trees/{ref}/contents/{key}', '/v2/trees/{ref}/contents', '/v2/trees/{ref}/history', '/v2/trees/{branch}/history/commit', '/v2/trees/{branch}/history/merge', '/v2/trees/{branch}/history/transplant', '/v2/trees/{from-ref}/diff/{to-ref}']) {
+    for (const template of [
+      '/v2/config',
+      '/v2/trees',
+      '/v2/trees/{ref}',
+      '/v2/trees/{ref}/entries',
+      '/v2/trees/{ref}/contents/{key}',
+      '/v2/trees/{ref}/contents',
+      '/v2/trees/{ref}/history',
+      '/v2/trees/{branch}/history/commit',
+      '/v2/trees/{branch}/history/merge',
+      '/v2/trees/{branch}/history/transplant',
+      '/v2/trees/{from-ref}/diff/{to-ref}',
+    ]) {
       expect(templates, template).toContain(template);
     }
     expect(new Set(exchanges.map((e) => e.status))).toEqual(new Set([200, 400, 404, 409]));
   });
 
   it('the schemas reject malformed bodies (the validation is not vacuous)', () => {
-    expect(validator('nessie#/components/schemas/CommitResponse')({ targetBranch: { type: 'NOPE', hash: 'xyz' } })).toBe(false);
+    expect(
+      validator('nessie#/components/schemas/CommitResponse')({ targetBranch: { type: 'NOPE', hash: 'xyz' } }),
+    ).toBe(false);
     expect(validator('nessie#/components/schemas/NessieError')({ status: 409, reason: 'Conflict' })).toBe(false);
-    expect(validator('nessie#/components/schemas/Operations')({ commitMeta: { message: 'm' }, operations: [{ type: 'PUT', key: { elements: ['a'] }, content: { type: 'ICEBERG_TABLE' } }] })).toBe(false);
+    expect(
+      validator('nessie#/components/schemas/Operations')({
+        commitMeta: { message: 'm' },
+        operations: [{ type: 'PUT', key: { elements: ['a'] }, content: { type: 'ICEBERG_TABLE' } }],
+      }),
+    ).toBe(false);
     expect(validator('nessie#/components/schemas/MergeResponse')({ wasApplied: 'yes' })).toBe(false);
   });
 
-  it('every request body matches the operation\'s request schema', () => {
+  it("every request body matches the operation's request schema", () => {
     const problems: string[] = [];
     for (const e of exchanges.filter((x) => x.requestBody !== undefined)) {
       const { template, operation } = operationFor(e.method, e.path)!;
       expect(operation.requestBody, `${e.method} ${template} takes no body`).toBeDefined();
-      const validate = validator(`nessie#/${pointer('paths', template, e.method.toLowerCase(), 'requestBody', 'content', 'application/json', 'schema')}`);
-      if (!validate(JSON.parse(e.requestBody!))) problems.push(`${e.method} ${e.path}: ${ajv.errorsText(validate.errors)}`);
+      const validate = validator(
+        `nessie#/${pointer('paths', template, e.method.toLowerCase(), 'requestBody', 'content', 'application/json', 'schema')}`,
+      );
+      if (!validate(JSON.parse(e.requestBody!)))
+        problems.push(`${e.method} ${e.path}: ${ajv.errorsText(validate.errors)}`);
     }
     expect(problems).toEqual([]);
   });
@@ -154,7 +219,8 @@ describe('Nessie conformance with the OpenAPI', () => {
         continue;
       }
       const validate = validator(ref);
-      if (!validate(JSON.parse(e.responseBody))) problems.push(`${e.method} ${e.path} ${e.status}: ${ajv.errorsText(validate.errors)}`);
+      if (!validate(JSON.parse(e.responseBody)))
+        problems.push(`${e.method} ${e.path} ${e.status}: ${ajv.errorsText(validate.errors)}`);
     }
     expect(problems).toEqual([]);
   });

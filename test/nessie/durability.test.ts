@@ -30,7 +30,9 @@ interface Child {
 /** Starts `floe nessie` on a free port and waits until it prints its URI (it prints it once it listens). */
 async function startChild(dataDir: string): Promise<Child> {
   const child = spawn(process.execPath, [path.join(root, 'cli/floe.js'), 'nessie', '--port', '0', '--data', dataDir], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOE_LOG_LEVEL: 'warn', FLOE_LOG_FORMAT: 'json' },
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FLOE_LOG_LEVEL: 'warn', FLOE_LOG_FORMAT: 'json' },
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
@@ -61,14 +63,18 @@ describe('Nessie durability', () => {
     const { dir, cleanup } = await tempDir('floe-nessie-kill');
     cleanups.push(cleanup);
     const first = await startChild(dir);
-    const setup = await first.client.commit('main', NO_ANCESTOR_HASH, { message: 'ns' }, [put(key('ns'), namespace('ns'))]);
+    const setup = await first.client.commit('main', NO_ANCESTOR_HASH, { message: 'ns' }, [
+      put(key('ns'), namespace('ns')),
+    ]);
     const base = setup.targetBranch.hash;
 
     // Sequential commits, each acknowledged before the next.
     const acknowledged = new Map<string, string>(); // key name -> commit hash
     let head = base;
     for (let i = 0; i < 20; i++) {
-      const r = await first.client.commit('main', head, { message: `seq ${i}` }, [put(key('ns', `s${i}`), table(`s3://s/${i}`, BigInt(i)))]);
+      const r = await first.client.commit('main', head, { message: `seq ${i}` }, [
+        put(key('ns', `s${i}`), table(`s3://s/${i}`, BigInt(i))),
+      ]);
       head = r.targetBranch.hash;
       acknowledged.set(`s${i}`, head);
     }
@@ -78,11 +84,16 @@ describe('Nessie durability', () => {
     let tenAcked!: () => void;
     const tenAckedPromise = new Promise<void>((resolve) => (tenAcked = resolve));
     const inFlight = Array.from({ length: 60 }, (_, i) =>
-      first.client.commit('main', base, { message: `burst ${i}` }, [put(key('ns', `b${i}`), table(`s3://b/${i}`, BigInt(i)))])
-        .then((r) => {
-          acknowledged.set(`b${i}`, r.targetBranch.hash);
-          if (++burstAcks === 10) tenAcked();
-        }, (err: unknown) => failures.push(err)));
+      first.client
+        .commit('main', base, { message: `burst ${i}` }, [put(key('ns', `b${i}`), table(`s3://b/${i}`, BigInt(i)))])
+        .then(
+          (r) => {
+            acknowledged.set(`b${i}`, r.targetBranch.hash);
+            if (++burstAcks === 10) tenAcked();
+          },
+          (err: unknown) => failures.push(err),
+        ),
+    );
     await Promise.race([tenAckedPromise, Promise.all(inFlight)]);
     await killHard(first);
     await Promise.all(inFlight);
@@ -96,7 +107,12 @@ describe('Nessie durability', () => {
     for await (const entry of second.client.commitLog('main')) log.push(entry.commitMeta.hash);
     for (const hash of acknowledged.values()) expect(log).toContain(hash);
     // The restarted server keeps working on the recovered state.
-    const after = await second.client.commit('main', (await second.client.getReference('main')).hash, { message: 'after' }, [put(key('ns', 'after'), table('s3://after', 1n))]);
+    const after = await second.client.commit(
+      'main',
+      (await second.client.getReference('main')).hash,
+      { message: 'after' },
+      [put(key('ns', 'after'), table('s3://after', 1n))],
+    );
     expect(after.targetBranch.hash).toMatch(/^[0-9a-f]{64}$/);
     await killHard(second);
   });
@@ -109,7 +125,10 @@ describe('Nessie durability', () => {
     const r = await client.commit('main', NO_ANCESTOR_HASH, { message: 'ns' }, [put(key('ns'), namespace('ns'))]);
     await server.stop();
 
-    const wal = path.join(dir, (await readdir(dir)).find((f) => f.startsWith('wal-'))!);
+    const wal = path.join(
+      dir,
+      (await readdir(dir)).find((f) => f.startsWith('wal-'))!,
+    );
     const intact = await readFile(wal);
     // A record header promising 1000 bytes, followed by only a few: a write cut short by a crash.
     const torn = Buffer.alloc(20);
@@ -134,17 +153,27 @@ describe('Nessie durability', () => {
     cleanups.push(cleanup);
     let server = await startNessieServer({ dataDir: dir, logger: silentLogger, compactAfterBytes: 4096 });
     let client = createNessieClient({ uri: server.uri });
-    let head = (await client.commit('main', NO_ANCESTOR_HASH, { message: 'ns' }, [put(key('ns'), namespace('ns'))])).targetBranch.hash;
+    let head = (await client.commit('main', NO_ANCESTOR_HASH, { message: 'ns' }, [put(key('ns'), namespace('ns'))]))
+      .targetBranch.hash;
     const ids = new Map<string, string>();
     for (let i = 0; i < 40; i++) {
-      const r = await client.commit('main', head, { message: `c${i}` }, [put(key('ns', `t${i % 5}`), table(`s3://t/${i}`, BigInt(i), ids.get(`t${i % 5}`)))]);
+      const r = await client.commit('main', head, { message: `c${i}` }, [
+        put(key('ns', `t${i % 5}`), table(`s3://t/${i}`, BigInt(i), ids.get(`t${i % 5}`))),
+      ]);
       for (const added of r.addedContents) ids.set(added.key.elements[1], added.contentId);
       head = r.targetBranch.hash;
     }
     const scratch = await client.createReference('wap/scratch', 'BRANCH', { hash: head });
-    const lost = await client.commit(scratch.name, scratch.hash, { message: 'discarded' }, [put(key('ns', 'tmp'), table('s3://tmp', 1n))]);
+    const lost = await client.commit(scratch.name, scratch.hash, { message: 'discarded' }, [
+      put(key('ns', 'tmp'), table('s3://tmp', 1n)),
+    ]);
     await client.deleteReference(scratch.name, 'BRANCH', lost.targetBranch.hash);
-    for (let i = 0; i < 10; i++) head = (await client.commit('main', head, { message: `d${i}` }, [put(key('ns', 't0'), table(`s3://d/${i}`, BigInt(i), ids.get('t0')))])).targetBranch.hash;
+    for (let i = 0; i < 10; i++)
+      head = (
+        await client.commit('main', head, { message: `d${i}` }, [
+          put(key('ns', 't0'), table(`s3://d/${i}`, BigInt(i), ids.get('t0'))),
+        ])
+      ).targetBranch.hash;
     await server.stop();
     const files = await readdir(dir);
     expect(files).toContain('snapshot.log');

@@ -13,7 +13,9 @@ export interface EmbeddedNessie {
   stop(): Promise<void>;
 }
 
-export async function startEmbeddedNessie(options: { maxBodyBytes?: number; compactAfterBytes?: number } = {}): Promise<EmbeddedNessie> {
+export async function startEmbeddedNessie(
+  options: { maxBodyBytes?: number; compactAfterBytes?: number } = {},
+): Promise<EmbeddedNessie> {
   const { dir, cleanup } = await tempDir('floe-nessie');
   const server = await startNessieServer({ dataDir: dir, logger: silentLogger, ...options });
   return {
@@ -37,7 +39,15 @@ export function key(...elements: string[]): ContentKey {
 }
 
 export function table(metadataLocation: string, snapshotId: bigint, id?: string): IcebergTable {
-  return { type: 'ICEBERG_TABLE', ...(id ? { id } : {}), metadataLocation, snapshotId, schemaId: 0, specId: 0, sortOrderId: 0 };
+  return {
+    type: 'ICEBERG_TABLE',
+    ...(id ? { id } : {}),
+    metadataLocation,
+    snapshotId,
+    schemaId: 0,
+    specId: 0,
+    sortOrderId: 0,
+  };
 }
 
 export function namespace(...elements: string[]): Namespace {

@@ -1,6 +1,13 @@
 /** URL forms of keys and references (the examples of Nessie's spec 2.0/2.2) and the CEL filter subset. */
 import { describe, expect, it } from 'vitest';
-import { encodeRef, keyFromPathString, keyToLegacyPathString, keyToPathString, parseRefPath, refPathElement } from '../../shared/catalog/nessie/paths.ts';
+import {
+  encodeRef,
+  keyFromPathString,
+  keyToLegacyPathString,
+  keyToPathString,
+  parseRefPath,
+  refPathElement,
+} from '../../shared/catalog/nessie/paths.ts';
 import { compileCel } from '../../local/nessie/cel.ts';
 
 describe('Nessie URL paths', () => {
@@ -27,9 +34,18 @@ describe('Nessie URL paths', () => {
 
   it('parses reference path elements', () => {
     expect(parseRefPath('main')).toEqual({ name: 'main', hash: undefined, relative: [] });
-    expect(parseRefPath('wap/x@ABCDEF12~2^1')).toEqual({ name: 'wap/x', hash: 'abcdef12', relative: [{ kind: '~', n: 2 }, { kind: '^', n: 1 }] });
+    expect(parseRefPath('wap/x@ABCDEF12~2^1')).toEqual({
+      name: 'wap/x',
+      hash: 'abcdef12',
+      relative: [
+        { kind: '~', n: 2 },
+        { kind: '^', n: 1 },
+      ],
+    });
     expect(parseRefPath('-')).toMatchObject({ name: '-' });
-    expect(parseRefPath('main*2021-04-07T14:42:25.534Z')?.relative).toEqual([{ kind: '*', timeMs: Date.parse('2021-04-07T14:42:25.534Z') }]);
+    expect(parseRefPath('main*2021-04-07T14:42:25.534Z')?.relative).toEqual([
+      { kind: '*', timeMs: Date.parse('2021-04-07T14:42:25.534Z') },
+    ]);
     for (const bad of ['', '@', 'a..b', 'x/', '1abc', 'main@xyz']) expect(parseRefPath(bad), bad).toBeUndefined();
   });
 });
@@ -38,16 +54,24 @@ describe('CEL filter subset', () => {
   const run = (source: string, scope: Record<string, any>) => compileCel(source, Object.keys(scope))(scope);
 
   it('evaluates the filters floe and Iceberg send', () => {
-    expect(run("refType == 'BRANCH' && ref.name.startsWith('wap/')", { refType: 'BRANCH', ref: { name: 'wap/1' } })).toBe(true);
-    expect(run("refType == 'BRANCH' && ref.name.startsWith('wap/')", { refType: 'TAG', ref: { name: 'wap/1' } })).toBe(false);
+    expect(
+      run("refType == 'BRANCH' && ref.name.startsWith('wap/')", { refType: 'BRANCH', ref: { name: 'wap/1' } }),
+    ).toBe(true);
+    expect(run("refType == 'BRANCH' && ref.name.startsWith('wap/')", { refType: 'TAG', ref: { name: 'wap/1' } })).toBe(
+      false,
+    );
     const entry = { namespace: 'a.b', contentType: 'ICEBERG_TABLE', keyElements: ['a', 'b', 't'], encodedKey: 'a.b.t' };
     expect(run("entry.namespace == 'a.b' && entry.contentType == 'ICEBERG_TABLE'", { entry })).toBe(true);
     expect(run("size(entry.keyElements) == 3 && entry.encodedKey.startsWith('a.')", { entry })).toBe(true);
-    expect(run("entry.contentType in ['NAMESPACE', 'ICEBERG_VIEW'] || !(entry.namespace != 'a.b')", { entry })).toBe(true);
+    expect(run("entry.contentType in ['NAMESPACE', 'ICEBERG_VIEW'] || !(entry.namespace != 'a.b')", { entry })).toBe(
+      true,
+    );
   });
 
   it('rejects what it does not implement, clearly', () => {
-    expect(() => compileCel('entry.keyElements.exists(e, e == "x")', ['entry'])({ entry: { keyElements: [] } })).toThrow(/exists/);
+    expect(() =>
+      compileCel('entry.keyElements.exists(e, e == "x")', ['entry'])({ entry: { keyElements: [] } }),
+    ).toThrow(/exists/);
     expect(() => compileCel('foo == 1', ['entry'])).toThrow(/undeclared reference to 'foo'/);
     expect(() => compileCel("entry.name == 'x' ? true : false", ['entry'])).toThrow(/unexpected character/);
     expect(() => compileCel('entry.missing == 1', ['entry'])({ entry: {} })).toThrow(/no such field/);

@@ -21,7 +21,10 @@ afterEach(async () => {
 /** Every file of the directory and its sha256. */
 async function fingerprint(dir: string): Promise<Record<string, string>> {
   const files: Record<string, string> = {};
-  for (const name of (await readdir(dir)).sort()) files[name] = createHash('sha256').update(await readFile(path.join(dir, name))).digest('hex');
+  for (const name of (await readdir(dir)).sort())
+    files[name] = createHash('sha256')
+      .update(await readFile(path.join(dir, name)))
+      .digest('hex');
   return files;
 }
 
@@ -31,9 +34,12 @@ async function populated(): Promise<{ dir: string; head: string }> {
   cleanups.push(tmp.cleanup);
   const server = await startNessieServer({ dataDir: tmp.dir, logger: silentLogger });
   const client = createNessieClient({ uri: server.uri, retries: 0 });
-  let head = (await client.commit('main', NO_ANCESTOR_HASH, { message: 'ns' }, [put(key('ns'), namespace('ns'))])).targetBranch.hash;
-  head = (await client.commit('main', head, { message: 't1' }, [put(key('ns', 't1'), table('s3://t/1', 1n))])).targetBranch.hash;
-  head = (await client.commit('main', head, { message: 't2' }, [put(key('ns', 't2'), table('s3://t/2', 2n))])).targetBranch.hash;
+  let head = (await client.commit('main', NO_ANCESTOR_HASH, { message: 'ns' }, [put(key('ns'), namespace('ns'))]))
+    .targetBranch.hash;
+  head = (await client.commit('main', head, { message: 't1' }, [put(key('ns', 't1'), table('s3://t/1', 1n))]))
+    .targetBranch.hash;
+  head = (await client.commit('main', head, { message: 't2' }, [put(key('ns', 't2'), table('s3://t/2', 2n))]))
+    .targetBranch.hash;
   await server.stop();
   return { dir: tmp.dir, head };
 }
@@ -54,11 +60,15 @@ describe('the embedded catalog opened read-only', () => {
     const entries = await client.listEntries('main');
     expect(entries.value.map((e) => e.name.elements.join('.')).sort()).toEqual(['ns', 'ns.t1', 'ns.t2']);
 
-    const refused = await client.commit('main', head, { message: 'no' }, [put(key('ns', 't3'), table('s3://t/3', 3n))]).catch((err: unknown) => err);
+    const refused = await client
+      .commit('main', head, { message: 'no' }, [put(key('ns', 't3'), table('s3://t/3', 3n))])
+      .catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(NessieError);
     expect(refused).toMatchObject({ status: 403, errorCode: 'FORBIDDEN' });
     expect((refused as Error).message).toContain('is open read-only');
-    await expect(client.createReference('b', 'BRANCH', { name: 'main', hash: head })).rejects.toMatchObject({ status: 403 });
+    await expect(client.createReference('b', 'BRANCH', { name: 'main', hash: head })).rejects.toMatchObject({
+      status: 403,
+    });
     await expect(client.deleteReference('main', 'BRANCH', head)).rejects.toMatchObject({ status: 403 });
     // no lock file was written while it was open
     expect(await fingerprint(dir)).toEqual(before);
@@ -82,7 +92,9 @@ describe('the embedded catalog opened read-only', () => {
     expect(await fingerprint(dir)).toEqual(before);
 
     // Opening it for writing is what the lock forbids.
-    await expect(startNessieServer({ dataDir: dir, logger: silentLogger })).rejects.toThrow(`is in use by process ${process.ppid}`);
+    await expect(startNessieServer({ dataDir: dir, logger: silentLogger })).rejects.toThrow(
+      `is in use by process ${process.ppid}`,
+    );
     expect(await fingerprint(dir)).toEqual(before);
   });
 
@@ -91,7 +103,9 @@ describe('the embedded catalog opened read-only', () => {
     cleanups.push(tmp.cleanup);
     const missing = path.join(tmp.dir, 'nessie');
     expect(await inspectNessieDirectory(missing)).toEqual({ repository: false });
-    await expect(startNessieServer({ dataDir: missing, readOnly: true, logger: silentLogger })).rejects.toThrow(`${missing} holds no Nessie repository`);
+    await expect(startNessieServer({ dataDir: missing, readOnly: true, logger: silentLogger })).rejects.toThrow(
+      `${missing} holds no Nessie repository`,
+    );
     expect(await readdir(tmp.dir)).toEqual([]);
   });
 });

@@ -32,7 +32,11 @@ export default class SkippedTestsReporter implements Reporter {
     this.vitest = vitest;
   }
 
-  onTestRunEnd(testModules: ReadonlyArray<TestModule>, _errors: ReadonlyArray<unknown>, reason: 'passed' | 'failed' | 'interrupted'): void {
+  onTestRunEnd(
+    testModules: ReadonlyArray<TestModule>,
+    _errors: ReadonlyArray<unknown>,
+    reason: 'passed' | 'failed' | 'interrupted',
+  ): void {
     if (reason === 'interrupted') return;
     const log = (line = '') => (this.vitest ? this.vitest.logger.log(line) : console.log(line));
     // `-t pattern` marks every other test skipped; those were filtered out on purpose, not skipped.
@@ -48,7 +52,12 @@ export default class SkippedTestsReporter implements Reporter {
         else if (result.state === 'failed') failedInModule++;
         else if (result.state === 'skipped' && !filtered) {
           const marked = skipReasonIn(test.fullName);
-          const reason = result.note ?? marked?.reason ?? (test.options.mode === 'todo' ? 'todo' : 'no reason given (give one: context.skip(reason) or describeIfAvailable)');
+          const reason =
+            result.note ??
+            marked?.reason ??
+            (test.options.mode === 'todo'
+              ? 'todo'
+              : 'no reason given (give one: context.skip(reason) or describeIfAvailable)');
           skipped.push({ file: module.relativeModuleId, name: marked?.name ?? test.fullName, reason });
         }
       }
@@ -61,7 +70,9 @@ export default class SkippedTestsReporter implements Reporter {
       log(`Skipped tests (${skipped.length}):`);
       for (const line of grouped(skipped)) log(line);
       if (inCI()) {
-        log(`CI is set: ${skipped.length} skipped test(s) fail the run; install what they need (.ci/run) or move them out of the default suite.`);
+        log(
+          `CI is set: ${skipped.length} skipped test(s) fail the run; install what they need (.ci/run) or move them out of the default suite.`,
+        );
         process.exitCode = 1;
       }
     }

@@ -34,11 +34,18 @@ async function slowSink(final: number) {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  cleanup.push(() => new Promise<void>((resolve) => {
-    release();
-    server.close(() => resolve());
-  }));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/?floe-ack=delivered`, release, received: () => received };
+  cleanup.push(
+    () =>
+      new Promise<void>((resolve) => {
+        release();
+        server.close(() => resolve());
+      }),
+  );
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/?floe-ack=delivered`,
+    release,
+    received: () => received,
+  };
 }
 
 describe('a sink that takes an event over before it answers', () => {
@@ -46,7 +53,9 @@ describe('a sink that takes an event over before it answers', () => {
     const sink = await slowSink(202);
     let accepted = false;
     let done = false;
-    const emitted = createEmitter(sink.url, { timeoutMs: 100 })(createEvent({ type: 't.x', source: '/t' }), { onAccepted: () => (accepted = true) }).then(() => (done = true));
+    const emitted = createEmitter(sink.url, { timeoutMs: 100 })(createEvent({ type: 't.x', source: '/t' }), {
+      onAccepted: () => (accepted = true),
+    }).then(() => (done = true));
     await waitFor(() => accepted, 'the 102');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(done).toBe(false);
@@ -57,12 +66,24 @@ describe('a sink that takes an event over before it answers', () => {
 
   it('the host relays the 102 to its caller and answers once the sink answered', async () => {
     const sink = await slowSink(202);
-    const fn: FloeFunction = { name: 'relay', handle: (context) => context.emit(createEvent({ type: 't.out', source: '/t' })) };
-    const host = await startHost({ fn, logger: silentLogger, port: 0, host: '127.0.0.1', sink: sink.url, metrics: createFunctionMetrics('relay', { defaultMetrics: false }) });
+    const fn: FloeFunction = {
+      name: 'relay',
+      handle: (context) => context.emit(createEvent({ type: 't.out', source: '/t' })),
+    };
+    const host = await startHost({
+      fn,
+      logger: silentLogger,
+      port: 0,
+      host: '127.0.0.1',
+      sink: sink.url,
+      metrics: createFunctionMetrics('relay', { defaultMetrics: false }),
+    });
     cleanup.push(() => host.close());
     let accepted = false;
     let answered = false;
-    const response = postEvent(host.url, createEvent({ type: 't.in', source: '/t' }), { onAccepted: () => (accepted = true) }).finally(() => (answered = true));
+    const response = postEvent(host.url, createEvent({ type: 't.in', source: '/t' }), {
+      onAccepted: () => (accepted = true),
+    }).finally(() => (answered = true));
     await waitFor(() => accepted, 'the relayed 102');
     expect(answered).toBe(false);
     sink.release();

@@ -5,7 +5,6 @@ import { createEvent, eventJson, fromHttp, type CloudEventMessage } from '../../
 import { HandlerError, startHost, type FloeFunction, type RunningHost } from '../../shared/runtime/function-host.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 
-
 /** KafkaSource's binary-mode request for a record without a content-type header (NOTES §1.2). */
 function kafkaSourceHeaders(): Record<string, string> {
   return {
@@ -43,18 +42,34 @@ describe('CloudEvent HTTP codec', () => {
   });
 
   it('reads structured mode, including data_base64', () => {
-    const structured = fromHttp({ 'content-type': 'application/cloudevents+json' }, Buffer.from(JSON.stringify({
-      specversion: '1.0', id: 'x1', source: '/s', type: 't', data_base64: Buffer.from([1, 2, 3]).toString('base64'),
-    })));
+    const structured = fromHttp(
+      { 'content-type': 'application/cloudevents+json' },
+      Buffer.from(
+        JSON.stringify({
+          specversion: '1.0',
+          id: 'x1',
+          source: '/s',
+          type: 't',
+          data_base64: Buffer.from([1, 2, 3]).toString('base64'),
+        }),
+      ),
+    );
     expect(Array.from(structured.data)).toEqual([1, 2, 3]);
-    const withJson = fromHttp({ 'content-type': 'application/cloudevents+json' }, Buffer.from('{"specversion":"1.0","id":"x2","source":"/s","type":"t","data":{"n":18446744073709551615}}'));
+    const withJson = fromHttp(
+      { 'content-type': 'application/cloudevents+json' },
+      Buffer.from('{"specversion":"1.0","id":"x2","source":"/s","type":"t","data":{"n":18446744073709551615}}'),
+    );
     expect(eventJson<{ n: bigint }>(withJson)?.n).toBe(18446744073709551615n);
   });
 
   it('rejects what is not a valid CloudEvent, with the reason', () => {
     expect(() => fromHttp({}, Buffer.from('{}'))).toThrow(/not a CloudEvent/);
-    expect(() => fromHttp({ 'ce-specversion': '1.0', 'ce-id': '1', 'ce-type': 't' }, new Uint8Array())).toThrow(/invalid CloudEvent/);
-    expect(() => fromHttp({ 'content-type': 'application/cloudevents+json' }, Buffer.from('{oops'))).toThrow(/not valid JSON/);
+    expect(() => fromHttp({ 'ce-specversion': '1.0', 'ce-id': '1', 'ce-type': 't' }, new Uint8Array())).toThrow(
+      /invalid CloudEvent/,
+    );
+    expect(() => fromHttp({ 'content-type': 'application/cloudevents+json' }, Buffer.from('{oops'))).toThrow(
+      /not valid JSON/,
+    );
     expect(() => createEvent({ type: 't', source: '/s', extensions: { 'Bad-Name': 'x' } })).toThrow(/attribute name/);
   });
 });
@@ -69,7 +84,9 @@ describe('function host', () => {
       if (data && 'none' in data) return;
       context.log.info('echoing');
       return createEvent({
-        type: 'dev.floe.test.echoed', source: '/functions/echo', data,
+        type: 'dev.floe.test.echoed',
+        source: '/functions/echo',
+        data,
         extensions: { partitionkey: event.attributes.partitionkey },
       });
     },

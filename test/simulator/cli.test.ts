@@ -40,8 +40,12 @@ function args(...argv: string[]): ParsedArgs {
 async function runCaptured(...argv: string[]): Promise<{ code: number | void; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+  vi.spyOn(process.stdout, 'write').mockImplementation(
+    (chunk: string | Uint8Array) => ((stdout += String(chunk)), true),
+  );
+  vi.spyOn(process.stderr, 'write').mockImplementation(
+    (chunk: string | Uint8Array) => ((stderr += String(chunk)), true),
+  );
   try {
     const code = await command.run(args(...argv));
     return { code, stdout, stderr };
@@ -54,7 +58,18 @@ describe('floe simulate arguments', () => {
   it('has --help listing every option', () => {
     expect(parseCommandArgs(command, ['--help'])).toBe('help');
     const text = usage(command);
-    for (const option of ['--brokers', '--rate', '--duration', '--count', '--seed', '--bad-fraction', '--topic-prefix', '--partitions', '--json']) expect(text).toContain(option);
+    for (const option of [
+      '--brokers',
+      '--rate',
+      '--duration',
+      '--count',
+      '--seed',
+      '--bad-fraction',
+      '--topic-prefix',
+      '--partitions',
+      '--json',
+    ])
+      expect(text).toContain(option);
   });
 
   it.each([
@@ -76,7 +91,10 @@ describe('floe simulate arguments', () => {
     [['--status-interval', '0'], /--status-interval must be longer than 0/],
   ])('%j is a usage error', async (argv, message) => {
     // Were the argument accepted, the run would stay short and local.
-    const safe = [...(argv.includes('--count') ? [] : ['--count', '1']), ...(argv.includes('--brokers') ? [] : ['--brokers', t.broker.brokers])];
+    const safe = [
+      ...(argv.includes('--count') ? [] : ['--count', '1']),
+      ...(argv.includes('--brokers') ? [] : ['--brokers', t.broker.brokers]),
+    ];
     const run = command.run(args(...argv, ...safe));
     await expect(run).rejects.toThrow(UsageError);
     await expect(run).rejects.toThrow(message);
@@ -89,7 +107,19 @@ describe('floe simulate arguments', () => {
 
 describe('floe simulate against the embedded broker', () => {
   it('--json prints the final report as one JSON line with 64-bit-safe offsets', async () => {
-    const { code, stdout } = await runCaptured('--brokers', t.broker.brokers, '--count', '120', '--rate', '2000', '--seed', '5', '--topic-prefix', 'json-', '--json');
+    const { code, stdout } = await runCaptured(
+      '--brokers',
+      t.broker.brokers,
+      '--count',
+      '120',
+      '--rate',
+      '2000',
+      '--seed',
+      '5',
+      '--topic-prefix',
+      'json-',
+      '--json',
+    );
     expect(code).toBe(0);
     const lines = stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -98,18 +128,38 @@ describe('floe simulate against the embedded broker', () => {
     expect(report.topics.entry.topic).toBe('json-parking-entry');
     // The default bad fraction of the command is 5%.
     expect(report.bad).toBeGreaterThan(0);
-    const consumed = await consumeAll(t.kafka, ['json-parking-entry', 'json-parking-exit', 'json-parking-sensors'], 120);
+    const consumed = await consumeAll(
+      t.kafka,
+      ['json-parking-entry', 'json-parking-exit', 'json-parking-sensors'],
+      120,
+    );
     expect(consumed).toHaveLength(120);
-    const offsets = acknowledgedCoordinates(report).map((c) => `${c.topic}/${c.partition}/${Number(c.offset)}`).sort();
+    const offsets = acknowledgedCoordinates(report)
+      .map((c) => `${c.topic}/${c.partition}/${Number(c.offset)}`)
+      .sort();
     expect(consumed.map((c) => `${c.topic}/${c.partition}/${c.offset}`).sort()).toEqual(offsets);
   });
 
   it('prints a readable report, status lines go to stderr', async () => {
-    const { code, stdout, stderr } = await runCaptured('--brokers', t.broker.brokers, '--duration', '700ms', '--rate', '100', '--topic-prefix', 'text-', '--bad-fraction', '0', '--status-interval', '200ms');
+    const { code, stdout, stderr } = await runCaptured(
+      '--brokers',
+      t.broker.brokers,
+      '--duration',
+      '700ms',
+      '--rate',
+      '100',
+      '--topic-prefix',
+      'text-',
+      '--bad-fraction',
+      '0',
+      '--status-interval',
+      '200ms',
+    );
     expect(code).toBe(0);
     expect(stdout).toMatch(/^sent \d+ events \(0 bad\) in \d+\.\ds/);
     expect(stdout).toContain('stopped by duration');
-    for (const topic of ['text-parking-entry', 'text-parking-exit', 'text-parking-sensors']) expect(stdout).toContain(topic);
+    for (const topic of ['text-parking-entry', 'text-parking-exit', 'text-parking-sensors'])
+      expect(stdout).toContain(topic);
     expect(stdout).toMatch(/text-parking-entry +\d: 0\.\.\d+/);
     expect(stderr).toMatch(/simulate: \d+\.\ds sent \d+ \(bad 0\), \d+\.\d\/s/);
   });
@@ -122,7 +172,23 @@ describe('floe simulate against the embedded broker', () => {
     ].join('\n');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', script, '--', '--brokers', t.broker.brokers, '--rate', '300', '--topic-prefix', 'sigint-', '--status-interval', '100ms', '--json'],
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        script,
+        '--',
+        '--brokers',
+        t.broker.brokers,
+        '--rate',
+        '300',
+        '--topic-prefix',
+        'sigint-',
+        '--status-interval',
+        '100ms',
+        '--json',
+      ],
       { cwd: ROOT, env: { ...process.env, FLOE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
@@ -141,7 +207,11 @@ describe('floe simulate against the embedded broker', () => {
     expect(report.stoppedBy).toBe('signal');
     expect(report.sent).toBeGreaterThan(0);
     expect(stderr).toContain('stopping');
-    const consumed = await consumeAll(t.kafka, ['sigint-parking-entry', 'sigint-parking-exit', 'sigint-parking-sensors'], report.sent);
+    const consumed = await consumeAll(
+      t.kafka,
+      ['sigint-parking-entry', 'sigint-parking-exit', 'sigint-parking-sensors'],
+      report.sent,
+    );
     expect(consumed).toHaveLength(report.sent);
   });
 });

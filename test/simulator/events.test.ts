@@ -56,7 +56,8 @@ describe('generateEvents', () => {
       const { timestamp, ...rest } = parse(r);
       return { timestamp: typeof timestamp, rest };
     };
-    const comparable = (records: SimRecord[]) => records.filter((r) => r.role !== 'sensors' || parse(r).kind === 'occupancy').map(withoutTime);
+    const comparable = (records: SimRecord[]) =>
+      records.filter((r) => r.role !== 'sensors' || parse(r).kind === 'occupancy').map(withoutTime);
     expect(comparable(late)).toEqual(comparable(early));
     expect(parse(late[0]).timestamp).toBe(new Date(NOW + 5 * HOUR + 123).toISOString());
   });
@@ -64,7 +65,9 @@ describe('generateEvents', () => {
   it('sends one sensor reading in five, the rest parking movements, with the JSON content type', () => {
     const records = generateEvents(1, 1000, { clock });
     expect(records.filter((r) => r.role === 'sensors')).toHaveLength(200);
-    expect(records.filter((r) => r.role === 'entry').length + records.filter((r) => r.role === 'exit').length).toBe(800);
+    expect(records.filter((r) => r.role === 'entry').length + records.filter((r) => r.role === 'exit').length).toBe(
+      800,
+    );
     for (const r of records) expect(r.headers).toEqual({ 'content-type': 'application/json' });
     expect(records.some((r) => r.bad)).toBe(false);
   });
@@ -219,7 +222,8 @@ describe('bad records', () => {
   });
 
   it('future: the timestamp is at least an hour ahead', () => {
-    for (const record of bad('future')) expect(Date.parse(parse(record).timestamp as string)).toBeGreaterThanOrEqual(NOW + HOUR);
+    for (const record of bad('future'))
+      expect(Date.parse(parse(record).timestamp as string)).toBeGreaterThanOrEqual(NOW + HOUR);
   });
 
   it('duplicate: an earlier good record sent again, same topic, key and bytes', () => {

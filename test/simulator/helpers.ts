@@ -34,10 +34,17 @@ export async function consumeAll(kafka: Kafka, topics: string[], count: number):
     // The log end offsets say whether anything beyond `count` exists, without waiting on a timer.
     const admin = kafka.admin();
     await admin.connect();
-    const ends = await Promise.all(topics.map(async (topic) => (await admin.fetchTopicOffsets(topic)).map((p) => ({ topic, partition: p.partition, high: BigInt(p.high) }))));
+    const ends = await Promise.all(
+      topics.map(async (topic) =>
+        (await admin.fetchTopicOffsets(topic)).map((p) => ({ topic, partition: p.partition, high: BigInt(p.high) })),
+      ),
+    );
     await admin.disconnect();
     for (const { topic, partition, high } of ends.flat()) {
-      await waitFor(() => seen.filter((s) => s.topic === topic && s.partition === partition).length >= Number(high), `all of ${topic}/${partition}`);
+      await waitFor(
+        () => seen.filter((s) => s.topic === topic && s.partition === partition).length >= Number(high),
+        `all of ${topic}/${partition}`,
+      );
     }
   } finally {
     await consumer.disconnect();

@@ -32,7 +32,11 @@ afterAll(async () => {
   await t?.cleanup();
 });
 
-const topicsFor = (prefix: string): TopicNames => ({ entry: `${prefix}-entry`, exit: `${prefix}-exit`, sensors: `${prefix}-sensors` });
+const topicsFor = (prefix: string): TopicNames => ({
+  entry: `${prefix}-entry`,
+  exit: `${prefix}-exit`,
+  sensors: `${prefix}-sensors`,
+});
 
 const coordinate = (c: { topic: string; partition: number; offset: bigint }) => `${c.topic}/${c.partition}/${c.offset}`;
 
@@ -41,7 +45,10 @@ function expectReportMatches(report: SimulationReport, consumed: Consumed[]): vo
   expect(consumed.map(coordinate).sort()).toEqual(acknowledgedCoordinates(report).map(coordinate).sort());
   for (const role of TOPIC_ROLES) {
     const { topic, sent } = report.topics[role];
-    expect(consumed.filter((c) => c.topic === topic), topic).toHaveLength(sent);
+    expect(
+      consumed.filter((c) => c.topic === topic),
+      topic,
+    ).toHaveLength(sent);
   }
   for (const c of consumed) expect(c.headers).toEqual({ 'content-type': 'application/json' });
 }
@@ -61,7 +68,13 @@ describe('simulate against the embedded broker', () => {
       logger,
       onProgress: (r) => progress.push(r.sent),
     });
-    expect(report).toMatchObject({ seed: 11, sent: 600, unconfirmed: 0, stoppedBy: 'count', brokers: [t.broker.brokers] });
+    expect(report).toMatchObject({
+      seed: 11,
+      sent: 600,
+      unconfirmed: 0,
+      stoppedBy: 'count',
+      brokers: [t.broker.brokers],
+    });
     expect(progress.at(-1)).toBe(600);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
 
@@ -83,7 +96,10 @@ describe('simulate against the embedded broker', () => {
     for (const record of expected) {
       const topic = topics[record.role];
       const id = key(topic, partitionOfKey.get(`${topic}/${record.key}`)!);
-      expectedByPartition.set(id, [...(expectedByPartition.get(id) ?? []), `${record.key}|${record.value.toString('base64')}`]);
+      expectedByPartition.set(id, [
+        ...(expectedByPartition.get(id) ?? []),
+        `${record.key}|${record.value.toString('base64')}`,
+      ]);
     }
     const consumedByPartition = new Map<string, string[]>();
     for (const c of [...consumed].sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0))) {
@@ -100,7 +116,10 @@ describe('simulate against the embedded broker', () => {
       }
       // Bad counts by kind are the generator's, per topic.
       const generated = expected.filter((r) => r.role === role);
-      for (const kind of BAD_KINDS) expect(report.topics[role].bad.byKind[kind], `${role} ${kind}`).toBe(generated.filter((r) => r.bad === kind).length);
+      for (const kind of BAD_KINDS)
+        expect(report.topics[role].bad.byKind[kind], `${role} ${kind}`).toBe(
+          generated.filter((r) => r.bad === kind).length,
+        );
       expect(report.topics[role].bad.total).toBe(generated.filter((r) => r.bad).length);
     }
     expect(report.bad).toBe(expected.filter((r) => r.bad).length);
@@ -130,7 +149,13 @@ describe('simulate against the embedded broker', () => {
   });
 
   it('stops after the duration, near the requested rate', async () => {
-    const report = await simulate({ brokers: [t.broker.brokers], rate: 100, durationMs: 600, topics: topicsFor('timed'), logger });
+    const report = await simulate({
+      brokers: [t.broker.brokers],
+      rate: 100,
+      durationMs: 600,
+      topics: topicsFor('timed'),
+      logger,
+    });
     expect(report.stoppedBy).toBe('duration');
     // 100/s for 0.6 s is about 60 events; never more than the schedule allows.
     expect(report.sent).toBeGreaterThan(0);

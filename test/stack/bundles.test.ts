@@ -19,7 +19,15 @@ beforeAll(async () => {
   await buildFunctions(FUNCTIONS, bundles);
 }, 180_000);
 
-interface Account { topic: string; sent: number; sentBad: number; trusted: number; untrusted: number; duplicates: number; missing: number }
+interface Account {
+  topic: string;
+  sent: number;
+  sentBad: number;
+  trusted: number;
+  untrusted: number;
+  duplicates: number;
+  missing: number;
+}
 
 /**
  * The accounting `--json` prints: the last JSON object on stdout (anything human-readable before it is skipped). It
@@ -31,21 +39,51 @@ function accounting(stdout: string): { ok: boolean; topics: Account[] } {
   return JSON.parse(text.slice(start)) as { ok: boolean; topics: Account[] };
 }
 
-interface LogLine { name?: string; pid?: number; entry?: string; msg?: string }
+interface LogLine {
+  name?: string;
+  pid?: number;
+  entry?: string;
+  msg?: string;
+}
 
 /** A function's log: the stack's line naming the entry of each process it started, then that process's own lines. */
 async function functionLog(home: string, fn: string): Promise<LogLine[]> {
-  const lines = (await readFile(path.join(home, 'logs', `${fn}.log`), 'utf8')).split('\n').filter((l) => l.startsWith('{'));
+  const lines = (await readFile(path.join(home, 'logs', `${fn}.log`), 'utf8'))
+    .split('\n')
+    .filter((l) => l.startsWith('{'));
   return lines.map((l) => JSON.parse(l) as LogLine);
 }
 
 describe('floe start --bundles', () => {
   it('runs every function from its bundle and accounts for every record of a 20 s stream with 10% bad records', async () => {
     const home = path.join(tmp.dir, 'home');
-    const result = await runFloe([
-      'start', '--bundles', bundles, '--home', home, '--duration', '20s', '--rate', '30', '--bad-fraction', '0.1', '--seed', '11', '--json',
-      '--kafka-port', '0', '--nessie-port', '0', '--broker-port', '0', '--dashboard-port', '0',
-    ], { timeoutMs: 240_000 });
+    const result = await runFloe(
+      [
+        'start',
+        '--bundles',
+        bundles,
+        '--home',
+        home,
+        '--duration',
+        '20s',
+        '--rate',
+        '30',
+        '--bad-fraction',
+        '0.1',
+        '--seed',
+        '11',
+        '--json',
+        '--kafka-port',
+        '0',
+        '--nessie-port',
+        '0',
+        '--broker-port',
+        '0',
+        '--dashboard-port',
+        '0',
+      ],
+      { timeoutMs: 240_000 },
+    );
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
 
     const summary = accounting(result.stdout);
@@ -68,7 +106,10 @@ describe('floe start --bundles', () => {
     for (const fn of FUNCTIONS) {
       const log = await functionLog(home, fn);
       const started = log.filter((l) => l.name === 'floe-stack');
-      expect(started.map((l) => l.entry), fn).toEqual([path.join(bundles, `${fn}.mjs`)]);
+      expect(
+        started.map((l) => l.entry),
+        fn,
+      ).toEqual([path.join(bundles, `${fn}.mjs`)]);
       // ... and the process the stack started from the bundle is the one that came up and served.
       expect(log.find((l) => l.name === fn && l.msg === `${fn} ready`)?.pid, fn).toBe(started[0].pid);
     }
@@ -77,8 +118,26 @@ describe('floe start --bundles', () => {
 
   it('stops before starting anything when a bundle is missing, naming the file and `npm run build`', async () => {
     const empty = path.join(tmp.dir, 'no-bundles');
-    const result = await runFloe(['start', '--bundles', empty, '--home', path.join(tmp.dir, 'home-missing'), '--duration', '1s',
-      '--kafka-port', '0', '--nessie-port', '0', '--broker-port', '0', '--dashboard-port', '0'], { timeoutMs: 60_000 });
+    const result = await runFloe(
+      [
+        'start',
+        '--bundles',
+        empty,
+        '--home',
+        path.join(tmp.dir, 'home-missing'),
+        '--duration',
+        '1s',
+        '--kafka-port',
+        '0',
+        '--nessie-port',
+        '0',
+        '--broker-port',
+        '0',
+        '--dashboard-port',
+        '0',
+      ],
+      { timeoutMs: 60_000 },
+    );
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(path.join(empty, 'tagger.mjs'));
     expect(result.stderr).toContain('npm run build');

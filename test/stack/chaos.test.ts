@@ -20,8 +20,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('crashes mid-stream', () => {
   it('loses and doubles nothing when the writer, the tagger, the catalog and the broker go down and come back', async () => {
-    stack = await startStack({ home: tmp.dir, logger: silentLogger, configFile: 'knative/config/pipeline.yaml', dashboard: false });
-    const running = simulate({ brokers: stack.kafkaBrokers, rate: 40, durationMs: 20_000, seed: 3, badFraction: 0.05, logger: silentLogger });
+    stack = await startStack({
+      home: tmp.dir,
+      logger: silentLogger,
+      configFile: 'knative/config/pipeline.yaml',
+      dashboard: false,
+    });
+    const running = simulate({
+      brokers: stack.kafkaBrokers,
+      rate: 40,
+      durationMs: 20_000,
+      seed: 3,
+      badFraction: 0.05,
+      logger: silentLogger,
+    });
     await sleep(4000);
     await stack.functions.writer.kill();
     await stack.functions.writer.restart();

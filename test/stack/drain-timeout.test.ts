@@ -12,17 +12,54 @@ import { tempDir } from '../helpers/tmp.ts';
 const tmp = await tempDir('floe-drain-timeout');
 afterAll(() => tmp.cleanup());
 
-interface Account { topic: string; sent: number; trusted: number; untrusted: number; duplicates: number; deadLettered: number; onBranches: number; inKafka: number; missing: number }
+interface Account {
+  topic: string;
+  sent: number;
+  trusted: number;
+  untrusted: number;
+  duplicates: number;
+  deadLettered: number;
+  onBranches: number;
+  inKafka: number;
+  missing: number;
+}
 
 describe('floe start --drain-timeout', () => {
   it('stops draining at the bound, says where the unfinished records are, and exits 0 when none is unaccounted', async () => {
-    const result = await runFloe([
-      'start', '--home', tmp.dir, '--duration', '5s', '--rate', '200', '--seed', '8', '--drain-timeout', '1s', '--json',
-      '--kafka-port', '0', '--nessie-port', '0', '--broker-port', '0', '--dashboard-port', '0',
-    ], { timeoutMs: 240_000, env: { FLOE_LOG_LEVEL: 'warn' } });
+    const result = await runFloe(
+      [
+        'start',
+        '--home',
+        tmp.dir,
+        '--duration',
+        '5s',
+        '--rate',
+        '200',
+        '--seed',
+        '8',
+        '--drain-timeout',
+        '1s',
+        '--json',
+        '--kafka-port',
+        '0',
+        '--nessie-port',
+        '0',
+        '--broker-port',
+        '0',
+        '--dashboard-port',
+        '0',
+      ],
+      { timeoutMs: 240_000, env: { FLOE_LOG_LEVEL: 'warn' } },
+    );
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
     const lines = result.stdout.trim().split('\n');
-    const summary = parseJson<{ ok: boolean; accounted: boolean; drained: boolean; topics: Account[]; restarts: Record<string, number> }>(lines[lines.length - 1]);
+    const summary = parseJson<{
+      ok: boolean;
+      accounted: boolean;
+      drained: boolean;
+      topics: Account[];
+      restarts: Record<string, number>;
+    }>(lines[lines.length - 1]);
     expect(summary.drained).toBe(false);
     expect(summary.accounted).toBe(true);
     expect(summary.ok).toBe(false);
@@ -32,7 +69,9 @@ describe('floe start --drain-timeout', () => {
     for (const topic of summary.topics) {
       expect(topic.missing, topic.topic).toBe(0);
       expect(topic.duplicates, topic.topic).toBe(0);
-      expect(topic.trusted + topic.untrusted + topic.deadLettered + topic.onBranches + topic.inKafka, topic.topic).toBe(topic.sent);
+      expect(topic.trusted + topic.untrusted + topic.deadLettered + topic.onBranches + topic.inKafka, topic.topic).toBe(
+        topic.sent,
+      );
     }
     expect(summary.topics.reduce((n, t) => n + t.onBranches + t.inKafka, 0)).toBeGreaterThan(0);
     expect(Object.keys(summary.restarts)).toEqual(expect.arrayContaining(['writer', 'tagger', 'publisher']));

@@ -26,7 +26,11 @@ import { startStack, type RunningStack } from '../../local/stack/index.ts';
 import { runFloe } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
-const silent = createLogger({ format: 'json', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const silent = createLogger({
+  format: 'json',
+  level: 'silent',
+  destination: new Writable({ write: (_c, _e, cb) => cb() }),
+});
 const FLOE = path.resolve(fileURLToPath(new URL('../../cli/floe.js', import.meta.url)));
 const tmp = await tempDir('floe-supervision');
 let stack: RunningStack | undefined;
@@ -37,7 +41,11 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -71,9 +79,21 @@ function portFree(port: number): Promise<boolean> {
 
 describe('the local stack supervises its functions', () => {
   it('restarts a function SIGKILLed from outside, and the run still accounts for every record exactly once', async () => {
-    stack = await startStack({ home: path.join(tmp.dir, 'supervised'), logger: silent, configFile: 'knative/config/pipeline.yaml', dashboard: false });
+    stack = await startStack({
+      home: path.join(tmp.dir, 'supervised'),
+      logger: silent,
+      configFile: 'knative/config/pipeline.yaml',
+      dashboard: false,
+    });
     const writer = stack.functions.writer;
-    const running = simulate({ brokers: stack.kafkaBrokers, rate: 40, durationMs: 12_000, seed: 21, badFraction: 0.05, logger: silent });
+    const running = simulate({
+      brokers: stack.kafkaBrokers,
+      rate: 40,
+      durationMs: 12_000,
+      seed: 21,
+      badFraction: 0.05,
+      logger: silent,
+    });
     await sleep(3000);
     const pid = writer.pid()!;
     process.kill(pid, 'SIGKILL');
@@ -95,12 +115,22 @@ describe('the local stack supervises its functions', () => {
     const running = stack!;
     // Record events as the parking-entry KafkaSource forwards them, for offsets no run produced, dead-lettered by the
     // real deadletter function as the Broker hands them over after its last retry.
-    const records = generateEvents(99, 40, { badFraction: 0 }).filter((r) => r.role === 'entry').slice(0, 3);
+    const records = generateEvents(99, 40, { badFraction: 0 })
+      .filter((r) => r.role === 'entry')
+      .slice(0, 3);
     expect(records.length).toBe(3);
     const offsets = records.map((_, i) => String(5_000_000 + i));
     for (const [i, record] of records.entries()) {
       const event = recordToEvent(
-        { topic: 'parking-entry', partition: 0, offset: offsets[i], timestamp: String(Date.now()), key: Buffer.from(record.key), value: record.value, headers: record.headers },
+        {
+          topic: 'parking-entry',
+          partition: 0,
+          offset: offsets[i],
+          timestamp: String(Date.now()),
+          key: Buffer.from(record.key),
+          value: record.value,
+          headers: record.headers,
+        },
         { name: 'parking-entry', namespace: 'floe', extensions: { floekafkatopic: 'parking-entry' } },
       );
       event.attributes.knativeerrordest = running.functions.tagger.url;
@@ -115,17 +145,30 @@ describe('the local stack supervises its functions', () => {
     expect(listed.code, listed.stderr).toBe(0);
     expect(parseJson<{ records: number }[]>(listed.stdout).map((l) => l.records)).toEqual([1, 1, 1]);
 
-    const replay = await runFloe(['deadletter', 'replay', '--all', '--broker', running.brokerUrl, '--json'], { env: { FLOE_WAREHOUSE: running.warehouse } });
+    const replay = await runFloe(['deadletter', 'replay', '--all', '--broker', running.brokerUrl, '--json'], {
+      env: { FLOE_WAREHOUSE: running.warehouse },
+    });
     expect(replay.code, replay.stderr).toBe(0);
     expect(parseJson<{ replayed: string[] }>(replay.stdout).replayed).toHaveLength(3);
     expect((await listDeadLetters(running.catalog.io, running.warehouse)).letters).toHaveLength(0);
 
     await running.waitIdle({ timeoutMs: 120_000 });
-    const { tables } = await loadTables(running.catalog, 'main', ['production.parking_entry', 'production.parking_entry_untrusted']);
+    const { tables } = await loadTables(running.catalog, 'main', [
+      'production.parking_entry',
+      'production.parking_entry_untrusted',
+    ]);
     const landed: string[] = [];
     for (const table of tables.values()) {
-      for (const row of await scanRows(table.metadata, { io: running.catalog.io, columns: [Column.topic, Column.partition, Column.offset] })) {
-        if (row[Column.topic] === 'parking-entry' && Number(row[Column.partition]) === 0 && BigInt(String(row[Column.offset])) >= 5_000_000n) landed.push(String(row[Column.offset]));
+      for (const row of await scanRows(table.metadata, {
+        io: running.catalog.io,
+        columns: [Column.topic, Column.partition, Column.offset],
+      })) {
+        if (
+          row[Column.topic] === 'parking-entry' &&
+          Number(row[Column.partition]) === 0 &&
+          BigInt(String(row[Column.offset])) >= 5_000_000n
+        )
+          landed.push(String(row[Column.offset]));
       }
     }
     expect(landed.sort()).toEqual(offsets);
@@ -141,9 +184,28 @@ describe('the local stack supervises its functions', () => {
 describe('floe start killed with SIGKILL', () => {
   it('leaves no function process behind, and frees their ports', async () => {
     const home = path.join(tmp.dir, 'orphans');
-    const child = spawn(process.execPath, [FLOE, 'start', '--home', home, '--idle', '--kafka-port', '0', '--nessie-port', '0', '--broker-port', '0', '--dashboard-port', '0'], {
-      env: { ...process.env, FLOE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        FLOE,
+        'start',
+        '--home',
+        home,
+        '--idle',
+        '--kafka-port',
+        '0',
+        '--nessie-port',
+        '0',
+        '--broker-port',
+        '0',
+        '--dashboard-port',
+        '0',
+      ],
+      {
+        env: { ...process.env, FLOE_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.stdout.resume();
@@ -152,14 +214,20 @@ describe('floe start killed with SIGKILL', () => {
       await until('floe start to be up', () => /floe is up/.test(stderr) && /logs {7}/.test(stderr), 120_000);
       // Every function the stack reported, with its port (from the up banner) and its pid (from its log's start line).
       const ports = new Map<string, number>();
-      for (const match of stderr.matchAll(/^ {2}(\S+) +http:\/\/127\.0\.0\.1:(\d+)$/gm)) ports.set(match[1], Number(match[2]));
+      for (const match of stderr.matchAll(/^ {2}(\S+) +http:\/\/127\.0\.0\.1:(\d+)$/gm))
+        ports.set(match[1], Number(match[2]));
       const logs = readdirSync(path.join(home, 'logs')).filter((f) => f.endsWith('.log'));
       const pids = new Map<string, number>();
       for (const file of logs) {
-        const starts = readFileSync(path.join(home, 'logs', file), 'utf8').split('\n').filter((l) => l.includes('"name":"floe-stack"'));
-        if (starts.length) pids.set(file.replace(/\.log$/, ''), (JSON.parse(starts[starts.length - 1]) as { pid: number }).pid);
+        const starts = readFileSync(path.join(home, 'logs', file), 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('"name":"floe-stack"'));
+        if (starts.length)
+          pids.set(file.replace(/\.log$/, ''), (JSON.parse(starts[starts.length - 1]) as { pid: number }).pid);
       }
-      expect([...pids.keys()].sort()).toEqual(expect.arrayContaining(['auditor', 'deadletter', 'publisher', 'tagger', 'writer']));
+      expect([...pids.keys()].sort()).toEqual(
+        expect.arrayContaining(['auditor', 'deadletter', 'publisher', 'tagger', 'writer']),
+      );
       for (const name of pids.keys()) expect(ports.get(name), name).toBeGreaterThan(0);
       for (const [name, pid] of pids) expect(alive(pid), name).toBe(true);
 

@@ -5,7 +5,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import {
-  collect, NotFoundError, PreconditionFailedError, StorageError, type ObjectStore,
+  collect,
+  NotFoundError,
+  PreconditionFailedError,
+  StorageError,
+  type ObjectStore,
 } from '../../shared/storage/index.ts';
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
@@ -87,7 +91,9 @@ export function storeContract(name: string, makeStore: () => ObjectStore, option
     if (options.conditionalPut) {
       it('create-if-absent fails when the object exists', async () => {
         await store.put('cond/pointer', 'v1', { ifNoneMatch: '*' });
-        await expect(store.put('cond/pointer', 'v2', { ifNoneMatch: '*' })).rejects.toBeInstanceOf(PreconditionFailedError);
+        await expect(store.put('cond/pointer', 'v2', { ifNoneMatch: '*' })).rejects.toBeInstanceOf(
+          PreconditionFailedError,
+        );
         expect(text(await store.get('cond/pointer'))).toBe('v1');
       });
     }

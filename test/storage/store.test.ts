@@ -21,10 +21,22 @@ afterAll(async () => {
   await local.cleanup();
 });
 // s3rver ignores If-None-Match (LIBS.md), so create-if-absent is tested against a real S3 server by `npm run test:engines`.
-storeContract('s3 (s3rver)', () => s3Store({
-  bucket: 'floe-test', prefix: 'warehouse', endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true,
-  accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, maxAttempts: 2, multipartThreshold: 5 * 1024 * 1024,
-}), { conditionalPut: false });
+storeContract(
+  's3 (s3rver)',
+  () =>
+    s3Store({
+      bucket: 'floe-test',
+      prefix: 'warehouse',
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+      maxAttempts: 2,
+      multipartThreshold: 5 * 1024 * 1024,
+    }),
+  { conditionalPut: false },
+);
 
 describe('local store atomicity', () => {
   it('leaves no temp files behind and concurrent writers never produce a torn object', async () => {
@@ -33,15 +45,19 @@ describe('local store atomicity', () => {
       const store = localStore(dir);
       const versions = Array.from({ length: 20 }, (_, i) => Buffer.alloc(256 * 1024, i));
       const reads: Promise<void>[] = [];
-      await Promise.all(versions.map(async (body, i) => {
-        await store.put('race/obj', body);
-        reads.push(store.get('race/obj').then((got) => {
-          // whatever version a reader sees, it is one whole version
-          expect(got.length).toBe(256 * 1024);
-          expect(got.every((b) => b === got[0])).toBe(true);
-        }));
-        void i;
-      }));
+      await Promise.all(
+        versions.map(async (body, i) => {
+          await store.put('race/obj', body);
+          reads.push(
+            store.get('race/obj').then((got) => {
+              // whatever version a reader sees, it is one whole version
+              expect(got.length).toBe(256 * 1024);
+              expect(got.every((b) => b === got[0])).toBe(true);
+            }),
+          );
+          void i;
+        }),
+      );
       await Promise.all(reads);
       expect(await readdir(`${dir}/race`)).toEqual(['obj']);
     } finally {

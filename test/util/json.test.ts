@@ -3,8 +3,17 @@ import { parseJson, stringifyJson, toLong } from '../../shared/util/lossless-jso
 
 describe('lossless JSON', () => {
   it('keeps integers beyond 2^53 exact and everything else as JSON.parse does', () => {
-    const text = '{"id":8656952484400131532,"small":9007199254740991,"neg":-9223372036854775808,"f":1.5,"e":1e+30,"s":"x","a":[1,null,true]}';
-    expect(parseJson(text)).toEqual({ id: 8656952484400131532n, small: 9007199254740991, neg: -9223372036854775808n, f: 1.5, e: 1e30, s: 'x', a: [1, null, true] });
+    const text =
+      '{"id":8656952484400131532,"small":9007199254740991,"neg":-9223372036854775808,"f":1.5,"e":1e+30,"s":"x","a":[1,null,true]}';
+    expect(parseJson(text)).toEqual({
+      id: 8656952484400131532n,
+      small: 9007199254740991,
+      neg: -9223372036854775808n,
+      f: 1.5,
+      e: 1e30,
+      s: 'x',
+      a: [1, null, true],
+    });
     expect(stringifyJson(parseJson(text))).toBe(text);
   });
 

@@ -16,19 +16,22 @@ function refusal(text: string, options = {}): { kind: string; message: string } 
 
 describe('parseJsonStrict', () => {
   it('parses what JSON.parse parses, identically, for ordinary values', () => {
-    fc.assert(fc.property(fc.json({ depthSize: 'small' }), (text) => {
-      const value = JSON.parse(text);
-      // out-of-range and huge-integer cases are covered below; plain JSON without them must come back equal
-      fc.pre(!/\d{16}|e[+-]?\d{3}/i.test(text));
-      const wide = { ...limits, maxFields: 1e6, maxStringLength: 1e6, maxFieldNameLength: 1e6 };
-      try {
-        expect(parseJsonStrict(text, wide).value).toEqual(value);
-      } catch (err) {
-        // the generator's keys include empty names and control characters: those are refused, nothing else
-        if (!(err instanceof JsonRecordError)) throw err;
-        expect(err.message).toMatch(/^(an empty field name|field name .* contains control characters)/);
-      }
-    }), { seed: 7, numRuns: 300 });
+    fc.assert(
+      fc.property(fc.json({ depthSize: 'small' }), (text) => {
+        const value = JSON.parse(text);
+        // out-of-range and huge-integer cases are covered below; plain JSON without them must come back equal
+        fc.pre(!/\d{16}|e[+-]?\d{3}/i.test(text));
+        const wide = { ...limits, maxFields: 1e6, maxStringLength: 1e6, maxFieldNameLength: 1e6 };
+        try {
+          expect(parseJsonStrict(text, wide).value).toEqual(value);
+        } catch (err) {
+          // the generator's keys include empty names and control characters: those are refused, nothing else
+          if (!(err instanceof JsonRecordError)) throw err;
+          expect(err.message).toMatch(/^(an empty field name|field name .* contains control characters)/);
+        }
+      }),
+      { seed: 7, numRuns: 300 },
+    );
   });
 
   it('stops at the nesting limit without touching the stack limit', () => {
@@ -50,18 +53,27 @@ describe('parseJsonStrict', () => {
   });
 
   it('bounds strings, fields and field names', () => {
-    expect(refusal(JSON.stringify({ s: 'x'.repeat(1001) }))?.message).toBe("field 's': a string of 1001 characters, over limits.maxStringLength (1000)");
+    expect(refusal(JSON.stringify({ s: 'x'.repeat(1001) }))?.message).toBe(
+      "field 's': a string of 1001 characters, over limits.maxStringLength (1000)",
+    );
     expect(refusal(JSON.stringify({ s: 'x'.repeat(1001) }), { longStringFields: new Set(['s']) })).toBeUndefined();
-    expect(refusal(JSON.stringify(Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`f${i}`, i])))))
-      .toEqual({ kind: 'limit', message: 'more than limits.maxFields (100) fields' });
+    expect(refusal(JSON.stringify(Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`f${i}`, i]))))).toEqual({
+      kind: 'limit',
+      message: 'more than limits.maxFields (100) fields',
+    });
     expect(refusal('{"":1}')?.message).toBe('an empty field name');
     expect(refusal('{"a":{"b\\u0001":1}}')?.message).toBe('field name "b\\u0001" in \'a\' contains control characters');
-    expect(refusal(JSON.stringify({ ['n'.repeat(33)]: 1 }))?.message).toMatch(/33 characters long, over limits.maxFieldNameLength \(32\)/);
+    expect(refusal(JSON.stringify({ ['n'.repeat(33)]: 1 }))?.message).toMatch(
+      /33 characters long, over limits.maxFieldNameLength \(32\)/,
+    );
     expect(refusal('{"\\ud800":1}')?.message).toMatch(/lone surrogate/);
   });
 
   it('reports numbers no column type can hold instead of turning them into null or 0', () => {
-    const { value, problems } = parseJsonStrict('{"latitude":1e400,"tiny":-1e-400,"zero":0e-400,"big":1' + '0'.repeat(400) + ',"list":[1,2e999]}', limits);
+    const { value, problems } = parseJsonStrict(
+      '{"latitude":1e400,"tiny":-1e-400,"zero":0e-400,"big":1' + '0'.repeat(400) + ',"list":[1,2e999]}',
+      limits,
+    );
     expect(value).toEqual({ latitude: null, tiny: null, zero: 0, big: null, list: [1, null] });
     expect(problems).toEqual([
       "field 'latitude': number 1e400 is outside the range of a double",
@@ -78,7 +90,10 @@ describe('parseJsonStrict', () => {
   });
 
   it('stores object internals as plain fields', () => {
-    const { value } = parseJsonStrict('{"__proto__":{"x":1},"constructor":2,"toString":"s","hasOwnProperty":null,"valueOf":[1]}', limits);
+    const { value } = parseJsonStrict(
+      '{"__proto__":{"x":1},"constructor":2,"toString":"s","hasOwnProperty":null,"valueOf":[1]}',
+      limits,
+    );
     const object = value as Record<string, unknown>;
     expect(Object.getPrototypeOf(object)).toBe(Object.prototype);
     expect(Object.keys(object)).toEqual(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']);

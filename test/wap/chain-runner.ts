@@ -28,9 +28,14 @@ export interface KafkaRecord {
 /** A KafkaSource delivery of one record (binary mode, as the KafkaSource posts it). */
 export function kafkaEvent(record: KafkaRecord): CloudEventMessage {
   const headers: Record<string, string> = {
-    'ce-specversion': '1.0', 'ce-id': `partition:${record.partition}/offset:${record.offset}`, 'ce-type': 'dev.knative.kafka.event',
-    'ce-source': `/apis/v1/namespaces/floe/kafkasources/src#${record.topic}`, 'ce-time': new Date().toISOString(),
-    'ce-knativekafkapartition': String(record.partition), 'ce-knativekafkaoffset': String(record.offset), 'ce-floekafkatopic': record.topic,
+    'ce-specversion': '1.0',
+    'ce-id': `partition:${record.partition}/offset:${record.offset}`,
+    'ce-type': 'dev.knative.kafka.event',
+    'ce-source': `/apis/v1/namespaces/floe/kafkasources/src#${record.topic}`,
+    'ce-time': new Date().toISOString(),
+    'ce-knativekafkapartition': String(record.partition),
+    'ce-knativekafkaoffset': String(record.offset),
+    'ce-floekafkatopic': record.topic,
     'content-type': record.contentType ?? 'application/json',
   };
   if (record.key !== undefined) {
@@ -39,12 +44,25 @@ export function kafkaEvent(record: KafkaRecord): CloudEventMessage {
   }
   for (const [name, value] of Object.entries(record.headers ?? {})) headers[`ce-kafkaheader${name}`] = value;
   if (record.structured) {
-    const attributes = Object.fromEntries(Object.entries(headers).filter(([n]) => n.startsWith('ce-')).map(([n, v]) => [n.slice(3), v]));
-    const body = JSON.stringify({ ...attributes, datacontenttype: headers['content-type'], data_base64: Buffer.from(record.value).toString('base64') });
+    const attributes = Object.fromEntries(
+      Object.entries(headers)
+        .filter(([n]) => n.startsWith('ce-'))
+        .map(([n, v]) => [n.slice(3), v]),
+    );
+    const body = JSON.stringify({
+      ...attributes,
+      datacontenttype: headers['content-type'],
+      data_base64: Buffer.from(record.value).toString('base64'),
+    });
     return fromHttp({ 'content-type': 'application/cloudevents+json' }, Buffer.from(body));
   }
   // the HTTP binding percent-encodes what a header cannot carry, and `%` itself
-  const encoded = Object.fromEntries(Object.entries(headers).map(([n, v]) => [n, n.startsWith('ce-') ? v.replace(/[^\x20-\x24\x26-\x7e]/g, encodeURIComponent) : v]));
+  const encoded = Object.fromEntries(
+    Object.entries(headers).map(([n, v]) => [
+      n,
+      n.startsWith('ce-') ? v.replace(/[^\x20-\x24\x26-\x7e]/g, encodeURIComponent) : v,
+    ]),
+  );
   return fromHttp(encoded, record.value);
 }
 
@@ -52,21 +70,27 @@ export function kafkaEvent(record: KafkaRecord): CloudEventMessage {
 export function driven(fn: FloeFunction) {
   let sink: CloudEventMessage[] = [];
   // One context for the function's life: the writer keeps the first `emit` it sees for the batches it closes later.
-  const context: FunctionContext = { log: silentLogger, metrics: createFunctionMetrics(fn.name, { defaultMetrics: false }), emit: async (e) => void sink.push(e) };
+  const context: FunctionContext = {
+    log: silentLogger,
+    metrics: createFunctionMetrics(fn.name, { defaultMetrics: false }),
+    emit: async (e) => void sink.push(e),
+  };
   return {
     /** Sends events concurrently; collects replies and emitted events, and the failures. */
     async deliver(events: CloudEventMessage[]): Promise<{ out: CloudEventMessage[]; failures: unknown[] }> {
       const out: CloudEventMessage[] = [];
       const failures: unknown[] = [];
       sink = out;
-      await Promise.all(events.map(async (event) => {
-        try {
-          const reply = await fn.handle(context, event);
-          if (reply) out.push(reply);
-        } catch (err) {
-          failures.push(err);
-        }
-      }));
+      await Promise.all(
+        events.map(async (event) => {
+          try {
+            const reply = await fn.handle(context, event);
+            if (reply) out.push(reply);
+          } catch (err) {
+            failures.push(err);
+          }
+        }),
+      );
       return { out, failures };
     },
   };
@@ -94,8 +118,16 @@ export function chainOf(runtime: Runtime) {
       const audited = await auditor.deliver(written.out);
       const published = await publisher.deliver(audited.out);
       return {
-        tagged: tagged.out, written: written.out, audited: audited.out, outcomes: published.out,
-        failures: { tagger: tagged.failures, writer: written.failures, auditor: audited.failures, publisher: published.failures },
+        tagged: tagged.out,
+        written: written.out,
+        audited: audited.out,
+        outcomes: published.out,
+        failures: {
+          tagger: tagged.failures,
+          writer: written.failures,
+          auditor: audited.failures,
+          publisher: published.failures,
+        },
       };
     },
   };

@@ -33,7 +33,11 @@ let ctx: WapContext;
 beforeAll(async () => {
   tmp = await tempDir('floe-wap-unique');
   nessie = await startNessieServer({ port: 0, dataDir: `${tmp.dir}/nessie` });
-  const catalog: Catalog = { client: createNessieClient({ uri: nessie.uri }), io: createFileIO({ localFiles: true }), warehouse: `file://${tmp.dir}/warehouse/` };
+  const catalog: Catalog = {
+    client: createNessieClient({ uri: nessie.uri }),
+    io: createFileIO({ localFiles: true }),
+    warehouse: `file://${tmp.dir}/warehouse/`,
+  };
   ctx = { catalog, config: loadPipelineConfig('knative/config/pipeline.yaml'), log: silentLogger, now: () => NOW };
 });
 afterAll(async () => {
@@ -44,13 +48,26 @@ afterAll(async () => {
 /** A parking-entry record; `eventId` defaults to one unique to its coordinates. */
 function entry(partition: number, offset: number, eventId = `evt-${partition}-${offset}`): TaggedRecord {
   const payload = {
-    event_id: eventId, timestamp: '2026-11-22T09:59:00.000Z', car_id: `B-${offset}`, slot: `A-${String(offset % 50).padStart(3, '0')}`,
-    latitude: 52.5205, longitude: 13.405,
+    event_id: eventId,
+    timestamp: '2026-11-22T09:59:00.000Z',
+    car_id: `B-${offset}`,
+    slot: `A-${String(offset % 50).padStart(3, '0')}`,
+    latitude: 52.5205,
+    longitude: 13.405,
   };
   return {
-    topic: 'parking-entry', partition, offset: String(offset), key: `car-${offset % 7}`, kafkaTime: NOW.toISOString(),
-    ingestedAt: NOW.toISOString(), source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
-    sourceId: `partition:${partition}/offset:${offset}`, table: 'parking_entry', headers: {}, status: 'ok', payload,
+    topic: 'parking-entry',
+    partition,
+    offset: String(offset),
+    key: `car-${offset % 7}`,
+    kafkaTime: NOW.toISOString(),
+    ingestedAt: NOW.toISOString(),
+    source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
+    sourceId: `partition:${partition}/offset:${offset}`,
+    table: 'parking_entry',
+    headers: {},
+    status: 'ok',
+    payload,
   };
 }
 
@@ -59,7 +76,8 @@ const batchOf = (partition: number, count: number, repeated?: { offset: number; 
 
 async function mainRows() {
   const { tables } = await loadTables(ctx.catalog, 'main', [PRODUCTION, UNTRUSTED]);
-  const rowsOf = async (name: string) => (tables.get(name) ? scanRows(tables.get(name)!.metadata, { io: ctx.catalog.io }) : []);
+  const rowsOf = async (name: string) =>
+    tables.get(name) ? scanRows(tables.get(name)!.metadata, { io: ctx.catalog.io }) : [];
   return { trusted: await rowsOf(PRODUCTION), untrusted: await rowsOf(UNTRUSTED) };
 }
 
@@ -73,7 +91,7 @@ function published(outcome: Awaited<ReturnType<typeof publishBatch>>): BatchPubl
 }
 
 describe('unique keys across concurrent batches', () => {
-  it('two batches audited against the same main, published one after the other: the second one\'s repeat goes to _untrusted', async () => {
+  it("two batches audited against the same main, published one after the other: the second one's repeat goes to _untrusted", async () => {
     // main already holds rows, so the batches' base snapshot is a real one
     published(await publishBatch(ctx, await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', batchOf(0, 5)))));
 
@@ -100,7 +118,13 @@ describe('unique keys across concurrent batches', () => {
     // the untrusted row is the staging row: the record's bytes are kept
     expect(Buffer.from(untrusted[0][Column.raw] as Uint8Array).toString()).toContain('evt-twice');
     const all = [...coordinates(trusted), ...coordinates(untrusted)].sort();
-    expect(all).toEqual(expectedCoordinates([[0, 5], [1, 6], [2, 6]]));
+    expect(all).toEqual(
+      expectedCoordinates([
+        [0, 5],
+        [1, 6],
+        [2, 6],
+      ]),
+    );
     // every trusted event id once
     expect(new Set(trusted.map((r) => r.event_id)).size).toBe(trusted.length);
 
@@ -116,7 +140,11 @@ describe('unique keys across concurrent batches', () => {
       writeBatch(ctx, 'parking-entry', batchOf(4, 5, { offset: 1, eventId: 'evt-raced' })),
       writeBatch(ctx, 'parking-entry', batchOf(5, 3, { offset: 0, eventId: 'evt-raced' })),
     ]);
-    const [auditedMover, auditedLate, auditedInterloper] = await Promise.all([auditBatch(ctx, mover), auditBatch(ctx, late), auditBatch(ctx, interloper)]);
+    const [auditedMover, auditedLate, auditedInterloper] = await Promise.all([
+      auditBatch(ctx, mover),
+      auditBatch(ctx, late),
+      auditBatch(ctx, interloper),
+    ]);
     expect([auditedLate.trusted, auditedInterloper.trusted]).toEqual([5, 3]);
     // main moves, so the late batch cannot merge and rebases
     published(await publishBatch(ctx, auditedMover));
@@ -128,12 +156,15 @@ describe('unique keys across concurrent batches', () => {
       get(target, name, receiver) {
         if (name !== 'commit') return Reflect.get(target, name, receiver) as unknown;
         return async (...args: Parameters<NessieClient['commit']>) => {
-          if (commits++ === 0) expect(published(await publishBatch(ctx, auditedInterloper))).toMatchObject({ trusted: 3, untrusted: 0 });
+          if (commits++ === 0)
+            expect(published(await publishBatch(ctx, auditedInterloper))).toMatchObject({ trusted: 3, untrusted: 0 });
           return target.commit(...args);
         };
       },
     });
-    const lateOutcome = published(await publishBatch({ ...ctx, catalog: { ...ctx.catalog, client: racing } }, auditedLate));
+    const lateOutcome = published(
+      await publishBatch({ ...ctx, catalog: { ...ctx.catalog, client: racing } }, auditedLate),
+    );
     expect(commits).toBeGreaterThanOrEqual(2);
     expect(lateOutcome).toMatchObject({ method: 'rebase', trusted: 4, untrusted: 1 });
 
@@ -143,27 +174,49 @@ describe('unique keys across concurrent batches', () => {
     expect(coordinates(moved)).toEqual(['4:1']);
     expect(moved[0][Column.reasons]).toEqual(["duplicate: event_id='evt-raced' already seen"]);
     const all = [...coordinates(trusted), ...coordinates(untrusted)].sort();
-    expect(all).toEqual([...coordinates(before.trusted), ...coordinates(before.untrusted), ...expectedCoordinates([[3, 4], [4, 5], [5, 3]])].sort());
+    expect(all).toEqual(
+      [
+        ...coordinates(before.trusted),
+        ...coordinates(before.untrusted),
+        ...expectedCoordinates([
+          [3, 4],
+          [4, 5],
+          [5, 3],
+        ]),
+      ].sort(),
+    );
     expect(new Set(trusted.map((r) => r.event_id)).size).toBe(trusted.length);
   });
 
-  it('when expiry cut main\'s history after the batch\'s base, the whole table is searched for the batch\'s keys', async () => {
+  it("when expiry cut main's history after the batch's base, the whole table is searched for the batch's keys", async () => {
     const [first, late, other] = await Promise.all([
       writeBatch(ctx, 'parking-entry', batchOf(6, 3, { offset: 1, eventId: 'evt-expired' })),
       writeBatch(ctx, 'parking-entry', batchOf(7, 3, { offset: 2, eventId: 'evt-expired' })),
       writeBatch(ctx, 'parking-entry', batchOf(8, 2)),
     ]);
-    const [auditedFirst, auditedLate, auditedOther] = await Promise.all([auditBatch(ctx, first), auditBatch(ctx, late), auditBatch(ctx, other)]);
+    const [auditedFirst, auditedLate, auditedOther] = await Promise.all([
+      auditBatch(ctx, first),
+      auditBatch(ctx, late),
+      auditBatch(ctx, other),
+    ]);
     published(await publishBatch(ctx, auditedFirst));
     published(await publishBatch(ctx, auditedOther));
     // Only the newest snapshot stays: the one that added the first batch's row, and the late batch's base, are gone,
     // so the files added since the base cannot be listed.
-    const expiry = await expireTable(ctx.catalog, PRODUCTION, { log: silentLogger, maxSnapshotAgeMs: 0, minSnapshotsToKeep: 1 });
+    const expiry = await expireTable(ctx.catalog, PRODUCTION, {
+      log: silentLogger,
+      maxSnapshotAgeMs: 0,
+      minSnapshotsToKeep: 1,
+    });
     expect(expiry.outcome).not.toBe('skipped');
     const { tables } = await loadTables(ctx.catalog, 'main', [PRODUCTION]);
     expect(tables.get(PRODUCTION)!.metadata.snapshots).toHaveLength(1);
 
-    expect(published(await publishBatch(ctx, auditedLate))).toMatchObject({ method: 'rebase', trusted: 2, untrusted: 1 });
+    expect(published(await publishBatch(ctx, auditedLate))).toMatchObject({
+      method: 'rebase',
+      trusted: 2,
+      untrusted: 1,
+    });
     const { trusted, untrusted } = await mainRows();
     expect(coordinates(trusted.filter((r) => r.event_id === 'evt-expired'))).toEqual(['6:1']);
     const moved = untrusted.filter((r) => r[Column.partition] === 7);

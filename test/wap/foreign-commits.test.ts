@@ -27,7 +27,11 @@ import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
-const silent = createLogger({ format: 'json', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const silent = createLogger({
+  format: 'json',
+  level: 'silent',
+  destination: new Writable({ write: (_c, _e, cb) => cb() }),
+});
 const NOW = new Date('2026-11-22T10:00:00Z');
 const PRODUCTION = 'production.parking_entry';
 const UNTRUSTED = 'production.parking_entry_untrusted';
@@ -39,7 +43,11 @@ let ctx: WapContext;
 beforeAll(async () => {
   tmp = await tempDir('floe-foreign');
   nessie = await startNessieServer({ port: 0, dataDir: `${tmp.dir}/nessie` });
-  const catalog: Catalog = { client: createNessieClient({ uri: nessie.uri }), io: createFileIO({ localFiles: true }), warehouse: `file://${tmp.dir}/warehouse/` };
+  const catalog: Catalog = {
+    client: createNessieClient({ uri: nessie.uri }),
+    io: createFileIO({ localFiles: true }),
+    warehouse: `file://${tmp.dir}/warehouse/`,
+  };
   ctx = { catalog, config: loadPipelineConfig('knative/config/pipeline.yaml'), log: silent, now: () => NOW };
 });
 afterAll(async () => {
@@ -49,12 +57,24 @@ afterAll(async () => {
 
 function entry(partition: number, offset: number): TaggedRecord {
   return {
-    topic: 'parking-entry', partition, offset: String(offset), key: `car-${offset}`, kafkaTime: NOW.toISOString(),
-    ingestedAt: NOW.toISOString(), source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
-    sourceId: `partition:${partition}/offset:${offset}`, table: 'parking_entry', headers: {}, status: 'ok',
+    topic: 'parking-entry',
+    partition,
+    offset: String(offset),
+    key: `car-${offset}`,
+    kafkaTime: NOW.toISOString(),
+    ingestedAt: NOW.toISOString(),
+    source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
+    sourceId: `partition:${partition}/offset:${offset}`,
+    table: 'parking_entry',
+    headers: {},
+    status: 'ok',
     payload: {
-      event_id: `evt-${partition}-${offset}`, timestamp: '2026-11-22T09:59:00.000Z', car_id: `B-${offset}`,
-      slot: `A-${String(offset % 50).padStart(3, '0')}`, latitude: 52.5205, longitude: 13.405,
+      event_id: `evt-${partition}-${offset}`,
+      timestamp: '2026-11-22T09:59:00.000Z',
+      car_id: `B-${offset}`,
+      slot: `A-${String(offset % 50).padStart(3, '0')}`,
+      latitude: 52.5205,
+      longitude: 13.405,
     },
   };
 }
@@ -65,7 +85,9 @@ async function run(records: TaggedRecord[]) {
 
 async function floeCoordinates(): Promise<string[]> {
   const { tables } = await loadTables(ctx.catalog, 'main', [PRODUCTION, UNTRUSTED]);
-  const rows = (await Promise.all([...tables.values()].map((t) => scanRows(t.metadata, { io: ctx.catalog.io })))).flat();
+  const rows = (
+    await Promise.all([...tables.values()].map((t) => scanRows(t.metadata, { io: ctx.catalog.io })))
+  ).flat();
   return rows.filter((r) => r.event_id !== 'foreign').map((r) => `${r[Column.partition]}:${r[Column.offset]}`);
 }
 
@@ -74,8 +96,12 @@ async function foreignAppend(): Promise<void> {
   const { tables } = await loadTables(ctx.catalog, 'main', [PRODUCTION]);
   const metadata = tables.get(PRODUCTION)!.metadata;
   const [sample] = await scanRows(metadata, { io: ctx.catalog.io, limit: 1 });
-  const files = await writeRows(ctx.catalog.io, metadata, [{ ...sample, event_id: 'foreign', [Column.partition]: 99, [Column.offset]: 0n }]);
-  await commitOnBranch(ctx.catalog, 'main', new Map([[PRODUCTION, appendFiles({ io: ctx.catalog.io, files })]]), { message: 'another engine: append' });
+  const files = await writeRows(ctx.catalog.io, metadata, [
+    { ...sample, event_id: 'foreign', [Column.partition]: 99, [Column.offset]: 0n },
+  ]);
+  await commitOnBranch(ctx.catalog, 'main', new Map([[PRODUCTION, appendFiles({ io: ctx.catalog.io, files })]]), {
+    message: 'another engine: append',
+  });
 }
 
 describe('published offsets through the snapshot ancestry', () => {
@@ -84,7 +110,9 @@ describe('published offsets through the snapshot ancestry', () => {
     expect((await run(first)).kind).toBe('published');
     await foreignAppend();
     const { tables } = await loadTables(ctx.catalog, 'main', [PRODUCTION]);
-    expect(currentSnapshot(tables.get(PRODUCTION)!.metadata)?.summary[offsetsSummaryKey('parking-entry')]).toBeUndefined();
+    expect(
+      currentSnapshot(tables.get(PRODUCTION)!.metadata)?.summary[offsetsSummaryKey('parking-entry')],
+    ).toBeUndefined();
 
     expect((await run(Array.from({ length: 10 }, (_, i) => entry(0, 10 + i)))).kind).toBe('published');
     // the first batch redelivered, as a new batch: every row is filtered
@@ -97,10 +125,26 @@ describe('published offsets through the snapshot ancestry', () => {
   it("floe's own maintenance after a foreign commit records the offsets again, so expiry keeps them", async () => {
     const key = offsetsSummaryKey('parking-entry');
     const before = await loadTables(ctx.catalog, 'main', [PRODUCTION]);
-    const recorded = before.tables.get(PRODUCTION)!.metadata.snapshots.map((s) => s.summary[key]).filter((v) => v !== undefined).at(-1);
+    const recorded = before.tables
+      .get(PRODUCTION)!
+      .metadata.snapshots.map((s) => s.summary[key])
+      .filter((v) => v !== undefined)
+      .at(-1);
     await foreignAppend();
-    await commitOnBranch(ctx.catalog, 'main', new Map([[PRODUCTION, rewriteManifests({ io: ctx.catalog.io, carrySummaryPrefixes: CARRIED_SUMMARY_PREFIXES })]]), { message: 'floe: rewrite manifests' });
-    await commitOnBranch(ctx.catalog, 'main', new Map([[PRODUCTION, expireSnapshots({ maxSnapshotAgeMs: 0, minSnapshotsToKeep: 1, now: () => Date.now() + 60_000 })]]), { message: 'floe: expire snapshots' });
+    await commitOnBranch(
+      ctx.catalog,
+      'main',
+      new Map([[PRODUCTION, rewriteManifests({ io: ctx.catalog.io, carrySummaryPrefixes: CARRIED_SUMMARY_PREFIXES })]]),
+      { message: 'floe: rewrite manifests' },
+    );
+    await commitOnBranch(
+      ctx.catalog,
+      'main',
+      new Map([
+        [PRODUCTION, expireSnapshots({ maxSnapshotAgeMs: 0, minSnapshotsToKeep: 1, now: () => Date.now() + 60_000 })],
+      ]),
+      { message: 'floe: expire snapshots' },
+    );
     const { tables } = await loadTables(ctx.catalog, 'main', [PRODUCTION]);
     const metadata = tables.get(PRODUCTION)!.metadata;
     expect(metadata.snapshots).toHaveLength(1);
@@ -113,12 +157,21 @@ describe('published offsets through the snapshot ancestry', () => {
     const pending = await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [entry(1, 0), entry(1, 1)]));
     await foreignAppend();
     await foreignAppend();
-    await commitOnBranch(ctx.catalog, 'main', new Map([[PRODUCTION, expireSnapshots({ maxSnapshotAgeMs: 0, minSnapshotsToKeep: 1, now: () => Date.now() + 60_000 })]]), { message: 'another engine: expire snapshots' });
+    await commitOnBranch(
+      ctx.catalog,
+      'main',
+      new Map([
+        [PRODUCTION, expireSnapshots({ maxSnapshotAgeMs: 0, minSnapshotsToKeep: 1, now: () => Date.now() + 60_000 })],
+      ]),
+      { message: 'another engine: expire snapshots' },
+    );
     const { tables } = await loadTables(ctx.catalog, 'main', [PRODUCTION]);
     expect(tables.get(PRODUCTION)!.metadata.snapshots).toHaveLength(1);
 
     await expect(publishBatch(ctx, pending)).rejects.toThrow(OffsetsHistoryLostError);
-    await expect(publishBatch(ctx, pending)).rejects.toThrow(/published Kafka offsets of topic 'parking-entry' are not in its history/);
+    await expect(publishBatch(ctx, pending)).rejects.toThrow(
+      /published Kafka offsets of topic 'parking-entry' are not in its history/,
+    );
     await expect(run([entry(0, 0)])).rejects.toThrow(OffsetsHistoryLostError);
     expect((await floeCoordinates()).sort()).toEqual(Array.from({ length: 21 }, (_, i) => `0:${i}`).sort());
   });

@@ -4,11 +4,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  boundRanges, containsOffset, MAX_HOLES_PER_PARTITION, mergeRanges, parseRanges, rangesOf, serializeRanges, type OffsetRanges,
+  boundRanges,
+  containsOffset,
+  MAX_HOLES_PER_PARTITION,
+  mergeRanges,
+  parseRanges,
+  rangesOf,
+  serializeRanges,
+  type OffsetRanges,
 } from '../../shared/wap/kafka-offsets.ts';
 
 /** What the publisher does with one batch against the stored value: keep the unpublished rows, store the union. */
-function publish(stored: string, offsets: { partition: number; offset: bigint }[]): { stored: string; accepted: { partition: number; offset: bigint }[] } {
+function publish(
+  stored: string,
+  offsets: { partition: number; offset: bigint }[],
+): { stored: string; accepted: { partition: number; offset: bigint }[] } {
   const published = parseRanges(stored);
   const accepted = offsets.filter((c) => !containsOffset(published, c.partition, c.offset));
   return { stored: serializeRanges(mergeRanges(published, rangesOf(offsets))), accepted };
@@ -32,7 +42,10 @@ describe('bounded offset ranges', () => {
     let stored = '';
     stored = publish(stored, span(0, 0, 9)).stored;
     stored = publish(stored, span(0, 20, 29)).stored;
-    expect(parseRanges(stored).get(0)).toEqual([[0n, 9n], [20n, 29n]]);
+    expect(parseRanges(stored).get(0)).toEqual([
+      [0n, 9n],
+      [20n, 29n],
+    ]);
     const late = publish(stored, span(0, 10, 19));
     expect(late.accepted).toHaveLength(10);
     expect(parseRanges(late.stored).get(0)).toEqual([[0n, 29n]]);
@@ -53,8 +66,15 @@ describe('bounded offset ranges', () => {
   });
 
   it('closes the oldest holes first, keeping the newest ones open', () => {
-    const many: OffsetRanges = new Map([[0, Array.from({ length: 10 }, (_, i): [bigint, bigint] => [BigInt(i * 2), BigInt(i * 2)])]]);
-    expect(boundRanges(many, 3).get(0)).toEqual([[0n, 12n], [14n, 14n], [16n, 16n], [18n, 18n]]);
+    const many: OffsetRanges = new Map([
+      [0, Array.from({ length: 10 }, (_, i): [bigint, bigint] => [BigInt(i * 2), BigInt(i * 2)])],
+    ]);
+    expect(boundRanges(many, 3).get(0)).toEqual([
+      [0n, 12n],
+      [14n, 14n],
+      [16n, 16n],
+      [18n, 18n],
+    ]);
     expect(boundRanges(many, 20).get(0)).toHaveLength(10);
   });
 
@@ -116,7 +136,8 @@ describe('bounded offset ranges', () => {
     expect(maxSize).toBeLessThan(4 * (MAX_HOLES_PER_PARTITION + 1) * 20);
     const final = parseRanges(serializeRanges(published));
     let missing = 0;
-    for (let p = 0; p < partitions; p++) for (const offset of accepted[p]) if (!containsOffset(final, p, offset)) missing++;
+    for (let p = 0; p < partitions; p++)
+      for (const offset of accepted[p]) if (!containsOffset(final, p, offset)) missing++;
     expect(missing).toBe(0);
   });
 });

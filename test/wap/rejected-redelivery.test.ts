@@ -24,19 +24,38 @@ beforeAll(async () => {
 afterAll(() => stack?.stop());
 
 function kafkaEvent(offset: number): CloudEventMessage {
-  return fromHttp({
-    'ce-specversion': '1.0', 'ce-id': `partition:0/offset:${offset}`, 'ce-type': 'dev.knative.kafka.event',
-    'ce-source': '/apis/v1/namespaces/floe/kafkasources/parking-entry#parking-entry', 'ce-floekafkatopic': 'parking-entry',
-    'ce-key': `car-${offset}`, 'ce-partitionkey': `car-${offset}`, 'content-type': 'application/json',
-  }, Buffer.from(JSON.stringify({
-    event_id: `ev-${offset}`, timestamp: new Date(Date.now() - 60_000).toISOString(), car_id: `B-${offset}`, slot: `A-${offset}`, latitude: 52.5205, longitude: 13.405,
-  })));
+  return fromHttp(
+    {
+      'ce-specversion': '1.0',
+      'ce-id': `partition:0/offset:${offset}`,
+      'ce-type': 'dev.knative.kafka.event',
+      'ce-source': '/apis/v1/namespaces/floe/kafkasources/parking-entry#parking-entry',
+      'ce-floekafkatopic': 'parking-entry',
+      'ce-key': `car-${offset}`,
+      'ce-partitionkey': `car-${offset}`,
+      'content-type': 'application/json',
+    },
+    Buffer.from(
+      JSON.stringify({
+        event_id: `ev-${offset}`,
+        timestamp: new Date(Date.now() - 60_000).toISOString(),
+        car_id: `B-${offset}`,
+        slot: `A-${offset}`,
+        latitude: 52.5205,
+        longitude: 13.405,
+      }),
+    ),
+  );
 }
 
 /** Runs events through a function; returns its replies and what it emitted, the writer's batches included. */
 function step(fn: FloeFunction) {
   const emitted: CloudEventMessage[] = [];
-  const context: FunctionContext = { log: silentLogger, metrics: createFunctionMetrics(fn.name, { defaultMetrics: false }), emit: async (e) => void emitted.push(e) };
+  const context: FunctionContext = {
+    log: silentLogger,
+    metrics: createFunctionMetrics(fn.name, { defaultMetrics: false }),
+    emit: async (e) => void emitted.push(e),
+  };
   return async (events: CloudEventMessage[]): Promise<CloudEventMessage[]> => {
     const replies = await Promise.all(events.map((e) => fn.handle(context, e)));
     return [...replies.filter((r): r is CloudEventMessage => Boolean(r)), ...emitted.splice(0)];
@@ -46,7 +65,9 @@ function step(fn: FloeFunction) {
 describe('a failed batch of redelivered records', () => {
   it('publishes none of the records main already holds, in _untrusted either', async () => {
     const { runtime } = stack;
-    const [tag, write, audit, publish] = [taggerFunction, writerFunction, auditorFunction, publisherFunction].map((make) => step(make(runtime)));
+    const [tag, write, audit, publish] = [taggerFunction, writerFunction, auditorFunction, publisherFunction].map(
+      (make) => step(make(runtime)),
+    );
     const chain = async (records: CloudEventMessage[]) => {
       const audited = await audit(await write(await tag(records)));
       await publish(audited);
@@ -63,7 +84,8 @@ describe('a failed batch of redelivered records', () => {
     expect(again.map((b) => b.verdict)).toEqual(['failed']);
 
     const { trusted, untrusted } = await stack.mainRows('parking_entry');
-    const offsets = (rows: Record<string, unknown>[]) => rows.map((row) => Number(row[Column.offset])).sort((a, b) => a - b);
+    const offsets = (rows: Record<string, unknown>[]) =>
+      rows.map((row) => Number(row[Column.offset])).sort((a, b) => a - b);
     expect(offsets(trusted)).toEqual(records.map((_, i) => i));
     expect(offsets(untrusted)).toEqual([25, 26, 27, 28, 29]);
   });

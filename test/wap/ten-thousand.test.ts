@@ -29,36 +29,59 @@ beforeAll(async () => {
 afterAll(() => stack?.stop());
 
 function context(fn: FloeFunction, emitted: CloudEventMessage[] = []): FunctionContext {
-  return { log: silentLogger, metrics: createFunctionMetrics(fn.name, { defaultMetrics: false }), emit: async (e) => void emitted.push(e) };
+  return {
+    log: silentLogger,
+    metrics: createFunctionMetrics(fn.name, { defaultMetrics: false }),
+    emit: async (e) => void emitted.push(e),
+  };
 }
 
 /** Runs events through a function with at most `limit` in flight (like a Trigger's concurrency). */
-async function deliver(fn: FloeFunction, events: CloudEventMessage[], ctx: FunctionContext, limit = 200): Promise<CloudEventMessage[]> {
+async function deliver(
+  fn: FloeFunction,
+  events: CloudEventMessage[],
+  ctx: FunctionContext,
+  limit = 200,
+): Promise<CloudEventMessage[]> {
   const replies: CloudEventMessage[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < events.length) {
-      const reply = await fn.handle(ctx, events[next++]);
-      if (reply) replies.push(reply);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < events.length) {
+        const reply = await fn.handle(ctx, events[next++]);
+        if (reply) replies.push(reply);
+      }
+    }),
+  );
   return replies;
 }
 
 describe('10,000 records through tagger, writer, auditor, publisher', () => {
   it('lands every record exactly once, audited, with its images', async () => {
-    const records = generateEvents(2026, 13_000, { badFraction: 0.05 }).filter((r) => r.role !== 'sensors').slice(0, 10_000);
+    const records = generateEvents(2026, 13_000, { badFraction: 0.05 })
+      .filter((r) => r.role !== 'sensors')
+      .slice(0, 10_000);
     const offsets = new Map<string, number>();
     const events = records.map((r) => {
       const topic = DEFAULT_TOPICS[r.role];
       const offset = offsets.get(topic) ?? 0;
       offsets.set(topic, offset + 1);
-      return fromHttp({
-        'ce-specversion': '1.0', 'ce-id': `partition:0/offset:${offset}`, 'ce-type': 'dev.knative.kafka.event',
-        'ce-source': `/apis/v1/namespaces/floe/kafkasources/${topic}#${topic}`, 'ce-time': new Date().toISOString(), 'ce-key': r.key,
-        'ce-partitionkey': r.key, 'ce-knativekafkapartition': '0', 'ce-knativekafkaoffset': String(offset), 'ce-floekafkatopic': topic,
-        'content-type': r.headers['content-type'],
-      }, r.value);
+      return fromHttp(
+        {
+          'ce-specversion': '1.0',
+          'ce-id': `partition:0/offset:${offset}`,
+          'ce-type': 'dev.knative.kafka.event',
+          'ce-source': `/apis/v1/namespaces/floe/kafkasources/${topic}#${topic}`,
+          'ce-time': new Date().toISOString(),
+          'ce-key': r.key,
+          'ce-partitionkey': r.key,
+          'ce-knativekafkapartition': '0',
+          'ce-knativekafkaoffset': String(offset),
+          'ce-floekafkatopic': topic,
+          'content-type': r.headers['content-type'],
+        },
+        r.value,
+      );
     });
     const tagger = taggerFunction(stack.runtime);
     // The tagger posts its records to its sink (the KafkaSources' sink answers nothing).
@@ -88,12 +111,20 @@ describe('10,000 records through tagger, writer, auditor, publisher', () => {
       // every bad record is untrusted (duplicates included: within a batch or against main)
       expect(untrusted.length).toBeGreaterThanOrEqual(bad.filter((r) => r.bad !== 'duplicate').length);
       // nothing on main skipped the audit: every row's batch was audited, and the trusted rows pass the rules again
-      for (const row of [...trusted, ...untrusted]) expect(auditedBatches.has(row[Column.batchId] as string)).toBe(true);
+      for (const row of [...trusted, ...untrusted])
+        expect(auditedBatches.has(row[Column.batchId] as string)).toBe(true);
       const rules = topicConfig(stack.env.pipeline, topic)!.rules;
-      const recheck = auditRows({ rows: trusted.map((r) => ({ ...r, [Column.errors]: null })), rules: { ...rules, unique: [] }, eventTime: 'timestamp', nowMicros: BigInt(Date.now()) * 1000n });
+      const recheck = auditRows({
+        rows: trusted.map((r) => ({ ...r, [Column.errors]: null })),
+        rules: { ...rules, unique: [] },
+        eventTime: 'timestamp',
+        nowMicros: BigInt(Date.now()) * 1000n,
+      });
       expect(recheck.untrusted).toEqual([]);
       // claim-check: every image's blob is there with the right content hash
-      const images = [...trusted, ...untrusted].map((r) => r.image as { uri: string; sha256: string; size_bytes: bigint } | null).filter((i) => i !== null);
+      const images = [...trusted, ...untrusted]
+        .map((r) => r.image as { uri: string; sha256: string; size_bytes: bigint } | null)
+        .filter((i) => i !== null);
       expect(images.length).toBeGreaterThan(produced.length * 0.9);
       for (const image of images.slice(0, 500)) {
         const bytes = await stack.catalog.io.read(image.uri);

@@ -27,7 +27,11 @@ let ctx: WapContext;
 beforeAll(async () => {
   tmp = await tempDir('floe-wap');
   nessie = await startNessieServer({ port: 0, dataDir: `${tmp.dir}/nessie` });
-  const catalog: Catalog = { client: createNessieClient({ uri: nessie.uri }), io: createFileIO({ localFiles: true }), warehouse: `file://${tmp.dir}/warehouse/` };
+  const catalog: Catalog = {
+    client: createNessieClient({ uri: nessie.uri }),
+    io: createFileIO({ localFiles: true }),
+    warehouse: `file://${tmp.dir}/warehouse/`,
+  };
   const config = loadPipelineConfig('knative/config/pipeline.yaml');
   config.audit.maxUntrustedRatio = 0.5;
   config.audit.minRowsForGate = 5;
@@ -41,24 +45,50 @@ afterAll(async () => {
 let nextEvent = 0;
 function entry(partition: number, offset: number, payload: Record<string, unknown> | 'malformed' = {}): TaggedRecord {
   const base = {
-    topic: 'parking-entry', partition, offset: String(offset), key: `car-${offset % 7}`, kafkaTime: NOW.toISOString(),
-    ingestedAt: NOW.toISOString(), source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
-    sourceId: `partition:${partition}/offset:${offset}`, table: 'parking_entry', headers: {},
+    topic: 'parking-entry',
+    partition,
+    offset: String(offset),
+    key: `car-${offset % 7}`,
+    kafkaTime: NOW.toISOString(),
+    ingestedAt: NOW.toISOString(),
+    source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
+    sourceId: `partition:${partition}/offset:${offset}`,
+    table: 'parking_entry',
+    headers: {},
   };
-  if (payload === 'malformed') return { ...base, status: 'malformed', error: 'value is not valid JSON', raw: Buffer.from('{oops').toString('base64') };
+  if (payload === 'malformed')
+    return {
+      ...base,
+      status: 'malformed',
+      error: 'value is not valid JSON',
+      raw: Buffer.from('{oops').toString('base64'),
+    };
   return {
-    ...base, status: 'ok',
+    ...base,
+    status: 'ok',
     payload: {
-      event_id: `evt-${nextEvent++}`, timestamp: '2026-11-22T09:59:00.000Z', car_id: `B-${offset}`, slot: `A-${String(offset % 50).padStart(3, '0')}`,
-      latitude: 52.5205, longitude: 13.405, ...payload,
+      event_id: `evt-${nextEvent++}`,
+      timestamp: '2026-11-22T09:59:00.000Z',
+      car_id: `B-${offset}`,
+      slot: `A-${String(offset % 50).padStart(3, '0')}`,
+      latitude: 52.5205,
+      longitude: 13.405,
+      ...payload,
     },
   };
 }
 
 async function mainRows() {
-  const { tables } = await loadTables(ctx.catalog, 'main', ['production.parking_entry', 'production.parking_entry_untrusted']);
-  const trusted = tables.get('production.parking_entry') ? await scanRows(tables.get('production.parking_entry')!.metadata, { io: ctx.catalog.io }) : [];
-  const untrusted = tables.get('production.parking_entry_untrusted') ? await scanRows(tables.get('production.parking_entry_untrusted')!.metadata, { io: ctx.catalog.io }) : [];
+  const { tables } = await loadTables(ctx.catalog, 'main', [
+    'production.parking_entry',
+    'production.parking_entry_untrusted',
+  ]);
+  const trusted = tables.get('production.parking_entry')
+    ? await scanRows(tables.get('production.parking_entry')!.metadata, { io: ctx.catalog.io })
+    : [];
+  const untrusted = tables.get('production.parking_entry_untrusted')
+    ? await scanRows(tables.get('production.parking_entry_untrusted')!.metadata, { io: ctx.catalog.io })
+    : [];
   return { trusted, untrusted };
 }
 
@@ -92,11 +122,15 @@ describe('write → audit → publish', () => {
     const { trusted, untrusted } = await mainRows();
     expect(trusted).toHaveLength(40);
     expect(untrusted).toHaveLength(6);
-    expect([...coordinates(trusted), ...coordinates(untrusted)].sort()).toEqual(Array.from({ length: 46 }, (_, i) => `0:${i}`).sort());
+    expect([...coordinates(trusted), ...coordinates(untrusted)].sort()).toEqual(
+      Array.from({ length: 46 }, (_, i) => `0:${i}`).sort(),
+    );
     const malformed = untrusted.find((r) => r[Column.offset] === 40n)!;
     expect(malformed[Column.reasons]).toEqual(['malformed: value is not valid JSON']);
     expect(Buffer.from(malformed[Column.raw] as Uint8Array).toString()).toBe('{oops');
-    expect(untrusted.find((r) => r[Column.offset] === 44n)![Column.reasons]).toEqual(["type: field 'slot': expected string, got number 17"]);
+    expect(untrusted.find((r) => r[Column.offset] === 44n)![Column.reasons]).toEqual([
+      "type: field 'slot': expected string, got number 17",
+    ]);
     const { tables } = await loadTables(ctx.catalog, 'main', ['staging.parking_entry']);
     expect(tables.size).toBe(0);
     expect(await ctx.catalog.client.listReferences()).toEqual([expect.objectContaining({ name: 'main' })]);
@@ -133,7 +167,9 @@ describe('write → audit → publish', () => {
     const { untrusted } = await mainRows();
     const rejected = untrusted.filter((r) => r[Column.partition] === 5);
     expect(rejected).toHaveLength(10);
-    expect(rejected.every((r) => (r[Column.reasons] as string[]).some((x) => x.startsWith('batch: untrusted ratio')))).toBe(true);
+    expect(
+      rejected.every((r) => (r[Column.reasons] as string[]).some((x) => x.startsWith('batch: untrusted ratio'))),
+    ).toBe(true);
     expect((await ctx.catalog.client.listReferences()).map((r) => r.name)).toContain(audited.branch);
     // redelivered: still rejected, nothing doubled
     expect((await publishBatch(ctx, audited)).kind).toBe('rejected');

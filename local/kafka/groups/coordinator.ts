@@ -80,7 +80,13 @@ export interface Coordinator {
 
 const EMPTY = Buffer.alloc(0);
 
-export function createCoordinator(store: GroupStore, offsets: OffsetTable, snapshots: Map<string, GroupSnapshot>, config: CoordinatorConfig, logger: Logger): Coordinator {
+export function createCoordinator(
+  store: GroupStore,
+  offsets: OffsetTable,
+  snapshots: Map<string, GroupSnapshot>,
+  config: CoordinatorConfig,
+  logger: Logger,
+): Coordinator {
   const coord: Coordinator = { groups: new Map(), offsets, store, config, logger, closed: false };
   for (const s of snapshots.values()) restoreGroup(coord, s);
   for (const groupId of offsets.keys()) groupFor(coord, groupId);
@@ -90,9 +96,20 @@ export function createCoordinator(store: GroupStore, offsets: OffsetTable, snaps
 /** A group loaded after a restart: members keep their ids and generation; those that do not come back expire. */
 function restoreGroup(coord: Coordinator, s: GroupSnapshot): void {
   const group = groupFor(coord, s.groupId);
-  Object.assign(group, { generationId: s.generationId, protocolType: s.protocolType, protocolName: s.protocolName, leaderId: s.leaderId });
+  Object.assign(group, {
+    generationId: s.generationId,
+    protocolType: s.protocolType,
+    protocolName: s.protocolName,
+    leaderId: s.leaderId,
+  });
   for (const m of s.members) {
-    group.members.set(m.memberId, { ...m, protocolType: s.protocolType ?? '', awaitingJoin: null, awaitingSync: null, sessionTimer: null });
+    group.members.set(m.memberId, {
+      ...m,
+      protocolType: s.protocolType ?? '',
+      awaitingJoin: null,
+      awaitingSync: null,
+      sessionTimer: null,
+    });
   }
   if (group.members.size === 0) {
     group.state = 'Empty';
@@ -108,7 +125,17 @@ function restoreGroup(coord: Coordinator, s: GroupSnapshot): void {
 function groupFor(coord: Coordinator, groupId: string): Group {
   let group = coord.groups.get(groupId);
   if (!group) {
-    group = { groupId, state: 'Empty', generationId: 0, protocolType: null, protocolName: null, leaderId: null, members: new Map(), rebalanceTimer: null, initialDelay: false };
+    group = {
+      groupId,
+      state: 'Empty',
+      generationId: 0,
+      protocolType: null,
+      protocolName: null,
+      leaderId: null,
+      members: new Map(),
+      rebalanceTimer: null,
+      initialDelay: false,
+    };
     coord.groups.set(groupId, group);
   }
   return group;
@@ -117,7 +144,8 @@ function groupFor(coord: Coordinator, groupId: string): Group {
 function snapshot(group: Group): GroupSnapshot {
   return {
     groupId: group.groupId,
-    state: group.state === 'Stable' ? 'Stable' : group.state === 'CompletingRebalance' ? 'CompletingRebalance' : 'Empty',
+    state:
+      group.state === 'Stable' ? 'Stable' : group.state === 'CompletingRebalance' ? 'CompletingRebalance' : 'Empty',
     generationId: group.generationId,
     protocolType: group.protocolType,
     protocolName: group.protocolName,
@@ -136,7 +164,9 @@ function snapshot(group: Group): GroupSnapshot {
 }
 
 function persist(coord: Coordinator, group: Group): void {
-  saveGroup(coord.store, snapshot(group)).catch((err) => coord.logger.error({ err, group: group.groupId }, 'could not persist group state'));
+  saveGroup(coord.store, snapshot(group)).catch((err) =>
+    coord.logger.error({ err, group: group.groupId }, 'could not persist group state'),
+  );
 }
 
 function clearSession(m: Member): void {
@@ -150,7 +180,10 @@ function touchSession(coord: Coordinator, group: Group, m: Member): void {
   m.sessionTimer = setTimeout(() => {
     m.sessionTimer = null;
     if (group.members.get(m.memberId) !== m) return;
-    coord.logger.info({ group: group.groupId, member: m.memberId, sessionTimeoutMs: m.sessionTimeoutMs }, 'group member session expired');
+    coord.logger.info(
+      { group: group.groupId, member: m.memberId, sessionTimeoutMs: m.sessionTimeoutMs },
+      'group member session expired',
+    );
     removeMember(coord, group, m, 'session timeout');
   }, m.sessionTimeoutMs);
   m.sessionTimer.unref?.();
@@ -178,15 +211,20 @@ export interface JoinRequest {
 
 export function join(coord: Coordinator, req: JoinRequest): Promise<JoinResult> {
   if (!req.groupId) return Promise.resolve(joinError(ErrorCode.INVALID_GROUP_ID, req.memberId));
-  if (req.sessionTimeoutMs < coord.config.minSessionTimeoutMs || req.sessionTimeoutMs > coord.config.maxSessionTimeoutMs) {
+  if (
+    req.sessionTimeoutMs < coord.config.minSessionTimeoutMs ||
+    req.sessionTimeoutMs > coord.config.maxSessionTimeoutMs
+  ) {
     return Promise.resolve(joinError(ErrorCode.INVALID_SESSION_TIMEOUT, req.memberId));
   }
   const group = groupFor(coord, req.groupId);
-  if (req.protocols.length === 0 || !req.protocolType) return Promise.resolve(joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId));
+  if (req.protocols.length === 0 || !req.protocolType)
+    return Promise.resolve(joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId));
   if (group.members.size > 0) {
     const others = [...group.members.values()].filter((m) => m.memberId !== req.memberId);
     const common = req.protocols.some((p) => others.every((m) => m.protocols.some((q) => q.name === p.name)));
-    if (group.protocolType !== req.protocolType || (others.length > 0 && !common)) return Promise.resolve(joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId));
+    if (group.protocolType !== req.protocolType || (others.length > 0 && !common))
+      return Promise.resolve(joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId));
   }
   const rebalanceTimeoutMs = req.rebalanceTimeoutMs > 0 ? req.rebalanceTimeoutMs : req.sessionTimeoutMs;
 
@@ -213,8 +251,18 @@ export function join(coord: Coordinator, req: JoinRequest): Promise<JoinResult> 
   const member = group.members.get(req.memberId);
   if (!member) return Promise.resolve(joinError(ErrorCode.UNKNOWN_MEMBER_ID, req.memberId));
   const changed = !sameProtocols(member.protocols, req.protocols);
-  Object.assign(member, { sessionTimeoutMs: req.sessionTimeoutMs, rebalanceTimeoutMs, protocols: req.protocols, clientId: req.clientId, clientHost: req.clientHost });
-  if ((group.state === 'Stable' || group.state === 'CompletingRebalance') && !changed && member.memberId !== group.leaderId) {
+  Object.assign(member, {
+    sessionTimeoutMs: req.sessionTimeoutMs,
+    rebalanceTimeoutMs,
+    protocols: req.protocols,
+    clientId: req.clientId,
+    clientHost: req.clientHost,
+  });
+  if (
+    (group.state === 'Stable' || group.state === 'CompletingRebalance') &&
+    !changed &&
+    member.memberId !== group.leaderId
+  ) {
     // A follower re-sending its join for the current generation gets that generation back.
     touchSession(coord, group, member);
     return Promise.resolve(joinResult(group, member));
@@ -261,7 +309,9 @@ function prepareRebalance(coord: Coordinator, group: Group, reason: string): voi
   group.state = 'PreparingRebalance';
   group.initialDelay = initial;
   coord.logger.debug({ group: group.groupId, reason, generation: group.generationId }, 'group rebalancing');
-  const delay = initial ? coord.config.initialRebalanceDelayMs : Math.max(0, ...[...group.members.values()].map((m) => m.rebalanceTimeoutMs));
+  const delay = initial
+    ? coord.config.initialRebalanceDelayMs
+    : Math.max(0, ...[...group.members.values()].map((m) => m.rebalanceTimeoutMs));
   if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
   group.rebalanceTimer = coord.closed
     ? null
@@ -281,7 +331,9 @@ function maybeCompleteJoin(coord: Coordinator, group: Group): void {
 }
 
 function selectProtocol(members: Member[]): string {
-  const candidates = members[0].protocols.map((p) => p.name).filter((name) => members.every((m) => m.protocols.some((p) => p.name === name)));
+  const candidates = members[0].protocols
+    .map((p) => p.name)
+    .filter((name) => members.every((m) => m.protocols.some((p) => p.name === name)));
   const votes = new Map<string, number>();
   for (const m of members) {
     const choice = m.protocols.find((p) => candidates.includes(p.name))?.name;
@@ -314,7 +366,15 @@ function completeJoin(coord: Coordinator, group: Group): void {
   group.protocolName = selectProtocol(members);
   if (!group.leaderId || !group.members.has(group.leaderId)) group.leaderId = members[0].memberId;
   group.state = 'CompletingRebalance';
-  coord.logger.info({ group: group.groupId, generation: group.generationId, members: members.map((m) => m.memberId), protocol: group.protocolName }, 'group generation formed');
+  coord.logger.info(
+    {
+      group: group.groupId,
+      generation: group.generationId,
+      members: members.map((m) => m.memberId),
+      protocol: group.protocolName,
+    },
+    'group generation formed',
+  );
   persist(coord, group);
   for (const m of members) {
     const respond = m.awaitingJoin!;
@@ -346,8 +406,10 @@ export function sync(coord: Coordinator, req: SyncRequest): Promise<SyncResult> 
   const group = coord.groups.get(req.groupId);
   const member = group?.members.get(req.memberId);
   if (!group || !member) return Promise.resolve({ errorCode: ErrorCode.UNKNOWN_MEMBER_ID, assignment: EMPTY });
-  if (req.generationId !== group.generationId) return Promise.resolve({ errorCode: ErrorCode.ILLEGAL_GENERATION, assignment: EMPTY });
-  if (group.state === 'PreparingRebalance') return Promise.resolve({ errorCode: ErrorCode.REBALANCE_IN_PROGRESS, assignment: EMPTY });
+  if (req.generationId !== group.generationId)
+    return Promise.resolve({ errorCode: ErrorCode.ILLEGAL_GENERATION, assignment: EMPTY });
+  if (group.state === 'PreparingRebalance')
+    return Promise.resolve({ errorCode: ErrorCode.REBALANCE_IN_PROGRESS, assignment: EMPTY });
   if (group.state === 'Stable') {
     touchSession(coord, group, member);
     return Promise.resolve({ errorCode: ErrorCode.NONE, assignment: member.assignment });
@@ -396,7 +458,10 @@ export interface OffsetCommitRequest {
 }
 
 /** Checks the committer's membership; returns the error for every partition, or NONE and the write to wait for. */
-export function commitOffsets(coord: Coordinator, req: OffsetCommitRequest): { errorCode: number; written: Promise<void> } {
+export function commitOffsets(
+  coord: Coordinator,
+  req: OffsetCommitRequest,
+): { errorCode: number; written: Promise<void> } {
   const refuse = (errorCode: number) => ({ errorCode, written: Promise.resolve() });
   if (!req.groupId) return refuse(ErrorCode.INVALID_GROUP_ID);
   const existing = coord.groups.get(req.groupId);
@@ -419,7 +484,11 @@ export function commitOffsets(coord: Coordinator, req: OffsetCommitRequest): { e
 }
 
 /** Committed offsets; `topics` null means every partition the group has committed. */
-export function fetchOffsets(coord: Coordinator, groupId: string, topics: { name: string; partitions: number[] }[] | null): { name: string; partitions: { partition: number; committed: CommittedOffset | null }[] }[] {
+export function fetchOffsets(
+  coord: Coordinator,
+  groupId: string,
+  topics: { name: string; partitions: number[] }[] | null,
+): { name: string; partitions: { partition: number; committed: CommittedOffset | null }[] }[] {
   const table = coord.offsets.get(groupId);
   if (topics === null) {
     return [...(table ?? new Map<string, Map<number, CommittedOffset>>())].map(([name, partitions]) => ({
@@ -427,7 +496,10 @@ export function fetchOffsets(coord: Coordinator, groupId: string, topics: { name
       partitions: [...partitions].map(([partition, committed]) => ({ partition, committed })),
     }));
   }
-  return topics.map((t) => ({ name: t.name, partitions: t.partitions.map((partition) => ({ partition, committed: table?.get(t.name)?.get(partition) ?? null })) }));
+  return topics.map((t) => ({
+    name: t.name,
+    partitions: t.partitions.map((partition) => ({ partition, committed: table?.get(t.name)?.get(partition) ?? null })),
+  }));
 }
 
 /** Forgets committed offsets of a deleted topic. */
@@ -445,7 +517,14 @@ export interface GroupDescription {
   state: GroupState;
   protocolType: string;
   protocolName: string;
-  members: { memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }[];
+  members: {
+    memberId: string;
+    groupInstanceId: string | null;
+    clientId: string;
+    clientHost: string;
+    metadata: Buffer;
+    assignment: Buffer;
+  }[];
 }
 
 export function describe(coord: Coordinator, groupId: string): GroupDescription {
@@ -468,7 +547,11 @@ export function describe(coord: Coordinator, groupId: string): GroupDescription 
 }
 
 export function listGroups(coord: Coordinator): { groupId: string; protocolType: string; state: GroupState }[] {
-  return [...coord.groups.values()].map((g) => ({ groupId: g.groupId, protocolType: g.protocolType ?? '', state: g.state }));
+  return [...coord.groups.values()].map((g) => ({
+    groupId: g.groupId,
+    protocolType: g.protocolType ?? '',
+    state: g.state,
+  }));
 }
 
 /** Stops every timer and answers every parked request; members keep their state on disk for the next start. */

@@ -48,11 +48,31 @@ export interface GroupStore {
 }
 
 type Line =
-  | { type: 'offset'; group: string; topic: string; partition: number; offset: unknown; leaderEpoch: number; metadata: string | null; ts: number }
+  | {
+      type: 'offset';
+      group: string;
+      topic: string;
+      partition: number;
+      offset: unknown;
+      leaderEpoch: number;
+      metadata: string | null;
+      ts: number;
+    }
   | { type: 'offset-delete'; group: string; topic: string; partition: number }
-  | ({ type: 'group' } & Omit<GroupSnapshot, 'members'> & { members: (Omit<MemberSnapshot, 'protocols' | 'assignment'> & { protocols: { name: string; metadata: string }[]; assignment: string })[] });
+  | ({ type: 'group' } & Omit<GroupSnapshot, 'members'> & {
+        members: (Omit<MemberSnapshot, 'protocols' | 'assignment'> & {
+          protocols: { name: string; metadata: string }[];
+          assignment: string;
+        })[];
+      });
 
-export function setOffset(table: OffsetTable, group: string, topic: string, partition: number, value: CommittedOffset): void {
+export function setOffset(
+  table: OffsetTable,
+  group: string,
+  topic: string,
+  partition: number,
+  value: CommittedOffset,
+): void {
   let topics = table.get(group);
   if (!topics) table.set(group, (topics = new Map()));
   let partitions = topics.get(topic);
@@ -64,7 +84,11 @@ function groupLine(g: GroupSnapshot): Line {
   return {
     type: 'group',
     ...g,
-    members: g.members.map((m) => ({ ...m, protocols: m.protocols.map((p) => ({ name: p.name, metadata: p.metadata.toString('base64') })), assignment: m.assignment.toString('base64') })),
+    members: g.members.map((m) => ({
+      ...m,
+      protocols: m.protocols.map((p) => ({ name: p.name, metadata: p.metadata.toString('base64') })),
+      assignment: m.assignment.toString('base64'),
+    })),
   };
 }
 
@@ -72,14 +96,27 @@ function offsetLines(table: OffsetTable): Line[] {
   const lines: Line[] = [];
   for (const [group, topics] of table) {
     for (const [topic, partitions] of topics) {
-      for (const [partition, o] of partitions) lines.push({ type: 'offset', group, topic, partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata, ts: o.commitTimestamp });
+      for (const [partition, o] of partitions)
+        lines.push({
+          type: 'offset',
+          group,
+          topic,
+          partition,
+          offset: o.offset,
+          leaderEpoch: o.leaderEpoch,
+          metadata: o.metadata,
+          ts: o.commitTimestamp,
+        });
     }
   }
   return lines;
 }
 
 /** Loads the state and rewrites the file compacted. */
-export function openGroupStore(dataDir: string, fsync: FsyncPolicy): { store: GroupStore; offsets: OffsetTable; groups: Map<string, GroupSnapshot> } {
+export function openGroupStore(
+  dataDir: string,
+  fsync: FsyncPolicy,
+): { store: GroupStore; offsets: OffsetTable; groups: Map<string, GroupSnapshot> } {
   const dir = path.join(dataDir, 'groups');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'groups.log');
@@ -95,7 +132,12 @@ export function openGroupStore(dataDir: string, fsync: FsyncPolicy): { store: Gr
         continue;
       }
       if (line.type === 'offset') {
-        setOffset(offsets, line.group, line.topic, line.partition, { offset: toLong(line.offset, 'offset'), leaderEpoch: line.leaderEpoch, metadata: line.metadata, commitTimestamp: line.ts });
+        setOffset(offsets, line.group, line.topic, line.partition, {
+          offset: toLong(line.offset, 'offset'),
+          leaderEpoch: line.leaderEpoch,
+          metadata: line.metadata,
+          commitTimestamp: line.ts,
+        });
       } else if (line.type === 'offset-delete') {
         offsets.get(line.group)?.get(line.topic)?.delete(line.partition);
       } else if (line.type === 'group') {
@@ -106,7 +148,11 @@ export function openGroupStore(dataDir: string, fsync: FsyncPolicy): { store: Gr
           protocolType: line.protocolType,
           protocolName: line.protocolName,
           leaderId: line.leaderId,
-          members: line.members.map((m) => ({ ...m, protocols: m.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata, 'base64') })), assignment: Buffer.from(m.assignment, 'base64') })),
+          members: line.members.map((m) => ({
+            ...m,
+            protocols: m.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata, 'base64') })),
+            assignment: Buffer.from(m.assignment, 'base64'),
+          })),
         });
       }
     }
@@ -134,15 +180,34 @@ function appendLines(store: GroupStore, lines: Line[]): Promise<void> {
 }
 
 /** Written (to the page cache, and to disk under fsync=always) before the promise settles. */
-export function saveOffsets(store: GroupStore, group: string, entries: { topic: string; partition: number; value: CommittedOffset }[]): Promise<void> {
+export function saveOffsets(
+  store: GroupStore,
+  group: string,
+  entries: { topic: string; partition: number; value: CommittedOffset }[],
+): Promise<void> {
   return appendLines(
     store,
-    entries.map((e) => ({ type: 'offset', group, topic: e.topic, partition: e.partition, offset: e.value.offset, leaderEpoch: e.value.leaderEpoch, metadata: e.value.metadata, ts: e.value.commitTimestamp })),
+    entries.map((e) => ({
+      type: 'offset',
+      group,
+      topic: e.topic,
+      partition: e.partition,
+      offset: e.value.offset,
+      leaderEpoch: e.value.leaderEpoch,
+      metadata: e.value.metadata,
+      ts: e.value.commitTimestamp,
+    })),
   );
 }
 
-export function deleteOffsets(store: GroupStore, entries: { group: string; topic: string; partition: number }[]): Promise<void> {
-  return appendLines(store, entries.map((e) => ({ type: 'offset-delete', ...e })));
+export function deleteOffsets(
+  store: GroupStore,
+  entries: { group: string; topic: string; partition: number }[],
+): Promise<void> {
+  return appendLines(
+    store,
+    entries.map((e) => ({ type: 'offset-delete', ...e })),
+  );
 }
 
 export function saveGroup(store: GroupStore, snapshot: GroupSnapshot): Promise<void> {

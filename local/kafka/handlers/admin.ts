@@ -12,17 +12,30 @@ import { createTopic, deleteTopic, topicNameProblem, type Topic, type TopicConfi
 import { handler } from './context.ts';
 
 export function supportedApiKeys() {
-  return apis.map((a) => ({ apiKey: a.key, minVersion: a.minVersion, maxVersion: a.maxVersion })).sort((a, b) => a.apiKey - b.apiKey);
+  return apis
+    .map((a) => ({ apiKey: a.key, minVersion: a.minVersion, maxVersion: a.maxVersion }))
+    .sort((a, b) => a.apiKey - b.apiKey);
 }
 
-export const apiVersionsHandler = handler(apiVersions, () => ({ errorCode: ErrorCode.NONE, apiKeys: supportedApiKeys(), throttleTimeMs: 0 }));
+export const apiVersionsHandler = handler(apiVersions, () => ({
+  errorCode: ErrorCode.NONE,
+  apiKeys: supportedApiKeys(),
+  throttleTimeMs: 0,
+}));
 
 function describeTopic(topic: Topic) {
   return {
     errorCode: ErrorCode.NONE,
     name: topic.name,
     isInternal: false,
-    partitions: topic.partitions.map((_, p) => ({ errorCode: ErrorCode.NONE, partitionIndex: p, leaderId: NODE_ID, replicaNodes: [NODE_ID], isrNodes: [NODE_ID], offlineReplicas: [] })),
+    partitions: topic.partitions.map((_, p) => ({
+      errorCode: ErrorCode.NONE,
+      partitionIndex: p,
+      leaderId: NODE_ID,
+      replicaNodes: [NODE_ID],
+      isrNodes: [NODE_ID],
+      offlineReplicas: [],
+    })),
   };
 }
 
@@ -45,7 +58,8 @@ export const metadataHandler = handler(metadata, (ctx, req, version) => {
         const existing = broker.topics.topics.get(name);
         if (existing) return describeTopic(existing);
         if (topicNameProblem(name)) return unknownTopic(name, ErrorCode.INVALID_TOPIC_EXCEPTION);
-        if (broker.config.autoCreateTopics && req.allowAutoTopicCreation) return describeTopic(autoCreate(broker, name));
+        if (broker.config.autoCreateTopics && req.allowAutoTopicCreation)
+          return describeTopic(autoCreate(broker, name));
         return unknownTopic(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
       });
   return {
@@ -72,14 +86,23 @@ export const createTopicsHandler = handler(createTopics, (ctx, req) => ({
   throttleTimeMs: 0,
   topics: req.topics.map((t) => {
     try {
-      const partitions = t.assignments.length > 0 ? t.assignments.length : t.numPartitions === -1 ? ctx.broker.config.defaultPartitions : t.numPartitions;
+      const partitions =
+        t.assignments.length > 0
+          ? t.assignments.length
+          : t.numPartitions === -1
+            ? ctx.broker.config.defaultPartitions
+            : t.numPartitions;
       if (t.replicationFactor !== -1 && t.replicationFactor !== 1 && t.assignments.length === 0) {
-        throw new KafkaError(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor ${t.replicationFactor} is larger than the 1 available broker`);
+        throw new KafkaError(
+          ErrorCode.INVALID_REPLICATION_FACTOR,
+          `replication factor ${t.replicationFactor} is larger than the 1 available broker`,
+        );
       }
       if (req.validateOnly) {
         const problem = topicNameProblem(t.name);
         if (problem) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem);
-        if (ctx.broker.topics.topics.has(t.name)) throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic '${t.name}' already exists`);
+        if (ctx.broker.topics.topics.has(t.name))
+          throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic '${t.name}' already exists`);
       } else {
         createTopic(ctx.broker.topics, t.name, partitions, topicConfig(t.configs));
         ctx.broker.logger.info({ topic: t.name, partitions }, 'created topic');
@@ -107,12 +130,20 @@ export const deleteTopicsHandler = handler(deleteTopics, async (ctx, req) => ({
 
 export const initProducerIdHandler = handler(initProducerId, (ctx, req) => {
   if (req.transactionalId !== null) {
-    ctx.broker.logger.warn({ transactionalId: req.transactionalId }, 'InitProducerId refused: transactions are not supported');
+    ctx.broker.logger.warn(
+      { transactionalId: req.transactionalId },
+      'InitProducerId refused: transactions are not supported',
+    );
     return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, producerId: -1n, producerEpoch: -1 };
   }
   // KIP-360: a producer that lost track of its sequences asks for the next epoch of its id.
   if (req.producerId >= 0n && req.producerEpoch >= 0 && req.producerEpoch < 32767) {
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: req.producerId, producerEpoch: req.producerEpoch + 1 };
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      producerId: req.producerId,
+      producerEpoch: req.producerEpoch + 1,
+    };
   }
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: nextProducerId(ctx.broker), producerEpoch: 0 };
 });

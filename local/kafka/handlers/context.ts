@@ -12,7 +12,11 @@ export interface RequestContext {
 }
 
 /** Returns the response body, or null when no response is due (produce with acks=0). */
-export type Handler<A extends ApiDef<any, any>> = (ctx: RequestContext, request: RequestOf<A>, version: number) => Promise<ResponseOf<A> | null> | ResponseOf<A> | null;
+export type Handler<A extends ApiDef<any, any>> = (
+  ctx: RequestContext,
+  request: RequestOf<A>,
+  version: number,
+) => Promise<ResponseOf<A> | null> | ResponseOf<A> | null;
 
 export interface HandlerEntry<A extends ApiDef<any, any> = ApiDef<any, any>> {
   api: A;

@@ -20,12 +20,31 @@ function readAll(broker: Broker, req: FetchRequest) {
     topic: t.topic,
     partitions: t.partitions.map((p) => {
       const log = partitionLog(broker.topics, t.topic, p.partition);
-      if (!log) return { partitionIndex: p.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, abortedTransactions: null, records: Buffer.alloc(0) };
+      if (!log)
+        return {
+          partitionIndex: p.partition,
+          errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          highWatermark: -1n,
+          lastStableOffset: -1n,
+          logStartOffset: -1n,
+          abortedTransactions: null,
+          records: Buffer.alloc(0),
+        };
       const end = logEndOffset(log);
-      const base = { partitionIndex: p.partition, highWatermark: end, lastStableOffset: end, logStartOffset: log.logStartOffset, abortedTransactions: null };
+      const base = {
+        partitionIndex: p.partition,
+        highWatermark: end,
+        lastStableOffset: end,
+        logStartOffset: log.logStartOffset,
+        abortedTransactions: null,
+      };
       const limit = Math.min(p.partitionMaxBytes, budget);
-      const result = limit > 0 || total === 0 ? read(log, p.fetchOffset, Math.max(limit, 1)) : ({ kind: 'ok', records: Buffer.alloc(0) } as const);
-      if (result.kind === 'out-of-range') return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, records: Buffer.alloc(0) };
+      const result =
+        limit > 0 || total === 0
+          ? read(log, p.fetchOffset, Math.max(limit, 1))
+          : ({ kind: 'ok', records: Buffer.alloc(0) } as const);
+      if (result.kind === 'out-of-range')
+        return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, records: Buffer.alloc(0) };
       total += result.records.length;
       budget -= result.records.length;
       return { ...base, errorCode: ErrorCode.NONE, records: result.records };
@@ -48,10 +67,11 @@ function available(broker: Broker, req: FetchRequest): number {
 /** Resolves when enough bytes arrived, the wait is over, or the connection/broker goes away. */
 function waitForBytes(broker: Broker, req: FetchRequest, signal: AbortSignal): Promise<void> {
   const logs: PartitionLog[] = [];
-  for (const t of req.topics) for (const p of t.partitions) {
-    const log = partitionLog(broker.topics, t.topic, p.partition);
-    if (log) logs.push(log);
-  }
+  for (const t of req.topics)
+    for (const p of t.partitions) {
+      const log = partitionLog(broker.topics, t.topic, p.partition);
+      if (log) logs.push(log);
+    }
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);

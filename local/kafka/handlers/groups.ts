@@ -1,6 +1,15 @@
 /** The group APIs, delegating to the coordinator. */
 import { NODE_ID } from '../broker.ts';
-import { commitOffsets, describe, fetchOffsets, heartbeat as heartbeatMember, join, leave, listGroups as listAllGroups, sync } from '../groups/coordinator.ts';
+import {
+  commitOffsets,
+  describe,
+  fetchOffsets,
+  heartbeat as heartbeatMember,
+  join,
+  leave,
+  listGroups as listAllGroups,
+  sync,
+} from '../groups/coordinator.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { describeGroups } from '../protocol/apis/describe-groups.ts';
 import { findCoordinator } from '../protocol/apis/find-coordinator.ts';
@@ -20,9 +29,23 @@ const TRANSACTION_KEY = 1;
 export const findCoordinatorHandler = handler(findCoordinator, (ctx, req) => {
   const { broker } = ctx;
   if (req.keyType === TRANSACTION_KEY) {
-    return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'transactions are not supported', nodeId: -1, host: '', port: -1 };
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
+      errorMessage: 'transactions are not supported',
+      nodeId: -1,
+      host: '',
+      port: -1,
+    };
   }
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, nodeId: NODE_ID, host: broker.config.advertisedHost, port: broker.port };
+  return {
+    throttleTimeMs: 0,
+    errorCode: ErrorCode.NONE,
+    errorMessage: null,
+    nodeId: NODE_ID,
+    host: broker.config.advertisedHost,
+    port: broker.port,
+  };
 });
 
 export const joinGroupHandler = handler(joinGroup, async (ctx, req) => {
@@ -42,7 +65,12 @@ export const joinGroupHandler = handler(joinGroup, async (ctx, req) => {
 
 export const syncGroupHandler = handler(syncGroup, async (ctx, req) => ({
   throttleTimeMs: 0,
-  ...(await sync(ctx.broker.coordinator, { groupId: req.groupId, generationId: req.generationId, memberId: req.memberId, assignments: req.assignments })),
+  ...(await sync(ctx.broker.coordinator, {
+    groupId: req.groupId,
+    generationId: req.generationId,
+    memberId: req.memberId,
+    assignments: req.assignments,
+  })),
 }));
 
 export const heartbeatHandler = handler(heartbeat, (ctx, req) => ({
@@ -55,30 +83,66 @@ export const leaveGroupHandler = handler(leaveGroup, (ctx, req, version) => {
     const [errorCode] = leave(ctx.broker.coordinator, req.groupId, [req.memberId]);
     return { throttleTimeMs: 0, errorCode };
   }
-  const codes = leave(ctx.broker.coordinator, req.groupId, req.members.map((m) => m.memberId));
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, members: req.members.map((m, i) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: codes[i] })) };
+  const codes = leave(
+    ctx.broker.coordinator,
+    req.groupId,
+    req.members.map((m) => m.memberId),
+  );
+  return {
+    throttleTimeMs: 0,
+    errorCode: ErrorCode.NONE,
+    members: req.members.map((m, i) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      errorCode: codes[i],
+    })),
+  };
 });
 
 export const offsetCommitHandler = handler(offsetCommit, async (ctx, req) => {
   const { broker } = ctx;
   const now = Date.now();
   const perPartition = new Map<string, number>();
-  const valid: { topic: string; partition: number; value: { offset: bigint; leaderEpoch: number; metadata: string | null; commitTimestamp: number } }[] = [];
+  const valid: {
+    topic: string;
+    partition: number;
+    value: { offset: bigint; leaderEpoch: number; metadata: string | null; commitTimestamp: number };
+  }[] = [];
   for (const t of req.topics) {
     for (const p of t.partitions) {
       const key = `${t.name}\u0000${p.partitionIndex}`;
-      if (!partitionLog(broker.topics, t.name, p.partitionIndex)) perPartition.set(key, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-      else if (p.committedMetadata !== null && p.committedMetadata.length > MAX_METADATA) perPartition.set(key, ErrorCode.OFFSET_METADATA_TOO_LARGE);
-      else valid.push({ topic: t.name, partition: p.partitionIndex, value: { offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata, commitTimestamp: now } });
+      if (!partitionLog(broker.topics, t.name, p.partitionIndex))
+        perPartition.set(key, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      else if (p.committedMetadata !== null && p.committedMetadata.length > MAX_METADATA)
+        perPartition.set(key, ErrorCode.OFFSET_METADATA_TOO_LARGE);
+      else
+        valid.push({
+          topic: t.name,
+          partition: p.partitionIndex,
+          value: {
+            offset: p.committedOffset,
+            leaderEpoch: p.committedLeaderEpoch,
+            metadata: p.committedMetadata,
+            commitTimestamp: now,
+          },
+        });
     }
   }
-  const { errorCode, written } = commitOffsets(broker.coordinator, { groupId: req.groupId, generationId: req.generationId, memberId: req.memberId, offsets: valid });
+  const { errorCode, written } = commitOffsets(broker.coordinator, {
+    groupId: req.groupId,
+    generationId: req.generationId,
+    memberId: req.memberId,
+    offsets: valid,
+  });
   await written;
   return {
     throttleTimeMs: 0,
     topics: req.topics.map((t) => ({
       name: t.name,
-      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: perPartition.get(`${t.name}\u0000${p.partitionIndex}`) ?? errorCode })),
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partitionIndex,
+        errorCode: perPartition.get(`${t.name}\u0000${p.partitionIndex}`) ?? errorCode,
+      })),
     })),
   };
 });
@@ -111,7 +175,14 @@ export const describeGroupsHandler = handler(describeGroups, (ctx, req) => ({
       groupState: d.state,
       protocolType: d.protocolType,
       protocolData: d.protocolName,
-      members: d.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost, memberMetadata: m.metadata, memberAssignment: m.assignment })),
+      members: d.members.map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        memberMetadata: m.metadata,
+        memberAssignment: m.assignment,
+      })),
     };
   }),
 }));

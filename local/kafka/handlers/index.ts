@@ -1,6 +1,12 @@
 /** API key → handler. */
 import type { HandlerEntry } from './context.ts';
-import { apiVersionsHandler, createTopicsHandler, deleteTopicsHandler, initProducerIdHandler, metadataHandler } from './admin.ts';
+import {
+  apiVersionsHandler,
+  createTopicsHandler,
+  deleteTopicsHandler,
+  initProducerIdHandler,
+  metadataHandler,
+} from './admin.ts';
 import { fetchHandler } from './fetch.ts';
 import {
   describeGroupsHandler,

@@ -16,7 +16,12 @@ export const listOffsetsHandler = handler(listOffsets, async (ctx, req) => ({
       partitions: await Promise.all(
         t.partitions.map(async (p) => {
           const log = partitionLog(ctx.broker.topics, t.name, p.partitionIndex);
-          if (!log) return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, oldStyleOffsets: [] };
+          if (!log)
+            return {
+              partitionIndex: p.partitionIndex,
+              errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+              oldStyleOffsets: [],
+            };
           let found: { offset: bigint; timestamp: bigint } | null;
           if (p.timestamp === LATEST) found = { offset: logEndOffset(log), timestamp: -1n };
           else if (p.timestamp === EARLIEST) found = { offset: log.logStartOffset, timestamp: -1n };

@@ -24,7 +24,10 @@ function problemCode(problem: string): number {
 }
 
 /** Validates every batch of a partition before appending any of them. */
-function validate(broker: Broker, records: Buffer | null): { batches: { batch: Buffer; header: BatchHeader }[] } | { errorCode: number; message: string } {
+function validate(
+  broker: Broker,
+  records: Buffer | null,
+): { batches: { batch: Buffer; header: BatchHeader }[] } | { errorCode: number; message: string } {
   if (!records || records.length === 0) return { errorCode: ErrorCode.INVALID_RECORD, message: 'no record batch' };
   let batches;
   try {
@@ -36,19 +39,35 @@ function validate(broker: Broker, records: Buffer | null): { batches: { batch: B
   for (const { batch, header } of batches) {
     const problem = batchProblem(batch, header);
     if (problem) return { errorCode: problemCode(problem), message: problem };
-    if (batch.length > broker.config.maxMessageBytes) return { errorCode: ErrorCode.MESSAGE_TOO_LARGE, message: `batch of ${batch.length} bytes exceeds ${broker.config.maxMessageBytes}` };
-    if (header.attributes & (Attr.transactional | Attr.control)) return { errorCode: ErrorCode.INVALID_RECORD, message: 'transactional and control batches are not supported' };
+    if (batch.length > broker.config.maxMessageBytes)
+      return {
+        errorCode: ErrorCode.MESSAGE_TOO_LARGE,
+        message: `batch of ${batch.length} bytes exceeds ${broker.config.maxMessageBytes}`,
+      };
+    if (header.attributes & (Attr.transactional | Attr.control))
+      return { errorCode: ErrorCode.INVALID_RECORD, message: 'transactional and control batches are not supported' };
   }
   return { batches };
 }
 
-function appendPartition(broker: Broker, log: PartitionLog, records: Buffer | null): Omit<PartitionResult, 'index'> & { message?: string } {
+function appendPartition(
+  broker: Broker,
+  log: PartitionLog,
+  records: Buffer | null,
+): Omit<PartitionResult, 'index'> & { message?: string } {
   const checked = validate(broker, records);
-  if ('errorCode' in checked) return { errorCode: checked.errorCode, baseOffset: -1n, logStartOffset: log.logStartOffset, message: checked.message };
+  if ('errorCode' in checked)
+    return {
+      errorCode: checked.errorCode,
+      baseOffset: -1n,
+      logStartOffset: log.logStartOffset,
+      message: checked.message,
+    };
   let first: bigint | null = null;
   for (const { batch, header } of checked.batches) {
     const seq = checkSequence(log.producers, header);
-    if (seq.kind === 'error') return { errorCode: seq.code, baseOffset: -1n, logStartOffset: log.logStartOffset, message: seq.message };
+    if (seq.kind === 'error')
+      return { errorCode: seq.code, baseOffset: -1n, logStartOffset: log.logStartOffset, message: seq.message };
     const offset = seq.kind === 'duplicate' ? seq.baseOffset : append(log, batch);
     first ??= offset;
   }
@@ -69,11 +88,24 @@ export const produceHandler = handler(produce, async (ctx, req) => {
       if (!log) return refuse(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
       const result = appendPartition(broker, log, p.records);
       if (result.errorCode === ErrorCode.NONE) touched.add(log);
-      else broker.logger.warn({ topic: t.name, partition: p.index, errorCode: result.errorCode, client: ctx.header.clientId }, `produce refused: ${result.message}`);
-      return { index: p.index, errorCode: result.errorCode, baseOffset: result.baseOffset, logStartOffset: result.logStartOffset };
+      else
+        broker.logger.warn(
+          { topic: t.name, partition: p.index, errorCode: result.errorCode, client: ctx.header.clientId },
+          `produce refused: ${result.message}`,
+        );
+      return {
+        index: p.index,
+        errorCode: result.errorCode,
+        baseOffset: result.baseOffset,
+        logStartOffset: result.logStartOffset,
+      };
     }),
   }));
-  if (req.transactionalId !== null) broker.logger.warn({ transactionalId: req.transactionalId }, 'transactional produce refused: transactions are not supported');
+  if (req.transactionalId !== null)
+    broker.logger.warn(
+      { transactionalId: req.transactionalId },
+      'transactional produce refused: transactions are not supported',
+    );
   if (req.acks === 0) return null;
   if (broker.config.fsync === 'always') await Promise.all([...touched].map(flush));
   return { responses, throttleTimeMs: 0 };

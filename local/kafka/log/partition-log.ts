@@ -89,7 +89,11 @@ export function openPartitionLog(dir: string, topic: string, partition: number, 
     const onBatch = (h: BatchHeader) => recordBatch(producers, h);
     for (const base of bases) {
       const active = base === activeBase;
-      const opened = openSegment(dir, base, { recover: active, indexIntervalBytes: config.indexIntervalBytes, onBatch: active || !haveSnapshot ? onBatch : undefined });
+      const opened = openSegment(dir, base, {
+        recover: active,
+        indexIntervalBytes: config.indexIntervalBytes,
+        onBatch: active || !haveSnapshot ? onBatch : undefined,
+      });
       segments.push(opened.segment);
       truncatedBytes += opened.truncatedBytes;
     }
@@ -180,7 +184,10 @@ export function bytesAfter(log: PartitionLog, offset: bigint): number {
 }
 
 /** The first record at or after `timestamp`, or null when every record is older. */
-export async function offsetForTimestamp(log: PartitionLog, timestamp: number): Promise<{ offset: bigint; timestamp: number } | null> {
+export async function offsetForTimestamp(
+  log: PartitionLog,
+  timestamp: number,
+): Promise<{ offset: bigint; timestamp: number } | null> {
   const seg = log.segments.find((s) => s.maxTimestamp >= timestamp);
   if (!seg) return null;
   const j = seg.ts.findIndex((t) => t >= timestamp);
@@ -196,7 +203,11 @@ export async function offsetForTimestamp(log: PartitionLog, timestamp: number): 
 }
 
 /** Deletes head segments past the retention limits; never the active one. Returns how many were deleted. */
-export function applyRetention(log: PartitionLog, now: number, limits: { retentionMs: number; retentionBytes: number } = log.config): number {
+export function applyRetention(
+  log: PartitionLog,
+  now: number,
+  limits: { retentionMs: number; retentionBytes: number } = log.config,
+): number {
   let deleted = 0;
   let total = logSize(log);
   while (log.segments.length > 1) {

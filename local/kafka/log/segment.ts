@@ -10,7 +10,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { BATCH_HEADER_SIZE, BATCH_PREFIX, batchCrcMatches, readBatchHeader, type BatchHeader } from '../protocol/record-batch.ts';
+import {
+  BATCH_HEADER_SIZE,
+  BATCH_PREFIX,
+  batchCrcMatches,
+  readBatchHeader,
+  type BatchHeader,
+} from '../protocol/record-batch.ts';
 
 const ENTRY = 16;
 const SCAN_CHUNK = 8 * 1024 * 1024;
@@ -81,10 +87,15 @@ export interface OpenOptions {
 }
 
 /** Opens an existing segment. Returns it with the number of bytes cut off the tail (recovery only). */
-export function openSegment(dir: string, baseOffset: bigint, options: OpenOptions): { segment: Segment; truncatedBytes: number } {
+export function openSegment(
+  dir: string,
+  baseOffset: bigint,
+  options: OpenOptions,
+): { segment: Segment; truncatedBytes: number } {
   const seg = emptySegment(dir, baseOffset);
   const fileSize = fs.fstatSync(seg.logFd).size;
-  if (!options.recover && !options.onBatch && loadClosedIndex(seg, fileSize)) return { segment: seg, truncatedBytes: 0 };
+  if (!options.recover && !options.onBatch && loadClosedIndex(seg, fileSize))
+    return { segment: seg, truncatedBytes: 0 };
   const validEnd = scanSegment(seg, fileSize, options);
   if (validEnd < fileSize) fs.ftruncateSync(seg.logFd, validEnd);
   rewriteIndex(seg, !options.recover);
@@ -223,7 +234,7 @@ export function positionOf(seg: Segment, offset: bigint): number {
       lo = mid + 1;
     } else hi = mid - 1;
   }
-  for (let p = start; p < seg.size; ) {
+  for (let p = start; p < seg.size;) {
     const h = headerAt(seg, p);
     if (!h) break;
     if (h.baseOffset + BigInt(h.lastOffsetDelta) >= offset) return p;
@@ -252,8 +263,12 @@ export function readBatches(seg: Segment, position: number, maxBytes: number): B
 }
 
 /** Batch headers (with positions) between two file positions, for timestamp lookups. */
-export function* headersBetween(seg: Segment, from: number, to: number): Generator<{ h: BatchHeader; position: number }> {
-  for (let p = from; p < to; ) {
+export function* headersBetween(
+  seg: Segment,
+  from: number,
+  to: number,
+): Generator<{ h: BatchHeader; position: number }> {
+  for (let p = from; p < to;) {
     const h = headerAt(seg, p);
     if (!h) return;
     yield { h, position: p };

@@ -45,7 +45,10 @@ export function readHeaderStart(r: Reader): Pick<RequestHeader, 'apiKey' | 'apiV
   return { apiKey: r.int16(), apiVersion: r.int16(), correlationId: r.int32() };
 }
 
-/** The rest of the header: the client id (header v1, a classic nullable string even in flexible versions) and, for flexible versions, tagged fields (header v2). */
+/**
+ * The rest of the header: the client id (header v1, a classic nullable string even in flexible versions) and, for
+ * flexible versions, tagged fields (header v2).
+ */
 export function readHeaderRest(r: Reader, flexible: boolean): string | null {
   const clientId = r.nullableString();
   if (flexible) skipTaggedFields(r);
@@ -66,7 +69,12 @@ export function decodeRequest<Q extends Shape>(api: ApiDef<Q, any>, version: num
 }
 
 /** Encodes a response body (without header). */
-export function encodeResponse<R extends Shape>(api: ApiDef<any, R>, version: number, body: Input<StructType<R>>, w = new Writer()): Writer {
+export function encodeResponse<R extends Shape>(
+  api: ApiDef<any, R>,
+  version: number,
+  body: Input<StructType<R>>,
+  w = new Writer(),
+): Writer {
   api.response.write(w, body, ctxFor(api, version));
   return w;
 }

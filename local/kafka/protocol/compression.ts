@@ -33,7 +33,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
 function snappyDecompress(data: Buffer): Buffer {
   if (data.length < 16 || !data.subarray(0, 8).equals(XERIAL_MAGIC)) return asBuffer(snappyUncompress(data));
   const blocks: Buffer[] = [];
-  for (let pos = 16; pos < data.length; ) {
+  for (let pos = 16; pos < data.length;) {
     if (pos + 4 > data.length) throw new Error('truncated xerial snappy block header');
     const length = data.readInt32BE(pos);
     pos += 4;
@@ -84,7 +84,10 @@ let zstdReady: Promise<void> | undefined;
 
 export const codecs: Record<Exclude<CompressionType, 0>, Codec> = {
   [Compression.gzip]: { compress: (d) => gzip(d), decompress: (d) => gunzip(d) },
-  [Compression.snappy]: { compress: async (d) => snappyCompressXerial(d), decompress: async (d) => snappyDecompress(d) },
+  [Compression.snappy]: {
+    compress: async (d) => snappyCompressXerial(d),
+    decompress: async (d) => snappyDecompress(d),
+  },
   [Compression.lz4]: { compress: async (d) => lz4Frame(d), decompress: async (d) => asBuffer(lz4.decompress(d)) },
   [Compression.zstd]: {
     async compress(d) {
@@ -106,11 +109,20 @@ export function codecFor(type: number): Codec {
  * Codecs in the shape kafkajs expects (`CompressionCodecs[type] = () => codec`): register them with
  * `Object.assign(CompressionCodecs, kafkajsCodecs())` to let kafkajs produce and consume every compression.
  */
-export function kafkajsCodecs(): Record<number, () => { compress(encoder: { buffer: Buffer }): Promise<Buffer>; decompress(buffer: Buffer): Promise<Buffer> }> {
-  const out: Record<number, () => { compress(encoder: { buffer: Buffer }): Promise<Buffer>; decompress(buffer: Buffer): Promise<Buffer> }> = {};
+export function kafkajsCodecs(): Record<
+  number,
+  () => { compress(encoder: { buffer: Buffer }): Promise<Buffer>; decompress(buffer: Buffer): Promise<Buffer> }
+> {
+  const out: Record<
+    number,
+    () => { compress(encoder: { buffer: Buffer }): Promise<Buffer>; decompress(buffer: Buffer): Promise<Buffer> }
+  > = {};
   for (const type of [Compression.snappy, Compression.lz4, Compression.zstd]) {
     const codec = codecs[type];
-    out[type] = () => ({ compress: (encoder) => codec.compress(encoder.buffer), decompress: (buffer) => codec.decompress(buffer) });
+    out[type] = () => ({
+      compress: (encoder) => codec.compress(encoder.buffer),
+      decompress: (buffer) => codec.decompress(buffer),
+    });
   }
   return out;
 }

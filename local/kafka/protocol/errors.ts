@@ -34,7 +34,10 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** A failure a handler reports with a Kafka error code instead of a thrown exception. */
 export class KafkaError extends Error {
-  constructor(readonly code: ErrorCode, message: string) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'KafkaError';
   }

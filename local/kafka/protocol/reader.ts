@@ -14,7 +14,11 @@ export class Reader {
   pos: number;
   readonly end: number;
 
-  constructor(readonly buf: Buffer, start = 0, end = buf.length) {
+  constructor(
+    readonly buf: Buffer,
+    start = 0,
+    end = buf.length,
+  ) {
     this.pos = start;
     this.end = end;
   }
@@ -24,7 +28,8 @@ export class Reader {
   }
 
   private need(n: number, what: string): number {
-    if (n < 0 || this.pos + n > this.end) throw new DecodeError(`truncated: ${what} needs ${n} bytes at ${this.pos}, ${this.end - this.pos} left`);
+    if (n < 0 || this.pos + n > this.end)
+      throw new DecodeError(`truncated: ${what} needs ${n} bytes at ${this.pos}, ${this.end - this.pos} left`);
     const at = this.pos;
     this.pos += n;
     return at;

@@ -85,8 +85,10 @@ export function batchProblem(batch: Buffer, h: BatchHeader): string | null {
   if (h.magic !== 2) return `unsupported magic ${h.magic} (only record batch v2)`;
   if (h.size !== batch.length) return 'batch length does not match its bytes';
   if (!batchCrcMatches(batch)) return 'CRC32C mismatch';
-  if ((h.attributes & Attr.compressionMask) > Compression.zstd) return `unknown compression ${h.attributes & Attr.compressionMask}`;
-  if (h.recordsCount <= 0 || h.lastOffsetDelta !== h.recordsCount - 1) return `records count ${h.recordsCount} does not match last offset delta ${h.lastOffsetDelta}`;
+  if ((h.attributes & Attr.compressionMask) > Compression.zstd)
+    return `unknown compression ${h.attributes & Attr.compressionMask}`;
+  if (h.recordsCount <= 0 || h.lastOffsetDelta !== h.recordsCount - 1)
+    return `records count ${h.recordsCount} does not match last offset delta ${h.lastOffsetDelta}`;
   return null;
 }
 
@@ -100,7 +102,8 @@ export function splitBatches(records: Buffer): { batch: Buffer; header: BatchHea
   while (pos < records.length) {
     if (records.length - pos < BATCH_HEADER_SIZE) throw new DecodeError('record set ends inside a batch header');
     const header = readBatchHeader(records, pos);
-    if (header.size < BATCH_HEADER_SIZE || pos + header.size > records.length) throw new DecodeError(`record batch length ${header.size - BATCH_PREFIX} runs past the record set`);
+    if (header.size < BATCH_HEADER_SIZE || pos + header.size > records.length)
+      throw new DecodeError(`record batch length ${header.size - BATCH_PREFIX} runs past the record set`);
     out.push({ batch: records.subarray(pos, pos + header.size), header });
     pos += header.size;
   }
@@ -130,7 +133,13 @@ export async function decodeRecords(batch: Buffer): Promise<KafkaRecord[]> {
       headers.push({ key: hk === null ? '' : hk.toString('utf8'), value: varBytes(r) });
     }
     if (r.pos !== end) throw new DecodeError(`record ${i} length ${length} does not match its fields`);
-    out.push({ offset: h.baseOffset + BigInt(offsetDelta), timestamp: h.baseTimestamp + timestampDelta, key, value, headers });
+    out.push({
+      offset: h.baseOffset + BigInt(offsetDelta),
+      timestamp: h.baseTimestamp + timestampDelta,
+      key,
+      value,
+      headers,
+    });
   }
   return out;
 }
@@ -146,7 +155,12 @@ export interface BatchInput {
   producerId?: bigint;
   producerEpoch?: number;
   baseSequence?: number;
-  records: { key?: Buffer | string | null; value: Buffer | string | null; timestamp?: number; headers?: Record<string, string | Buffer> }[];
+  records: {
+    key?: Buffer | string | null;
+    value: Buffer | string | null;
+    timestamp?: number;
+    headers?: Record<string, string | Buffer>;
+  }[];
 }
 
 function toBytes(v: Buffer | string | null | undefined): Buffer | null {
@@ -167,7 +181,9 @@ export async function encodeBatch(input: BatchInput): Promise<Buffer> {
   const body = new Writer();
   input.records.forEach((record, i) => {
     const w = new Writer();
-    w.int8(0).varlong(timestamps[i] - baseTimestamp).varint(i);
+    w.int8(0)
+      .varlong(timestamps[i] - baseTimestamp)
+      .varint(i);
     writeVarBytes(w, toBytes(record.key));
     writeVarBytes(w, toBytes(record.value));
     const headers = Object.entries(record.headers ?? {});

@@ -37,7 +37,9 @@ type InOf<F> = F extends Versioned<any, infer I> ? I : F extends Type<any, infer
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
 export type Out<S extends Shape> = Simplify<{ [K in keyof S]: OutOf<S[K]> }>;
 export type In<S extends Shape> = Simplify<
-  { [K in keyof S as S[K] extends Versioned<any, any> ? never : K]: InOf<S[K]> } & { [K in keyof S as S[K] extends Versioned<any, any> ? K : never]?: InOf<S[K]> }
+  { [K in keyof S as S[K] extends Versioned<any, any> ? never : K]: InOf<S[K]> } & {
+    [K in keyof S as S[K] extends Versioned<any, any> ? K : never]?: InOf<S[K]>;
+  }
 >;
 export type StructType<S extends Shape> = Type<Out<S>, In<S>> & { shape: S };
 export type Infer<T> = T extends Type<infer O, any> ? O : never;
@@ -123,7 +125,11 @@ export function array<T, I>(item: Type<T, I>): Type<T[], I[]> {
 /**
  * A field present only in `versions` ("3+", "0-2" or "5"), or a tagged field (`tag`) in flexible versions.
  */
-export function field<T, I>(type: Type<T, I>, versions: string, options: { tag?: number; default?: T } = {}): Versioned<T, I> {
+export function field<T, I>(
+  type: Type<T, I>,
+  versions: string,
+  options: { tag?: number; default?: T } = {},
+): Versioned<T, I> {
   const match = /^(\d+)(\+|-(\d+))?$/.exec(versions);
   if (!match) throw new Error(`bad version range '${versions}'`);
   const min = Number(match[1]);
@@ -148,7 +154,8 @@ export function struct<S extends Shape>(shape: S): StructType<S> {
       dflt: () => (v && v.dflt !== undefined ? v.dflt : type.zero()),
     };
   });
-  const present = (e: (typeof entries)[number], c: Ctx) => c.version >= e.min && c.version <= e.max && (e.tag === undefined || c.flexible);
+  const present = (e: (typeof entries)[number], c: Ctx) =>
+    c.version >= e.min && c.version <= e.max && (e.tag === undefined || c.flexible);
 
   return {
     shape,

@@ -19,8 +19,23 @@ import { errorFromResponse, NessieError, NessieReferenceConflictError, NessieTra
 import { encodeRef, keyToLegacyPathString, keyToPathString, refPathElement } from './paths.ts';
 import { decodeContent } from './content-schema.ts';
 import type {
-  CommitMeta, CommitMetaInput, CommitResponse, Content, ContentKey, DiffEntry, Entry, FetchOption, LogEntry, MergeBehavior,
-  MergeKeyBehavior, MergeResponse, NamedReference, NessieConfiguration, Operation, Reference, ReferenceType,
+  CommitMeta,
+  CommitMetaInput,
+  CommitResponse,
+  Content,
+  ContentKey,
+  DiffEntry,
+  Entry,
+  FetchOption,
+  LogEntry,
+  MergeBehavior,
+  MergeKeyBehavior,
+  MergeResponse,
+  NamedReference,
+  NessieConfiguration,
+  Operation,
+  Reference,
+  ReferenceType,
 } from './types.ts';
 
 export interface NessieClientOptions {
@@ -98,7 +113,12 @@ export interface NessieClient {
   /** Deletes `name`, which must be at `hash`. */
   deleteReference(name: string, type: ReferenceType, hash: string): Promise<NamedReference>;
   /** Points `name` (currently at `expectedHash`) to `to.hash`. */
-  assignReference(name: string, type: ReferenceType, expectedHash: string, to: { name?: string; hash: string }): Promise<NamedReference>;
+  assignReference(
+    name: string,
+    type: ReferenceType,
+    expectedHash: string,
+    to: { name?: string; hash: string },
+  ): Promise<NamedReference>;
   /** One content object at `ref` (`name`, `name@hash`, `@hash`, `name~1` …); throws NessieNotFoundError if absent. */
   getContent(ref: string, key: ContentKey): Promise<ContentAtRef<Content>>;
   /** Several content objects; absent keys are left out. */
@@ -124,7 +144,14 @@ interface RequestSpec {
   read: boolean;
 }
 
-const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const CONNECT_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 function causeCode(err: unknown): string | undefined {
   let current: unknown = err;
@@ -138,8 +165,16 @@ function causeCode(err: unknown): string | undefined {
 
 function metaBody(meta: CommitMetaInput | undefined): Record<string, unknown> | undefined {
   if (!meta) return undefined;
-  const properties = meta.properties ? Object.fromEntries(Object.entries(meta.properties).map(([k, v]) => [k, Array.isArray(v) ? v : [v]])) : undefined;
-  return { message: meta.message, authors: meta.authors, allSignedOffBy: meta.allSignedOffBy, allProperties: properties, authorTime: meta.authorTime };
+  const properties = meta.properties
+    ? Object.fromEntries(Object.entries(meta.properties).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]))
+    : undefined;
+  return {
+    message: meta.message,
+    authors: meta.authors,
+    allSignedOffBy: meta.allSignedOffBy,
+    allProperties: properties,
+    authorTime: meta.authorTime,
+  };
 }
 
 function decodeOperations(raw: unknown): Operation[] | undefined {
@@ -207,7 +242,9 @@ export function createNessieClient(options: NessieClientOptions): NessieClient {
     } catch (err) {
       const timedOut = (err as Error)?.name === 'TimeoutError';
       const notSent = !timedOut && CONNECT_FAILURES.has(causeCode(err) ?? '');
-      const what = timedOut ? `timed out after ${timeoutMs} ms` : `failed: ${causeCode(err) ?? (err as Error)?.message}`;
+      const what = timedOut
+        ? `timed out after ${timeoutMs} ms`
+        : `failed: ${causeCode(err) ?? (err as Error)?.message}`;
       const error = new NessieTransportError(`Nessie ${spec.method} ${spec.path} ${what}`, !notSent && !spec.read, err);
       return { error, retry: notSent || spec.read };
     }
@@ -218,13 +255,26 @@ export function createNessieClient(options: NessieClientOptions): NessieClient {
       json = undefined;
     }
     if (response.ok) {
-      if (json === undefined && text) return { error: new NessieError(response.status, 'UNKNOWN', `Nessie ${spec.method} ${spec.path}: response is not JSON`), retry: false };
+      if (json === undefined && text)
+        return {
+          error: new NessieError(
+            response.status,
+            'UNKNOWN',
+            `Nessie ${spec.method} ${spec.path}: response is not JSON`,
+          ),
+          retry: false,
+        };
       return { value: json, retry: false };
     }
-    const error = errorFromResponse(response.status, json, `Nessie ${spec.method} ${spec.path}: HTTP ${response.status} ${text.slice(0, 200)}`.trim());
+    const error = errorFromResponse(
+      response.status,
+      json,
+      `Nessie ${spec.method} ${spec.path}: HTTP ${response.status} ${text.slice(0, 200)}`.trim(),
+    );
     const retry =
       (error instanceof NessieReferenceConflictError && error.retryable) ||
-      response.status === 429 || response.status === 503 ||
+      response.status === 429 ||
+      response.status === 503 ||
       (spec.read && (response.status === 502 || response.status === 504));
     return { error, retry };
   }
@@ -242,7 +292,9 @@ export function createNessieClient(options: NessieClientOptions): NessieClient {
     // eslint-disable-next-line no-control-regex -- Nessie's key rules and legacy encoding are about control characters
     if (!key.elements.some((e) => /[./\\%\u0000]/.test(e))) return key.elements.join('.');
     // The escaped form exists since spec 2.2.0 (Nessie 0.96); older servers only know the legacy form.
-    escapedKeys ??= config().then((c) => (c.specVersion ?? '0').localeCompare('2.2.0', undefined, { numeric: true }) >= 0);
+    escapedKeys ??= config().then(
+      (c) => (c.specVersion ?? '0').localeCompare('2.2.0', undefined, { numeric: true }) >= 0,
+    );
     return (await escapedKeys) ? keyToPathString(key.elements) : keyToLegacyPathString(key.elements);
   }
 
@@ -257,7 +309,10 @@ export function createNessieClient(options: NessieClientOptions): NessieClient {
   async function* pages<T>(spec: RequestSpec, items: (page: Record<string, unknown>) => T[]): AsyncGenerator<T> {
     let token: string | undefined;
     do {
-      const page = await request<Record<string, unknown>>({ ...spec, query: [...(spec.query ?? []), ['page-token', token]] });
+      const page = await request<Record<string, unknown>>({
+        ...spec,
+        query: [...(spec.query ?? []), ['page-token', token]],
+      });
       yield* items(page);
       token = page.hasMore && typeof page.token === 'string' ? page.token : undefined;
     } while (token);
@@ -278,35 +333,75 @@ export function createNessieClient(options: NessieClientOptions): NessieClient {
     },
 
     listReferences(opts = {}) {
-      const spec: RequestSpec = { method: 'GET', path: 'trees', query: [['filter', opts.filter], ['fetch', opts.fetch]], read: true };
+      const spec: RequestSpec = {
+        method: 'GET',
+        path: 'trees',
+        query: [
+          ['filter', opts.filter],
+          ['fetch', opts.fetch],
+        ],
+        read: true,
+      };
       return collect(pages(spec, (page) => (page.references ?? []) as NamedReference[]));
     },
 
     createReference(name, type, from) {
-      const body = from.name ? { type: 'BRANCH', name: from.name, hash: from.hash } : { type: 'DETACHED', hash: from.hash };
-      return reference({ method: 'POST', path: 'trees', query: [['name', name], ['type', type]], body, read: false });
+      const body = from.name
+        ? { type: 'BRANCH', name: from.name, hash: from.hash }
+        : { type: 'DETACHED', hash: from.hash };
+      return reference({
+        method: 'POST',
+        path: 'trees',
+        query: [
+          ['name', name],
+          ['type', type],
+        ],
+        body,
+        read: false,
+      });
     },
 
     deleteReference(name, type, hash) {
-      return reference({ method: 'DELETE', path: `trees/${encodeURIComponent(refPathElement(name, hash))}`, query: [['type', type]], read: false });
+      return reference({
+        method: 'DELETE',
+        path: `trees/${encodeURIComponent(refPathElement(name, hash))}`,
+        query: [['type', type]],
+        read: false,
+      });
     },
 
     assignReference(name, type, expectedHash, to) {
       const body = to.name ? { type: 'BRANCH', name: to.name, hash: to.hash } : { type: 'DETACHED', hash: to.hash };
-      return reference({ method: 'PUT', path: `trees/${encodeURIComponent(refPathElement(name, expectedHash))}`, query: [['type', type]], body, read: false });
+      return reference({
+        method: 'PUT',
+        path: `trees/${encodeURIComponent(refPathElement(name, expectedHash))}`,
+        query: [['type', type]],
+        body,
+        read: false,
+      });
     },
 
     async getContent(ref, key) {
       const path = `trees/${encodeRef(ref)}/contents/${encodeURIComponent(await keyPath(key))}`;
-      const response = await request<{ content: unknown; effectiveReference: Reference }>({ method: 'GET', path, read: true });
+      const response = await request<{ content: unknown; effectiveReference: Reference }>({
+        method: 'GET',
+        path,
+        read: true,
+      });
       const content = decodeContent(response.content);
       if (!content) throw new TypeError(`content of '${key.elements.join('.')}' has a type this client does not know`);
       return { effectiveReference: response.effectiveReference, value: content };
     },
 
     async getContents(ref, keys) {
-      const response = await request<{ contents: Array<{ key: ContentKey; content: unknown }>; effectiveReference: Reference }>({
-        method: 'POST', path: `trees/${encodeRef(ref)}/contents`, body: { requestedKeys: keys }, read: true,
+      const response = await request<{
+        contents: Array<{ key: ContentKey; content: unknown }>;
+        effectiveReference: Reference;
+      }>({
+        method: 'POST',
+        path: `trees/${encodeRef(ref)}/contents`,
+        body: { requestedKeys: keys },
+        read: true,
       });
       const value: Array<{ key: ContentKey; content: Content }> = [];
       for (const item of response.contents ?? []) {
@@ -326,56 +421,90 @@ export function createNessieClient(options: NessieClientOptions): NessieClient {
       ];
       for (const key of opts.keys ?? []) query.push(['key', await keyPath(key)]);
       let effectiveReference: Reference | undefined;
-      const entries = await collect(pages({ method: 'GET', path: `trees/${encodeRef(ref)}/entries`, query, read: true }, (page) => {
-        effectiveReference ??= page.effectiveReference as Reference;
-        return ((page.entries ?? []) as Array<Record<string, unknown>>).map((raw) => {
-          const entry: Entry = { type: String(raw.type), name: raw.name as ContentKey };
-          if (typeof raw.contentId === 'string') entry.contentId = raw.contentId;
-          const content = raw.content === undefined || raw.content === null ? undefined : decodeContent(raw.content);
-          if (content) entry.content = content;
-          return entry;
-        });
-      }));
+      const entries = await collect(
+        pages({ method: 'GET', path: `trees/${encodeRef(ref)}/entries`, query, read: true }, (page) => {
+          effectiveReference ??= page.effectiveReference as Reference;
+          return ((page.entries ?? []) as Array<Record<string, unknown>>).map((raw) => {
+            const entry: Entry = { type: String(raw.type), name: raw.name as ContentKey };
+            if (typeof raw.contentId === 'string') entry.contentId = raw.contentId;
+            const content = raw.content === undefined || raw.content === null ? undefined : decodeContent(raw.content);
+            if (content) entry.content = content;
+            return entry;
+          });
+        }),
+      );
       return { effectiveReference: effectiveReference as Reference, value: entries };
     },
 
     commit(branch, expectedHash, meta, operations) {
       return request<CommitResponse>({
-        method: 'POST', path: `trees/${encodeURIComponent(refPathElement(branch, expectedHash))}/history/commit`,
-        body: { commitMeta: metaBody(meta), operations }, read: false,
+        method: 'POST',
+        path: `trees/${encodeURIComponent(refPathElement(branch, expectedHash))}/history/commit`,
+        body: { commitMeta: metaBody(meta), operations },
+        read: false,
       }).then((r) => ({ targetBranch: r.targetBranch, addedContents: r.addedContents ?? [] }));
     },
 
     merge(targetBranch, expectedHash, req) {
-      const body = { ...req, commitMeta: metaBody(req.commitMeta), returnConflictAsResult: req.returnConflictAsResult ?? true };
-      return request<MergeResponse>({ method: 'POST', path: `trees/${encodeURIComponent(refPathElement(targetBranch, expectedHash))}/history/merge`, body, read: false });
+      const body = {
+        ...req,
+        commitMeta: metaBody(req.commitMeta),
+        returnConflictAsResult: req.returnConflictAsResult ?? true,
+      };
+      return request<MergeResponse>({
+        method: 'POST',
+        path: `trees/${encodeURIComponent(refPathElement(targetBranch, expectedHash))}/history/merge`,
+        body,
+        read: false,
+      });
     },
 
     transplant(targetBranch, expectedHash, req) {
-      const body = { ...req, commitMeta: undefined, message: req.commitMeta?.message, returnConflictAsResult: req.returnConflictAsResult ?? true };
-      return request<MergeResponse>({ method: 'POST', path: `trees/${encodeURIComponent(refPathElement(targetBranch, expectedHash))}/history/transplant`, body, read: false });
+      const body = {
+        ...req,
+        commitMeta: undefined,
+        message: req.commitMeta?.message,
+        returnConflictAsResult: req.returnConflictAsResult ?? true,
+      };
+      return request<MergeResponse>({
+        method: 'POST',
+        path: `trees/${encodeURIComponent(refPathElement(targetBranch, expectedHash))}/history/transplant`,
+        body,
+        read: false,
+      });
     },
 
     commitLog(ref, opts = {}) {
       const query: Array<[string, string | undefined]> = [
-        ['limit-hash', opts.limitHash], ['max-records', opts.maxRecords?.toString()], ['fetch', opts.fetch], ['filter', opts.filter],
+        ['limit-hash', opts.limitHash],
+        ['max-records', opts.maxRecords?.toString()],
+        ['fetch', opts.fetch],
+        ['filter', opts.filter],
       ];
       return pages({ method: 'GET', path: `trees/${encodeRef(ref)}/history`, query, read: true }, (page) =>
-        ((page.logEntries ?? []) as Array<Record<string, unknown>>).map(decodeLogEntry));
+        ((page.logEntries ?? []) as Array<Record<string, unknown>>).map(decodeLogEntry),
+      );
     },
 
     async diff(fromRef, toRef, opts = {}) {
-      const query: Array<[string, string | undefined]> = [['prefix-key', opts.prefixKey && (await keyPath(opts.prefixKey))]];
+      const query: Array<[string, string | undefined]> = [
+        ['prefix-key', opts.prefixKey && (await keyPath(opts.prefixKey))],
+      ];
       for (const key of opts.keys ?? []) query.push(['key', await keyPath(key)]);
-      return collect(pages({ method: 'GET', path: `trees/${encodeRef(fromRef)}/diff/${encodeRef(toRef)}`, query, read: true }, (page) =>
-        ((page.diffs ?? []) as Array<Record<string, unknown>>).map((raw) => {
-          const entry: DiffEntry = { key: raw.key as ContentKey };
-          const from = raw.from ? decodeContent(raw.from) : undefined;
-          const to = raw.to ? decodeContent(raw.to) : undefined;
-          if (from) entry.from = from;
-          if (to) entry.to = to;
-          return entry;
-        })));
+      return collect(
+        pages(
+          { method: 'GET', path: `trees/${encodeRef(fromRef)}/diff/${encodeRef(toRef)}`, query, read: true },
+          (page) =>
+            ((page.diffs ?? []) as Array<Record<string, unknown>>).map((raw) => {
+              const entry: DiffEntry = { key: raw.key as ContentKey };
+              const from = raw.from ? decodeContent(raw.from) : undefined;
+              const to = raw.to ? decodeContent(raw.to) : undefined;
+              if (from) entry.from = from;
+              if (to) entry.to = to;
+              return entry;
+            }),
+        ),
+      );
     },
   };
   return client;

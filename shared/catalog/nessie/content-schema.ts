@@ -18,7 +18,8 @@ export const contentKeySchema = z.object({ elements: z.array(z.string()) });
 export function contentKeyProblem(elements: readonly string[]): string | undefined {
   const shown = `[${elements.join(', ')}]`;
   if (elements.length === 0) return 'Content key must have at least one element';
-  if (elements.length > MAX_KEY_ELEMENTS) return `Content key too long, max allowed number of elements: ${MAX_KEY_ELEMENTS}`;
+  if (elements.length > MAX_KEY_ELEMENTS)
+    return `Content key too long, max allowed number of elements: ${MAX_KEY_ELEMENTS}`;
   let length = 0;
   for (const element of elements) {
     if (element.length === 0) return `Content key '${shown}' must not contain an empty element`;
@@ -55,7 +56,10 @@ const namespaceSchema = z.object({
   type: z.literal('NAMESPACE'),
   id: z.string().optional(),
   elements: z.array(z.string()),
-  properties: z.record(z.string(), z.string()).optional().transform((p) => p ?? {}),
+  properties: z
+    .record(z.string(), z.string())
+    .optional()
+    .transform((p) => p ?? {}),
 });
 
 export const contentSchema = z.discriminatedUnion('type', [icebergTableSchema, icebergViewSchema, namespaceSchema]);
@@ -69,11 +73,34 @@ export const KNOWN_CONTENT_TYPES: readonly string[] = ['ICEBERG_TABLE', 'ICEBERG
 export function canonicalContent(content: Content): Content {
   switch (content.type) {
     case 'ICEBERG_TABLE':
-      return { type: content.type, id: content.id, metadataLocation: content.metadataLocation, snapshotId: content.snapshotId, schemaId: content.schemaId, specId: content.specId, sortOrderId: content.sortOrderId };
+      return {
+        type: content.type,
+        id: content.id,
+        metadataLocation: content.metadataLocation,
+        snapshotId: content.snapshotId,
+        schemaId: content.schemaId,
+        specId: content.specId,
+        sortOrderId: content.sortOrderId,
+      };
     case 'ICEBERG_VIEW':
-      return { type: content.type, id: content.id, metadataLocation: content.metadataLocation, versionId: content.versionId, schemaId: content.schemaId, sqlText: content.sqlText, dialect: content.dialect };
+      return {
+        type: content.type,
+        id: content.id,
+        metadataLocation: content.metadataLocation,
+        versionId: content.versionId,
+        schemaId: content.schemaId,
+        sqlText: content.sqlText,
+        dialect: content.dialect,
+      };
     case 'NAMESPACE':
-      return { type: content.type, id: content.id, elements: [...content.elements], properties: Object.fromEntries(Object.entries(content.properties).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
+      return {
+        type: content.type,
+        id: content.id,
+        elements: [...content.elements],
+        properties: Object.fromEntries(
+          Object.entries(content.properties).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        ),
+      };
   }
 }
 

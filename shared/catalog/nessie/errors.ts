@@ -5,16 +5,26 @@
 import { CONFLICT_TYPES, type Conflict, type ContentKey } from './types.ts';
 
 export const ERROR_CODES = [
-  'UNKNOWN', 'SERVICE_UNAVAILABLE', 'REFERENCE_NOT_FOUND', 'REFERENCE_ALREADY_EXISTS', 'CONTENT_NOT_FOUND',
-  'REFERENCE_CONFLICT', 'BAD_REQUEST', 'FORBIDDEN', 'TOO_MANY_REQUESTS', 'NAMESPACE_NOT_FOUND',
-  'NAMESPACE_ALREADY_EXISTS', 'NAMESPACE_NOT_EMPTY', 'UNSUPPORTED_MEDIA_TYPE', 'UNAUTHORIZED',
+  'UNKNOWN',
+  'SERVICE_UNAVAILABLE',
+  'REFERENCE_NOT_FOUND',
+  'REFERENCE_ALREADY_EXISTS',
+  'CONTENT_NOT_FOUND',
+  'REFERENCE_CONFLICT',
+  'BAD_REQUEST',
+  'FORBIDDEN',
+  'TOO_MANY_REQUESTS',
+  'NAMESPACE_NOT_FOUND',
+  'NAMESPACE_ALREADY_EXISTS',
+  'NAMESPACE_NOT_EMPTY',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'UNAUTHORIZED',
 ] as const;
 /** Servers may add codes; unknown ones arrive as `UNKNOWN`. */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export type NessieErrorDetails =
-  | { type: 'REFERENCE_CONFLICTS'; conflicts: Conflict[] }
-  | { type: 'CONTENT_KEY'; contentKey: ContentKey };
+  { type: 'REFERENCE_CONFLICTS'; conflicts: Conflict[] } | { type: 'CONTENT_KEY'; contentKey: ContentKey };
 
 /** The JSON body of a Nessie error response. */
 export interface NessieErrorBody {
@@ -27,9 +37,19 @@ export interface NessieErrorBody {
 }
 
 const REASONS: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  409: 'Conflict', 413: 'Request Entity Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests',
-  500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Request Entity Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 export function reasonPhrase(status: number): string {
@@ -54,7 +74,13 @@ export class NessieError extends Error {
 
   /** The JSON body; `errorDetails` only for clients that sent `Nessie-Client-Spec: 2`, like Nessie does. */
   toBody(includeDetails = true): NessieErrorBody {
-    return { status: this.status, reason: this.reason, message: this.message, errorCode: this.errorCode, ...(includeDetails && this.details ? { errorDetails: this.details } : {}) };
+    return {
+      status: this.status,
+      reason: this.reason,
+      message: this.message,
+      errorCode: this.errorCode,
+      ...(includeDetails && this.details ? { errorDetails: this.details } : {}),
+    };
   }
 }
 
@@ -67,7 +93,11 @@ export class NessieBadRequestError extends NessieError {
 
 /** `REFERENCE_NOT_FOUND`, `CONTENT_NOT_FOUND` or `NAMESPACE_NOT_FOUND`. */
 export class NessieNotFoundError extends NessieError {
-  constructor(errorCode: 'REFERENCE_NOT_FOUND' | 'CONTENT_NOT_FOUND' | 'NAMESPACE_NOT_FOUND', message: string, details?: NessieErrorDetails) {
+  constructor(
+    errorCode: 'REFERENCE_NOT_FOUND' | 'CONTENT_NOT_FOUND' | 'NAMESPACE_NOT_FOUND',
+    message: string,
+    details?: NessieErrorDetails,
+  ) {
     super(404, errorCode, message, details);
     this.name = 'NessieNotFoundError';
   }
@@ -89,7 +119,12 @@ export class NessieReferenceConflictError extends NessieError {
   readonly conflicts: Conflict[];
 
   constructor(message: string, conflicts: Conflict[]) {
-    super(409, 'REFERENCE_CONFLICT', message, conflicts.length ? { type: 'REFERENCE_CONFLICTS', conflicts } : undefined);
+    super(
+      409,
+      'REFERENCE_CONFLICT',
+      message,
+      conflicts.length ? { type: 'REFERENCE_CONFLICTS', conflicts } : undefined,
+    );
     this.name = 'NessieReferenceConflictError';
     this.conflicts = conflicts;
   }
@@ -117,7 +152,14 @@ export class NessieTransportError extends Error {
 function asErrorCode(value: unknown, status: number): ErrorCode {
   if (typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value)) return value as ErrorCode;
   if (value === undefined) {
-    const byStatus: Record<number, ErrorCode> = { 400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 415: 'UNSUPPORTED_MEDIA_TYPE', 429: 'TOO_MANY_REQUESTS', 503: 'SERVICE_UNAVAILABLE' };
+    const byStatus: Record<number, ErrorCode> = {
+      400: 'BAD_REQUEST',
+      401: 'UNAUTHORIZED',
+      403: 'FORBIDDEN',
+      415: 'UNSUPPORTED_MEDIA_TYPE',
+      429: 'TOO_MANY_REQUESTS',
+      503: 'SERVICE_UNAVAILABLE',
+    };
     return byStatus[status] ?? 'UNKNOWN';
   }
   return 'UNKNOWN';
@@ -125,11 +167,17 @@ function asErrorCode(value: unknown, status: number): ErrorCode {
 
 function asConflicts(value: unknown): Conflict[] {
   if (!Array.isArray(value)) return [];
-  return value.filter((c) => c && typeof c === 'object').map((c: Record<string, unknown>) => ({
-    conflictType: (CONFLICT_TYPES as readonly string[]).includes(c.conflictType as string) ? (c.conflictType as Conflict['conflictType']) : 'UNKNOWN',
-    ...(c.key && typeof c.key === 'object' && Array.isArray((c.key as ContentKey).elements) ? { key: { elements: (c.key as ContentKey).elements.map(String) } } : {}),
-    message: typeof c.message === 'string' ? c.message : '',
-  }));
+  return value
+    .filter((c) => c && typeof c === 'object')
+    .map((c: Record<string, unknown>) => ({
+      conflictType: (CONFLICT_TYPES as readonly string[]).includes(c.conflictType as string)
+        ? (c.conflictType as Conflict['conflictType'])
+        : 'UNKNOWN',
+      ...(c.key && typeof c.key === 'object' && Array.isArray((c.key as ContentKey).elements)
+        ? { key: { elements: (c.key as ContentKey).elements.map(String) } }
+        : {}),
+      message: typeof c.message === 'string' ? c.message : '',
+    }));
 }
 
 /** The typed error for a server's error response; `body` is the parsed JSON body, or undefined if there was none. */
@@ -137,16 +185,26 @@ export function errorFromResponse(status: number, body: unknown, fallbackMessage
   const json = body && typeof body === 'object' ? (body as Record<string, unknown>) : {};
   const errorCode = asErrorCode(json.errorCode, status);
   const message = typeof json.message === 'string' && json.message ? json.message : fallbackMessage;
-  const details = json.errorDetails && typeof json.errorDetails === 'object' ? (json.errorDetails as Record<string, unknown>) : undefined;
+  const details =
+    json.errorDetails && typeof json.errorDetails === 'object'
+      ? (json.errorDetails as Record<string, unknown>)
+      : undefined;
   switch (errorCode) {
     case 'REFERENCE_CONFLICT':
-      return new NessieReferenceConflictError(message, details?.type === 'REFERENCE_CONFLICTS' ? asConflicts(details.conflicts) : []);
+      return new NessieReferenceConflictError(
+        message,
+        details?.type === 'REFERENCE_CONFLICTS' ? asConflicts(details.conflicts) : [],
+      );
     case 'REFERENCE_ALREADY_EXISTS':
       return new NessieAlreadyExistsError(message);
     case 'REFERENCE_NOT_FOUND':
     case 'CONTENT_NOT_FOUND':
     case 'NAMESPACE_NOT_FOUND':
-      return new NessieNotFoundError(errorCode, message, details?.type === 'CONTENT_KEY' ? (details as NessieErrorDetails) : undefined);
+      return new NessieNotFoundError(
+        errorCode,
+        message,
+        details?.type === 'CONTENT_KEY' ? (details as NessieErrorDetails) : undefined,
+      );
     case 'BAD_REQUEST':
       return new NessieBadRequestError(message, status);
     default:

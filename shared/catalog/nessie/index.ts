@@ -4,4 +4,12 @@ export * from './errors.ts';
 export * from './paths.ts';
 export { decodeContent, canonicalContent, contentKeyProblem } from './content-schema.ts';
 export { createNessieClient } from './client.ts';
-export type { NessieClient, NessieClientOptions, ContentAtRef, EntriesOptions, MergeRequest, TransplantRequest, CommitLogOptions } from './client.ts';
+export type {
+  NessieClient,
+  NessieClientOptions,
+  ContentAtRef,
+  EntriesOptions,
+  MergeRequest,
+  TransplantRequest,
+  CommitLogOptions,
+} from './client.ts';

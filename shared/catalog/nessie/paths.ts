@@ -22,7 +22,8 @@ export const HASH_PATTERN = new RegExp(`^${HASH_RAW}$`);
 const REF_PATH_PATTERN = new RegExp(`^(${REF_NAME_RAW}|-)?(?:@(${HASH_RAW})?)?((?:${RELATIVE_RAW})*)$`);
 const RELATIVE_PART = new RegExp(RELATIVE_RAW, 'g');
 
-export const REF_NAME_RULE = "start with a letter, followed by letters, digits, one of the ./_- characters, not end with a slash or dot, not contain '..'";
+export const REF_NAME_RULE =
+  "start with a letter, followed by letters, digits, one of the ./_- characters, not end with a slash or dot, not contain '..'";
 
 export function isForbiddenRefName(name: string): boolean {
   const upper = name.toUpperCase();

@@ -2,7 +2,12 @@
 import { Writable } from 'node:stream';
 import kafkajs from 'kafkajs';
 import { createLogger } from '../../../shared/runtime/logger.ts';
-import { kafkajsCodecs, startKafkaBroker, type KafkaBroker, type KafkaBrokerOptions } from '../../../local/kafka/index.ts';
+import {
+  kafkajsCodecs,
+  startKafkaBroker,
+  type KafkaBroker,
+  type KafkaBrokerOptions,
+} from '../../../local/kafka/index.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 Object.assign(kafkajs.CompressionCodecs, kafkajsCodecs());
@@ -24,7 +29,10 @@ export interface TestBroker {
   cleanup(): Promise<void>;
 }
 
-export async function startTestBroker(options: Partial<KafkaBrokerOptions> = {}, existingDir?: string): Promise<TestBroker> {
+export async function startTestBroker(
+  options: Partial<KafkaBrokerOptions> = {},
+  existingDir?: string,
+): Promise<TestBroker> {
   const tmp = existingDir ? { dir: existingDir, cleanup: async () => {} } : await tempDir('floe-kafka');
   const logs: LogLine[] = [];
   const destination = new Writable({
@@ -33,9 +41,19 @@ export async function startTestBroker(options: Partial<KafkaBrokerOptions> = {},
       done();
     },
   });
-  const logger = createLogger({ name: 'kafka', level: process.env.FLOE_LOG_LEVEL ?? 'info', format: 'json', destination });
+  const logger = createLogger({
+    name: 'kafka',
+    level: process.env.FLOE_LOG_LEVEL ?? 'info',
+    format: 'json',
+    destination,
+  });
   const broker = await startKafkaBroker({ dataDir: tmp.dir, logger, ...options });
-  const kafka = new Kafka({ clientId: 'floe-test', brokers: [broker.brokers], logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100 } });
+  const kafka = new Kafka({
+    clientId: 'floe-test',
+    brokers: [broker.brokers],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 8, initialRetryTime: 100 },
+  });
   const self: TestBroker = {
     broker,
     dir: tmp.dir,

@@ -4,7 +4,10 @@ import path from 'node:path';
 import { KAFKA_PROTOCOL_FIXTURES } from '../../helpers/fixtures.ts';
 
 export function fixture(...parts: string[]): Buffer {
-  const json = JSON.parse(fs.readFileSync(path.join(KAFKA_PROTOCOL_FIXTURES, ...parts), 'utf8')) as { type: 'Buffer'; data: number[] };
+  const json = JSON.parse(fs.readFileSync(path.join(KAFKA_PROTOCOL_FIXTURES, ...parts), 'utf8')) as {
+    type: 'Buffer';
+    data: number[];
+  };
   return Buffer.from(json.data);
 }
 

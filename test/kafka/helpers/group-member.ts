@@ -9,9 +9,21 @@ export type MemberEvent =
   | { type: 'join'; memberId: string; assignment: Record<string, number[]> }
   | { type: 'record'; memberId: string; partition: number; offset: string; value: string };
 
-export async function runMember(brokers: string, groupId: string, topic: string, sessionTimeout: number, report: (e: MemberEvent) => void) {
+export async function runMember(
+  brokers: string,
+  groupId: string,
+  topic: string,
+  sessionTimeout: number,
+  report: (e: MemberEvent) => void,
+) {
   const kafka = new kafkajs.Kafka({ clientId: 'member', brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId, sessionTimeout, heartbeatInterval: Math.floor(sessionTimeout / 6), maxWaitTimeInMs: 200, rebalanceTimeout: 10_000 });
+  const consumer = kafka.consumer({
+    groupId,
+    sessionTimeout,
+    heartbeatInterval: Math.floor(sessionTimeout / 6),
+    maxWaitTimeInMs: 200,
+    rebalanceTimeout: 10_000,
+  });
   let memberId = '';
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     memberId = e.payload.memberId;
@@ -20,7 +32,8 @@ export async function runMember(brokers: string, groupId: string, topic: string,
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
-    eachMessage: async ({ partition, message }) => report({ type: 'record', memberId, partition, offset: message.offset, value: String(message.value) }),
+    eachMessage: async ({ partition, message }) =>
+      report({ type: 'record', memberId, partition, offset: message.offset, value: String(message.value) }),
   });
   return consumer;
 }

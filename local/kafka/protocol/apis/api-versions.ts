@@ -18,7 +18,9 @@ export const apiVersions = defineApi({
     throttleTimeMs: field(int32, '1+'),
     supportedFeatures: field(array(struct({ name: string, minVersion: int16, maxVersion: int16 })), '3+', { tag: 0 }),
     finalizedFeaturesEpoch: field(int64, '3+', { tag: 1, default: -1n }),
-    finalizedFeatures: field(array(struct({ name: string, maxVersionLevel: int16, minVersionLevel: int16 })), '3+', { tag: 2 }),
+    finalizedFeatures: field(array(struct({ name: string, maxVersionLevel: int16, minVersionLevel: int16 })), '3+', {
+      tag: 2,
+    }),
     zkMigrationReady: field(bool, '3+', { tag: 3 }),
   }),
 });

@@ -8,6 +8,11 @@ export const heartbeat = defineApi({
   minVersion: 0,
   maxVersion: 3,
   flexibleFrom: 4,
-  request: struct({ groupId: string, generationId: int32, memberId: string, groupInstanceId: field(nullableString, '3+') }),
+  request: struct({
+    groupId: string,
+    generationId: int32,
+    memberId: string,
+    groupInstanceId: field(nullableString, '3+'),
+  }),
   response: struct({ throttleTimeMs: field(int32, '1+'), errorCode: int16 }),
 });

@@ -14,7 +14,9 @@ export const listOffsets = defineApi({
     topics: array(
       struct({
         name: string,
-        partitions: array(struct({ partitionIndex: int32, timestamp: int64, maxNumOffsets: field(int32, '0', { default: 1 }) })),
+        partitions: array(
+          struct({ partitionIndex: int32, timestamp: int64, maxNumOffsets: field(int32, '0', { default: 1 }) }),
+        ),
       }),
     ),
   }),
