@@ -16,12 +16,23 @@ interface Summary {
   drained: boolean;
   records: number;
   kills: { total: number; perKind: Record<'function' | 'nessie' | 'kafka' | 'stack', number> };
-  topics: { topic: string; sent: number; trusted: number; untrusted: number; duplicates: number; missing: number; deadLettered: number }[];
+  topics: {
+    topic: string;
+    sent: number;
+    trusted: number;
+    untrusted: number;
+    duplicates: number;
+    missing: number;
+    deadLettered: number;
+  }[];
 }
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'chaos.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'chaos.ts'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -43,7 +54,8 @@ describe('npm run chaos', () => {
     const { code, stdout, stderr } = await run(['--rounds', '6', '--seed', '7', '--json']);
     expect(code, stderr).toBe(0);
     const summary = parseJson<Summary>(stdout.trim());
-    for (const kind of ['function', 'nessie', 'kafka', 'stack'] as const) expect(summary.kills.perKind[kind], kind).toBeGreaterThanOrEqual(1);
+    for (const kind of ['function', 'nessie', 'kafka', 'stack'] as const)
+      expect(summary.kills.perKind[kind], kind).toBeGreaterThanOrEqual(1);
     expect(summary.kills.total).toBe(6);
     expect(summary.ok).toBe(true);
     expect(summary.drained).toBe(true);
