@@ -21,7 +21,12 @@ import { loadManifests, type Manifests } from '../knative/manifests.ts';
 import { startNessieServer } from '../nessie/index.ts';
 import { startScheduler, type RunningScheduler } from '../scheduler/index.ts';
 import { FUNCTIONS } from '../../functions/registry.ts';
-import { destinationReady, listDeadLetters, replayDeadLetters, type ReplayResult } from '../../shared/maintenance/deadletter-replay.ts';
+import {
+  destinationReady,
+  listDeadLetters,
+  replayDeadLetters,
+  type ReplayResult,
+} from '../../shared/maintenance/deadletter-replay.ts';
 import { createEmitter } from '../../shared/runtime/event-emitter.ts';
 import { Property } from '../../shared/wap/batch-branches.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
@@ -64,8 +69,8 @@ export interface StackStatus {
   /** WAP branches that are still moving (rejected batches keep theirs and are counted apart). */
   openBranches: number;
   keptBranches: number;
-  deadLettered: number;
   /** Events dead-lettered by the KafkaSources and by the Broker's Triggers: out of the flow, so not "in flight". */
+  deadLettered: number;
   /** Per function: how many times supervision restarted it after it exited unexpectedly. */
   restarts: Record<string, number>;
 }
@@ -105,7 +110,10 @@ type Stoppable = () => Promise<void> | void;
 
 /** `waitIdle` ran out of time; `status` is what was still moving. */
 export class NotIdleError extends Error {
-  constructor(message: string, readonly status: StackStatus) {
+  constructor(
+    message: string,
+    readonly status: StackStatus,
+  ) {
     super(message);
     this.name = 'NotIdleError';
   }
@@ -132,13 +140,21 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   try {
     mkdirSync(home, { recursive: true });
     const manifests = await loadManifests();
-    const functionServices = manifests.services.filter((s) => s.function && (FUNCTIONS as readonly string[]).includes(s.function));
-    if (options.bundles !== undefined) checkBundles([...new Set(functionServices.map((s) => s.function!))], options.bundles);
+    const functionServices = manifests.services.filter(
+      (s) => s.function && (FUNCTIONS as readonly string[]).includes(s.function),
+    );
+    if (options.bundles !== undefined)
+      checkBundles([...new Set(functionServices.map((s) => s.function!))], options.bundles);
     const topics = [...new Set(manifests.kafkaSources.flatMap((s) => s.topics))];
 
     let kafkaBrokers = options.external?.kafkaBrokers;
     if (!kafkaBrokers) {
-      const kafka = await startKafkaBroker({ port: options.ports?.kafka ?? 0, dataDir: path.join(home, 'kafka'), defaultPartitions: options.partitions ?? 3, logger: logger.child({ part: 'kafka' }) });
+      const kafka = await startKafkaBroker({
+        port: options.ports?.kafka ?? 0,
+        dataDir: path.join(home, 'kafka'),
+        defaultPartitions: options.partitions ?? 3,
+        logger: logger.child({ part: 'kafka' }),
+      });
       stops.push(() => kafka.stop());
       for (const topic of topics) await kafka.createTopic(topic, options.partitions ?? 3).catch(() => undefined);
       kafkaBrokers = [kafka.brokers];
@@ -166,10 +182,17 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const brokerPort = options.ports?.broker || (await freePort());
     const brokerUrl = `http://127.0.0.1:${brokerPort}`;
     const baseEnv: Record<string, string> = {
-      FLOE_WAREHOUSE: warehouse, NESSIE_URI: nessieUri, FLOE_CONFIG: options.configFile, ...(options.external?.s3Env ?? {}),
+      FLOE_WAREHOUSE: warehouse,
+      NESSIE_URI: nessieUri,
+      FLOE_CONFIG: options.configFile,
+      ...(options.external?.s3Env ?? {}),
     };
     const env = loadEnv({ ...process.env, ...baseEnv });
-    const catalog: Catalog = { client: createNessieClient({ uri: nessieUri }), io: warehouseIO(env), warehouse: env.warehouse };
+    const catalog: Catalog = {
+      client: createNessieClient({ uri: nessieUri }),
+      io: warehouseIO(env),
+      warehouse: env.warehouse,
+    };
 
     // Functions: every Knative Service of the manifests, with its literal env, K_SINK where a SinkBinding says so.
     const functions: Record<string, FunctionProcess> = {};
@@ -177,8 +200,19 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     for (const service of functionServices) {
       const port = await freePort();
       const fn = functionProcess({
-        name: service.name, port, logDir: path.join(home, 'logs'), logger, entry: functionEntry(service.function!, options.bundles),
-        env: { ...service.env, ...LOCAL_FUNCTION_ENV, ...baseEnv, ...(options.functionEnv ?? {}), FLOE_FUNCTION: service.function, ...withSink(functionSink(manifests, service.name, brokerUrl)) },
+        name: service.name,
+        port,
+        logDir: path.join(home, 'logs'),
+        logger,
+        entry: functionEntry(service.function!, options.bundles),
+        env: {
+          ...service.env,
+          ...LOCAL_FUNCTION_ENV,
+          ...baseEnv,
+          ...(options.functionEnv ?? {}),
+          FLOE_FUNCTION: service.function,
+          ...withSink(functionSink(manifests, service.name, brokerUrl)),
+        },
       });
       functions[service.name] = fn;
       stops.push(() => fn.stop());
@@ -187,14 +221,20 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
     const services = Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url]));
     // One topic for every incarnation of the broker: its positions keep growing across restartBroker, as Kafka's do.
-    const brokerName = manifests.brokers.length === 1 ? manifests.brokers[0] : manifests.brokers.find((b) => b.name === 'default');
+    const brokerName =
+      manifests.brokers.length === 1 ? manifests.brokers[0] : manifests.brokers.find((b) => b.name === 'default');
     const topic = createBrokerTopic(brokerTopicPartitions(manifests, brokerName));
     const brokerOptions = { manifests, services, port: brokerPort, topic, logger: logger.child({ part: 'broker' }) };
     let broker: RunningBroker = await startBroker(brokerOptions);
     stops.push(() => broker.stop());
 
     const sources: RunningKafkaSources = await startKafkaSources({
-      manifests, brokers: kafkaBrokers, sinkUrl: broker.url, services, deadLetterUrl: functions.deadletter?.url, logger: logger.child({ part: 'kafka-source' }),
+      manifests,
+      brokers: kafkaBrokers,
+      sinkUrl: broker.url,
+      services,
+      deadLetterUrl: functions.deadletter?.url,
+      logger: logger.child({ part: 'kafka-source' }),
     });
     stops.push(() => sources.stop());
 
@@ -205,7 +245,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     if (options.dashboard !== false) {
       const { startDashboard } = await import('../../dashboard/server.ts');
       const dashboard = await startDashboard({
-        catalog, io: catalog.io, warehouse, config: env.pipeline, port: options.ports?.dashboard ?? 0, logger: logger.child({ part: 'dashboard' }),
+        catalog,
+        io: catalog.io,
+        warehouse,
+        config: env.pipeline,
+        port: options.ports?.dashboard ?? 0,
+        logger: logger.child({ part: 'dashboard' }),
         functions: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url])),
       });
       stops.push(() => dashboard.stop());
@@ -216,8 +261,15 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     async function status(): Promise<StackStatus> {
       let trusted = 0;
       let untrusted = 0;
-      const names = topics.map((t) => topicConfig(config, t)).filter((t) => t !== undefined).map((t) => tableNames(config, t));
-      const { tables } = await loadTables(catalog, 'main', names.flatMap((n) => [n.production, n.untrusted]));
+      const names = topics
+        .map((t) => topicConfig(config, t))
+        .filter((t) => t !== undefined)
+        .map((t) => tableNames(config, t));
+      const { tables } = await loadTables(
+        catalog,
+        'main',
+        names.flatMap((n) => [n.production, n.untrusted]),
+      );
       const rows = (name: string) => {
         const metadata = tables.get(name)?.metadata;
         return Number((metadata && currentSnapshot(metadata)?.summary['total-records']) ?? 0);
@@ -229,15 +281,21 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       const perSource = Object.values(sources.stats().perSource);
       const refs = await catalog.client.listReferences({ fetch: 'ALL' });
       const wap = refs.filter((r) => r.name.startsWith(WAP_PREFIX));
-      const kept = wap.filter((r) => /"verdict":"failed"/.test(r.metadata?.commitMetaOfHEAD?.allProperties?.['floe.result']?.[0] ?? ''));
+      const kept = wap.filter((r) =>
+        /"verdict":"failed"/.test(r.metadata?.commitMetaOfHEAD?.allProperties?.['floe.result']?.[0] ?? ''),
+      );
       return {
         trusted,
         untrusted,
         lag: perSource.reduce((sum, s) => sum + s.lag, 0),
-        inFlight: perSource.reduce((sum, s) => sum + s.consumed - s.delivered - s.deadLettered - s.dropped, 0) + broker.stats().inFlight,
+        inFlight:
+          perSource.reduce((sum, s) => sum + s.consumed - s.delivered - s.deadLettered - s.dropped, 0) +
+          broker.stats().inFlight,
         openBranches: wap.length - kept.length,
         keptBranches: kept.length,
-        deadLettered: perSource.reduce((sum, s) => sum + s.deadLettered, 0) + Object.values(broker.stats().triggers).reduce((sum, t) => sum + t.deadLettered, 0),
+        deadLettered:
+          perSource.reduce((sum, s) => sum + s.deadLettered, 0) +
+          Object.values(broker.stats().triggers).reduce((sum, t) => sum + t.deadLettered, 0),
         restarts: Object.fromEntries(Object.values(functions).map((fn) => [fn.name, fn.restarts()])),
       };
     }
@@ -245,7 +303,17 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const redrive = manifests.pingSources.find((p) => p.extensions.floejob === 'redrive')?.name;
     const replayTo = createEmitter(broker.url, { retries: 3 });
     return {
-      kafkaBrokers, nessieUri, warehouse, brokerUrl: broker.url, dashboardUrl, functions, env, catalog, manifests, scheduler, status,
+      kafkaBrokers,
+      nessieUri,
+      warehouse,
+      brokerUrl: broker.url,
+      dashboardUrl,
+      functions,
+      env,
+      catalog,
+      manifests,
+      scheduler,
+      status,
       async whereabouts() {
         const onBranches = new Set<string>();
         const refs = await catalog.client.listReferences({ fetch: 'ALL' });
@@ -260,11 +328,16 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
           }
           if (typeof result.topic !== 'string' || !result.offsets) continue;
           for (const [partition, ranges] of Object.entries(result.offsets)) {
-            for (const [first, last] of ranges) for (let o = BigInt(first); o <= BigInt(last); o++) onBranches.add(`${result.topic}/${partition}/${o}`);
+            for (const [first, last] of ranges)
+              for (let o = BigInt(first); o <= BigInt(last); o++) onBranches.add(`${result.topic}/${partition}/${o}`);
           }
         }
         const committed = new Map<string, Map<number, bigint>>();
-        const admin = new kafkajs.Kafka({ clientId: 'floe-stack-accounting', brokers: kafkaBrokers!, logLevel: kafkajs.logLevel.NOTHING }).admin();
+        const admin = new kafkajs.Kafka({
+          clientId: 'floe-stack-accounting',
+          brokers: kafkaBrokers!,
+          logLevel: kafkajs.logLevel.NOTHING,
+        }).admin();
         await admin.connect();
         try {
           for (const source of manifests.kafkaSources) {
@@ -288,7 +361,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       async replayDeadLetters() {
         const { letters } = await listDeadLetters(catalog.io, warehouse);
         const result = await replayDeadLetters(catalog.io, letters, replayTo, { healthy: destinationReady });
-        if (result.replayed.length || result.failed.length) logger.info({ replayed: result.replayed.length, failed: result.failed.length, skipped: result.skipped.length }, 'dead letters replayed to the broker');
+        if (result.replayed.length || result.failed.length)
+          logger.info(
+            { replayed: result.replayed.length, failed: result.failed.length, skipped: result.skipped.length },
+            'dead letters replayed to the broker',
+          );
         return result;
       },
       async restartNessie() {
@@ -317,7 +394,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
             logger.info({ openBranches: current.openBranches }, 'batches are stalled: re-driving them');
             await scheduler.fire(redrive).catch((err) => logger.warn({ err }, 're-drive failed'));
           }
-          if (Date.now() > deadline) throw new NotIdleError(`the pipeline did not settle within ${timeoutMs} ms: ${JSON.stringify(current)}`, current);
+          if (Date.now() > deadline)
+            throw new NotIdleError(
+              `the pipeline did not settle within ${timeoutMs} ms: ${JSON.stringify(current)}`,
+              current,
+            );
           await new Promise((r) => setTimeout(r, 500));
         }
       },
@@ -335,9 +416,17 @@ function withSink(sink: string | undefined): Record<string, string> {
 
 /** The stack options a process environment asks for: real Kafka / Nessie / warehouse when given, else embedded. */
 export function externalFromEnv(env: NodeJS.ProcessEnv): StackOptions['external'] {
-  const s3Env = Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && /^(S3_|AWS_)/.test(k))) as Record<string, string>;
+  const s3Env = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => v !== undefined && /^(S3_|AWS_)/.test(k)),
+  ) as Record<string, string>;
   return {
-    ...(env.KAFKA_BROKERS ? { kafkaBrokers: env.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean) } : {}),
+    ...(env.KAFKA_BROKERS
+      ? {
+          kafkaBrokers: env.KAFKA_BROKERS.split(',')
+            .map((b) => b.trim())
+            .filter(Boolean),
+        }
+      : {}),
     ...(env.NESSIE_URI ? { nessieUri: env.NESSIE_URI } : {}),
     ...(env.FLOE_WAREHOUSE ? { warehouse: env.FLOE_WAREHOUSE } : {}),
     s3Env,
@@ -345,11 +434,18 @@ export function externalFromEnv(env: NodeJS.ProcessEnv): StackOptions['external'
 }
 
 async function createTopicsIfAbsent(brokers: string[], topics: string[], partitions: number): Promise<void> {
-  const admin = new kafkajs.Kafka({ clientId: 'floe-stack-topics', brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
+  const admin = new kafkajs.Kafka({
+    clientId: 'floe-stack-topics',
+    brokers,
+    logLevel: kafkajs.logLevel.NOTHING,
+  }).admin();
   await admin.connect();
   try {
     // Answers false, not an error, when they all exist already.
-    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
+    await admin.createTopics({
+      topics: topics.map((topic) => ({ topic, numPartitions: partitions })),
+      waitForLeaders: true,
+    });
   } finally {
     await admin.disconnect();
   }

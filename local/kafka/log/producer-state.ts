@@ -25,10 +25,13 @@ export interface ProducerEntry {
 
 export type ProducerStates = Map<bigint, ProducerEntry>;
 
-export type SequenceCheck = { kind: 'append' } | { kind: 'duplicate'; baseOffset: bigint } | { kind: 'error'; code: ErrorCode; message: string };
+export type SequenceCheck =
+  { kind: 'append' } | { kind: 'duplicate'; baseOffset: bigint } | { kind: 'error'; code: ErrorCode; message: string };
 
 export function lastSequence(h: BatchHeader): number {
-  return h.baseSequence > INT32_MAX - h.lastOffsetDelta ? h.lastOffsetDelta - (INT32_MAX - h.baseSequence) - 1 : h.baseSequence + h.lastOffsetDelta;
+  return h.baseSequence > INT32_MAX - h.lastOffsetDelta
+    ? h.lastOffsetDelta - (INT32_MAX - h.baseSequence) - 1
+    : h.baseSequence + h.lastOffsetDelta;
 }
 
 export function checkSequence(states: ProducerStates, h: BatchHeader): SequenceCheck {
@@ -36,21 +39,41 @@ export function checkSequence(states: ProducerStates, h: BatchHeader): SequenceC
   const entry = states.get(h.producerId);
   if (!entry) {
     if (h.baseSequence === 0) return { kind: 'append' };
-    return { kind: 'error', code: ErrorCode.UNKNOWN_PRODUCER_ID, message: `no state for producer ${h.producerId} and sequence ${h.baseSequence} is not 0` };
+    return {
+      kind: 'error',
+      code: ErrorCode.UNKNOWN_PRODUCER_ID,
+      message: `no state for producer ${h.producerId} and sequence ${h.baseSequence} is not 0`,
+    };
   }
   if (h.producerEpoch < entry.epoch) {
-    return { kind: 'error', code: ErrorCode.INVALID_PRODUCER_EPOCH, message: `producer ${h.producerId} epoch ${h.producerEpoch} is older than ${entry.epoch}` };
+    return {
+      kind: 'error',
+      code: ErrorCode.INVALID_PRODUCER_EPOCH,
+      message: `producer ${h.producerId} epoch ${h.producerEpoch} is older than ${entry.epoch}`,
+    };
   }
   if (h.producerEpoch > entry.epoch) {
     if (h.baseSequence === 0) return { kind: 'append' };
-    return { kind: 'error', code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: `new epoch ${h.producerEpoch} of producer ${h.producerId} must start at sequence 0, got ${h.baseSequence}` };
+    return {
+      kind: 'error',
+      code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+      message: `new epoch ${h.producerEpoch} of producer ${h.producerId} must start at sequence 0, got ${h.baseSequence}`,
+    };
   }
   const last = lastSequence(h);
   const duplicate = entry.batches.find((b) => b.firstSeq === h.baseSequence && b.lastSeq === last);
   if (duplicate) return { kind: 'duplicate', baseOffset: duplicate.firstOffset };
-  const expected = entry.batches.length ? (entry.batches[entry.batches.length - 1].lastSeq === INT32_MAX ? 0 : entry.batches[entry.batches.length - 1].lastSeq + 1) : 0;
+  const expected = entry.batches.length
+    ? entry.batches[entry.batches.length - 1].lastSeq === INT32_MAX
+      ? 0
+      : entry.batches[entry.batches.length - 1].lastSeq + 1
+    : 0;
   if (h.baseSequence !== expected) {
-    return { kind: 'error', code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: `producer ${h.producerId} sent sequence ${h.baseSequence}, expected ${expected}` };
+    return {
+      kind: 'error',
+      code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+      message: `producer ${h.producerId} sent sequence ${h.baseSequence}, expected ${expected}`,
+    };
   }
   return { kind: 'append' };
 }
@@ -63,7 +86,12 @@ export function recordBatch(states: ProducerStates, h: BatchHeader): void {
     entry = { epoch: h.producerEpoch, batches: [] };
     states.set(h.producerId, entry);
   }
-  entry.batches.push({ firstSeq: h.baseSequence, lastSeq: lastSequence(h), firstOffset: h.baseOffset, lastOffset: h.baseOffset + BigInt(h.lastOffsetDelta) });
+  entry.batches.push({
+    firstSeq: h.baseSequence,
+    lastSeq: lastSequence(h),
+    firstOffset: h.baseOffset,
+    lastOffset: h.baseOffset + BigInt(h.lastOffsetDelta),
+  });
   if (entry.batches.length > KEPT_BATCHES) entry.batches.shift();
 }
 
@@ -72,11 +100,25 @@ export function serializeProducerStates(states: ProducerStates): string {
 }
 
 export function parseProducerStates(text: string): ProducerStates {
-  const rows = parseJson<{ id: unknown; epoch: number; batches: { firstSeq: number; lastSeq: number; firstOffset: unknown; lastOffset: unknown }[] }[]>(text);
+  const rows = parseJson<
+    {
+      id: unknown;
+      epoch: number;
+      batches: { firstSeq: number; lastSeq: number; firstOffset: unknown; lastOffset: unknown }[];
+    }[]
+  >(text);
   return new Map(
     rows.map((r) => [
       toLong(r.id, 'producer id'),
-      { epoch: r.epoch, batches: r.batches.map((b) => ({ firstSeq: b.firstSeq, lastSeq: b.lastSeq, firstOffset: toLong(b.firstOffset), lastOffset: toLong(b.lastOffset) })) },
+      {
+        epoch: r.epoch,
+        batches: r.batches.map((b) => ({
+          firstSeq: b.firstSeq,
+          lastSeq: b.lastSeq,
+          firstOffset: toLong(b.firstOffset),
+          lastOffset: toLong(b.lastOffset),
+        })),
+      },
     ]),
   );
 }
