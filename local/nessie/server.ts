@@ -10,6 +10,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
 import { NessieBadRequestError, NessieError } from '../../shared/catalog/nessie/errors.ts';
 import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
 import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
@@ -57,6 +58,25 @@ interface Request {
 }
 
 type Handler = (request: Request) => Promise<unknown> | unknown;
+
+/**
+ * The body as sent, decoded from its Content-Encoding: Nessie's Java client (the one Iceberg's NessieCatalog uses)
+ * gzips request bodies, and Quarkus decodes them; the limit also bounds the decoded size.
+ */
+function decodeBody(bytes: Buffer, encoding: string | undefined, limit: number): Buffer {
+  const name = (encoding ?? 'identity').trim().toLowerCase();
+  if (name === 'identity' || name === '') return bytes;
+  const decode =
+    name === 'gzip' || name === 'x-gzip' ? zlib.gunzipSync : name === 'deflate' ? zlib.inflateSync : undefined;
+  if (!decode) throw new NessieError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Encoding '${encoding}' is not supported`);
+  try {
+    return decode(bytes, { maxOutputLength: limit });
+  } catch (err) {
+    if (err instanceof RangeError)
+      throw new NessieBadRequestError(`Request body exceeds the limit of ${limit} bytes`, 413);
+    throw new NessieBadRequestError(`Request body is not valid ${name}: ${(err as Error).message}`);
+  }
+}
 
 /** Reads the body up to `limit` bytes; beyond it the rest is drained (so the client sees the answer) and 413 follows. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -272,7 +292,7 @@ export async function startNessieServer(options: NessieServerOptions): Promise<R
       body: () =>
         (bodyRead ??= (async () => {
           const type = String(req.headers['content-type'] ?? '');
-          const bytes = await readBody(req, maxBodyBytes);
+          const bytes = decodeBody(await readBody(req, maxBodyBytes), req.headers['content-encoding'], maxBodyBytes);
           if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
             throw new NessieError(
               415,

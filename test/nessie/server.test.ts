@@ -2,6 +2,7 @@
  * The embedded server at the HTTP level: Nessie's error bodies and status codes for bad input (never a 500, never a
  * changed store), reference path forms, and the `Nessie-Client-Spec` rule for `errorDetails`.
  */
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
 import { NO_ANCESTOR_HASH, type CommitResponse } from '../../shared/catalog/nessie/index.ts';
@@ -282,6 +283,25 @@ describe('Nessie server: protocol details', () => {
       allProperties: { job: ['j1'] },
     });
     head = committed.targetBranch.hash;
+  });
+
+  it('decodes gzipped request bodies, as the Java client sends them; a bomb past the limit is 413', async () => {
+    const gzip = async (body: unknown) => {
+      const response = await fetch(`${nessie.uri}/v2/trees/main/contents`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', 'Nessie-Client-Spec': '2' },
+        body: gzipSync(typeof body === 'string' ? body : stringifyJson(body)),
+      });
+      return { status: response.status, json: parseJson<any>(await response.text()) };
+    };
+    const read = await gzip({ requestedKeys: [key('ns', 't')] });
+    expect(read.status).toBe(200);
+    expect(read.json.contents[0].content.metadataLocation).toBe('s3://t/0');
+    const bomb = await gzip(stringifyJson({ requestedKeys: [], pad: ' '.repeat(1024 * 1024) }));
+    expect(bomb).toMatchObject({ status: 413, json: { errorCode: 'BAD_REQUEST' } });
+    expect(
+      await error('POST', 'trees/main/contents', { requestedKeys: [] }, { 'Content-Encoding': 'br' }),
+    ).toMatchObject({ status: 415, errorCode: 'UNSUPPORTED_MEDIA_TYPE' });
   });
 
   it('resolves ~N and ^N relative references', async () => {
