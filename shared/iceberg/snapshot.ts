@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { FileIO } from '../storage/file-io.ts';
 import { ValidationError, type TableUpdate } from './commit.ts';
 import { readManifest, writeManifest, summarizeManifest } from './manifest.ts';
+import { ManifestMerger } from './manifest-merge.ts';
 import { readManifestList, writeManifestList } from './manifest-list.ts';
 import { ancestors, currentSchema, snapshotForRef, specById } from './metadata.ts';
 import { buildSummary } from './summary.ts';
@@ -39,6 +40,12 @@ interface ProducerOptions {
   summary?: SummaryProperties;
   /** Summary keys (by prefix) that hold state: copied from the nearest ancestor that has them unless `summary` sets them. */
   carrySummaryPrefixes?: string[];
+  /**
+   * Merge manifests on commit (Java `MergeAppend` and the other merging producers) under the table's
+   * `commit.manifest-merge.enabled` / `min-count-to-merge` / `target-size-bytes`. Default true; false keeps every
+   * existing manifest as it is (Java `FastAppend`).
+   */
+  mergeManifests?: boolean;
   now?: () => number;
 }
 
@@ -79,6 +86,7 @@ async function writeManifests(
   counter: { n: number },
   entries: ManifestEntry[],
   content: ManifestContent,
+  merger?: ManifestMerger,
 ): Promise<ManifestFile[]> {
   const bySpec = new Map<number, ManifestEntry[]>();
   for (const entry of entries) {
@@ -93,17 +101,17 @@ async function writeManifests(
     const bytes = writeManifest({ spec, schema, formatVersion: 2, content, entries: specEntries, snapshotId });
     const location = `${metadataDir(base)}/${commitId}-m${counter.n++}.avro`;
     await io.write(location, bytes);
-    out.push(
-      summarizeManifest({
-        path: location,
-        length: bytes.byteLength,
-        spec,
-        schema,
-        content,
-        snapshotId,
-        entries: specEntries,
-      }),
-    );
+    const manifest = summarizeManifest({
+      path: location,
+      length: bytes.byteLength,
+      spec,
+      schema,
+      content,
+      snapshotId,
+      entries: specEntries,
+    });
+    merger?.written(manifest, specEntries);
+    out.push(manifest);
   }
   return out;
 }
@@ -168,13 +176,18 @@ export interface AppendOptions extends ProducerOptions {
   files: DataFile[] | ((base: TableMetadata, parent: Snapshot | undefined) => Promise<DataFile[]> | DataFile[]);
 }
 
-/** Fast append: one new manifest per spec holding the added files; existing manifests are kept as they are. */
+/**
+ * Append: one new manifest per spec holding the added files, then the snapshot's manifests merged as Java's
+ * `MergeAppend` does (`manifest-merge.ts`); with `mergeManifests: false` existing manifests are kept as they are
+ * (Java `FastAppend`).
+ */
 export function appendFiles(options: AppendOptions): TableUpdate {
   const snapshotId = newSnapshotId();
   const commitId = randomUUID();
   const counter = { n: 0 };
   const branch = options.branch ?? 'main';
   const now = options.now ?? Date.now;
+  const merger = new ManifestMerger(options.io);
   let cached: { key: string; manifests: ManifestFile[] } | undefined;
 
   return async (base, attempt) => {
@@ -188,10 +201,22 @@ export function appendFiles(options: AppendOptions): TableUpdate {
       const entries = files.map((dataFile): ManifestEntry => ({ status: EntryStatus.ADDED, snapshotId, dataFile }));
       cached = {
         key,
-        manifests: await writeManifests(options.io, base, snapshotId, commitId, counter, entries, ManifestContent.DATA),
+        manifests: await writeManifests(
+          options.io,
+          base,
+          snapshotId,
+          commitId,
+          counter,
+          entries,
+          ManifestContent.DATA,
+          merger,
+        ),
       };
     }
-    const manifests = [...cached.manifests, ...(await readManifestFiles(options.io, parent))];
+    const manifests = await mergeIfEnabled(options, merger, base, snapshotId, commitId, counter, [
+      ...cached.manifests,
+      ...(await readManifestFiles(options.io, parent)),
+    ]);
     const summary = buildSummary({
       operation: 'append',
       added: files,
@@ -206,6 +231,27 @@ export function appendFiles(options: AppendOptions): TableUpdate {
   };
 }
 
+function mergeIfEnabled(
+  options: ProducerOptions,
+  merger: ManifestMerger,
+  base: TableMetadata,
+  snapshotId: bigint,
+  commitId: string,
+  counter: { n: number },
+  manifests: ManifestFile[],
+): Promise<ManifestFile[]> | ManifestFile[] {
+  if (options.mergeManifests === false) return manifests;
+  return merger.merge(
+    {
+      io: options.io,
+      base,
+      snapshotId,
+      newManifestPath: () => `${metadataDir(base)}/${commitId}-m${counter.n++}.avro`,
+    },
+    manifests,
+  );
+}
+
 export interface RewriteOptions extends ProducerOptions {
   /** `replace` for compaction (no logical change), `overwrite`/`delete` for logical changes. */
   operation: Extract<Operation, 'replace' | 'overwrite' | 'delete'>;
@@ -218,34 +264,42 @@ export interface RewriteOptions extends ProducerOptions {
   dataSequenceNumber?: number;
 }
 
-/** Replaces files: affected manifests are rewritten with DELETED/EXISTING entries, added files get a new manifest. */
+/**
+ * Replaces files: affected manifests are rewritten in place with DELETED/EXISTING entries, added files get a new
+ * manifest in front, and the result is merged like an append (Java's `BaseRewriteFiles` is a merging producer too).
+ */
 export function rewriteFiles(options: RewriteOptions): TableUpdate {
   const snapshotId = newSnapshotId();
   const commitId = randomUUID();
   const branch = options.branch ?? 'main';
   const now = options.now ?? Date.now;
   const toDelete = new Set(options.deleted);
+  const merger = new ManifestMerger(options.io);
+  // Across attempts, so that every manifest written has its own path (the merge cache is keyed by paths).
+  const counter = { n: 0 };
+  let previous: ManifestFile[] = [];
 
   return async (base, attempt) => {
     if (!base) throw new ValidationError('cannot rewrite files of a table that does not exist');
     if (!toDelete.size && !options.added.length) return base;
     const parent = snapshotForRef(base, branch);
     validateNoNewDeletes(base, parent, options.validateFromSnapshotId);
-    const counter = { n: 0 };
-    const kept: ManifestFile[] = [];
-    const written: ManifestFile[] = [];
+    // A new attempt means the last one was not committed: what it wrote is garbage.
+    if (previous.length) await options.io.deleteMany(previous.map((m) => m.manifestPath)).catch(() => undefined);
+    previous = [];
+    const filtered: ManifestFile[] = [];
     const removed: DataFile[] = [];
     const found = new Set<string>();
 
     for (const manifest of await readManifestFiles(options.io, parent)) {
       if (manifest.content !== ManifestContent.DATA) {
-        kept.push(manifest);
+        filtered.push(manifest);
         continue;
       }
       const entries = await readManifestEntries(options.io, manifest, base);
       const live = entries.filter((e) => e.status !== EntryStatus.DELETED);
       if (!live.some((e) => toDelete.has(e.dataFile.filePath))) {
-        kept.push(manifest);
+        filtered.push(manifest);
         continue;
       }
       const rewritten = live.map((e): ManifestEntry => {
@@ -260,9 +314,18 @@ export function rewriteFiles(options: RewriteOptions): TableUpdate {
         removed.push(e.dataFile);
         return { ...explicit, status: EntryStatus.DELETED, snapshotId };
       });
-      written.push(
-        ...(await writeManifests(options.io, base, snapshotId, commitId, counter, rewritten, ManifestContent.DATA)),
+      const written = await writeManifests(
+        options.io,
+        base,
+        snapshotId,
+        commitId,
+        counter,
+        rewritten,
+        ManifestContent.DATA,
+        merger,
       );
+      previous.push(...written);
+      filtered.push(...written);
     }
     const missing = [...toDelete].filter((path) => !found.has(path));
     if (missing.length) {
@@ -270,6 +333,7 @@ export function rewriteFiles(options: RewriteOptions): TableUpdate {
         `${missing.length} file(s) to replace are no longer live (concurrently rewritten or deleted), e.g. ${missing[0]}`,
       );
     }
+    const added: ManifestFile[] = [];
     if (options.added.length) {
       const entries = options.added.map((dataFile): ManifestEntry => ({
         status: EntryStatus.ADDED,
@@ -277,9 +341,19 @@ export function rewriteFiles(options: RewriteOptions): TableUpdate {
         dataFile,
         ...(options.dataSequenceNumber !== undefined ? { sequenceNumber: options.dataSequenceNumber } : {}),
       }));
-      written.unshift(
-        ...(await writeManifests(options.io, base, snapshotId, commitId, counter, entries, ManifestContent.DATA)),
+      added.push(
+        ...(await writeManifests(
+          options.io,
+          base,
+          snapshotId,
+          commitId,
+          counter,
+          entries,
+          ManifestContent.DATA,
+          merger,
+        )),
       );
+      previous.push(...added);
     }
     const summary = buildSummary({
       operation: options.operation,
@@ -291,7 +365,10 @@ export function rewriteFiles(options: RewriteOptions): TableUpdate {
       carryPrefixes: options.carrySummaryPrefixes,
       ...(options.carrySummaryPrefixes ? { carryFrom: ancestors(base, parent?.snapshotId) } : {}),
     });
-    const manifests = [...written, ...kept];
+    const manifests = await mergeIfEnabled(options, merger, base, snapshotId, commitId, counter, [
+      ...added,
+      ...filtered,
+    ]);
     return finishSnapshot(options.io, base, branch, parent, snapshotId, commitId, attempt, manifests, summary, now());
   };
 }
