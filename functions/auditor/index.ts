@@ -16,6 +16,7 @@ import { BatchGoneError } from '../../shared/wap/batch-branches.ts';
 import { batchAuditedEvent } from '../../shared/wap/batch-events.ts';
 import { wapContext, type WapContext } from '../../shared/wap/wap-context.ts';
 import { coversAll, rangesFromPayload } from '../../shared/wap/kafka-offsets.ts';
+import { withOffsetsHistory } from '../../shared/wap/offsets-repair.ts';
 import { publishedRanges } from '../../shared/wap/table-layout.ts';
 import { knativeFunction } from '../knative-function.ts';
 
@@ -55,7 +56,11 @@ export function auditorFunction(runtime: Runtime): FloeFunction {
       expectType(event, EventType.batchWritten);
       const written = payloadOf(event, batchWrittenSchema);
       try {
-        const audited = await auditBatch(ctx, written);
+        // Another engine may have expired the snapshots recording what was published: recovered, then audited again.
+        const audited = await withOffsetsHistory(ctx, written.topic, () => auditBatch(ctx, written), [
+          'main',
+          written.branch,
+        ]);
         outcomes.inc({ verdict: audited.verdict });
         rows.inc({ outcome: 'trusted' }, audited.trusted);
         rows.inc({ outcome: 'untrusted' }, audited.untrusted);

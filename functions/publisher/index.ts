@@ -8,6 +8,7 @@ import { HandlerError, type FloeFunction } from '../../shared/runtime/function-h
 import type { Runtime } from '../../shared/runtime/runtime.ts';
 import { BatchGoneError } from '../../shared/wap/batch-branches.ts';
 import { batchEvent } from '../../shared/wap/batch-events.ts';
+import { withOffsetsHistory } from '../../shared/wap/offsets-repair.ts';
 import { wapContext } from '../../shared/wap/wap-context.ts';
 import { publishBatch } from './publish-batch.ts';
 import { knativeFunction } from '../knative-function.ts';
@@ -34,7 +35,8 @@ export function publisherFunction(runtime: Runtime): FloeFunction {
       const audited = payloadOf(event, batchAuditedSchema);
       const stop = latency.startTimer();
       try {
-        const outcome = await publishBatch(ctx, audited);
+        // Another engine may have expired the snapshots recording what was published: recovered, then published again.
+        const outcome = await withOffsetsHistory(ctx, audited.topic, () => publishBatch(ctx, audited));
         if (outcome.kind === 'published') {
           outcomes.inc({ outcome: 'published', method: outcome.event.method });
           return batchEvent(

@@ -20,8 +20,9 @@ import { createFileIO } from '../../shared/storage/index.ts';
 import { auditBatch } from '../../functions/auditor/audit-step.ts';
 import { publishBatch } from '../../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
-import { CARRIED_SUMMARY_PREFIXES, offsetsSummaryKey } from '../../shared/wap/kafka-offsets.ts';
+import { CARRIED_SUMMARY_PREFIXES, offsetsSummaryKey, parseRanges } from '../../shared/wap/kafka-offsets.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
+import { REPAIRED_SUMMARY_KEY, withOffsetsHistory } from '../../shared/wap/offsets-repair.ts';
 import { OffsetsHistoryLostError } from '../../shared/wap/table-layout.ts';
 import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
@@ -174,5 +175,31 @@ describe('published offsets through the snapshot ancestry', () => {
     );
     await expect(run([entry(0, 0)])).rejects.toThrow(OffsetsHistoryLostError);
     expect((await floeCoordinates()).sort()).toEqual(Array.from({ length: 21 }, (_, i) => `0:${i}`).sort());
+  });
+  it('the functions recover the offsets from the rows after such a cut, then publish exactly once', async () => {
+    // main as the test above left it: its only snapshot is another engine's, the snapshots recording offsets expired
+    const written = await writeBatch(ctx, 'parking-entry', [entry(0, 3), entry(0, 19), entry(0, 21), entry(1, 0)]);
+    const audited = await withOffsetsHistory(ctx, 'parking-entry', () => auditBatch(ctx, written), [
+      'main',
+      written.branch,
+    ]);
+    const outcome = await withOffsetsHistory(ctx, 'parking-entry', () => publishBatch(ctx, audited));
+    expect(outcome).toMatchObject({ kind: 'published', event: { duplicates: 2 } });
+
+    const { tables } = await loadTables(ctx.catalog, 'main', [PRODUCTION]);
+    const metadata = tables.get(PRODUCTION)!.metadata;
+    const repair = metadata.snapshots.find((s) => s.summary[REPAIRED_SUMMARY_KEY] === 'parking-entry');
+    expect(repair?.summary.operation).toBe('replace');
+    // exactly the coordinates the rows hold (the other engine's row included), no file changed
+    expect(Object.fromEntries(parseRanges(repair!.summary[offsetsSummaryKey('parking-entry')]))).toEqual({
+      0: [[0n, 20n]],
+      99: [[0n, 0n]],
+    });
+    expect(repair!.summary['added-data-files']).toBeUndefined();
+    const expected = [...Array.from({ length: 22 }, (_, i) => `0:${i}`), '1:0'];
+    expect((await floeCoordinates()).sort()).toEqual(expected.sort());
+    // and the repaired ancestry keeps deduplicating without another repair
+    expect(await run([entry(0, 21), entry(1, 0)])).toMatchObject({ kind: 'published', event: { duplicates: 2 } });
+    expect((await floeCoordinates()).sort()).toEqual(expected.sort());
   });
 });
