@@ -33,10 +33,18 @@ export interface TableFiles {
   readThroughScan?: string;
 }
 
-/** The current snapshot of a table, planned: its live data files and whether DuckDB can read them directly. */
-export async function planTable(name: string, metadata: TableMetadata, io: FileIO): Promise<TableFiles> {
+/**
+ * A snapshot of a table (the current one unless `snapshotId` is given; then with that snapshot's schema, as Iceberg
+ * time travel reads it), planned: its live data files and whether DuckDB can read them directly.
+ */
+export async function planTable(
+  name: string,
+  metadata: TableMetadata,
+  io: FileIO,
+  snapshotId?: bigint,
+): Promise<TableFiles> {
   const elements = name.split('.');
-  const plan = await planScan(metadata, { io });
+  const plan = await planScan(metadata, { io, ...(snapshotId !== undefined ? { snapshotId } : {}) });
   const deletes = new Set(plan.tasks.flatMap((t) => t.deletes.map((d) => d.file.filePath)));
   const identity = metadata.partitionSpecs.some((spec) =>
     spec.fields.some((f) => parseTransform(f.transform).kind === 'identity'),
@@ -59,16 +67,36 @@ export async function planTable(name: string, metadata: TableMetadata, io: FileI
   };
 }
 
-/** Every Iceberg table on `ref` with its live data files, and the commit hash they were read at. */
-export async function tablesOnRef(catalog: Catalog, ref: string): Promise<{ hash: string; tables: TableFiles[] }> {
+/**
+ * Every Iceberg table on `ref` with its live data files, and the commit hash they were read at. A table named in
+ * `snapshots` is planned at that snapshot instead of its current one.
+ */
+export async function tablesOnRef(
+  catalog: Catalog,
+  ref: string,
+  snapshots: ReadonlyMap<string, bigint> = new Map(),
+): Promise<{ hash: string; tables: TableFiles[] }> {
   const { effectiveReference, value: entries } = await catalog.client.listEntries(ref, { content: true });
   const located = entries.flatMap((e) =>
     e.content?.type === 'ICEBERG_TABLE' ? [{ elements: e.name.elements, location: e.content.metadataLocation }] : [],
   );
+  const names = new Set(located.map(({ elements }) => keyName({ elements })));
+  const unknown = [...snapshots.keys()].filter((name) => !names.has(name));
+  if (unknown.length)
+    throw new Error(
+      `no table ${unknown.join(', ')} on ${ref} to time travel in (tables: ${[...names].sort().join(', ') || 'none'})`,
+    );
   const tables = await Promise.all(
-    located.map(async ({ elements, location }) =>
-      planTable(keyName({ elements }), await readMetadata(catalog.io, location), catalog.io),
-    ),
+    located.map(async ({ elements, location }) => {
+      const name = keyName({ elements });
+      const snapshotId = snapshots.get(name);
+      try {
+        return await planTable(name, await readMetadata(catalog.io, location), catalog.io, snapshotId);
+      } catch (err) {
+        if (snapshotId === undefined) throw err;
+        throw new Error(`${name} at snapshot ${snapshotId}: ${(err as Error).message}`);
+      }
+    }),
   );
   return { hash: effectiveReference.hash, tables: tables.sort((a, b) => a.name.localeCompare(b.name)) };
 }

@@ -1,5 +1,5 @@
 /** `floe sql` — a SQL query over the tables of a Nessie reference, run in an embedded DuckDB. */
-import { intOption, stringOption, UsageError, type Command } from '../command.ts';
+import { intOption, listOption, stringOption, UsageError, type Command } from '../command.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import {
   guardedView,
@@ -44,12 +44,19 @@ export const command: Command = {
     json: { type: 'boolean', description: 'print the rows as one JSON array of objects' },
     csv: { type: 'boolean', description: 'print the rows as CSV with a header line' },
     limit: { type: 'string', placeholder: 'N', description: 'print at most N rows' },
+    snapshot: {
+      type: 'string',
+      multiple: true,
+      placeholder: 'TABLE=ID',
+      description: "read TABLE as of snapshot ID, with that snapshot's schema (time travel)",
+    },
   },
   examples: [
     'floe sql "select count(*) from production.parking_entry"',
     'floe sql "select date_trunc(\'day\', timestamp) as day, count(*) from production.parking_entry group by all order by day"',
     'floe sql "select _status, count(*) from production.parking_entry_untrusted group by all" --json',
     'floe sql "select * from staging.parking_entry" --ref wap/parking_entry/<batch> --csv --limit 100',
+    'floe sql "select count(*) from production.parking_entry" --snapshot production.parking_entry=7505300640432048841',
   ],
   async run({ values, positionals }) {
     const query = positionals[0];
@@ -60,6 +67,7 @@ export const command: Command = {
     if (values.json && values.csv) throw new UsageError('give either --json or --csv, not both');
     const limit = intOption(values, 'limit', { min: 0 });
     const ref = stringOption(values, 'ref') ?? 'main';
+    const snapshots = snapshotOptions(listOption(values, 'snapshot'));
     const duckdb = await loadDuckDB();
 
     let tables: TableFiles[];
@@ -67,7 +75,7 @@ export const command: Command = {
     // The catalog only names the tables and their files; the files themselves are read after it is closed.
     const io = opened.catalog.io;
     try {
-      ({ tables } = await tablesOnRef(opened.catalog, ref));
+      ({ tables } = await tablesOnRef(opened.catalog, ref, snapshots));
     } finally {
       await opened.close();
     }
@@ -141,6 +149,21 @@ export const command: Command = {
     }
   },
 };
+
+/** `--snapshot namespace.table=ID` values, by table. */
+function snapshotOptions(values: string[]): Map<string, bigint> {
+  const snapshots = new Map<string, bigint>();
+  for (const value of values) {
+    const match = /^([^=]+\.[^=]+)=(-?\d+)$/.exec(value.trim());
+    if (!match)
+      throw new UsageError(
+        `--snapshot expects namespace.table=snapshot-id, e.g. production.parking_entry=7505300640432048841; got '${value}'`,
+      );
+    if (snapshots.has(match[1])) throw new UsageError(`--snapshot names ${match[1]} twice`);
+    snapshots.set(match[1], BigInt(match[2]));
+  }
+  return snapshots;
+}
 
 function mentions(query: string, name: string): boolean {
   return query.toLowerCase().includes(name.toLowerCase());

@@ -13,7 +13,7 @@ import { storeBlob } from '../../functions/tagger/tagging.ts';
 import { runFloe } from '../helpers/cli.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
-import { commitOnBranch } from '../../shared/catalog/table-catalog.ts';
+import { commitOnBranch, loadTable } from '../../shared/catalog/table-catalog.ts';
 import { currentSchema } from '../../shared/iceberg/metadata.ts';
 import { setCurrentSchema } from '../../shared/iceberg/evolution.ts';
 import { freePort } from '../../local/stack/processes.ts';
@@ -21,6 +21,7 @@ import { freePort } from '../../local/stack/processes.ts';
 let stack: TestStack;
 let env: Record<string, string>;
 let ctx: WapContext;
+let firstSnapshot: bigint;
 
 function record(offset: number, payload?: Record<string, unknown>): TaggedRecord {
   return {
@@ -92,6 +93,7 @@ beforeAll(async () => {
   const large = await storeBlob(tagging, 'parking_entry', Buffer.alloc(4096, 7));
   // Two batches over three days; malformed records and one outside the lot land in the untrusted table.
   await publish([entry(0), entry(1, { image: small }), entry(2), record(3), entry(4, { latitude: 40 })]);
+  firstSnapshot = (await loadTable(stack.catalog, 'main', 'production.parking_entry'))!.metadata.currentSnapshotId!;
   await publish([entry(5), entry(6, { image: large }), entry(7), entry(8), record(9)]);
   // A branch made now keeps the table as it is before the schema changes.
   const main = await stack.catalog.client.getReference('main');
@@ -203,6 +205,35 @@ describe('floe sql', () => {
       [...scanned].sort((a, b) => Number(a._offset) - Number(b._offset)).map((r) => r.vehicle),
     );
     expect(rows.every((r) => typeof r.vehicle === 'string')).toBe(true);
+  });
+
+  it("time travels with --snapshot as floe scan --snapshot does, in that snapshot's schema", async () => {
+    const old = `production.parking_entry=${firstSnapshot}`;
+    const scanned = await scan('production.parking_entry', '--snapshot', String(firstSnapshot));
+    const current = await stack.mainRows('parking_entry');
+    expect(scanned.length).toBeGreaterThan(0);
+    expect(scanned.length).toBeLessThan(current.trusted.length);
+    const rows = await sql('select event_id from production.parking_entry order by event_id', '--snapshot', old);
+    expect(rows.map((r) => r.event_id)).toEqual(scanned.map((r) => r.event_id).sort());
+    // only the named table travels
+    const [counts] = await sql(
+      'select (select count(*) from production.parking_entry) as trusted, (select count(*) from production.parking_entry_untrusted) as untrusted',
+      '--snapshot',
+      old,
+    );
+    expect(counts).toEqual({ trusted: scanned.length, untrusted: current.untrusted.length });
+    // the first snapshot's schema has no `level` yet
+    const level = await runFloe(['sql', 'select level from production.parking_entry', '--snapshot', old], { env });
+    expect(level.code).toBe(1);
+    expect(level.stderr).toMatch(/level/);
+
+    const noTable = await runFloe(['sql', 'select 1', '--snapshot', `production.nope=${firstSnapshot}`], { env });
+    expect(noTable.code).toBe(1);
+    expect(noTable.stderr).toMatch(/no table production\.nope on main/);
+    const noSnapshot = await runFloe(['sql', 'select 1', '--snapshot', 'production.parking_entry=42'], { env });
+    expect(noSnapshot.code).toBe(1);
+    expect(noSnapshot.stderr).toMatch(/production\.parking_entry at snapshot 42: table has no snapshot 42/);
+    expect((await runFloe(['sql', 'select 1', '--snapshot', 'parking_entry=1'], { env })).code).toBe(2);
   });
 
   it('keeps 64-bit integers exact in --json, and prints CSV and a table', async () => {
