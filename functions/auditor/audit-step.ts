@@ -13,16 +13,9 @@ import { appendFiles } from '../../shared/iceberg/snapshot.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
 import type { DataFile, StructType, TableMetadata } from '../../shared/iceberg/types.ts';
 import { rowProblem } from '../../shared/iceberg/parquet-writer.ts';
-import {
-  auditRows,
-  batchVerdict,
-  uniqueKey,
-  uniqueName,
-  type AuditResult,
-  type RowVerdict,
-} from '../../shared/quality/rules.ts';
+import { auditRows, batchVerdict, type AuditResult, type RowVerdict } from '../../shared/quality/rules.ts';
 import { tableNames, topicConfig, type TopicConfig } from '../../shared/runtime/pipeline-config.ts';
-import { bareObject, ownValue } from '../../shared/util/bare-object.ts';
+import { bareObject } from '../../shared/util/bare-object.ts';
 import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
 import { branchHead, property, Property, Stage } from '../../shared/wap/batch-branches.ts';
 import { type WapContext } from '../../shared/wap/wap-context.ts';
@@ -37,35 +30,7 @@ import {
   tableFor,
   untrustedStruct,
 } from '../../shared/wap/table-layout.ts';
-
-/** Keys of the topic's unique rules already on `main`, limited to the values this batch has. */
-async function publishedUniqueKeys(
-  ctx: WapContext,
-  production: TableMetadata | undefined,
-  topic: TopicConfig,
-  rows: Record<string, unknown>[],
-): Promise<Map<string, Set<string>>> {
-  const out = new Map<string, Set<string>>();
-  if (!production) return out;
-  const schema = currentSchema(production);
-  for (const fields of topic.rules.unique) {
-    if (!fields.every((f) => schema.fields.some((c) => c.name === f))) continue;
-    const valuesOf = (field: string) =>
-      [...new Set(rows.map((r) => ownValue(r, field)).filter((v) => v !== null && v !== undefined))] as (
-        string | number | bigint
-      )[];
-    if (!valuesOf(fields[0]).length) continue;
-    // `in` filters on every key field let partition and file metrics prune what cannot hold these keys (for a
-    // time-partitioned table, only recent files); only the key columns are read.
-    const found = await scanRows(production, {
-      io: ctx.catalog.io,
-      columns: fields,
-      filter: { op: 'and', args: fields.map((f) => ({ op: 'in' as const, ref: f, values: valuesOf(f) })) },
-    });
-    out.set(uniqueName(fields), new Set(found.map((r) => uniqueKey(fields.map((f) => ownValue(r, f))))));
-  }
-  return out;
-}
+import { publishedUniqueKeys, withUniqueKeyBloomFilters } from './published-keys.ts';
 
 /** Staging columns a trusted row does not keep: its conversion errors, bytes and headers are for untrusted rows. */
 const STAGING_ONLY = new Set<string>([Column.errors, Column.raw, Column.headers]);
@@ -133,12 +98,14 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
   const rows = await scanRows(staging.metadata, { io: catalog.io });
   const now = ctx.now?.() ?? new Date();
   const { tables: onMain } = await loadTables(catalog, 'main', [names.production]);
+  const published = await publishedUniqueKeys(catalog.io, onMain.get(names.production)?.metadata, topic, rows);
+  ctx.log.debug({ batchId: batch.batchId, ...published.stats }, 'unique keys checked against main');
   const result = auditRows({
     rows,
     rules: topic.rules,
     eventTime: topic.eventTime,
     nowMicros: BigInt(now.getTime()) * 1000n,
-    published: await publishedUniqueKeys(ctx, onMain.get(names.production)?.metadata, topic, rows),
+    published: published.keys,
   });
   // Rows the tables on the branch could not take (nothing should produce them: the staging schema derives from the
   // same production schema) are untrusted with the reason rather than failing the whole audit over and over.
@@ -171,6 +138,7 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
     name: string,
     struct: ReturnType<typeof productionStruct>,
     rowsFor: () => Record<string, unknown>[],
+    properties: (metadata: TableMetadata) => TableMetadata = (metadata) => metadata,
   ): TableUpdate => {
     // Data files are written once per (schema, spec) they were laid out for, and reused if a retry finds the same.
     let laidOut: { layout: string; files: DataFile[] } | undefined;
@@ -180,7 +148,9 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
       if (parent?.summary[Property.batchId] === batch.batchId) return base;
       const tableRows = rowsFor();
       if (!tableRows.length) return base;
-      const { metadata } = tableFor(base, struct, topic, () => newTableLocation(catalog.warehouse, name));
+      const metadata = properties(
+        tableFor(base, struct, topic, () => newTableLocation(catalog.warehouse, name)).metadata,
+      );
       const layout = stringifyJson([currentSchema(metadata), defaultSpec(metadata)]);
       if (laidOut?.layout !== layout) laidOut = { layout, files: await writeRows(catalog.io, metadata, tableRows) };
       // Every table of the topic records the union of what the topic's tables hold, so a replay is recognised.
@@ -229,7 +199,13 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
     catalog,
     batch.branch,
     new Map([
-      [names.production, tableUpdate(names.production, productionStruct(stagingSchema), trustedRows)],
+      [
+        names.production,
+        // Bloom filters on the unique key columns keep the next audits' check against main from reading every file.
+        tableUpdate(names.production, productionStruct(stagingSchema), trustedRows, (metadata) =>
+          withUniqueKeyBloomFilters(metadata, topic.rules.unique),
+        ),
+      ],
       [names.untrusted, tableUpdate(names.untrusted, untrustedStruct(stagingSchema), untrustedRows)],
     ]),
     {

@@ -28,6 +28,7 @@ import type { AsyncBuffer, FileMetaData, SchemaElement, SchemaTree } from 'hypar
 import { compressors as decompressors } from 'hyparquet-compressors';
 import { NotFoundError, StorageError, type FileIO } from '../storage/index.ts';
 import { bareObject, isInheritedName, ownValue } from '../util/bare-object.ts';
+import { parseBloomFilterHeader, SplitBlockBloomFilter } from './bloom-filter.ts';
 import { bytesToUuid, minimalBytesToBigint } from './conversions.ts';
 import { findMapped, type MappedField, type NameMapping } from './name-mapping.ts';
 import { decimalOf, fixedLength, IcebergFormatError, isList, isMap, isStruct } from './schema.ts';
@@ -93,6 +94,84 @@ export async function readDataFileMetadata(
     };
   });
 }
+
+export interface ColumnBloomFilters {
+  /** The Parquet leaf of each requested top-level field id the file has (a filter's values are hashed by its type). */
+  elements: Map<number, SchemaElement>;
+  /** Per row group, the bloom filter of each found field id; undefined where the chunk has none floe can evaluate. */
+  rowGroups: { rowCount: number; filters: Map<number, SplitBlockBloomFilter | undefined> }[];
+  /** Bytes of the filters read (what a cache of them holds). */
+  bytes: number;
+}
+
+/**
+ * Reads the bloom filters of the given top-level columns (by field id) from a data file: the footer, then each column
+ * chunk's `bloom_filter_offset`/`bloom_filter_length` range (a writer that recorded only the offset costs one more
+ * read, for the header). Columns without field ids in the file are not resolved: no filter, nothing skipped.
+ */
+export async function readBloomFilters(
+  source: ParquetSource,
+  options: { location: string; fileSize?: number; fieldIds: number[] },
+): Promise<ColumnBloomFilters> {
+  const { location } = options;
+  return withFileErrors(location, async () => {
+    const file = await openSource(source, location, options.fileSize);
+    const metadata = await loadMetadata(file);
+    const wanted = new Set(options.fieldIds);
+    const elements = new Map<number, SchemaElement>();
+    const byName = new Map<string, number>();
+    for (const child of parquetSchema(metadata).children) {
+      const id = child.element.field_id;
+      if (id !== undefined && wanted.has(id) && !child.children.length) {
+        elements.set(id, child.element);
+        byName.set(child.element.name, id);
+      }
+    }
+    let bytes = 0;
+    const rowGroups: ColumnBloomFilters['rowGroups'] = [];
+    for (const group of metadata.row_groups) {
+      const filters = new Map<number, SplitBlockBloomFilter | undefined>();
+      for (const chunk of group.columns) {
+        const path = chunk.meta_data?.path_in_schema;
+        const id = path?.length === 1 ? byName.get(path[0]) : undefined;
+        if (id === undefined) continue;
+        const filter = await readChunkBloomFilter(file, chunk.meta_data!);
+        bytes += filter?.numBytes ?? 0;
+        filters.set(id, filter);
+      }
+      rowGroups.push({ rowCount: Number(group.num_rows), filters });
+    }
+    return { elements, rowGroups, bytes };
+  });
+}
+
+/** The bloom filter of one column chunk, or undefined when it has none (or one of an algorithm the spec lacks). */
+async function readChunkBloomFilter(
+  file: AsyncBuffer,
+  meta: { bloom_filter_offset?: bigint; bloom_filter_length?: number },
+): Promise<SplitBlockBloomFilter | undefined> {
+  if (meta.bloom_filter_offset === undefined) return undefined;
+  const offset = Number(meta.bloom_filter_offset);
+  if (offset < 4 || offset >= file.byteLength) throw new Error(`bloom filter offset ${offset} is outside the file`);
+  const length = meta.bloom_filter_length;
+  const head = new Uint8Array(
+    await file.slice(offset, Math.min(file.byteLength, offset + (length && length > 0 ? length : BLOOM_HEADER_FETCH))),
+  );
+  const header = parseBloomFilterHeader(head);
+  if (!header) return undefined;
+  const end = header.headerLength + header.numBytes;
+  if (length !== undefined && length > 0 && end > length)
+    throw new Error(`bloom filter at ${offset} holds ${end} bytes, but its chunk records ${length}`);
+  if (offset + end > file.byteLength) throw new Error(`bloom filter at ${offset} runs past the end of the file`);
+  const bitset =
+    end <= head.byteLength
+      ? head.subarray(header.headerLength, end)
+      : new Uint8Array(await file.slice(offset + header.headerLength, offset + end));
+  return SplitBlockBloomFilter.fromBytes(bitset);
+}
+
+/** A BloomFilterHeader is ~15 bytes; writers that omit `bloom_filter_length` get this much read for it first. */
+const BLOOM_HEADER_FETCH = 64;
 
 /** Reads the rows of a data file (or of `[rowStart, rowEnd)`), keyed by the read schema's field names. */
 export async function readDataFile(

@@ -41,6 +41,7 @@ import {
   type LeafMetrics,
   type MetricsMode,
 } from './column-metrics.ts';
+import { bloomFilterColumns, bloomPhysicalType, buildBloomFilter, type BloomColumn } from './bloom-filter.ts';
 import { isStored, parquetName, parquetSchemaOf } from './parquet-schema.ts';
 import { zstdCompress, zstdReady } from './zstd.ts';
 import { decimalOf, fixedLength, IcebergFormatError, isList, isMap, isStruct, schemaToJson } from './schema.ts';
@@ -53,7 +54,10 @@ export interface WriteDataFileOptions {
   compression?: ParquetCompression;
   /** Rows per row group (default 100,000: bounded decode memory for readers, large enough for engines). */
   rowGroupSize?: number;
-  /** Table properties; the `write.metadata.metrics.*` keys pick the metrics modes (`metrics.ts`). */
+  /**
+   * Table properties: the `write.metadata.metrics.*` keys pick the metrics modes (`metrics.ts`), the
+   * `write.parquet.bloom-filter-*` keys the columns that get bloom filters (`bloom-filter.ts`).
+   */
   metricsConfig?: Record<string, string>;
   /** Extra footer key/value metadata, e.g. `delete-type` / `delete-field-ids` for delete files. */
   keyValueMetadata?: Record<string, string>;
@@ -114,6 +118,7 @@ export async function writeDataFile(
 ): Promise<WrittenDataFile> {
   const plan = compileSchema(schema, metricsModes(schema, options.metricsConfig));
   const columnData = layOutColumns(plan, rows);
+  const blooms = bloomFilterColumns(schema, options.metricsConfig);
   const { bytes, writer } = await encode(plan.elements, columnData, {
     compression: options.compression ?? 'zstd',
     rowGroupSize: options.rowGroupSize,
@@ -121,6 +126,7 @@ export async function writeDataFile(
       { key: 'iceberg.schema', value: stringifyJson(schemaToJson(schema)) },
       ...keyValues(options.keyValueMetadata),
     ],
+    beforeFinish: blooms.size ? (w) => attachBloomFilters(w, plan, columnData, blooms) : undefined,
   });
   const columnSizes = new Map<number, number>();
   const splitOffsets: number[] = [];
@@ -206,7 +212,12 @@ export async function encodeParquetRaw(
 async function encode(
   elements: SchemaElement[],
   columnData: ColumnSource[],
-  options: { compression: ParquetCompression; rowGroupSize?: number; kvMetadata?: KeyValue[] },
+  options: {
+    compression: ParquetCompression;
+    rowGroupSize?: number;
+    kvMetadata?: KeyValue[];
+    beforeFinish?: (writer: ParquetWriter) => void;
+  },
 ) {
   const rowGroupSize = options.rowGroupSize ?? DEFAULT_ROW_GROUP_SIZE;
   if (!Number.isInteger(rowGroupSize) || rowGroupSize < 1)
@@ -221,9 +232,60 @@ async function encode(
     createdBy: CREATED_BY,
   });
   writer.write({ columnData, rowGroupSize });
+  options.beforeFinish?.(writer);
   writer.finish();
   // copy out of the doubling buffer so the oversized backing store can be freed
   return { bytes: new Uint8Array(output.getBuffer()), writer };
+}
+
+/**
+ * Bloom filters of the requested top-level columns, one per row group, built from the values as laid out (uuids
+ * already as bytes) and handed to hyparquet-writer, which places them after the page indexes and records
+ * `bloom_filter_offset`/`bloom_filter_length` in each column chunk — as parquet-java does. A column whose type floe
+ * does not hash (boolean, float, decimal, nested) gets none: a missing filter only means readers cannot skip.
+ */
+function attachBloomFilters(
+  writer: ParquetWriter,
+  plan: SchemaPlan,
+  columnData: ColumnSource[],
+  blooms: Map<string, BloomColumn>,
+): void {
+  const elements = topLevelElements(plan.elements);
+  plan.columns.forEach((column, c) => {
+    const settings = blooms.get(column.key);
+    const element = elements.get(column.name);
+    const physical = element && bloomPhysicalType(element);
+    if (!settings || !physical) return;
+    const values = columnData[c].data as ArrayLike<unknown>;
+    let start = 0;
+    for (const group of writer.row_groups) {
+      const end = start + Number(group.num_rows);
+      const chunk = group.columns.find(
+        (ch) => ch.meta_data?.path_in_schema.length === 1 && ch.meta_data.path_in_schema[0] === column.name,
+      );
+      const pending = chunk && writer.pendingIndexes.find((p) => p.chunk === chunk);
+      const filter =
+        pending && buildBloomFilter(values, start, end, { physical, typeLength: element.type_length, ...settings });
+      if (pending && filter) pending.bloomFilter = filter.words;
+      start = end;
+    }
+  });
+}
+
+/** The leaf elements of the top-level primitive columns, by Parquet name. */
+function topLevelElements(elements: SchemaElement[]): Map<string, SchemaElement> {
+  const out = new Map<string, SchemaElement>();
+  let index = 1;
+  const skip = (): void => {
+    const element = elements[index++];
+    for (let c = 0; c < (element.num_children ?? 0); c++) skip();
+  };
+  for (let c = 0; c < (elements[0].num_children ?? 0); c++) {
+    const element = elements[index];
+    if (!element.num_children) out.set(element.name, element);
+    skip();
+  }
+  return out;
 }
 
 function keyValues(record: Record<string, string> | undefined): KeyValue[] {

@@ -1,0 +1,232 @@
+/**
+ * The audit's check of `unique` keys against `main`: which of a batch's keys a published row already holds.
+ *
+ * Partition and column metrics prune what cannot hold the keys, but random ids (uuids) defeat metrics: every data
+ * file's bounds span the key space, so without more every batch would read the key columns of the whole table.
+ * Parquet bloom filters on the key columns (written because the auditor sets Iceberg's
+ * `write.parquet.bloom-filter-enabled.column.<name>` on the production table, honoured by compaction and by Spark,
+ * Trino and Java writers too) answer per row group "certainly none of these keys" or "maybe": only row groups'
+ * files with a "maybe" are read, and a key is a duplicate only when a row read from `main` holds it. A filter miss is
+ * exact (no false negatives), and a file without a filter on the column, or whose filters cannot be read, is read
+ * as before: a duplicate already on `main` is always found; a false positive costs one file read.
+ *
+ * Data files are immutable, so each file's filters are read once and kept in a process-wide cache (LRU by bytes):
+ * a warm auditor reads no data file for a batch of new keys, only the manifests of the current snapshot.
+ */
+import {
+  bloomHash,
+  BLOOM_ENABLED_PREFIX,
+  BLOOM_FPP_PREFIX,
+  type BloomHash,
+} from '../../shared/iceberg/bloom-filter.ts';
+import type { Expression } from '../../shared/iceberg/expressions.ts';
+import { currentSchema } from '../../shared/iceberg/metadata.ts';
+import { readBloomFilters, type ColumnBloomFilters } from '../../shared/iceberg/parquet-reader.ts';
+import { planScan, readTasks, type FileScanTask } from '../../shared/iceberg/scan.ts';
+import { decimalOf, isPrimitive } from '../../shared/iceberg/schema.ts';
+import type { TableMetadata } from '../../shared/iceberg/types.ts';
+import { uniqueKey, uniqueName } from '../../shared/quality/rules.ts';
+import type { TopicConfig } from '../../shared/runtime/pipeline-config.ts';
+import type { FileIO } from '../../shared/storage/file-io.ts';
+import { ownValue } from '../../shared/util/bare-object.ts';
+
+/**
+ * The false-positive probability floe asks for on a unique key column. Java's sizing rounds up to a power of two:
+ * a 100k-row group gets 1 MiB (84 bits per key, measured rate ~3e-7 by the SBBF's block occupancy), so a
+ * 1,000-key batch against 100 such files reads a file by mistake about once in 35 batches; 1e-6 would round to
+ * 512 KiB (42 bits, ~9e-6): about one needless 100k-row read per batch at that size.
+ */
+export const UNIQUE_KEY_BLOOM_FPP = '0.0000001';
+
+const UNHASHED_TYPES = new Set(['boolean', 'float', 'double']);
+
+/**
+ * The production table with bloom filters asked for on its unique key columns, unless its properties already say
+ * (an explicit `false`, or another fpp, is the table owner's choice and kept).
+ */
+export function withUniqueKeyBloomFilters(metadata: TableMetadata, unique: string[][]): TableMetadata {
+  const schema = currentSchema(metadata);
+  const added: Record<string, string> = {};
+  for (const name of new Set(unique.flat())) {
+    const field = schema.fields.find((f) => f.name === name);
+    if (!field || !isPrimitive(field.type) || UNHASHED_TYPES.has(field.type) || decimalOf(field.type)) continue;
+    if (metadata.properties[BLOOM_ENABLED_PREFIX + name] !== undefined) continue;
+    added[BLOOM_ENABLED_PREFIX + name] = 'true';
+    if (metadata.properties[BLOOM_FPP_PREFIX + name] === undefined)
+      added[BLOOM_FPP_PREFIX + name] = UNIQUE_KEY_BLOOM_FPP;
+  }
+  return Object.keys(added).length ? { ...metadata, properties: { ...metadata.properties, ...added } } : metadata;
+}
+
+/** Per data file (and set of key columns), its bloom filters; least recently used first out past `maxBytes`. */
+export class BloomFilterCache {
+  private readonly entries = new Map<string, { filters: Promise<ColumnBloomFilters>; bytes?: number }>();
+  private held = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  get bytes(): number {
+    return this.held;
+  }
+
+  filters(io: FileIO, location: string, fileSize: number, fieldIds: number[]): Promise<ColumnBloomFilters> {
+    const key = `${location}\u0000${fieldIds.join(',')}`;
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.hits++;
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit.filters;
+    }
+    this.misses++;
+    const entry: { filters: Promise<ColumnBloomFilters>; bytes?: number } = {
+      filters: readBloomFilters(io, { location, fileSize, fieldIds }),
+    };
+    this.entries.set(key, entry);
+    entry.filters.then(
+      (read) => {
+        if (this.entries.get(key) !== entry) return;
+        entry.bytes = read.bytes;
+        this.held += read.bytes;
+        this.evict();
+      },
+      () => {
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+      },
+    );
+    return entry.filters;
+  }
+
+  private evict(): void {
+    for (const [key, entry] of this.entries) {
+      if (this.held <= this.maxBytes) return;
+      if (entry.bytes === undefined) continue;
+      this.entries.delete(key);
+      this.held -= entry.bytes;
+    }
+  }
+}
+
+/** The auditor process's cache: 256 MiB holds the filters of ~25 M unique keys at the default fpp. */
+export const bloomFilterCache = new BloomFilterCache(
+  Number(process.env.FLOE_AUDIT_BLOOM_CACHE_BYTES ?? 256 * 1024 * 1024),
+);
+
+export interface UniqueCheckStats {
+  /** Data files left after partition and metrics pruning. */
+  candidateFiles: number;
+  /** Of those, files no row group of which may hold a key (by bloom filter): not read. */
+  skippedByBloom: number;
+  /** Files read for their key columns. */
+  readFiles: number;
+}
+
+type Tuple = unknown[];
+
+/** Keys of the topic's unique rules already on `main`, limited to the values this batch has. */
+export async function publishedUniqueKeys(
+  io: FileIO,
+  production: TableMetadata | undefined,
+  topic: TopicConfig,
+  rows: Record<string, unknown>[],
+  cache: BloomFilterCache = bloomFilterCache,
+): Promise<{ keys: Map<string, Set<string>>; stats: UniqueCheckStats }> {
+  const keys = new Map<string, Set<string>>();
+  const stats: UniqueCheckStats = { candidateFiles: 0, skippedByBloom: 0, readFiles: 0 };
+  if (!production) return { keys, stats };
+  const schema = currentSchema(production);
+  for (const fields of topic.rules.unique) {
+    const columns = fields.map((f) => schema.fields.find((c) => c.name === f));
+    if (columns.some((c) => !c)) continue;
+    const tuples = distinctTuples(rows, fields);
+    if (!tuples.length) continue;
+    // `in` filters on every key field let partition and file metrics prune what cannot hold these keys (for a
+    // time-partitioned table, only recent files); only the key columns are read.
+    const filter: Expression = {
+      op: 'and',
+      args: fields.map((f, j) => ({
+        op: 'in' as const,
+        ref: f,
+        values: [...new Set(tuples.map((t) => t[j]))] as (string | number | bigint)[],
+      })),
+    };
+    const plan = await planScan(production, { io, columns: fields, filter });
+    const ids = columns.map((c) => c!.id);
+    const probe = tupleProbe(tuples);
+    const keep = await mapLimit(plan.tasks, 8, async (task) => {
+      try {
+        return probe(await cache.filters(io, task.file.filePath, task.file.fileSizeInBytes, ids), ids);
+      } catch {
+        // Filters that cannot be read answer nothing: the file is read, which reports its own errors.
+        return true;
+      }
+    });
+    const tasks: FileScanTask[] = plan.tasks.filter((_, i) => keep[i]);
+    stats.candidateFiles += plan.tasks.length;
+    stats.skippedByBloom += plan.tasks.length - tasks.length;
+    stats.readFiles += tasks.length;
+    const found = new Set<string>();
+    for await (const batch of readTasks({ ...plan, tasks }, production, { io, columns: fields })) {
+      for (const r of batch) found.add(uniqueKey(fields.map((f) => ownValue(r, f))));
+    }
+    keys.set(uniqueName(fields), found);
+  }
+  return { keys, stats };
+}
+
+/** The batch's distinct key tuples with no null part (a key with a null part is never a duplicate). */
+function distinctTuples(rows: Record<string, unknown>[], fields: string[]): Tuple[] {
+  const seen = new Map<string, Tuple>();
+  for (const row of rows) {
+    const tuple = fields.map((f) => ownValue(row, f));
+    if (tuple.some((v) => v === null || v === undefined)) continue;
+    const key = uniqueKey(tuple);
+    if (!seen.has(key)) seen.set(key, tuple);
+  }
+  return [...seen.values()];
+}
+
+/**
+ * Whether a file's filters leave any row group that may hold one of the tuples: for a tuple, every key column must
+ * pass its chunk's filter; a column without a usable filter (none written, no field id, a value the column's type
+ * cannot hash) passes. Hashes are computed once per column type and tuple, not per file.
+ */
+function tupleProbe(tuples: Tuple[]): (filters: ColumnBloomFilters, ids: number[]) => boolean {
+  const hashes = new Map<string, (BloomHash | undefined)[]>();
+  const hashesFor = (j: number, filters: ColumnBloomFilters, id: number) => {
+    const element = filters.elements.get(id)!;
+    const key = `${j}\u0000${element.type}\u0000${element.type_length ?? ''}\u0000${element.logical_type?.type ?? ''}`;
+    let out = hashes.get(key);
+    if (!out) hashes.set(key, (out = tuples.map((t) => bloomHash(t[j], element))));
+    return out;
+  };
+  return (filters, ids) => {
+    for (const group of filters.rowGroups) {
+      const columns = ids.map((id, j) => {
+        const filter = group.filters.get(id);
+        return filter ? { filter, hashes: hashesFor(j, filters, id) } : undefined;
+      });
+      if (columns.every((c) => !c)) return true;
+      for (let k = 0; k < tuples.length; k++) {
+        if (columns.every((c) => !c || !c.hashes[k] || c.filter.mightContainHash(c.hashes[k]!))) return true;
+      }
+    }
+    return false;
+  };
+}
+
+/** `work` over `items` with at most `limit` running at once; results in input order. */
+async function mapLimit<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await work(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
