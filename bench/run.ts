@@ -12,9 +12,15 @@ const available = readdirSync(here)
   .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && f !== 'chaos.ts' && !f.startsWith('_'))
   .map((f) => f.slice(0, -3))
   .sort();
-const args = process.argv.slice(2);
-if (args.includes('--help') || args.includes('-h')) {
-  console.log(`Usage: npm run bench [-- <name> ...]\n\nBenchmarks: ${available.join(', ')}`);
+const argv = process.argv.slice(2);
+// Names come first; what follows the first option goes to every benchmark named (`npm run bench -- cpu --rate 100`).
+const firstOption = argv.findIndex((a) => a.startsWith('-'));
+const args = firstOption < 0 ? argv : argv.slice(0, firstOption);
+const passed = firstOption < 0 ? [] : argv.slice(firstOption);
+if (!args.length && (passed.includes('--help') || passed.includes('-h'))) {
+  console.log(
+    `Usage: npm run bench [-- <name> ... [options for them]]\n\nBenchmarks: ${available.join(', ')}\n(\`npm run bench -- <name> --help\` for a benchmark's options, where it has any)`,
+  );
   process.exit(0);
 }
 const unknown = args.filter((name) => !available.includes(name));
@@ -25,7 +31,9 @@ if (unknown.length) {
 let failed = 0;
 for (const name of args.length ? args : available) {
   console.log(`\n=== bench: ${name} ===`);
-  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, `${name}.ts`)], { stdio: 'inherit' });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, `${name}.ts`), ...passed], {
+    stdio: 'inherit',
+  });
   if (result.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);

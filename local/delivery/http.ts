@@ -39,6 +39,42 @@ const agents = {
   'https:': new https.Agent({ keepAlive: true }),
 };
 
+/**
+ * Requests in flight per abort signal, with one listener per signal. Passing the signal to `http.request` would add a
+ * listener per request, and an AbortSignal's listener list checks each addition against every listener already there:
+ * with the broker's and the sources' one signal shared by thousands of deliveries in flight, that scan cost more CPU
+ * than the requests themselves.
+ */
+const abortable = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
+
+function onAbort(signal: AbortSignal, cancel: (reason: unknown) => void): () => void {
+  let cancels = abortable.get(signal);
+  if (!cancels) {
+    const set = new Set<(reason: unknown) => void>();
+    cancels = set;
+    abortable.set(signal, set);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const fn of [...set]) fn(signal.reason);
+        set.clear();
+      },
+      { once: true },
+    );
+  }
+  cancels.add(cancel);
+  const registered = cancels;
+  return () => registered.delete(cancel);
+}
+
+/** What `http.request` rejects with when its `signal` aborts. */
+function abortError(reason: unknown): Error {
+  return Object.assign(new Error('The operation was aborted', { cause: reason }), {
+    name: 'AbortError',
+    code: 'ABORT_ERR',
+  });
+}
+
 /** POSTs the event in binary mode; resolves with the final response, rejects on network errors and timeouts. */
 export function postEvent(url: string, event: CloudEventMessage, options: PostOptions = {}): Promise<HttpResponse> {
   const { headers, body } = toHttpBinary(event);
@@ -56,9 +92,11 @@ function post(
   const agent = agents[target.protocol as keyof typeof agents];
   if (!agent) return Promise.reject(new Error(`unsupported URL ${url}: only http and https`));
   const limit = options.maxResponseBytes ?? 16 * 1024 * 1024;
+  const { signal } = options;
+  if (signal?.aborted) return Promise.reject(abortError(signal.reason));
   return new Promise<HttpResponse>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
-    const request = client.request(target, { method: 'POST', headers, agent, signal: options.signal }, (response) => {
+    const request = client.request(target, { method: 'POST', headers, agent }, (response) => {
       const chunks: Buffer[] = [];
       let size = 0;
       response.on('data', (chunk: Buffer) => {
@@ -68,15 +106,19 @@ function post(
       });
       response.on('end', () => {
         clearTimeout(timer);
+        forget?.();
         resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) });
       });
       response.on('error', fail);
     });
+    const forget = signal ? onAbort(signal, (reason) => request.destroy(abortError(reason))) : undefined;
     function fail(err: Error): void {
       clearTimeout(timer);
+      forget?.();
       reject(err);
     }
     request.on('error', fail);
+    request.on('close', () => forget?.());
     request.on('information', (info) => {
       if (info.statusCode !== 102 || !options.onAccepted) return;
       clearTimeout(timer);

@@ -113,7 +113,6 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       const event = fromHttp(req.headers, body);
       type = event.attributes.type;
       metrics.eventsIn.inc({ type });
-      const log = logger.child({ event: event.attributes.id, type });
       let relayed = false;
       const relayAccepted = () => {
         if (relayed || res.headersSent) return;
@@ -127,7 +126,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
             emitOptions?.onAccepted?.();
           },
         });
-      const reply = await fn.handle({ log, emit: requestEmit, metrics }, event);
+      const reply = await fn.handle(new RequestContext(logger, event, requestEmit, metrics), event);
       if (reply) {
         const { headers, body: replyBody } = toHttpBinary(reply);
         metrics.eventsOut.inc({ type: reply.attributes.type });
@@ -179,6 +178,21 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       await stopped;
     },
   };
+}
+
+/** A request's context; its logger is made on first use: most requests log nothing, and a pino child is not free. */
+class RequestContext implements FunctionContext {
+  #log: Logger | undefined;
+  constructor(
+    private readonly parent: Logger,
+    private readonly event: CloudEventMessage,
+    readonly emit: Emit,
+    readonly metrics: FunctionMetrics,
+  ) {}
+
+  get log(): Logger {
+    return (this.#log ??= this.parent.child({ event: this.event.attributes.id, type: this.event.attributes.type }));
+  }
 }
 
 class BodyTooLargeError extends Error {}
