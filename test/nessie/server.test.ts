@@ -304,6 +304,18 @@ describe('Nessie server: protocol details', () => {
     ).toMatchObject({ status: 415, errorCode: 'UNSUPPORTED_MEDIA_TYPE' });
   });
 
+  it('takes "id": null in new content as no id yet, as the Java client sends it', async () => {
+    const content = { type: 'ICEBERG_TABLE', id: null, metadataLocation: 's3://n', snapshotId: 1, schemaId: 0 };
+    const r = await call('POST', `trees/main@${head}/history/commit`, {
+      commitMeta: { message: 'new table from the Java client' },
+      operations: [{ type: 'PUT', key: key('ns', 'n'), content: { ...content, specId: 0, sortOrderId: 0 } }],
+    });
+    expect(r.status, r.text).toBe(200);
+    const committed = r.json as CommitResponse;
+    expect(committed.addedContents?.[0].contentId).toMatch(/^[0-9a-f-]{36}$/);
+    head = committed.targetBranch.hash;
+  });
+
   it('resolves ~N and ^N relative references', async () => {
     const previous = (await call('GET', 'trees/main~1/contents/ns.t')).json.effectiveReference.hash;
     const log = (await call('GET', 'trees/main/history')).json.logEntries;

@@ -32,9 +32,15 @@ export function contentKeyProblem(elements: readonly string[]): string | undefin
   return undefined;
 }
 
+/** Nessie's Java client sends `"id": null` for new content (Iceberg's NessieCatalog creating a table): no id yet. */
+const contentId = z
+  .string()
+  .nullish()
+  .transform((id) => id ?? undefined);
+
 const icebergTableSchema = z.object({
   type: z.literal('ICEBERG_TABLE'),
-  id: z.string().optional(),
+  id: contentId,
   metadataLocation: z.string(),
   snapshotId: long,
   schemaId: int,
@@ -44,7 +50,7 @@ const icebergTableSchema = z.object({
 
 const icebergViewSchema = z.object({
   type: z.literal('ICEBERG_VIEW'),
-  id: z.string().optional(),
+  id: contentId,
   metadataLocation: z.string(),
   versionId: long,
   schemaId: int,
@@ -54,7 +60,7 @@ const icebergViewSchema = z.object({
 
 const namespaceSchema = z.object({
   type: z.literal('NAMESPACE'),
-  id: z.string().optional(),
+  id: contentId,
   elements: z.array(z.string()),
   properties: z
     .record(z.string(), z.string())
