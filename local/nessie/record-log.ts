@@ -1,12 +1,13 @@
 /**
  * An append-only file of framed records: `[u32 LE length][u32 LE crc32(payload)][payload]`.
  *
- * Appends write a batch of records in one `write` and `fdatasync` it before returning, so a caller may acknowledge
- * once `append` resolves. Reading stops at a torn tail — the last record cut short or half-written by a crash (kill -9
- * mid-write, or a zero-filled tail after a power loss) — which is reported and later truncated away. A damaged record
- * followed by more data is not a torn tail but corruption: reading refuses rather than silently dropping committed
- * records after it.
+ * Appends write a batch of records in one synchronized-data `write` (O_DSYNC, or `write` + `fdatasync` where the
+ * flag is missing) before returning, so a caller may acknowledge once `append` resolves. Reading stops at a torn tail —
+ * the last record cut short or half-written by a crash (kill -9 mid-write, or a zero-filled tail after a power loss) —
+ * which is reported and later truncated away. A damaged record followed by more data is not a torn tail but
+ * corruption: reading refuses rather than silently dropping committed records after it.
  */
+import { constants } from 'node:fs';
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import path from 'node:path';
@@ -86,7 +87,7 @@ export interface AppendLog {
   readonly file: string;
   /** Current size in bytes. */
   size(): number;
-  /** Writes the records in one go and fdatasyncs them. */
+  /** Writes the records in one go, durably (O_DSYNC or fdatasync), before resolving. */
   append(records: Buffer[]): Promise<void>;
   close(): Promise<void>;
 }
@@ -101,15 +102,22 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Where the platform has O_DSYNC (Linux, macOS) the log is opened with it: each `write` returns only once its data
+ * (and the metadata needed to read it back, such as the file size) is on stable storage, exactly what `write` +
+ * `fdatasync` guarantee, but in one system call and one trip through libuv's thread pool instead of two.
+ */
+const DSYNC = constants.O_DSYNC ?? 0;
+
 /** Opens `file` for appending after cutting it to `validLength` (dropping a torn tail); creates it if missing. */
 export async function openAppendLog(file: string, validLength: number): Promise<AppendLog> {
   let handle: FileHandle;
   let created = false;
   try {
-    handle = await open(file, 'r+');
+    handle = await open(file, constants.O_RDWR | DSYNC);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    handle = await open(file, 'w');
+    handle = await open(file, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | DSYNC);
     created = true;
   }
   const { size: current } = await handle.stat();
@@ -132,7 +140,7 @@ export async function openAppendLog(file: string, validLength: number): Promise<
         const { bytesWritten } = await handle.write(buffer, written, buffer.length - written, size + written);
         written += bytesWritten;
       }
-      await handle.datasync();
+      if (!DSYNC) await handle.datasync();
       size += buffer.length;
     },
     async close() {

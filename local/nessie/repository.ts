@@ -8,10 +8,10 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Map as ImmutableMap } from 'immutable';
-import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import { canonicalContent } from '../../shared/catalog/nessie/content-schema.ts';
 import { NO_ANCESTOR_HASH } from '../../shared/catalog/nessie/paths.ts';
 import { NessieReferenceConflictError } from '../../shared/catalog/nessie/errors.ts';
+import { toJson } from './json.ts';
 import {
   keyToString,
   type CommitMeta,
@@ -109,7 +109,7 @@ export function emptyRepository(defaultBranch: string, createdAt: string): Repos
 
 export function indexEntry(key: ContentKey, content: Content): IndexEntry {
   const canonical = canonicalContent(content);
-  return { key: { elements: [...key.elements] }, content: canonical, value: stringifyJson(canonical) };
+  return { key: { elements: [...key.elements] }, content: canonical, value: toJson(canonical) };
 }
 
 export function applyOps(index: KeyIndex, ops: CommitOp[]): KeyIndex {
@@ -149,7 +149,7 @@ export function applyMutation(repo: Repository, mutation: Mutation): void {
 export function commitHash(parents: string[], meta: StoredCommitMeta, ops: CommitOp[]): string {
   // A random nonce keeps two otherwise identical commits (same parent, meta and operations) apart.
   return createHash('sha256')
-    .update(stringifyJson({ parents, meta, ops, nonce: randomUUID() }))
+    .update(toJson({ parents, meta, ops, nonce: randomUUID() }))
     .digest('hex');
 }
 
@@ -436,6 +436,38 @@ export function diffIndexes(from: KeyIndex, to: KeyIndex): Array<{ id: KeyId; fr
     if (!before || before.value !== entry.value) out.push({ id, from: before, to: entry });
   }
   for (const [id, entry] of from) if (!to.has(id)) out.push({ id, from: entry });
+  return out.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+}
+
+/** Beyond this many commits between the two, comparing whole indexes is cheaper than collecting the keys they touched. */
+const MAX_CHAIN_FOR_KEY_DIFF = 256;
+
+/**
+ * `diffIndexes(ancestor.index, descendant.index)` without visiting every key when `ancestor` is a few commits down
+ * `descendant`'s first-parent chain (a WAP branch merged back): each index on that chain is its first parent's plus
+ * the commit's own operations, so only the keys those operations touch can differ.
+ */
+export function diffCommits(
+  repo: Repository,
+  ancestor: CommitNode,
+  descendant: CommitNode,
+): Array<{ id: KeyId; from?: IndexEntry; to?: IndexEntry }> {
+  const touched = new Set<KeyId>();
+  let node: CommitNode | undefined = descendant;
+  for (let steps = 0; node && node !== ancestor && node.depth > ancestor.depth; steps++) {
+    if (steps === MAX_CHAIN_FOR_KEY_DIFF) break;
+    for (const op of node.ops) touched.add(keyId(op.key));
+    node = firstParent(repo, node);
+  }
+  if (node !== ancestor) return diffIndexes(ancestor.index, descendant.index);
+  const out: Array<{ id: KeyId; from?: IndexEntry; to?: IndexEntry }> = [];
+  for (const id of touched) {
+    const before = ancestor.index.get(id);
+    const after = descendant.index.get(id);
+    if (after) {
+      if (!before || before.value !== after.value) out.push({ id, from: before, to: after });
+    } else if (before) out.push({ id, from: before });
+  }
   return out.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
 }
 

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import { NessieBadRequestError, NessieError } from '../../shared/catalog/nessie/errors.ts';
 import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
-import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
+import { parseJsonText, toJson } from './json.ts';
 import * as reads from './reads.ts';
 import {
   headerMeta,
@@ -84,6 +84,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
+    let ended = false;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) tooLarge = true;
@@ -92,8 +93,15 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (size > limit * 4 + 1024 * 1024) req.destroy();
     });
     const overLimit = () => new NessieBadRequestError(`Request body exceeds the limit of ${limit} bytes`, 413);
-    req.on('end', () => (tooLarge ? reject(overLimit()) : resolve(Buffer.concat(chunks))));
-    req.on('close', () => reject(tooLarge ? overLimit() : new NessieBadRequestError('Request body was cut off')));
+    req.on('end', () => {
+      ended = true;
+      if (tooLarge) reject(overLimit());
+      else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    });
+    // Every request closes, most after their end: an error (and its stack trace) only for those cut off.
+    req.on('close', () => {
+      if (!ended) reject(tooLarge ? overLimit() : new NessieBadRequestError('Request body was cut off'));
+    });
     req.on('error', reject);
   });
 }
@@ -246,7 +254,7 @@ function route(store: NessieStore, rawPath: string, method: string): Handler | '
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = stringifyJson(body);
+  const text = toJson(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }
@@ -302,7 +310,9 @@ export async function startNessieServer(options: NessieServerOptions): Promise<R
           }
           if (bytes.length === 0) return undefined;
           try {
-            return parseJson(bytes);
+            // Decoded like TextDecoder does (a byte order mark dropped, bad bytes replaced).
+            const text = bytes.toString('utf8');
+            return parseJsonText(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
           } catch (err) {
             throw new NessieBadRequestError(`Malformed JSON request body: ${(err as Error).message}`);
           }

@@ -36,7 +36,7 @@ import {
   commitHash,
   conflict,
   conflictError,
-  diffIndexes,
+  diffCommits,
   indexEntry,
   keyId,
   mergeBase,
@@ -453,9 +453,13 @@ function mergeOperations(
 }
 
 /** Actions that turn `from` into `to` (CommitLogicImpl.diffToCreateCommit), minus DROP keys. */
-function diffActions(from: KeyIndex, to: KeyIndex, modes: Modes, details: Map<KeyId, MergeKeyDetails>): Action[] {
+function diffActions(
+  changes: Array<{ id: KeyId; from?: IndexEntry; to?: IndexEntry }>,
+  modes: Modes,
+  details: Map<KeyId, MergeKeyDetails>,
+): Action[] {
   const actions: Action[] = [];
-  for (const d of diffIndexes(from, to)) {
+  for (const d of changes) {
     if (modes.behavior(d.id) === 'DROP') {
       const key = (d.to ?? d.from)!.key;
       modes.use(d.id, false);
@@ -587,7 +591,7 @@ export function merge(
     };
   }
   const details = new Map<KeyId, MergeKeyDetails>();
-  const actions = diffActions(common.index, from.commit.index, modes, details);
+  const actions = diffActions(diffCommits(repo, common, from.commit), modes, details);
   const ops = mergeOperations(head.index, actions, modes, details);
   checkMergeNamespaces(head.index, ops);
   modes.postValidate();
