@@ -99,6 +99,12 @@ export class BloomFilterCache {
     return entry.filters;
   }
 
+  /** Forgets every filter (what a fresh auditor process starts with). */
+  clear(): void {
+    this.entries.clear();
+    this.held = 0;
+  }
+
   private evict(): void {
     for (const [key, entry] of this.entries) {
       if (this.held <= this.maxBytes) return;
