@@ -17,7 +17,8 @@ const ESCAPED_NUL = /\\u0000/i;
 /**
  * Parses JSON like `parseJson`: integers outside the safe range become `bigint`. Those integer tokens are rewritten to
  * strings that start with U+0000 (which no string of the text can, see ESCAPED_NUL), the result of `JSON.parse` is
- * revived back to `bigint`. Malformed text is handed to `parseJson`, so errors read the same.
+ * revived back to `bigint`. Malformed text is handed to `parseJson`, so errors read the same. A key given twice keeps
+ * its last value, as with `JSON.parse` and Jackson's default in Nessie (lossless-json's parser would reject it).
  */
 export function parseJsonText<T = unknown>(text: string): T {
   if (!MAYBE_UNSAFE_NUMBER.test(text)) return JSON.parse(text) as T;
