@@ -1,8 +1,10 @@
 /**
  * Table maintenance benchmark, all in one process on a local warehouse with the embedded Nessie:
- * 1. compaction throughput (MB/s of input Parquet) of `compactTable` — plan, read with deletes/filters machinery,
- *    rewrite, commit — against the raw floor in the same run: hyparquet read (`readDataFile`) + `writeDataFile` + store
- *    write of the very same files and rows, grouped the same way;
+ * 1. compaction throughput (MB/s of input Parquet, by wall and by CPU time) of `compactTable` — plan, rewrite, commit —
+ *    with each engine (`js`: decode rows and write them with floe's writer; `duckdb`: DuckDB copies the groups,
+ *    metrics merged from the inputs) on two tables built from the same appends, against the raw JS floor in the same
+ *    run: hyparquet read (`readDataFile`) + `writeDataFile` + store write of the very same files and rows, grouped the
+ *    same way; then both compacted tables are checked to hold the same rows and the same column metrics;
  * 2. orphan scan time per 10k listed objects (mark every reference, list, match; dry run), then the delete run.
  *
  *   npm run bench -- maintenance
@@ -18,6 +20,8 @@ import { readDataFile } from '../shared/iceberg/parquet-reader.ts';
 import { writeDataFile } from '../shared/iceberg/parquet-writer.ts';
 import { appendFiles, readManifestEntries, readManifestFiles } from '../shared/iceberg/snapshot.ts';
 import { writeRows } from '../shared/iceberg/writer.ts';
+import { scanRows } from '../shared/iceberg/scan.ts';
+import { stringifyJson } from '../shared/util/lossless-json.ts';
 import type { DataFile, PartitionSpec } from '../shared/iceberg/types.ts';
 import { compactTable } from '../shared/maintenance/compaction.ts';
 import { createMarker, markClaimChecks, markReferences } from '../shared/maintenance/reachable-files.ts';
@@ -32,6 +36,7 @@ const ROWS = Number(process.env.MAINT_BENCH_ROWS ?? 10_000);
 const OBJECTS = Number(process.env.MAINT_BENCH_OBJECTS ?? 20_000);
 const TARGET = 8 * 1024 * 1024;
 const TABLE = 'bench.events';
+const TABLE_JS = 'bench.events_js';
 
 const spec: PartitionSpec = {
   specId: 0,
@@ -48,8 +53,8 @@ async function timed<T>(run: () => Promise<T>): Promise<{ result: T; seconds: nu
 
 const mb = (bytes: number) => bytes / 1024 / 1024;
 
-async function liveFiles(catalog: Catalog): Promise<DataFile[]> {
-  const { metadata } = (await loadTable(catalog, 'main', TABLE))!;
+async function liveFiles(catalog: Catalog, table = TABLE): Promise<DataFile[]> {
+  const { metadata } = (await loadTable(catalog, 'main', table))!;
   const files: DataFile[] = [];
   for (const manifest of await readManifestFiles(catalog.io, snapshotForRef(metadata, 'main'))) {
     for (const entry of await readManifestEntries(catalog.io, manifest, metadata))
@@ -86,6 +91,38 @@ async function rawRewrite(catalog: Catalog, files: DataFile[], scratch: string):
   return written;
 }
 
+/** The two compacted tables: the same rows, and per partition the same record counts and column metrics. */
+async function sameContents(catalog: Catalog): Promise<void> {
+  const key = (f: DataFile) => String(f.partition[0]);
+  const metrics = (f: DataFile) =>
+    stringifyJson({
+      records: f.recordCount,
+      partition: f.partition,
+      ...Object.fromEntries(
+        (['valueCounts', 'nullValueCounts', 'nanValueCounts', 'lowerBounds', 'upperBounds'] as const).map((m) => [
+          m,
+          [...(f[m]?.entries() ?? [])]
+            .sort(([a], [b]) => a - b)
+            .map(([id, v]) => [id, v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v]),
+        ]),
+      ),
+    });
+  const [a, b] = await Promise.all([liveFiles(catalog, TABLE), liveFiles(catalog, TABLE_JS)]);
+  const byPartition = (files: DataFile[]) => new Map(files.map((f) => [key(f), metrics(f)]));
+  const [ma, mb2] = [byPartition(a), byPartition(b)];
+  if (a.length !== b.length || [...ma].some(([k, v]) => mb2.get(k) !== v))
+    throw new Error(`the engines' files differ:\n${[...ma.values()].join('\n')}\n---\n${[...mb2.values()].join('\n')}`);
+  const digest = async (table: string) => {
+    const { metadata } = (await loadTable(catalog, 'main', table))!;
+    const rows = await scanRows(metadata, { io: catalog.io });
+    return rows
+      .map((r) => stringifyJson(r))
+      .sort()
+      .join('\n');
+  };
+  if ((await digest(TABLE)) !== (await digest(TABLE_JS))) throw new Error('the engines wrote different rows');
+}
+
 async function main(): Promise<void> {
   const tmp = { dir: await mkdtemp(path.join(tmpdir(), 'floe-bench-maintenance-')) };
   const nessie = await startNessieServer({ port: 0, dataDir: `${tmp.dir}/nessie` });
@@ -103,31 +140,38 @@ async function main(): Promise<void> {
     warehouse: `file://${tmp.dir}/warehouse/`,
   };
   try {
-    console.log(`building ${APPENDS} appends × ${ROWS} rows (4 bucket partitions → ${APPENDS * 4} small files)…`);
-    await commitOnBranch(
-      catalog,
-      'main',
-      new Map([
-        [
-          TABLE,
-          async (base) =>
-            base ??
-            newTableMetadata({
-              location: newTableLocation(catalog.warehouse, TABLE),
-              schema,
-              spec,
-              properties: { 'write.target-file-size-bytes': String(TARGET) },
-            }),
-        ],
-      ]),
-      { message: 'create' },
+    console.log(
+      `building 2 tables of ${APPENDS} appends × ${ROWS} rows (4 bucket partitions → ${APPENDS * 4} small files each)…`,
     );
+    for (const table of [TABLE, TABLE_JS]) {
+      await commitOnBranch(
+        catalog,
+        'main',
+        new Map([
+          [
+            table,
+            async (base) =>
+              base ??
+              newTableMetadata({
+                location: newTableLocation(catalog.warehouse, table),
+                schema,
+                spec,
+                properties: { 'write.target-file-size-bytes': String(TARGET) },
+              }),
+          ],
+        ]),
+        { message: 'create' },
+      );
+    }
     for (let i = 0; i < APPENDS; i++) {
-      const { metadata } = (await loadTable(catalog, 'main', TABLE))!;
-      const files = await writeRows(catalog.io, metadata, parkingEvents(ROWS, i + 1));
-      await commitOnBranch(catalog, 'main', new Map([[TABLE, appendFiles({ io: catalog.io, files })]]), {
-        message: 'append',
-      });
+      const rows = parkingEvents(ROWS, i + 1);
+      for (const table of [TABLE, TABLE_JS]) {
+        const { metadata } = (await loadTable(catalog, 'main', table))!;
+        const files = await writeRows(catalog.io, metadata, rows);
+        await commitOnBranch(catalog, 'main', new Map([[table, appendFiles({ io: catalog.io, files })]]), {
+          message: 'append',
+        });
+      }
     }
     const files = await liveFiles(catalog);
     const inputBytes = files.reduce((s, f) => s + f.fileSizeInBytes, 0);
@@ -137,16 +181,31 @@ async function main(): Promise<void> {
     );
 
     const raw = await timed(() => rawRewrite(catalog, files, `${catalog.warehouse}_bench/raw/`));
-    const compact = await timed(() => compactTable(catalog, TABLE, { log: silentLogger }));
-    if (compact.result.outcome !== 'committed')
-      throw new Error(`compaction did not commit: ${JSON.stringify(compact.result)}`);
+    const compactJs = await timed(() => compactTable(catalog, TABLE_JS, { log: silentLogger, engine: 'js' }));
+    const compactDuck = await timed(() => compactTable(catalog, TABLE, { log: silentLogger, engine: 'duckdb' }));
+    for (const compact of [compactJs, compactDuck]) {
+      if (compact.result.outcome !== 'committed')
+        throw new Error(`compaction did not commit: ${JSON.stringify(compact.result)}`);
+    }
+    if (compactDuck.result.details?.jsGroups) throw new Error('the duckdb engine fell back to js');
     const line = (label: string, t: { seconds: number; cpuSeconds: number }, outputs: number) =>
       console.log(
-        `${label.padEnd(44)} ${t.seconds.toFixed(2).padStart(6)} s  cpu ${t.cpuSeconds.toFixed(2).padStart(6)} s  ${(mb(inputBytes) / t.seconds).toFixed(1).padStart(6)} MiB/s  → ${outputs} files`,
+        `${label.padEnd(44)} ${t.seconds.toFixed(2).padStart(6)} s  cpu ${t.cpuSeconds.toFixed(2).padStart(6)} s  ${(mb(inputBytes) / t.seconds).toFixed(1).padStart(6)} MiB/s  ${(mb(inputBytes) / t.cpuSeconds).toFixed(1).padStart(6)} MiB/cpu-s  → ${outputs} files`,
       );
     line('raw read + write (hyparquet + writeDataFile)', raw, raw.result);
-    line('compactTable (plan, rewrite, commit)', compact, compact.result.filesAfter);
-    console.log(`compaction / raw: ${((raw.seconds / compact.seconds) * 100).toFixed(0)} % of the raw throughput\n`);
+    line('compactTable, js engine', compactJs, compactJs.result.filesAfter);
+    line('compactTable, duckdb engine (1 thread)', compactDuck, compactDuck.result.filesAfter);
+    const ratio = (t: { seconds: number; cpuSeconds: number }) =>
+      `${((raw.seconds / t.seconds) * 100).toFixed(0)} % of the raw throughput by wall time, ${((raw.cpuSeconds / t.cpuSeconds) * 100).toFixed(0)} % by CPU time`;
+    console.log(`js engine / raw: ${ratio(compactJs)}`);
+    console.log(`duckdb engine / raw: ${ratio(compactDuck)}`);
+    console.log(
+      `duckdb / js engine: ${(compactJs.cpuSeconds / compactDuck.cpuSeconds).toFixed(1)}× less CPU, ${(compactJs.seconds / compactDuck.seconds).toFixed(1)}× faster by wall time`,
+    );
+    await sameContents(catalog);
+    console.log(
+      'both compacted tables hold the same rows, and their files the same record counts and column metrics\n',
+    );
 
     console.log(`writing ${OBJECTS.toLocaleString('en-US')} stray objects…`);
     for (let d = 0; d * 1000 < OBJECTS; d++) {

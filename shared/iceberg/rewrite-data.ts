@@ -13,6 +13,7 @@ import { ValidationError, type TableUpdate } from './commit.ts';
 import { currentSchema } from './metadata.ts';
 import { partitionPath } from './partition.ts';
 import { planScan, readTasks, type FileScanTask, type ScanPlan } from './scan.ts';
+import { rewriteGroupWithDuckDB } from './rewrite-duckdb.ts';
 import { rewriteFiles } from './snapshot.ts';
 import { writeRows } from './writer.ts';
 import { FileContent, type DataFile, type TableMetadata } from './types.ts';
@@ -256,6 +257,21 @@ export async function planRewriteDataFiles(
 }
 
 /**
+ * `js` decodes rows and writes them with floe's Parquet writer (always applicable, no native dependency); `duckdb`
+ * copies the group with DuckDB where that gives the same rows and metrics (`rewrite-duckdb.ts`), else falls back to
+ * `js`.
+ */
+export type RewriteEngine = 'js' | 'duckdb';
+export const REWRITE_ENGINES: readonly RewriteEngine[] = ['duckdb', 'js'];
+
+export interface RewriteGroupOptions {
+  /** Default `js`. */
+  engine?: RewriteEngine;
+  /** Called when the `duckdb` engine cannot take a group, with the reason. */
+  onFallback?: (reason: string) => void;
+}
+
+/**
  * Reads a group's rows (deletes applied) and writes them as files of about the target size, holding one output file's
  * rows in memory at a time. Like Java's rolling writer it sizes files by bytes, not by the planned count: rows per
  * file start from the planned estimate and follow the bytes per row actually written; a file that comes out below
@@ -266,7 +282,16 @@ export async function rewriteFileGroup(
   metadata: TableMetadata,
   plan: RewritePlan,
   group: FileGroup,
+  options: RewriteGroupOptions = {},
 ): Promise<DataFile[]> {
+  if ((options.engine ?? 'js') === 'duckdb') {
+    const copied = await rewriteGroupWithDuckDB(io, metadata, plan, group, {
+      outputFiles: (bytes) => expectedOutputFiles(bytes, plan.settings),
+      sizes: { min: plan.settings['min-file-size-bytes'], max: plan.settings['max-file-size-bytes'] },
+    });
+    if (copied.files) return copied.files;
+    options.onFallback?.(copied.fallback ?? 'unknown');
+  }
   const minBytes = plan.settings['min-file-size-bytes'];
   let remaining = group.inputRecords;
   let bytesPerRow = group.estimatedBytes / Math.max(1, group.inputRecords);

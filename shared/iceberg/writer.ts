@@ -8,7 +8,14 @@ import type { FileIO } from '../storage/file-io.ts';
 import { currentSchema, defaultSpec } from './metadata.ts';
 import { parseCompression, writeDataFile } from './parquet-writer.ts';
 import { partitionOf, partitionPath } from './partition.ts';
-import { FileContent, type DataFile, type PartitionValues, type Schema, type TableMetadata } from './types.ts';
+import {
+  FileContent,
+  type DataFile,
+  type PartitionSpec,
+  type PartitionValues,
+  type Schema,
+  type TableMetadata,
+} from './types.ts';
 
 export interface WriteRowsOptions {
   /** Write under this schema instead of the table's current one (it must be one of the table's schemas). */
@@ -19,6 +26,20 @@ export interface WriteRowsOptions {
 
 function dataLocation(metadata: TableMetadata): string {
   return metadata.properties['write.data.path'] ?? `${metadata.location}/data`;
+}
+
+/** Where the `index`-th data file of one write operation goes: `<data location>/<partition path>/…parquet`. */
+export function dataFilePath(
+  metadata: TableMetadata,
+  spec: PartitionSpec,
+  schema: Schema,
+  partition: PartitionValues,
+  index: number,
+  operationId: string,
+  base = dataLocation(metadata),
+): string {
+  const directory = spec.fields.length ? `${base}/${partitionPath(spec, schema, partition)}` : base;
+  return `${directory}/${String(index).padStart(5, '0')}-0-${operationId}-00001.parquet`;
 }
 
 function partitionKey(values: PartitionValues): string {
@@ -57,8 +78,7 @@ export async function writeRows(
   const files: DataFile[] = [];
   let index = 0;
   for (const { partition, rows: partitionRows } of groups.values()) {
-    const directory = spec.fields.length ? `${base}/${partitionPath(spec, schema, partition)}` : base;
-    const filePath = `${directory}/${String(index++).padStart(5, '0')}-0-${operationId}-00001.parquet`;
+    const filePath = dataFilePath(metadata, spec, schema, partition, index++, operationId, base);
     const { bytes, metrics } = await writeDataFile(schema, partitionRows, {
       compression,
       metricsConfig: metadata.properties,

@@ -14,8 +14,10 @@ import {
   replaceDataFiles,
   rewriteFileGroup,
   type BIN_PACK_OPTIONS,
+  type RewriteEngine,
   type RewritePlan,
 } from '../iceberg/rewrite-data.ts';
+import { compactionEngine } from './maintenance-settings.ts';
 import type { DataFile } from '../iceberg/types.ts';
 import { CARRIED_SUMMARY_PREFIXES } from '../wap/kafka-offsets.ts';
 import type { TableResult } from './run-report.ts';
@@ -28,6 +30,8 @@ export interface CompactOptions {
   options?: Partial<Record<(typeof BIN_PACK_OPTIONS)[number], string>>;
   /** Plans after a failed validation before giving up. Default 3. */
   replans?: number;
+  /** How groups are rewritten; default `FLOE_COMPACTION_ENGINE` (`duckdb`, falling back to `js` per group). */
+  engine?: RewriteEngine;
 }
 
 function describe(plan: RewritePlan) {
@@ -46,6 +50,7 @@ function describe(plan: RewritePlan) {
 export async function compactTable(catalog: Catalog, table: string, options: CompactOptions): Promise<TableResult> {
   const { io } = catalog;
   const replans = options.replans ?? 3;
+  const engine = options.engine ?? compactionEngine();
   for (let round = 1; ; round++) {
     const loaded = await loadTable(catalog, 'main', table);
     if (!loaded)
@@ -85,7 +90,17 @@ export async function compactTable(catalog: Catalog, table: string, options: Com
 
     const added: DataFile[] = [];
     try {
-      for (const group of plan.groups) added.push(...(await rewriteFileGroup(io, loaded.metadata, plan, group)));
+      const fallbacks: string[] = [];
+      for (const group of plan.groups) {
+        const onFallback = (reason: string) => {
+          fallbacks.push(reason);
+          options.log.info(
+            { table, partition: group.partition, reason },
+            'compaction rewrites a group with the JS engine',
+          );
+        };
+        added.push(...(await rewriteFileGroup(io, loaded.metadata, plan, group, { engine, onFallback })));
+      }
       const update = replaceDataFiles(plan, plan.groups, added, { io, carrySummaryPrefixes: CARRIED_SUMMARY_PREFIXES });
       const commit = await commitOnBranch(
         catalog,
@@ -100,7 +115,15 @@ export async function compactTable(catalog: Catalog, table: string, options: Com
         removed: inputFiles,
         filesAfter: plan.liveFiles - inputFiles + added.length,
         bytesAfter: plan.liveBytes - inputBytes + addedBytes,
-        details: { ...describe(plan), addedFiles: added.length, attempts: commit.attempts, hash: commit.hash, round },
+        details: {
+          ...describe(plan),
+          addedFiles: added.length,
+          attempts: commit.attempts,
+          hash: commit.hash,
+          round,
+          engine,
+          ...(fallbacks.length ? { jsGroups: fallbacks.length } : {}),
+        },
       };
     } catch (err) {
       // Only an unknown commit outcome may have made the new files live; otherwise they are garbage now.

@@ -3,6 +3,7 @@
  * `FLOE_ORPHAN_GRACE` (default 3d), `FLOE_REJECTED_RETENTION` (7d), `FLOE_STALL_AFTER` (2m). Durations as `30s`,
  * `5m`, `1h`, `3d`.
  */
+import { REWRITE_ENGINES, type RewriteEngine } from '../iceberg/rewrite-data.ts';
 import { ConfigError } from '../runtime/pipeline-config.ts';
 import { parseDuration } from '../util/duration.ts';
 import { DEFAULT_REJECTED_RETENTION_MS, DEFAULT_STALL_AFTER_MS } from '../wap/branch-cleanup.ts';
@@ -36,4 +37,18 @@ export function maintenanceSettings(env: NodeJS.ProcessEnv = process.env): Maint
   };
   if (problems.length) throw new ConfigError(`invalid environment:\n${problems.join('\n')}`);
   return settings;
+}
+
+/**
+ * `FLOE_COMPACTION_ENGINE`: `duckdb` (default) copies file groups with DuckDB where the result is exact and falls
+ * back to the JS rewrite elsewhere or when `@duckdb/node-api` is not installed; `js` always uses the JS rewrite (for
+ * an image built without DuckDB's native module).
+ */
+export function compactionEngine(env: NodeJS.ProcessEnv = process.env): RewriteEngine {
+  const text = (env.FLOE_COMPACTION_ENGINE ?? '').trim().toLowerCase();
+  if (text === '') return 'duckdb';
+  if ((REWRITE_ENGINES as readonly string[]).includes(text)) return text as RewriteEngine;
+  throw new ConfigError(
+    `invalid environment:\n  - FLOE_COMPACTION_ENGINE: '${env.FLOE_COMPACTION_ENGINE}' (use ${REWRITE_ENGINES.join(' or ')})`,
+  );
 }
