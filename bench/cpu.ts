@@ -148,6 +148,8 @@ async function emptyHandlerCost(perSecond: number, ms: number): Promise<{ reques
     cwd: root,
     stdio: 'ignore',
   });
+  const killChild = () => child.kill('SIGKILL');
+  process.once('exit', killChild);
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`the empty handler exited with ${child.exitCode}`);
@@ -165,6 +167,7 @@ async function emptyHandlerCost(perSecond: number, ms: number): Promise<{ reques
     return { requests, micros: cpuMicros(child.pid!) - before };
   } finally {
     child.kill('SIGKILL');
+    process.off('exit', killChild);
   }
 }
 
@@ -229,6 +232,16 @@ const stack = await startStack({
   ...(values.bundles ? { bundles: path.resolve(values.bundles) } : {}),
 });
 let simulator: ChildProcess | undefined;
+// Ctrl-C: the simulator and the stack's function processes must not outlive the benchmark.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    simulator?.kill('SIGKILL');
+    void stack
+      .stop()
+      .then(() => rm(home, { recursive: true, force: true }))
+      .finally(() => process.exit(130));
+  });
+}
 try {
   simulator = spawn(
     process.execPath,
@@ -300,6 +313,7 @@ try {
     stackGoalMet: stackPerEvent <= 1000,
     simulatorPerEvent: (last.simulator - first.simulator) / events,
     lagAtEnd: status.lag,
+    statusAtEnd: status,
   };
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
