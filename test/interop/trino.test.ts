@@ -192,7 +192,8 @@ describe('Trino reads floe tables through the Nessie catalog', () => {
          from production.parking_entry group by 1, 2, 3 order by 1, 2, 3`,
       );
       await expectAgree(
-        `select lot_id, camera_id, direction, count(*) as n, count(image) as images, avg(confidence) as confidence
+        `select lot_id, camera_id, direction, count(*) as n, count(image) as images, avg(confidence) as confidence,
+              count(image.uri) as image_uris, sum(image.size_bytes) as image_bytes, count(image.inline) as inlined
          from production.parking_exit group by 1, 2, 3 order by 1, 2, 3`,
       );
       const sensors = await expectAgree(
