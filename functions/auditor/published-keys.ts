@@ -10,21 +10,33 @@
  * exact (no false negatives), and a file without a filter on the column, or whose filters cannot be read, is read
  * as before: a duplicate already on `main` is always found; a false positive costs one file read.
  *
- * Data files are immutable, so each file's filters are read once and kept in a process-wide cache (LRU by bytes):
- * a warm auditor reads no data file for a batch of new keys, only the manifests of the current snapshot.
+ * Data files and manifests are immutable, so each file's filters are read once and kept in a process-wide cache (LRU
+ * by bytes), and so are the entries of each manifest (LRU by entries): a warm auditor reads, for a batch of new keys,
+ * only the current snapshot's manifest list. Tables with delete files are planned by the scan planner each time.
  */
+import type { SchemaElement } from 'hyparquet';
 import {
-  bloomHash,
   BLOOM_ENABLED_PREFIX,
   BLOOM_FPP_PREFIX,
-  type BloomHash,
+  bloomPhysicalType,
+  plainBytes,
+  xxhash64Into,
+  type SplitBlockBloomFilter,
 } from '../../shared/iceberg/bloom-filter.ts';
-import type { Expression } from '../../shared/iceberg/expressions.ts';
-import { currentSchema } from '../../shared/iceberg/metadata.ts';
+import { bind, fileStats, mightMatch, type Expression } from '../../shared/iceberg/expressions.ts';
+import { currentSchema, snapshotForRef, specById } from '../../shared/iceberg/metadata.ts';
 import { readBloomFilters, type ColumnBloomFilters } from '../../shared/iceberg/parquet-reader.ts';
-import { planScan, readTasks, type FileScanTask } from '../../shared/iceberg/scan.ts';
+import { planScan, readTasks, type FileScanTask, type ScanPlan } from '../../shared/iceberg/scan.ts';
 import { decimalOf, isPrimitive } from '../../shared/iceberg/schema.ts';
-import type { TableMetadata } from '../../shared/iceberg/types.ts';
+import { readManifestEntries, readManifestFiles } from '../../shared/iceberg/snapshot.ts';
+import {
+  EntryStatus,
+  FileContent,
+  ManifestContent,
+  type ManifestEntry,
+  type ManifestFile,
+  type TableMetadata,
+} from '../../shared/iceberg/types.ts';
 import { uniqueKey, uniqueName } from '../../shared/quality/rules.ts';
 import type { TopicConfig } from '../../shared/runtime/pipeline-config.ts';
 import type { FileIO } from '../../shared/storage/file-io.ts';
@@ -120,6 +132,74 @@ export const bloomFilterCache = new BloomFilterCache(
   Number(process.env.FLOE_AUDIT_BLOOM_CACHE_BYTES ?? 256 * 1024 * 1024),
 );
 
+/** Entries of manifests by path (and the schema and sequence number they were read with); LRU past `maxEntries`. */
+export class ManifestEntryCache {
+  private readonly manifests = new Map<string, ManifestEntry[]>();
+  private held = 0;
+
+  constructor(readonly maxEntries: number) {}
+
+  async entries(io: FileIO, manifest: ManifestFile, metadata: TableMetadata): Promise<ManifestEntry[]> {
+    const key = `${manifest.manifestPath}\u0000${metadata.currentSchemaId}\u0000${manifest.sequenceNumber}`;
+    const hit = this.manifests.get(key);
+    if (hit) {
+      this.manifests.delete(key);
+      this.manifests.set(key, hit);
+      return hit;
+    }
+    const read = await readManifestEntries(io, manifest, metadata);
+    this.manifests.set(key, read);
+    this.held += read.length;
+    for (const [k, v] of this.manifests) {
+      if (this.held <= this.maxEntries) break;
+      this.manifests.delete(k);
+      this.held -= v.length;
+    }
+    return read;
+  }
+
+  clear(): void {
+    this.manifests.clear();
+    this.held = 0;
+  }
+}
+
+/** The auditor process's manifest cache: a few KB per entry, so ~100k data files in a few hundred MB at most. */
+export const manifestCache = new ManifestEntryCache(100_000);
+
+/**
+ * The scan plan of `main` for a table without delete files, from cached manifest entries, pruned by column metrics
+ * (partition pruning is left out: the filters answer for what it would have skipped); undefined when the table has
+ * delete files, which the scan planner scopes.
+ */
+async function dataOnlyPlan(
+  io: FileIO,
+  metadata: TableMetadata,
+  filter: Expression,
+  cache: ManifestEntryCache,
+): Promise<ScanPlan | undefined> {
+  const snapshot = snapshotForRef(metadata, 'main');
+  const schema = currentSchema(metadata);
+  const bound = bind(filter, schema);
+  const plan: ScanPlan = { snapshot, schema, tasks: [], filter: bound, prunedFiles: 0 };
+  const manifests = await readManifestFiles(io, snapshot);
+  if (manifests.some((m) => m.content !== ManifestContent.DATA)) return undefined;
+  for (const manifest of manifests) {
+    const spec = specById(metadata, manifest.partitionSpecId);
+    for (const entry of await cache.entries(io, manifest, metadata)) {
+      if (entry.status === EntryStatus.DELETED) continue;
+      const file = entry.dataFile;
+      if (file.content !== FileContent.DATA) return undefined;
+      if (!mightMatch(bound, fileStats(file))) {
+        plan.prunedFiles++;
+        continue;
+      }
+      plan.tasks.push({ file, spec, sequenceNumber: entry.sequenceNumber ?? 0, deletes: [] });
+    }
+  }
+  return plan;
+}
+
 export interface UniqueCheckStats {
   /** Data files left after partition and metrics pruning. */
   candidateFiles: number;
@@ -158,7 +238,9 @@ export async function publishedUniqueKeys(
         values: [...new Set(tuples.map((t) => t[j]))] as (string | number | bigint)[],
       })),
     };
-    const plan = await planScan(production, { io, columns: fields, filter });
+    const plan =
+      (await dataOnlyPlan(io, production, filter, manifestCache)) ??
+      (await planScan(production, { io, columns: fields, filter }));
     const ids = columns.map((c) => c!.id);
     const probe = tupleProbe(tuples);
     const keep = await mapLimit(plan.tasks, 8, async (task) => {
@@ -200,23 +282,38 @@ function distinctTuples(rows: Record<string, unknown>[], fields: string[]): Tupl
  * cannot hash) passes. Hashes are computed once per column type and tuple, not per file.
  */
 function tupleProbe(tuples: Tuple[]): (filters: ColumnBloomFilters, ids: number[]) => boolean {
-  const hashes = new Map<string, (BloomHash | undefined)[]>();
-  const hashesFor = (j: number, filters: ColumnBloomFilters, id: number) => {
-    const element = filters.elements.get(id)!;
-    const key = `${j}\u0000${element.type}\u0000${element.type_length ?? ''}\u0000${element.logical_type?.type ?? ''}`;
+  const n = tuples.length;
+  /** Per key part and Parquet type: [hi, lo] per tuple, and whether the tuple's value could be hashed at all. */
+  const hashes = new Map<string, { hashes: Uint32Array; hashed: Uint8Array }>();
+  const hashesFor = (j: number, element: SchemaElement) => {
+    const key = `${j}\u0000${element.type}\u0000${element.type_length ?? ''}\u0000${element.converted_type ?? ''}\u0000${element.logical_type?.type ?? ''}`;
     let out = hashes.get(key);
-    if (!out) hashes.set(key, (out = tuples.map((t) => bloomHash(t[j], element))));
+    if (!out) {
+      out = { hashes: new Uint32Array(2 * n), hashed: new Uint8Array(n) };
+      const physical = bloomPhysicalType(element);
+      for (let k = 0; physical && k < n; k++) {
+        const bytes = plainBytes(tuples[k][j], physical, element.type_length);
+        if (!bytes) continue;
+        xxhash64Into(bytes, out.hashes, 2 * k);
+        out.hashed[k] = 1;
+      }
+      hashes.set(key, out);
+    }
     return out;
   };
   return (filters, ids) => {
     for (const group of filters.rowGroups) {
-      const columns = ids.map((id, j) => {
+      const parts: { filter: SplitBlockBloomFilter; hashes: Uint32Array; hashed: Uint8Array }[] = [];
+      ids.forEach((id, j) => {
         const filter = group.filters.get(id);
-        return filter ? { filter, hashes: hashesFor(j, filters, id) } : undefined;
+        if (filter) parts.push({ filter, ...hashesFor(j, filters.elements.get(id)!) });
       });
-      if (columns.every((c) => !c)) return true;
-      for (let k = 0; k < tuples.length; k++) {
-        if (columns.every((c) => !c || !c.hashes[k] || c.filter.mightContainHash(c.hashes[k]!))) return true;
+      if (!parts.length) return true;
+      tuples: for (let k = 0; k < n; k++) {
+        for (const part of parts) {
+          if (part.hashed[k] && !part.filter.mightContain(part.hashes[2 * k], part.hashes[2 * k + 1])) continue tuples;
+        }
+        return true;
       }
     }
     return false;
