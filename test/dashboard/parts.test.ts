@@ -44,6 +44,13 @@ describe('Prometheus text', () => {
     expect(metrics.counters[0].labels).toEqual({});
   });
 
+  it("reads NaN and Inf in any case, as Prometheus does (prom-client writes 'Nan' for a gauge not sampled yet)", () => {
+    const values = parsePrometheusText('a Nan\nb nan\nc +inf\nd -Inf\ne INF').map((s) => s.value);
+    expect(values[0]).toBeNaN();
+    expect(values[1]).toBeNaN();
+    expect(values.slice(2)).toEqual([Infinity, -Infinity, Infinity]);
+  });
+
   it('names the line that is not a sample', () => {
     expect(() => parsePrometheusText('ok 1\nbroken{a="b" 2')).toThrow(/line 2/);
     expect(() => parsePrometheusText('x one')).toThrow(/line 1: not a Prometheus sample/);
