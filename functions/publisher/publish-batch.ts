@@ -282,7 +282,23 @@ async function rewriteFor(
 }
 
 const coordinate = (row: Record<string, unknown>) => `${row[Column.partition]}:${row[Column.offset]}`;
+
+/**
+ * Publishes an audited batch. A redelivered `batch.audited` may be published by two replicas at once: when the other
+ * one merged the batch and deleted its branch while this one was reading it, the branch is gone mid-publish — then a
+ * second look finds the batch on `main` (a no-op) or, if it is not there, reports the batch as gone.
+ */
 export async function publishBatch(ctx: WapContext, audited: BatchAudited): Promise<PublishOutcome> {
+  try {
+    return await publishOnce(ctx, audited);
+  } catch (err) {
+    if (!(err instanceof NessieNotFoundError) || (await branchHead(ctx.catalog.client, audited.branch))) throw err;
+    ctx.log.debug({ batchId: audited.batchId }, 'the batch branch went away while publishing: looking again');
+    return publishOnce(ctx, audited);
+  }
+}
+
+async function publishOnce(ctx: WapContext, audited: BatchAudited): Promise<PublishOutcome> {
   const { catalog, config } = ctx;
   const topic = topicConfig(config, audited.topic);
   if (!topic) throw new Error(`topic '${audited.topic}' is not configured`);
