@@ -2,7 +2,7 @@
  * `floe start --drain-timeout`: a drain cut short reports what is still in flight and where each record is kept (on
  * main, in dead-letter storage, on an open WAP branch, or past its consumer group's committed offset in Kafka), and
  * exits 0 because none is unaccounted. One second after 5 s of production at 200 records/s the chain (tagger, writer
- * with its linger, auditor, publisher) cannot have published everything.
+ * with its linger, auditor, publisher) has rarely published everything.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseJson } from '../../shared/util/lossless-json.ts';
@@ -62,7 +62,6 @@ describe('floe start --drain-timeout', () => {
     }>(lines[lines.length - 1]);
     expect(summary.drained).toBe(false);
     expect(summary.accounted).toBe(true);
-    expect(summary.ok).toBe(false);
     expect(result.stderr).toContain('still in flight when the drain timed out');
     expect(result.stderr).toMatch(/WAP branches +\d+ open holding \d+ record/);
     expect(result.stderr).toMatch(/unaccounted +0 record\(s\) missing, 0 doubled/);
@@ -73,7 +72,10 @@ describe('floe start --drain-timeout', () => {
         topic.sent,
       );
     }
-    expect(summary.topics.reduce((n, t) => n + t.onBranches + t.inKafka, 0)).toBeGreaterThan(0);
+    // Usually records are still on their way when the second is up; an idle machine may have published them all
+    // (not drained only because a branch or a delivery was still moving). Either way `ok` says which.
+    const onTheirWay = summary.topics.reduce((n, t) => n + t.onBranches + t.inKafka, 0);
+    expect(summary.ok).toBe(onTheirWay === 0);
     expect(Object.keys(summary.restarts)).toEqual(expect.arrayContaining(['writer', 'tagger', 'publisher']));
   }, 300_000);
 });
