@@ -26,9 +26,6 @@ function exitWithParent(log: Logger): void {
 }
 
 export async function serve(name: string, init: (env: FloeEnv) => Promise<FloeFunction>): Promise<void> {
-  const log = createLogger({ name });
-  // Before init: a parent that dies while the function starts must not leave it behind either.
-  if (process.env.FLOE_EXIT_WITH_PARENT === '1') exitWithParent(log);
   let env: FloeEnv;
   try {
     env = loadEnv();
@@ -36,6 +33,9 @@ export async function serve(name: string, init: (env: FloeEnv) => Promise<FloeFu
     console.error(`${name}: ${(err as Error).message}`);
     process.exit(2);
   }
+  const log = createLogger({ name, level: env.logLevel, format: env.logFormat });
+  // Before init: a parent that dies while the function starts must not leave it behind either.
+  if (env.exitWithParent) exitWithParent(log);
   try {
     const fn = await init(env);
     const host = await startHost({

@@ -12,6 +12,7 @@ import { HandlerError, type FloeFunction } from '../../shared/runtime/function-h
 import type { Runtime } from '../../shared/runtime/runtime.ts';
 import { tableNames, topicConfig } from '../../shared/runtime/pipeline-config.ts';
 import { auditBatch } from './audit-step.ts';
+import { bloomFilterCache } from './published-keys.ts';
 import { BatchGoneError } from '../../shared/wap/batch-branches.ts';
 import { batchAuditedEvent } from '../../shared/wap/batch-events.ts';
 import { wapContext, type WapContext } from '../../shared/wap/wap-context.ts';
@@ -37,6 +38,7 @@ async function alreadyPublished(ctx: WapContext, topic: string, offsets: BatchWr
 
 export function auditorFunction(runtime: Runtime): FloeFunction {
   const ctx = wapContext(runtime);
+  bloomFilterCache.resize(runtime.env.auditBloomCacheBytes);
   const outcomes = new Counter({
     name: 'floe_audit_batches_total',
     help: 'Audited batches by verdict',

@@ -39,6 +39,7 @@ import {
 } from '../../shared/iceberg/types.ts';
 import { uniqueKey, uniqueName } from '../../shared/quality/rules.ts';
 import type { TopicConfig } from '../../shared/runtime/pipeline-config.ts';
+import { DEFAULT_AUDIT_BLOOM_CACHE_BYTES } from '../../shared/runtime/env.ts';
 import type { FileIO } from '../../shared/storage/file-io.ts';
 import { ownValue } from '../../shared/util/bare-object.ts';
 
@@ -77,10 +78,20 @@ export class BloomFilterCache {
   hits = 0;
   misses = 0;
 
-  constructor(readonly maxBytes: number) {}
+  constructor(private limit: number) {}
+
+  get maxBytes(): number {
+    return this.limit;
+  }
 
   get bytes(): number {
     return this.held;
+  }
+
+  /** Sets the limit, evicting what no longer fits. */
+  resize(maxBytes: number): void {
+    this.limit = maxBytes;
+    this.evict();
   }
 
   filters(io: FileIO, location: string, fileSize: number, fieldIds: number[]): Promise<ColumnBloomFilters> {
@@ -119,7 +130,7 @@ export class BloomFilterCache {
 
   private evict(): void {
     for (const [key, entry] of this.entries) {
-      if (this.held <= this.maxBytes) return;
+      if (this.held <= this.limit) return;
       if (entry.bytes === undefined) continue;
       this.entries.delete(key);
       this.held -= entry.bytes;
@@ -127,10 +138,8 @@ export class BloomFilterCache {
   }
 }
 
-/** The auditor process's cache: 256 MiB holds the filters of ~25 M unique keys at the default fpp. */
-export const bloomFilterCache = new BloomFilterCache(
-  Number(process.env.FLOE_AUDIT_BLOOM_CACHE_BYTES ?? 256 * 1024 * 1024),
-);
+/** The auditor process's cache, sized from `FLOE_AUDIT_BLOOM_CACHE_BYTES` when the auditor starts. */
+export const bloomFilterCache = new BloomFilterCache(DEFAULT_AUDIT_BLOOM_CACHE_BYTES);
 
 /** Entries of manifests by path (and the schema and sequence number they were read with); LRU past `maxEntries`. */
 export class ManifestEntryCache {

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { createFileIO, fileLocation, type FileIO } from '../storage/file-io.ts';
 import { parseByteSize } from '../util/duration.ts';
+import { LOG_LEVELS, type LogLevel } from './logger.ts';
 import { ConfigError, loadPipelineConfig, parsePipelineConfig, type PipelineConfig } from './pipeline-config.ts';
 
 const optionalUrl = z.string().url().optional();
@@ -12,6 +13,13 @@ const flag = z
   .enum(['true', 'false', '1', '0'])
   .optional()
   .transform((v) => (v === undefined ? undefined : v === 'true' || v === '1'));
+
+// Digits only: z.coerce.number() would take '' as 0 (no cache at all) and '1e9' as a count.
+const byteCount = z
+  .string()
+  .regex(/^\d+$/, 'not a plain byte count (digits only, e.g. 268435456)')
+  .transform(Number)
+  .refine(Number.isSafeInteger, 'too large');
 
 const envSchema = z.object({
   /** Warehouse root: `s3://bucket/prefix/` or `file:///dir/` (or an absolute path). */
@@ -37,7 +45,16 @@ const envSchema = z.object({
   FLOE_FUNCTION: z.string().optional(),
   /** How commits and emitted events identify their author. */
   FLOE_AUTHOR: z.string().default('floe'),
+  FLOE_LOG_LEVEL: z.enum(LOG_LEVELS).optional(),
+  FLOE_LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  /** Set by the local stack only: stdin is a pipe from the parent, and its end means the parent is gone. */
+  FLOE_EXIT_WITH_PARENT: flag,
+  /** The auditor's cache of Parquet bloom filters across batches: a plain byte count. */
+  FLOE_AUDIT_BLOOM_CACHE_BYTES: byteCount.optional(),
 });
+
+/** 256 MiB holds the filters of ~25 M unique keys at the default fpp. */
+export const DEFAULT_AUDIT_BLOOM_CACHE_BYTES = 256 * 1024 * 1024;
 
 export interface FloeEnv {
   warehouse: string;
@@ -50,6 +67,11 @@ export interface FloeEnv {
   bodyLimitBytes: number;
   functionName?: string;
   author: string;
+  /** Unset: the logger's own choice (`FLOE_LOG_*` unset means info, json off a terminal). */
+  logLevel?: LogLevel;
+  logFormat?: 'json' | 'pretty';
+  exitWithParent: boolean;
+  auditBloomCacheBytes: number;
 }
 
 /** Reads and validates the environment; throws `ConfigError` naming every bad variable. */
@@ -98,6 +120,10 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): FloeEnv {
     bodyLimitBytes,
     ...(e.FLOE_FUNCTION ? { functionName: e.FLOE_FUNCTION } : {}),
     author: e.FLOE_AUTHOR,
+    ...(e.FLOE_LOG_LEVEL ? { logLevel: e.FLOE_LOG_LEVEL } : {}),
+    ...(e.FLOE_LOG_FORMAT ? { logFormat: e.FLOE_LOG_FORMAT } : {}),
+    exitWithParent: e.FLOE_EXIT_WITH_PARENT ?? false,
+    auditBloomCacheBytes: e.FLOE_AUDIT_BLOOM_CACHE_BYTES ?? DEFAULT_AUDIT_BLOOM_CACHE_BYTES,
   };
 }
 

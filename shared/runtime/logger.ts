@@ -8,6 +8,10 @@ import type PinoPretty from 'pino-pretty';
 
 export type { Logger };
 
+/** pino's levels: what `FLOE_LOG_LEVEL` may name. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 export interface LogOptions {
   name?: string;
   level?: string;

@@ -15,7 +15,7 @@ export interface Runtime {
 }
 
 export function createRuntime(name: string, env: FloeEnv = loadEnv()): Runtime {
-  const log = createLogger({ name });
+  const log = createLogger({ name, level: env.logLevel, format: env.logFormat });
   const io = warehouseIO(env);
   const client = createNessieClient({ uri: env.nessieUri, ...(env.nessieToken ? { token: env.nessieToken } : {}) });
   return { env, log, io, catalog: { client, io, warehouse: env.warehouse, author: env.author } };
