@@ -1,7 +1,8 @@
 /**
  * The embedded Nessie-compatible server: the REST v2 subset floe and Iceberg use, on `node:http`, over the durable
- * store. Errors are NessieError JSON bodies with Nessie's status codes; `errorDetails` only for clients that send
- * `Nessie-Client-Spec: 2`, as Nessie does.
+ * store, and beside it at `/iceberg` the read side of the Iceberg REST catalog API, as real Nessie serves it. Errors are
+ * NessieError JSON bodies with Nessie's status codes (Iceberg error bodies below `/iceberg`); `errorDetails` only for
+ * clients that send `Nessie-Client-Spec: 2`, as Nessie does.
  *
  * Deliberate differences from a real Nessie (Quarkus):
  * - an oversized body gets 413 with a NessieError body (errorCode BAD_REQUEST); Quarkus answers 413 with no body;
@@ -13,6 +14,10 @@ import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import { NessieBadRequestError, NessieError } from '../../shared/catalog/nessie/errors.ts';
 import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
+import { createFileIO, type FileIO } from '../../shared/storage/file-io.ts';
+import type { IcebergCatalogSettings } from './iceberg-catalog.ts';
+import { toIcebergError } from './iceberg-errors.ts';
+import { icebergRoute } from './iceberg-routes.ts';
 import { parseJsonText, toJson } from './json.ts';
 import * as reads from './reads.ts';
 import {
@@ -41,11 +46,20 @@ export interface NessieServerOptions {
   compactAfterBytes?: number;
   /** Serve the directory as it is without writing to it (see NessieStoreOptions.readOnly): every write gets 403. */
   readOnly?: boolean;
+  /**
+   * Where the tables live (`file:///…/`, `s3://…/`): the Iceberg REST endpoint announces it as the location of its
+   * one warehouse, named `warehouse`. Without it that warehouse has no location.
+   */
+  warehouse?: string;
+  /** Reads table metadata files for the Iceberg REST endpoint. Default: local files (`file:` and absolute paths). */
+  fileIO?: Pick<FileIO, 'read'>;
 }
 
 export interface RunningNessieServer {
   /** The API base for clients, e.g. `http://127.0.0.1:19120/api`. */
   uri: string;
+  /** The Iceberg REST catalog's base for clients, e.g. `http://127.0.0.1:19120/iceberg`. */
+  icebergUri: string;
   port: number;
   stop(): Promise<void>;
 }
@@ -275,10 +289,28 @@ export async function startNessieServer(options: NessieServerOptions): Promise<R
     compactAfterBytes: options.compactAfterBytes,
     readOnly: options.readOnly,
   });
+  const iceberg: IcebergCatalogSettings = {
+    warehouse: { name: 'warehouse', location: options.warehouse },
+    io: options.fileIO ?? createFileIO({ localFiles: true }),
+  };
+
+  /** Below `/iceberg/`: no request bodies are read (nothing there writes). */
+  async function handleIceberg(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    req.resume();
+    const method = req.method ?? 'GET';
+    const handler = icebergRoute(iceberg, url.pathname.slice('/iceberg/'.length), method);
+    const host = req.headers.host ?? `${options.host ?? '127.0.0.1'}:${(server.address() as AddressInfo).port}`;
+    const reply = await handler({ repo: store.view(), query: url.searchParams, baseUri: `http://${host}` });
+    if (reply.body === undefined) {
+      res.writeHead(reply.status);
+      res.end();
+    } else send(res, reply.status, reply.body);
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname.startsWith('/iceberg/')) return handleIceberg(req, res, url);
     const prefix = '/api/v2/';
     const handler = url.pathname.startsWith(prefix)
       ? route(store, url.pathname.slice(prefix.length), method)
@@ -329,7 +361,11 @@ export async function startNessieServer(options: NessieServerOptions): Promise<R
         res.destroy();
         return;
       }
-      if (err instanceof NessieError) {
+      if (req.url?.startsWith('/iceberg/')) {
+        const error = toIcebergError(err);
+        if (error.status >= 500) logger.error({ err, method: req.method, url: req.url }, 'Iceberg REST request failed');
+        send(res, error.status, error.toBody());
+      } else if (err instanceof NessieError) {
         if (err.status >= 500) logger.error({ err }, 'Nessie request failed');
         send(res, err.status, err.toBody(clientSpec2(req)));
       } else {
@@ -352,6 +388,7 @@ export async function startNessieServer(options: NessieServerOptions): Promise<R
   let stopping: Promise<void> | undefined;
   return {
     uri: `http://${host}:${port}/api`,
+    icebergUri: `http://${host}:${port}/iceberg`,
     port,
     stop() {
       stopping ??= (async () => {
