@@ -205,8 +205,14 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/** A leaf's final counts and least/greatest values: observed row by row, or merged from files' metrics. */
+export type LeafTotals = Pick<
+  LeafMetrics,
+  'id' | 'type' | 'mode' | 'bounds' | 'values' | 'nulls' | 'nans' | 'min' | 'max'
+>;
+
 /** Serialized bounds of a leaf under its mode, or undefined when it has none. */
-export function leafBounds(leaf: LeafMetrics): { lower?: Uint8Array; upper?: Uint8Array } {
+export function leafBounds(leaf: LeafTotals): { lower?: Uint8Array; upper?: Uint8Array } {
   if (!leaf.bounds || leaf.min === undefined) return {};
   let min: unknown = leaf.min;
   let max: unknown = leaf.max;
@@ -230,7 +236,7 @@ export function leafBounds(leaf: LeafMetrics): { lower?: Uint8Array; upper?: Uin
 
 /** The counts and bounds maps of `DataFile` from finished leaves (column sizes and offsets come from the file). */
 export function metricsMaps(
-  leaves: LeafMetrics[],
+  leaves: readonly LeafTotals[],
 ): Pick<DataFileMetrics, 'valueCounts' | 'nullValueCounts' | 'nanValueCounts' | 'lowerBounds' | 'upperBounds'> {
   const valueCounts = new Map<number, number>();
   const nullValueCounts = new Map<number, number>();

@@ -24,8 +24,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FileIO } from '../storage/file-io.ts';
-import { metricsModes, type MetricsMode } from './column-metrics.ts';
-import { compareValues, fromBinary, toBinary, truncateLowerBound, truncateUpperBound } from './conversions.ts';
+import { metricsMaps, metricsModes, type LeafTotals, type MetricsMode } from './column-metrics.ts';
+import { compareValues, fromBinary } from './conversions.ts';
 import { currentSchema, defaultSpec } from './metadata.ts';
 import { readDataFileMetadata } from './parquet-reader.ts';
 import { parquetName, parquetSchemaOf } from './parquet-schema.ts';
@@ -123,15 +123,8 @@ export function duckdbUnsupported(metadata: TableMetadata, plan: RewritePlan, gr
 }
 
 /** The metrics of the concatenation of `files` (see the module comment). */
-export function mergeMetrics(
-  files: DataFile[],
-  leaves: Leaf[],
-): Pick<DataFile, 'valueCounts' | 'nullValueCounts' | 'nanValueCounts' | 'lowerBounds' | 'upperBounds'> {
-  const valueCounts = new Map<number, number>();
-  const nullValueCounts = new Map<number, number>();
-  const nanValueCounts = new Map<number, number>();
-  const lowerBounds = new Map<number, Uint8Array>();
-  const upperBounds = new Map<number, Uint8Array>();
+export function mergeMetrics(files: DataFile[], leaves: Leaf[]): ReturnType<typeof metricsMaps> {
+  const totals: LeafTotals[] = [];
   for (const leaf of leaves) {
     if (leaf.mode.kind === 'none') continue;
     const isFloat = leaf.type === 'float' || leaf.type === 'double';
@@ -158,18 +151,10 @@ export function mergeMetrics(
         if (max === undefined || compareValues(boundType, v, max) > 0) max = v;
       }
     }
-    valueCounts.set(leaf.id, values);
-    nullValueCounts.set(leaf.id, nulls);
-    if (isFloat) nanValueCounts.set(leaf.id, nans);
-    if (min === undefined || max === undefined) continue;
-    if (leaf.mode.kind === 'truncate' && (boundType === 'string' || boundType === 'binary')) {
-      min = truncateLowerBound(boundType, min, leaf.mode.length);
-      max = truncateUpperBound(boundType, max, leaf.mode.length);
-    }
-    lowerBounds.set(leaf.id, toBinary(boundType, min));
-    if (max !== undefined) upperBounds.set(leaf.id, toBinary(boundType, max));
+    // bounds only when both ends are known
+    totals.push({ ...leaf, values, nulls, nans, min: max === undefined ? undefined : min, max });
   }
-  return { valueCounts, nullValueCounts, nanValueCounts, lowerBounds, upperBounds };
+  return metricsMaps(totals);
 }
 
 const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
