@@ -156,7 +156,7 @@ try {
       row.event_id = eventId();
       row.timestamp = dayStart + BigInt(i) * 800_000n;
       row.car_id = `B-${i % 5000}`;
-      row._partition = 0;
+      row._kafka_partition = 0;
       row._offset = nextBulkOffset++;
       row._source_id = `partition:0/offset:${row._offset}`;
       rows[i] = row;

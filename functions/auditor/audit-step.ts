@@ -29,6 +29,7 @@ import {
   publishedRanges,
   tableFor,
   untrustedStruct,
+  withCurrentColumnNames,
 } from '../../shared/wap/table-layout.ts';
 import { publishedUniqueKeys, withUniqueKeyBloomFilters } from './published-keys.ts';
 
@@ -95,7 +96,9 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
   const staging = await loadTable(catalog, `${batch.branch}@${batch.hash}`, names.staging);
   if (!staging)
     throw new BatchGoneError(`batch ${batch.batchId}: ${names.staging} is missing on ${batch.branch}@${batch.hash}`);
-  const rows = await scanRows(staging.metadata, { io: catalog.io });
+  // A batch an earlier floe wrote (in flight across an upgrade) is read under the current column names.
+  const stagingMetadata = withCurrentColumnNames(staging.metadata);
+  const rows = await scanRows(stagingMetadata, { io: catalog.io });
   const now = ctx.now?.() ?? new Date();
   const { tables: onMain } = await loadTables(catalog, 'main', [names.production]);
   const published = await publishedUniqueKeys(catalog.io, onMain.get(names.production)?.metadata, topic, rows);
@@ -109,7 +112,7 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
   });
   // Rows the tables on the branch could not take (nothing should produce them: the staging schema derives from the
   // same production schema) are untrusted with the reason rather than failing the whole audit over and over.
-  const stagingSchema = currentSchema(staging.metadata);
+  const stagingSchema = currentSchema(stagingMetadata);
   const onBranch = await loadTables(catalog, `${batch.branch}@${batch.hash}`, [names.production, names.untrusted]);
   demoteUnwritable(
     result,
@@ -147,7 +150,8 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
       // A concurrent auditor of the same batch already committed it: nothing left to do.
       if (parent?.summary[Property.batchId] === batch.batchId) return base;
       const tableRows = rowsFor();
-      if (!tableRows.length) return base;
+      // A table without rows of this batch is still renamed with it: the topic's tables change names together.
+      if (!tableRows.length) return base && withCurrentColumnNames(base);
       const metadata = properties(
         tableFor(base, struct, topic, () => newTableLocation(catalog.warehouse, name)).metadata,
       );

@@ -70,6 +70,7 @@ import {
   publishedRanges,
   sameFieldIds,
   untrustedStruct,
+  withCurrentColumnNames,
 } from '../../shared/wap/table-layout.ts';
 
 export type PublishOutcome = { kind: 'published'; event: BatchPublished } | { kind: 'rejected'; event: BatchRejected };
@@ -389,6 +390,8 @@ async function publishOnce(ctx: WapContext, audited: BatchAudited): Promise<Publ
   }
 
   const onBranch = await loadTables(catalog, `${audited.branch}@${audited.hash}`, [...toPublish, names.staging]);
+  // A batch an earlier floe wrote and audited is read under the current column names (same field ids).
+  for (const table of onBranch.tables.values()) table.metadata = withCurrentColumnNames(table.metadata);
   const dropped = new Map<string, number>();
   const batches = new Map<string, { files: DataFile[]; metadata: TableMetadata }>();
   for (const name of toPublish) {
@@ -509,6 +512,17 @@ async function publishOnce(ctx: WapContext, audited: BatchAudited): Promise<Publ
           [offsetsSummaryKey(audited.topic)]: serializeRanges(mergeRanges(mainRanges, batchOffsets)),
         },
       })(target, attempt, bases);
+    });
+  }
+  // A table of an earlier floe on main (main moved since the branch was cut, by a commit that did not rename it) is
+  // renamed in the commit that publishes the batch, both tables of the topic together; not when main holds the batch
+  // already, so a replay commits nothing.
+  for (const name of [names.production, names.untrusted]) {
+    const update = updates.get(name);
+    updates.set(name, async (base, attempt, bases) => {
+      const lands = !coversAll(publishedRanges([...bases.values()], audited.topic), batchOffsets);
+      const named = base && lands ? withCurrentColumnNames(base) : base;
+      return update ? update(named, attempt, bases) : named;
     });
   }
   // Retry generously: concurrent publishers of the same topic conflict on every commit until one of them wins.

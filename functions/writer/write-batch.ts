@@ -22,7 +22,7 @@ import { branchName, newBatchId, Property, Stage } from '../../shared/wap/batch-
 import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { offsetsSummaryKey, rangesOf, rangesToPayload, serializeRanges } from '../../shared/wap/kafka-offsets.ts';
 import { inferBatch, stagingRow } from '../../shared/wap/staging-rows.ts';
-import { specFromConfig } from '../../shared/wap/table-layout.ts';
+import { specFromConfig, withCurrentColumnNames } from '../../shared/wap/table-layout.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
 
 /** Drops repeated Kafka coordinates (redeliveries inside one batch), keeping the first. */
@@ -49,7 +49,10 @@ export async function writeBatch(ctx: WapContext, topic: string, batch: TaggedRe
 
   const main = await catalog.client.getReference('main');
   const { tables } = await loadTables(catalog, `main@${main.hash}`, [names.production]);
-  const production = tables.get(names.production)?.metadata;
+  // An earlier floe's table is read as the auditor will commit it, renamed: the staging schema must give the Kafka
+  // partition column its new name and its old field id, not add it as a new column.
+  const loaded = tables.get(names.production)?.metadata;
+  const production = loaded && withCurrentColumnNames(loaded);
   const { struct, rejected } = inferBatch(records, topicCfg, {
     limits: config.limits,
     ...(production ? { base: currentSchema(production) } : {}),

@@ -10,6 +10,7 @@ import { deadLetterRecords, listDeadLetters } from '../../shared/maintenance/dea
 import { scanRows } from '../../shared/iceberg/scan.ts';
 import { tableNames, topicConfig, type PipelineConfig } from '../../shared/runtime/pipeline-config.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
+import { withCurrentColumnNames } from '../../shared/wap/table-layout.ts';
 import type { SimulationReport } from '../simulator/index.ts';
 
 export interface TopicAccount {
@@ -84,7 +85,8 @@ export async function accountRun(
       ] as const) {
         const table = tables.get(name);
         if (!table) continue;
-        const rows = await scanRows(table.metadata, {
+        // Read under the current column names: a table an earlier floe wrote has the Kafka partition as `_partition`.
+        const rows = await scanRows(withCurrentColumnNames(table.metadata), {
           io: catalog.io,
           columns: [Column.topic, Column.partition, Column.offset],
         });

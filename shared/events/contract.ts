@@ -53,7 +53,7 @@ const jsonObject = z.custom<Record<string, unknown>>(
 
 export const taggedRecordSchema = z.object({
   topic: z.string().min(1),
-  /** Kafka partitions are int32 and offsets int64, as the `_partition` and `_offset` columns store them. */
+  /** Kafka partitions are int32 and offsets int64, as the `_kafka_partition` and `_offset` columns store them. */
   partition: z
     .number()
     .int()

@@ -1,8 +1,10 @@
 /**
- * Additive schema evolution: new optional columns (also nested), type widening (int→long, float→double, decimal
- * precision), required→optional. Nothing is ever dropped or renamed here; an incompatible change is reported, not
- * applied, so the caller can route the offending rows elsewhere.
+ * Schema evolution: additive changes — new optional columns (also nested), type widening (int→long, float→double,
+ * decimal precision), required→optional — and the rename of a top-level column. Nothing is ever dropped here; an
+ * incompatible change is reported, not applied, so the caller can route the offending rows elsewhere.
  */
+import { BLOOM_ENABLED_PREFIX, BLOOM_FPP_PREFIX } from './bloom-filter.ts';
+import { METRICS_COLUMN_PREFIX } from './column-metrics.ts';
 import { decimalOf, isList, isMap, isPrimitive, isStruct } from './schema.ts';
 import type {
   IcebergType,
@@ -163,4 +165,35 @@ export function setCurrentSchema(metadata: TableMetadata, schema: Schema, lastCo
     currentSchemaId: schemaId,
     lastColumnId: lastColumn,
   };
+}
+
+/** Table properties that name a column in their key: they follow the column when it is renamed. */
+const COLUMN_PROPERTY_PREFIXES = [METRICS_COLUMN_PREFIX, BLOOM_ENABLED_PREFIX, BLOOM_FPP_PREFIX];
+
+/**
+ * Renames the top-level column `from` to `to` as Iceberg renames: the field keeps its id (and type), the table gets a
+ * new current schema and the old one stays for the snapshots written under it. Data files resolve columns by field
+ * id, so nothing is rewritten. Per-column table properties move to the new name (a property already set for `to`
+ * wins). The metadata is returned unchanged when the current schema has no `from`; a `to` that already exists is an
+ * error, as two columns cannot share a name.
+ */
+export function renameColumn(metadata: TableMetadata, from: string, to: string): TableMetadata {
+  const schema = metadata.schemas.find((s) => s.schemaId === metadata.currentSchemaId);
+  if (!schema)
+    throw new Error(`table at ${metadata.location}: current-schema-id ${metadata.currentSchemaId} has no schema`);
+  if (!schema.fields.some((f) => f.name === from)) return metadata;
+  if (schema.fields.some((f) => f.name === to))
+    throw new Error(`table at ${metadata.location}: cannot rename column '${from}' to '${to}', which exists`);
+  const renamed: Schema = { ...schema, fields: schema.fields.map((f) => (f.name === from ? { ...f, name: to } : f)) };
+  const next = setCurrentSchema(metadata, renamed, metadata.lastColumnId);
+  const properties: Record<string, string> = { ...next.properties };
+  let moved = false;
+  for (const prefix of COLUMN_PROPERTY_PREFIXES) {
+    const value = properties[prefix + from];
+    if (value === undefined) continue;
+    delete properties[prefix + from];
+    properties[prefix + to] ??= value;
+    moved = true;
+  }
+  return moved ? { ...next, properties } : next;
 }

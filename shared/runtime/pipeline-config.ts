@@ -221,7 +221,7 @@ const pipelineSchema = z
 export type PipelineConfig = z.output<typeof pipelineSchema>;
 
 /** Ingestion-metadata columns usable as partition sources without a declaration (see `shared/wap/staging-rows.ts`). */
-const INGESTION_COLUMNS = ['_ingested_at', '_kafka_time', '_partition', '_topic'];
+const INGESTION_COLUMNS = ['_ingested_at', '_kafka_time', '_kafka_partition', '_topic'];
 
 export class ConfigError extends Error {
   constructor(message: string) {

@@ -26,7 +26,7 @@ import type { FileIO } from '../storage/file-io.ts';
 import { branchHead } from './batch-branches.ts';
 import { mergeRanges, offsetsSummaryKey, rangesOf, serializeRanges, type OffsetRanges } from './kafka-offsets.ts';
 import { Column } from './staging-rows.ts';
-import { OffsetsHistoryLostError, publishedRangesOf } from './table-layout.ts';
+import { OffsetsHistoryLostError, publishedRangesOf, withCurrentColumnNames } from './table-layout.ts';
 
 /** Summary key of a repair snapshot (the topic whose offsets it recovered), so it can be told from floe's appends. */
 export const REPAIRED_SUMMARY_KEY = 'floe.offsets-repaired';
@@ -45,7 +45,9 @@ function historyLost(metadata: TableMetadata | undefined, topic: string): boolea
 /** The Kafka coordinates of `topic` in the current snapshot's rows. */
 async function rowRanges(io: FileIO, metadata: TableMetadata, topic: string): Promise<OffsetRanges> {
   let ranges: OffsetRanges = new Map();
-  for await (const batch of scanBatches(metadata, { io, columns: [Column.topic, Column.partition, Column.offset] })) {
+  // An earlier floe's table is read under the current column names: its Kafka partition column is `_partition`.
+  const named = withCurrentColumnNames(metadata);
+  for await (const batch of scanBatches(named, { io, columns: [Column.topic, Column.partition, Column.offset] })) {
     const coordinates: { partition: number; offset: bigint }[] = [];
     for (const row of batch) {
       const partition = row[Column.partition];

@@ -26,7 +26,7 @@ export const Column = {
   source: '_source',
   sourceId: '_source_id',
   topic: '_topic',
-  partition: '_partition',
+  partition: '_kafka_partition',
   offset: '_offset',
   key: '_key',
   kafkaTime: '_kafka_time',
@@ -37,6 +37,13 @@ export const Column = {
   headers: '_headers',
   reasons: '_reasons',
 } as const;
+
+/**
+ * The name earlier floe versions gave `Column.partition`. Spark's Iceberg integration reserves it for a metadata
+ * column, so Spark could neither select it nor rewrite the data files; tables that still have it are renamed in place
+ * (`withCurrentColumnNames` in table-layout.ts), keeping the field id.
+ */
+export const LEGACY_PARTITION_COLUMN = '_partition';
 
 const field = (name: string, type: IcebergType, required = false): NestedField => ({ id: 0, name, required, type });
 
@@ -85,7 +92,9 @@ export function reasonsField(): NestedField {
   return field(Column.reasons, stringList());
 }
 
-const INGESTION_NAMES = new Set<string>(Object.values(Column));
+// The legacy name stays reserved: a payload field `_partition` would be a column Spark cannot read, and a table that
+// has it would look like one floe still has to rename.
+const INGESTION_NAMES = new Set<string>([...Object.values(Column), LEGACY_PARTITION_COLUMN]);
 
 function isFileRef(value: object): boolean {
   return (

@@ -2,7 +2,7 @@
  * The tables of a topic (`staging.<t>`, `production.<t>`, `production.<t>_untrusted`): their partition spec from the
  * pipeline config, how their schemas derive from each other, and what `main` already holds (published Kafka offsets).
  */
-import { assignFreshIds, setCurrentSchema, unionByName } from '../iceberg/evolution.ts';
+import { assignFreshIds, renameColumn, setCurrentSchema, unionByName } from '../iceberg/evolution.ts';
 import { currentSchema, newTableMetadata } from '../iceberg/metadata.ts';
 import { findFieldByName, isPrimitive } from '../iceberg/schema.ts';
 import { canTransform } from '../iceberg/transforms.ts';
@@ -10,7 +10,7 @@ import type { NestedField, PartitionSpec, Schema, StructType, TableMetadata } fr
 import type { TopicConfig } from '../runtime/pipeline-config.ts';
 import { ConfigError } from '../runtime/pipeline-config.ts';
 import { bareObject, ownValue } from '../util/bare-object.ts';
-import { Column, reasonsField } from './staging-rows.ts';
+import { Column, LEGACY_PARTITION_COLUMN, reasonsField } from './staging-rows.ts';
 import { mergeRanges, offsetsSummaryKey, parseRanges, type OffsetRanges } from './kafka-offsets.ts';
 
 /** `day(timestamp)` → a partition field on the schema's `timestamp` column, named as Java names it (`timestamp_day`). */
@@ -50,7 +50,24 @@ export function untrustedStruct(staging: StructType): StructType {
   return { type: 'struct', fields: [...staging.fields, reasonsField()] };
 }
 
-/** A table's metadata with its schema extended (additively) to hold `struct`; a new table if there is none. */
+/**
+ * A table of floe's as this version names its columns: the Kafka partition column an earlier floe created as
+ * `_partition` renamed to `Column.partition`, keeping its field id (one new schema; the same metadata when there is
+ * nothing to rename, so applying it again changes nothing). Only floe's own column is renamed: an int `_partition`
+ * next to an `_offset`, in a table without `Column.partition`.
+ */
+export function withCurrentColumnNames(metadata: TableMetadata): TableMetadata {
+  const { fields } = currentSchema(metadata);
+  const legacy = fields.find((f) => f.name === LEGACY_PARTITION_COLUMN);
+  if (legacy?.type !== 'int' || fields.some((f) => f.name === Column.partition)) return metadata;
+  if (!fields.some((f) => f.name === Column.offset)) return metadata;
+  return renameColumn(metadata, LEGACY_PARTITION_COLUMN, Column.partition);
+}
+
+/**
+ * A table's metadata with its schema extended (additively) to hold `struct`, after `withCurrentColumnNames` (so a
+ * table of an earlier floe is renamed in the same commit as the rows it gets); a new table if there is none.
+ */
 export function tableFor(
   base: TableMetadata | undefined,
   struct: StructType,
@@ -70,9 +87,10 @@ export function tableFor(
       incompatible: [],
     };
   }
-  const union = unionByName(currentSchema(base), struct, base.lastColumnId);
+  const named = withCurrentColumnNames(base);
+  const union = unionByName(currentSchema(named), struct, named.lastColumnId);
   return {
-    metadata: union.changes.length ? setCurrentSchema(base, union.schema, union.lastColumnId) : base,
+    metadata: union.changes.length ? setCurrentSchema(named, union.schema, union.lastColumnId) : named,
     incompatible: union.incompatible.map((i) => `${i.path}: ${i.incoming} does not fit ${i.existing}`),
   };
 }
@@ -158,9 +176,9 @@ export function publishedRangesOf(metadata: TableMetadata, topic: string): Offse
     const snapshot = byId.get(id);
     if (!snapshot) {
       const schema = currentSchema(metadata);
-      const holdsFloeRows = [Column.partition, Column.offset].every((name) =>
-        schema.fields.some((f) => f.name === name),
-      );
+      const has = (name: string) => schema.fields.some((f) => f.name === name);
+      // A table an earlier floe wrote (and no floe since) still has the Kafka partition column under its old name.
+      const holdsFloeRows = (has(Column.partition) || has(LEGACY_PARTITION_COLUMN)) && has(Column.offset);
       if (holdsFloeRows) throw new OffsetsHistoryLostError(metadata.location, topic, id);
       return new Map();
     }

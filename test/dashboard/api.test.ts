@@ -114,7 +114,7 @@ describe('table browser', () => {
     expect(body.rows).toHaveLength(5);
     expect(body.more).toBe(true);
     // batch B was published last; within it, later offsets first
-    expect(body.rows.map((r: any) => [r._partition, Number(r._offset)])).toEqual([
+    expect(body.rows.map((r: any) => [r._kafka_partition, Number(r._offset)])).toEqual([
       [1, 24],
       [1, 23],
       [1, 22],
@@ -126,7 +126,7 @@ describe('table browser', () => {
   });
 
   it('filters with the floe scan syntax and returns the claim-check references', async () => {
-    const where = encodeURIComponent('_partition = 0 and _offset < 3');
+    const where = encodeURIComponent('_kafka_partition = 0 and _offset < 3');
     const { status, body } = await get(`/api/tables/${TRUSTED}/rows?where=${where}&limit=50`);
     expect(status).toBe(200);
     expect(body.rows).toHaveLength(EXPECTED.imageRows);

@@ -127,7 +127,7 @@ describeIfAvailable(hasChromium ? undefined : `${CHROMIUM} is not installed (apt
     });
 
     it('loads claim-check images as thumbnails in the table browser', async () => {
-      const where = encodeURIComponent('_partition = 0 and _offset < 3');
+      const where = encodeURIComponent('_kafka_partition = 0 and _offset < 3');
       await page.goto(new URL(`${PAGE}&table=${TRUSTED}&where=${where}`, dashboard.url).href);
       const thumbs = page.locator('#rows-body img.thumb');
       await expect.poll(() => thumbs.count(), WAIT).toBe(EXPECTED.imageRows);

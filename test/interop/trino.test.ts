@@ -170,7 +170,7 @@ describe('Trino reads floe tables through the Nessie catalog', () => {
     async () => {
       for (const table of TABLES) {
         const rows = await expectAgree(
-          `select date_trunc('day', "timestamp") as day, _partition as kafka_partition, count(*) as n,
+          `select date_trunc('day', "timestamp") as day, _kafka_partition as kafka_partition, count(*) as n,
                 sum(_offset) as offsets, max(_offset) as last_offset, min("timestamp") as first, max("timestamp") as last,
                 min(_ingested_at) as first_ingested
            from production.${table} group by 1, 2 order by 1, 2`,

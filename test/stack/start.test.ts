@@ -150,7 +150,7 @@ describe('floe start --duration', () => {
       const connection = await db.connect();
       try {
         const reader = await connection.runAndReadAll(
-          `select count(*)::INTEGER, count(distinct _topic || ':' || _partition || ':' || _offset)::INTEGER, count(image)::INTEGER from read_parquet([${files.map((f) => `'${f}'`).join(',')}])`,
+          `select count(*)::INTEGER, count(distinct _topic || ':' || _kafka_partition || ':' || _offset)::INTEGER, count(image)::INTEGER from read_parquet([${files.map((f) => `'${f}'`).join(',')}])`,
         );
         const [count, distinct, images] = reader.getRows()[0];
         expect(count).toBe(ours.length);

@@ -450,15 +450,22 @@ describe('hostile records', () => {
     const offsetOf = (name: string) => 2 * hostile.findIndex((h) => h.name === name) + 1;
     const rawOf = async (extra: string[]) => {
       const result = await runFloe(
-        ['scan', 'production.parking_entry_untrusted', '--json', '--columns', '_partition,_offset,_raw', ...extra],
+        [
+          'scan',
+          'production.parking_entry_untrusted',
+          '--json',
+          '--columns',
+          '_kafka_partition,_offset,_raw',
+          ...extra,
+        ],
         { env },
       );
       expect(result.code, result.stderr).toBe(0);
       const rows = result.stdout
         .trim()
         .split('\n')
-        .map((line) => parseJson<{ _partition: number; _offset: number; _raw: string }>(line));
-      return new Map(rows.filter((r) => r._partition === 0).map((r) => [r._offset, r._raw]));
+        .map((line) => parseJson<{ _kafka_partition: number; _offset: number; _raw: string }>(line));
+      return new Map(rows.filter((r) => r._kafka_partition === 0).map((r) => [r._offset, r._raw]));
     };
     const shown = await rawOf([]);
     expect(shown.get(offsetOf('NaN'))).toBe(hostile.find((h) => h.name === 'NaN')!.value);
