@@ -5,10 +5,9 @@
  * time travel, a WAP branch — and prune partitions; its commits (a CTAS, a manifest rewrite, a snapshot expiry that
  * cuts floe's record of published Kafka offsets) must leave the next `floe start` run exactly-once.
  *
- * A documented difference, asserted so that it is noticed when it changes: floe's Kafka partition column is named
- * `_partition`, which Iceberg's Spark integration reserves for its metadata column, so Spark refuses to read that
- * column or to rewrite floe's data files (`rewrite_data_files` reads them); the other columns read fine, and a
- * positional INSERT of every column writes.
+ * floe's Kafka partition column is `_kafka_partition`: Iceberg's Spark integration reserves `_partition` (the name
+ * earlier floe versions used) for its metadata column, which made `SELECT *` and `rewrite_data_files` fail. Now Spark
+ * selects every column and rewrites floe's data files, and floe goes on ingesting exactly once.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -21,11 +20,12 @@ import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
 import { loadTable, type Catalog } from '../../shared/catalog/table-catalog.ts';
 import type { TaggedRecord } from '../../shared/events/contract.ts';
 import { ancestors, currentSchema } from '../../shared/iceberg/metadata.ts';
-import { scanRows } from '../../shared/iceberg/scan.ts';
+import { planScan, scanRows } from '../../shared/iceberg/scan.ts';
 import { loadPipelineConfig } from '../../shared/runtime/pipeline-config.ts';
 import { createFileIO } from '../../shared/storage/index.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
 import { REPAIRED_SUMMARY_KEY } from '../../shared/wap/offsets-repair.ts';
+import { Column } from '../../shared/wap/staging-rows.ts';
 import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { runFloe } from '../helpers/cli.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
@@ -159,6 +159,8 @@ function rowsOf(result: StepResult): Record<string, unknown>[] {
 }
 
 const sorted = (rows: Record<string, unknown>[], column: string) => rows.map((r) => String(r[column])).sort();
+/** A row's Kafka coordinate, `partition:offset`. */
+const coordinate = (r: Record<string, unknown>) => `${String(r[Column.partition])}:${String(r[Column.offset])}`;
 
 beforeAll(async () => {
   tmp = await tempDir('floe-spark');
@@ -177,7 +179,7 @@ function insertSql(columns: string[]): string {
     _source: "'spark'",
     _source_id: "'spark:1'",
     _topic: "'spark'",
-    _partition: '0',
+    _kafka_partition: '0',
     _offset: '0',
     _batch_id: "'spark'",
     _status: "'ok'",
@@ -202,6 +204,10 @@ const WRITES = [
 ];
 let writes: StepResult[];
 let before: Map<string, number>;
+/** The data files of floe's table before Spark rewrote them. */
+let filesBefore: Set<string>;
+/** `_source_id` → Kafka coordinate of floe's table before Spark's commits, read with floe's scan. */
+let coordinates: Map<string, string>;
 
 describe('Spark reads floe tables through the Nessie catalog', () => {
   let results: StepResult[];
@@ -217,6 +223,12 @@ describe('Spark reads floe tables through the Nessie catalog', () => {
     const history = ancestors(entry.metadata, entry.metadata.currentSnapshotId);
     const id = history[Math.floor(history.length / 2)].snapshotId;
     older = { id, ids: await floeIds(ENTRY, { snapshotId: id }) };
+    const scanned = await scanRows(entry.metadata, {
+      io: catalog().io,
+      columns: ['_source_id', Column.partition, Column.offset],
+    });
+    coordinates = new Map(scanned.map((r) => [String(r._source_id), coordinate(r)]));
+    filesBefore = new Set((await planScan(entry.metadata, { io: catalog().io })).tasks.map((t) => t.file.filePath));
     // a WAP branch: a batch written and audited but not published
     const ctx: WapContext = {
       catalog: catalog(),
@@ -239,7 +251,7 @@ describe('Spark reads floe tables through the Nessie catalog', () => {
       `EXPLAIN SELECT event_id FROM nessie.${ENTRY} WHERE timestamp >= TIMESTAMP '2000-01-02 00:00:00Z'`,
       `SELECT _source_id FROM wap.${ENTRY}`,
       `SELECT _source_id FROM nessie.production.\`parking_entry@${wap.branch}\``,
-      `SELECT _partition FROM nessie.${ENTRY}`,
+      `SELECT * FROM nessie.${ENTRY}`,
     ];
     const columns = currentSchema(entry.metadata).fields.map((f) => f.name);
     const all = await spark([...steps, insertSql(columns), ...WRITES], { wap: wap.branch });
@@ -335,8 +347,13 @@ describe('Spark reads floe tables through the Nessie catalog', () => {
     expect(sorted(rowsOf(results[TABLES.length + 5]), '_source_id')).toEqual(wap.ids);
   });
 
-  it('cannot read the _partition column, a name Iceberg reserves in Spark (a documented difference)', () => {
-    expect(results[TABLES.length + 6].error).toMatch(/names reserved for Iceberg metadata columns: \[_partition\]/);
+  it('selects every column, the Kafka partition column _kafka_partition included', async () => {
+    const { columns, rows } = results[TABLES.length + 6];
+    expect(results[TABLES.length + 6].error).toBeUndefined();
+    const schema = currentSchema((await loadTable(catalog(), 'main', ENTRY))!.metadata);
+    expect(columns).toEqual(schema.fields.map((f) => f.name));
+    expect(columns).toContain(Column.partition);
+    expect(new Map(rows!.map((r) => [String(r._source_id), coordinate(r)]))).toEqual(coordinates);
   });
 });
 
@@ -368,7 +385,7 @@ describe('Spark commits to floe tables, then floe ingests exactly once', () => {
   const names = ['INSERT', 'rewrite_data_files', 'CTAS', 'rewrite_manifests', 'expire_snapshots', 'snapshots'];
   const results = () => writes;
 
-  it("inserts a row floe reads; cannot rewrite floe's data files, which have _partition", async () => {
+  it("inserts a row floe reads; rewrites floe's data files, and floe reads the files Spark wrote", async () => {
     expect(results()[0].error).toBeUndefined();
     const loaded = (await loadTable(catalog(), 'main', ENTRY))!;
     const rows = await scanRows(loaded.metadata, {
@@ -379,7 +396,21 @@ describe('Spark commits to floe tables, then floe ingests exactly once', () => {
     expect(rows[0]).toMatchObject({ _topic: 'spark', car_id: 'S-1', slot: 'A-001' });
     // 2026-01-01T00:00:00Z in microseconds, as floe's scan returns timestamptz
     expect(String(rows[0].timestamp)).toBe(String(Date.UTC(2026, 0, 1) * 1000));
-    expect(results()[1].error, names[1]).toMatch(/names reserved for Iceberg metadata columns: \[_partition\]/);
+    const rewrite = rowsOf(results()[1])[0];
+    expect(Number(rewrite.rewritten_data_files_count), names[1]).toBeGreaterThan(0);
+    expect(Number(rewrite.added_data_files_count), names[1]).toBeGreaterThan(0);
+    expect(Number(rewrite.failed_data_files_count ?? 0), names[1]).toBe(0);
+    // every live file is one Spark wrote: what floe reads now comes from Spark's files, resolved by field id
+    const files = (await planScan(loaded.metadata, { io: catalog().io })).tasks.map((t) => t.file.filePath);
+    expect(files.length).toBeGreaterThan(0);
+    expect(files.filter((f) => filesBefore.has(f))).toEqual([]);
+    const all = await scanRows(loaded.metadata, {
+      io: catalog().io,
+      columns: ['_source_id', Column.partition, Column.offset],
+    });
+    expect(all).toHaveLength(before.get(ENTRY)! + 1);
+    const floeRows = all.filter((r) => r._source_id !== 'spark:1');
+    expect(new Map(floeRows.map((r) => [String(r._source_id), coordinate(r)]))).toEqual(coordinates);
   });
 
   it('creates a table floe reads back (CTAS through the Nessie catalog)', async () => {
