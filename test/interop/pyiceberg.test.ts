@@ -2,7 +2,8 @@
  * Another engine reads floe's tables: PyIceberg (with PyArrow, from PyPI) opens each table's metadata file written by
  * the chain on the embedded Nessie and scans it to Arrow (read_table.py). Counts and rows must equal `floe scan` —
  * timestamptz values, 64-bit offsets, the claim-check struct, a column added after the first files — and so must a
- * time-travel read of an older snapshot.
+ * time-travel read of an older snapshot. Then PyIceberg's RestCatalog finds the same tables through the embedded
+ * Nessie's Iceberg REST endpoint (`/iceberg`, warehouse `warehouse`), on main and on a WAP branch.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -21,23 +22,35 @@ import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 const READ_TABLE = fileURLToPath(new URL('./read_table.py', import.meta.url));
 
-interface ReadRequest {
-  metadata_location: string;
-  snapshot_id?: string;
-  columns?: string[];
-  order_by?: string;
+interface RestCatalogOptions {
+  uri: string;
+  warehouse?: string;
+  /** A Nessie branch: the catalog URI gets it as its last segment, as Nessie serves `/iceberg/{ref}`. */
+  ref?: string;
 }
+
+type ReadRequest = { snapshot_id?: string; columns?: string[]; order_by?: string } & (
+  { metadata_location: string } | { catalog: RestCatalogOptions; table: string }
+);
 
 interface ReadResult {
   format_version: number;
   snapshot_id: bigint | number;
+  metadata_location: string;
   count: number;
   columns: string[];
   rows: Record<string, unknown>[];
 }
 
+interface Listing {
+  namespaces: string[][];
+  tables: string[][];
+}
+
 /** Runs read_table.py in the interop virtualenv. */
-function pyiceberg(requests: ReadRequest[]): Promise<ReadResult[]> {
+function pyiceberg(requests: ReadRequest[]): Promise<ReadResult[]>;
+function pyiceberg(requests: Array<{ catalog: RestCatalogOptions; list: true }>): Promise<Listing[]>;
+function pyiceberg(requests: unknown[]): Promise<unknown[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(inject('python'), [READ_TABLE], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -47,7 +60,7 @@ function pyiceberg(requests: ReadRequest[]): Promise<ReadResult[]> {
     child.on('error', reject);
     child.on('close', (code) =>
       code === 0
-        ? resolve(parseJson<ReadResult[]>(stdout))
+        ? resolve(parseJson<unknown[]>(stdout))
         : reject(new Error(`read_table.py exited with ${code}:\n${stderr}`)),
     );
     child.stdin.end(stringifyJson(requests));
@@ -205,5 +218,86 @@ describe('PyIceberg reads floe tables', () => {
     expect(read.rows.map((r) => r.event_id)).toEqual(scanned.map((r) => r.event_id).sort());
     // the old snapshot's schema has no `level` yet
     expect(read.columns).not.toContain('level');
+  });
+});
+
+describe("PyIceberg's RestCatalog through the embedded Nessie's Iceberg REST endpoint", () => {
+  let rest: RestCatalogOptions;
+  let tables: string[];
+  let wapBranch: string;
+
+  /** Rows as a sorted list of their JSON texts: the same rows in any order compare equal. */
+  const rowSet = (rows: Record<string, unknown>[]) => rows.map((row) => stringifyJson(row)).sort();
+
+  beforeAll(async () => {
+    rest = { uri: stack.nessieUri.replace(/\/api$/, '/iceberg'), warehouse: 'warehouse' };
+    const entries = (await stack.catalog.client.listEntries('main')).value;
+    tables = entries
+      .filter((e) => e.type === 'ICEBERG_TABLE')
+      .map((e) => e.name.elements.join('.'))
+      .sort();
+    // a batch written and audited but not published: only its WAP branch has these rows
+    const written = await writeBatch(ctx, 'parking-entry', [entry(20), entry(21), entry(22)]);
+    await auditBatch(ctx, written);
+    wapBranch = written.branch;
+  });
+
+  it('lists the namespaces and tables Nessie has on main', async () => {
+    const [listing] = await pyiceberg([{ catalog: rest, list: true }]);
+    const namespaces = (await stack.catalog.client.listEntries('main')).value
+      .filter((e) => e.type === 'NAMESPACE')
+      .map((e) => e.name.elements);
+    expect(listing.namespaces.sort()).toEqual(namespaces.sort());
+    expect(listing.tables.map((t) => t.join('.')).sort()).toEqual(tables);
+    expect(tables).toEqual(expect.arrayContaining(['production.parking_entry', 'production.parking_entry_untrusted']));
+  });
+
+  it('loads each table and scans it to Arrow: counts and rows equal floe scan and the metadata-file read', async () => {
+    const locations = await Promise.all(tables.map((name) => metadataLocation(name)));
+    const viaCatalog = await pyiceberg(tables.map((table) => ({ catalog: rest, table })));
+    const viaFile = await pyiceberg(locations.map((location) => ({ metadata_location: location })));
+    for (const [i, name] of tables.entries()) {
+      const read = viaCatalog[i];
+      expect(read.metadata_location, name).toBe(locations[i]);
+      expect(BigInt(read.snapshot_id), name).toBe(BigInt(viaFile[i].snapshot_id));
+      const scanned = await scan(name, '--raw', 'base64');
+      expect(read.count, name).toBe(scanned.length);
+      expect(read.count, name).toBe(viaFile[i].count);
+      expect(read.columns, name).toEqual(viaFile[i].columns);
+      expect(rowSet(read.rows), name).toEqual(rowSet(viaFile[i].rows));
+    }
+
+    const at = tables.indexOf('production.parking_entry');
+    const rows = [...viaCatalog[at].rows].sort((a, b) => Number(a._offset) - Number(b._offset));
+    const scanned = (await scan('production.parking_entry')).sort((a, b) => Number(a._offset) - Number(b._offset));
+    const sample = (r: Record<string, unknown>) => [r.event_id, r._offset, r.car_id, utc(r.timestamp), r.level ?? null];
+    expect(rows.map(sample)).toEqual(scanned.map(sample));
+    expect(rows.length).toBeGreaterThan(5);
+
+    const untrusted = tables.indexOf('production.parking_entry_untrusted');
+    const bad = [...viaCatalog[untrusted].rows].sort((a, b) => Number(a._offset) - Number(b._offset));
+    const badScanned = (await scan('production.parking_entry_untrusted', '--raw', 'base64')).sort(
+      (a, b) => Number(a._offset) - Number(b._offset),
+    );
+    expect(bad.map((r) => [r._offset, r._status, r._raw])).toEqual(
+      badScanned.map((r) => [r._offset, r._status, r._raw]),
+    );
+  });
+
+  it('reads a WAP branch through the prefix: the branch rows, as floe scan --ref sees them', async () => {
+    const onBranch = { ...rest, ref: wapBranch };
+    const [branchRead, mainRead] = await pyiceberg([
+      { catalog: onBranch, table: 'production.parking_entry', columns: ['event_id'], order_by: 'event_id' },
+      { catalog: rest, table: 'production.parking_entry', columns: ['event_id'], order_by: 'event_id' },
+    ]);
+    const scanned = await scan('production.parking_entry', '--ref', wapBranch);
+    expect(branchRead.count).toBe(scanned.length);
+    expect(branchRead.rows.map((r) => r.event_id)).toEqual(scanned.map((r) => r.event_id).sort());
+    expect(branchRead.count).toBe(mainRead.count + 3);
+    expect(branchRead.rows.map((r) => r.event_id)).toEqual(expect.arrayContaining(['e20', 'e21', 'e22']));
+    expect(mainRead.rows.map((r) => r.event_id)).not.toContain('e20');
+    const branchTable = (await loadTable(stack.catalog, wapBranch, 'production.parking_entry'))!;
+    expect(branchRead.metadata_location).toBe(branchTable.metadataLocation);
+    expect(BigInt(branchRead.snapshot_id)).toBe(branchTable.metadata.currentSnapshotId);
   });
 });

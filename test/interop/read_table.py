@@ -1,17 +1,49 @@
 """Reads Iceberg tables written by floe with PyIceberg, as another engine would.
 
-Input (stdin): a JSON array of {"metadata_location", "snapshot_id"?, "columns"?, "order_by"?}.
-Output (stdout): a JSON array, per input, of {"format_version", "snapshot_id", "count", "columns", "rows"} where rows
-are the scanned rows (the given columns, sorted by order_by), values made JSON: timestamps as ISO-8601 UTC with
-microseconds, bytes as base64, and integers exact (Python's json writes ints of any size).
+Input (stdin): a JSON array of requests. A table is opened either by its metadata file, {"metadata_location"}, or
+through an Iceberg REST catalog (PyIceberg's RestCatalog), {"catalog": {"uri", "warehouse"?, "ref"?}, "table":
+"namespace.name"} where `ref` is a Nessie branch (the catalog's URI then ends in /<ref>, as Nessie serves it); either
+with "snapshot_id"?, "columns"?, "order_by"?. {"catalog": {...}, "list": true} lists the catalog instead.
+Output (stdout): a JSON array, per input, of {"format_version", "snapshot_id", "metadata_location", "count",
+"columns", "rows"} where rows are the scanned rows (the given columns, sorted by order_by), values made JSON:
+timestamps as ISO-8601 UTC with microseconds, bytes as base64, and integers exact (Python's json writes ints of any
+size); or, for a listing, {"namespaces": [[level, ...]], "tables": [[level, ..., name]]}.
 """
 import base64
 import datetime
 import decimal
 import json
 import sys
+from urllib.parse import quote
 
+from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.table import StaticTable
+
+_catalogs = {}
+
+
+def rest_catalog(options):
+    uri = options['uri'].rstrip('/')
+    if options.get('ref'):
+        uri += '/' + quote(options['ref'], safe='')
+    properties = {'uri': uri}
+    if options.get('warehouse'):
+        properties['warehouse'] = options['warehouse']
+    key = json.dumps(properties, sort_keys=True)
+    if key not in _catalogs:
+        _catalogs[key] = RestCatalog('floe', **properties)
+    return _catalogs[key]
+
+
+def list_catalog(catalog):
+    namespaces = []
+    pending = list(catalog.list_namespaces())
+    while pending:
+        namespace = pending.pop(0)
+        namespaces.append(list(namespace))
+        pending.extend(catalog.list_namespaces(namespace))
+    tables = [list(t) for ns in namespaces for t in catalog.list_tables(tuple(ns))]
+    return {'namespaces': namespaces, 'tables': tables}
 
 
 def plain(value):
@@ -37,7 +69,13 @@ def plain(value):
 
 
 def read(request):
-    table = StaticTable.from_metadata(request['metadata_location'])
+    if 'catalog' in request:
+        catalog = rest_catalog(request['catalog'])
+        if request.get('list'):
+            return list_catalog(catalog)
+        table = catalog.load_table(request['table'])
+    else:
+        table = StaticTable.from_metadata(request['metadata_location'])
     snapshot_id = request.get('snapshot_id')
     scan = table.scan(snapshot_id=int(snapshot_id)) if snapshot_id is not None else table.scan()
     arrow = scan.to_arrow()
@@ -50,6 +88,7 @@ def read(request):
     return {
         'format_version': table.metadata.format_version,
         'snapshot_id': snapshot.snapshot_id if snapshot else None,
+        'metadata_location': table.metadata_location,
         'count': arrow.num_rows,
         'columns': arrow.column_names,
         'rows': rows,
