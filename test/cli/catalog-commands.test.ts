@@ -1,12 +1,12 @@
 /** `floe tables`, `floe branches` and `floe scan <table>` against a populated catalog (embedded Nessie over HTTP). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TaggedRecord } from '../../shared/events/contract.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
 import { auditBatch } from '../../functions/auditor/audit-step.ts';
 import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { publishBatch } from '../../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { runFloe } from '../helpers/cli.ts';
+import { goodRecord, record } from '../helpers/records.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
@@ -16,36 +16,15 @@ beforeAll(async () => {
   stack = await startTestStack();
   env = { NESSIE_URI: stack.nessieUri, FLOE_WAREHOUSE: stack.env.warehouse, FLOE_HOME: stack.dir };
   const ctx: WapContext = { catalog: stack.catalog, config: stack.env.pipeline, log: silentLogger };
-  const record = (offset: number, payload?: Record<string, unknown>): TaggedRecord => ({
-    topic: 'parking-entry',
-    partition: 0,
-    offset: String(offset),
-    key: null,
-    kafkaTime: null,
-    ingestedAt: new Date().toISOString(),
-    source: '/s',
-    sourceId: `partition:0/offset:${offset}`,
-    table: 'parking_entry',
-    headers: {},
-    ...(payload
-      ? { status: 'ok', payload }
-      : { status: 'malformed', error: 'value is not valid JSON', raw: Buffer.from('{').toString('base64') }),
-  });
-  const good = (offset: number) =>
-    record(offset, {
-      event_id: `e${offset}`,
-      timestamp: new Date().toISOString(),
-      car_id: `B-${offset}`,
-      slot: 'A-001',
-      latitude: 52.5205,
-      longitude: 13.405,
-    });
   await publishBatch(
     ctx,
-    await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [good(0), good(1), good(2), record(3)])),
+    await auditBatch(
+      ctx,
+      await writeBatch(ctx, 'parking-entry', [goodRecord(0), goodRecord(1), goodRecord(2), record(3)]),
+    ),
   );
   // a second batch written but not yet audited: its branch stays open
-  await writeBatch(ctx, 'parking-entry', [good(4)]);
+  await writeBatch(ctx, 'parking-entry', [goodRecord(4)]);
 });
 afterAll(() => stack?.stop());
 

@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { freePort } from '../../local/stack/processes.ts';
-import type { TaggedRecord } from '../../shared/events/contract.ts';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
 import { loadTable, type Catalog } from '../../shared/catalog/table-catalog.ts';
 import { loadEnv } from '../../shared/runtime/env.ts';
@@ -22,6 +21,7 @@ import { auditBatch } from '../../functions/auditor/audit-step.ts';
 import { publishBatch } from '../../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { runFloe } from '../helpers/cli.ts';
+import { goodRecord, record } from '../helpers/records.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -85,38 +85,17 @@ beforeAll(async () => {
       warehouse: floeEnv.warehouse,
     };
     const ctx: WapContext = { catalog, config: floeEnv.pipeline, log: silentLogger };
-    const record = (offset: number, payload?: Record<string, unknown>): TaggedRecord => ({
-      topic: 'parking-entry',
-      partition: 0,
-      offset: String(offset),
-      key: null,
-      kafkaTime: null,
-      ingestedAt: new Date().toISOString(),
-      source: '/s',
-      sourceId: `partition:0/offset:${offset}`,
-      table: 'parking_entry',
-      headers: {},
-      ...(payload
-        ? { status: 'ok', payload }
-        : { status: 'malformed', error: 'value is not valid JSON', raw: Buffer.from('{').toString('base64') }),
-    });
-    const good = (offset: number) =>
-      record(offset, {
-        event_id: `e${offset}`,
-        timestamp: new Date().toISOString(),
-        car_id: `B-${offset}`,
-        slot: 'A-001',
-        latitude: 52.5205,
-        longitude: 13.405,
-      });
     // Three published batches (three small data files to compact), one malformed record, one batch left unaudited.
     await publishBatch(
       ctx,
-      await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [good(0), good(1), record(2)])),
+      await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [goodRecord(0), goodRecord(1), record(2)])),
     );
-    await publishBatch(ctx, await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [good(3), good(4)])));
-    await publishBatch(ctx, await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [good(5)])));
-    await writeBatch(ctx, 'parking-entry', [good(6)]);
+    await publishBatch(
+      ctx,
+      await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [goodRecord(3), goodRecord(4)])),
+    );
+    await publishBatch(ctx, await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', [goodRecord(5)])));
+    await writeBatch(ctx, 'parking-entry', [goodRecord(6)]);
     metadataFile = fileURLToPath((await loadTable(catalog, 'main', 'production.parking_entry'))!.metadataLocation);
   } finally {
     await nessie.stop();

@@ -11,6 +11,7 @@ import { publishBatch } from '../../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { storeBlob } from '../../functions/tagger/tagging.ts';
 import { runFloe } from '../helpers/cli.ts';
+import { record } from '../helpers/records.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 import { commitOnBranch, loadTable } from '../../shared/catalog/table-catalog.ts';
@@ -22,24 +23,6 @@ let stack: TestStack;
 let env: Record<string, string>;
 let ctx: WapContext;
 let firstSnapshot: bigint;
-
-function record(offset: number, payload?: Record<string, unknown>): TaggedRecord {
-  return {
-    topic: 'parking-entry',
-    partition: 0,
-    offset: String(offset),
-    key: null,
-    kafkaTime: null,
-    ingestedAt: new Date().toISOString(),
-    source: '/s',
-    sourceId: `partition:0/offset:${offset}`,
-    table: 'parking_entry',
-    headers: {},
-    ...(payload
-      ? { status: 'ok', payload }
-      : { status: 'malformed', error: 'value is not valid JSON', raw: Buffer.from('{').toString('base64') }),
-  };
-}
 
 const DAYS = ['2026-03-01', '2026-03-02', '2026-03-04'];
 function entry(offset: number, extra: Record<string, unknown> = {}): TaggedRecord {

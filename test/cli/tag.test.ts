@@ -1,6 +1,5 @@
 /** `floe tag create|list|show|delete` against an embedded Nessie, and reading a tag with `floe scan|tables --ref`. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TaggedRecord } from '../../shared/events/contract.ts';
 import { loadTable } from '../../shared/catalog/table-catalog.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
 import { auditBatch } from '../../functions/auditor/audit-step.ts';
@@ -8,6 +7,7 @@ import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { publishBatch } from '../../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { runFloe } from '../helpers/cli.ts';
+import { goodRecord } from '../helpers/records.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
@@ -16,32 +16,8 @@ let env: Record<string, string>;
 let ctx: WapContext;
 const batchIds: string[] = [];
 
-function good(offset: number): TaggedRecord {
-  return {
-    topic: 'parking-entry',
-    partition: 0,
-    offset: String(offset),
-    key: null,
-    kafkaTime: null,
-    ingestedAt: new Date().toISOString(),
-    source: '/s',
-    sourceId: `partition:0/offset:${offset}`,
-    table: 'parking_entry',
-    headers: {},
-    status: 'ok',
-    payload: {
-      event_id: `e${offset}`,
-      timestamp: new Date().toISOString(),
-      car_id: `B-${offset}`,
-      slot: 'A-001',
-      latitude: 52.5205,
-      longitude: 13.405,
-    },
-  };
-}
-
 async function publish(offsets: number[]): Promise<void> {
-  const audited = await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', offsets.map(good)));
+  const audited = await auditBatch(ctx, await writeBatch(ctx, 'parking-entry', offsets.map(goodRecord)));
   batchIds.push(audited.batchId);
   await publishBatch(ctx, audited);
 }

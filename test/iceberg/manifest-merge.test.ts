@@ -4,7 +4,6 @@
  * icebird and DuckDB read the same rows as before.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import path from 'node:path';
 import { icebergRead } from 'icebird';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { fileCatalog } from '../../shared/catalog/file-catalog.ts';
@@ -24,9 +23,14 @@ import {
   type Schema,
   type TableMetadata,
 } from '../../shared/iceberg/types.ts';
-import { createFileIO, fileLocation, type FileIO } from '../../shared/storage/index.ts';
-import { serveDirectory } from '../helpers/http-files.ts';
-import { tempDir } from '../helpers/tmp.ts';
+import type { FileIO } from '../../shared/storage/index.ts';
+import {
+  appendRows,
+  createTable,
+  metadataFileName,
+  startHttpWarehouse,
+  type HttpWarehouse,
+} from '../helpers/http-warehouse.ts';
 import { decodeWithAvsc } from './avro-fixtures.ts';
 
 const schema: Schema = {
@@ -44,21 +48,15 @@ const spec: PartitionSpec = {
 };
 const MIN_COUNT = 4;
 
-let tmp: { dir: string; cleanup: () => Promise<void> };
-let http: { url: string; close(): Promise<void> };
+let wh: HttpWarehouse;
 let io: FileIO;
 let warehouse: string;
 
 beforeAll(async () => {
-  tmp = await tempDir('floe-merge');
-  http = await serveDirectory(tmp.dir);
-  warehouse = `${http.url}/warehouse/`;
-  io = createFileIO({ localFiles: true, maps: [{ from: `${http.url}/`, to: `${fileLocation(tmp.dir)}/` }] });
+  wh = await startHttpWarehouse('floe-merge');
+  ({ io, warehouse } = wh);
 });
-afterAll(async () => {
-  await http?.close();
-  await tmp?.cleanup();
-});
+afterAll(() => wh?.close());
 
 const rowsOf = (from: number, n: number) =>
   Array.from({ length: n }, (_, k) => ({ id: BigInt(from + k), car: `car-${(from + k) % 7}`, x: (from + k) / 4 }));
@@ -104,29 +102,14 @@ describe('merge on append', () => {
   const addedBy = new Map<string, { snapshotId: bigint; sequenceNumber: number }>();
 
   it(`keeps the manifest count below min-count-to-merge (${MIN_COUNT}) over 20 appends`, async () => {
-    const catalog = fileCatalog(io, warehouse);
-    const port = catalog.port();
-    state = await commitTable(
-      port,
-      name,
-      async (base) =>
-        base ??
-        newTableMetadata({
-          location: catalog.tableLocation(name),
-          schema,
-          spec,
-          properties: { 'commit.manifest.min-count-to-merge': String(MIN_COUNT) },
-        }),
-      { io },
-    );
+    state = await createTable(wh, name, schema, spec, { 'commit.manifest.min-count-to-merge': String(MIN_COUNT) });
     const counts: number[] = [];
     for (let i = 0; i < 20; i++) {
       const batch = rowsOf(i * 10, 10);
       expected.push(...batch);
-      const files = await writeRows(io, state.metadata, batch);
-      state = await commitTable(port, name, appendFiles({ io, files, summary: { 'kafka.offsets': `0:${i}` } }), {
-        io,
-      });
+      const appended = await appendRows(wh, name, state, batch, { 'kafka.offsets': `0:${i}` });
+      const files = appended.files;
+      state = appended.state;
       const snapshot = state.metadata.snapshots.at(-1)!;
       for (const f of files)
         addedBy.set(f.filePath, { snapshotId: snapshot.snapshotId, sequenceNumber: snapshot.sequenceNumber });
@@ -208,8 +191,7 @@ describe('merge on append', () => {
     for (let i = 0; i < MIN_COUNT; i++) {
       const batch = rowsOf(1000 + i * 5, 5);
       expected.push(...batch);
-      const files = await writeRows(io, state.metadata, batch);
-      state = await commitTable(catalog.port(), name, appendFiles({ io, files }), { io });
+      ({ state } = await appendRows(wh, name, state, batch));
     }
     const later = await entriesOf(state.metadata);
     expect(later.filter((e) => e.entry.status === EntryStatus.DELETED).length).toBeLessThan(deleted.length);
@@ -217,8 +199,7 @@ describe('merge on append', () => {
   });
 
   it('is read identically by icebird and DuckDB', async () => {
-    const metadataFileName = state.metadataLocation.slice(state.metadataLocation.lastIndexOf('/') + 1);
-    const data = await icebergRead({ tableUrl: state.metadata.location, metadataFileName });
+    const data = await icebergRead({ tableUrl: state.metadata.location, metadataFileName: metadataFileName(state) });
     expect(
       data.map((r: Record<string, unknown>) => ({ id: BigInt(r.id as bigint), car: r.car, x: r.x })).sort(byId),
     ).toEqual([...expected].sort(byId));
@@ -226,7 +207,7 @@ describe('merge on append', () => {
     const db = await DuckDBInstance.create(':memory:');
     const connection = await db.connect();
     try {
-      const list = live.map((e) => `'${path.join(tmp.dir, e.entry.dataFile.filePath.slice(http.url.length))}'`);
+      const list = live.map((e) => `'${wh.localPath(e.entry.dataFile.filePath)}'`);
       const result = await connection.runAndReadAll(
         `select count(*)::INTEGER, sum(id)::BIGINT from read_parquet([${list.join(',')}])`,
       );
@@ -257,26 +238,12 @@ describe('merge on append', () => {
   });
 
   it('adds a manifest per commit when merging is disabled', async () => {
-    const catalog = fileCatalog(io, warehouse);
-    const port = catalog.port();
     const other = 'db.fast';
-    let fast = await commitTable(
-      port,
-      other,
-      async (base) =>
-        base ??
-        newTableMetadata({
-          location: catalog.tableLocation(other),
-          schema,
-          spec,
-          properties: { 'commit.manifest.min-count-to-merge': '2', 'commit.manifest-merge.enabled': 'false' },
-        }),
-      { io },
-    );
-    for (let i = 0; i < 5; i++) {
-      const files = await writeRows(io, fast.metadata, rowsOf(i * 10, 10));
-      fast = await commitTable(port, other, appendFiles({ io, files }), { io });
-    }
+    let fast = await createTable(wh, other, schema, spec, {
+      'commit.manifest.min-count-to-merge': '2',
+      'commit.manifest-merge.enabled': 'false',
+    });
+    for (let i = 0; i < 5; i++) ({ state: fast } = await appendRows(wh, other, fast, rowsOf(i * 10, 10)));
     expect(await manifestsOf(fast.metadata)).toHaveLength(5);
   });
 });

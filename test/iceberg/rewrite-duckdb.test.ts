@@ -5,13 +5,12 @@
  * it cannot copy exactly fall back to the JS engine with the reason.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import path from 'node:path';
 import { icebergRead } from 'icebird';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { fileCatalog } from '../../shared/catalog/file-catalog.ts';
+import { leafMetrics, metricsMaps } from '../../shared/iceberg/column-metrics.ts';
 import { commitTable, type TableState } from '../../shared/iceberg/commit.ts';
 import { assignFreshIds } from '../../shared/iceberg/evolution.ts';
-import { newTableMetadata } from '../../shared/iceberg/metadata.ts';
 import { readDataFile } from '../../shared/iceberg/parquet-reader.ts';
 import {
   binPackSettings,
@@ -20,14 +19,18 @@ import {
   rewriteFileGroup,
   type RewritePlan,
 } from '../../shared/iceberg/rewrite-data.ts';
+import { mergeMetrics } from '../../shared/iceberg/rewrite-duckdb.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
-import { appendFiles } from '../../shared/iceberg/snapshot.ts';
-import { writeRows } from '../../shared/iceberg/writer.ts';
 import type { DataFile, PartitionSpec, Schema } from '../../shared/iceberg/types.ts';
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
-import { createFileIO, fileLocation, type FileIO } from '../../shared/storage/index.ts';
-import { serveDirectory } from '../helpers/http-files.ts';
-import { tempDir } from '../helpers/tmp.ts';
+import type { FileIO } from '../../shared/storage/index.ts';
+import {
+  appendRows,
+  createTable,
+  metadataFileName,
+  startHttpWarehouse,
+  type HttpWarehouse,
+} from '../helpers/http-warehouse.ts';
 
 const schema: Schema = {
   ...assignFreshIds(
@@ -101,21 +104,15 @@ function rows(from: number, n: number): Record<string, unknown>[] {
   });
 }
 
-let tmp: { dir: string; cleanup: () => Promise<void> };
-let http: { url: string; close(): Promise<void> };
+let wh: HttpWarehouse;
 let io: FileIO;
 let warehouse: string;
 
 beforeAll(async () => {
-  tmp = await tempDir('floe-rewrite-duckdb');
-  http = await serveDirectory(tmp.dir);
-  warehouse = `${http.url}/warehouse/`;
-  io = createFileIO({ localFiles: true, maps: [{ from: `${http.url}/`, to: `${fileLocation(tmp.dir)}/` }] });
+  wh = await startHttpWarehouse('floe-rewrite-duckdb');
+  ({ io, warehouse } = wh);
 });
-afterAll(async () => {
-  await http?.close();
-  await tmp?.cleanup();
-});
+afterAll(() => wh?.close());
 
 const METRICS = ['valueCounts', 'nullValueCounts', 'nanValueCounts', 'lowerBounds', 'upperBounds'] as const;
 function metricsOf(file: DataFile): string {
@@ -133,6 +130,22 @@ function metricsOf(file: DataFile): string {
   });
 }
 
+describe('mergeMetrics', () => {
+  it("keeps a uuid column's bounds whole under truncate(N), as the writer does", () => {
+    const mode = { kind: 'truncate', length: 4 } as const;
+    const files = [1, 100].map((first) => {
+      const leaf = leafMetrics(7, 'uuid', mode, false);
+      leaf.observe(Uint8Array.from({ length: 16 }, (_, i) => first + i));
+      return { recordCount: 1, ...metricsMaps([leaf]) } as DataFile;
+    });
+    const merged = mergeMetrics(files, [{ id: 7, type: 'uuid', mode, bounds: true }]);
+    expect(merged.valueCounts).toEqual(new Map([[7, 2]]));
+    expect(merged.lowerBounds!.get(7)).toEqual(files[0].lowerBounds!.get(7));
+    expect(merged.upperBounds!.get(7)).toEqual(files[1].upperBounds!.get(7));
+    expect(merged.lowerBounds!.get(7)).toHaveLength(16);
+  });
+});
+
 describe('the DuckDB compaction engine', () => {
   const name = 'db.wide';
   const expected: Record<string, unknown>[] = [];
@@ -140,25 +153,11 @@ describe('the DuckDB compaction engine', () => {
   let plan: RewritePlan;
 
   beforeAll(async () => {
-    const catalog = fileCatalog(io, warehouse);
-    state = await commitTable(
-      catalog.port(),
-      name,
-      async (base) =>
-        base ??
-        newTableMetadata({
-          location: catalog.tableLocation(name),
-          schema,
-          spec,
-          properties: { 'write.target-file-size-bytes': String(1024 * 1024) },
-        }),
-      { io },
-    );
+    state = await createTable(wh, name, schema, spec, { 'write.target-file-size-bytes': String(1024 * 1024) });
     for (let b = 0; b < 8; b++) {
       const batch = rows(b * 150, 150);
       expected.push(...batch);
-      const files = await writeRows(io, state.metadata, batch);
-      state = await commitTable(catalog.port(), name, appendFiles({ io, files }), { io });
+      ({ state } = await appendRows(wh, name, state, batch));
     }
     plan = await planRewriteDataFiles(state.metadata, { io, settings: binPackSettings(state.metadata) });
     expect(plan.groups).toHaveLength(2);
@@ -195,8 +194,7 @@ describe('the DuckDB compaction engine', () => {
     const canonical = (list: Record<string, unknown>[]) => [...list].sort(byId).map((r) => stringifyJson(r));
     expect(canonical(await scanRows(state.metadata, { io }))).toEqual(canonical(expected));
 
-    const metadataFileName = state.metadataLocation.slice(state.metadataLocation.lastIndexOf('/') + 1);
-    const theirs = await icebergRead({ tableUrl: state.metadata.location, metadataFileName });
+    const theirs = await icebergRead({ tableUrl: state.metadata.location, metadataFileName: metadataFileName(state) });
     expect(theirs).toHaveLength(expected.length);
     const got = new Map(theirs.map((r: Record<string, unknown>) => [BigInt(r.id as bigint), r]));
     for (const row of expected) {
@@ -208,7 +206,7 @@ describe('the DuckDB compaction engine', () => {
     const db = await DuckDBInstance.create(':memory:');
     const connection = await db.connect();
     try {
-      const local = added.map((f) => `'${path.join(tmp.dir, f.filePath.slice(http.url.length))}'`).join(',');
+      const local = added.map((f) => `'${wh.localPath(f.filePath)}'`).join(',');
       const [[n, sum]] = (
         await connection.runAndReadAll(`select count(*)::INTEGER, sum(id)::BIGINT from read_parquet([${local}])`)
       ).getRows();
@@ -216,7 +214,7 @@ describe('the DuckDB compaction engine', () => {
       expect(BigInt(sum as bigint)).toBe(expected.reduce((s, r) => s + (r.id as bigint), 0n));
       const ids = (
         await connection.runAndReadAll(
-          `select name, field_id from parquet_schema('${path.join(tmp.dir, added[0].filePath.slice(http.url.length))}') where field_id is not null`,
+          `select name, field_id from parquet_schema('${wh.localPath(added[0].filePath)}') where field_id is not null`,
         )
       ).getRows();
       const byName = new Map(ids.map(([column, id]) => [String(column), Number(id)]));
@@ -238,10 +236,7 @@ describe('the DuckDB compaction engine', () => {
       }),
       { io },
     );
-    for (let b = 0; b < 5; b++) {
-      const files = await writeRows(io, state.metadata, rows(10_000 + b * 20, 20));
-      state = await commitTable(catalog.port(), name, appendFiles({ io, files }), { io });
-    }
+    for (let b = 0; b < 5; b++) ({ state } = await appendRows(wh, name, state, rows(10_000 + b * 20, 20)));
     const again = await planRewriteDataFiles(state.metadata, { io, settings: binPackSettings(state.metadata) });
     const reasons: string[] = [];
     const files = await rewriteFileGroup(io, state.metadata, again, again.groups[0], {

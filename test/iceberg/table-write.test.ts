@@ -4,20 +4,24 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { icebergRead } from 'icebird';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { fileCatalog } from '../../shared/catalog/file-catalog.ts';
 import { commitTable, ValidationError, type TableState } from '../../shared/iceberg/commit.ts';
 import { assignFreshIds, setCurrentSchema, unionByName } from '../../shared/iceberg/evolution.ts';
-import { currentSchema, newTableMetadata } from '../../shared/iceberg/metadata.ts';
+import { currentSchema } from '../../shared/iceberg/metadata.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
 import { appendFiles, rewriteFiles, readManifestFiles, readManifestEntries } from '../../shared/iceberg/snapshot.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
 import type { PartitionSpec, Schema, TableMetadata } from '../../shared/iceberg/types.ts';
-import { createFileIO, fileLocation, type FileIO } from '../../shared/storage/index.ts';
-import { serveDirectory } from '../helpers/http-files.ts';
-import { tempDir } from '../helpers/tmp.ts';
+import type { FileIO } from '../../shared/storage/index.ts';
+import {
+  appendRows,
+  createTable,
+  metadataFileName,
+  startHttpWarehouse,
+  type HttpWarehouse,
+} from '../helpers/http-warehouse.ts';
 
 const schema: Schema = {
   ...assignFreshIds(
@@ -87,22 +91,15 @@ function rows(from: number, n: number, extra: (i: number) => Record<string, unkn
 const byId = (a: Record<string, unknown>, b: Record<string, unknown>) =>
   String(a.event_id).localeCompare(String(b.event_id));
 
-let tmp: { dir: string; cleanup: () => Promise<void> };
-let http: { url: string; close(): Promise<void> };
+let wh: HttpWarehouse;
 let io: FileIO;
 let warehouse: string;
 
 beforeAll(async () => {
-  tmp = await tempDir('floe-table');
-  http = await serveDirectory(tmp.dir);
-  // The table's recorded locations are http:// URLs so icebird can fetch them; floe writes them to the directory.
-  warehouse = `${http.url}/warehouse/`;
-  io = createFileIO({ localFiles: true, maps: [{ from: `${http.url}/`, to: `${fileLocation(tmp.dir)}/` }] });
+  wh = await startHttpWarehouse('floe-table');
+  ({ io, warehouse } = wh);
 });
-afterAll(async () => {
-  await http?.close();
-  await tmp?.cleanup();
-});
+afterAll(() => wh?.close());
 
 describe('writing tables', () => {
   const expected: Record<string, unknown>[] = [];
@@ -110,22 +107,14 @@ describe('writing tables', () => {
   const name = 'db.events';
 
   it('creates a partitioned table and appends several snapshots', async () => {
-    const catalog = fileCatalog(io, warehouse);
-    const port = catalog.port();
-    state = await commitTable(
-      port,
-      name,
-      async (base) => base ?? newTableMetadata({ location: catalog.tableLocation(name), schema, spec }),
-      { io },
-    );
+    state = await createTable(wh, name, schema, spec);
     for (const [from, n] of [
       [0, 120],
       [120, 80],
     ]) {
       const batch = rows(from, n);
       expected.push(...batch);
-      const files = await writeRows(io, state.metadata, batch);
-      state = await commitTable(port, name, appendFiles({ io, files }), { io });
+      ({ state } = await appendRows(wh, name, state, batch));
     }
     const metadata = state.metadata;
     expect(metadata.snapshots).toHaveLength(2);
@@ -162,8 +151,7 @@ describe('writing tables', () => {
       { io },
     );
     const batch = rows(200, 40, (i) => ({ speed: i * 0.5, slot: BigInt(i) }));
-    const files = await writeRows(io, state.metadata, batch);
-    state = await commitTable(port, name, appendFiles({ io, files }), { io });
+    ({ state } = await appendRows(wh, name, state, batch));
     expected.forEach((r) => {
       r.speed = null;
       r.slot = BigInt(r.slot as number);
@@ -213,9 +201,7 @@ describe('writing tables', () => {
   });
 
   it('is read identically by icebird over HTTP', async () => {
-    const metadataFileName = state.metadataLocation.slice(state.metadataLocation.lastIndexOf('/') + 1);
-    const tableUrl = state.metadata.location;
-    const data = await icebergRead({ tableUrl, metadataFileName });
+    const data = await icebergRead({ tableUrl: state.metadata.location, metadataFileName: metadataFileName(state) });
     expect(data).toHaveLength(expected.length);
     const got = new Map(data.map((r: Record<string, unknown>) => [r.event_id, r]));
     for (const row of expected) {
@@ -233,7 +219,7 @@ describe('writing tables', () => {
     const db = await DuckDBInstance.create(':memory:');
     const connection = await db.connect();
     try {
-      const local = files.map((f) => path.join(tmp.dir, f.slice(http.url.length)));
+      const local = files.map((f) => wh.localPath(f));
       const list = local.map((f) => `'${f}'`).join(',');
       const count = await connection.runAndReadAll(
         `select count(*)::INTEGER as n, count(distinct event_id)::INTEGER as ids, sum(slot)::BIGINT as slots from read_parquet([${list}])`,
