@@ -21,6 +21,7 @@ import {
 } from '../../local/knative/manifests.ts';
 import { kafkaSample, pingSample } from './contract.ts';
 import { groupKind, objectId, problem, type K8sObject, type Problem } from './problem.ts';
+import { ARGOCD_HOOK, podTemplates } from './workload-rules.ts';
 
 export interface ClusterCheckOptions {
   /** The USER of the image the Services run (the Dockerfile's), when known. */
@@ -227,6 +228,13 @@ const WAVE_RANKS: Readonly<Record<string, { rank: number; why: string }>> = {
     rank: 4,
     why: 'an event a source sends before a Trigger exists is not delivered to that Trigger',
   },
+  // the bi component (kustomize/components/bi)
+  'v1/Service': { rank: 0, why: '' },
+  'apps/Deployment': { rank: 1, why: 'a Deployment needs the ConfigMaps and Secrets it reads' },
+  'v1/PersistentVolumeClaim': {
+    rank: 1,
+    why: 'a claim of a WaitForFirstConsumer storage class stays Pending until its pod is scheduled: it goes in the wave of the Deployment that mounts it',
+  },
 };
 
 export function syncWave(object: K8sObject): number | undefined {
@@ -239,6 +247,8 @@ export function syncWave(object: K8sObject): number | undefined {
 function syncWaveRule(objects: readonly K8sObject[], report: Report): void {
   const ranked: { object: K8sObject; rank: number; wave: number }[] = [];
   for (const object of objects) {
+    // a hook runs in its own phase (a PostSync hook after every wave is healthy), not in a wave
+    if (object.metadata?.annotations?.[ARGOCD_HOOK] !== undefined) continue;
     const rule = WAVE_RANKS[groupKind(object)];
     const wave = syncWave(object);
     if (!rule)
@@ -255,6 +265,7 @@ function syncWaveRule(objects: readonly K8sObject[], report: Report): void {
       );
     else ranked.push({ object, rank: rule.rank, wave });
   }
+  claimWaveRule(objects, report);
   for (const later of ranked) {
     const earlier = ranked.find((other) => other.rank < later.rank && other.wave >= later.wave);
     if (earlier) {
@@ -263,6 +274,27 @@ function syncWaveRule(objects: readonly K8sObject[], report: Report): void {
         `metadata.annotations.${SYNC_WAVE}`,
         `wave ${later.wave} must come after ${objectId(earlier.object)} (wave ${earlier.wave}): ${WAVE_RANKS[groupKind(later.object)].why}`,
       );
+    }
+  }
+}
+
+/**
+ * Argo CD's health of a PersistentVolumeClaim is Progressing while it is Pending, and with a WaitForFirstConsumer
+ * storage class it binds only once a pod that mounts it is scheduled: in an earlier wave than that pod's Deployment
+ * the sync never gets past it.
+ */
+function claimWaveRule(objects: readonly K8sObject[], report: Report): void {
+  for (const { object, spec } of podTemplates(objects)) {
+    for (const volume of (spec.volumes ?? []) as K8sObject[]) {
+      const name = volume.persistentVolumeClaim?.claimName;
+      const claim = objects.find((o) => groupKind(o) === 'v1/PersistentVolumeClaim' && o.metadata?.name === name);
+      if (!claim || object.metadata?.annotations?.[ARGOCD_HOOK] !== undefined) continue;
+      if (syncWave(claim) !== syncWave(object))
+        report(
+          claim,
+          `metadata.annotations.${SYNC_WAVE}`,
+          `wave ${syncWave(claim)}, but ${objectId(object)} that mounts it is in wave ${syncWave(object)}: ${WAVE_RANKS['v1/PersistentVolumeClaim'].why}`,
+        );
     }
   }
 }

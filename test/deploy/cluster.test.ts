@@ -141,9 +141,9 @@ describe('the cluster rules', () => {
     );
     expect(
       findingsAfter((_, objects) => {
-        objects.push({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'extra' } });
+        objects.push({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'extra' } });
       }),
-    ).toMatch(/Deployment\/extra .*no sync-wave rule for apps\/Deployment/);
+    ).toMatch(/StatefulSet\/extra .*no sync-wave rule for apps\/StatefulSet/);
   });
 
   it('an ordered KafkaSource is reported (ordered is also the default), naming the unordered Trigger behind a Broker', () => {

@@ -10,6 +10,7 @@ import { crossReferenceProblems, type CrossCheckOptions } from './cross-refs.ts'
 import { hasSchema, schemaProblems } from './schema.ts';
 import { hasRules, webhookProblems } from './webhook-rules.ts';
 import { problem, type K8sObject, type Problem } from './problem.ts';
+import { workloadReferenceProblems } from './workload-rules.ts';
 
 export type ValidateOptions = CrossCheckOptions & ClusterCheckOptions;
 
@@ -35,6 +36,7 @@ export function validateRender(objects: readonly K8sObject[], options: ValidateO
     ...perDocument,
     ...duplicates,
     ...crossReferenceProblems(objects, options),
+    ...workloadReferenceProblems(objects, options),
     ...clusterProblems(objects, options),
   ];
 }

@@ -3,7 +3,10 @@
  * (the base knative/ as the loader reads it, no kubectl needed) and expects the finding that names it.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KNATIVE_DIR, readKustomization } from '../../local/knative/manifests.ts';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { KNATIVE_DIR, parseYamlDocuments, readKustomization } from '../../local/knative/manifests.ts';
+import { REPO_ROOT } from './render.ts';
 import { cronScheduleProblem } from './cron.ts';
 import { immutableFieldChanges } from './immutable.ts';
 import { formatProblems, type K8sObject } from './problem.ts';
@@ -105,9 +108,9 @@ describe('unknown fields (strict mode)', () => {
 
   it('and a kind with neither a schema nor a structural check is reported, not skipped', () => {
     const findings = findingsAfter((objects) => {
-      objects.push({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: {} });
+      objects.push({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'x' }, spec: {} });
     });
-    expect(findings).toMatch(/Deployment\/x: no CRD schema and no structural check for apps\/v1 Deployment/);
+    expect(findings).toMatch(/StatefulSet\/x: no CRD schema and no structural check for apps\/v1 StatefulSet/);
   });
 });
 
@@ -391,5 +394,151 @@ describe('immutable fields', () => {
     );
     expect(findings).toMatch(/Trigger\/writer spec\.broker: immutable field changed/);
     expect(immutableFieldChanges(base, structuredClone(base))).toEqual([]);
+  });
+});
+
+describe('workloads of the bi component (Deployments, Job, Services, claim)', () => {
+  const BI_DIR = path.join(REPO_ROOT, 'kustomize', 'components', 'bi');
+  let bi: K8sObject[];
+  beforeAll(async () => {
+    // the component's objects as written, with the ConfigMaps its generators make (unsuffixed: no renderer here)
+    bi = [];
+    for (const file of ['trino.yaml', 'superset.yaml', 'superset-dashboard-import.yaml'])
+      bi.push(...(parseYamlDocuments(await readFile(path.join(BI_DIR, file), 'utf8'), file) as K8sObject[]));
+    const configMap = (name: string, data: Record<string, string>) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name },
+      data,
+    });
+    bi.push(
+      configMap('trino-etc', { 'config.properties': '', 'jvm.config': '', 'node.properties': '' }),
+      configMap('trino-catalog', { 'floe.properties': '' }),
+      configMap('superset-config', { 'superset_config.py': '' }),
+      configMap('floe-superset-dashboard', { 'import_dashboard.py': '' }),
+    );
+  });
+  const biOptions = { externalSecrets: [...options.externalSecrets, 'floe-superset'] };
+  const get = (objects: K8sObject[], apiVersion: string, kind: string, name: string) =>
+    objects.find((o) => o.apiVersion === apiVersion && o.kind === kind && o.metadata.name === name)!;
+
+  function biFindingsAfter(change: (get: (apiVersion: string, kind: string, name: string) => K8sObject) => void) {
+    const objects = structuredClone([...base, ...bi]);
+    change((apiVersion, kind, name) => get(objects, apiVersion, kind, name));
+    return formatProblems(validateRender(objects, biOptions));
+  }
+  const trino = (g: (apiVersion: string, kind: string, name: string) => K8sObject) =>
+    g('apps/v1', 'Deployment', 'trino').spec.template.spec;
+
+  it('finds nothing wrong in the component as written', () => {
+    expect(biFindingsAfter(() => {})).toBe('');
+  });
+
+  it('wants a pinned image, probes, memory and a numeric non-root user in a long-running container', () => {
+    const findings = biFindingsAfter((g) => {
+      const [container] = trino(g).containers;
+      container.image = 'trinodb/trino:latest';
+      delete container.livenessProbe;
+      delete container.resources.limits;
+      delete trino(g).securityContext.runAsUser;
+      g('apps/v1', 'Deployment', 'superset').spec.template.spec.containers[0].image = 'apache/superset';
+    });
+    expect(findings).toMatch(
+      /Deployment\/trino spec\.template\.spec\.containers\[0\]\.image: trinodb\/trino:latest: floe: pin/,
+    );
+    expect(findings).toMatch(
+      /Deployment\/superset spec\.template\.spec\.containers\[0\]\.image: apache\/superset: floe: pin/,
+    );
+    expect(findings).toMatch(
+      /containers\[0\]: floe: a long-running container needs a readinessProbe and a livenessProbe/,
+    );
+    expect(findings).toMatch(/containers\[0\]\.resources: floe: request and limit memory/);
+    expect(findings).toMatch(
+      /containers\[0\]\.securityContext\.runAsUser: floe: runAsNonRoot needs a numeric runAsUser/,
+    );
+  });
+
+  it('reports unknown fields, a probe on a port the container does not have, a selector that misses its template', () => {
+    const findings = biFindingsAfter((g) => {
+      const [container] = trino(g).containers;
+      container.imagePullPolcy = 'Always';
+      container.livenessProbe.httpGet.port = 'htp';
+      g('apps/v1', 'Deployment', 'superset').spec.selector.matchLabels['app.kubernetes.io/name'] = 'supserset';
+      g('batch/v1', 'Job', 'superset-dashboard-import').spec.backofLimit = 3;
+    });
+    expect(findings).toMatch(/Deployment\/trino spec\.template\.spec\.containers\[0\]\.imagePullPolcy: unknown field/);
+    expect(findings).toMatch(
+      /containers\[0\]\.livenessProbe: port "htp" is neither a number nor a port of the container/,
+    );
+    expect(findings).toMatch(
+      /Deployment\/superset spec\.template\.metadata\.labels: selector .* does not select the template/,
+    );
+    expect(findings).toMatch(/Job\/superset-dashboard-import spec\.backofLimit: unknown field "backofLimit"/);
+  });
+
+  it('resolves ConfigMaps, Secrets, their keys and claims by name, and Services to pods and ports', () => {
+    const findings = biFindingsAfter((g) => {
+      // what a Deployment would read if kustomize had not rewritten a generated name
+      trino(g).volumes.find((v: K8sObject) => v.name === 'catalog').configMap.name = 'trino-catalog-5f8d7c9b2k';
+      trino(g).containers[0].envFrom[1].secretRef.name = 'floe-s4-credentials';
+      const superset = g('apps/v1', 'Deployment', 'superset').spec.template.spec;
+      superset.volumes.find((v: K8sObject) => v.name === 'home').persistentVolumeClaim.claimName = 'superset-data';
+      g('v1', 'Service', 'trino').spec.ports[0].targetPort = 'https';
+      g('v1', 'Service', 'superset').spec.selector = { 'app.kubernetes.io/name': 'superset-web' };
+    });
+    expect(findings).toMatch(
+      /Deployment\/trino spec\.template\.spec\.volumes\[1\]: ConfigMap "trino-catalog-5f8d7c9b2k" is not in the render/,
+    );
+    expect(findings).toMatch(
+      /Deployment\/trino .*envFrom\[1\]: Secret "floe-s4-credentials" is neither in the render nor declared/,
+    );
+    expect(findings).toMatch(
+      /Deployment\/superset spec\.template\.spec\.volumes\[1\]: PersistentVolumeClaim "superset-data" is not in the render/,
+    );
+    expect(findings).toMatch(
+      /Service\/trino spec\.ports\[0\]\.targetPort: no container of the selected pods has port https/,
+    );
+    expect(findings).toMatch(/Service\/superset spec\.selector: selects no Deployment of the render/);
+    const missingKey = formatProblems(
+      validateRender(
+        [
+          ...base,
+          ...bi,
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: 'floe-superset' },
+            stringData: { SECRET_KEY: 'k', ADMIN_USERNAME: 'admin' },
+          },
+        ],
+        options,
+      ),
+    );
+    expect(missingKey).toMatch(
+      /Job\/superset-dashboard-import .*env\[2\]: Secret "floe-superset" has no key ADMIN_PASSWORD/,
+    );
+  });
+
+  it('bounds the Job, and keeps a claim in the wave of the Deployment that mounts it', () => {
+    const findings = biFindingsAfter((g) => {
+      const job = g('batch/v1', 'Job', 'superset-dashboard-import');
+      delete job.spec.activeDeadlineSeconds;
+      job.spec.template.spec.restartPolicy = 'Always';
+      delete g('v1', 'PersistentVolumeClaim', 'superset-home').metadata.annotations;
+    });
+    expect(findings).toMatch(/Job\/superset-dashboard-import spec\.activeDeadlineSeconds: floe: bound the Job/);
+    expect(findings).toMatch(
+      /Job\/superset-dashboard-import spec\.template\.spec\.restartPolicy: a Job needs Never or OnFailure/,
+    );
+    expect(findings).toMatch(
+      /PersistentVolumeClaim\/superset-home metadata\.annotations\.argocd\.argoproj\.io\/sync-wave: wave 0, but Deployment\/superset that mounts it is in wave 1/,
+    );
+  });
+
+  it('places a Job that is not an Argo CD hook nowhere in the sync waves', () => {
+    const findings = biFindingsAfter((g) => {
+      delete g('batch/v1', 'Job', 'superset-dashboard-import').metadata.annotations;
+    });
+    expect(findings).toMatch(/Job\/superset-dashboard-import .*no sync-wave rule for batch\/Job/);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Rules the Knative admission webhooks enforce that the CRD schemas do not (reference NOTES.md and the CRD README's
  * caveats; eventing `trigger_validation.go`, `ping_validation.go`, serving `k8s_validation.go`), plus a structural
- * check for the kinds that have no schema in the reference (ConfigMap, Secret, Namespace, SinkBinding), and the few
- * floe policies that keep the manifests GitOps-safe (marked "floe:").
+ * check for the kinds that have no schema in the reference (ConfigMap, Secret, Namespace, SinkBinding; the bi
+ * component's Deployments, Jobs, Services and claims in workload-rules.ts), and the few floe policies that keep the
+ * manifests GitOps-safe (marked "floe:").
  *
  * Knative's webhooks decode objects with unknown fields disallowed, so the parts the CRD marks
  * preserve-unknown (Trigger spec, delivery, filter bodies) are checked against their Go types' field names here.
@@ -11,6 +12,7 @@ import { isIsoDuration } from '../../local/knative/duration.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
 import { cronScheduleProblem } from './cron.ts';
 import { groupKind, isRecord, problem, type K8sObject, type Problem } from './problem.ts';
+import { WORKLOAD_RULES } from './workload-rules.ts';
 
 type Check = (object: K8sObject, report: (path: string, message: string) => void) => void;
 
@@ -25,6 +27,8 @@ const RULES: Record<string, Check[]> = {
   'v1/ConfigMap': [configMapStructure],
   'v1/Secret': [secretStructure],
   'v1/Namespace': [namespaceStructure],
+  // Deployments, Jobs, Services and claims of the optional bi component (kustomize/components/bi)
+  ...WORKLOAD_RULES,
 };
 
 export function hasRules(object: K8sObject): boolean {
@@ -66,6 +70,7 @@ const LABEL_NAMED_KINDS = new Set([
   'eventing.knative.dev/Broker',
   'eventing.knative.dev/Trigger',
   'v1/Namespace',
+  'v1/Service',
 ]);
 
 function metadataRules(object: K8sObject, report: (path: string, message: string) => void): void {
