@@ -2,6 +2,7 @@
 import { intOption, stringOption, UsageError, type Command } from '../command.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
+import { normalizeWarehouse } from '../../shared/runtime/env.ts';
 
 export const command: Command = {
   name: 'nessie',
@@ -9,7 +10,9 @@ export const command: Command = {
   description: [
     'Serves the Nessie REST API v2 subset floe and Iceberg use (references, commits, merges, contents, entries, log)',
     'at http://HOST:PORT/api, storing every acknowledged commit in DIR (write-ahead log, fsync). Point clients at the',
-    'printed URI, e.g. NESSIE_URI=http://127.0.0.1:19120/api.',
+    'printed URI, e.g. NESSIE_URI=http://127.0.0.1:19120/api. Beside it, as real Nessie does, the read side of the',
+    "Iceberg REST catalog API at http://HOST:PORT/iceberg (warehouse `warehouse`): other engines, e.g. PyIceberg's",
+    'RestCatalog, list and load the tables there; a branch is chosen by the prefix (`/iceberg/<branch>`).',
   ].join('\n'),
   options: {
     port: {
@@ -26,6 +29,12 @@ export const command: Command = {
       placeholder: 'DIR',
       description: 'data directory (created if missing); required',
     },
+    warehouse: {
+      type: 'string',
+      short: 'w',
+      placeholder: 'LOCATION',
+      description: 'the warehouse directory (or file:// URL) the Iceberg REST endpoint announces',
+    },
     'default-branch': {
       type: 'string',
       placeholder: 'NAME',
@@ -33,12 +42,16 @@ export const command: Command = {
       description: 'default branch of a new repository',
     },
   },
-  examples: ['floe nessie --port 19120 --data .floe/nessie'],
+  examples: [
+    'floe nessie --port 19120 --data .floe/nessie',
+    'floe nessie --data .floe/nessie --warehouse .floe/warehouse   # Iceberg REST at http://127.0.0.1:19120/iceberg',
+  ],
   async run({ values }) {
     const port = intOption(values, 'port', { min: 0, max: 65535 }) ?? 19120;
     const host = stringOption(values, 'host') ?? '127.0.0.1';
     const dataDir = stringOption(values, 'data');
     if (!dataDir) throw new UsageError('--data DIR is required');
+    const warehouse = stringOption(values, 'warehouse');
     const logger = createLogger({ name: 'nessie' });
     const server = await startNessieServer({
       port,
@@ -46,9 +59,10 @@ export const command: Command = {
       dataDir,
       logger,
       defaultBranch: stringOption(values, 'default-branch'),
+      ...(warehouse ? { warehouse: normalizeWarehouse(warehouse) } : {}),
     });
     console.log(server.uri);
-    logger.info({ uri: server.uri, dataDir }, 'Nessie server listening');
+    logger.info({ uri: server.uri, iceberg: server.icebergUri, dataDir }, 'Nessie server listening');
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logger.info({ signal }, 'stopping Nessie server');

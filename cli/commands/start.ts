@@ -183,6 +183,8 @@ export const command: Command = {
         `floe is up in ${((Date.now() - started) / 1000).toFixed(1)} s`,
         `  Kafka      ${stack.kafkaBrokers.join(',')}`,
         `  Nessie     ${stack.nessieUri}`,
+        // The embedded Nessie serves the Iceberg REST catalog beside its API; a real one only with its catalog enabled.
+        ...(process.env.NESSIE_URI ? [] : [`  Iceberg    ${stack.nessieUri.replace(/\/api$/, '/iceberg')}`]),
         `  warehouse  ${stack.warehouse}`,
         `  broker     ${stack.brokerUrl}`,
         ...(stack.dashboardUrl ? [`  dashboard  ${stack.dashboardUrl}`] : []),
