@@ -32,7 +32,8 @@ export const TRINO_MIN_JAVA = 24;
 /** The catalog name floe's tables appear under in Trino. */
 export const CATALOG = 'floe';
 
-function cacheEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+/** The environment under which engines/cache.ts keeps its entries in the interop cache (FLOE_INTEROP_CACHE). */
+export function cacheEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return {
     ...env,
     FLOE_ENGINES_CACHE: env.FLOE_INTEROP_CACHE || path.join(os.homedir(), '.cache', 'floe', 'interop'),
