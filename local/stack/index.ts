@@ -164,10 +164,17 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       await createTopicsIfAbsent(kafkaBrokers, topics, options.partitions ?? 3);
     }
 
+    const warehouse = normalizeWarehouse(options.external?.warehouse ?? path.join(home, 'warehouse'));
     let nessieUri = options.external?.nessieUri;
     let restartNessie: (() => Promise<void>) | undefined;
     if (!nessieUri) {
-      const nessieOptions = { dataDir: path.join(home, 'nessie'), logger: logger.child({ part: 'nessie' }) };
+      const nessieOptions = {
+        dataDir: path.join(home, 'nessie'),
+        logger: logger.child({ part: 'nessie' }),
+        // Its Iceberg REST endpoint announces the warehouse and reads metadata files with the stack's storage.
+        warehouse,
+        fileIO: { read: (location: string) => catalog.io.read(location) },
+      };
       let nessie = await startNessieServer({ ...nessieOptions, port: options.ports?.nessie ?? 0 });
       const nessiePort = nessie.port;
       stops.push(() => nessie.stop());
@@ -178,7 +185,6 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       };
     }
 
-    const warehouse = normalizeWarehouse(options.external?.warehouse ?? path.join(home, 'warehouse'));
     const brokerPort = options.ports?.broker || (await freePort());
     const brokerUrl = `http://127.0.0.1:${brokerPort}`;
     const baseEnv: Record<string, string> = {
