@@ -15,8 +15,10 @@ const run = promisify(execFile);
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const OVERLAYS = ['dev', 'prod'] as const;
 export type Overlay = (typeof OVERLAYS)[number];
+/** dev plus the optional `bi` component (kustomize/components/bi, Trino and Superset): not an environment of its own. */
+export const BI_OVERLAY = 'bi';
 
-export function overlayDir(overlay: Overlay, root = REPO_ROOT): string {
+export function overlayDir(overlay: Overlay | typeof BI_OVERLAY, root = REPO_ROOT): string {
   return path.join(root, 'kustomize', 'overlays', overlay);
 }
 
