@@ -300,6 +300,10 @@ describe('Iceberg REST errors', () => {
       expect(answer.body.error.type).toBe('UnsupportedOperationException');
       expect(answer.body.error.message).toContain('/api/v2');
     }
+    // the token endpoint answers in OAuth's error shape
+    const token = await get('v1/oauth/tokens', 'POST');
+    expect(token.status).toBe(501);
+    expect(token.body.error).toBe('NotImplemented');
     const unknown = await get('v1/main/whatever');
     expect(unknown.status).toBe(404);
     expect(unknown.body.error).toMatchObject({ type: 'NotFoundException', code: 404 });
