@@ -53,7 +53,7 @@ function paging(query: URLSearchParams) {
   return { pageToken: optional(query, 'pageToken'), pageSize: optional(query, 'pageSize') };
 }
 
-/** The handler for `method` on a raw (still URL-encoded) path below `/iceberg/`, or the error to answer with. */
+/** The handler for `method` on a raw (still URL-encoded) path below `/iceberg/`; for a path not served it throws the answer. */
 export function icebergRoute(settings: IcebergCatalogSettings, rawPath: string, method: string): Handler {
   const segments = rawPath.split('/');
   const notFound = () => {
