@@ -11,7 +11,7 @@ import { publishBatch } from '../../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
 import { commitOnBranch, loadTables, newTableLocation, type Catalog } from '../../shared/catalog/table-catalog.ts';
-import type { TaggedRecord } from '../../shared/events/contract.ts';
+import type { BatchWritten, TaggedRecord } from '../../shared/events/contract.ts';
 import { BLOOM_ENABLED_PREFIX } from '../../shared/iceberg/bloom-filter.ts';
 import { METRICS_COLUMN_PREFIX } from '../../shared/iceberg/column-metrics.ts';
 import { assignFreshIds, renameColumn } from '../../shared/iceberg/evolution.ts';
@@ -23,7 +23,14 @@ import { writeRows } from '../../shared/iceberg/writer.ts';
 import { loadPipelineConfig, tableNames, topicConfig } from '../../shared/runtime/pipeline-config.ts';
 import { createFileIO } from '../../shared/storage/index.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
-import { mergeRanges, offsetsSummaryKey, rangesOf, serializeRanges } from '../../shared/wap/kafka-offsets.ts';
+import { branchName, newBatchId, Property, Stage } from '../../shared/wap/batch-branches.ts';
+import {
+  mergeRanges,
+  offsetsSummaryKey,
+  rangesOf,
+  rangesToPayload,
+  serializeRanges,
+} from '../../shared/wap/kafka-offsets.ts';
 import { Column, inferBatch, LEGACY_PARTITION_COLUMN, stagingRow } from '../../shared/wap/staging-rows.ts';
 import {
   OffsetsHistoryLostError,
@@ -344,5 +351,78 @@ describe("an earlier floe's tables", () => {
     }
     expect(coordinates(await scanRows(after.production, { io: ctx.catalog.io }))).toEqual(expected([...range(0, 12)]));
     expect(coordinates(await scanRows(after.untrusted, { io: ctx.catalog.io }))).toEqual(expected([13]));
+  }, 60_000);
+
+  it('a batch the earlier floe wrote before the upgrade is audited and published under the new name', async () => {
+    const topic = 'parking-sensors';
+    const sensor = (offset: number): TaggedRecord => ({
+      ...record(topic, offset),
+      payload: {
+        sensor_id: `S-${offset % 3}`,
+        timestamp: `2026-11-22T09:${String(offset).padStart(2, '0')}:00Z`,
+        value: 1.5,
+      },
+    });
+    await legacyAppend(topic, range(0, 4).map(sensor));
+    const fieldId = idOf((await tablesOn('main', topic)).production, LEGACY_PARTITION_COLUMN);
+
+    // the earlier floe's writer: a WAP branch with a staging table whose column is `_partition`
+    const cfg = topicConfig(ctx.config, topic)!;
+    const tables = tableNames(ctx.config, cfg);
+    const records = range(5, 9).map(sensor);
+    const batchId = newBatchId(NOW);
+    const branch = branchName(cfg.table, batchId);
+    const main = await ctx.catalog.client.getReference('main');
+    await ctx.catalog.client.createReference(branch, 'BRANCH', { name: 'main', hash: main.hash });
+    const { struct } = inferBatch(records, cfg, { limits: ctx.config.limits });
+    const schema = { ...assignFreshIds(struct, { value: 0 }), schemaId: 0 };
+    const legacySchema = { ...assignFreshIds(legacyStruct(struct), { value: 0 }), schemaId: 0 };
+    const staging = newTableMetadata({
+      location: newTableLocation(ctx.catalog.warehouse, tables.staging),
+      schema: legacySchema,
+      spec: specFromConfig(cfg.partitionBy, legacySchema),
+    });
+    const rows = records.map((r) => legacyRow(stagingRow(r, schema, batchId, [], 0n)));
+    const offsets = rangesOf(records.map((r) => ({ partition: 0, offset: BigInt(r.offset) })));
+    const files = await writeRows(ctx.catalog.io, staging, rows);
+    const commit = await commitOnBranch(
+      ctx.catalog,
+      branch,
+      new Map([
+        [
+          tables.staging,
+          (base: TableMetadata | undefined, attempt: number, bases: ReadonlyMap<string, TableMetadata | undefined>) =>
+            appendFiles({
+              io: ctx.catalog.io,
+              files,
+              summary: { [Property.batchId]: batchId, [offsetsSummaryKey(topic)]: serializeRanges(offsets) },
+            })(base ?? staging, attempt, bases),
+        ],
+      ]),
+      {
+        message: 'an earlier floe: write',
+        properties: { [Property.batchId]: batchId, [Property.stage]: Stage.written },
+      },
+    );
+    const written: BatchWritten = {
+      batchId,
+      branch,
+      hash: commit.hash!,
+      topic,
+      table: cfg.table,
+      rows: rows.length,
+      offsets: rangesToPayload(offsets),
+      writtenAt: NOW.toISOString(),
+    };
+
+    const audited = await auditBatch(ctx, written);
+    expect(audited).toMatchObject({ verdict: 'passed', trusted: 5, untrusted: 0 });
+    expect(await publishBatch(ctx, audited)).toMatchObject({ kind: 'published' });
+    const after = await tablesOn('main', topic);
+    for (const table of ['production', 'untrusted'] as const) {
+      expect(idOf(after[table], Column.partition), table).toBe(fieldId);
+      expect(names(after[table]), table).not.toContain(LEGACY_PARTITION_COLUMN);
+    }
+    expect(coordinates(await scanRows(after.production, { io: ctx.catalog.io }))).toEqual(expected(range(0, 9)));
   }, 60_000);
 });
