@@ -4,12 +4,13 @@
  * `${FLOE_INTEROP_CACHE:-~/.cache/floe/interop}/superset-venv-<hash of the requirements>` (engines/cache.ts: built
  * under a temporary name, renamed into place when complete), so a warm run installs nothing.
  *
- * Each start gets a fresh home: a generated superset_config.py (a random SECRET_KEY, the SQLite metadata database in
- * that home, CSRF protection on as in a deployment), then `superset db upgrade`, `superset fab create-admin` and
- * `superset init`, then `superset run` on a free loopback port in its own process group, ready once /health answers.
+ * `superset db upgrade` and `superset init` make a metadata database (SQLite) once per virtualenv, cached beside it
+ * as `superset-metadata-<hash>`. Each start gets a fresh home: a generated superset_config.py (a random SECRET_KEY, a
+ * copy of that database, CSRF protection on as in a deployment), `superset fab create-admin` with a random password,
+ * then `superset run` on a free loopback port in its own process group, ready once /health answers.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cached, fetchLog } from '../../engines/cache.ts';
@@ -54,7 +55,7 @@ export interface RunningSuperset {
   /** The virtualenv's interpreter (it has PyYAML, which the dashboard's import script needs). */
   python: string;
   log: string;
-  /** Milliseconds of `db upgrade`, `fab create-admin` and `init` together, and from spawning the server to /health. */
+  /** Milliseconds to a ready metadata database (template made or copied, admin created), and from spawning the server to /health. */
   initMs: number;
   startupMs: number;
   stop(): Promise<void>;
@@ -68,17 +69,21 @@ export interface SupersetOptions {
   timeoutMs?: number;
 }
 
-/** Initialises a fresh metadata database and starts Superset on a free loopback port; resolves once it is healthy. */
-export async function startSuperset(options: SupersetOptions): Promise<RunningSuperset> {
-  const venv = await supersetVenv(options);
-  const python = path.join(venv, 'bin', 'python');
-  mkdirSync(options.home, { recursive: true });
-  const config = path.join(options.home, 'superset_config.py');
+/** Superset's CLI through the interpreter: `bin/superset`'s shebang names the path the venv was built under. */
+const CLI = [
+  '-c',
+  'import sys; from superset.cli.main import superset; sys.argv[0] = "superset"; sys.exit(superset())',
+];
+
+/** The environment of a Superset command: a generated superset_config.py with the SQLite metadata database `db`. */
+function supersetEnv(home: string, db: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  mkdirSync(home, { recursive: true });
+  const config = path.join(home, 'superset_config.py');
   writeFileSync(
     config,
     [
       `SECRET_KEY = ${JSON.stringify(randomBytes(32).toString('hex'))}`,
-      `SQLALCHEMY_DATABASE_URI = ${JSON.stringify(`sqlite:///${path.join(options.home, 'superset.db')}`)}`,
+      `SQLALCHEMY_DATABASE_URI = ${JSON.stringify(`sqlite:///${db}`)}`,
       // As deployed: the import script must get past CSRF protection with a token of its session.
       'WTF_CSRF_ENABLED = True',
       // Plain HTTP on loopback; Talisman's HTTPS and CSP policy are a deployment's concern, not this test's.
@@ -88,61 +93,94 @@ export async function startSuperset(options: SupersetOptions): Promise<RunningSu
       '',
     ].join('\n'),
   );
-  const log = path.join(options.home, 'superset.log');
-  const env: NodeJS.ProcessEnv = {
-    ...(options.env ?? process.env),
+  return {
+    ...base,
     SUPERSET_CONFIG_PATH: config,
-    SUPERSET_HOME: path.join(options.home, 'home'),
+    SUPERSET_HOME: path.join(home, 'home'),
     FLASK_APP: 'superset',
     PYTHONUNBUFFERED: '1',
   };
-  // Superset's CLI through the interpreter: `bin/superset` names in its shebang the path the venv was built under,
-  // before the cache renamed it into place.
-  const superset = python;
-  const cli = [
-    '-c',
-    'import sys; from superset.cli.main import superset; sys.argv[0] = "superset"; sys.exit(superset())',
-  ];
+}
+
+async function supersetCommand(
+  python: string,
+  label: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; log: string; cwd: string; progress: Progress },
+): Promise<void> {
+  options.progress(`superset: ${label}`);
+  await run(python, [...CLI, ...args], { ...options, label, everyMs: 15_000 });
+}
+
+/**
+ * The metadata database as `superset db upgrade` and `superset init` leave it (about 100 migrations, then roles and
+ * permissions: a minute or more of a busy machine), made once per virtualenv and copied by every start. Nothing in
+ * it is encrypted with the SECRET_KEY it was made under: it holds no database connection yet.
+ */
+async function metadataTemplate(venv: string, options: SupersetOptions): Promise<string> {
+  const env = cacheEnv(options.env ?? process.env);
+  const python = path.join(venv, 'bin', 'python');
+  const version = path.basename(venv).replace(/^superset-venv-/, '');
+  return cached(
+    'superset-metadata',
+    version,
+    async (work) => {
+      const log = fetchLog('superset-metadata', version, env);
+      const commandEnv = supersetEnv(
+        path.join(work, 'config'),
+        path.join(work, 'superset.db'),
+        options.env ?? process.env,
+      );
+      const step = { env: commandEnv, log, cwd: work, progress: options.progress };
+      await supersetCommand(python, 'db upgrade', ['db', 'upgrade'], step);
+      await supersetCommand(python, 'init', ['init'], step);
+      rmSync(path.join(work, 'config'), { recursive: true, force: true });
+    },
+    { env, progress: options.progress },
+  );
+}
+
+/**
+ * Starts Superset on a free loopback port with a fresh metadata database (a copy of the upgraded and initialised
+ * template) and a new admin with a random password; resolves once it is healthy.
+ */
+export async function startSuperset(options: SupersetOptions): Promise<RunningSuperset> {
+  const venv = await supersetVenv(options);
+  const python = path.join(venv, 'bin', 'python');
+  const initStarted = Date.now();
+  const template = await metadataTemplate(venv, options);
+  mkdirSync(options.home, { recursive: true });
+  const db = path.join(options.home, 'superset.db');
+  copyFileSync(path.join(template, 'superset.db'), db);
+  const env = supersetEnv(options.home, db, options.env ?? process.env);
+  const log = path.join(options.home, 'superset.log');
   const username = 'admin';
   const password = randomBytes(12).toString('hex');
-  const initStarted = Date.now();
-  for (const [label, args] of [
-    ['db upgrade', ['db', 'upgrade']],
+  await supersetCommand(
+    python,
+    'fab create-admin',
     [
-      'fab create-admin',
-      [
-        'fab',
-        'create-admin',
-        '--username',
-        username,
-        '--firstname',
-        'floe',
-        '--lastname',
-        'interop',
-        '--email',
-        'admin@floe.invalid',
-        '--password',
-        password,
-      ],
+      'fab',
+      'create-admin',
+      '--username',
+      username,
+      '--firstname',
+      'floe',
+      '--lastname',
+      'interop',
+      '--email',
+      'admin@floe.invalid',
+      '--password',
+      password,
     ],
-    ['init', ['init']],
-  ] as const) {
-    options.progress(`superset: ${label}`);
-    await run(superset, [...cli, ...args], {
-      env,
-      log,
-      cwd: options.home,
-      progress: options.progress,
-      label,
-      everyMs: 15_000,
-    });
-  }
+    { env, log, cwd: options.home, progress: options.progress },
+  );
   const initMs = Date.now() - initStarted;
   const port = await freePort();
   const url = `http://${HOST}:${port}`;
   options.progress(`superset: initialised in ${(initMs / 1000).toFixed(1)}s, starting on ${url}`);
   const started = Date.now();
-  const spawned = spawnDetached(superset, [...cli, 'run', '--host', HOST, '--port', String(port), '--with-threads'], {
+  const spawned = spawnDetached(python, [...CLI, 'run', '--host', HOST, '--port', String(port), '--with-threads'], {
     cwd: options.home,
     env,
     log,

@@ -428,14 +428,9 @@ describe('the Superset dashboard over Trino', () => {
             });
         });
 
-        await page.goto(`${superset!.url}/login/`);
-        await page.fill('#username', superset!.username);
-        await page.fill('#password', superset!.password);
-        await Promise.all([
-          page.waitForURL((url) => !url.pathname.startsWith('/login')),
-          page.click('button[type="submit"]'),
-        ]);
+        await logIn(page);
         await page.goto(`${superset!.url}/superset/dashboard/floe/?standalone=1`);
+        expect(new URL(page.url()).pathname).toBe('/superset/dashboard/floe/');
         for (const [name, id] of chartIds) {
           const holder = page.locator(`[data-test-chart-id="${id}"]`);
           // ECharts draws on a canvas, the table chart is a table, the big number a header line.
@@ -464,6 +459,22 @@ describe('the Superset dashboard over Trino', () => {
     QUERY_TEST_MS,
   );
 });
+
+/**
+ * Logs the browser in with Superset's login form, posted from the page's context so that the session cookie lands in
+ * the browser. Not by typing into the page: the login page's own event-log request, answered with a redirect and a
+ * fresh anonymous session, can arrive after the login's answer and log the browser out again.
+ */
+async function logIn(page: Page): Promise<void> {
+  const form = await page.request.get(`${superset!.url}/login/`);
+  const csrf = /id="csrf_token"[^>]*value="([^"]+)"/.exec(await form.text())?.[1];
+  expect(csrf, 'the login form carries a CSRF token').toBeDefined();
+  const answer = await page.request.post(`${superset!.url}/login/`, {
+    form: { csrf_token: csrf!, username: superset!.username, password: superset!.password },
+  });
+  expect(answer.status()).toBe(200);
+  expect(new URL(answer.url()).pathname, 'logged in, not sent back to the login form').not.toMatch(/^\/login/);
+}
 
 /** A full-page screenshot once two in a row are identical: the charts' entry animations have finished. */
 async function settledScreenshot(page: Page, file: string): Promise<Buffer> {
