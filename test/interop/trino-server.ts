@@ -1,7 +1,8 @@
 /**
  * A single-node Trino for `npm run test:interop`, reading floe's tables through its Iceberg connector with the Nessie
- * catalog (`iceberg.catalog.type=nessie`, Nessie REST API v2) and its native local file system (`file:` locations,
- * which is what floe's local warehouse writes).
+ * catalog (`iceberg.catalog.type=nessie`, Nessie REST API v2): the catalog `floe` with its native local file system
+ * (`file:` locations, which is what floe's local warehouse writes), and any further catalogs given as properties files —
+ * such as the bi component's, whose native S3 file system reads an `s3://` warehouse.
  *
  * Trino comes from Maven Central as `io.trino:trino-server-core` (a tar.gz: the server's lib/ and a few plugins) plus
  * the `io.trino:trino-iceberg` plugin zip — about 185 MiB + 315 MiB, a third less than the full trino-server tarball
@@ -122,7 +123,8 @@ export interface RunningTrino {
   log: string;
   /** Milliseconds from spawning the JVM to /v1/info reporting starting=false. */
   startupMs: number;
-  query(sql: string): Promise<TrinoResult>;
+  /** One statement with `catalog` (default `floe`) and schema `production` as the session's defaults. */
+  query(sql: string, catalog?: string): Promise<TrinoResult>;
   stop(): Promise<void>;
 }
 
@@ -131,6 +133,11 @@ export interface TrinoOptions {
   nessieUri: string;
   /** Where new tables would go (`file:///…/`); floe's tables carry their own locations. */
   warehouse: string;
+  /**
+   * Further catalogs: name → the text of its properties file. Trino resolves `${ENV:NAME}` in it from `env` at start,
+   * so a deployment's catalog file (kustomize/components/bi/trino/floe.properties) is used as it is.
+   */
+  catalogs?: Record<string, string>;
   /** Config, data directory and log of this run. */
   home: string;
   env?: NodeJS.ProcessEnv;
@@ -179,6 +186,10 @@ export async function startTrino(options: TrinoOptions, version = TRINO_VERSION)
       'local.location': '/',
     }),
   );
+  for (const [name, text] of Object.entries(options.catalogs ?? {})) {
+    if (name === CATALOG) throw new Error(`catalog ${CATALOG} is the local one startTrino writes; name it otherwise`);
+    writeFileSync(path.join(catalogs, `${name}.properties`), text);
+  }
   const log = path.join(options.home, 'trino.log');
   const jvm = [
     '-Xmx2G',
@@ -232,7 +243,7 @@ export async function startTrino(options: TrinoOptions, version = TRINO_VERSION)
     javaMajor: jdk.major,
     log,
     startupMs,
-    query: (sql) => trinoQuery(url, sql),
+    query: (sql, catalog) => trinoQuery(url, sql, catalog),
     stop,
   };
 }
@@ -256,14 +267,14 @@ interface StatementResponse {
 }
 
 /**
- * Runs one statement over Trino's client protocol, in catalog `floe`, schema `production`, session time zone UTC
- * (so date_trunc('day', …) cuts days in UTC as floe does).
+ * Runs one statement over Trino's client protocol, in `catalog` (default `floe`), schema `production`, session time
+ * zone UTC (so date_trunc('day', …) cuts days in UTC as floe does).
  */
-export async function trinoQuery(url: string, sql: string): Promise<TrinoResult> {
+export async function trinoQuery(url: string, sql: string, catalog = CATALOG): Promise<TrinoResult> {
   const headers = {
     'X-Trino-User': 'floe',
     'X-Trino-Source': 'floe-interop',
-    'X-Trino-Catalog': CATALOG,
+    'X-Trino-Catalog': catalog,
     'X-Trino-Schema': 'production',
     'X-Trino-Time-Zone': 'UTC',
     // Without it Trino rounds every timestamp to milliseconds for the sake of old clients; floe writes microseconds.
