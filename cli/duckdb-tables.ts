@@ -140,6 +140,16 @@ export function duckdbType(type: IcebergType): string {
   return mapped;
 }
 
+/** Whether DuckDB reads the file where it is (a local path); anything else is copied first. */
+function isLocal(location: string): boolean {
+  return /^(file:|\/)/.test(location);
+}
+
+/** How many of the table's live data files are not local (`s3://`) and so are copied before DuckDB reads them. */
+export function remoteFiles(table: TableFiles): number {
+  return table.plan.tasks.filter((t) => !isLocal(t.file.filePath)).length;
+}
+
 /**
  * Local paths DuckDB can read for a table's data files. Files elsewhere (`s3://`: DuckDB's httpfs extension is not
  * assumed to be installable) and local paths DuckDB would take as a glob pattern are copied into `scratch` first.
@@ -151,7 +161,7 @@ export async function readablePaths(
 ): Promise<string[]> {
   return Promise.all(
     locations.map(async (location, i) => {
-      if (/^(file:|\/)/.test(location)) {
+      if (isLocal(location)) {
         const local = localPathOf(location);
         if (!/[*?[\]{}]/.test(local)) return local;
       }

@@ -3,6 +3,7 @@ import { intOption, listOption, stringOption, UsageError, type Command } from '.
 import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import {
   guardedView,
+  remoteFiles,
   scratchDirectory,
   tablePaths,
   tablesOnRef,
@@ -30,7 +31,8 @@ export const command: Command = {
     'Every Iceberg table on the reference is a view named namespace.table (e.g. production.parking_entry) over its',
     'live data files, read by Parquet field id: renamed columns read their old files, columns added later read as NULL',
     'in older files. A table DuckDB cannot read as it is (delete files, a name mapping, identity partitions) is read',
-    "with floe's scan, deletes applied, when the query names it. The query runs in an in-memory DuckDB: nothing is",
+    "with floe's scan, deletes applied, when the query names it; files in S3 are likewise copied to a temporary",
+    'directory only for the tables the query names. The query runs in an in-memory DuckDB: nothing is',
     'written to the catalog or the warehouse. Timestamps show in UTC; 64-bit integers stay exact in --json.',
   ].join('\n'),
   positionals: [{ name: 'query', required: true, description: 'the SQL query (DuckDB dialect)' }],
@@ -89,8 +91,8 @@ export const command: Command = {
       await connection.run("SET TimeZone = 'UTC'");
       for (const table of tables) {
         let statements: string[];
-        if (table.readThroughScan && !mentions(query, table.tableName)) {
-          // Reading it whole costs a full scan: only for a query that names the table.
+        if ((table.readThroughScan || remoteFiles(table)) && !mentions(query, table.tableName)) {
+          // Reading it whole costs a full scan, and files in S3 a download each: only for a query that names the table.
           statements = guardedView(table, `${table.name} is not loaded: the query does not name it`);
         } else {
           if (table.readThroughScan)
