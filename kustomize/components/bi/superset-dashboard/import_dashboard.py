@@ -30,11 +30,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-try:
-    import yaml
-except ImportError:  # pragma: no cover - depends on the interpreter
-    sys.exit("import_dashboard.py: PyYAML is missing; run it with the Python of Superset's virtualenv or image")
-
 HERE = Path(__file__).resolve().parent
 ROOT = "floe_dashboard"
 DEFAULT_CATALOG = "floe"
@@ -115,7 +110,17 @@ def trino_uri(uri: str, catalog: str | None) -> str:
     )
 
 
+def yaml_module() -> Any:
+    """PyYAML, imported when first needed so that --help works with any Python."""
+    try:
+        import yaml  # pylint: disable=import-outside-toplevel
+    except ImportError as err:
+        raise ImportFailure("PyYAML is missing: run this with the Python of Superset's virtualenv or image") from err
+    return yaml
+
+
 def load(path: Path) -> dict[str, Any]:
+    yaml = yaml_module()
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
@@ -146,9 +151,10 @@ def assemble(directory: Path, uri: str) -> dict[str, dict[str, Any]]:
     if not directory.is_dir():
         raise ImportFailure(f"{directory} is not a directory")
     files: dict[str, dict[str, Any]] = {}
-    database = load(directory / "database.yaml") if (directory / "database.yaml").exists() else None
-    if database is None:
-        raise ImportFailure(f"{directory}/database.yaml is missing")
+    for required in ("metadata.yaml", "database.yaml", "dashboard.yaml"):
+        if not (directory / required).is_file():
+            raise ImportFailure(f"{directory / required} is missing")
+    database = load(directory / "database.yaml")
     database_uuid = need_uuid(directory / "database.yaml", database)
     database["sqlalchemy_uri"] = uri
     database_name = str(database.get("database_name") or "floe-trino")
@@ -169,8 +175,6 @@ def assemble(directory: Path, uri: str) -> dict[str, dict[str, Any]]:
             raise ImportFailure(f"{path}: dataset_uuid {chart.get('dataset_uuid')} is none of the dataset-*.yaml files")
         files[f"charts/{path.stem[len('chart-'):]}.yaml"] = chart
     dashboard_path = directory / "dashboard.yaml"
-    if not dashboard_path.exists():
-        raise ImportFailure(f"{dashboard_path} is missing")
     dashboard = load(dashboard_path)
     need_uuid(dashboard_path, dashboard)
     placed = chart_uuids(dashboard.get("position") or {})
@@ -181,10 +185,7 @@ def assemble(directory: Path, uri: str) -> dict[str, dict[str, Any]]:
     if unplaced:
         raise ImportFailure(f"{dashboard_path}: these charts are not placed on the dashboard: {unplaced}")
     files["dashboards/floe.yaml"] = dashboard
-    metadata_path = directory / "metadata.yaml"
-    if not metadata_path.exists():
-        raise ImportFailure(f"{metadata_path} is missing")
-    files["metadata.yaml"] = load(metadata_path)
+    files["metadata.yaml"] = load(directory / "metadata.yaml")
     return files
 
 
@@ -197,7 +198,7 @@ def zip_bundle(files: dict[str, dict[str, Any]], metadata_type: str, prefixes: t
                 content = {**content, "type": metadata_type}
             elif not name.startswith(prefixes):
                 continue
-            text = yaml.safe_dump(content, sort_keys=False, allow_unicode=True, width=1_000_000)
+            text = yaml_module().safe_dump(content, sort_keys=False, allow_unicode=True, width=1_000_000)
             archive.writestr(f"{ROOT}/{name}", text)
     return buffer.getvalue()
 
