@@ -5,6 +5,10 @@
  * Ivy at every start. Both are cached in `${FLOE_INTEROP_CACHE:-~/.cache/floe/interop}/spark-<versions>` (the engines
  * cache's rule: built under a temporary name, renamed into place when complete), so a warm run downloads nothing.
  * Spark 4.0 runs on Java 17 or 21. The test files get the driver's settings with `inject('spark')`.
+ *
+ * For an `s3://` warehouse Iceberg's S3FileIO needs the AWS SDK, which `iceberg-aws-bundle` carries (a cache entry of
+ * its own, `iceberg-aws-bundle-<version>`, so that the Spark entry above stays valid); it is handed over as `s3Jars`,
+ * added to a session only when it reads S3.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
@@ -22,10 +26,17 @@ const ICEBERG_RUNTIME = {
   artifactId: 'iceberg-spark-runtime-4.0_2.13',
   version: ICEBERG_VERSION,
 };
+const ICEBERG_AWS_BUNDLE = {
+  groupId: 'org.apache.iceberg',
+  artifactId: 'iceberg-aws-bundle',
+  version: ICEBERG_VERSION,
+};
 
 export interface SparkSetup {
   python: string;
   jars: string[];
+  /** Iceberg's AWS bundle (S3FileIO and the AWS SDK it uses), for sessions on an S3 warehouse. */
+  s3Jars: string[];
   javaHome: string;
   pyspark: string;
   iceberg: string;
@@ -72,12 +83,26 @@ export default async function setup(project: TestProject): Promise<void> {
   );
   const jar = path.join(dir, 'jars', `${ICEBERG_RUNTIME.artifactId}-${ICEBERG_VERSION}.jar`);
   if (!existsSync(jar)) throw new Error(`${jar} is missing from the Spark cache entry; remove ${dir} to fetch again`);
+  const aws = await cached(
+    ICEBERG_AWS_BUNDLE.artifactId,
+    ICEBERG_VERSION,
+    async (work) => {
+      await copyArtifact(work, ICEBERG_AWS_BUNDLE, {
+        log: fetchLog(ICEBERG_AWS_BUNDLE.artifactId, ICEBERG_VERSION, env),
+        progress,
+      });
+    },
+    { env, progress },
+  );
+  const awsJar = path.join(aws, `${ICEBERG_AWS_BUNDLE.artifactId}-${ICEBERG_VERSION}.jar`);
+  if (!existsSync(awsJar)) throw new Error(`${awsJar} is missing from its cache entry; remove ${aws} to fetch again`);
   progress(
     `Spark ${PYSPARK_VERSION} with Iceberg ${ICEBERG_VERSION} ready in ${((Date.now() - started) / 1000).toFixed(1)}s`,
   );
   project.provide('spark', {
     python: path.join(dir, 'venv', 'bin', 'python'),
     jars: [jar],
+    s3Jars: [awsJar],
     javaHome: jdk.home,
     pyspark: PYSPARK_VERSION,
     iceberg: ICEBERG_VERSION,

@@ -1,9 +1,10 @@
 """Runs Spark SQL against floe's tables through Iceberg's NessieCatalog, as another engine would.
 
-Input (stdin): {"jars": [...], "catalog": {"uri", "ref", "warehouse"}, "catalogs"?: {name: ref}, "steps": [sql, ...],
-"output": path}.
+Input (stdin): {"jars": [...], "catalog": {"uri", "ref", "warehouse", "properties"?}, "catalogs"?: {name: ref},
+"steps": [sql, ...], "output": path}.
 Every step runs in one local Spark session with the Iceberg SQL extensions (for CALL procedures), the catalog `nessie`
-on the given ref and one more catalog per entry of "catalogs" on another ref.
+on the given ref and one more catalog per entry of "catalogs" on another ref; "properties" (Iceberg catalog properties,
+e.g. io-impl and s3.endpoint for an S3 warehouse) apply to each.
 Output (written to "output", as Spark's launcher shares stdout): a JSON array, per step, of {"columns", "rows"} or {"error"}; a step that fails does not stop the
 next. Values made JSON: timestamps as ISO-8601 UTC with microseconds, bytes as base64, maps as objects, and integers
 exact (Python's json writes ints of any size).
@@ -62,6 +63,8 @@ def session(request):
             .config(f'{prefix}.ref', ref)
             .config(f'{prefix}.warehouse', catalog['warehouse'])
         )
+        for key, value in catalog.get('properties', {}).items():
+            builder = builder.config(f'{prefix}.{key}', value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel('ERROR')
     return spark
