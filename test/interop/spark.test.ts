@@ -10,10 +10,9 @@
  * selects every column and rewrites floe's data files, and floe goes on ingesting exactly once.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditBatch } from '../../functions/auditor/audit-step.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
@@ -30,8 +29,8 @@ import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { runFloe } from '../helpers/cli.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { runSpark, type StepResult } from './spark-run.ts';
 
-const SPARK_JOB = fileURLToPath(new URL('./spark_job.py', import.meta.url));
 const FLOE = fileURLToPath(new URL('../../cli/floe.js', import.meta.url));
 const TOPICS = ['parking-entry', 'parking-exit', 'parking-sensors'];
 const TABLES = TOPICS.flatMap((t) => {
@@ -39,12 +38,6 @@ const TABLES = TOPICS.flatMap((t) => {
   return [name, `${name}_untrusted`];
 });
 const ENTRY = 'production.parking_entry';
-
-interface StepResult {
-  columns?: string[];
-  rows?: Record<string, unknown>[];
-  error?: string;
-}
 
 interface Account {
   topic: string;
@@ -129,28 +122,10 @@ async function floeIds(table: string, options: { ref?: string; snapshotId?: bigi
 
 /** Runs spark_job.py: one Spark session, the steps in order. */
 async function spark(steps: string[], catalogs: Record<string, string> = {}): Promise<StepResult[]> {
-  const setup = inject('spark');
-  const output = path.join(tmp.dir, `spark-${Date.now()}.json`);
-  const request = {
-    jars: setup.jars,
-    catalog: { uri: `${nessie!.uri}/v2`, ref: 'main', warehouse: `file://${tmp.dir}/warehouse` },
-    catalogs,
-    steps,
-    output,
-  };
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(setup.python, [SPARK_JOB], {
-      env: { ...process.env, JAVA_HOME: setup.javaHome, PYSPARK_PYTHON: setup.python, SPARK_LOCAL_IP: '127.0.0.1' },
-      stdio: ['pipe', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-20_000)));
-    child.on('error', reject);
-    child.on('close', (c) => (c === 0 ? resolve(c) : reject(new Error(`spark_job.py exited with ${c}:\n${stderr}`))));
-    child.stdin.end(JSON.stringify(request));
-  });
-  expect(code).toBe(0);
-  return parseJson<StepResult[]>(readFileSync(output, 'utf8'));
+  return runSpark(
+    { catalog: { uri: `${nessie!.uri}/v2`, ref: 'main', warehouse: `file://${tmp.dir}/warehouse` }, catalogs, steps },
+    tmp.dir,
+  );
 }
 
 function rowsOf(result: StepResult): Record<string, unknown>[] {
