@@ -16,8 +16,6 @@
  */
 import type { SchemaElement } from 'hyparquet';
 import {
-  BLOOM_ENABLED_PREFIX,
-  BLOOM_FPP_PREFIX,
   bloomPhysicalType,
   plainBytes,
   xxhash64Into,
@@ -27,7 +25,6 @@ import { bind, fileStats, mightMatch, type Expression } from '../../shared/icebe
 import { currentSchema, snapshotForRef, specById } from '../../shared/iceberg/metadata.ts';
 import { readBloomFilters, type ColumnBloomFilters } from '../../shared/iceberg/parquet-reader.ts';
 import { planScan, readTasks, type FileScanTask, type ScanPlan } from '../../shared/iceberg/scan.ts';
-import { decimalOf, isPrimitive } from '../../shared/iceberg/schema.ts';
 import { readManifestEntries, readManifestFiles } from '../../shared/iceberg/snapshot.ts';
 import {
   EntryStatus,
@@ -43,33 +40,8 @@ import { DEFAULT_AUDIT_BLOOM_CACHE_BYTES } from '../../shared/runtime/env.ts';
 import type { FileIO } from '../../shared/storage/file-io.ts';
 import { ownValue } from '../../shared/util/bare-object.ts';
 
-/**
- * The false-positive probability floe asks for on a unique key column. Java's sizing rounds up to a power of two:
- * a 100k-row group gets 1 MiB (84 bits per key, measured rate ~3e-7 by the SBBF's block occupancy), so a
- * 1,000-key batch against 100 such files reads a file by mistake about once in 35 batches; 1e-6 would round to
- * 512 KiB (42 bits, ~9e-6): about one needless 100k-row read per batch at that size.
- */
-export const UNIQUE_KEY_BLOOM_FPP = '0.0000001';
-
-const UNHASHED_TYPES = new Set(['boolean', 'float', 'double']);
-
-/**
- * The production table with bloom filters asked for on its unique key columns, unless its properties already say
- * (an explicit `false`, or another fpp, is the table owner's choice and kept).
- */
-export function withUniqueKeyBloomFilters(metadata: TableMetadata, unique: string[][]): TableMetadata {
-  const schema = currentSchema(metadata);
-  const added: Record<string, string> = {};
-  for (const name of new Set(unique.flat())) {
-    const field = schema.fields.find((f) => f.name === name);
-    if (!field || !isPrimitive(field.type) || UNHASHED_TYPES.has(field.type) || decimalOf(field.type)) continue;
-    if (metadata.properties[BLOOM_ENABLED_PREFIX + name] !== undefined) continue;
-    added[BLOOM_ENABLED_PREFIX + name] = 'true';
-    if (metadata.properties[BLOOM_FPP_PREFIX + name] === undefined)
-      added[BLOOM_FPP_PREFIX + name] = UNIQUE_KEY_BLOOM_FPP;
-  }
-  return Object.keys(added).length ? { ...metadata, properties: { ...metadata.properties, ...added } } : metadata;
-}
+// Shared with the publisher, which asks for the same filters on main's table when it rebases.
+export { UNIQUE_KEY_BLOOM_FPP, withUniqueKeyBloomFilters } from '../../shared/wap/table-properties.ts';
 
 /** Per data file (and set of key columns), its bloom filters; least recently used first out past `maxBytes`. */
 export class BloomFilterCache {

@@ -11,6 +11,10 @@
  *    when their schema or partition layout no longer matches `main`'s. Never FORCE.
  * A passed batch's branch is then deleted; a failed batch publishes only its `_untrusted` rows and keeps its branch.
  *
+ * A rebase also asks for the table properties floe derives from the config (bloom filters on the `unique` key columns,
+ * `shared/wap/table-properties.ts`) on `main`'s production table, in the same commit, adding only what is missing:
+ * a merge carries them from the branch, and main's other properties (another engine's) are kept either way.
+ *
  * A rebase also checks the batch's trusted rows against the `unique` keys `main`'s production table gained since the
  * batch's base (concurrent batches the audit could not see): a repeat goes to `_untrusted` with the auditor's duplicate
  * reason in the same commit, checked again on every retry. A plain merge needs no such check: Nessie merges only when
@@ -52,6 +56,7 @@ import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import { branchHead, Property } from '../../shared/wap/batch-branches.ts';
 import { BatchGoneError } from '../../shared/wap/batch-branches.ts';
 import { type WapContext } from '../../shared/wap/wap-context.ts';
+import { withUniqueKeyBloomFilters } from '../../shared/wap/table-properties.ts';
 import { CARRIED_SUMMARY_PREFIXES } from '../../shared/wap/kafka-offsets.ts';
 import {
   containsOffset,
@@ -441,6 +446,10 @@ async function publishOnce(ctx: WapContext, audited: BatchAudited): Promise<Publ
         });
       const union = unionByName(currentSchema(target), sourceStruct, target.lastColumnId);
       if (union.changes.length) target = setCurrentSchema(target, union.schema, union.lastColumnId);
+      // A merge carries the properties the auditor set on the branch's table; a rebase builds on main's, which an
+      // earlier floe (or another config) may have created without them. Only what is missing is added, in this
+      // commit, and before the rows are laid out, so files rewritten here get the filters too.
+      if (isProduction) target = withUniqueKeyBloomFilters(target, topic.rules.unique);
       if (extra.length && staging) {
         const more = unionByName(currentSchema(target), untrustedStruct(currentSchema(staging)), target.lastColumnId);
         if (more.changes.length) target = setCurrentSchema(target, more.schema, more.lastColumnId);

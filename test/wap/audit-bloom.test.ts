@@ -2,15 +2,16 @@
  * The audit's `unique` check against `main` with bloom filters: the auditor asks for filters on the production
  * table's key columns, files skip on a filter miss, and a key already on `main` is still found — in a file with
  * filters, in a file written before the table had them, in a file whose filter cannot be read, and for a compound
- * key whose parts are filtered column by column.
+ * key whose parts are filtered column by column. The publisher asks for the same filters on `main`'s table when it
+ * rebases (a merge carries them from the branch), keeping every property it does not add.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileCatalog } from '../../shared/catalog/file-catalog.ts';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
-import { loadTables, type Catalog } from '../../shared/catalog/table-catalog.ts';
-import type { TaggedRecord } from '../../shared/events/contract.ts';
+import { commitOnBranch, loadTables, type Catalog } from '../../shared/catalog/table-catalog.ts';
+import type { BatchAudited, TaggedRecord } from '../../shared/events/contract.ts';
 import { commitTable } from '../../shared/iceberg/commit.ts';
 import { newTableMetadata } from '../../shared/iceberg/metadata.ts';
 import { readBloomFilters, readDataFileMetadata } from '../../shared/iceberg/parquet-reader.ts';
@@ -20,6 +21,7 @@ import type { TableMetadata } from '../../shared/iceberg/types.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
 import { loadPipelineConfig, topicConfig, type TopicConfig } from '../../shared/runtime/pipeline-config.ts';
 import { createFileIO, fileLocation } from '../../shared/storage/index.ts';
+import { Property } from '../../shared/wap/batch-branches.ts';
 import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { auditBatch } from '../../functions/auditor/audit-step.ts';
 import {
@@ -132,6 +134,156 @@ describe('the auditor against main, end to end', () => {
     return out;
   }
 });
+
+describe('the publisher rebasing onto a main table without the filters', () => {
+  let nessie: { uri: string; stop(): Promise<void> };
+  let ctx: WapContext;
+  const production = 'production.parking_entry';
+  const enabled = (column: string) => `write.parquet.bloom-filter-enabled.column.${column}`;
+  const fpp = (column: string) => `write.parquet.bloom-filter-fpp.column.${column}`;
+  beforeAll(async () => {
+    nessie = await startNessieServer({ port: 0, dataDir: `${tmp.dir}/nessie-rebase` });
+    const catalog: Catalog = {
+      client: createNessieClient({ uri: nessie.uri }),
+      io: createFileIO({ localFiles: true }),
+      warehouse: `file://${tmp.dir}/warehouse-rebase/`,
+    };
+    ctx = { catalog, config, log: silentLogger, now: () => NOW };
+  });
+  afterAll(async () => {
+    await nessie?.stop();
+  });
+
+  const record = (partition: number, offset: number): TaggedRecord => ({
+    topic: 'parking-entry',
+    partition,
+    offset: String(offset),
+    key: `car-${partition}-${offset}`,
+    kafkaTime: NOW.toISOString(),
+    ingestedAt: NOW.toISOString(),
+    source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
+    sourceId: `partition:${partition}/offset:${offset}`,
+    table: 'parking_entry',
+    headers: {},
+    status: 'ok',
+    payload: {
+      event_id: `evt-${partition}-${offset}`,
+      timestamp: '2026-11-22T09:59:00.000Z',
+      car_id: `B-${partition}-${offset}`,
+      slot: 'A-001',
+      latitude: 52.5205,
+      longitude: 13.405,
+    },
+  });
+  const batchOf = (partition: number) => Array.from({ length: 5 }, (_, i) => record(partition, i));
+  const mainTable = async (ref = 'main') =>
+    (await loadTables(ctx.catalog, ref, [production])).tables.get(production)!.metadata;
+  const publishedEvent = async (context: WapContext, audited: BatchAudited) => {
+    const outcome = await publishBatch(context, audited);
+    if (outcome.kind !== 'published') throw new Error(`batch ${audited.batchId} was not published`);
+    return outcome.event;
+  };
+  /** Writes and audits a batch per partition, all cut from the same main, so that only the first one published merges. */
+  const concurrent = async (context: WapContext, ...partitions: number[]) => {
+    const written = await Promise.all(partitions.map((p) => writeBatch(context, 'parking-entry', batchOf(p))));
+    return Promise.all(written.map((w) => auditBatch(context, w)));
+  };
+
+  it('adds the missing properties in the commit that appends the batch, keeps the others, and then changes nothing', async () => {
+    const [first] = await concurrent(ctx, 0);
+    expect(await publishedEvent(ctx, first)).toMatchObject({ method: 'merge' });
+
+    // Cut before main moves: the batch's branch holds the production table as the auditor left it, with filters.
+    const [second] = await concurrent(ctx, 1);
+    // main moves under it: the table becomes what an earlier floe created (no filter properties), and another engine
+    // sets its own properties, one of them a bloom filter on a column floe does not manage.
+    const foreign = { 'write.spark.fanout.enabled': 'true', [enabled('slot')]: 'true' };
+    const moved = await commitOnBranch(
+      ctx.catalog,
+      'main',
+      new Map([
+        [
+          production,
+          async (base) => {
+            const properties = { ...base!.properties, ...foreign };
+            delete properties[enabled('event_id')];
+            delete properties[fpp('event_id')];
+            return { ...base!, properties };
+          },
+        ],
+      ]),
+      { message: 'another engine: ALTER TABLE parking_entry SET TBLPROPERTIES' },
+    );
+    const before = await mainTable();
+    expect(before.properties[enabled('event_id')]).toBeUndefined();
+
+    const rebased = await publishedEvent(ctx, second);
+    expect(rebased).toMatchObject({ method: 'rebase', trusted: 5, duplicates: 0 });
+    const after = await mainTable();
+    expect(after.properties).toEqual({
+      ...before.properties,
+      [enabled('event_id')]: 'true',
+      [fpp('event_id')]: UNIQUE_KEY_BLOOM_FPP,
+    });
+    expect(after.properties).toMatchObject(foreign);
+    // One Nessie commit on top of the other engine's: the properties came with the batch's append.
+    const [head] = await take(ctx.catalog.client.commitLog('main'), 1);
+    expect(head.commitMeta.hash).toBe(rebased.hash);
+    expect(head.parentCommitHash).toBe(moved.hash);
+    const appended = after.snapshots.find((s) => s.snapshotId === after.currentSnapshotId)!;
+    expect(appended.summary[Property.batchId]).toBe(second.batchId);
+
+    // Another rebase: main already has every property floe asks for, so the publish changes none.
+    const [third, fourth] = await concurrent(ctx, 2, 3);
+    expect(await publishedEvent(ctx, third)).toMatchObject({ method: 'merge' });
+    const settled = await mainTable();
+    expect(await publishedEvent(ctx, fourth)).toMatchObject({ method: 'rebase', trusted: 5 });
+    const again = await mainTable();
+    expect(again.currentSnapshotId).not.toBe(settled.currentSnapshotId);
+    expect(again.properties).toEqual(settled.properties);
+    expect(again.properties).toEqual(after.properties);
+  });
+
+  it('after `unique` moves to another column, adds its filters and leaves the old column’s in place', async () => {
+    const topic = topicConfig(config, 'parking-entry')!;
+    const renamed: WapContext = {
+      ...ctx,
+      config: {
+        ...config,
+        topics: { ...config.topics, 'parking-entry': { ...topic, rules: { ...topic.rules, unique: [['car_id']] } } },
+      },
+    };
+    // A publisher still on the old config merges first (a rolling update), so main lacks the new column's filters
+    // when the batch audited under the new config rebases.
+    const [old] = await concurrent(ctx, 4);
+    const [next] = await concurrent(renamed, 5);
+    expect(await publishedEvent(ctx, old)).toMatchObject({ method: 'merge' });
+    const before = await mainTable();
+    expect(before.properties[enabled('car_id')]).toBeUndefined();
+
+    expect(await publishedEvent(renamed, next)).toMatchObject({ method: 'rebase', trusted: 5 });
+    const after = await mainTable();
+    expect(after.properties).toEqual({
+      ...before.properties,
+      [enabled('car_id')]: 'true',
+      [fpp('car_id')]: UNIQUE_KEY_BLOOM_FPP,
+    });
+    expect(after.properties).toMatchObject({
+      [enabled('event_id')]: 'true',
+      [fpp('event_id')]: UNIQUE_KEY_BLOOM_FPP,
+    });
+  });
+});
+
+/** The first `n` items of an async iterable. */
+async function take<T>(items: AsyncIterable<T>, n: number): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) {
+    out.push(item);
+    if (out.length === n) break;
+  }
+  return out;
+}
 
 describe('publishedUniqueKeys on a table of files with and without filters', () => {
   const io = createFileIO({ localFiles: true });
