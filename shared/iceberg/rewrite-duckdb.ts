@@ -5,7 +5,7 @@
  * path would record; otherwise `rewriteGroupWithDuckDB` says why and the caller uses the JS path:
  *
  * - no delete applies to any input (rows pass through unchanged), every input is Parquet of the default spec and
- *   smaller than the target size (output files are made of whole input files), and no bloom filter is configured;
+ *   smaller than the target size (output files are made of whole input files);
  * - every input's Parquet schema is the one the current schema writes (same names, field ids, types), so DuckDB's
  *   positional union of the files is the table's schema; fixed-length binaries are excluded (DuckDB writes them as
  *   variable-length binaries);
@@ -17,6 +17,16 @@
  * were written under the same metrics config. Column sizes and split offsets come from the written file's footer.
  * DuckDB writes every column OPTIONAL; field ids, logical types and values are unchanged.
  *
+ * Bloom filters (`write.parquet.bloom-filter-enabled.column.<name>`, which the auditor's uniqueness check relies on):
+ * DuckDB writes a split block bloom filter for every dictionary-encoded column chunk, built from the dictionary, so
+ * it holds every value of the chunk, sized by Java's formula for the distinct count at
+ * `BLOOM_FILTER_FALSE_POSITIVE_RATIO`. A unique key has as many distinct values as rows and would overflow the default
+ * dictionary limit (a fifth of the row group), so for such tables the dictionary limit is the most rows a row group
+ * can get — every chunk fits — and the ratio the smallest fpp asked for. Both options are global in DuckDB 1.5: other columns
+ * are dictionary-encoded and filtered too, which costs bytes, not correctness. Each written file's footer and
+ * filters are then read back, and the group goes to the JS path if any row group lacks a usable filter (one floe
+ * can evaluate, within `write.parquet.bloom-filter-max-bytes`) for a requested column that has values in it.
+ *
  * `@duckdb/node-api` is loaded on first use: an image built without it compacts with the JS path.
  */
 import { randomUUID } from 'node:crypto';
@@ -27,7 +37,9 @@ import type { FileIO } from '../storage/file-io.ts';
 import { metricsMaps, metricsModes, type LeafTotals, type MetricsMode } from './column-metrics.ts';
 import { compareValues, fromBinary } from './conversions.ts';
 import { currentSchema, defaultSpec } from './metadata.ts';
-import { readDataFileMetadata } from './parquet-reader.ts';
+import { bloomFilterColumns, bloomPhysicalType, type BloomColumn } from './bloom-filter.ts';
+import { DEFAULT_ROW_GROUP_SIZE } from './parquet-writer.ts';
+import { readBloomFilters, readDataFileMetadata } from './parquet-reader.ts';
 import { parquetName, parquetSchemaOf } from './parquet-schema.ts';
 import { fixedLength, indexById, schemaToJson } from './schema.ts';
 import { stringifyJson } from '../util/lossless-json.ts';
@@ -41,9 +53,6 @@ import {
   type Schema,
   type TableMetadata,
 } from './types.ts';
-
-/** Iceberg's per-column bloom filter switch (`write.parquet.bloom-filter-enabled.column.<name>`). */
-const BLOOM_ENABLED_PREFIX = 'write.parquet.bloom-filter-enabled.column.';
 
 type DuckDB = typeof import('@duckdb/node-api');
 let duckdb: Promise<DuckDB | undefined> | undefined;
@@ -88,11 +97,6 @@ export function duckdbUnsupported(metadata: TableMetadata, plan: RewritePlan, gr
   const schema = currentSchema(metadata);
   const spec = defaultSpec(metadata);
   const target = plan.settings['target-file-size-bytes'];
-  // DuckDB writes bloom filters only for dictionary-encoded chunks: the filters a table asks for come from floe's writer
-  const bloom = Object.entries(metadata.properties).some(
-    ([key, value]) => key.startsWith(BLOOM_ENABLED_PREFIX) && value.trim().toLowerCase() === 'true',
-  );
-  if (bloom) return 'bloom filters are configured';
   const index = indexById(schema);
   for (const field of index.values()) {
     if (typeof field.type === 'string' && fixedLength(field.type) !== undefined)
@@ -157,6 +161,12 @@ export function mergeMetrics(files: DataFile[], leaves: Leaf[]): ReturnType<type
   return metricsMaps(totals);
 }
 
+/**
+ * DuckDB's writer closes a row group after the input chunk (of at most this many rows) that reaches `ROW_GROUP_SIZE`,
+ * so a row group can hold this many rows more; the dictionary limit leaves room for them.
+ */
+const DUCKDB_VECTOR_SIZE = 2048;
+
 const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 /** DuckDB's `FIELD_IDS` struct for the Parquet columns of `schema`. */
@@ -219,6 +229,13 @@ export async function rewriteGroupWithDuckDB(
     /** The size limits of an output file. */
     sizes: { min: number; max: number };
     threads?: number;
+    /** Rows per row group on a table with bloom filters; default floe's writer's. */
+    rowGroupRows?: number;
+    /**
+     * Distinct values a column chunk's dictionary may hold on a table with bloom filters (default: as many as a row
+     * group can have rows, so every chunk fits); lower only to provoke chunks without a filter.
+     */
+    dictionarySizeLimit?: number;
   },
 ): Promise<DuckDBRewrite> {
   const reason = duckdbUnsupported(metadata, plan, group);
@@ -231,6 +248,7 @@ export async function rewriteGroupWithDuckDB(
   const schema = currentSchema(metadata);
   const spec = defaultSpec(metadata);
   const leaves = leavesOf(schema, metadata.properties);
+  const blooms = requiredBloomFilters(schema, metadata.properties);
   const expected = parquetSchemaOf(schema)
     .slice(1)
     .map((e) => [e.name, e.field_id ?? null, e.type ?? null].join('|'));
@@ -255,6 +273,11 @@ export async function rewriteGroupWithDuckDB(
       if (elements.slice(1).join('\n') !== expected.join('\n'))
         return { fallback: `${group.tasks[local.indexOf(file)]?.file.filePath ?? file} has another Parquet schema` };
     }
+    const rowGroupRows = options.rowGroupRows ?? DEFAULT_ROW_GROUP_SIZE;
+    const bloomOptions = blooms.size
+      ? `, ROW_GROUP_SIZE ${rowGroupRows}, DICTIONARY_SIZE_LIMIT ${options.dictionarySizeLimit ?? rowGroupRows + DUCKDB_VECTOR_SIZE}` +
+        `, BLOOM_FILTER_FALSE_POSITIVE_RATIO ${Math.min(...[...blooms.values()].map((b) => b.fpp))}`
+      : '';
     const operationId = randomUUID();
     const { min, max } = options.sizes;
     const partition = group.tasks[0].file.partition;
@@ -270,7 +293,7 @@ export async function rewriteGroupWithDuckDB(
       await connection.run(
         `COPY (SELECT * FROM read_parquet([${run.map((r) => quote(r.local)).join(', ')}])) TO ${quote(out)} ` +
           `(FORMAT parquet, COMPRESSION ${codec}, FIELD_IDS ${fieldIdsOf(schema)}, ` +
-          `KV_METADATA {'iceberg.schema': ${quote(stringifyJson(schemaToJson(schema)))}})`,
+          `KV_METADATA {'iceberg.schema': ${quote(stringifyJson(schemaToJson(schema)))}}${bloomOptions})`,
       );
       const bytes = new Uint8Array(await readFile(out));
       const previousRatio = ratio;
@@ -293,6 +316,11 @@ export async function rewriteGroupWithDuckDB(
       const records = run.reduce((s, r) => s + r.file.recordCount, 0);
       if (footer.rowCount !== records)
         throw new Error(`DuckDB wrote ${footer.rowCount} rows for ${records} input rows of ${group.partition}`);
+      const lacking = blooms.size ? await missingBloomFilter(bytes, out, footer.metadata, blooms) : undefined;
+      if (lacking) {
+        await io.deleteMany(uploaded.map((f) => f.filePath));
+        return { fallback: lacking };
+      }
       const filePath = dataFilePath(metadata, spec, schema, partition, n, operationId);
       await io.write(filePath, bytes);
       uploaded.push({
@@ -324,6 +352,66 @@ export async function rewriteGroupWithDuckDB(
 }
 
 type Footer = Awaited<ReturnType<typeof readDataFileMetadata>>['metadata'];
+
+interface RequiredBloom extends BloomColumn {
+  id: number;
+  name: string;
+}
+
+/** The columns floe's writer would give filters: asked for by the table, top-level, of a type floe hashes. */
+function requiredBloomFilters(schema: Schema, properties: Record<string, string>): Map<number, RequiredBloom> {
+  const asked = bloomFilterColumns(schema, properties);
+  const out = new Map<number, RequiredBloom>();
+  if (!asked.size) return out;
+  const elements = new Map(
+    parquetSchemaOf(schema)
+      .slice(1)
+      .filter((e) => !e.num_children)
+      .map((e) => [e.field_id, e]),
+  );
+  for (const field of schema.fields) {
+    const settings = asked.get(field.name);
+    const element = elements.get(field.id);
+    if (settings && element && bloomPhysicalType(element))
+      out.set(field.id, { ...settings, id: field.id, name: field.name });
+  }
+  return out;
+}
+
+/**
+ * Why a written file does not carry what floe's writer would (a usable filter for each requested column in each row
+ * group where it has values, at most the table's maximum filter size), or undefined when it does.
+ */
+async function missingBloomFilter(
+  bytes: Uint8Array,
+  location: string,
+  footer: Footer,
+  blooms: Map<number, RequiredBloom>,
+): Promise<string | undefined> {
+  const read = await readBloomFilters(bytes, { location, fieldIds: [...blooms.keys()] });
+  for (const bloom of blooms.values()) {
+    if (!read.elements.has(bloom.id)) return `DuckDB's file has no column ${bloom.name} to hold a bloom filter`;
+  }
+  for (let g = 0; g < read.rowGroups.length; g++) {
+    const group = read.rowGroups[g];
+    for (const bloom of blooms.values()) {
+      const filter = group.filters.get(bloom.id);
+      if (filter) {
+        if (filter.numBytes > bloom.maxBytes)
+          return `DuckDB's bloom filter of column ${bloom.name} in row group ${g} has ${filter.numBytes} bytes, over the table's ${bloom.maxBytes}`;
+        continue;
+      }
+      // an all-null chunk gets no filter from floe's writer either
+      const chunk = footer.row_groups[g].columns.find(
+        (c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === parquetName(bloom.name),
+      );
+      const stats = chunk?.meta_data?.statistics;
+      const allNull = stats?.null_count !== undefined && Number(stats.null_count) === group.rowCount;
+      if (!allNull) return `DuckDB wrote no usable bloom filter for column ${bloom.name} in row group ${g}`;
+    }
+  }
+  return undefined;
+}
 
 /** Column sizes per leaf field id and split offsets (row group starts, as Java's `getStartingPos`) of a footer. */
 function footerSizes(footer: Footer): Pick<DataFile, 'columnSizes' | 'splitOffsets'> {
