@@ -1,9 +1,10 @@
 /**
  * The audit's `unique` check against `main` with bloom filters: the auditor asks for filters on the production
  * table's key columns, files skip on a filter miss, and a key already on `main` is still found — in a file with
- * filters, in a file written before the table had them, in a file whose filter cannot be read, and for a compound
- * key whose parts are filtered column by column. The publisher asks for the same filters on `main`'s table when it
- * rebases (a merge carries them from the branch), keeping every property it does not add.
+ * filters, in the file DuckDB compaction wrote from such files, in a file written before the table had them, in a
+ * file whose filter cannot be read, and for a compound key whose parts are filtered column by column. The publisher
+ * asks for the same filters on `main`'s table when it rebases (a merge carries them from the branch), keeping every
+ * property it does not add.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -14,13 +15,15 @@ import { commitOnBranch, loadTables, type Catalog } from '../../shared/catalog/t
 import type { BatchAudited, TaggedRecord } from '../../shared/events/contract.ts';
 import { commitTable } from '../../shared/iceberg/commit.ts';
 import { newTableMetadata } from '../../shared/iceberg/metadata.ts';
-import { readBloomFilters, readDataFileMetadata } from '../../shared/iceberg/parquet-reader.ts';
+import { bloomHash } from '../../shared/iceberg/bloom-filter.ts';
+import { readBloomFilters, readDataFile, readDataFileMetadata } from '../../shared/iceberg/parquet-reader.ts';
 import { schemaFromJson } from '../../shared/iceberg/schema.ts';
 import { appendFiles, readManifestEntries, readManifestFiles } from '../../shared/iceberg/snapshot.ts';
 import type { TableMetadata } from '../../shared/iceberg/types.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
 import { loadPipelineConfig, topicConfig, type TopicConfig } from '../../shared/runtime/pipeline-config.ts';
 import { createFileIO, fileLocation } from '../../shared/storage/index.ts';
+import { compactTable } from '../../shared/maintenance/compaction.ts';
 import { Property } from '../../shared/wap/batch-branches.ts';
 import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { auditBatch } from '../../functions/auditor/audit-step.ts';
@@ -125,12 +128,75 @@ describe('the auditor against main, end to end', () => {
     expect(second).toMatchObject({ verdict: 'passed', trusted: 2, untrusted: 1, reasons: { duplicate: 1 } });
   });
 
-  /** Data file locations of the table's current snapshot. */
+  it('still finds a repeated key and passes new ones after DuckDB compacts the production files', async () => {
+    for (const [partition, prefix] of [
+      [2, 'evt-c'],
+      [3, 'evt-d'],
+    ] as const) {
+      const audited = await auditBatch(
+        ctx,
+        await writeBatch(
+          ctx,
+          'parking-entry',
+          Array.from({ length: 30 }, (_, i) => entry(partition, i, `${prefix}-${i}`)),
+        ),
+      );
+      expect(audited).toMatchObject({ verdict: 'passed', trusted: 30, untrusted: 0 });
+      expect((await publishBatch(ctx, audited)).kind).toBe('published');
+    }
+    const table = 'production.parking_entry';
+    const load = async () => (await loadTables(ctx.catalog, 'main', [table])).tables.get(table)!.metadata;
+    const before = await liveFiles(ctx, await load());
+    expect(before.length).toBeGreaterThan(1);
+    const compacted = await compactTable(ctx.catalog, table, {
+      log: silentLogger,
+      engine: 'duckdb',
+      options: { 'min-input-files': '2' },
+    });
+    expect(compacted).toMatchObject({ outcome: 'committed', details: { engine: 'duckdb' } });
+    // no group fell back to the JS rewrite
+    expect(compacted.details!.jsGroups).toBeUndefined();
+
+    const production = await load();
+    const files = await liveFiles(ctx, production);
+    expect(files).toHaveLength(1);
+    expect((await readDataFileMetadata(ctx.catalog.io, { location: files[0] })).createdBy).toMatch(/^DuckDB/);
+    const schema = production.schemas.find((s) => s.schemaId === production.currentSchemaId)!;
+    const eventId = schema.fields.find((f) => f.name === 'event_id')!.id;
+    const filters = await readBloomFilters(ctx.catalog.io, { location: files[0], fieldIds: [eventId] });
+    for (const group of filters.rowGroups) expect(group.filters.get(eventId)).toBeDefined();
+    const keys = (await readDataFile(ctx.catalog.io, { location: files[0], schema })).map((r) => r.event_id);
+    expect(keys).toHaveLength(20 + 60);
+    for (const key of keys)
+      expect(
+        filters.rowGroups[0].filters.get(eventId)!.mightContainHash(bloomHash(key, filters.elements.get(eventId)!)!),
+      ).toBe(true);
+
+    // new keys within the file's bounds: the compacted file's filter answers, no data file is read
+    const topic = topicConfig(config, 'parking-entry')!;
+    const fresh = Array.from({ length: 50 }, (_, i) => ({ event_id: `evt-c-0x${i}` }));
+    const check = await publishedUniqueKeys(ctx.catalog.io, production, topic, fresh, new BloomFilterCache(1 << 20));
+    expect(check.stats).toEqual({ candidateFiles: 1, skippedByBloom: 1, readFiles: 0 });
+
+    const next = await auditBatch(
+      ctx,
+      await writeBatch(ctx, 'parking-entry', [
+        entry(4, 0, 'evt-e-0'),
+        entry(4, 1, 'evt-c-17'),
+        entry(4, 2, 'evt-a-3'),
+        entry(4, 3, 'evt-e-3'),
+      ]),
+    );
+    expect(next).toMatchObject({ verdict: 'passed', trusted: 2, untrusted: 2, reasons: { duplicate: 2 } });
+  });
+
+  /** Live data file locations of the table's current snapshot (not those it deletes). */
   async function liveFiles(context: WapContext, metadata: TableMetadata): Promise<string[]> {
     const snapshot = metadata.snapshots.find((s) => s.snapshotId === metadata.currentSnapshotId)!;
     const out: string[] = [];
     for (const manifest of await readManifestFiles(context.catalog.io, snapshot))
-      for (const e of await readManifestEntries(context.catalog.io, manifest, metadata)) out.push(e.dataFile.filePath);
+      for (const e of await readManifestEntries(context.catalog.io, manifest, metadata))
+        if (e.status !== 2) out.push(e.dataFile.filePath);
     return out;
   }
 });
