@@ -4,11 +4,14 @@
  *    with each engine (`js`: decode rows and write them with floe's writer; `duckdb`: DuckDB copies the groups,
  *    metrics merged from the inputs) on two tables built from the same appends, against the raw JS floor in the same
  *    run: hyparquet read (`readDataFile`) + `writeDataFile` + store write of the very same files and rows, grouped the
- *    same way; then both compacted tables are checked to hold the same rows and the same column metrics;
+ *    same way; then both compacted tables are checked to hold the same rows and the same column metrics. The `bloom`
+ *    variant repeats the engine comparison on tables that ask for a bloom filter on `event_id` (as the production
+ *    tables do on their `unique` key) and checks that the DuckDB-written files carry one in every row group;
  * 2. orphan scan time per 10k listed objects (mark every reference, list, match; dry run), then the delete run.
  *
  *   npm run bench -- maintenance
- *   MAINT_BENCH_APPENDS=50 MAINT_BENCH_ROWS=10000 MAINT_BENCH_OBJECTS=20000 node --import tsx bench/maintenance.ts
+ *   MAINT_BENCH_APPENDS=50 MAINT_BENCH_ROWS=10000 MAINT_BENCH_OBJECTS=20000 MAINT_BENCH_VARIANTS=plain,bloom \
+ *     node --import tsx bench/maintenance.ts
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +19,7 @@ import path from 'node:path';
 import { createNessieClient } from '../shared/catalog/nessie/index.ts';
 import { commitOnBranch, loadTable, newTableLocation, type Catalog } from '../shared/catalog/table-catalog.ts';
 import { newTableMetadata, snapshotForRef } from '../shared/iceberg/metadata.ts';
-import { readDataFile } from '../shared/iceberg/parquet-reader.ts';
+import { readBloomFilters, readDataFile } from '../shared/iceberg/parquet-reader.ts';
 import { writeDataFile } from '../shared/iceberg/parquet-writer.ts';
 import { appendFiles, readManifestEntries, readManifestFiles } from '../shared/iceberg/snapshot.ts';
 import { writeRows } from '../shared/iceberg/writer.ts';
@@ -31,12 +34,26 @@ import { startNessieServer } from '../local/nessie/index.ts';
 import { parkingEvents, parkingEventSchema as schema } from './_events.ts';
 import { silentLogger } from './_measure.ts';
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(`Usage: npm run bench -- maintenance
+
+Compaction throughput of the js and duckdb engines (plain tables and tables with a bloom filter on event_id) against
+the raw read + write floor, then the orphan scan. Environment:
+  MAINT_BENCH_APPENDS   appends per table (default 50)
+  MAINT_BENCH_ROWS      rows per append (default 10000)
+  MAINT_BENCH_OBJECTS   stray objects for the orphan scan (default 20000)
+  MAINT_BENCH_VARIANTS  table variants to compact, comma-separated: plain, bloom (default both)`);
+  process.exit(0);
+}
+
 const APPENDS = Number(process.env.MAINT_BENCH_APPENDS ?? 50);
 const ROWS = Number(process.env.MAINT_BENCH_ROWS ?? 10_000);
 const OBJECTS = Number(process.env.MAINT_BENCH_OBJECTS ?? 20_000);
 const TARGET = 8 * 1024 * 1024;
-const TABLE = 'bench.events';
-const TABLE_JS = 'bench.events_js';
+const VARIANTS = (process.env.MAINT_BENCH_VARIANTS ?? 'plain,bloom').split(',').map((v) => v.trim());
+for (const v of VARIANTS)
+  if (v !== 'plain' && v !== 'bloom') throw new Error(`unknown MAINT_BENCH_VARIANTS entry ${v}`);
+const BLOOM_PROPERTIES = { 'write.parquet.bloom-filter-enabled.column.event_id': 'true' };
 
 const spec: PartitionSpec = {
   specId: 0,
@@ -53,7 +70,7 @@ async function timed<T>(run: () => Promise<T>): Promise<{ result: T; seconds: nu
 
 const mb = (bytes: number) => bytes / 1024 / 1024;
 
-async function liveFiles(catalog: Catalog, table = TABLE): Promise<DataFile[]> {
+async function liveFiles(catalog: Catalog, table: string): Promise<DataFile[]> {
   const { metadata } = (await loadTable(catalog, 'main', table))!;
   const files: DataFile[] = [];
   for (const manifest of await readManifestFiles(catalog.io, snapshotForRef(metadata, 'main'))) {
@@ -92,7 +109,7 @@ async function rawRewrite(catalog: Catalog, files: DataFile[], scratch: string):
 }
 
 /** The two compacted tables: the same rows, and per partition the same record counts and column metrics. */
-async function sameContents(catalog: Catalog): Promise<void> {
+async function sameContents(catalog: Catalog, duckTable: string, jsTable: string): Promise<void> {
   const key = (f: DataFile) => String(f.partition[0]);
   const metrics = (f: DataFile) =>
     stringifyJson({
@@ -107,7 +124,7 @@ async function sameContents(catalog: Catalog): Promise<void> {
         ]),
       ),
     });
-  const [a, b] = await Promise.all([liveFiles(catalog, TABLE), liveFiles(catalog, TABLE_JS)]);
+  const [a, b] = await Promise.all([liveFiles(catalog, duckTable), liveFiles(catalog, jsTable)]);
   const byPartition = (files: DataFile[]) => new Map(files.map((f) => [key(f), metrics(f)]));
   const [ma, mb2] = [byPartition(a), byPartition(b)];
   if (a.length !== b.length || [...ma].some(([k, v]) => mb2.get(k) !== v))
@@ -120,7 +137,25 @@ async function sameContents(catalog: Catalog): Promise<void> {
       .sort()
       .join('\n');
   };
-  if ((await digest(TABLE)) !== (await digest(TABLE_JS))) throw new Error('the engines wrote different rows');
+  if ((await digest(duckTable)) !== (await digest(jsTable))) throw new Error('the engines wrote different rows');
+}
+
+/** Checks that every live file of `table` has an `event_id` filter in every row group; says how many and how big. */
+async function bloomCoverage(catalog: Catalog, table: string): Promise<string> {
+  const id = schema.fields.find((f) => f.name === 'event_id')!.id;
+  let groups = 0;
+  let bytes = 0;
+  const files = await liveFiles(catalog, table);
+  for (const file of files) {
+    const filters = await readBloomFilters(catalog.io, { location: file.filePath, fieldIds: [id] });
+    for (const group of filters.rowGroups) {
+      const filter = group.filters.get(id);
+      if (!filter) throw new Error(`${file.filePath} has a row group without an event_id bloom filter`);
+      groups++;
+      bytes += filter.numBytes;
+    }
+  }
+  return `an event_id bloom filter in each of ${groups} row groups of ${files.length} files, ${mb(bytes).toFixed(2)} MiB of filters`;
 }
 
 async function main(): Promise<void> {
@@ -140,23 +175,31 @@ async function main(): Promise<void> {
     warehouse: `file://${tmp.dir}/warehouse/`,
   };
   try {
+    const variants = VARIANTS.map((variant) => {
+      const base = variant === 'bloom' ? 'bench.events_bloom' : 'bench.events';
+      return { variant, duck: base, js: `${base}_js`, properties: variant === 'bloom' ? BLOOM_PROPERTIES : {} };
+    });
+    const tables = variants.flatMap((v) => [
+      { name: v.duck, properties: v.properties },
+      { name: v.js, properties: v.properties },
+    ]);
     console.log(
-      `building 2 tables of ${APPENDS} appends × ${ROWS} rows (4 bucket partitions → ${APPENDS * 4} small files each)…`,
+      `building ${tables.length} tables of ${APPENDS} appends × ${ROWS} rows (4 bucket partitions → ${APPENDS * 4} small files each)…`,
     );
-    for (const table of [TABLE, TABLE_JS]) {
+    for (const table of tables) {
       await commitOnBranch(
         catalog,
         'main',
         new Map([
           [
-            table,
+            table.name,
             async (base) =>
               base ??
               newTableMetadata({
-                location: newTableLocation(catalog.warehouse, table),
+                location: newTableLocation(catalog.warehouse, table.name),
                 schema,
                 spec,
-                properties: { 'write.target-file-size-bytes': String(TARGET) },
+                properties: { 'write.target-file-size-bytes': String(TARGET), ...table.properties },
               }),
           ],
         ]),
@@ -165,47 +208,60 @@ async function main(): Promise<void> {
     }
     for (let i = 0; i < APPENDS; i++) {
       const rows = parkingEvents(ROWS, i + 1);
-      for (const table of [TABLE, TABLE_JS]) {
-        const { metadata } = (await loadTable(catalog, 'main', table))!;
+      for (const table of tables) {
+        const { metadata } = (await loadTable(catalog, 'main', table.name))!;
         const files = await writeRows(catalog.io, metadata, rows);
-        await commitOnBranch(catalog, 'main', new Map([[table, appendFiles({ io: catalog.io, files })]]), {
+        await commitOnBranch(catalog, 'main', new Map([[table.name, appendFiles({ io: catalog.io, files })]]), {
           message: 'append',
         });
       }
     }
-    const files = await liveFiles(catalog);
+    const files = await liveFiles(catalog, variants[0].duck);
     const inputBytes = files.reduce((s, f) => s + f.fileSizeInBytes, 0);
     const rows = files.reduce((s, f) => s + f.recordCount, 0);
     console.log(
-      `input: ${files.length} files, ${rows.toLocaleString('en-US')} rows, ${mb(inputBytes).toFixed(1)} MiB Parquet (zstd)\n`,
+      `input: ${files.length} files, ${rows.toLocaleString('en-US')} rows, ${mb(inputBytes).toFixed(1)} MiB Parquet (zstd) per ${variants[0].variant} table\n`,
     );
 
     const raw = await timed(() => rawRewrite(catalog, files, `${catalog.warehouse}_bench/raw/`));
-    const compactJs = await timed(() => compactTable(catalog, TABLE_JS, { log: silentLogger, engine: 'js' }));
-    const compactDuck = await timed(() => compactTable(catalog, TABLE, { log: silentLogger, engine: 'duckdb' }));
-    for (const compact of [compactJs, compactDuck]) {
-      if (compact.result.outcome !== 'committed')
-        throw new Error(`compaction did not commit: ${JSON.stringify(compact.result)}`);
-    }
-    if (compactDuck.result.details?.jsGroups) throw new Error('the duckdb engine fell back to js');
-    const line = (label: string, t: { seconds: number; cpuSeconds: number }, outputs: number) =>
+    const line = (label: string, t: { seconds: number; cpuSeconds: number }, bytes: number, outputs: number) =>
       console.log(
-        `${label.padEnd(44)} ${t.seconds.toFixed(2).padStart(6)} s  cpu ${t.cpuSeconds.toFixed(2).padStart(6)} s  ${(mb(inputBytes) / t.seconds).toFixed(1).padStart(6)} MiB/s  ${(mb(inputBytes) / t.cpuSeconds).toFixed(1).padStart(6)} MiB/cpu-s  → ${outputs} files`,
+        `${label.padEnd(50)} ${t.seconds.toFixed(2).padStart(6)} s  cpu ${t.cpuSeconds.toFixed(2).padStart(6)} s  ${(mb(bytes) / t.seconds).toFixed(1).padStart(6)} MiB/s  ${(mb(bytes) / t.cpuSeconds).toFixed(1).padStart(6)} MiB/cpu-s  → ${outputs} files`,
       );
-    line('raw read + write (hyparquet + writeDataFile)', raw, raw.result);
-    line('compactTable, js engine', compactJs, compactJs.result.filesAfter);
-    line('compactTable, duckdb engine (1 thread)', compactDuck, compactDuck.result.filesAfter);
-    const ratio = (t: { seconds: number; cpuSeconds: number }) =>
-      `${((raw.seconds / t.seconds) * 100).toFixed(0)} % of the raw throughput by wall time, ${((raw.cpuSeconds / t.cpuSeconds) * 100).toFixed(0)} % by CPU time`;
-    console.log(`js engine / raw: ${ratio(compactJs)}`);
-    console.log(`duckdb engine / raw: ${ratio(compactDuck)}`);
-    console.log(
-      `duckdb / js engine: ${(compactJs.cpuSeconds / compactDuck.cpuSeconds).toFixed(1)}× less CPU, ${(compactJs.seconds / compactDuck.seconds).toFixed(1)}× faster by wall time`,
-    );
-    await sameContents(catalog);
-    console.log(
-      'both compacted tables hold the same rows, and their files the same record counts and column metrics\n',
-    );
+    line('raw read + write (hyparquet + writeDataFile)', raw, inputBytes, raw.result);
+    for (const v of variants) {
+      const input = await liveFiles(catalog, v.duck);
+      const bytesIn = input.reduce((s, f) => s + f.fileSizeInBytes, 0);
+      const compactJs = await timed(() => compactTable(catalog, v.js, { log: silentLogger, engine: 'js' }));
+      const compactDuck = await timed(() => compactTable(catalog, v.duck, { log: silentLogger, engine: 'duckdb' }));
+      for (const compact of [compactJs, compactDuck]) {
+        if (compact.result.outcome !== 'committed')
+          throw new Error(`compaction did not commit: ${JSON.stringify(compact.result)}`);
+      }
+      if (compactDuck.result.details?.jsGroups) throw new Error(`the duckdb engine fell back to js on ${v.duck}`);
+      const tag = v.variant === 'bloom' ? ', bloom filter on event_id' : '';
+      line(`compactTable, js engine${tag}`, compactJs, bytesIn, compactJs.result.filesAfter);
+      line(`compactTable, duckdb engine (1 thread)${tag}`, compactDuck, bytesIn, compactDuck.result.filesAfter);
+      const ratio = (t: { seconds: number; cpuSeconds: number }) =>
+        `${((raw.seconds / t.seconds) * 100).toFixed(0)} % of the raw throughput by wall time, ${((raw.cpuSeconds / t.cpuSeconds) * 100).toFixed(0)} % by CPU time`;
+      console.log(`[${v.variant}] js engine / raw: ${ratio(compactJs)}`);
+      console.log(`[${v.variant}] duckdb engine / raw: ${ratio(compactDuck)}`);
+      console.log(
+        `[${v.variant}] duckdb / js engine: ${(compactJs.cpuSeconds / compactDuck.cpuSeconds).toFixed(1)}× less CPU, ${(compactJs.seconds / compactDuck.seconds).toFixed(1)}× faster by wall time`,
+      );
+      const [jsBytes, duckBytes] = [compactJs.result.bytesAfter, compactDuck.result.bytesAfter];
+      console.log(
+        `[${v.variant}] output: js ${mb(jsBytes).toFixed(1)} MiB, duckdb ${mb(duckBytes).toFixed(1)} MiB (${(((duckBytes - jsBytes) / jsBytes) * 100).toFixed(1)} %)`,
+      );
+      if (v.variant === 'bloom') {
+        console.log(`[bloom] duckdb files: ${await bloomCoverage(catalog, v.duck)}`);
+        console.log(`[bloom] js files: ${await bloomCoverage(catalog, v.js)}`);
+      }
+      await sameContents(catalog, v.duck, v.js);
+      console.log(
+        `[${v.variant}] both compacted tables hold the same rows, and their files the same record counts and column metrics\n`,
+      );
+    }
 
     console.log(`writing ${OBJECTS.toLocaleString('en-US')} stray objects…`);
     for (let d = 0; d * 1000 < OBJECTS; d++) {
