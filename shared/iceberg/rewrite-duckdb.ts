@@ -225,6 +225,11 @@ export async function rewriteGroupWithDuckDB(
   plan: RewritePlan,
   group: FileGroup,
   options: {
+    /**
+     * Copy groups of tables that ask for bloom filters too (engine `duckdb-bloom`); otherwise they fall back, since
+     * DuckDB's filtered files are larger than the JS rewrite's.
+     */
+    bloomFilters?: boolean;
     /** Output files for so many bytes (the planner's `expectedOutputFiles`). */
     outputFiles: (bytes: number) => number;
     /** The size limits of an output file. */
@@ -241,15 +246,20 @@ export async function rewriteGroupWithDuckDB(
 ): Promise<DuckDBRewrite> {
   const reason = duckdbUnsupported(metadata, plan, group);
   if (reason) return { fallback: reason };
+  const schema = currentSchema(metadata);
+  const blooms = requiredBloomFilters(schema, metadata.properties);
+  if (blooms.size && !options.bloomFilters)
+    return {
+      fallback:
+        'the table asks for bloom filters, and DuckDB writes them only with dictionaries on every column (larger files; FLOE_COMPACTION_ENGINE=duckdb-bloom accepts that)',
+    };
   const codec = DUCKDB_CODECS[(metadata.properties['write.parquet.compression-codec'] ?? 'zstd').toLowerCase()];
   if (!codec) return { fallback: 'compression codec not known to DuckDB' };
   const api = await loadDuckDB();
   if (!api) return { fallback: '@duckdb/node-api is not installed' };
 
-  const schema = currentSchema(metadata);
   const spec = defaultSpec(metadata);
   const leaves = leavesOf(schema, metadata.properties);
-  const blooms = requiredBloomFilters(schema, metadata.properties);
   const expected = parquetSchemaOf(schema)
     .slice(1)
     .map((e) => [e.name, e.field_id ?? null, e.type ?? null].join('|'));

@@ -264,8 +264,12 @@ describe('the DuckDB compaction engine on a table with bloom filters', () => {
   const FPP: Record<string, number> = { id: 0.001 };
   let state: TableState;
   let plan: RewritePlan;
-  const copy = (group: RewritePlan['groups'][number], extra: { dictionarySizeLimit?: number } = {}) =>
+  const copy = (
+    group: RewritePlan['groups'][number],
+    extra: { dictionarySizeLimit?: number; bloomFilters?: boolean } = {},
+  ) =>
     rewriteGroupWithDuckDB(io, state.metadata, plan, group, {
+      bloomFilters: true,
       outputFiles: (bytes) => expectedOutputFiles(bytes, plan.settings),
       sizes: { min: plan.settings['min-file-size-bytes'], max: plan.settings['max-file-size-bytes'] },
       // several row groups from a few thousand rows
@@ -346,6 +350,27 @@ describe('the DuckDB compaction engine on a table with bloom filters', () => {
       /^DuckDB wrote no usable bloom filter for column (id|ts|note|uid|blob) in row group 0$/,
     );
     expect(await listed(dataDir)).toEqual(before);
+  });
+
+  it('leaves such tables to the JS rewrite unless the engine is duckdb-bloom (its files are larger)', async () => {
+    const dataDir = `${state.metadata.location}/data/`;
+    const before = await listed(dataDir);
+    const copied = await copy(plan.groups[0], { bloomFilters: false });
+    expect(copied.files).toBeUndefined();
+    expect(copied.fallback).toMatch(/asks for bloom filters.*FLOE_COMPACTION_ENGINE=duckdb-bloom/);
+    expect(await listed(dataDir)).toEqual(before);
+
+    const reasons: string[] = [];
+    const [viaDefault] = await rewriteFileGroup(io, state.metadata, plan, plan.groups[0], {
+      engine: 'duckdb',
+      onFallback: (reason) => reasons.push(reason),
+    });
+    expect(reasons).toHaveLength(1);
+    const [viaBloom] = await rewriteFileGroup(io, state.metadata, plan, plan.groups[0], { engine: 'duckdb-bloom' });
+    expect(viaDefault.recordCount).toBe(viaBloom.recordCount);
+    // the trade the opt-in names: DuckDB's filtered file is the larger one
+    expect(viaBloom.fileSizeInBytes).toBeGreaterThan(viaDefault.fileSizeInBytes);
+    await io.deleteMany([viaDefault.filePath, viaBloom.filePath]);
   });
 
   async function listed(prefix: string): Promise<string[]> {

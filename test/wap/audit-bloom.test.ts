@@ -150,10 +150,10 @@ describe('the auditor against main, end to end', () => {
     expect(before.length).toBeGreaterThan(1);
     const compacted = await compactTable(ctx.catalog, table, {
       log: silentLogger,
-      engine: 'duckdb',
+      engine: 'duckdb-bloom',
       options: { 'min-input-files': '2' },
     });
-    expect(compacted).toMatchObject({ outcome: 'committed', details: { engine: 'duckdb' } });
+    expect(compacted).toMatchObject({ outcome: 'committed', details: { engine: 'duckdb-bloom' } });
     // no group fell back to the JS rewrite
     expect(compacted.details!.jsGroups).toBeUndefined();
 
