@@ -17,6 +17,7 @@ import { loadTable } from '../../shared/catalog/table-catalog.ts';
 import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
 import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { runFloe } from '../helpers/cli.ts';
+import { record } from '../helpers/records.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
@@ -71,24 +72,6 @@ let stack: TestStack;
 let env: Record<string, string>;
 let ctx: WapContext;
 let firstSnapshot: bigint;
-
-function record(offset: number, payload?: Record<string, unknown>): TaggedRecord {
-  return {
-    topic: 'parking-entry',
-    partition: 0,
-    offset: String(offset),
-    key: null,
-    kafkaTime: null,
-    ingestedAt: new Date().toISOString(),
-    source: '/s',
-    sourceId: `partition:0/offset:${offset}`,
-    table: 'parking_entry',
-    headers: {},
-    ...(payload
-      ? { status: 'ok', payload }
-      : { status: 'malformed', error: 'value is not valid JSON', raw: Buffer.from('{').toString('base64') }),
-  };
-}
 
 const DAYS = ['2026-03-01', '2026-03-02', '2026-03-04'];
 function entry(offset: number, extra: Record<string, unknown> = {}): TaggedRecord {

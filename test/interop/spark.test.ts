@@ -27,6 +27,7 @@ import { REPAIRED_SUMMARY_KEY } from '../../shared/wap/offsets-repair.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
 import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { runFloe } from '../helpers/cli.ts';
+import { record } from '../helpers/records.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { runSpark, type StepResult } from './spark-run.ts';
@@ -334,25 +335,15 @@ describe('Spark reads floe tables through the Nessie catalog', () => {
 
 function wapRecord(offset: number): TaggedRecord {
   return {
-    topic: 'parking-entry',
-    partition: 0,
-    offset: String(offset),
-    key: null,
-    kafkaTime: null,
-    ingestedAt: new Date().toISOString(),
-    source: '/spark-interop',
-    sourceId: `partition:0/offset:${offset}`,
-    table: 'parking_entry',
-    headers: {},
-    status: 'ok',
-    payload: {
+    ...record(offset, {
       event_id: `wap-${offset}`,
       timestamp: new Date().toISOString(),
       car_id: `W-${offset}`,
       slot: 'A-001',
       latitude: 52.5205,
       longitude: 13.405,
-    },
+    }),
+    source: '/spark-interop',
   };
 }
 

@@ -17,6 +17,7 @@ import { loadEnv } from '../../shared/runtime/env.ts';
 import { createFileIO, fileLocation, localPathOf } from '../../shared/storage/index.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
 import type { WapContext } from '../../shared/wap/wap-context.ts';
+import { record } from '../helpers/records.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -29,31 +30,15 @@ let warehouse: string;
 let branch: string;
 
 function entry(offset: number, malformed = false): TaggedRecord {
-  const record = {
-    topic: 'parking-entry',
-    partition: 0,
-    offset: String(offset),
-    key: null,
-    kafkaTime: null,
-    ingestedAt: new Date().toISOString(),
-    source: '/s',
-    sourceId: `partition:0/offset:${offset}`,
-    table: 'parking_entry',
-    headers: {},
-  };
-  if (malformed) return { ...record, status: 'malformed', error: 'value is not valid JSON', raw: 'ew==' };
-  return {
-    ...record,
-    status: 'ok',
-    payload: {
-      event_id: `e${offset}`,
-      timestamp: `2026-03-0${1 + (offset % 3)}T10:15:00Z`,
-      car_id: `B-${offset}`,
-      slot: `A-${offset % 4}`,
-      latitude: 52.5205,
-      longitude: 13.405,
-    },
-  };
+  if (malformed) return record(offset);
+  return record(offset, {
+    event_id: `e${offset}`,
+    timestamp: `2026-03-0${1 + (offset % 3)}T10:15:00Z`,
+    car_id: `B-${offset}`,
+    slot: `A-${offset % 4}`,
+    latitude: 52.5205,
+    longitude: 13.405,
+  });
 }
 
 async function get(
