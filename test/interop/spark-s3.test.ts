@@ -14,9 +14,8 @@ import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
 import { loadTable, type Catalog } from '../../shared/catalog/table-catalog.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
 import { createFileIO } from '../../shared/storage/index.ts';
-import { parseJson } from '../../shared/util/lossless-json.ts';
-import { runFloe } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { accountedRows, floeStart } from './floe-run.ts';
 import { runSpark, type StepResult } from './spark-run.ts';
 import { cacheEnv } from './trino-server.ts';
 
@@ -27,14 +26,6 @@ const TABLES = TOPICS.flatMap((t) => {
 });
 const ENTRY = 'production.parking_entry';
 const progress = (line: string) => process.stderr.write(`[interop] ${line}\n`);
-
-interface Account {
-  topic: string;
-  trusted: number;
-  untrusted: number;
-  duplicates: number;
-  missing: number;
-}
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let s3: RunningEngine | undefined;
@@ -77,34 +68,7 @@ beforeAll(async () => {
     }),
     warehouse,
   };
-  const ports = ['--kafka-port', '0', '--broker-port', '0', '--dashboard-port', '0'];
-  const floe = await runFloe(
-    [
-      'start',
-      '--home',
-      tmp.dir,
-      '--duration',
-      '6s',
-      '--rate',
-      '40',
-      '--bad-fraction',
-      '0.1',
-      '--seed',
-      '17',
-      '--json',
-    ].concat(ports),
-    { env, timeoutMs: 300_000 },
-  );
-  expect(floe.code, floe.stderr.slice(-3000)).toBe(0);
-  const summary = parseJson<{ ok: boolean; topics: Account[] }>(floe.stdout);
-  expect(summary.ok, floe.stdout).toBe(true);
-  accounted = new Map();
-  for (const topic of summary.topics) {
-    expect(topic.duplicates + topic.missing).toBe(0);
-    const table = `production.${topic.topic.replace(/-/g, '_')}`;
-    accounted.set(table, topic.trusted);
-    accounted.set(`${table}_untrusted`, topic.untrusted);
-  }
+  accounted = accountedRows(await floeStart({ home: tmp.dir, duration: '6s', seed: 17, env, timeoutMs: 300_000 }));
   // Iceberg's S3FileIO on moto, with the same endpoint and credentials floe used (AWS SDK v2 property names).
   const properties = {
     'io-impl': 'org.apache.iceberg.aws.s3.S3FileIO',

@@ -30,6 +30,7 @@ import { runFloe } from '../helpers/cli.ts';
 import { record } from '../helpers/records.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { floeStart, type Account } from './floe-run.ts';
 import { runSpark, type StepResult } from './spark-run.ts';
 
 const FLOE = fileURLToPath(new URL('../../cli/floe.js', import.meta.url));
@@ -39,15 +40,6 @@ const TABLES = TOPICS.flatMap((t) => {
   return [name, `${name}_untrusted`];
 });
 const ENTRY = 'production.parking_entry';
-
-interface Account {
-  topic: string;
-  sent: number;
-  trusted: number;
-  untrusted: number;
-  duplicates: number;
-  missing: number;
-}
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let nessie: { uri: string; child: ChildProcessWithoutNullStreams } | undefined;
@@ -94,19 +86,9 @@ function floeEnv(): Record<string, string> {
   return { NESSIE_URI: nessie!.uri, FLOE_HOME: tmp.dir, FLOE_LOG_LEVEL: 'warn' };
 }
 
-/** A real `floe start` run on the temporary home: every record on main exactly once. */
-async function floeStart(seed: number): Promise<Account[]> {
-  const ports = ['--kafka-port', '0', '--nessie-port', '0', '--broker-port', '0', '--dashboard-port', '0'];
-  const result = await runFloe(
-    ['start', '--home', tmp.dir, '--duration', '6s', '--rate', '40', '--bad-fraction', '0.1', '--seed', String(seed)]
-      .concat(ports)
-      .concat(['--json']),
-    { timeoutMs: 300_000, env: { FLOE_LOG_LEVEL: 'warn' } },
-  );
-  expect(result.code, result.stderr.slice(-3000)).toBe(0);
-  const summary = parseJson<{ ok: boolean; topics: Account[] }>(result.stdout);
-  expect(summary.ok, result.stdout).toBe(true);
-  return summary.topics;
+/** A real `floe start` run on the temporary home (its own Nessie): every record on main exactly once. */
+function floeRun(seed: number): Promise<Account[]> {
+  return floeStart({ home: tmp.dir, duration: '6s', seed, env: { FLOE_LOG_LEVEL: 'warn' }, timeoutMs: 300_000 });
 }
 
 /** The `_source_id`s (the record ids) of a table, read with floe's own scan (what `floe scan` runs). */
@@ -140,7 +122,7 @@ const coordinate = (r: Record<string, unknown>) => `${String(r[Column.partition]
 
 beforeAll(async () => {
   tmp = await tempDir('floe-spark');
-  firstRun = await floeStart(11);
+  firstRun = await floeRun(11);
   await startNessie();
 }, 600_000);
 afterAll(async () => {
@@ -395,7 +377,7 @@ describe('Spark commits to floe tables, then floe ingests exactly once', () => {
 
   it('the next floe start run recovers the offsets and lands every record exactly once', async () => {
     await stopNessie();
-    const secondRun = await floeStart(23);
+    const secondRun = await floeRun(23);
     for (const account of secondRun) {
       expect(account.missing, account.topic).toBe(0);
       expect(account.duplicates, account.topic).toBe(0);

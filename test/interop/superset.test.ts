@@ -19,8 +19,8 @@ import { parse as parseYaml } from 'yaml';
 import type { Browser, Page } from 'playwright-core';
 import { startNessieServer, type RunningNessieServer } from '../../local/nessie/index.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
-import { runFloe } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { floeStart } from './floe-run.ts';
 import { startSuperset, type RunningSuperset } from './superset-server.ts';
 import { CATALOG, startTrino, type RunningTrino } from './trino-server.ts';
 
@@ -36,14 +36,6 @@ interface ChartFile {
   uuid: string;
   sliceName: string;
   queries: unknown[];
-}
-
-interface Account {
-  topic: string;
-  trusted: number;
-  untrusted: number;
-  duplicates: number;
-  missing: number;
 }
 
 /** The chart-*.yaml files of the dashboard directory: what must be on the dashboard. */
@@ -88,34 +80,8 @@ beforeAll(async () => {
   trinoStarted.catch(() => undefined);
   supersetStarted.catch(() => undefined);
   const started = Date.now();
-  const floe = await runFloe(
-    [
-      'start',
-      '--home',
-      tmp.dir,
-      '--duration',
-      '20s',
-      '--rate',
-      '40',
-      '--bad-fraction',
-      '0.1',
-      '--seed',
-      '7',
-      '--json',
-      '--kafka-port',
-      '0',
-      '--broker-port',
-      '0',
-      '--dashboard-port',
-      '0',
-    ],
-    { env, timeoutMs: 400_000 },
-  );
-  expect(floe.code, floe.stderr.slice(-3000)).toBe(0);
-  const summary = parseJson<{ ok: boolean; topics: Account[] }>(floe.stdout);
-  expect(summary.ok, floe.stdout).toBe(true);
-  for (const topic of summary.topics) {
-    expect(topic.duplicates + topic.missing).toBe(0);
+  const topics = await floeStart({ home: tmp.dir, duration: '20s', seed: 7, env, timeoutMs: 400_000 });
+  for (const topic of topics) {
     trusted.set(topic.topic.replace(/-/g, '_'), topic.trusted);
     untrusted.set(topic.topic.replace(/-/g, '_'), topic.untrusted);
   }

@@ -21,16 +21,8 @@ import { createFileIO } from '../../shared/storage/index.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
 import { runFloe } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { accountedRows, floeStart } from './floe-run.ts';
 import { cacheEnv, startTrino, type RunningTrino } from './trino-server.ts';
-
-interface Account {
-  topic: string;
-  sent: number;
-  trusted: number;
-  untrusted: number;
-  duplicates: number;
-  missing: number;
-}
 
 /** One warehouse floe wrote and Trino reads. */
 interface Warehouse {
@@ -97,40 +89,16 @@ async function startWarehouse(
   return warehouse;
 }
 
-async function floeStart(warehouse: Warehouse): Promise<void> {
+async function writeTables(warehouse: Warehouse): Promise<void> {
   const started = Date.now();
-  const floe = await runFloe(
-    [
-      'start',
-      '--home',
-      warehouse.env.FLOE_HOME,
-      '--duration',
-      '20s',
-      '--rate',
-      '40',
-      '--bad-fraction',
-      '0.1',
-      '--seed',
-      '7',
-      '--json',
-      '--kafka-port',
-      '0',
-      '--broker-port',
-      '0',
-      '--dashboard-port',
-      '0',
-    ],
-    { env: warehouse.env, timeoutMs: 400_000 },
-  );
-  expect(floe.code, floe.stderr.slice(-3000)).toBe(0);
-  const summary = parseJson<{ ok: boolean; topics: Account[] }>(floe.stdout);
-  expect(summary.ok, floe.stdout).toBe(true);
-  for (const topic of summary.topics) {
-    expect(topic.duplicates + topic.missing).toBe(0);
-    const table = topic.topic.replace(/-/g, '_');
-    warehouse.accounted.set(`production.${table}`, topic.trusted);
-    warehouse.accounted.set(`production.${table}_untrusted`, topic.untrusted);
-  }
+  const topics = await floeStart({
+    home: warehouse.env.FLOE_HOME,
+    duration: '20s',
+    seed: 7,
+    env: warehouse.env,
+    timeoutMs: 400_000,
+  });
+  warehouse.accounted = accountedRows(topics);
   progress(`floe start wrote the tables into ${warehouse.location} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
 }
 
@@ -163,7 +131,7 @@ beforeAll(async () => {
   // Keep a rejected start from going unhandled while floe runs; it is awaited below.
   trinoStarted.catch(() => undefined);
   // One run at a time: two stacks side by side would share the two cores with Trino's start.
-  for (const warehouse of [local, remote]) await floeStart(warehouse);
+  for (const warehouse of [local, remote]) await writeTables(warehouse);
   trino = await trinoStarted;
 }, 1_200_000);
 
