@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { startNessieServer, type RunningNessieServer } from '../../local/nessie/index.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -403,6 +403,8 @@ describe('the Superset dashboard over Trino', () => {
           await holder.locator('canvas, table, .header-line').first().waitFor({ timeout: 120_000 });
           await expect.poll(() => answered.get(id), { timeout: 10_000 }).toEqual({ status: 200, errors: [] });
           expect(await holder.locator('[role="alert"]').count(), `${name} shows an error`).toBe(0);
+          // A chart element can exist before its data is drawn: wait for the bars, rows or number themselves.
+          await expect.poll(() => drawnData(holder), { timeout: 30_000, message: `${name} draws its data` }).toBe(true);
           // What the page asked for is the saved query the chart-data API check ran.
           expect(sent.get(id)?.queries, name).toEqual(CHART_FILES.find((f) => f.name === name)!.queries);
         }
@@ -412,7 +414,8 @@ describe('the Superset dashboard over Trino', () => {
         const png = await settledScreenshot(page, file);
         const image = PNG.sync.read(png);
         expect(image.width).toBe(1600);
-        expect(distinctColours(image)).toBeGreaterThan(50);
+        // Six drawn charts: the bars in the palette's colours, not only grey text on white.
+        expect(colouredPixels(image)).toBeGreaterThan(5_000);
         const out = process.env.FLOE_SCREENSHOT_OUT;
         if (out) {
           copyFileSync(file, out);
@@ -453,8 +456,37 @@ async function settledScreenshot(page: Page, file: string): Promise<Buffer> {
   throw new Error('the dashboard kept changing: 50 screenshots in a row differed');
 }
 
-function distinctColours(image: PNG): number {
-  const colours = new Set<number>();
-  for (let i = 0; i < image.data.length; i += 4 * 97) colours.add(image.data.readUInt32BE(i));
-  return colours.size;
+/**
+ * Whether a chart shows its data: an ECharts canvas with palette-coloured bars on it (ECharts animates them in, so
+ * an empty canvas comes first), a table with body rows, or a big number with digits.
+ */
+async function drawnData(holder: Locator): Promise<boolean> {
+  return holder.evaluate((element) => {
+    const canvases = [...element.querySelectorAll('canvas')];
+    if (canvases.length > 0) {
+      let coloured = 0;
+      for (const canvas of canvases) {
+        const context = canvas.getContext('2d');
+        if (!context || canvas.width === 0 || canvas.height === 0) continue;
+        const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+        for (let i = 0; i < data.length; i += 4) {
+          const spread = Math.max(data[i], data[i + 1], data[i + 2]) - Math.min(data[i], data[i + 1], data[i + 2]);
+          if (data[i + 3] > 200 && spread > 60) coloured++;
+        }
+      }
+      return coloured > 200;
+    }
+    if (element.querySelector('table')) return element.querySelectorAll('tbody tr td').length > 0;
+    return /\d/.test(element.querySelector('.header-line')?.textContent ?? '');
+  });
+}
+
+/** Pixels far from grey: the palette's colours, which text, axes and the page background never use. */
+function colouredPixels(image: PNG): number {
+  let count = 0;
+  for (let i = 0; i < image.data.length; i += 4) {
+    const [r, g, b] = [image.data[i], image.data[i + 1], image.data[i + 2]];
+    if (Math.max(r, g, b) - Math.min(r, g, b) > 60) count++;
+  }
+  return count;
 }
