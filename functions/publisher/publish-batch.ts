@@ -75,6 +75,7 @@ import {
   publishedRanges,
   sameFieldIds,
   untrustedStruct,
+  withConfigPartitioning,
   withCurrentColumnNames,
 } from '../../shared/wap/table-layout.ts';
 
@@ -446,6 +447,8 @@ async function publishOnce(ctx: WapContext, audited: BatchAudited): Promise<Publ
         });
       const union = unionByName(currentSchema(target), sourceStruct, target.lastColumnId);
       if (union.changes.length) target = setCurrentSchema(target, union.schema, union.lastColumnId);
+      // As for the properties below: a merge carries the auditor's partitioning, a rebase evolves main's table to it.
+      target = withConfigPartitioning(target, topic);
       // A merge carries the properties the auditor set on the branch's table; a rebase builds on main's, which an
       // earlier floe (or another config) may have created without them. Only what is missing is added, in this
       // commit, and before the rows are laid out, so files rewritten here get the filters too.

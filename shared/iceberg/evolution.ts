@@ -1,16 +1,21 @@
 /**
  * Schema evolution: additive changes — new optional columns (also nested), type widening (int→long, float→double,
  * decimal precision), required→optional — and the rename of a top-level column. Nothing is ever dropped here; an
- * incompatible change is reported, not applied, so the caller can route the offending rows elsewhere.
+ * incompatible change is reported, not applied, so the caller can route the offending rows elsewhere. And partition
+ * evolution: a new default spec, under which new files are written while old files keep theirs.
  */
 import { BLOOM_ENABLED_PREFIX, BLOOM_FPP_PREFIX } from './bloom-filter.ts';
 import { METRICS_COLUMN_PREFIX } from './column-metrics.ts';
+import { specsEquivalent } from './partition.ts';
+import { parseTransform, transformToString } from './transforms.ts';
 import { decimalOf, isList, isMap, isPrimitive, isStruct } from './schema.ts';
 import type {
   IcebergType,
   ListType,
   MapType,
   NestedField,
+  PartitionField,
+  PartitionSpec,
   PrimitiveType,
   Schema,
   StructType,
@@ -196,4 +201,31 @@ export function renameColumn(metadata: TableMetadata, from: string, to: string):
     moved = true;
   }
   return moved ? { ...next, properties } : next;
+}
+
+/**
+ * Makes `spec` the table's default spec, as Java's `UpdatePartitionSpec` commits one on a v2 table: an equivalent
+ * spec the table already has is reused by id; otherwise the spec is added with the next spec id. A partition field
+ * that some spec of the table already had (same source column and transform) keeps that field's id, so engines see
+ * one partition column across the specs; a field new to the table gets the id after `last-partition-id`. Data files
+ * are not rewritten: each keeps the spec id it was written under.
+ */
+export function setDefaultSpec(metadata: TableMetadata, spec: PartitionSpec): TableMetadata {
+  const existing = metadata.partitionSpecs.find((s) => specsEquivalent(s, spec));
+  if (existing)
+    return existing.specId === metadata.defaultSpecId ? metadata : { ...metadata, defaultSpecId: existing.specId };
+  const transformOf = (field: PartitionField) => transformToString(parseTransform(field.transform));
+  const earlier = metadata.partitionSpecs.flatMap((s) => s.fields);
+  let lastPartitionId = metadata.lastPartitionId;
+  const fields: PartitionField[] = spec.fields.map((field) => {
+    const same = earlier.find((f) => f.sourceId === field.sourceId && transformOf(f) === transformOf(field));
+    return { ...field, fieldId: same?.fieldId ?? ++lastPartitionId };
+  });
+  const specId = Math.max(...metadata.partitionSpecs.map((s) => s.specId)) + 1;
+  return {
+    ...metadata,
+    partitionSpecs: [...metadata.partitionSpecs, { specId, fields }],
+    defaultSpecId: specId,
+    lastPartitionId,
+  };
 }

@@ -2,8 +2,9 @@
  * The tables of a topic (`staging.<t>`, `production.<t>`, `production.<t>_untrusted`): their partition spec from the
  * pipeline config, how their schemas derive from each other, and what `main` already holds (published Kafka offsets).
  */
-import { assignFreshIds, renameColumn, setCurrentSchema, unionByName } from '../iceberg/evolution.ts';
-import { currentSchema, newTableMetadata } from '../iceberg/metadata.ts';
+import { assignFreshIds, renameColumn, setCurrentSchema, setDefaultSpec, unionByName } from '../iceberg/evolution.ts';
+import { currentSchema, defaultSpec, newTableMetadata } from '../iceberg/metadata.ts';
+import { specsEquivalent } from '../iceberg/partition.ts';
 import { findFieldByName, isPrimitive } from '../iceberg/schema.ts';
 import { canTransform } from '../iceberg/transforms.ts';
 import type { NestedField, PartitionSpec, Schema, StructType, TableMetadata } from '../iceberg/types.ts';
@@ -65,8 +66,19 @@ export function withCurrentColumnNames(metadata: TableMetadata): TableMetadata {
 }
 
 /**
+ * The table with the config's `partitionBy` as its default spec: a table created under another `partitionBy` (the
+ * config changed, e.g. `hour(timestamp)` → `day(timestamp)`) evolves its partitioning as Iceberg does, in the commit
+ * of the next batch that lands in it. Files already written keep their spec; new ones are laid out by the new one.
+ */
+export function withConfigPartitioning(metadata: TableMetadata, topic: TopicConfig): TableMetadata {
+  const wanted = specFromConfig(topic.partitionBy, currentSchema(metadata));
+  return specsEquivalent(defaultSpec(metadata), wanted) ? metadata : setDefaultSpec(metadata, wanted);
+}
+
+/**
  * A table's metadata with its schema extended (additively) to hold `struct`, after `withCurrentColumnNames` (so a
- * table of an earlier floe is renamed in the same commit as the rows it gets); a new table if there is none.
+ * table of an earlier floe is renamed in the same commit as the rows it gets), partitioned as the config says; a new
+ * table if there is none.
  */
 export function tableFor(
   base: TableMetadata | undefined,
@@ -89,8 +101,9 @@ export function tableFor(
   }
   const named = withCurrentColumnNames(base);
   const union = unionByName(currentSchema(named), struct, named.lastColumnId);
+  const extended = union.changes.length ? setCurrentSchema(named, union.schema, union.lastColumnId) : named;
   return {
-    metadata: union.changes.length ? setCurrentSchema(named, union.schema, union.lastColumnId) : named,
+    metadata: withConfigPartitioning(extended, topic),
     incompatible: union.incompatible.map((i) => `${i.path}: ${i.incoming} does not fit ${i.existing}`),
   };
 }
