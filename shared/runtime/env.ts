@@ -21,11 +21,28 @@ const byteCount = z
   .transform(Number)
   .refine(Number.isSafeInteger, 'too large');
 
+/**
+ * The Nessie REST base, without the API version: floe's client appends `/v2`, as Trino's catalog file in the `bi`
+ * component does. Nessie's own docs give clients `…/api/v2`, so that form is the likely mistake; it is refused at
+ * start rather than requested as `/api/v2/v2/…`.
+ */
+export function nessieUriProblem(uri: string): string | undefined {
+  if (/\/v[12]\/*$/.test(uri))
+    return `give the REST base without the API version (e.g. http://nessie:19120/api): floe appends /v2 itself, not '${uri}'`;
+  return undefined;
+}
+
 const envSchema = z.object({
   /** Warehouse root: `s3://bucket/prefix/` or `file:///dir/` (or an absolute path). */
   FLOE_WAREHOUSE: z.string().min(1),
   /** Nessie REST base, e.g. `http://nessie:19120/api`. */
-  NESSIE_URI: z.string().url(),
+  NESSIE_URI: z
+    .string()
+    .url()
+    .superRefine((uri, ctx) => {
+      const problem = nessieUriProblem(uri);
+      if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+    }),
   NESSIE_TOKEN: z.string().optional(),
   S3_ENDPOINT: optionalUrl,
   S3_REGION: z.string().optional(),

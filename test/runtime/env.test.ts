@@ -9,6 +9,7 @@ import { bloomFilterCache } from '../../functions/auditor/published-keys.ts';
 import { DEFAULT_AUDIT_BLOOM_CACHE_BYTES, loadEnv } from '../../shared/runtime/env.ts';
 import { ConfigError } from '../../shared/runtime/pipeline-config.ts';
 import { createRuntime } from '../../shared/runtime/runtime.ts';
+import { runFloe } from '../helpers/cli.ts';
 
 const BASE = { FLOE_WAREHOUSE: '/tmp/floe-env-test', NESSIE_URI: 'http://127.0.0.1:1/api' };
 
@@ -67,10 +68,33 @@ describe('loadEnv', () => {
     expect(message).toMatch(/- FLOE_EXIT_WITH_PARENT: /);
   });
 
+  it('refuses a NESSIE_URI with the API version in it, which floe would request as /api/v2/v2', () => {
+    expect(() => loadEnv({ ...BASE, NESSIE_URI: 'http://nessie:19120/api/v2' })).toThrow(
+      /- NESSIE_URI: give the REST base without the API version \(e\.g\. http:\/\/nessie:19120\/api\)/,
+    );
+    expect(() => loadEnv({ ...BASE, NESSIE_URI: 'http://nessie:19120/api/v1/' })).toThrow(/- NESSIE_URI: /);
+    expect(loadEnv({ ...BASE, NESSIE_URI: 'http://nessie:19120/api/' }).nessieUri).toBe('http://nessie:19120/api');
+    expect(loadEnv({ ...BASE, NESSIE_URI: 'http://nessie:19120/v2ish' }).nessieUri).toBe('http://nessie:19120/v2ish');
+  });
+
   it('refuses the batch settings it already validated, naming them', () => {
     expect(() => loadEnv({ ...BASE, FLOE_BATCH_LINGER_MS: '-5' })).toThrow(/- FLOE_BATCH_LINGER_MS: /);
     expect(() => loadEnv({ ...BASE, FLOE_BATCH_MAX_BYTES: 'lots' })).toThrow(/FLOE_BATCH_MAX_BYTES: not a byte size/);
   });
+});
+
+describe('the CLI', () => {
+  it.each([['tables'], ['start', '--idle', '--home', '/nonexistent/floe-env-test']])(
+    'floe %s stops before it starts anything on a NESSIE_URI with the API version in it',
+    async (...args) => {
+      const result = await runFloe(args, { env: { NESSIE_URI: 'http://127.0.0.1:1/api/v2' } });
+      expect(result.stderr).toMatch(
+        /invalid environment:\n {2}- NESSIE_URI: give the REST base without the API version/,
+      );
+      expect(result.code).toBe(1);
+    },
+    60_000,
+  );
 });
 
 describe('the auditor', () => {
