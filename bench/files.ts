@@ -193,6 +193,7 @@ interface FileStats {
   files: number;
   bytes: number;
   rows: number;
+  partitions: Set<string>;
 }
 
 interface Snapshot {
@@ -203,7 +204,7 @@ interface Snapshot {
   manifests: number;
 }
 
-const none = (): FileStats => ({ files: 0, bytes: 0, rows: 0 });
+const none = (): FileStats => ({ files: 0, bytes: 0, rows: 0, partitions: new Set() });
 
 /** Live data files on main, split by whether their partition is before the one `now` falls in. */
 async function liveStats(catalog: Catalog, table: string, now: number): Promise<Snapshot> {
@@ -218,6 +219,7 @@ async function liveStats(catalog: Catalog, table: string, now: number): Promise<
     s.files++;
     s.bytes += f.fileSizeInBytes;
     s.rows += f.recordCount;
+    s.partitions.add(String(f.partition[0]));
   };
   for (const manifest of manifests) {
     for (const entry of await readManifestEntries(catalog.io, manifest, metadata)) {
@@ -232,11 +234,14 @@ async function liveStats(catalog: Catalog, table: string, now: number): Promise<
 
 function describe(s: FileStats): string {
   if (!s.files) return '    0 files';
-  return `${String(s.files).padStart(5)} files, mean ${(s.bytes / s.files / MIB).toFixed(2).padStart(7)} MiB, ${Math.round(
-    s.rows / s.files,
-  )
-    .toLocaleString('en-US')
-    .padStart(9)} rows`;
+  return (
+    `${String(s.files).padStart(5)} files, mean ${(s.bytes / s.files / MIB).toFixed(2).padStart(7)} MiB, ${Math.round(
+      s.rows / s.files,
+    )
+      .toLocaleString('en-US')
+      .padStart(9)} rows` +
+    (s.partitions.size > 1 ? `; ${(s.files / s.partitions.size).toFixed(1)} files per partition` : '')
+  );
 }
 
 function meetsGoal(s: FileStats): boolean {
@@ -376,7 +381,8 @@ async function simulate(catalog: Catalog, topicName: string, topic: TopicConfig,
     const last = tick + HOUR > end;
     const before = await liveStats(catalog, names, tick);
     const cpu = process.cpuUsage();
-    const result = await compactTable(catalog, names, { log: silentLogger, engine: opts.engine });
+    // The simulated clock decides which partitions have closed, as the wall clock does for the compactor.
+    const result = await compactTable(catalog, names, { log: silentLogger, engine: opts.engine, now: () => tick });
     if (result.outcome === 'committed') {
       run.compactionRead += ((result.details?.groups as { inputBytes: number }[]) ?? []).reduce(
         (s, g) => s + g.inputBytes,

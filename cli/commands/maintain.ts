@@ -17,7 +17,8 @@ export const command: Command = {
   summary: 'table maintenance: compaction, snapshot expiry, manifest rewrite, orphan files, stale WAP branches',
   description: [
     'Jobs:',
-    '  compact    bin-pack small data files per partition into target-size files (write.target-file-size-bytes)',
+    '  compact    bin-pack small data files per partition into target-size files (write.target-file-size-bytes);',
+    '             a time partition still filling only in size tiers, merged whole once its hour/day/month has ended',
     '  expire     expire snapshots of main by age and count (history.expire.max-snapshot-age-ms, min-snapshots-to-keep)',
     '  manifests  merge small manifests toward commit.manifest.target-size-bytes',
     '  orphans    delete files no Nessie branch or tag reaches, older than the grace period (--older-than, default 3d)',

@@ -1,8 +1,9 @@
 /**
  * Bin-pack compaction (after Iceberg Java's `SizeBasedFileRewritePlanner` / `BinPackRewriteFilePlanner` and
  * `RewriteDataFilesCommitManager`): per partition, data files outside [min, max] size (or with too many deletes) are
- * packed into groups and rewritten into files of about `write.target-file-size-bytes`, with the deletes that apply
- * to them applied, and swapped in by one `replace` snapshot that keeps the planned snapshot's data sequence number
+ * packed into groups — all of them once the partition's time range has ended, in size tiers while it is still
+ * filling (`rewrite-selection.ts`) — and rewritten into files of about `write.target-file-size-bytes`, with the
+ * deletes that apply to them applied, and swapped in by one `replace` snapshot that keeps the planned snapshot's data sequence number
  * and validates that every replaced file is still live and that no delete file arrived since planning.
  *
  * The three steps are separate so a caller controls the catalog side: `planRewriteDataFiles` → `rewriteFileGroup`
@@ -18,21 +19,12 @@ import { rewriteFiles } from './snapshot.ts';
 import { writeRows } from './writer.ts';
 import { FileContent, type DataFile, type TableMetadata } from './types.ts';
 import { stringifyJson } from '../util/lossless-json.ts';
+import { partitionClosed, rewriteCandidates, selectFileGroups, type BinPackSettings } from './rewrite-selection.ts';
 
 export const TARGET_FILE_SIZE_PROPERTY = 'write.target-file-size-bytes';
 export const DEFAULT_TARGET_FILE_SIZE = 512 * 1024 * 1024;
 
-/** The rewrite options under Iceberg's names (`RewriteDataFiles` / `SizeBasedFileRewritePlanner`). */
-export interface BinPackSettings {
-  'target-file-size-bytes': number;
-  'min-file-size-bytes': number;
-  'max-file-size-bytes': number;
-  'min-input-files': number;
-  'max-file-group-size-bytes': number;
-  'delete-file-threshold': number;
-  'delete-ratio-threshold': number;
-  'rewrite-all': boolean;
-}
+export type { BinPackSettings };
 
 export const BIN_PACK_OPTIONS = [
   'target-file-size-bytes',
@@ -94,6 +86,8 @@ export function binPackSettings(
 export interface FileGroup {
   /** `name=value/...` of the partition (empty for an unpartitioned table). */
   partition: string;
+  /** Whether the partition's time range had ended when planned: merged as a whole rather than in size tiers. */
+  closed: boolean;
   tasks: FileScanTask[];
   inputBytes: number;
   inputRecords: number;
@@ -128,22 +122,6 @@ function partitionGroupKey(task: FileScanTask): string {
   return `${task.spec.specId}:${stringifyJson(task.file.partition.map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : (v ?? null))))}`;
 }
 
-/** Deleted-row share known from file-scoped position deletes (Java `tooHighDeleteRatio`). */
-function deleteRatio(task: FileScanTask): number {
-  if (!task.deletes.length || task.file.recordCount === 0) return 0;
-  const known = task.deletes
-    .filter((d) => d.file.referencedDataFile === task.file.filePath)
-    .reduce((sum, d) => sum + d.file.recordCount, 0);
-  return Math.min(known, task.file.recordCount) / task.file.recordCount;
-}
-
-function tooManyDeletes(task: FileScanTask, s: BinPackSettings): boolean {
-  return (
-    task.deletes.length >= s['delete-file-threshold'] ||
-    (task.deletes.length > 0 && deleteRatio(task) >= s['delete-ratio-threshold'])
-  );
-}
-
 /** Why floe cannot rewrite this partition's files itself (it reads and applies Parquet files only), or undefined. */
 function unsupported(tasks: FileScanTask[]): string | undefined {
   const data = tasks.find((t) => t.file.fileFormat.toUpperCase() !== 'PARQUET');
@@ -173,41 +151,16 @@ function dataBytes(file: DataFile): number {
   return columns > 0 && columns <= file.fileSizeInBytes ? columns : file.fileSizeInBytes;
 }
 
-/** Bin-packs in order with lookback 1 (Java `BinPacking.ListPacker(maxGroupSize, 1, false)`). */
-function packGroups(tasks: FileScanTask[], maxBytes: number): FileScanTask[][] {
-  const groups: FileScanTask[][] = [];
-  let current: FileScanTask[] = [];
-  let size = 0;
-  for (const task of tasks) {
-    if (current.length && size + task.file.fileSizeInBytes > maxBytes) {
-      groups.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(task);
-    size += task.file.fileSizeInBytes;
-  }
-  if (current.length) groups.push(current);
-  return groups;
-}
-
-function worthRewriting(tasks: FileScanTask[], bytes: number, s: BinPackSettings): boolean {
-  const n = tasks.length;
-  return (
-    (n > 1 && n >= s['min-input-files']) ||
-    (n > 1 && bytes > s['target-file-size-bytes']) ||
-    bytes > s['max-file-size-bytes'] ||
-    tasks.some((t) => tooManyDeletes(t, s)) ||
-    (s['rewrite-all'] && n > 0)
-  );
-}
-
-/** Plans the rewrite of a branch head (default `main`): the file groups worth rewriting and the partitions skipped. */
+/**
+ * Plans the rewrite of a branch head (default `main`): the file groups worth rewriting and the partitions skipped.
+ * `now` (default the clock) tells which time partitions are closed; see `rewrite-selection.ts` for the selection.
+ */
 export async function planRewriteDataFiles(
   metadata: TableMetadata,
-  options: { io: FileIO; settings?: BinPackSettings; ref?: string },
+  options: { io: FileIO; settings?: BinPackSettings; ref?: string; now?: number },
 ): Promise<RewritePlan> {
   const settings = options.settings ?? binPackSettings(metadata);
+  const now = options.now ?? Date.now();
   const scan = await planScan(metadata, { io: options.io, ref: options.ref ?? 'main' });
   const byPartition = new Map<string, FileScanTask[]>();
   for (const task of scan.tasks) {
@@ -226,27 +179,21 @@ export async function planRewriteDataFiles(
   };
   for (const tasks of byPartition.values()) {
     const partition = partitionLabel(metadata, tasks[0]);
-    const candidates = tasks.filter(
-      (t) =>
-        settings['rewrite-all'] ||
-        t.file.fileSizeInBytes < settings['min-file-size-bytes'] ||
-        t.file.fileSizeInBytes > settings['max-file-size-bytes'] ||
-        tooManyDeletes(t, settings),
-    );
+    const candidates = rewriteCandidates(tasks, settings);
     if (!candidates.length) continue;
     const reason = unsupported(candidates);
     if (reason) {
       plan.skipped.push({ partition, files: candidates.length, reason });
       continue;
     }
-    for (const group of packGroups(candidates, settings['max-file-group-size-bytes'])) {
-      const inputBytes = group.reduce((s, t) => s + t.file.fileSizeInBytes, 0);
-      if (!worthRewriting(group, inputBytes, settings)) continue;
+    const closed = partitionClosed(tasks[0].spec, tasks[0].file.partition, now);
+    for (const group of selectFileGroups(candidates, settings, { closed })) {
       const estimatedBytes = group.reduce((s, t) => s + dataBytes(t.file), 0);
       plan.groups.push({
         partition,
+        closed,
         tasks: group,
-        inputBytes,
+        inputBytes: group.reduce((s, t) => s + t.file.fileSizeInBytes, 0),
         inputRecords: group.reduce((s, t) => s + t.file.recordCount, 0),
         estimatedBytes,
         outputFiles: expectedOutputFiles(estimatedBytes, settings),

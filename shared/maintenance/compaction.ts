@@ -32,12 +32,15 @@ export interface CompactOptions {
   replans?: number;
   /** How groups are rewritten; default `FLOE_COMPACTION_ENGINE` (`duckdb`, falling back to `js` per group). */
   engine?: RewriteEngine;
+  /** The clock that tells which time partitions have closed (merged whole) and which still fill (merged in tiers). */
+  now?: () => number;
 }
 
 function describe(plan: RewritePlan) {
   return {
     groups: plan.groups.map((g) => ({
       partition: g.partition,
+      closed: g.closed,
       inputFiles: g.tasks.length,
       inputBytes: g.inputBytes,
       outputFiles: g.outputFiles,
@@ -67,6 +70,7 @@ export async function compactTable(catalog: Catalog, table: string, options: Com
     const plan = await planRewriteDataFiles(loaded.metadata, {
       io,
       settings: binPackSettings(loaded.metadata, options.options),
+      now: (options.now ?? Date.now)(),
     });
     for (const skipped of plan.skipped)
       options.log.warn(

@@ -62,7 +62,12 @@ function tableJob(ctx: JobContext, request: JobRequest): TableJob {
   switch (request.job) {
     case 'compact':
       return (table) =>
-        compactTable(catalog, table, { log, dryRun, ...(request.rewrite ? { options: request.rewrite } : {}) });
+        compactTable(catalog, table, {
+          log,
+          dryRun,
+          ...(ctx.now ? { now: ctx.now } : {}),
+          ...(request.rewrite ? { options: request.rewrite } : {}),
+        });
     case 'expire':
       return (table) =>
         expireTable(catalog, table, {

@@ -30,6 +30,7 @@ import {
   appendRows,
   byId,
   createEventsTable,
+  DAY,
   entry,
   eventRows,
   liveDataFiles,
@@ -157,6 +158,63 @@ describe('compaction of a table with 200 small files', () => {
     expect(planned.outcome).toBe('planned');
     expect(planned.removed).toBeGreaterThan(0);
     expect((await loadTable(env.catalog, 'main', name))!.metadataLocation).toBe(head);
+  });
+});
+
+describe('compaction of a day partition still filling', () => {
+  let env: TestEnv;
+  const name = 'db.today';
+  // Batches large enough that a merged file is well over √5 times one of them, as an hour's file is in production.
+  const BATCH = 500;
+  // eventRows(…, 1) puts every row on the day of 2026-11-18; the compactor's clock is that evening, then the next day.
+  const day = Math.floor(Number(eventRows(0, 1, 1)[0].ts as bigint) / 1000 / DAY);
+  const evening = day * DAY + 20 * 3_600_000;
+  const nextMorning = (day + 1) * DAY + 7 * 60_000;
+  const appendBatches = async (from: number) => {
+    for (let b = 0; b < 6; b++) await appendRows(env.catalog, name, eventRows(from + b * BATCH, BATCH, 1));
+  };
+  const live = async () =>
+    liveDataFiles(env.catalog.io, (await loadTable(env.catalog, 'main', name))!.metadata).then((files) =>
+      files.map((f) => ({ path: f.filePath, rows: f.recordCount })),
+    );
+  const groupsClosed = (result: Awaited<ReturnType<typeof compactTable>>) =>
+    (result.details?.groups as { closed: boolean }[]).map((g) => g.closed);
+
+  beforeAll(async () => {
+    env = await startEnv('floe-compact-open');
+    // the default 512 MiB target: every file of the day stays far below the minimum size
+    await createEventsTable(env.catalog, name);
+  });
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it("the next tick merges only the new small files, not the file the previous tick wrote; the day's close merges all", async () => {
+    await appendBatches(0);
+    const first = await compactTable(env.catalog, name, { log: silentLogger, now: () => evening });
+    expect(first).toMatchObject({ outcome: 'committed', filesBefore: 6, removed: 6, filesAfter: 1 });
+    expect(groupsClosed(first)).toEqual([false]);
+    const [written] = await live();
+    expect(written.rows).toBe(6 * BATCH);
+
+    await appendBatches(6 * BATCH);
+    const second = await compactTable(env.catalog, name, { log: silentLogger, now: () => evening });
+    expect(second).toMatchObject({ outcome: 'committed', filesBefore: 7, removed: 6, filesAfter: 2 });
+    const files = await live();
+    expect(files.find((f) => f.path === written.path)).toEqual(written);
+    expect(files.map((f) => f.rows)).toEqual([6 * BATCH, 6 * BATCH]);
+    expect((await rowsAt(env.catalog, 'main', name)).sort(byId)).toEqual(eventRows(0, 12 * BATCH, 1));
+    // two files of the same tier are fewer than min-input-files: the layout holds until the day closes
+    expect((await compactTable(env.catalog, name, { log: silentLogger, now: () => evening })).outcome).toBe(
+      'unchanged',
+    );
+
+    const rowsBefore = (await rowsAt(env.catalog, 'main', name)).sort(byId);
+    const closing = await compactTable(env.catalog, name, { log: silentLogger, now: () => nextMorning });
+    expect(closing).toMatchObject({ outcome: 'committed', filesBefore: 2, removed: 2, filesAfter: 1 });
+    expect(groupsClosed(closing)).toEqual([true]);
+    expect((await live()).map((f) => f.rows)).toEqual([12 * BATCH]);
+    expect((await rowsAt(env.catalog, 'main', name)).sort(byId)).toEqual(rowsBefore);
   });
 });
 
