@@ -30,7 +30,7 @@ interface RestCatalogOptions {
   ref?: string;
 }
 
-type ReadRequest = { snapshot_id?: string; columns?: string[]; order_by?: string } & (
+type ReadRequest = { snapshot_id?: string; row_filter?: string; columns?: string[]; order_by?: string } & (
   { metadata_location: string } | { catalog: RestCatalogOptions; table: string }
 );
 
@@ -39,6 +39,9 @@ interface ReadResult {
   snapshot_id: bigint | number;
   metadata_location: string;
   count: number;
+  spec_ids: number[];
+  default_spec: [number, string][];
+  file_spec_ids: number[];
   columns: string[];
   rows: Record<string, unknown>[];
 }
@@ -74,6 +77,7 @@ let ctx: WapContext;
 let firstSnapshot: bigint;
 
 const DAYS = ['2026-03-01', '2026-03-02', '2026-03-04'];
+const EVOLVED = 'parking-entry-evolved';
 function entry(offset: number, extra: Record<string, unknown> = {}): TaggedRecord {
   return record(offset, {
     event_id: `e${offset}`,
@@ -125,6 +129,20 @@ beforeAll(async () => {
   await publish([entry(5), entry(6, { image: large }), entry(7), entry(8), record(9)]);
   // a new payload field adds a column after the first files
   await publish([entry(10, { level: 3 }), entry(11, { level: 4 })]);
+  // a table whose partitioning evolved: by hour, then the config says day
+  for (const [partitionBy, offsets] of [
+    ['hour(timestamp)', [100, 101, 102, 103, 104]],
+    ['day(timestamp)', [105, 106, 107, 108, 109]],
+  ] as const) {
+    const evolved = {
+      ...ctx.config.topics['parking-entry'],
+      table: 'parking_entry_evolved',
+      partitionBy: [partitionBy],
+    };
+    const evolving = { ...ctx, config: { ...ctx.config, topics: { ...ctx.config.topics, [EVOLVED]: evolved } } };
+    const records = offsets.map((o) => ({ ...entry(o), topic: EVOLVED, table: evolved.table }));
+    await publishBatch(evolving, await auditBatch(evolving, await writeBatch(evolving, EVOLVED, records)));
+  }
 }, 120_000);
 afterAll(() => stack?.stop());
 
@@ -201,6 +219,34 @@ describe('PyIceberg reads floe tables', () => {
     expect(read.rows.map((r) => r.event_id)).toEqual(scanned.map((r) => r.event_id).sort());
     // the old snapshot's schema has no `level` yet
     expect(read.columns).not.toContain('level');
+  });
+});
+
+describe('PyIceberg reads a table whose partitioning evolved (hour, then day)', () => {
+  it('sees both specs, the hour field id kept for spec 0 and a new one for day, and every row', async () => {
+    const location = await metadataLocation('production.parking_entry_evolved');
+    const [all, filtered] = await pyiceberg([
+      { metadata_location: location, columns: ['event_id'], order_by: 'event_id' },
+      {
+        metadata_location: location,
+        row_filter: "timestamp >= '2026-03-02T00:00:00+00:00'",
+        columns: ['event_id'],
+        order_by: 'event_id',
+      },
+    ]);
+    expect(all.spec_ids).toEqual([0, 1]);
+    expect(all.default_spec).toEqual([[1001, 'day']]);
+    expect(new Set(all.file_spec_ids)).toEqual(new Set([0, 1]));
+    const scanned = await scan('production.parking_entry_evolved');
+    expect(all.rows.map((r) => r.event_id)).toEqual(scanned.map((r) => r.event_id).sort());
+    expect(all.count).toBe(10);
+
+    // PyIceberg prunes each file by its own spec: the filter must still find exactly floe's rows
+    const where = await scan('production.parking_entry_evolved', '--where', "timestamp >= '2026-03-02T00:00:00Z'");
+    expect(filtered.rows.map((r) => r.event_id)).toEqual(where.map((r) => r.event_id).sort());
+    expect(filtered.count).toBeGreaterThan(0);
+    expect(filtered.count).toBeLessThan(all.count);
+    expect(filtered.file_spec_ids.length).toBeLessThan(all.file_spec_ids.length);
   });
 });
 

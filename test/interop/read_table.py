@@ -3,9 +3,10 @@
 Input (stdin): a JSON array of requests. A table is opened either by its metadata file, {"metadata_location"}, or
 through an Iceberg REST catalog (PyIceberg's RestCatalog), {"catalog": {"uri", "warehouse"?, "ref"?}, "table":
 "namespace.name"} where `ref` is a Nessie branch (the catalog's URI then ends in /<ref>, as Nessie serves it); either
-with "snapshot_id"?, "columns"?, "order_by"?. {"catalog": {...}, "list": true} lists the catalog instead.
+with "snapshot_id"?, "row_filter"? (PyIceberg's filter syntax), "columns"?, "order_by"?. {"catalog": {...}, "list": true} lists the catalog instead.
 Output (stdout): a JSON array, per input, of {"format_version", "snapshot_id", "metadata_location", "count",
-"columns", "rows"} where rows are the scanned rows (the given columns, sorted by order_by), values made JSON:
+"spec_ids", "default_spec" ([field id, transform] per field), "file_spec_ids" (of the files the scan planned), "columns",
+"rows"} where rows are the scanned rows (the given columns, sorted by order_by), values made JSON:
 timestamps as ISO-8601 UTC with microseconds, bytes as base64, and integers exact (Python's json writes ints of any
 size); or, for a listing, {"namespaces": [[level, ...]], "tables": [[level, ..., name]]}.
 """
@@ -77,7 +78,13 @@ def read(request):
     else:
         table = StaticTable.from_metadata(request['metadata_location'])
     snapshot_id = request.get('snapshot_id')
-    scan = table.scan(snapshot_id=int(snapshot_id)) if snapshot_id is not None else table.scan()
+    options = {}
+    if snapshot_id is not None:
+        options['snapshot_id'] = int(snapshot_id)
+    if request.get('row_filter'):
+        options['row_filter'] = request['row_filter']
+    scan = table.scan(**options)
+    files = [task.file for task in scan.plan_files()]
     arrow = scan.to_arrow()
     columns = request.get('columns') or arrow.column_names
     order_by = request.get('order_by')
@@ -90,6 +97,9 @@ def read(request):
         'snapshot_id': snapshot.snapshot_id if snapshot else None,
         'metadata_location': table.metadata_location,
         'count': arrow.num_rows,
+        'spec_ids': sorted(spec.spec_id for spec in table.metadata.partition_specs),
+        'default_spec': [[f.field_id, str(f.transform)] for f in table.spec().fields],
+        'file_spec_ids': sorted(f.spec_id for f in files),
         'columns': arrow.column_names,
         'rows': rows,
     }
