@@ -10,7 +10,8 @@
  *
  * Printed per table, just before and just after the last compaction: live data files on main, their mean size and
  * rows (all, closed partitions, the open one), manifests in the current snapshot (also the most seen after any
- * append), and the write amplification (bytes and rows compaction wrote ÷ bytes and rows the appends wrote).
+ * append), the most files the open partition held after a compaction, and the write amplification (bytes and rows
+ * compaction wrote ÷ bytes and rows the appends wrote).
  *
  *   npm run bench -- files [--rate 1000] [--scale 10] [--batch-rows 5000] [--days 1.1] [--tables parking-sensors]
  *   npm run bench -- files --help
@@ -254,6 +255,8 @@ interface TableRun {
   before: Snapshot;
   after: Snapshot;
   maxManifests: number;
+  /** The most data files the open partition held after a compaction, and when. */
+  maxOpen: { files: number; at: number; rows: number };
   ingestedBytes: number;
   ingestedRows: number;
   compactionWritten: number;
@@ -325,6 +328,7 @@ async function simulate(catalog: Catalog, topicName: string, topic: TopicConfig,
     before: { files: new Map(), all: none(), closed: none(), open: none(), manifests: 0 },
     after: { files: new Map(), all: none(), closed: none(), open: none(), manifests: 0 },
     maxManifests: 0,
+    maxOpen: { files: 0, at: START, rows: 0 },
     ingestedBytes: 0,
     ingestedRows: 0,
     compactionWritten: 0,
@@ -404,6 +408,8 @@ async function simulate(catalog: Catalog, topicName: string, topic: TopicConfig,
       run.compactionWritten += file.fileSizeInBytes;
       run.compactionRowsWritten += file.recordCount;
     }
+    if (after.open.files > run.maxOpen.files)
+      run.maxOpen = { files: after.open.files, at: tick, rows: after.open.rows };
     if (last) Object.assign(run, { before, after });
     if (tick - lastReport >= 6 * HOUR || last) {
       console.log(
@@ -429,6 +435,10 @@ function report(run: TableRun, opts: Options) {
   line('just before the last compaction:', run.before);
   line('after the last compaction:', run.after);
   console.log(`  most manifests seen after an append: ${run.maxManifests}`);
+  console.log(
+    `  most files in the open partition after a compaction: ${run.maxOpen.files} (${new Date(run.maxOpen.at).toISOString().slice(11, 16)}Z, ` +
+      `${Math.round(run.maxOpen.rows / Math.max(1, run.maxOpen.files)).toLocaleString('en-US')} rows per file)`,
+  );
   console.log(
     `  ingested ${run.ingestedRows.toLocaleString('en-US')} rows, ${(run.ingestedBytes / MIB).toFixed(1)} MiB (${(run.ingestedBytes / run.ingestedRows).toFixed(1)} B/row in batch files); ` +
       `${run.compactions} compactions read ${(run.compactionRead / MIB).toFixed(1)} MiB and wrote ${(run.compactionWritten / MIB).toFixed(1)} MiB`,
