@@ -57,7 +57,8 @@ function rangeEnd(transform: string, value: unknown): number | undefined {
 /**
  * Whether no more rows are expected in this partition: some hour/day/month/year field of its spec covers a time
  * range that ended at or before `now`. Partitions without such a field (identity, bucket, unpartitioned) never close;
- * they stay tiered. Late rows can still arrive in a closed partition; they are then merged by Java's rule.
+ * they stay tiered. Late rows can still arrive in a closed partition; they are then merged by Java's rule. A
+ * `timestamp` column without zone is partitioned by its wall-clock value, taken here as UTC.
  */
 export function partitionClosed(spec: PartitionSpec, partition: PartitionValues, now: number): boolean {
   return spec.fields.some((field, i) => {
