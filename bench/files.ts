@@ -70,8 +70,8 @@ Options (environment variable in brackets):
   --days D          simulated days, fractions allowed (FILES_BENCH_DAYS, default 1.1: the first day closes at
                     simulated midnight and two more hourly compactions follow)
   --tables LIST     topics of knative/config/pipeline.yaml (FILES_BENCH_TABLES,
-                    default parking-entry,parking-sensors: day(timestamp) and hour(timestamp))
-  --partition-by T  override every table's partitioning, e.g. 'day(timestamp)' (FILES_BENCH_PARTITION_BY)
+                    default parking-entry,parking-sensors, both partitioned day(timestamp))
+  --partition-by T  override every table's partitioning, e.g. 'hour(timestamp)' (FILES_BENCH_PARTITION_BY)
   --engine E        compaction engine, duckdb or js (default FLOE_COMPACTION_ENGINE, else duckdb)
   -h, --help        this text`;
 

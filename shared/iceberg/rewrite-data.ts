@@ -179,15 +179,19 @@ export async function planRewriteDataFiles(
   };
   for (const tasks of byPartition.values()) {
     const partition = partitionLabel(metadata, tasks[0]);
-    const candidates = rewriteCandidates(tasks, settings);
+    // Files of an earlier spec are all rewritten, into the current one, as Java's planner takes files whose spec is
+    // not the output spec: a partitioning change (e.g. hour → day) then takes hold of the data already written too.
+    const outdated = tasks[0].spec.specId !== metadata.defaultSpecId;
+    const groupSettings = outdated ? { ...settings, 'rewrite-all': true } : settings;
+    const candidates = rewriteCandidates(tasks, groupSettings);
     if (!candidates.length) continue;
     const reason = unsupported(candidates);
     if (reason) {
       plan.skipped.push({ partition, files: candidates.length, reason });
       continue;
     }
-    const closed = partitionClosed(tasks[0].spec, tasks[0].file.partition, now);
-    for (const group of selectFileGroups(candidates, settings, { closed })) {
+    const closed = outdated || partitionClosed(tasks[0].spec, tasks[0].file.partition, now);
+    for (const group of selectFileGroups(candidates, groupSettings, { closed })) {
       const estimatedBytes = group.reduce((s, t) => s + dataBytes(t.file), 0);
       plan.groups.push({
         partition,
