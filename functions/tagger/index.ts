@@ -31,11 +31,11 @@ export function taggerFunction(runtime: Runtime): FloeFunction {
         let record = await tagRecord(ctx, event);
         let reply;
         try {
-          reply = taggedEvent(record, event);
+          reply = taggedEvent(record);
         } catch (err) {
           // A payload that cannot be serialised is this record's problem: it is sent on as malformed, not retried.
           record = malformedRecord(record, `could not be tagged: ${(err as Error).message}`);
-          reply = taggedEvent(record, event);
+          reply = taggedEvent(record);
         }
         if (record.status === 'malformed') malformed.inc();
         await context.emit(reply);

@@ -224,8 +224,16 @@ export async function tagRecord(ctx: TaggingContext, event: CloudEventMessage): 
   }
 }
 
-/** The reply event: deterministic id per Kafka coordinate (redeliveries produce the same id), `partitionkey` copied. */
-export function taggedEvent(record: TaggedRecord, original: CloudEventMessage): CloudEventMessage {
+/**
+ * The tagged event: deterministic id per Kafka coordinate (redeliveries produce the same id), keyed (`partitionkey`)
+ * by the source topic and partition. The Kafka Broker partitions its topic by that key, so a source partition's
+ * records stay in one Broker partition, in about the order they were read, and the writer's batches hold nearly
+ * contiguous offset ranges. Keyed by the record's own key, a source partition's records were spread over every Broker
+ * partition, whose consumers move at their own pace: batches then interleaved offsets, and a publish left more
+ * offset holes than `main`'s summary keeps (../../shared/wap/kafka-offsets.ts), so records of a later batch in a
+ * closed hole were dropped as replays. A key still maps to one source partition, so its records keep their order.
+ */
+export function taggedEvent(record: TaggedRecord): CloudEventMessage {
   return createEvent({
     type: EventType.recordTagged,
     source: '/floe/tagger',
@@ -233,7 +241,7 @@ export function taggedEvent(record: TaggedRecord, original: CloudEventMessage): 
     subject: record.table,
     data: record,
     extensions: {
-      [Extension.partitionKey]: original.attributes.partitionkey ?? record.key ?? `${record.topic}-${record.partition}`,
+      [Extension.partitionKey]: `${record.topic}-${record.partition}`,
       [Extension.table]: record.table,
       [Extension.topic]: record.topic,
     },

@@ -79,11 +79,12 @@ describe('tagger', () => {
     expect(ref.inline).toBeUndefined();
     expect(Buffer.from(await ctx.io.read(ref.uri)).equals(image)).toBe(true);
 
-    const reply = taggedEvent(record, event);
+    const reply = taggedEvent(record);
     expect(reply.attributes).toMatchObject({
       type: 'dev.floe.record.tagged',
       id: 'parking-entry/2/9223372036854775807',
-      partitionkey: 'car-7',
+      // The source partition, not the record key: see taggedEvent.
+      partitionkey: 'parking-entry-2',
       floetable: 'parking_entry',
     });
     expect(eventJson<{ payload: { big: bigint } }>(reply)?.payload.big).toBe(9007199254740993n);
@@ -185,7 +186,7 @@ describe('tagger', () => {
       offset: '9007199254740993',
       sourceId: 'partition:2/offset:9007199254740993',
     });
-    expect(taggedEvent(record, viaBroker).attributes.id).toBe('parking-entry/2/9007199254740993');
+    expect(taggedEvent(record).attributes.id).toBe('parking-entry/2/9007199254740993');
     // and without the extensions at all
     const bare = fromHttp(
       {
