@@ -63,7 +63,7 @@ export interface BrokerStats {
   ttlExpired: number;
   /** Events no Trigger matched. */
   unrouted: number;
-  /** Accepted ingress events whose delivery tree has not completed. */
+  /** Accepted ingress events whose delivery tree has not completed (over Kafka: records not yet completed). */
   inFlight: number;
   triggers: Record<string, TriggerStats>;
 }
@@ -76,12 +76,17 @@ const EMPTY: DeliveryReport = { delivered: 0, deadLettered: 0, failed: 0, aborte
 
 export interface Dispatcher {
   dispatch(event: CloudEventMessage, ttl: number): Promise<DeliveryReport>;
+  /**
+   * One delivery of an event to one Trigger's subscriber (in its lane, with its retries and dead-letter sink), without
+   * routing the reply: the Kafka-backed Broker appends that to its topic itself.
+   */
+  deliver(route: Route, event: CloudEventMessage): Promise<Outcome>;
   stats: BrokerStats;
   /** Fails every delivery in flight or waiting (shutdown): their trees complete as aborted. */
   abort(): void;
 }
 
-type Outcome =
+export type Outcome =
   { kind: 'delivered'; reply: CloudEventMessage | undefined } | { kind: 'deadLettered' } | { kind: 'failed' };
 
 export function createDispatcher(routes: Route[], topic: BrokerTopic, logger: Logger): Dispatcher {
@@ -203,7 +208,13 @@ export function createDispatcher(routes: Route[], topic: BrokerTopic, logger: Lo
     return dispatch(withoutTtl(reply), ttl - 1);
   }
 
-  return { dispatch, stats, abort: () => controller.abort() };
+  function deliver(route: Route, event: CloudEventMessage): Promise<Outcome> {
+    const counters = triggers[route.trigger.name];
+    counters.matched++;
+    return route.lane.run(undefined, () => deliverOnce(route, event, counters));
+  }
+
+  return { dispatch, deliver, stats, abort: () => controller.abort() };
 }
 
 /** The subscriber's answer: 2xx with nothing or a CloudEvent succeeds; any other 2xx body is a failure (NOTES §2.3). */

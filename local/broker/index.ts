@@ -3,41 +3,28 @@
  * CloudEvents on `POST /` (or `/<namespace>/<broker>`, the cluster's ingress path); the Triggers come from the same
  * manifests as the cluster's and are delivered by ./dispatcher.ts to the functions' URLs.
  *
- * When the ingress answers — at-least-once end to end without a durable broker log:
+ * With `kafka` (what the local stack runs) it is a Kafka Broker (./kafka-log.ts): the ingress answers 202 once the
+ * event is in the Broker's Kafka topic, and the dispatcher's consumer group delivers from there and commits a record
+ * once every matching Trigger completed it. A sender never waits for the deliveries behind the Broker, and what the Broker acknowledged survives its
+ * crash and its subscribers'. `floe-ack` is accepted and means nothing there: every answer already is a durable one.
+ * Backpressure: beyond `maxInFlight` events waiting for Kafka's acknowledgement the ingress answers 503 with
+ * Retry-After; 503 too when Kafka does not take the event.
  *
- * In the cluster the Kafka Broker acknowledges an ingress POST once the event is in its topic; from there it
- * redelivers until each subscriber took it, across crashes. This broker keeps events in memory, so an early
- * acknowledgement would let the KafkaSource commit the offset of an event that a crash then loses. A sender that needs
- * the guarantee therefore sends `floe-ack: delivered` and gets its final answer only when the event's whole delivery
- * tree completed: every matching Trigger delivered it (2xx) or dead-lettered it, and so did every reply it led to. The
- * replies count because they are only in memory too: answering after the tagger's own 2xx would still lose the tagged
- * record in a crash. Kafka stays the durable log: the KafkaSource stand-in commits an offset only after that answer,
- * and a crash before it means Kafka redelivers (duplicates are filtered downstream by the Kafka coordinate). What a
- * function emits on its own after the tree (the writer's `batch.written` after its Nessie commit) is durable in Nessie
- * and re-driven by the janitor, as in the cluster.
+ * Without `kafka` it keeps events in memory, for tests of routing and delivery. An early acknowledgement would then let
+ * a KafkaSource commit the offset of an event that a crash loses, so a sender may send `floe-ack: delivered` (or the
+ * query `?floe-ack=delivered`) and gets its final answer only when the event's whole delivery tree completed: every
+ * matching Trigger delivered it (2xx) or dead-lettered it, and so did every reply it led to. The broker sends
+ * `102 Processing` the moment it has taken the event over (an `ordered` source dispatches its next record then).
+ * Final answers to `floe-ack: delivered`: 202 with the DeliveryReport (all delivered or dead-lettered); 502 when a
+ * delivery was neither (no dead-letter sink, or it failed too); 503 when the broker is full or stopping. Every tree
+ * ends: each delivery is bounded by its Trigger's retries and timeouts, and every reply hop spends one unit of
+ * `knativebrokerttl`. Without the header the answer is 202 once the event is accepted. At most `maxInFlight` ingress
+ * events are held (beyond: 503 with Retry-After); replies are never refused (refusing them would deadlock a full
+ * broker). A POST of an event already in flight (same source and id) joins it instead of delivering it twice.
  *
- * Waiting for the tree must not serialize an `ordered` source behind the writer's group commit, so the broker sends
- * `102 Processing` the moment it has taken the event over; the KafkaSource stand-in dispatches the partition's next
- * record then (the events enter the broker in partition order, as they enter the Kafka Broker's topic in the
- * cluster) and still commits only after the final answer. Final answers to `floe-ack: delivered`: 202 with the
- * DeliveryReport (all delivered or dead-lettered); 502 when a delivery was neither (no dead-letter sink, or it failed
- * too), so the sender retries or dead-letters the event itself and nothing is lost silently; 503 when the broker is
- * full or stopping. Every tree ends: each delivery is bounded by its Trigger's retries and timeouts, and every reply
- * hop spends one unit of `knativebrokerttl`.
- *
- * Without `floe-ack: delivered` (functions posting to `K_SINK`, PingSource ticks) the answer is 202 once the event is
- * accepted, like a channel-based broker on an in-memory channel. A sender that cannot set the header — a function
- * posting to its `K_SINK` — asks with the query `?floe-ack=delivered` in that URL instead: the local stack gives it to
- * the tagger, the KafkaSources' sink, whose answer the KafkaSource stand-in commits on (it relays the 102 as well).
- *
- * What reaches a Trigger is what the Kafka Broker's dispatcher sends (./broker-topic.ts): each event gets its position
- * in the Broker's topic, and `knativekafkapartition`/`knativekafkaoffset` are overwritten with it — a KafkaSource's
- * values for the source topic do not survive the Broker.
- *
- * Backpressure: at most `maxInFlight` ingress events in memory; beyond that the ingress answers 503 with Retry-After
- * and the senders retry with backoff. Replies are never refused (they are bounded by the deliveries in flight, and
- * refusing them would deadlock a full broker). A POST of an event already in flight (same source and id, e.g. a
- * sender's retry after its own timeout) joins it instead of delivering it twice.
+ * Either way, what reaches a Trigger is what the Kafka Broker's dispatcher sends (./broker-topic.ts): each event gets
+ * its position in the Broker's topic, and `knativekafkapartition`/`knativekafkaoffset` are overwritten with it — a
+ * KafkaSource's values for the source topic do not survive the Broker.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -53,11 +40,13 @@ import {
   type BrokerStats,
   type DeliveryReport,
 } from './dispatcher.ts';
+import { startKafkaLog, type KafkaLog } from './kafka-log.ts';
 import { brokerName, resolveRoutes } from './routes.ts';
 
 export type { BrokerStats, DeliveryReport, TriggerStats } from './dispatcher.ts';
 export { brokerTopicPartitions, createBrokerTopic, type BrokerTopic } from './broker-topic.ts';
 export { BrokerConfigError } from './routes.ts';
+export { brokerTopicName, dispatcherGroupId } from './kafka-log.ts';
 
 /** Request header asking for the final answer only once the event's delivery tree completed. */
 export const ACK_HEADER = 'floe-ack';
@@ -81,18 +70,26 @@ export interface BrokerOptions {
   /** Largest accepted event. Default 16 MiB. */
   bodyLimitBytes?: number;
   /**
-   * The Broker's topic positions. Default: a new topic with the partitions of the Broker's ConfigMap. Pass the same
-   * one to a restarted broker so that positions keep growing, as in a Kafka topic.
+   * The in-memory Broker's topic positions. Default: a new topic with the partitions of the Broker's ConfigMap. Pass
+   * the same one to a restarted broker so that positions keep growing, as in a Kafka topic.
    */
   topic?: BrokerTopic;
+  /**
+   * Run over a Kafka topic (`knative-broker-<namespace>-<broker>`, created with the partitions of the Broker's
+   * ConfigMap when absent): the bootstrap servers. A Broker started again on the same Kafka goes on where its
+   * dispatcher's consumer group committed.
+   */
+  kafka?: { brokers: string[]; namespace?: string };
 }
 
 export interface RunningBroker {
   /** The ingress URL (what `K_SINK` and the sources' sinks point at). */
   url: string;
   port: number;
+  /** Over Kafka: the Broker's topic and the consumer group its dispatcher commits in. */
+  kafka?: { topic: string; groupId: string };
   stats(): BrokerStats;
-  /** Resolves when no ingress event is in flight. */
+  /** Resolves when no ingress event is in flight (over Kafka: every record of the topic is completed). */
   drain(): Promise<void>;
   /** Stops accepting, aborts what is in flight (senders waiting for delivery get 503), closes the listener. */
   stop(): Promise<void>;
@@ -112,6 +109,17 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     );
   const dispatcher = createDispatcher(routes, topic, logger);
   const { stats } = dispatcher;
+  const log: KafkaLog | undefined = options.kafka
+    ? await startKafkaLog({
+        brokers: options.kafka.brokers,
+        namespace: options.kafka.namespace ?? 'floe',
+        broker: name,
+        partitions: topic.partitions,
+        routes,
+        dispatcher,
+        logger,
+      })
+    : undefined;
   const maxInFlight = options.maxInFlight ?? 10_000;
   const defaultTtl = options.ttl ?? DEFAULT_TTL;
   const bodyLimit = options.bodyLimitBytes ?? 16 * 1024 * 1024;
@@ -182,6 +190,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       const status = err instanceof BodyTooLargeError ? 413 : err instanceof InvalidEventError ? 400 : 500;
       return send(res, status, (err as Error).message);
     }
+    if (log) return appendToLog(log, event, res);
     const tree = admit(event);
     if (!tree) {
       stats.rejected++;
@@ -192,6 +201,32 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     res.writeProcessing();
     const report = await tree;
     send(res, report.aborted ? 503 : report.failed > 0 ? 502 : 202, JSON.stringify(report), 'application/json');
+  }
+
+  async function appendToLog(kafkaLog: KafkaLog, event: CloudEventMessage, res: http.ServerResponse): Promise<void> {
+    const ttl = ttlOf(event, defaultTtl);
+    if (ttl <= 0) {
+      stats.ttlExpired++;
+      logger.warn(
+        { type: event.attributes.type, id: event.attributes.id },
+        `event dropped: ${TTL_EXTENSION} exhausted`,
+      );
+      return send(res, 202, '');
+    }
+    if (kafkaLog.appending >= maxInFlight) {
+      stats.rejected++;
+      res.setHeader('retry-after', '1');
+      return send(res, 503, `the broker has ${maxInFlight} events waiting for Kafka; retry later`);
+    }
+    stats.received++;
+    try {
+      await kafkaLog.append(withoutTtl(event), ttl);
+    } catch (err) {
+      logger.error({ err, type: event.attributes.type, id: event.attributes.id }, 'Kafka did not take the event');
+      res.setHeader('retry-after', '1');
+      return send(res, 503, `Kafka did not take the event: ${(err as Error).message}`);
+    }
+    send(res, 202, '');
   }
 
   const server = http.createServer((req, res) => {
@@ -207,15 +242,21 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       });
   });
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    });
+  } catch (err) {
+    await log?.stop();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const host = options.host && options.host !== '0.0.0.0' && options.host !== '::' ? options.host : '127.0.0.1';
   logger.info({ port, broker: name, triggers: routes.map((route) => route.trigger.name) }, 'local broker listening');
 
   function snapshot(): BrokerStats {
+    if (log) stats.inFlight = log.pending();
     const triggers = Object.fromEntries(
       routes.map((route) => [
         route.trigger.name,
@@ -229,8 +270,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
+    ...(log ? { kafka: { topic: log.topic, groupId: log.groupId } } : {}),
     stats: snapshot,
-    drain: () => (stats.inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => drainers.push(resolve))),
+    drain: () =>
+      log
+        ? log.drain()
+        : stats.inFlight === 0
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => drainers.push(resolve)),
     stop() {
       stopped ??= (async () => {
         stopping = true;
@@ -239,6 +286,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         dispatcher.abort();
         await Promise.all(inFlight.values());
         if (handlers > 0) await new Promise<void>((resolve) => (handlersDone = resolve));
+        await log?.stop();
         server.closeAllConnections();
         await closed;
         logger.info({ broker: name }, 'local broker stopped');

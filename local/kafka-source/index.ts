@@ -30,7 +30,10 @@ export interface KafkaSourcesOptions {
   /** Namespace in the events' `source` (`/apis/v1/namespaces/<ns>/kafkasources/…`). Default `floe`. */
   namespace?: string;
   logger?: Logger;
-  /** Records of one partition in flight at most. Default 500. */
+  /**
+   * Records of one partition in flight at most (`unordered`). Default 50: the `max.poll.records` of Knative's stock
+   * KafkaSource data plane, which floe keeps (knative/README.md, Kafka data plane).
+   */
   maxPendingPerPartition?: number;
   /** On stop, how long records in flight may still complete and be committed. Default 10 s. */
   stopGraceMs?: number;
@@ -54,7 +57,7 @@ export async function startKafkaSources(options: KafkaSourcesOptions): Promise<R
           deadLetterUrl: options.deadLetterUrl,
           namespace: options.namespace ?? 'floe',
           logger,
-          maxPendingPerPartition: options.maxPendingPerPartition ?? 500,
+          maxPendingPerPartition: options.maxPendingPerPartition ?? 50,
           stopGraceMs: options.stopGraceMs ?? 10_000,
         }),
       );

@@ -2,8 +2,9 @@
  * The final accounting of a run: every record the simulator got acknowledged by Kafka must be on `main` exactly once,
  * in `production.<t>` or `production.<t>_untrusted`. Rows of earlier runs (other coordinates) are not counted. A record
  * not on main is looked for where it can still be: parked in dead-letter storage (`floe deadletter replay` brings it
- * back), and, when the caller says where to look, on an open WAP branch or at or after its consumer group's committed
- * offset in Kafka (both resume on the next start). Only a record in none of these places is missing.
+ * back), and, when the caller says where to look, on an open WAP branch, at or after its consumer group's committed
+ * offset in Kafka, or tagged in the Broker's topic after its dispatcher's committed offset (all resume on the next
+ * start). Only a record in none of these places is missing.
  */
 import { loadTables, type Catalog } from '../../shared/catalog/table-catalog.ts';
 import { deadLetterRecords, listDeadLetters } from '../../shared/maintenance/deadletter-replay.ts';
@@ -25,7 +26,10 @@ export interface TopicAccount {
   deadLettered: number;
   /** Records of this run not on main but on an open WAP branch (asked for with `whereabouts`). */
   onBranches: number;
-  /** Records of this run not on main and not yet committed by their consumer group (asked for with `whereabouts`). */
+  /**
+   * Records of this run not on main and not yet committed by their consumer group, or tagged and waiting in the
+   * Broker's topic past its dispatcher's committed offsets (asked for with `whereabouts`).
+   */
   inKafka: number;
   /** Records of this run in none of the places above. */
   missing: number;
@@ -45,6 +49,8 @@ export interface Whereabouts {
   onBranches: Set<string>;
   /** Per topic and partition, the consumer group's committed offset (the next record it will read). */
   committed: Map<string, Map<number, bigint>>;
+  /** `<topic>/<partition>/<offset>` of the tagged records in the Broker's topic its dispatcher has not committed. */
+  inBroker?: Set<string>;
 }
 
 export async function accountRun(
@@ -110,6 +116,7 @@ export async function accountRun(
       if (parked.has(coordinate)) account.deadLettered++;
       else if (whereabouts?.onBranches.has(coordinate)) account.onBranches++;
       else if (whereabouts && (next === undefined || BigInt(offset) >= next)) account.inKafka++;
+      else if (whereabouts?.inBroker?.has(coordinate)) account.inKafka++;
       else account.missing++;
     }
     topics.push(account);

@@ -5,6 +5,7 @@
  * embedded part is replaced by a real one when KAFKA_BROKERS / NESSIE_URI / FLOE_WAREHOUSE (+ S3_*) say so.
  */
 import kafkajs from 'kafkajs';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
@@ -14,7 +15,7 @@ import { loadEnv, nessieUriProblem, normalizeWarehouse, warehouseIO, type FloeEn
 import type { Logger } from '../../shared/runtime/logger.ts';
 import { ConfigError, tableNames, topicConfig } from '../../shared/runtime/pipeline-config.ts';
 import { WAP_PREFIX } from '../../shared/wap/batch-branches.ts';
-import { brokerTopicPartitions, createBrokerTopic, startBroker, type RunningBroker } from '../broker/index.ts';
+import { startBroker, type RunningBroker } from '../broker/index.ts';
 import { startKafkaBroker, kafkajsCodecs } from '../kafka/index.ts';
 import { startKafkaSources, type RunningKafkaSources } from '../kafka-source/index.ts';
 import { loadManifests, type Manifests } from '../knative/manifests.ts';
@@ -29,6 +30,7 @@ import {
 } from '../../shared/maintenance/deadletter-replay.ts';
 import { createEmitter } from '../../shared/runtime/event-emitter.ts';
 import { Property } from '../../shared/wap/batch-branches.ts';
+import { EventType } from '../../shared/events/contract.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
 import type { Whereabouts } from './accounting.ts';
 import { functionSink } from './function-sink.ts';
@@ -88,7 +90,10 @@ export interface RunningStack {
   scheduler: RunningScheduler;
   /** Stops the embedded Nessie server (every request in between fails) and starts it again on the same data. */
   restartNessie(): Promise<void>;
-  /** Stops the local Broker (what it holds in memory is lost; senders retry) and starts it again on the same port. */
+  /**
+   * Stops the local Broker and starts it again on the same port (senders retry meanwhile); its dispatcher goes on from
+   * the committed offsets in the Broker's topic.
+   */
   restartBroker(): Promise<void>;
   status(): Promise<StackStatus>;
   /**
@@ -226,11 +231,14 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     await Promise.all(Object.values(functions).map((fn) => fn.ready()));
 
     const services = Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.url]));
-    // One topic for every incarnation of the broker: its positions keep growing across restartBroker, as Kafka's do.
-    const brokerName =
-      manifests.brokers.length === 1 ? manifests.brokers[0] : manifests.brokers.find((b) => b.name === 'default');
-    const topic = createBrokerTopic(brokerTopicPartitions(manifests, brokerName));
-    const brokerOptions = { manifests, services, port: brokerPort, topic, logger: logger.child({ part: 'broker' }) };
+    // The Broker's topic lives in the stack's Kafka: a restarted Broker goes on where its dispatcher committed.
+    const brokerOptions = {
+      manifests,
+      services,
+      port: brokerPort,
+      kafka: { brokers: kafkaBrokers },
+      logger: logger.child({ part: 'broker' }),
+    };
     let broker: RunningBroker = await startBroker(brokerOptions);
     stops.push(() => broker.stop());
 
@@ -326,6 +334,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         // record committed when the offsets are read is already on a branch or on main, and a branch merged after it
         // is listed puts its records on main before main is scanned.
         const committed = new Map<string, Map<number, bigint>>();
+        let inBroker = new Set<string>();
         const admin = new kafkajs.Kafka({
           clientId: 'floe-stack-accounting',
           brokers: kafkaBrokers!,
@@ -346,6 +355,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
               }
             }
           }
+          // Second: a record whose source offset was committed is in the Broker's topic, or past it on a branch.
+          inBroker = broker.kafka ? await uncommittedTagged(kafkaBrokers!, admin, broker.kafka) : new Set();
         } finally {
           await admin.disconnect();
         }
@@ -366,7 +377,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
               for (let o = BigInt(first); o <= BigInt(last); o++) onBranches.add(`${result.topic}/${partition}/${o}`);
           }
         }
-        return { onBranches, committed };
+        return { onBranches, committed, inBroker };
       },
       async replayDeadLetters() {
         const { letters } = await listDeadLetters(catalog.io, warehouse);
@@ -418,6 +429,62 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * The source coordinates (`<topic>/<partition>/<offset>`, the tagged event's id) of the tagged records in the Broker's
+ * topic after its dispatcher's committed offsets: the Broker delivers them again on the next start. Read with a
+ * throw-away consumer group, deleted afterwards.
+ */
+async function uncommittedTagged(
+  brokers: string[],
+  admin: kafkajs.Admin,
+  { topic, groupId }: { topic: string; groupId: string },
+): Promise<Set<string>> {
+  const found = new Set<string>();
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.high)]));
+  const from = new Map<number, bigint>();
+  for (const group of await admin.fetchOffsets({ groupId, topics: [topic] }))
+    for (const { partition, offset } of group.partitions)
+      from.set(partition, BigInt(offset) < 0n ? 0n : BigInt(offset));
+  const behind = [...ends].filter(([partition, end]) => end > (from.get(partition) ?? 0n));
+  if (behind.length === 0) return found;
+  const readerGroup = `floe-stack-accounting-${randomUUID()}`;
+  const consumer = new kafkajs.Kafka({
+    clientId: 'floe-stack-accounting',
+    brokers,
+    logLevel: kafkajs.logLevel.NOTHING,
+  }).consumer({ groupId: readerGroup, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    const left = new Set(behind.map(([partition]) => partition));
+    await new Promise<void>((resolve, reject) => {
+      consumer
+        .run({
+          eachBatch: async ({ batch }) => {
+            const start = from.get(batch.partition) ?? 0n;
+            const end = ends.get(batch.partition) ?? 0n;
+            for (const message of batch.messages) {
+              const offset = BigInt(message.offset);
+              if (offset >= end) break;
+              const type = message.headers?.ce_type?.toString();
+              if (offset >= start && type === EventType.recordTagged) {
+                const id = message.headers?.ce_id?.toString();
+                if (id) found.add(id);
+              }
+            }
+            const last = batch.messages.at(-1);
+            if (last && BigInt(last.offset) + 1n >= end && left.delete(batch.partition) && left.size === 0) resolve();
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+    await admin.deleteGroups([readerGroup]).catch(() => undefined);
+  }
+  return found;
 }
 
 function withSink(sink: string | undefined): Record<string, string> {

@@ -1,16 +1,21 @@
 /**
  * The local broker over real HTTP: Triggers from manifests route to real function hosts; retries, dead-lettering,
- * reply re-ingestion, loop protection, backpressure, ordered Triggers and the delivered acknowledgement.
+ * reply re-ingestion, loop protection, backpressure, ordered Triggers and the delivered acknowledgement — in memory,
+ * and over a topic of the embedded Kafka (as the local stack runs it): acknowledged once in the topic, redelivered by
+ * a restarted Broker, ordered per partition.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import kafkajs from 'kafkajs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
-import { startBroker, BrokerConfigError, type RunningBroker } from '../../local/broker/index.ts';
+import { startBroker, brokerTopicName, BrokerConfigError, type RunningBroker } from '../../local/broker/index.ts';
+import { startKafkaBroker, type KafkaBroker } from '../../local/kafka/index.ts';
 import { postEvent } from '../../local/delivery/http.ts';
 import { createEmitter } from '../../shared/runtime/event-emitter.ts';
 import { loadManifests, parseManifests, type Manifests } from '../../local/knative/manifests.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
+import { tempDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import {
   closeAll,
@@ -60,7 +65,7 @@ const brokerDoc = {
 async function setup(
   manifests: Manifests,
   handlers: Record<string, Handler>,
-  options: { maxInFlight?: number; ttl?: number } = {},
+  options: { maxInFlight?: number; ttl?: number; kafka?: { brokers: string[]; namespace: string } } = {},
 ) {
   const functions: Record<string, TestFunction> = {};
   for (const [name, handler] of Object.entries({ dlq: () => undefined, ...handlers })) {
@@ -557,5 +562,156 @@ describe('the repository manifests', () => {
     const stats = live.stats();
     expect(stats.unrouted).toBe(2); // the Kafka record posted to the Broker and the terminal batch.published
     expect(Object.values(stats.triggers).reduce((n, t) => n + t.deadLettered + t.failed, 0)).toBe(0);
+  });
+});
+
+describe('over a Kafka topic', () => {
+  let kafka: KafkaBroker;
+  let client: InstanceType<typeof kafkajs.Kafka>;
+  let cleanup: () => Promise<void>;
+  let namespaces = 0;
+  beforeAll(async () => {
+    const tmp = await tempDir('floe-broker-kafka');
+    kafka = await startKafkaBroker({ dataDir: tmp.dir, logger: silentLogger });
+    client = new kafkajs.Kafka({ clientId: 'floe-test', brokers: [kafka.brokers], logLevel: kafkajs.logLevel.NOTHING });
+    cleanup = async () => {
+      await kafka.stop();
+      await tmp.cleanup();
+    };
+  });
+  afterAll(() => cleanup?.());
+
+  /** A namespace per test: its own Broker topic and Trigger groups on the shared Kafka. */
+  const fresh = () => ({ brokers: [kafka.brokers], namespace: `test${++namespaces}` });
+
+  async function topicEnds(namespace: string): Promise<number[]> {
+    const admin = client.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(brokerTopicName(namespace, 'default'));
+      return offsets.sort((a, b) => a.partition - b.partition).map((o) => Number(o.high));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** The dispatcher's committed offsets (one consumer group for all Triggers of the Broker). */
+  async function committed(namespace: string): Promise<number[]> {
+    const admin = client.admin();
+    await admin.connect();
+    try {
+      const topic = brokerTopicName(namespace, 'default');
+      const [offsets] = await admin.fetchOffsets({ groupId: `${topic}-dispatcher`, topics: [topic] });
+      return offsets.partitions.sort((a, b) => a.partition - b.partition).map((p) => Number(p.offset));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  it('answers 202 once the event is in its topic, before any delivery; the reply goes through the topic too', async () => {
+    const hold = gate();
+    const manifests = parseManifests([
+      brokerDoc,
+      trigger('tagger', 'tagger', [{ exact: { type: 't.record' } }]),
+      trigger('writer', 'writer', [{ exact: { type: 't.tagged' } }]),
+    ]);
+    const kafkaOptions = fresh();
+    const { broker, functions } = await setup(
+      manifests,
+      { tagger: replyWith('t.tagged'), writer: hold.handler },
+      { kafka: kafkaOptions },
+    );
+    // Even a sender asking for the delivered acknowledgement gets it once the event is durable.
+    const answer = await send(
+      broker,
+      event({ id: 'k1', type: 't.record', extensions: { partitionkey: 'car-1' } }),
+      'delivered',
+    );
+    expect(answer.status).toBe(202);
+    await waitFor(() => functions.writer.received.length === 1, 'the reply to reach the writer');
+    expect(await topicEnds(kafkaOptions.namespace)).toEqual([2]);
+    // The writer holds its delivery: its group has not committed it, and the Broker counts it as pending.
+    expect(broker.stats().inFlight).toBe(1);
+    expect(functions.writer.received[0].attributes).toMatchObject({
+      type: 't.tagged',
+      partitionkey: 'car-1',
+      knativekafkapartition: '0',
+      knativekafkaoffset: '1',
+    });
+    expect(functions.tagger.received[0].attributes).toMatchObject({ knativekafkaoffset: '0' });
+    expect(functions.tagger.received[0].attributes.knativebrokerttl).toBeUndefined();
+    hold.open();
+    await broker.drain();
+    expect(broker.stats()).toMatchObject({ received: 1, replies: 1, inFlight: 0 });
+    await waitFor(async () => (await committed(kafkaOptions.namespace))[0] === 2, 'both records committed');
+  });
+
+  it('delivers what it acknowledged after a restart, when the first Broker stopped before the delivery completed', async () => {
+    const manifests = parseManifests([brokerDoc, trigger('slow', 'slow', [])]);
+    const kafkaOptions = fresh();
+    const hold = gate();
+    const first = await setup(manifests, { slow: hold.handler }, { kafka: kafkaOptions });
+    expect((await send(first.broker, event({ id: 'r1', type: 't' }))).status).toBe(202);
+    await waitFor(() => first.functions.slow.received.length === 1, 'the first delivery to start');
+    await first.broker.stop();
+    hold.open();
+    const again = await setup(manifests, { slow: () => undefined }, { kafka: kafkaOptions });
+    await waitFor(() => again.functions.slow.received.length === 1, 'the restarted Broker to deliver the event');
+    await again.broker.drain();
+    expect(again.functions.slow.received[0].attributes).toMatchObject({ id: 'r1', knativekafkaoffset: '0' });
+    await waitFor(async () => (await committed(kafkaOptions.namespace))[0] === 1, 'the record committed');
+    // A new event gets the next position: the topic, not the Broker process, hands them out.
+    await send(again.broker, event({ id: 'r2', type: 't' }));
+    await again.broker.drain();
+    expect(again.functions.slow.received.map((e) => e.attributes.knativekafkaoffset)).toEqual(['0', '1']);
+  });
+
+  it('delivers one record at a time per partition on an ordered Trigger, many at once on an unordered one', async () => {
+    const releases: (() => void)[] = [];
+    const held: Handler = () => new Promise<void>((resolve) => releases.push(resolve));
+    const manifests = parseManifests([
+      brokerDoc,
+      trigger('ordered', 'ordered', [], { annotations: { 'kafka.eventing.knative.dev/delivery.order': 'ordered' } }),
+      trigger('unordered', 'unordered', [], {
+        annotations: { 'kafka.eventing.knative.dev/delivery.order': 'unordered' },
+      }),
+    ]);
+    const { broker, functions } = await setup(manifests, { ordered: held, unordered: held }, { kafka: fresh() });
+    for (const id of ['o1', 'o2', 'o3']) expect((await send(broker, event({ id, type: 't' }))).status).toBe(202);
+    await waitFor(
+      () => functions.unordered.received.length === 3 && functions.ordered.received.length === 1,
+      'the first deliveries',
+    );
+    for (let next = 2; next <= 3; next++) {
+      expect(functions.ordered.received).toHaveLength(next - 1);
+      for (const release of releases.splice(0)) release();
+      await waitFor(() => functions.ordered.received.length === next, `delivery ${next} of the ordered Trigger`);
+    }
+    expect(functions.ordered.received.map((e) => e.attributes.id)).toEqual(['o1', 'o2', 'o3']);
+    for (const release of releases.splice(0)) release();
+    await broker.drain();
+    expect(broker.stats().inFlight).toBe(0);
+  });
+
+  it('dead-letters a refused event and commits it; a reply loop still ends after knativebrokerttl hops', async () => {
+    const manifests = parseManifests([
+      brokerDoc,
+      trigger('bad', 'bad', [{ exact: { type: 't.bad' } }]),
+      trigger('loop', 'loop', [{ exact: { type: 't.loop' } }]),
+    ]);
+    const kafkaOptions = fresh();
+    const { broker, functions } = await setup(
+      manifests,
+      { bad: failing(422), loop: replyWith('t.loop') },
+      { ttl: 4, kafka: kafkaOptions },
+    );
+    await send(broker, event({ id: 'x1', type: 't.bad' }));
+    await send(broker, event({ id: 'l1', type: 't.loop' }));
+    await waitFor(() => functions.loop.received.length === 4 && functions.dlq.received.length === 1, 'both to end');
+    await broker.drain();
+    expect(functions.dlq.received[0].attributes).toMatchObject({ id: 'x1', knativeerrorcode: '422' });
+    expect(broker.stats()).toMatchObject({ replies: 3, ttlExpired: 1, inFlight: 0 });
+    expect(broker.stats().triggers.bad.deadLettered).toBe(1);
+    expect(await topicEnds(kafkaOptions.namespace)).toEqual([5]);
   });
 });

@@ -12,7 +12,7 @@ import { tempDir } from '../helpers/tmp.ts';
 import { HandlerError } from '../../shared/runtime/function-host.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { closeAll, gate, startFunction, type Handler, type TestFunction } from './helpers.ts';
+import { closeAll, event, gate, startFunction, type Handler, type TestFunction } from './helpers.ts';
 
 let kafka: KafkaBroker;
 let client: InstanceType<typeof kafkajs.Kafka>;
@@ -303,5 +303,62 @@ describe('KafkaSource stand-in', () => {
     await waitFor(async () => (await committed(group, topic))[0] === '3', 'everything committed after the restart');
     expect(offsetOf(sink).filter((o) => o === '0:1')).toHaveLength(2);
     expect(after.stats().perSource.parking.consumed).toBe(2);
+  });
+
+  it('a burst waits in Kafka: the sink answers once its event is in the Broker topic, at most 50 records of a partition in flight', async () => {
+    const { topic, group } = await freshTopic(1);
+    // The tagger's shape: the KafkaSource's sink emits what it made to the Broker and answers once that was taken.
+    const hold = gate();
+    const consumer = await startFunction('consumer', hold.handler);
+    const dlq = await startFunction('dlq');
+    running.push(consumer, dlq);
+    const manifests = parseManifests([
+      {
+        apiVersion: 'eventing.knative.dev/v1',
+        kind: 'Trigger',
+        metadata: { name: 'all' },
+        spec: {
+          broker: 'default',
+          subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'consumer' } },
+        },
+      },
+    ]);
+    const broker = await startBroker({
+      manifests,
+      services: { consumer: consumer.url },
+      logger: silentLogger,
+      kafka: { brokers: [kafka.brokers], namespace: `burst-${topic}` },
+    });
+    running.push({ close: () => broker.stop() });
+    let active = 0;
+    let mostActive = 0;
+    const tagger = await startFunction(
+      'tagger',
+      async (e, context) => {
+        mostActive = Math.max(mostActive, ++active);
+        try {
+          await context.emit(event({ type: 't.tagged', id: `tagged-${e.attributes.id}` }));
+        } finally {
+          active--;
+        }
+      },
+      broker.url,
+    );
+    running.push(tagger);
+    const burst = 300;
+    await produce(
+      topic,
+      Array.from({ length: burst }, (_, i) => ({ key: `car-${i}`, value: `${i}` })),
+    );
+    const started = await sources(kafkaSource('parking', topic, group, 'unordered'), tagger.url, dlq);
+    // Every record is committed while the Broker's subscriber still holds each delivery it got.
+    await waitFor(async () => (await committed(group, topic))[0] === String(burst), `offset ${burst} committed`);
+    expect(started.stats().perSource.parking).toMatchObject({ consumed: burst, delivered: burst, lag: 0 });
+    expect(mostActive).toBeLessThanOrEqual(50);
+    expect(mostActive).toBeGreaterThan(1);
+    expect(broker.stats().inFlight).toBe(burst);
+    hold.open();
+    await broker.drain();
+    expect(new Set(consumer.received.map((e) => e.attributes.id)).size).toBe(burst);
   });
 });

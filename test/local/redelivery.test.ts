@@ -3,8 +3,8 @@
  * delivered a second time, and the Kafka Broker gives each copy of everything it carries a new position in its own
  * topic, overwriting `knativekafkapartition`/`knativekafkaoffset` with it. Each record must still be on `main` once.
  *
- * Real parts throughout: the embedded Kafka, the KafkaSource stand-ins, the local Broker (which rewrites those
- * extensions as the Kafka Broker does), floe's functions on their HTTP host, Nessie and a warehouse. Two topologies:
+ * Real parts throughout: the embedded Kafka, the KafkaSource stand-ins, the local Broker over a Kafka topic (which
+ * rewrites those extensions as the Kafka Broker does), floe's functions on their HTTP host, Nessie and a warehouse. Two topologies:
  * the repository's (every KafkaSource sinks into the tagger) with plain records and records that are CloudEvents,
  * and the one before it (KafkaSource → Broker → Trigger → tagger), which floe's tagger must survive for plain records.
  */
@@ -58,6 +58,7 @@ beforeAll(async () => {
 afterAll(() => cleanupKafka?.());
 
 const running: (() => Promise<void>)[] = [];
+let pipelines = 0;
 afterEach(async () => {
   for (const stop of running.reverse()) await stop();
   running.length = 0;
@@ -99,11 +100,13 @@ async function startPipeline(manifests: Manifests): Promise<Pipeline> {
     running.push(() => hosts[service.name].close());
   }
   const services = Object.fromEntries(Object.entries(hosts).map(([name, host]) => [name, host.url]));
+  // Over the embedded Kafka, as the local stack runs it; a namespace per pipeline keeps their Broker topics apart.
   const broker = await startBroker({
     manifests,
     services,
     port: Number(new URL(brokerUrl).port),
     logger: silentLogger,
+    kafka: { brokers: [kafka.brokers], namespace: `redelivery${++pipelines}` },
   });
   running.push(() => broker.stop());
   return {
