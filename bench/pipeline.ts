@@ -4,10 +4,12 @@
  * same HTTP host as in the cluster — until every one is on `main`. Reported: sustained events/s, p50/p99 latency from
  * the tagger to visible on `main`, rows per data file, peak RSS per function, and, measured in the same run, the raw
  * HTTP CloudEvent hop rate (node:http + CloudEvent parsing, 64 in flight): the physical limit of a design where every
- * record crosses HTTP hops.
+ * record crosses HTTP hops. Also the CPU time of every process over the whole run (start-up included, from /proc) per
+ * record, and what the Broker received and delivered (more than once per record when something was redelivered).
  *
  *   npm run bench -- pipeline          (PIPELINE_BENCH_RECORDS=3000 for a quick run)
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,6 +25,15 @@ import { startStack } from '../local/stack/index.ts';
 import { cloudEventRequestRate, peakRssMb, percentile, silentLogger, startBareCloudEventServer } from './_measure.ts';
 
 const RECORDS = Number(process.env.PIPELINE_BENCH_RECORDS ?? 10_000);
+
+/** CPU seconds (user + system) a live process has used, from /proc (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 const home = await mkdtemp(path.join(tmpdir(), 'floe-bench-pipeline-'));
 const stack = await startStack({
   home,
@@ -77,6 +88,8 @@ try {
     if (batchId && entry.commitMeta.commitTime) publishedAt.set(batchId, Date.parse(entry.commitMeta.commitTime));
   }
   const latencies: number[] = [];
+  // From the record's Kafka timestamp: the whole way, wherever the record waited (before or after the tagger).
+  const endToEnd: number[] = [];
   let files = 0;
   let rows = 0;
   const { tables } = await loadTables(stack.catalog, 'main', tableList);
@@ -86,13 +99,17 @@ try {
     rows += Number(snapshot?.summary['total-records'] ?? 0);
     for (const row of await scanRows(table.metadata, {
       io: stack.catalog.io,
-      columns: [Column.ingestedAt, Column.batchId],
+      columns: [Column.ingestedAt, Column.kafkaTime, Column.batchId],
     })) {
       const at = publishedAt.get(row[Column.batchId] as string);
-      if (at !== undefined) latencies.push(at - Number((row[Column.ingestedAt] as bigint) / 1000n));
+      if (at === undefined) continue;
+      latencies.push(at - Number((row[Column.ingestedAt] as bigint) / 1000n));
+      const produced = row[Column.kafkaTime] as bigint | null;
+      if (produced !== null) endToEnd.push(at - Number(produced / 1000n));
     }
   }
   latencies.sort((a, b) => a - b);
+  endToEnd.sort((a, b) => a - b);
   const rate = RECORDS / seconds;
   console.log(
     `\n${RECORDS.toLocaleString('en-US')} records (5% bad) over 3 topics, produced in ${producedSeconds.toFixed(1)} s, all on main after ${seconds.toFixed(1)} s\n`,
@@ -109,12 +126,28 @@ try {
   console.log(
     `| latency tagger → visible on main | p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms (${latencies.length} rows) |`,
   );
+  console.log(
+    `| latency produced (Kafka timestamp) → visible on main | p50 ${percentile(endToEnd, 50)} ms, p99 ${percentile(endToEnd, 99)} ms (${endToEnd.length} rows) |`,
+  );
   console.log(`| rows per data file | ${(rows / Math.max(files, 1)).toFixed(0)} (${files} files) |`);
   for (const fn of Object.values(stack.functions)) {
-    console.log(`| peak RSS ${fn.name} | ${peakRssMb(fn.pid())?.toFixed(0) ?? '?'} MB |`);
+    const cpu = cpuSeconds(fn.pid());
+    console.log(
+      `| peak RSS ${fn.name}, CPU | ${peakRssMb(fn.pid())?.toFixed(0) ?? '?'} MB, ${cpu?.toFixed(1) ?? '?'} s = ${cpu === undefined ? '?' : Math.round((cpu * 1e6) / RECORDS)} µs per record |`,
+    );
   }
+  const usage = process.resourceUsage();
+  const stackCpu = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
   console.log(
-    `| peak RSS stack process (Kafka, Nessie, broker, sources) | ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB |`,
+    `| peak RSS stack process (Kafka, Nessie, broker, sources), CPU | ${(usage.maxRSS / 1024).toFixed(0)} MB, ${stackCpu.toFixed(1)} s = ${Math.round((stackCpu * 1e6) / RECORDS)} µs per record |`,
+  );
+  const broker = (await (await fetch(`${stack.brokerUrl}/stats`)).json()) as {
+    received: number;
+    replies: number;
+    triggers: Record<string, { delivered: number }>;
+  };
+  console.log(
+    `| Broker: events received / replies / deliveries to the writer | ${broker.received} / ${broker.replies} / ${broker.triggers.writer?.delivered ?? '?'} |`,
   );
 } finally {
   await stack.stop();
