@@ -2,9 +2,11 @@
  * The KafkaSource stand-in: every KafkaSource of the manifests as a kafkajs consumer group feeding its sink, exactly
  * as eventing-kafka-broker's source dispatcher does (./source.ts). The manifests' `bootstrapServers` and sink name
  * cluster addresses; locally `brokers` and the sink URLs (`sinkUrl` for a Broker, `services` for a Knative Service)
- * replace them.
+ * replace them. A Service sink with a `containerConcurrency` takes at most that many requests at once from all the
+ * sources together, as its queue-proxy admits them: the rest wait in the sources, their records in Kafka.
  */
 import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
+import { createLane, type Lane } from '../broker/lane.ts';
 import type { KafkaSource, Manifests } from '../knative/manifests.ts';
 import { startKafkaSource, type RunningSource, type SourceStats } from './source.ts';
 
@@ -48,6 +50,7 @@ export interface RunningKafkaSources {
 export async function startKafkaSources(options: KafkaSourcesOptions): Promise<RunningKafkaSources> {
   const logger = options.logger ?? createLogger({ name: 'kafka-source' });
   const sources: RunningSource[] = [];
+  const sinkLimits = new Map<string, Lane>();
   try {
     for (const source of options.manifests.kafkaSources) {
       sources.push(
@@ -59,6 +62,7 @@ export async function startKafkaSources(options: KafkaSourcesOptions): Promise<R
           logger,
           maxPendingPerPartition: options.maxPendingPerPartition ?? 50,
           stopGraceMs: options.stopGraceMs ?? 10_000,
+          sinkLimit: sinkLimit(source, options.manifests, sinkLimits),
         }),
       );
     }
@@ -72,6 +76,20 @@ export async function startKafkaSources(options: KafkaSourcesOptions): Promise<R
       await Promise.all(sources.map((source) => source.stop()));
     },
   };
+}
+
+/** The queue-proxy limit of a Service sink with a `containerConcurrency`, one per Service (all its senders share it). */
+function sinkLimit(source: KafkaSource, manifests: Manifests, limits: Map<string, Lane>): Lane | undefined {
+  const { sink } = source;
+  if (sink.kind !== 'Service') return undefined;
+  const concurrency = manifests.services.find((service) => service.name === sink.name)?.containerConcurrency;
+  if (!concurrency) return undefined;
+  let lane = limits.get(sink.name);
+  if (!lane) {
+    lane = createLane(concurrency);
+    limits.set(sink.name, lane);
+  }
+  return lane;
 }
 
 function sinkUrl(source: KafkaSource, options: KafkaSourcesOptions): string {

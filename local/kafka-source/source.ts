@@ -18,6 +18,7 @@
 import type { CloudEventMessage } from '../../shared/events/cloudevent.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import { ACK_HEADER } from '../broker/index.ts';
+import type { Lane } from '../broker/lane.ts';
 import { startConsumer } from '../delivery/consumer.ts';
 import { AbortedError, deadLetterEvent, sendAttempt, withRetries } from '../delivery/retry.ts';
 import { kafkaSourceDelivery, type KafkaSource } from '../knative/manifests.ts';
@@ -45,6 +46,11 @@ export interface SourceOptions {
   maxPendingPerPartition: number;
   /** On stop, how long records in flight may still complete (and be committed) before they are abandoned. */
   stopGraceMs: number;
+  /**
+   * For a Knative Service sink: its queue-proxy's limit, `containerConcurrency` requests in the container at once,
+   * shared by every source posting to it; the others wait here, in the source, not in the function.
+   */
+  sinkLimit?: Lane;
 }
 
 export interface RunningSource {
@@ -88,13 +94,16 @@ export async function startKafkaSource(source: KafkaSource, options: SourceOptio
     try {
       const result = await withRetries(
         delivery,
-        (attemptSignal) =>
-          sendAttempt(sinkUrl, event, {
-            headers: sinkHeaders,
-            timeoutMs: delivery.timeoutMs,
-            signal: attemptSignal,
-            onAccepted,
-          }),
+        (attemptSignal) => {
+          const attempt = () =>
+            sendAttempt(sinkUrl, event, {
+              headers: sinkHeaders,
+              timeoutMs: delivery.timeoutMs,
+              signal: attemptSignal,
+              onAccepted,
+            });
+          return options.sinkLimit ? options.sinkLimit.run(undefined, attempt) : attempt();
+        },
         {
           signal,
           onRetry: (failure, attempt) =>

@@ -361,4 +361,63 @@ describe('KafkaSource stand-in', () => {
     await broker.drain();
     expect(new Set(consumer.received.map((e) => e.attributes.id)).size).toBe(burst);
   });
+
+  it('posts to a Service sink at most its containerConcurrency at once, from all sources together', async () => {
+    const first = await freshTopic(2);
+    const second = await freshTopic(2);
+    const releases: (() => void)[] = [];
+    let active = 0;
+    let mostActive = 0;
+    const sink = await startFunction('tagger', async () => {
+      mostActive = Math.max(mostActive, ++active);
+      await new Promise<void>((resolve) => releases.push(resolve));
+      active--;
+    });
+    const dlq = await startFunction('dlq');
+    running.push(sink, dlq);
+    const source = (name: string, topic: string, group: string) => ({
+      apiVersion: 'sources.knative.dev/v1beta1',
+      kind: 'KafkaSource',
+      metadata: { name },
+      spec: {
+        bootstrapServers: ['kafka.invalid:9092'],
+        topics: [topic],
+        consumerGroup: group,
+        initialOffset: 'earliest',
+        ordering: 'unordered',
+        sink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'tagger' } },
+      },
+    });
+    const manifests = parseManifests([
+      {
+        apiVersion: 'serving.knative.dev/v1',
+        kind: 'Service',
+        metadata: { name: 'tagger' },
+        spec: { template: { spec: { containerConcurrency: 3, containers: [{ image: 'floe' }] } } },
+      },
+      source('entry', first.topic, first.group),
+      source('exit', second.topic, second.group),
+    ]);
+    for (const { topic } of [first, second])
+      await produce(
+        topic,
+        Array.from({ length: 10 }, (_, i) => ({ key: `car-${i}`, value: `${i}` })),
+      );
+    const started = await startKafkaSources({
+      manifests,
+      brokers: [kafka.brokers],
+      sinkUrl: 'http://127.0.0.1:1',
+      services: { tagger: sink.url },
+      logger: silentLogger,
+    });
+    running.push({ close: () => started.stop() });
+    const delivered = () => started.stats().perSource.entry.delivered + started.stats().perSource.exit.delivered;
+    while (delivered() < 20) {
+      await waitFor(() => releases.length > 0 || delivered() === 20, 'a request at the sink');
+      expect(active).toBeLessThanOrEqual(3);
+      for (const release of releases.splice(0)) release();
+    }
+    expect(mostActive).toBe(3);
+    expect(sink.received).toHaveLength(20);
+  });
 });
