@@ -219,7 +219,13 @@ export function setDefaultSpec(metadata: TableMetadata, spec: PartitionSpec): Ta
   let lastPartitionId = metadata.lastPartitionId;
   const fields: PartitionField[] = spec.fields.map((field) => {
     const same = earlier.find((f) => f.sourceId === field.sourceId && transformOf(f) === transformOf(field));
-    return { ...field, fieldId: same?.fieldId ?? ++lastPartitionId };
+    if (same) return { ...field, fieldId: same.fieldId };
+    const fieldId = ++lastPartitionId;
+    // One name, one partition field across the specs: engines build a table's partition type over all of them. A
+    // name an earlier field had (`id_bucket` for bucket[16], now bucket[32]) gets the width, as Java names such fields.
+    const taken = earlier.some((f) => f.name === field.name);
+    const width = /\[(\d+)\]$/.exec(transformOf(field))?.[1];
+    return { ...field, fieldId, name: taken ? `${field.name}_${width ?? fieldId}` : field.name };
   });
   const specId = Math.max(...metadata.partitionSpecs.map((s) => s.specId)) + 1;
   return {

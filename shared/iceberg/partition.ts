@@ -137,6 +137,18 @@ export function specsEquivalent(a: PartitionSpec, b: PartitionSpec): boolean {
   });
 }
 
+/**
+ * Whether files of the two specs are laid out alike: the same source columns and transforms in the same order, field
+ * names aside (another engine may name `x_trunc` what floe names `x_truncate`).
+ */
+export function sameLayout(a: PartitionSpec, b: PartitionSpec): boolean {
+  if (a.fields.length !== b.fields.length) return false;
+  const transform = (t: string) => transformToString(parseTransform(t));
+  return a.fields.every(
+    (f, i) => f.sourceId === b.fields[i].sourceId && transform(f.transform) === transform(b.fields[i].transform),
+  );
+}
+
 /** Checks every field's transform against its source type; throws `IcebergFormatError` naming the first bad field. */
 export function validateSpec(spec: PartitionSpec, schema: Schema): void {
   const names = new Set<string>();

@@ -11,15 +11,23 @@
  */
 import type { FileIO } from '../storage/file-io.ts';
 import { ValidationError, type TableUpdate } from './commit.ts';
-import { currentSchema } from './metadata.ts';
-import { partitionPath } from './partition.ts';
+import { currentSchema, defaultSpec } from './metadata.ts';
+import { partitionPath, sameLayout } from './partition.ts';
 import { planScan, readTasks, type FileScanTask, type ScanPlan } from './scan.ts';
 import { rewriteGroupWithDuckDB } from './rewrite-duckdb.ts';
 import { rewriteFiles } from './snapshot.ts';
 import { writeRows } from './writer.ts';
 import { FileContent, type DataFile, type TableMetadata } from './types.ts';
 import { stringifyJson } from '../util/lossless-json.ts';
-import { partitionClosed, rewriteCandidates, selectFileGroups, type BinPackSettings } from './rewrite-selection.ts';
+import {
+  expectedOutputFiles,
+  partitionClosed,
+  rewriteCandidates,
+  selectFileGroups,
+  type BinPackSettings,
+} from './rewrite-selection.ts';
+
+export { expectedOutputFiles };
 
 export const TARGET_FILE_SIZE_PROPERTY = 'write.target-file-size-bytes';
 export const DEFAULT_TARGET_FILE_SIZE = 512 * 1024 * 1024;
@@ -134,17 +142,6 @@ function unsupported(tasks: FileScanTask[]): string | undefined {
   return undefined;
 }
 
-/** Java `expectedOutputFiles`: round down when spreading the remainder keeps files ≤ min(1.1 × target, write max). */
-export function expectedOutputFiles(inputBytes: number, s: BinPackSettings): number {
-  const target = s['target-file-size-bytes'];
-  if (inputBytes < target) return 1;
-  const withRemainder = Math.ceil(inputBytes / target);
-  const withoutRemainder = Math.floor(inputBytes / target);
-  const writeMax = target + 0.5 * (s['max-file-size-bytes'] - target);
-  if (inputBytes % target > s['min-file-size-bytes']) return withRemainder;
-  return inputBytes / withoutRemainder < Math.min(1.1 * target, writeMax) ? withoutRemainder : withRemainder;
-}
-
 /** A file's column-chunk bytes (its size without footer and page-index overhead) when its metrics have them. */
 function dataBytes(file: DataFile): number {
   const columns = [...(file.columnSizes?.values() ?? [])].reduce((s, n) => s + n, 0);
@@ -177,11 +174,12 @@ export async function planRewriteDataFiles(
     liveFiles: scan.tasks.length,
     liveBytes: scan.tasks.reduce((s, t) => s + t.file.fileSizeInBytes, 0),
   };
+  const outdatedGroups: FileGroup[] = [];
   for (const tasks of byPartition.values()) {
     const partition = partitionLabel(metadata, tasks[0]);
     // Files of an earlier spec are all rewritten, into the current one, as Java's planner takes files whose spec is
     // not the output spec: a partitioning change (e.g. hour → day) then takes hold of the data already written too.
-    const outdated = tasks[0].spec.specId !== metadata.defaultSpecId;
+    const outdated = !sameLayout(tasks[0].spec, defaultSpec(metadata));
     const groupSettings = outdated ? { ...settings, 'rewrite-all': true } : settings;
     const candidates = rewriteCandidates(tasks, groupSettings);
     if (!candidates.length) continue;
@@ -193,7 +191,7 @@ export async function planRewriteDataFiles(
     const closed = outdated || partitionClosed(tasks[0].spec, tasks[0].file.partition, now);
     for (const group of selectFileGroups(candidates, groupSettings, { closed })) {
       const estimatedBytes = group.reduce((s, t) => s + dataBytes(t.file), 0);
-      plan.groups.push({
+      (outdated ? outdatedGroups : plan.groups).push({
         partition,
         closed,
         tasks: group,
@@ -204,7 +202,33 @@ export async function planRewriteDataFiles(
       });
     }
   }
+  plan.groups.push(...outdatedWithinBudget(outdatedGroups, plan));
   return plan;
+}
+
+/**
+ * The groups of earlier-spec files one run takes, oldest partitions first: about a target file's bytes per run, so a
+ * large table's migration to a new spec commits in steps within the compactor's time limit instead of never; the
+ * rest is reported as skipped and taken by the next runs.
+ */
+function outdatedWithinBudget(groups: FileGroup[], plan: RewritePlan): FileGroup[] {
+  const budget = plan.settings['target-file-size-bytes'];
+  const sorted = [...groups].sort((a, b) => (a.partition < b.partition ? -1 : a.partition > b.partition ? 1 : 0));
+  const taken: FileGroup[] = [];
+  let bytes = 0;
+  for (const group of sorted) {
+    if (taken.length && bytes + group.inputBytes > budget) {
+      plan.skipped.push({
+        partition: group.partition,
+        files: group.tasks.length,
+        reason: `files of an earlier partition spec, left for a later run (${budget} bytes of them per run)`,
+      });
+      continue;
+    }
+    taken.push(group);
+    bytes += group.inputBytes;
+  }
+  return taken;
 }
 
 /**

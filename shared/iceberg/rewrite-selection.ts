@@ -112,12 +112,38 @@ function packGroups(tasks: FileScanTask[], maxBytes: number): FileScanTask[][] {
   return groups;
 }
 
-function worthRewriting(tasks: FileScanTask[], s: BinPackSettings): boolean {
+/** Java `expectedOutputFiles`: round down when spreading the remainder keeps files ≤ min(1.1 × target, write max). */
+export function expectedOutputFiles(inputBytes: number, s: BinPackSettings): number {
+  const target = s['target-file-size-bytes'];
+  if (inputBytes < target) return 1;
+  const withRemainder = Math.ceil(inputBytes / target);
+  const withoutRemainder = Math.floor(inputBytes / target);
+  const writeMax = target + 0.5 * (s['max-file-size-bytes'] - target);
+  if (inputBytes % target > s['min-file-size-bytes']) return withRemainder;
+  return inputBytes / withoutRemainder < Math.min(1.1 * target, writeMax) ? withoutRemainder : withRemainder;
+}
+
+/**
+ * Whether merging the files leaves fewer of them. Without this, two files that together exceed the target (e.g. 350 +
+ * 350 MiB for 512) would be written again as two files of the same size, and picked again on every run.
+ */
+function fewerFiles(tasks: FileScanTask[], bytes: number, s: BinPackSettings): boolean {
+  return expectedOutputFiles(bytes, s) < tasks.length;
+}
+
+/** Java's rule for a group; `rewritten` (default the group) is what would be written, for the fewer-files check. */
+function worthRewriting(tasks: FileScanTask[], s: BinPackSettings, rewritten: FileScanTask[] = tasks): boolean {
   const n = tasks.length;
   const bytes = tasks.reduce((sum, t) => sum + t.file.fileSizeInBytes, 0);
+  const fewer = () =>
+    fewerFiles(
+      rewritten,
+      rewritten.reduce((sum, t) => sum + t.file.fileSizeInBytes, 0),
+      s,
+    );
   return (
-    (n > 1 && n >= s['min-input-files']) ||
-    (n > 1 && bytes > s['target-file-size-bytes']) ||
+    (n > 1 && n >= s['min-input-files'] && fewer()) ||
+    (n > 1 && bytes > s['target-file-size-bytes'] && fewer()) ||
     bytes > s['max-file-size-bytes'] ||
     tasks.some((t) => tooManyDeletes(t, s)) ||
     (s['rewrite-all'] && n > 0)
@@ -133,8 +159,8 @@ function closingMerge(tasks: FileScanTask[], s: BinPackSettings): boolean {
   if (tasks.length < 2) return false;
   const sizes = tasks.map((t) => t.file.fileSizeInBytes);
   const largest = Math.max(...sizes);
-  const rest = sizes.reduce((sum, n) => sum + n, 0) - largest;
-  return rest * Math.max(1, s['min-input-files'] - 1) >= largest;
+  const total = sizes.reduce((sum, n) => sum + n, 0);
+  return (total - largest) * Math.max(1, s['min-input-files'] - 1) >= largest && fewerFiles(tasks, total, s);
 }
 
 /**
@@ -183,7 +209,7 @@ export function selectFileGroups(
   const groups: FileScanTask[][] = [];
   let carried: FileScanTask[] = [];
   for (const tier of sizeTiers(candidates, s)) {
-    if (!worthRewriting(tier, s)) {
+    if (!worthRewriting(tier, s, carried.concat(tier))) {
       carried = carried.concat(tier);
       continue;
     }

@@ -4,7 +4,7 @@
  */
 import { assignFreshIds, renameColumn, setCurrentSchema, setDefaultSpec, unionByName } from '../iceberg/evolution.ts';
 import { currentSchema, defaultSpec, newTableMetadata } from '../iceberg/metadata.ts';
-import { specsEquivalent } from '../iceberg/partition.ts';
+import { sameLayout } from '../iceberg/partition.ts';
 import { findFieldByName, isPrimitive } from '../iceberg/schema.ts';
 import { canTransform } from '../iceberg/transforms.ts';
 import type { NestedField, PartitionSpec, Schema, StructType, TableMetadata } from '../iceberg/types.ts';
@@ -71,8 +71,16 @@ export function withCurrentColumnNames(metadata: TableMetadata): TableMetadata {
  * of the next batch that lands in it. Files already written keep their spec; new ones are laid out by the new one.
  */
 export function withConfigPartitioning(metadata: TableMetadata, topic: TopicConfig): TableMetadata {
-  const wanted = specFromConfig(topic.partitionBy, currentSchema(metadata));
-  return specsEquivalent(defaultSpec(metadata), wanted) ? metadata : setDefaultSpec(metadata, wanted);
+  let wanted: PartitionSpec;
+  try {
+    wanted = specFromConfig(topic.partitionBy, currentSchema(metadata));
+  } catch (err) {
+    // The table's column cannot take the transform (typed otherwise by an earlier config): its rows still land, under
+    // the spec the table has, rather than stalling the topic.
+    if (err instanceof ConfigError) return metadata;
+    throw err;
+  }
+  return sameLayout(defaultSpec(metadata), wanted) ? metadata : setDefaultSpec(metadata, wanted);
 }
 
 /**

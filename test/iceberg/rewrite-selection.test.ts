@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  expectedOutputFiles,
   partitionClosed,
   selectFileGroups,
   sizeTiers,
@@ -116,6 +117,16 @@ describe('partitionClosed', () => {
 });
 
 describe('selectFileGroups in a closed partition (Iceberg Java rule)', () => {
+  it('does not pick again what a rewrite leaves as many files as it took: two files over the target stay', () => {
+    // 700 MiB is written as two files of 350 MiB (below the 384 MiB minimum): merging those again changes nothing
+    const three = [file(250 * MIB), file(230 * MIB), file(220 * MIB)];
+    expect(expectedOutputFiles(700 * MIB, settings())).toBe(2);
+    expect(paths(selectFileGroups(three, settings(), { closed: true }))).toEqual(paths([three]));
+    for (const closed of [true, false]) {
+      expect(selectFileGroups([file(350 * MIB), file(350 * MIB)], settings(), { closed })).toEqual([]);
+    }
+  });
+
   it('rewrites every file below the minimum size together, the large ones included', () => {
     const big = file(40 * MIB, { name: 'big' });
     const fresh = smalls(4);

@@ -17,6 +17,7 @@ import { defaultSpec, newTableMetadata } from '../../shared/iceberg/metadata.ts'
 import { planScan, scanRows } from '../../shared/iceberg/scan.ts';
 import type { DataFile, TableMetadata } from '../../shared/iceberg/types.ts';
 import { compactTable } from '../../shared/maintenance/compaction.ts';
+import { binPackSettings, planRewriteDataFiles } from '../../shared/iceberg/rewrite-data.ts';
 import {
   loadPipelineConfig,
   tableNames,
@@ -169,6 +170,39 @@ describe('setDefaultSpec and withConfigPartitioning', () => {
   });
 });
 
+describe('withConfigPartitioning where Java would name or refuse differently', () => {
+  const cfg = () => topicConfig(shipped, TOPIC)!;
+  const table = (partitionBy: string[]) => {
+    const { struct } = inferBatch([reading(TOPIC, 0)], cfg());
+    const schema = { ...assignFreshIds(productionStruct(struct), { value: 0 }), schemaId: 0 };
+    return newTableMetadata({ location: 'file:///nowhere/t', schema, spec: specFromConfig(partitionBy, schema) });
+  };
+
+  it('names a field whose name an earlier field of another width had with the width: one name, one field', () => {
+    const b16 = table(['bucket(16, sensor_id)']);
+    const b32 = withConfigPartitioning(b16, { ...cfg(), partitionBy: ['bucket(32, sensor_id)'] });
+    expect(b32.partitionSpecs.map((s) => s.fields.map((f) => [f.fieldId, f.name, f.transform]))).toEqual([
+      [[1000, 'sensor_id_bucket', 'bucket[16]']],
+      [[1001, 'sensor_id_bucket_32', 'bucket[32]']],
+    ]);
+  });
+
+  it('keeps a spec laid out as the config says under other field names (as another engine named them)', () => {
+    const day = table(['day(timestamp)']);
+    const renamed = {
+      ...day,
+      partitionSpecs: [{ ...day.partitionSpecs[0], fields: [{ ...day.partitionSpecs[0].fields[0], name: 'ts_d' }] }],
+    };
+    expect(withConfigPartitioning(renamed, { ...cfg(), partitionBy: ['day(timestamp)'] })).toBe(renamed);
+  });
+
+  it("keeps the spec when the table's column cannot take the transform, so the topic's rows still land", () => {
+    const day = table(['day(timestamp)']);
+    // `value` is a double in the table: no day() of it, but the batch must not fail for it
+    expect(withConfigPartitioning(day, { ...cfg(), partitionBy: ['day(value)'] })).toBe(day);
+  });
+});
+
 describe('a partitionBy changed in the config', () => {
   it('evolves the tables with the next batch, published by merge: old files keep hour, new ones are by day', async () => {
     const topic = TOPIC;
@@ -230,6 +264,20 @@ describe('a partitionBy changed in the config', () => {
     const { tables } = await loadTables(catalog, 'main', [untrusted]);
     expect(transforms(tables.get(untrusted)!.metadata)).toEqual(['day']);
     expect(offsets(await scanRows(tables.get(untrusted)!.metadata, { io: catalog.io }))).toEqual([4, 9]);
+
+    // earlier-spec files are taken about a target file's bytes per run, oldest partition first: with a 1-byte
+    // target, one old hour per run
+    const tiny = { ...binPackSettings(after), 'target-file-size-bytes': 1 };
+    const stepwise = await planRewriteDataFiles(after, { io: catalog.io, settings: tiny });
+    expect(files.filter((f) => f.specId === 0)).toHaveLength(3);
+    const oldGroups = stepwise.groups.filter((g) => g.tasks[0].spec.specId === 0);
+    expect(oldGroups.map((g) => g.partition)).toEqual(['timestamp_hour=2026-11-22-07']);
+    expect(stepwise.skipped).toEqual([
+      expect.objectContaining({
+        partition: 'timestamp_hour=2026-11-22-08',
+        reason: expect.stringMatching(/earlier partition spec, left for a later run/),
+      }),
+    ]);
 
     // compaction rewrites the files of the earlier spec into the current one, as Java's rewrite_data_files does
     const table = tableNames(daily().config, topicConfig(daily().config, topic)!).production;
