@@ -5,8 +5,8 @@
  * previous one completed or its receiver took it over with `102 Processing`).
  *
  * Offsets are committed only for completed records, per partition up to the first one still in flight (gaps held
- * back): a crash or rebalance redelivers, never skips (at-least-once). Commits are coalesced: one in flight at a time,
- * taking everything completed meanwhile.
+ * back): a crash or rebalance redelivers, never skips (at-least-once). Commits are coalesced: at most one per 100 ms
+ * and one in flight at a time, taking everything completed meanwhile.
  */
 import { setMaxListeners } from 'node:events';
 import kafkajs, { type EachBatchPayload, type KafkaMessage, type logCreator } from 'kafkajs';
@@ -66,6 +66,8 @@ interface PartitionState {
 
 /** Waits for room at most this long before it heartbeats the group again. */
 const HEARTBEAT_WAIT_MS = 1000;
+/** Completed offsets are committed at most this often. */
+const COMMIT_INTERVAL_MS = 100;
 
 export async function startConsumer(options: ConsumerOptions): Promise<RunningConsumer> {
   const { logger: log, ordered } = options;
@@ -85,6 +87,8 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   let stopping = false;
   let committing: Promise<void> | undefined;
   let commitAgain = false;
+  let commitTimer: NodeJS.Timeout | undefined;
+  let closed = false;
 
   // A (re)join resets the fetch positions to the committed offsets: start tracking afresh. Records of the previous
   // assignment still in flight complete without committing; their partitions' records are read again.
@@ -161,33 +165,39 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   }
 
   function commitSoon(): void {
-    if (committing) {
+    if (committing || commitTimer) {
       commitAgain = true;
       return;
     }
-    committing = commitCompleted().finally(() => (committing = undefined));
+    // At most one commit per interval: at a steady few hundred records a second every completion was a commit request
+    // of its own. A crash redelivers what completed since the last one, as it redelivers what was in flight.
+    commitTimer = setTimeout(() => {
+      commitTimer = undefined;
+      commitAgain = false;
+      if (closed) return;
+      committing = commitCompleted().finally(() => {
+        committing = undefined;
+        if (commitAgain) commitSoon();
+      });
+    }, COMMIT_INTERVAL_MS);
   }
 
   async function commitCompleted(): Promise<void> {
-    do {
-      commitAgain = false;
-      const due = [...partitions.values()].flatMap((state) => {
-        const point = state.progress.commitPoint();
-        return point !== undefined && (state.committed === undefined || point > state.committed)
-          ? [{ state, point }]
-          : [];
-      });
-      if (due.length === 0) return;
-      try {
-        await consumer.commitOffsets(
-          due.map(({ state, point }) => ({ topic: state.topic, partition: state.partition, offset: point.toString() })),
-        );
-        for (const { state, point } of due) state.committed = point;
-      } catch (err) {
-        log.warn({ err }, 'committing offsets failed; the next completion commits them, or the records are read again');
-        return;
-      }
-    } while (commitAgain);
+    const due = [...partitions.values()].flatMap((state) => {
+      const point = state.progress.commitPoint();
+      return point !== undefined && (state.committed === undefined || point > state.committed)
+        ? [{ state, point }]
+        : [];
+    });
+    if (due.length === 0) return;
+    try {
+      await consumer.commitOffsets(
+        due.map(({ state, point }) => ({ topic: state.topic, partition: state.partition, offset: point.toString() })),
+      );
+      for (const { state, point } of due) state.committed = point;
+    } catch (err) {
+      log.warn({ err }, 'committing offsets failed; the next completion commits them, or the records are read again');
+    }
   }
 
   await consumer.connect();
@@ -216,8 +226,11 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         await settle([...inFlight], options.stopGraceMs);
         abort.abort();
         await Promise.all([...inFlight]);
+        clearTimeout(commitTimer);
+        commitTimer = undefined;
         await committing;
         await commitCompleted();
+        closed = true;
         await consumer.disconnect();
       })();
       return stopped;
