@@ -33,8 +33,10 @@ import type { Route } from './routes.ts';
 
 /** Records of a partition in flight: floe's `max.poll.records` for the Kafka Broker's dispatcher. */
 export const UNORDERED_MAX_IN_FLIGHT = 500;
-/** A produce request carries at most this many events; more wait for the next one. */
+/** A produce request carries at most this many events, or this many bytes of values; more wait for the next one. */
 const MAX_BATCH = 1000;
+/** Below Kafka's default `max.message.bytes` (1 MiB per partition's batch) even if every event lands in one partition. */
+const MAX_BATCH_BYTES = 768 * 1024;
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -124,8 +126,16 @@ export async function startKafkaLog(options: KafkaLogOptions): Promise<KafkaLog>
     // burst costs a few requests instead of one per event, and events of one partition keep their order.
     function flush(): void {
       if (sending || queue.length === 0) return;
-      const batch = queue.slice(0, MAX_BATCH);
-      queue = queue.slice(batch.length);
+      let count = 0;
+      let bytes = 0;
+      while (count < queue.length && count < MAX_BATCH) {
+        bytes += (queue[count].message.value as Buffer).byteLength;
+        // The first event goes whatever its size: alone, a too large one fails by itself.
+        if (count > 0 && bytes > MAX_BATCH_BYTES) break;
+        count++;
+      }
+      const batch = queue.slice(0, count);
+      queue = queue.slice(count);
       sending = producer
         .send({ topic, acks: -1, messages: batch.map((entry) => entry.message) })
         .then(

@@ -11,6 +11,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
 import { startBroker, brokerTopicName, BrokerConfigError, type RunningBroker } from '../../local/broker/index.ts';
 import { startKafkaBroker, type KafkaBroker } from '../../local/kafka/index.ts';
+import { createBrokerTopic } from '../../local/broker/broker-topic.ts';
+import { createDispatcher } from '../../local/broker/dispatcher.ts';
+import { startKafkaLog } from '../../local/broker/kafka-log.ts';
 import { postEvent } from '../../local/delivery/http.ts';
 import { createEmitter } from '../../shared/runtime/event-emitter.ts';
 import { loadManifests, parseManifests, type Manifests } from '../../local/knative/manifests.ts';
@@ -713,5 +716,34 @@ describe('over a Kafka topic', () => {
     expect(broker.stats()).toMatchObject({ replies: 3, ttlExpired: 1, inFlight: 0 });
     expect(broker.stats().triggers.bad.deadLettered).toBe(1);
     expect(await topicEnds(kafkaOptions.namespace)).toEqual([5]);
+  });
+
+  it('splits a burst into produce requests a Kafka with the default 1 MiB max.message.bytes takes', async () => {
+    const tmp = await tempDir('floe-broker-kafka-small');
+    const small = await startKafkaBroker({ dataDir: tmp.dir, logger: silentLogger, maxMessageBytes: 1024 * 1024 });
+    running.push({
+      close: async () => {
+        await small.stop();
+        await tmp.cleanup();
+      },
+    });
+    const log = await startKafkaLog({
+      brokers: [small.brokers],
+      namespace: 'small',
+      broker: 'default',
+      partitions: 1,
+      routes: [],
+      dispatcher: createDispatcher([], createBrokerTopic(1), silentLogger),
+      logger: silentLogger,
+    });
+    running.push({ close: () => log.stop() });
+    // Six events of 200 kB appended at once, before the first produce: 1.2 MB in one request would be refused.
+    const data = 'x'.repeat(200_000);
+    await Promise.all(Array.from({ length: 6 }, (_, i) => log.append(event({ id: `big${i}`, type: 't', data }), 5)));
+    const admin = new kafkajs.Kafka({ brokers: [small.brokers], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    const [offsets] = await admin.fetchTopicOffsets(log.topic);
+    await admin.disconnect();
+    expect(offsets.high).toBe('6');
   });
 });
