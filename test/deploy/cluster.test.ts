@@ -323,6 +323,13 @@ describeIfAvailable(renderer ? undefined : NO_RENDERER)(
         expect(object.metadata.annotations['autoscaling.eventing.knative.dev/class']).toBe('disabled');
     });
 
+    it("runs one writer pod in every overlay: several would interleave a partition's offsets over their batches", () => {
+      for (const overlay of OVERLAYS) {
+        const writer = ofKind(overlay, 'serving.knative.dev/Service').find((s) => s.metadata.name === 'writer')!;
+        expect(writer.spec.template.metadata.annotations['autoscaling.knative.dev/max-scale'], overlay).toBe('1');
+      }
+    });
+
     it('deploys a released version of the image in every overlay', () => {
       for (const overlay of OVERLAYS) {
         for (const service of ofKind(overlay, 'serving.knative.dev/Service')) {
