@@ -20,7 +20,13 @@ import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
 import { branchHead, property, Property, Stage } from '../../shared/wap/batch-branches.ts';
 import { type WapContext } from '../../shared/wap/wap-context.ts';
 import { CARRIED_SUMMARY_PREFIXES } from '../../shared/wap/kafka-offsets.ts';
-import { mergeRanges, offsetsSummaryKey, rangesFromPayload, serializeRanges } from '../../shared/wap/kafka-offsets.ts';
+import {
+  mergeRanges,
+  offsetsSummaryKey,
+  rangesFromPayload,
+  serializeRanges,
+  warnOfClosedHoles,
+} from '../../shared/wap/kafka-offsets.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
 import { BatchGoneError } from '../../shared/wap/batch-branches.ts';
 import {
@@ -159,6 +165,7 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
       if (laidOut?.layout !== layout) laidOut = { layout, files: await writeRows(catalog.io, metadata, tableRows) };
       // Every table of the topic records the union of what the topic's tables hold, so a replay is recognised.
       const offsets = mergeRanges(publishedRanges([...bases.values()], batch.topic), batchOffsets);
+      warnOfClosedHoles(ctx.log, batch.topic, offsets);
       return appendFiles({
         io: catalog.io,
         files: laidOut.files,

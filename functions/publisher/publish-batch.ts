@@ -66,6 +66,7 @@ import {
   overlaps,
   rangesFromPayload,
   serializeRanges,
+  warnOfClosedHoles,
   type OffsetRanges,
 } from '../../shared/wap/kafka-offsets.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
@@ -515,6 +516,7 @@ async function publishOnce(ctx: WapContext, audited: BatchAudited): Promise<Publ
       }
       dropped.set(name, laidOut.dropped);
       if (!laidOut.files.length) return base;
+      warnOfClosedHoles(ctx.log, audited.topic, mergeRanges(mainRanges, batchOffsets));
       return appendFiles({
         io: catalog.io,
         files: laidOut.files,

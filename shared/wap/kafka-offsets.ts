@@ -124,6 +124,34 @@ export function boundRanges(ranges: OffsetRanges, maxHoles = MAX_HOLES_PER_PARTI
   return out;
 }
 
+/**
+ * Per partition, how many holes `boundRanges` closes in `ranges` (only partitions where it closes any). A closed hole
+ * whose records are still in flight loses them: they are dropped as replays when they arrive, so callers report it.
+ */
+export function holesClosedByBound(ranges: OffsetRanges, maxHoles = MAX_HOLES_PER_PARTITION): Map<number, number> {
+  const closed = new Map<number, number>();
+  for (const [p, list] of ranges) if (list.length - 1 > maxHoles) closed.set(p, list.length - 1 - maxHoles);
+  return closed;
+}
+
+/**
+ * Says loudly when a commit closes offset holes: a record of a hole that is still in flight — in a batch of another
+ * writer pod, or a dead letter awaiting replay — will be dropped as a replay. One writer pod keeps the holes far below
+ * the bound; this is how an operator learns otherwise.
+ */
+export function warnOfClosedHoles(
+  log: { warn(fields: object, message: string): void },
+  topic: string,
+  ranges: OffsetRanges,
+): void {
+  const closed = holesClosedByBound(ranges);
+  if (!closed.size) return;
+  log.warn(
+    { topic, closedHoles: Object.fromEntries(closed) },
+    'this commit closes offset holes: records still in flight in them will be dropped as replays (more than one writer pod?)',
+  );
+}
+
 /** JSON form for summaries: `{"0":[[0,99],[120,130]]}` with exact 64-bit numbers, bounded by `boundRanges`. */
 export function serializeRanges(ranges: OffsetRanges): string {
   const out: Record<string, bigint[][]> = {};

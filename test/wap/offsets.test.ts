@@ -6,11 +6,13 @@ import { describe, expect, it } from 'vitest';
 import {
   boundRanges,
   containsOffset,
+  holesClosedByBound,
   MAX_HOLES_PER_PARTITION,
   mergeRanges,
   parseRanges,
   rangesOf,
   serializeRanges,
+  warnOfClosedHoles,
   type OffsetRanges,
 } from '../../shared/wap/kafka-offsets.ts';
 
@@ -63,6 +65,28 @@ describe('bounded offset ranges', () => {
     // the newest holes are kept; the oldest are closed
     expect(rewritten.at(-1)).toEqual([1990n, 1994n]);
     expect(rewritten[0]).toEqual([0n, (200n - BigInt(MAX_HOLES_PER_PARTITION)) * 10n - 6n]);
+  });
+
+  it('says when a commit closes holes, per partition, and is silent otherwise', () => {
+    // two writers' batches of one partition, every other offset each: 99 holes after the first is published
+    const firstWriter = rangesOf(Array.from({ length: 100 }, (_, i) => ({ partition: 3, offset: BigInt(i * 2) })));
+    expect(holesClosedByBound(firstWriter)).toEqual(new Map([[3, 99 - MAX_HOLES_PER_PARTITION]]));
+    const warnings: { fields: object; message: string }[] = [];
+    const log = { warn: (fields: object, message: string) => warnings.push({ fields, message }) };
+    warnOfClosedHoles(log, 'parking-entry', firstWriter);
+    expect(warnings).toEqual([
+      {
+        fields: { topic: 'parking-entry', closedHoles: { 3: 99 - MAX_HOLES_PER_PARTITION } },
+        message: expect.stringMatching(/records still in flight in them will be dropped as replays/),
+      },
+    ]);
+    const both = mergeRanges(
+      firstWriter,
+      rangesOf(Array.from({ length: 100 }, (_, i) => ({ partition: 3, offset: BigInt(i * 2 + 1) }))),
+    );
+    warnOfClosedHoles(log, 'parking-entry', both);
+    expect(holesClosedByBound(both).size).toBe(0);
+    expect(warnings).toHaveLength(1);
   });
 
   it('closes the oldest holes first, keeping the newest ones open', () => {
