@@ -37,9 +37,11 @@ export interface BrokerTopic {
   ends(): bigint[];
 }
 
-export function createBrokerTopic(partitions: number): BrokerTopic {
-  if (!Number.isInteger(partitions) || partitions < 1)
-    throw new RangeError(`a Broker topic needs a positive number of partitions, got ${partitions}`);
+/**
+ * The partition of a Broker topic an event goes to, as the Kafka Broker's receiver picks it: Kafka's default
+ * partitioner over the `partitionkey` extension (murmur2 of the key; round-robin without one).
+ */
+export function brokerPartitioner(partitions: number): (event: CloudEventMessage) => number {
   const partitioner = kafkajs.Partitioners.DefaultPartitioner();
   const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({
     partitionErrorCode: 0,
@@ -48,16 +50,25 @@ export function createBrokerTopic(partitions: number): BrokerTopic {
     replicas: [0],
     isr: [0],
   }));
+  return (event) => {
+    const key = event.attributes.partitionkey;
+    return partitioner({
+      topic: 'broker',
+      partitionMetadata,
+      message: key === undefined ? { value: null } : { key, value: null },
+    });
+  };
+}
+
+export function createBrokerTopic(partitions: number): BrokerTopic {
+  if (!Number.isInteger(partitions) || partitions < 1)
+    throw new RangeError(`a Broker topic needs a positive number of partitions, got ${partitions}`);
+  const partitionOf = brokerPartitioner(partitions);
   const next = Array.from({ length: partitions }, () => 0n);
   return {
     partitions,
     append(event) {
-      const key = event.attributes.partitionkey;
-      const partition = partitioner({
-        topic: 'broker',
-        partitionMetadata,
-        message: key === undefined ? { value: null } : { key, value: null },
-      });
+      const partition = partitionOf(event);
       const offset = next[partition]++;
       return {
         attributes: {

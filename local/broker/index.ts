@@ -152,16 +152,18 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     return tree;
   }
 
-  async function deliverTree(event: CloudEventMessage): Promise<DeliveryReport> {
+  /** The event's remaining hops, or undefined (counted and logged) when it has none left and is dropped. */
+  function remainingTtl(event: CloudEventMessage): number | undefined {
     const ttl = ttlOf(event, defaultTtl);
-    if (ttl <= 0) {
-      stats.ttlExpired++;
-      logger.warn(
-        { type: event.attributes.type, id: event.attributes.id },
-        `event dropped: ${TTL_EXTENSION} exhausted`,
-      );
-      return { delivered: 0, deadLettered: 0, failed: 0, aborted: false };
-    }
+    if (ttl > 0) return ttl;
+    stats.ttlExpired++;
+    logger.warn({ type: event.attributes.type, id: event.attributes.id }, `event dropped: ${TTL_EXTENSION} exhausted`);
+    return undefined;
+  }
+
+  async function deliverTree(event: CloudEventMessage): Promise<DeliveryReport> {
+    const ttl = remainingTtl(event);
+    if (ttl === undefined) return { delivered: 0, deadLettered: 0, failed: 0, aborted: false };
     try {
       return await dispatcher.dispatch(withoutTtl(event), ttl);
     } catch (err) {
@@ -204,15 +206,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   }
 
   async function appendToLog(kafkaLog: KafkaLog, event: CloudEventMessage, res: http.ServerResponse): Promise<void> {
-    const ttl = ttlOf(event, defaultTtl);
-    if (ttl <= 0) {
-      stats.ttlExpired++;
-      logger.warn(
-        { type: event.attributes.type, id: event.attributes.id },
-        `event dropped: ${TTL_EXTENSION} exhausted`,
-      );
-      return send(res, 202, '');
-    }
+    const ttl = remainingTtl(event);
+    if (ttl === undefined) return send(res, 202, '');
     if (kafkaLog.appending >= maxInFlight) {
       stats.rejected++;
       res.setHeader('retry-after', '1');

@@ -27,7 +27,7 @@ import type { Logger } from '../../shared/runtime/logger.ts';
 import { pinoLogCreator, startConsumer } from '../delivery/consumer.ts';
 import { AbortedError } from '../delivery/retry.ts';
 import { matchesFilters } from '../knative/filters.ts';
-import { OFFSET_EXTENSION, PARTITION_EXTENSION } from './broker-topic.ts';
+import { brokerPartitioner, OFFSET_EXTENSION, PARTITION_EXTENSION } from './broker-topic.ts';
 import { TTL_EXTENSION, withoutTtl, type Dispatcher } from './dispatcher.ts';
 import type { Route } from './routes.ts';
 
@@ -109,14 +109,7 @@ export async function startKafkaLog(options: KafkaLogOptions): Promise<KafkaLog>
         if (BigInt(offset) >= 0n && partition < partitions) committed[partition] = BigInt(offset);
     await producer.connect();
 
-    const partitioner = kafkajs.Partitioners.DefaultPartitioner();
-    const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({
-      partitionErrorCode: 0,
-      partitionId,
-      leader: 0,
-      replicas: [0],
-      isr: [0],
-    }));
+    const partitionOf = brokerPartitioner(partitions);
     let queue: { message: Message; resolve(): void; reject(err: unknown): void }[] = [];
     let sending: Promise<void> | undefined;
     let drainers: (() => void)[] = [];
@@ -158,13 +151,8 @@ export async function startKafkaLog(options: KafkaLogOptions): Promise<KafkaLog>
     }
 
     function append(event: CloudEventMessage, ttl: number): Promise<void> {
-      const key = event.attributes.partitionkey;
       const message = toRecord(event, ttl);
-      message.partition = partitioner({
-        topic,
-        partitionMetadata,
-        message: key === undefined ? { value: null } : { key, value: null },
-      });
+      message.partition = partitionOf(event);
       if (!routes.some((route) => matchesFilters(route.trigger.filters, event.attributes))) stats.unrouted++;
       appending++;
       return new Promise<void>((resolve, reject) => {
