@@ -6,11 +6,9 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import kafkajs from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, type CloudEventMessage } from '../../shared/events/cloudevent.ts';
 import { startBroker, brokerTopicName, BrokerConfigError, type RunningBroker } from '../../local/broker/index.ts';
-import { startKafkaBroker, type KafkaBroker } from '../../local/kafka/index.ts';
 import { createBrokerTopic } from '../../local/broker/broker-topic.ts';
 import { createDispatcher } from '../../local/broker/dispatcher.ts';
 import { startKafkaLog } from '../../local/broker/kafka-log.ts';
@@ -18,8 +16,8 @@ import { postEvent } from '../../local/delivery/http.ts';
 import { createEmitter } from '../../shared/runtime/event-emitter.ts';
 import { loadManifests, parseManifests, type Manifests } from '../../local/knative/manifests.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
-import { tempDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { startTestBroker, type TestBroker } from '../kafka/helpers/broker.ts';
 import {
   closeAll,
   event,
@@ -569,23 +567,17 @@ describe('the repository manifests', () => {
 });
 
 describe('over a Kafka topic', () => {
-  let kafka: KafkaBroker;
-  let client: InstanceType<typeof kafkajs.Kafka>;
-  let cleanup: () => Promise<void>;
+  let kafka: TestBroker;
+  let client: TestBroker['kafka'];
   let namespaces = 0;
   beforeAll(async () => {
-    const tmp = await tempDir('floe-broker-kafka');
-    kafka = await startKafkaBroker({ dataDir: tmp.dir, logger: silentLogger });
-    client = new kafkajs.Kafka({ clientId: 'floe-test', brokers: [kafka.brokers], logLevel: kafkajs.logLevel.NOTHING });
-    cleanup = async () => {
-      await kafka.stop();
-      await tmp.cleanup();
-    };
+    kafka = await startTestBroker();
+    client = kafka.kafka;
   });
-  afterAll(() => cleanup?.());
+  afterAll(() => kafka?.cleanup());
 
   /** A namespace per test: its own Broker topic and Trigger groups on the shared Kafka. */
-  const fresh = () => ({ brokers: [kafka.brokers], namespace: `test${++namespaces}` });
+  const fresh = () => ({ brokers: [kafka.broker.brokers], namespace: `test${++namespaces}` });
 
   async function topicEnds(namespace: string): Promise<number[]> {
     const admin = client.admin();
@@ -719,16 +711,10 @@ describe('over a Kafka topic', () => {
   });
 
   it('splits a burst into produce requests a Kafka with the default 1 MiB max.message.bytes takes', async () => {
-    const tmp = await tempDir('floe-broker-kafka-small');
-    const small = await startKafkaBroker({ dataDir: tmp.dir, logger: silentLogger, maxMessageBytes: 1024 * 1024 });
-    running.push({
-      close: async () => {
-        await small.stop();
-        await tmp.cleanup();
-      },
-    });
+    const small = await startTestBroker({ maxMessageBytes: 1024 * 1024 });
+    running.push({ close: () => small.cleanup() });
     const log = await startKafkaLog({
-      brokers: [small.brokers],
+      brokers: [small.broker.brokers],
       namespace: 'small',
       broker: 'default',
       partitions: 1,
@@ -740,7 +726,7 @@ describe('over a Kafka topic', () => {
     // Six events of 200 kB appended at once, before the first produce: 1.2 MB in one request would be refused.
     const data = 'x'.repeat(200_000);
     await Promise.all(Array.from({ length: 6 }, (_, i) => log.append(event({ id: `big${i}`, type: 't', data }), 5)));
-    const admin = new kafkajs.Kafka({ brokers: [small.brokers], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    const admin = small.kafka.admin();
     await admin.connect();
     const [offsets] = await admin.fetchTopicOffsets(log.topic);
     await admin.disconnect();

@@ -112,8 +112,11 @@ async function sources(
   return started;
 }
 
-/** A local broker whose one Trigger delivers everything to a function running `handler`. */
-async function brokerTo(handler: Handler) {
+/**
+ * A local broker whose one Trigger delivers everything to a function running `handler`; over a topic of `kafka` when
+ * given, else in memory.
+ */
+async function brokerTo(handler: Handler, kafkaTopic?: { brokers: string[]; namespace: string }) {
   const fn = await startFunction('consumer', handler);
   const dlq = await startFunction('dlq');
   running.push(fn, dlq);
@@ -133,7 +136,12 @@ async function brokerTo(handler: Handler) {
       },
     },
   ]);
-  const broker = await startBroker({ manifests, services: { consumer: fn.url, dlq: dlq.url }, logger: silentLogger });
+  const broker = await startBroker({
+    manifests,
+    services: { consumer: fn.url, dlq: dlq.url },
+    logger: silentLogger,
+    ...(kafkaTopic ? { kafka: kafkaTopic } : {}),
+  });
   running.push({ close: () => broker.stop() });
   return { broker, fn, dlq };
 }
@@ -309,27 +317,11 @@ describe('KafkaSource stand-in', () => {
     const { topic, group } = await freshTopic(1);
     // The tagger's shape: the KafkaSource's sink emits what it made to the Broker and answers once that was taken.
     const hold = gate();
-    const consumer = await startFunction('consumer', hold.handler);
-    const dlq = await startFunction('dlq');
-    running.push(consumer, dlq);
-    const manifests = parseManifests([
-      {
-        apiVersion: 'eventing.knative.dev/v1',
-        kind: 'Trigger',
-        metadata: { name: 'all' },
-        spec: {
-          broker: 'default',
-          subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'consumer' } },
-        },
-      },
-    ]);
-    const broker = await startBroker({
-      manifests,
-      services: { consumer: consumer.url },
-      logger: silentLogger,
-      kafka: { brokers: [kafka.brokers], namespace: `burst-${topic}` },
-    });
-    running.push({ close: () => broker.stop() });
+    const {
+      broker,
+      fn: consumer,
+      dlq,
+    } = await brokerTo(hold.handler, { brokers: [kafka.brokers], namespace: `burst-${topic}` });
     let active = 0;
     let mostActive = 0;
     const tagger = await startFunction(

@@ -40,6 +40,31 @@ import { silentLogger } from '../helpers/silent-logger.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const NOW = new Date('2026-11-22T10:00:00Z');
+
+/** A valid parking entry at a partition's offset, as the tagger hands it to the writer. */
+function entry(partition: number, offset: number, eventId: string, carId = `B-${offset}`): TaggedRecord {
+  return {
+    topic: 'parking-entry',
+    partition,
+    offset: String(offset),
+    key: `car-${carId}`,
+    kafkaTime: NOW.toISOString(),
+    ingestedAt: NOW.toISOString(),
+    source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
+    sourceId: `partition:${partition}/offset:${offset}`,
+    table: 'parking_entry',
+    headers: {},
+    status: 'ok',
+    payload: {
+      event_id: eventId,
+      timestamp: '2026-11-22T09:59:00.000Z',
+      car_id: carId,
+      slot: 'A-001',
+      latitude: 52.5205,
+      longitude: 13.405,
+    },
+  };
+}
 const config = loadPipelineConfig('knative/config/pipeline.yaml');
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -64,28 +89,6 @@ describe('the auditor against main, end to end', () => {
   });
   afterAll(async () => {
     await nessie?.stop();
-  });
-
-  const entry = (partition: number, offset: number, eventId: string): TaggedRecord => ({
-    topic: 'parking-entry',
-    partition,
-    offset: String(offset),
-    key: `car-${offset}`,
-    kafkaTime: NOW.toISOString(),
-    ingestedAt: NOW.toISOString(),
-    source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
-    sourceId: `partition:${partition}/offset:${offset}`,
-    table: 'parking_entry',
-    headers: {},
-    status: 'ok',
-    payload: {
-      event_id: eventId,
-      timestamp: '2026-11-22T09:59:00.000Z',
-      car_id: `B-${offset}`,
-      slot: 'A-001',
-      latitude: 52.5205,
-      longitude: 13.405,
-    },
   });
 
   it('writes the production files with a filter on the unique column and still finds a key repeated later', async () => {
@@ -220,27 +223,9 @@ describe('the publisher rebasing onto a main table without the filters', () => {
     await nessie?.stop();
   });
 
-  const record = (partition: number, offset: number): TaggedRecord => ({
-    topic: 'parking-entry',
-    partition,
-    offset: String(offset),
-    key: `car-${partition}-${offset}`,
-    kafkaTime: NOW.toISOString(),
-    ingestedAt: NOW.toISOString(),
-    source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
-    sourceId: `partition:${partition}/offset:${offset}`,
-    table: 'parking_entry',
-    headers: {},
-    status: 'ok',
-    payload: {
-      event_id: `evt-${partition}-${offset}`,
-      timestamp: '2026-11-22T09:59:00.000Z',
-      car_id: `B-${partition}-${offset}`,
-      slot: 'A-001',
-      latitude: 52.5205,
-      longitude: 13.405,
-    },
-  });
+  // distinct car ids across partitions: a test below makes `car_id` the unique key
+  const record = (partition: number, offset: number) =>
+    entry(partition, offset, `evt-${partition}-${offset}`, `B-${partition}-${offset}`);
   const batchOf = (partition: number) => Array.from({ length: 5 }, (_, i) => record(partition, i));
   const mainTable = async (ref = 'main') =>
     (await loadTables(ctx.catalog, ref, [production])).tables.get(production)!.metadata;
