@@ -7,8 +7,7 @@
 import path from 'node:path';
 import { createNessieClient, type NessieClientOptions } from '../shared/catalog/nessie/index.ts';
 import type { Catalog } from '../shared/catalog/table-catalog.ts';
-import { loadEnv, nessieUriProblem, warehouseIO, type FloeEnv } from '../shared/runtime/env.ts';
-import { ConfigError } from '../shared/runtime/pipeline-config.ts';
+import { loadEnv, checkNessieUri, warehouseIO, type FloeEnv } from '../shared/runtime/env.ts';
 import { createLogger } from '../shared/runtime/logger.ts';
 import type { FileIO } from '../shared/storage/index.ts';
 import { inspectNessieDirectory, startNessieServer } from '../local/nessie/index.ts';
@@ -54,8 +53,7 @@ export async function openCommandCatalog(options: OpenCatalogOptions): Promise<C
   const vars = localEnvVars();
   const explicit = process.env.NESSIE_URI !== undefined;
   const localUri = explicit ? vars.NESSIE_URI! : localNessieUri();
-  const uriProblem = explicit ? nessieUriProblem(localUri) : undefined;
-  if (uriProblem) throw new ConfigError(`invalid environment:\n  - NESSIE_URI: ${uriProblem}`);
+  if (explicit) checkNessieUri(localUri);
   let source: CatalogSource;
   let describe: string;
   let close = async () => {};

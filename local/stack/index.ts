@@ -11,9 +11,9 @@ import path from 'node:path';
 import { createNessieClient } from '../../shared/catalog/nessie/index.ts';
 import { loadTables, type Catalog } from '../../shared/catalog/table-catalog.ts';
 import { currentSnapshot } from '../../shared/iceberg/metadata.ts';
-import { loadEnv, nessieUriProblem, normalizeWarehouse, warehouseIO, type FloeEnv } from '../../shared/runtime/env.ts';
+import { loadEnv, checkNessieUri, normalizeWarehouse, warehouseIO, type FloeEnv } from '../../shared/runtime/env.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
-import { ConfigError, tableNames, topicConfig } from '../../shared/runtime/pipeline-config.ts';
+import { tableNames, topicConfig } from '../../shared/runtime/pipeline-config.ts';
 import { WAP_PREFIX } from '../../shared/wap/batch-branches.ts';
 import { startBroker, type RunningBroker } from '../broker/index.ts';
 import { startKafkaBroker, kafkajsCodecs } from '../kafka/index.ts';
@@ -493,8 +493,7 @@ function withSink(sink: string | undefined): Record<string, string> {
 
 /** The stack options a process environment asks for: real Kafka / Nessie / warehouse when given, else embedded. */
 export function externalFromEnv(env: NodeJS.ProcessEnv): StackOptions['external'] {
-  const uriProblem = env.NESSIE_URI ? nessieUriProblem(env.NESSIE_URI) : undefined;
-  if (uriProblem) throw new ConfigError(`invalid environment:\n  - NESSIE_URI: ${uriProblem}`);
+  if (env.NESSIE_URI) checkNessieUri(env.NESSIE_URI);
   const s3Env = Object.fromEntries(
     Object.entries(env).filter(([k, v]) => v !== undefined && /^(S3_|AWS_)/.test(k)),
   ) as Record<string, string>;

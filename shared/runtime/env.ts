@@ -32,6 +32,12 @@ export function nessieUriProblem(uri: string): string | undefined {
   return undefined;
 }
 
+/** Throws the start-up error `loadEnv` would give for this `NESSIE_URI`, for callers that read it on their own. */
+export function checkNessieUri(uri: string): void {
+  const problem = nessieUriProblem(uri);
+  if (problem) throw new ConfigError(`invalid environment:\n  - NESSIE_URI: ${problem}`);
+}
+
 const envSchema = z.object({
   /** Warehouse root: `s3://bucket/prefix/` or `file:///dir/` (or an absolute path). */
   FLOE_WAREHOUSE: z.string().min(1),
