@@ -32,6 +32,7 @@ import {
   createEventsTable,
   DAY,
   entry,
+  EVENT_DAYS_CLOSED_MS,
   eventRows,
   liveDataFiles,
   mainCoordinates,
@@ -89,7 +90,7 @@ describe('compaction of a table with 200 small files', () => {
     const rowsBefore = (await rowsAt(env.catalog, 'main', name)).sort(byId);
     expect(rowsBefore).toHaveLength(10_000);
 
-    const result = await compactTable(env.catalog, name, { log: silentLogger });
+    const result = await compactTable(env.catalog, name, { log: silentLogger, now: () => EVENT_DAYS_CLOSED_MS });
     expect(result).toMatchObject({ outcome: 'committed', filesBefore: 200, removed: 200 });
 
     const after = await loadTable(env.catalog, 'main', name);
@@ -122,10 +123,12 @@ describe('compaction of a table with 200 small files', () => {
     expect(head.summary[OFFSETS_KEY]).toBe(previous.summary[OFFSETS_KEY]);
 
     // The layout is stable: a second run finds nothing to do.
-    expect(await compactTable(env.catalog, name, { log: silentLogger })).toMatchObject({
-      outcome: 'unchanged',
-      filesBefore: files.length,
-    });
+    expect(await compactTable(env.catalog, name, { log: silentLogger, now: () => EVENT_DAYS_CLOSED_MS })).toMatchObject(
+      {
+        outcome: 'unchanged',
+        filesBefore: files.length,
+      },
+    );
   });
 
   it('is read identically by icebird', async () => {
@@ -152,6 +155,7 @@ describe('compaction of a table with 200 small files', () => {
     const head = (await loadTable(env.catalog, 'main', name))!.metadataLocation;
     const planned = await compactTable(env.catalog, name, {
       log: silentLogger,
+      now: () => EVENT_DAYS_CLOSED_MS,
       dryRun: true,
       options: { 'min-input-files': '2' },
     });

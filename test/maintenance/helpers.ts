@@ -100,6 +100,8 @@ export const EVENTS_SPEC: PartitionSpec = {
   ],
 };
 const BASE_US = 1_795_000_000_000_000n;
+/** A compactor's clock after every day of `eventRows` (up to 30 days) has ended: its partitions count as closed. */
+export const EVENT_DAYS_CLOSED_MS = Number(BASE_US / 1000n) + 31 * 86_400_000;
 
 /** Rows with ids `from…from+n-1`, spread over `days` daily partitions. */
 export function eventRows(from: number, n: number, days = 4): Record<string, unknown>[] {

@@ -155,6 +155,8 @@ describe('the auditor against main, end to end', () => {
       log: silentLogger,
       engine: 'duckdb-bloom',
       options: { 'min-input-files': '2' },
+      // the next morning: the batches' day has ended
+      now: () => NOW.getTime() + 86_400_000,
     });
     expect(compacted).toMatchObject({ outcome: 'committed', details: { engine: 'duckdb-bloom' } });
     // no group fell back to the JS rewrite

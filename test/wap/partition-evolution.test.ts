@@ -267,8 +267,9 @@ describe('a partitionBy changed in the config', () => {
 
     // earlier-spec files are taken about a target file's bytes per run, oldest partition first: with a 1-byte
     // target, one old hour per run
+    const nextMorning = () => Date.parse('2026-11-23T00:07:00Z');
     const tiny = { ...binPackSettings(after), 'target-file-size-bytes': 1 };
-    const stepwise = await planRewriteDataFiles(after, { io: catalog.io, settings: tiny });
+    const stepwise = await planRewriteDataFiles(after, { io: catalog.io, settings: tiny, now: nextMorning() });
     expect(files.filter((f) => f.specId === 0)).toHaveLength(3);
     const oldGroups = stepwise.groups.filter((g) => g.tasks[0].spec.specId === 0);
     expect(oldGroups.map((g) => g.partition)).toEqual(['timestamp_hour=2026-11-22-07']);
@@ -281,13 +282,13 @@ describe('a partitionBy changed in the config', () => {
 
     // compaction rewrites the files of the earlier spec into the current one, as Java's rewrite_data_files does
     const table = tableNames(daily().config, topicConfig(daily().config, topic)!).production;
-    const compacted = await compactTable(catalog, table, { log: silentLogger, engine: 'js' });
+    const compacted = await compactTable(catalog, table, { log: silentLogger, engine: 'js', now: nextMorning });
     expect(compacted.outcome).toBe('committed');
     const final = await production(daily(), topic);
     const finalFiles = await liveFiles(final);
     expect(finalFiles.map((f) => f.specId)).toEqual(finalFiles.map(() => 1));
     // 07:58 to 08:12 is one day: one file once the day's files merge (the next tick, as the day has ended)
-    await compactTable(catalog, table, { log: silentLogger, engine: 'js' });
+    await compactTable(catalog, table, { log: silentLogger, engine: 'js', now: nextMorning });
     expect(await liveFiles(await production(daily(), topic))).toHaveLength(1);
     expect(offsets(await scanRows(final, { io: catalog.io }))).toEqual(
       offsets(await scanRows(after, { io: catalog.io })),
