@@ -1,7 +1,8 @@
 /**
  * Embedded Nessie server throughput and latency: commits/s and merges/s with 1 and 8 concurrent HTTP clients.
  *
- *   node --import tsx bench/nessie.ts [--commits N] [--merges N] [--cpu-prof DIR]    (or: npm run bench -- nessie)
+ *   node --import tsx bench/nessie.ts [--commits N] [--merges N] [--cpu-prof DIR] [--client-cpu-prof DIR]
+ *   (or: npm run bench -- nessie)
  *
  * The server runs as its own process (`floe nessie`, fsync on every acknowledged batch) on a fresh data dir; clients
  * use the floe Nessie client. Commits update Iceberg-table contents with compare-and-swap on the head each client
@@ -16,8 +17,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, fdatasyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '1,8' },
     'fsync-probe': { type: 'string', default: '400' },
     'cpu-prof': { type: 'string' },
+    'client-cpu-prof': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -48,7 +51,10 @@ if (values.help) {
   --merges N        merges per row (default 400)
   --clients LIST    concurrent clients of each pair of rows, comma-separated (default 1,8)
   --fsync-probe N   appends + fdatasync of the raw disk probe before and after each row (default 400)
-  --cpu-prof DIR    write a V8 CPU profile of the server process into DIR (node --cpu-prof)`);
+  --cpu-prof DIR    write a V8 CPU profile of the server process into DIR (node --cpu-prof)
+  --client-cpu-prof DIR
+                    write a V8 CPU profile of this (client) process per measured row into DIR, covering only the
+                    row's operations (not the setup, the fsync probes or the other rows)`);
   process.exit(0);
 }
 const COMMITS = Number(values.commits);
@@ -168,6 +174,28 @@ function post(url: string, agent: http.Agent, body: Buffer): Promise<void> {
   });
 }
 
+/**
+ * Profiles this process through the inspector, so a profile covers one row only (`node --cpu-prof` would also take in
+ * the module loading, the setup and the synchronous fsync probes, which dwarf the client's share).
+ */
+async function startClientProfile(): Promise<{ stop(name: string): Promise<void> } | undefined> {
+  const dir = values['client-cpu-prof'];
+  if (!dir) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 250 });
+  await session.post('Profiler.start');
+  return {
+    async stop(name) {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, `client-${name}.cpuprofile`), JSON.stringify(profile));
+    },
+  };
+}
+
 /** Runs `total` operations split over `clients` concurrent loops; each op's latency in ms. */
 async function measure(
   what: string,
@@ -179,6 +207,7 @@ async function measure(
   const latencies: number[] = [];
   const perClient = Math.ceil(total / clients);
   const fsyncBefore = fsyncRate(probe.dir, probe.n);
+  const profiler = await startClientProfile();
   const cpuBefore = cpuSeconds(probe.serverPid);
   const clientBefore = process.cpuUsage();
   const start = performance.now();
@@ -194,6 +223,7 @@ async function measure(
   const seconds = (performance.now() - start) / 1000;
   const cpu = cpuSeconds(probe.serverPid) - cpuBefore;
   const clientCpu = process.cpuUsage(clientBefore);
+  await profiler?.stop(`${what.replace(/[^a-z0-9]+/gi, '-')}-${clients}`);
   const fsyncAfter = fsyncRate(probe.dir, probe.n);
   return {
     what,

@@ -1,10 +1,12 @@
 /**
- * The client's retry and error rules under server faults. This uses a scripted HTTP stub instead of the embedded
- * server on purpose: the faults (Nessie's retry-exhaustion 409 without conflicts, 502/503 from a proxy, a hung
- * response) cannot be provoked on a healthy server.
+ * The client's retry and error rules under server faults, and its HTTP behaviour (redirects, compressed answers,
+ * connection reuse). This uses a scripted HTTP stub instead of the embedded server on purpose: the faults (Nessie's
+ * retry-exhaustion 409 without conflicts, 502/503 from a proxy, a hung or cut-off response, a redirecting proxy)
+ * cannot be provoked on a healthy server.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createNessieClient,
@@ -19,11 +21,19 @@ interface Scripted {
   body?: string;
   /** Never answer (to provoke a client timeout). */
   hang?: boolean;
+  /** Extra response headers. */
+  headers?: Record<string, string>;
+  /** Send the headers and half the body, then drop the connection. */
+  cut?: boolean;
+  /** Send `body` gzip-compressed. */
+  gzip?: boolean;
 }
 
 interface Stub {
   uri: string;
   requests: Array<{ method: string; url: string; authorization?: string; body: string }>;
+  /** TCP connections accepted so far. */
+  connections(): number;
   stop(): Promise<void>;
 }
 
@@ -35,6 +45,7 @@ afterEach(async () => {
 /** Answers requests with `script` in order (the last entry repeats). */
 async function stub(script: Scripted[]): Promise<Stub> {
   const requests: Stub['requests'] = [];
+  let connections = 0;
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => (body += d));
@@ -42,15 +53,27 @@ async function stub(script: Scripted[]): Promise<Stub> {
       requests.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization, body });
       const step = script[Math.min(requests.length - 1, script.length - 1)];
       if (step.hang) return;
-      res.writeHead(step.status, { 'Content-Type': step.body?.startsWith('<') ? 'text/html' : 'application/json' });
-      res.end(step.body ?? '');
+      const payload = step.gzip ? gzipSync(step.body ?? '') : Buffer.from(step.body ?? '');
+      res.writeHead(step.status, {
+        'Content-Type': step.body?.startsWith('<') ? 'text/html' : 'application/json',
+        'Content-Length': payload.length,
+        ...(step.gzip ? { 'Content-Encoding': 'gzip' } : {}),
+        ...step.headers,
+      });
+      if (step.cut) {
+        res.write(payload.subarray(0, payload.length >> 1), () => res.socket?.destroy());
+        return;
+      }
+      res.end(payload);
     });
   });
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const s: Stub = {
     uri: `http://127.0.0.1:${port}/api`,
     requests,
+    connections: () => connections,
     stop: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
@@ -183,5 +206,68 @@ describe('Nessie client under faults', () => {
     expect(s.requests[0].authorization).toBe('Bearer t1');
     expect(s.requests[0].url).toBe(`/api/v2/trees/wap%2Fx%40${'b'.repeat(64)}/history/commit`);
     expect(s.requests[0].body).toContain('"snapshotId":9007199254740993');
+  });
+
+  it('does not repeat a write whose answer was cut off, but repeats such a read', async () => {
+    const write = await stub([{ status: 200, body: commitOk, cut: true }]);
+    const err = await commit(write.uri).catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(NessieTransportError);
+    expect((err as NessieTransportError).outcomeUnknown).toBe(true);
+    expect(write.requests).toHaveLength(1);
+
+    const read = await stub([
+      { status: 200, body: reference, cut: true },
+      { status: 200, body: reference },
+    ]);
+    expect((await createNessieClient({ uri: read.uri, retryDelayMs: 1 }).getReference('main')).hash).toBe(
+      NO_ANCESTOR_HASH,
+    );
+    expect(read.requests).toHaveLength(2);
+  });
+
+  it('follows redirects as fetch does, dropping the token when the origin changes', async () => {
+    const target = await stub([{ status: 200, body: commitOk }]);
+    const proxy = await stub([
+      { status: 307, headers: { Location: `${target.uri}/v2/moved` } },
+      { status: 303, headers: { Location: `${target.uri}/v2/seeother` } },
+    ]);
+    const client = createNessieClient({ uri: proxy.uri, token: 'secret' });
+    const result = await client.commit('main', NO_ANCESTOR_HASH, { message: 'm' }, []);
+    expect(result.targetBranch.hash).toBe('a'.repeat(64));
+    // 307 keeps the method and the body; the other origin never sees the token.
+    expect(proxy.requests[0].authorization).toBe('Bearer secret');
+    expect(target.requests[0]).toMatchObject({ method: 'POST', url: '/api/v2/moved', body: proxy.requests[0].body });
+    expect(target.requests[0].authorization).toBeUndefined();
+
+    // 303 turns the POST into a GET without a body.
+    await client.commit('main', NO_ANCESTOR_HASH, { message: 'm' }, []);
+    expect(target.requests[1]).toMatchObject({ method: 'GET', url: '/api/v2/seeother', body: '' });
+  });
+
+  it('decodes a gzip-compressed answer and keeps 64-bit ids in it exact', async () => {
+    const content = {
+      type: 'ICEBERG_TABLE',
+      id: 'c1',
+      metadataLocation: 's3://m',
+      snapshotId: '@@',
+      schemaId: 0,
+      specId: 0,
+      sortOrderId: 0,
+    };
+    const body = JSON.stringify({
+      content,
+      effectiveReference: { type: 'BRANCH', name: 'main', hash: 'a'.repeat(64) },
+    }).replace('"@@"', '9007199254740993');
+    const s = await stub([{ status: 200, body, gzip: true }]);
+    const read = await createNessieClient({ uri: s.uri }).getContent('main', { elements: ['t'] });
+    expect(read.value).toMatchObject({ type: 'ICEBERG_TABLE', snapshotId: 9007199254740993n });
+  });
+
+  it('sends sequential requests over one kept-alive connection', async () => {
+    const s = await stub([{ status: 200, body: commitOk }]);
+    const client = createNessieClient({ uri: s.uri });
+    for (let i = 0; i < 5; i++) await client.commit('main', NO_ANCESTOR_HASH, { message: `m${i}` }, []);
+    expect(s.requests).toHaveLength(5);
+    expect(s.connections()).toBe(1);
   });
 });

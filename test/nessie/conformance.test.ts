@@ -1,16 +1,18 @@
 /**
  * Conformance of real traffic with the Nessie OpenAPI: a scenario drives the client against the embedded server,
- * every request and response is recorded at the `fetch` boundary, and each body is validated against the operation's
+ * every request and response is recorded by a forwarding HTTP proxy between the two, and each body is validated against the operation's
  * schema in `test/fixtures/nessie/nessie-v2-wap-subset.hand-derived.openapi.yaml` (the V2 shapes and real
  * status codes; upstream's generated spec still says merge answers 204 and that `fromHash` is optional — that file's
  * header lists the differences, and the server follows the real Nessie there).
  */
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NO_ANCESTOR_HASH } from '../../shared/catalog/nessie/index.ts';
+import { createNessieClient, NO_ANCESTOR_HASH, type NessieClient } from '../../shared/catalog/nessie/index.ts';
 import { NESSIE_OPENAPI } from '../helpers/fixtures.ts';
 import { key, namespace, put, startEmbeddedNessie, table, type EmbeddedNessie } from './helpers.ts';
 
@@ -61,33 +63,61 @@ function responseSchemaRef(template: string, method: string, status: number, ope
 }
 
 let nessie: EmbeddedNessie;
+let proxy: http.Server | undefined;
 const exchanges: Exchange[] = [];
-const originalFetch = globalThis.fetch;
+
+/** Forwards every request to `target` as it came and records the exchange; answers with the server's response. */
+async function recordingProxy(target: string): Promise<string> {
+  const upstream = new URL(target);
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const sent = Buffer.concat(chunks);
+      const forward = http.request(
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          const received: Buffer[] = [];
+          answer.on('data', (c: Buffer) => received.push(c));
+          answer.on('end', () => {
+            const body = Buffer.concat(received);
+            exchanges.push({
+              method: req.method!,
+              path: new URL(req.url!, upstream).pathname.replace(/^\/api/, ''),
+              requestBody: chunks.length ? sent.toString('utf8') : undefined,
+              status: answer.statusCode!,
+              responseBody: body.toString('utf8'),
+            });
+            res.writeHead(answer.statusCode!, answer.headers);
+            res.end(body);
+          });
+        },
+      );
+      forward.on('error', (err) => {
+        res.writeHead(502, { 'Content-Type': 'text/plain' });
+        res.end(`proxy: ${err.message}`);
+      });
+      forward.end(sent);
+    });
+  });
+  proxy = server;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}${upstream.pathname}`;
+}
 
 beforeAll(async () => {
   nessie = await startEmbeddedNessie();
-  globalThis.fetch = async (input, init) => {
-    const response = await originalFetch(input, init);
-    const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
-    exchanges.push({
-      method: init?.method ?? 'GET',
-      path: url.pathname.replace(/^\/api/, ''),
-      requestBody: typeof init?.body === 'string' ? init.body : undefined,
-      status: response.status,
-      responseBody: await response.clone().text(),
-    });
-    return response;
-  };
-  await runScenario(nessie);
+  await runScenario(createNessieClient({ uri: await recordingProxy(nessie.uri) }));
 });
 
 afterAll(async () => {
-  globalThis.fetch = originalFetch;
+  const server = proxy;
+  if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   await nessie?.stop();
 });
 
 /** Every endpoint the client uses, successes and the common errors. */
-async function runScenario({ client }: EmbeddedNessie): Promise<void> {
+async function runScenario(client: NessieClient): Promise<void> {
   const swallow = (p: Promise<unknown>) =>
     p.then(
       () => undefined,

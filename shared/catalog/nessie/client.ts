@@ -18,6 +18,7 @@ import { parseJson, stringifyJson } from '../../util/lossless-json.ts';
 import { errorFromResponse, NessieError, NessieReferenceConflictError, NessieTransportError } from './errors.ts';
 import { encodeRef, keyToLegacyPathString, keyToPathString, refPathElement } from './paths.ts';
 import { decodeContent } from './content-schema.ts';
+import { httpRequest, HttpFailure, type HttpAnswer } from './transport.ts';
 import type {
   CommitMeta,
   CommitMetaInput,
@@ -144,25 +145,6 @@ interface RequestSpec {
   read: boolean;
 }
 
-const CONNECT_FAILURES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-function causeCode(err: unknown): string | undefined {
-  let current: unknown = err;
-  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 function metaBody(meta: CommitMetaInput | undefined): Record<string, unknown> | undefined {
   if (!meta) return undefined;
   const properties = meta.properties
@@ -234,27 +216,32 @@ export function createNessieClient(options: NessieClientOptions): NessieClient {
       headers['Content-Type'] = 'application/json';
       body = stringifyJson(spec.body);
     }
-    let response: Response;
-    let text: string;
+    let response: HttpAnswer;
     try {
-      response = await fetch(url(spec), { method: spec.method, headers, body, signal: AbortSignal.timeout(timeoutMs) });
-      text = await response.text();
+      response = await httpRequest(url(spec), spec.method, headers, body, timeoutMs);
     } catch (err) {
-      const timedOut = (err as Error)?.name === 'TimeoutError';
-      const notSent = !timedOut && CONNECT_FAILURES.has(causeCode(err) ?? '');
-      const what = timedOut
-        ? `timed out after ${timeoutMs} ms`
-        : `failed: ${causeCode(err) ?? (err as Error)?.message}`;
-      const error = new NessieTransportError(`Nessie ${spec.method} ${spec.path} ${what}`, !notSent && !spec.read, err);
-      return { error, retry: notSent || spec.read };
+      // Anything but an HttpFailure was thrown before a byte went out (a header value Node refuses, a malformed URI):
+      // nothing was applied, and sending it again would fail the same way.
+      if (!(err instanceof HttpFailure)) {
+        const message = `Nessie ${spec.method} ${spec.path} failed: ${(err as Error)?.message}`;
+        return { error: new NessieTransportError(message, false, err), retry: false };
+      }
+      const what = err.timedOut ? `timed out after ${timeoutMs} ms` : `failed: ${err.message}`;
+      const error = new NessieTransportError(
+        `Nessie ${spec.method} ${spec.path} ${what}`,
+        !err.notSent && !spec.read,
+        err.cause ?? err,
+      );
+      return { error, retry: err.notSent || spec.read };
     }
+    const { text } = response;
     let json: unknown;
     try {
       json = text ? parseJson(text) : undefined;
     } catch {
       json = undefined;
     }
-    if (response.ok) {
+    if (response.status >= 200 && response.status < 300) {
       if (json === undefined && text)
         return {
           error: new NessieError(
