@@ -19,20 +19,18 @@ import { bareObject } from '../../shared/util/bare-object.ts';
 import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
 import { branchHead, property, Property, Stage } from '../../shared/wap/batch-branches.ts';
 import { type WapContext } from '../../shared/wap/wap-context.ts';
-import { CARRIED_SUMMARY_PREFIXES } from '../../shared/wap/kafka-offsets.ts';
 import {
+  CARRIED_SUMMARY_PREFIXES,
+  logClosedHoles,
   mergeRanges,
-  offsetsSummaryKey,
   rangesFromPayload,
-  serializeRanges,
-  warnOfClosedHoles,
 } from '../../shared/wap/kafka-offsets.ts';
+import { offsetsSummary, publishedOffsets } from '../../shared/wap/published-offsets.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
 import { BatchGoneError } from '../../shared/wap/batch-branches.ts';
 import {
   fitUntrustedRow,
   productionStruct,
-  publishedRanges,
   tableFor,
   untrustedStruct,
   withCurrentColumnNames,
@@ -164,13 +162,13 @@ export async function auditBatch(ctx: WapContext, batch: BatchWritten): Promise<
       const layout = stringifyJson([currentSchema(metadata), defaultSpec(metadata)]);
       if (laidOut?.layout !== layout) laidOut = { layout, files: await writeRows(catalog.io, metadata, tableRows) };
       // Every table of the topic records the union of what the topic's tables hold, so a replay is recognised.
-      const offsets = mergeRanges(publishedRanges([...bases.values()], batch.topic), batchOffsets);
-      warnOfClosedHoles(ctx.log, batch.topic, offsets);
+      const published = publishedOffsets([...bases.values()], batch.topic);
+      logClosedHoles(ctx.log, batch.topic, mergeRanges(published.ranges, batchOffsets));
       return appendFiles({
         io: catalog.io,
         files: laidOut.files,
         carrySummaryPrefixes: CARRIED_SUMMARY_PREFIXES,
-        summary: { [Property.batchId]: batch.batchId, [offsetsSummaryKey(batch.topic)]: serializeRanges(offsets) },
+        summary: { [Property.batchId]: batch.batchId, ...offsetsSummary(batch.topic, published, batchOffsets) },
       })(metadata, attempt, bases);
     };
   };

@@ -18,7 +18,7 @@ import { batchAuditedEvent } from '../../shared/wap/batch-events.ts';
 import { wapContext, type WapContext } from '../../shared/wap/wap-context.ts';
 import { coversAll, rangesFromPayload } from '../../shared/wap/kafka-offsets.ts';
 import { withOffsetsHistory } from '../../shared/wap/offsets-repair.ts';
-import { publishedRanges } from '../../shared/wap/table-layout.ts';
+import { confirmedOffsets } from '../../shared/wap/published-offsets.ts';
 import { knativeFunction } from '../knative-function.ts';
 
 /** Whether `main` already holds every Kafka coordinate of a batch. */
@@ -27,13 +27,14 @@ async function alreadyPublished(ctx: WapContext, topic: string, offsets: BatchWr
   if (!config) return false;
   const names = tableNames(ctx.config, config);
   const { tables } = await loadTables(ctx.catalog, 'main', [names.production, names.untrusted]);
-  return coversAll(
-    publishedRanges(
-      [...tables.values()].map((t) => t.metadata),
-      topic,
-    ),
-    rangesFromPayload(offsets),
+  const batch = rangesFromPayload(offsets);
+  const held = await confirmedOffsets(
+    ctx.catalog.io,
+    [...tables.values()].map((t) => t.metadata),
+    topic,
+    batch,
   );
+  return coversAll(held.ranges, batch);
 }
 
 export function auditorFunction(runtime: Runtime): FloeFunction {

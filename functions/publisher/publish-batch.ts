@@ -57,23 +57,22 @@ import { branchHead, Property } from '../../shared/wap/batch-branches.ts';
 import { BatchGoneError } from '../../shared/wap/batch-branches.ts';
 import { type WapContext } from '../../shared/wap/wap-context.ts';
 import { withUniqueKeyBloomFilters } from '../../shared/wap/table-properties.ts';
-import { CARRIED_SUMMARY_PREFIXES } from '../../shared/wap/kafka-offsets.ts';
 import {
+  CARRIED_SUMMARY_PREFIXES,
   containsOffset,
   coversAll,
+  logClosedHoles,
   mergeRanges,
-  offsetsSummaryKey,
   overlaps,
   rangesFromPayload,
-  serializeRanges,
-  warnOfClosedHoles,
+  rangesToPayload,
   type OffsetRanges,
 } from '../../shared/wap/kafka-offsets.ts';
+import { confirmedOffsets, offsetsSummary, type PublishedOffsets } from '../../shared/wap/published-offsets.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
 import {
   fitUntrustedRow,
   mismatchReason,
-  publishedRanges,
   sameFieldIds,
   untrustedStruct,
   withConfigPartitioning,
@@ -355,11 +354,16 @@ async function publishOnce(ctx: WapContext, audited: BatchAudited): Promise<Publ
     };
   };
 
+  // What main holds of the batch, per set of base tables (one per commit attempt; every table's update asks).
+  const held = new WeakMap<object, Promise<PublishedOffsets>>();
+  const heldOn = (bases: ReadonlyMap<string, TableMetadata | undefined>) => {
+    let offsets = held.get(bases);
+    if (!offsets)
+      held.set(bases, (offsets = confirmedOffsets(catalog.io, [...bases.values()], audited.topic, batchOffsets)));
+    return offsets;
+  };
   const onMain = await loadTables(catalog, 'main', [names.production, names.untrusted]);
-  const published = publishedRanges(
-    [...onMain.tables.values()].map((t) => t.metadata),
-    audited.topic,
-  );
+  const published = (await heldOn(new Map([...onMain.tables].map(([name, t]) => [name, t.metadata])))).ranges;
   if (coversAll(published, batchOffsets)) return finish('noop', onMain.hash, total);
 
   const head = await branchHead(catalog.client, audited.branch);
@@ -431,7 +435,8 @@ async function publishOnce(ctx: WapContext, audited: BatchAudited): Promise<Publ
     let laidOut: { key: string; files: DataFile[]; dropped: number; unfit: Unfit[] } | undefined;
     updates.set(name, async (base, attempt, bases) => {
       if (isProduction) demoted = [];
-      const mainRanges = publishedRanges([...bases.values()], audited.topic);
+      const mainOffsets = await heldOn(bases);
+      const mainRanges = mainOffsets.ranges;
       if (coversAll(mainRanges, batchOffsets)) return base;
       const extra = isProduction ? [] : demoted;
       const source = batch?.metadata ?? staging!;
@@ -483,7 +488,7 @@ async function publishOnce(ctx: WapContext, audited: BatchAudited): Promise<Publ
         : stringifyJson([
             currentSchema(target),
             defaultSpec(target),
-            serializeRanges(mainRanges),
+            rangesToPayload(mainRanges),
             extra.map((d) => [coordinate(d.row), d.reason]),
             [...repeated],
           ]);
@@ -516,15 +521,12 @@ async function publishOnce(ctx: WapContext, audited: BatchAudited): Promise<Publ
       }
       dropped.set(name, laidOut.dropped);
       if (!laidOut.files.length) return base;
-      warnOfClosedHoles(ctx.log, audited.topic, mergeRanges(mainRanges, batchOffsets));
+      logClosedHoles(ctx.log, audited.topic, mergeRanges(mainRanges, batchOffsets));
       return appendFiles({
         io: catalog.io,
         files: laidOut.files,
         carrySummaryPrefixes: CARRIED_SUMMARY_PREFIXES,
-        summary: {
-          [Property.batchId]: audited.batchId,
-          [offsetsSummaryKey(audited.topic)]: serializeRanges(mergeRanges(mainRanges, batchOffsets)),
-        },
+        summary: { [Property.batchId]: audited.batchId, ...offsetsSummary(audited.topic, mainOffsets, batchOffsets) },
       })(target, attempt, bases);
     });
   }
@@ -534,7 +536,7 @@ async function publishOnce(ctx: WapContext, audited: BatchAudited): Promise<Publ
   for (const name of [names.production, names.untrusted]) {
     const update = updates.get(name);
     updates.set(name, async (base, attempt, bases) => {
-      const lands = !coversAll(publishedRanges([...bases.values()], audited.topic), batchOffsets);
+      const lands = !coversAll((await heldOn(bases)).ranges, batchOffsets);
       const named = base && lands ? withCurrentColumnNames(base) : base;
       return update ? update(named, attempt, bases) : named;
     });

@@ -16,11 +16,12 @@ import { batchAuditedSchema, batchWrittenSchema } from '../events/contract.ts';
 import type { Emit } from '../runtime/event-emitter.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { tableNames, topicConfig, type PipelineConfig } from '../runtime/pipeline-config.ts';
+import type { TableMetadata } from '../iceberg/types.ts';
 import { parseJson } from '../util/lossless-json.ts';
 import { batchIdTime, parseBranchName, property, Property, Stage, WAP_PREFIX } from './batch-branches.ts';
 import { batchAuditedEvent, batchWrittenEvent } from './batch-events.ts';
 import { coversAll, rangesFromPayload, type OffsetRanges } from './kafka-offsets.ts';
-import { publishedRanges } from './table-layout.ts';
+import { confirmedOffsets } from './published-offsets.ts';
 
 export const DEFAULT_STALL_AFTER_MS = 2 * 60_000;
 export const DEFAULT_REJECTED_RETENTION_MS = 7 * 86_400_000;
@@ -64,22 +65,20 @@ export async function cleanWapBranches(catalog: Catalog, options: BranchOptions)
   const stallAfter = options.stallAfterMs ?? DEFAULT_STALL_AFTER_MS;
   const retention = options.rejectedRetentionMs ?? DEFAULT_REJECTED_RETENTION_MS;
   const result: BranchResult = { branches: 0, actions: [], deleted: 0, redriven: 0, errors: [] };
-  const published = new Map<string, Promise<OffsetRanges>>();
-  const publishedOf = (topic: string) => {
-    let ranges = published.get(topic);
-    if (!ranges) {
+  const tablesOnMain = new Map<string, Promise<(TableMetadata | undefined)[]>>();
+  /** Whether main holds every record of a batch (its rows confirm what a closed hole only claims). */
+  const onMain = async (topic: string, offsets: OffsetRanges) => {
+    let tables = tablesOnMain.get(topic);
+    if (!tables) {
       const cfg = topicConfig(options.config, topic);
       if (!cfg) throw new Error(`topic '${topic}' is not configured`);
       const names = tableNames(options.config, cfg);
-      ranges = loadTables(catalog, 'main', [names.production, names.untrusted]).then(({ tables }) =>
-        publishedRanges(
-          [...tables.values()].map((t) => t.metadata),
-          topic,
-        ),
+      tables = loadTables(catalog, 'main', [names.production, names.untrusted]).then(({ tables: loaded }) =>
+        [...loaded.values()].map((t) => t.metadata),
       );
-      published.set(topic, ranges);
+      tablesOnMain.set(topic, tables);
     }
-    return ranges;
+    return coversAll((await confirmedOffsets(catalog.io, await tables, topic, offsets)).ranges, offsets);
   };
 
   const judge = async (
@@ -105,7 +104,7 @@ export async function cleanWapBranches(catalog: Catalog, options: BranchOptions)
     const payload = { ...parseJson<Record<string, unknown>>(text), hash: ref.hash };
     const parsed = stage === Stage.written ? batchWrittenSchema.parse(payload) : batchAuditedSchema.parse(payload);
     const failed = stage === Stage.audited && (parsed as { verdict?: string }).verdict === 'failed';
-    if (coversAll(await publishedOf(parsed.topic), rangesFromPayload(parsed.offsets))) {
+    if (await onMain(parsed.topic, rangesFromPayload(parsed.offsets))) {
       if (!failed) return { plan: { do: 'delete', reason: 'published; its branch was left behind' }, stage, ageMs };
       return ageMs > retention
         ? { plan: { do: 'delete', reason: 'rejected batch past its retention' }, stage, ageMs }

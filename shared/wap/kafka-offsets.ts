@@ -6,11 +6,16 @@
  * Stored bounded: per partition, everything from the first published offset up to the highest one (the watermark) is
  * published except at most `MAX_HOLES_PER_PARTITION` holes — the gaps between the stored ranges. Holes are offsets not
  * seen yet: either never produced (transaction markers, compacted-away or dead-lettered records), which never arrive,
- * or records of a batch still in flight, which arrive later and are then accepted once (filling the hole). When a
- * publish would leave more holes, the lowest (oldest) ones are closed, i.e. counted as published: a record arriving
- * in a hole after that many newer holes opened on its partition is filtered as a replay. So a partition's value holds
- * at most `MAX_HOLES_PER_PARTITION + 1` ranges however long the topic runs, and the value format (`{"p":[[s,e],…]}`)
- * is unchanged: older values read as they are and are bounded on the next write.
+ * or records still in flight (a batch of another writer pod, a dead letter awaiting replay), which arrive later and
+ * are then accepted once (filling the hole). When a publish would leave more holes, the lowest (oldest) ones are
+ * closed — merged into the ranges — so a partition's value holds at most `MAX_HOLES_PER_PARTITION + 1` ranges however
+ * long the topic runs, and the value format (`{"p":[[s,e],…]}`) is unchanged.
+ *
+ * A closed hole is a claim without rows, so it must not drop a record that arrives in it later. The highest offset
+ * of any closed hole is stored per partition beside the ranges (`floe.kafka.closed-offsets.<topic>`, carried by every
+ * commit like the ranges): at or below it the ranges are a claim to verify against the rows' own coordinates
+ * (`published-offsets.ts`); above it they are exact. Without interleaved writers the holes stay far below the bound,
+ * nothing is closed, and no row is ever read.
  */
 import { parseJson, stringifyJson, toLong } from '../util/lossless-json.ts';
 
@@ -25,13 +30,21 @@ export type OffsetRanges = Map<number, [bigint, bigint][]>;
 export const MAX_HOLES_PER_PARTITION = 64;
 
 export const OFFSETS_SUMMARY_PREFIX = 'floe.kafka.offsets.';
+export const CLOSED_OFFSETS_SUMMARY_PREFIX = 'floe.kafka.closed-offsets.';
 
 /** Summary keys every later snapshot carries forward (compactions, manifest rewrites too), so no commit forgets them. */
-export const CARRIED_SUMMARY_PREFIXES = [OFFSETS_SUMMARY_PREFIX];
+export const CARRIED_SUMMARY_PREFIXES = [OFFSETS_SUMMARY_PREFIX, CLOSED_OFFSETS_SUMMARY_PREFIX];
 
 export function offsetsSummaryKey(topic: string): string {
   return `${OFFSETS_SUMMARY_PREFIX}${topic}`;
 }
+
+export function closedOffsetsSummaryKey(topic: string): string {
+  return `${CLOSED_OFFSETS_SUMMARY_PREFIX}${topic}`;
+}
+
+/** partition → the highest offset of a hole the bound closed: at or below it, the stored ranges are only a claim. */
+export type ClosedOffsets = Map<number, bigint>;
 
 function normalize(ranges: [bigint, bigint][]): [bigint, bigint][] {
   const sorted = ranges
@@ -124,31 +137,96 @@ export function boundRanges(ranges: OffsetRanges, maxHoles = MAX_HOLES_PER_PARTI
   return out;
 }
 
-/**
- * Per partition, how many holes `boundRanges` closes in `ranges` (only partitions where it closes any). A closed hole
- * whose records are still in flight loses them: they are dropped as replays when they arrive, so callers report it.
- */
+/** Per partition, how many holes `boundRanges` closes in `ranges` (only partitions where it closes any). */
 export function holesClosedByBound(ranges: OffsetRanges, maxHoles = MAX_HOLES_PER_PARTITION): Map<number, number> {
   const closed = new Map<number, number>();
   for (const [p, list] of ranges) if (list.length - 1 > maxHoles) closed.set(p, list.length - 1 - maxHoles);
   return closed;
 }
 
+/** `closed` raised by what `boundRanges` closes in `ranges`: per partition, the end of the highest hole it closes. */
+export function closeHoles(
+  closed: ClosedOffsets,
+  ranges: OffsetRanges,
+  maxHoles = MAX_HOLES_PER_PARTITION,
+): ClosedOffsets {
+  const out: ClosedOffsets = new Map(closed);
+  for (const [p, list] of ranges) {
+    const excess = list.length - 1 - maxHoles;
+    if (excess <= 0) continue;
+    const end = list[excess][0] - 1n;
+    if ((out.get(p) ?? -1n) < end) out.set(p, end);
+  }
+  return out;
+}
+
+/** The highest closed offset per partition of either side. */
+export function mergeClosed(a: ClosedOffsets, b: ClosedOffsets): ClosedOffsets {
+  const out: ClosedOffsets = new Map(a);
+  for (const [p, end] of b) if ((out.get(p) ?? -1n) < end) out.set(p, end);
+  return out;
+}
+
 /**
- * Says loudly when a commit closes offset holes: a record of a hole that is still in flight — in a batch of another
- * writer pod, or a dead letter awaiting replay — will be dropped as a replay. One writer pod keeps the holes far below
- * the bound; this is how an operator learns otherwise.
+ * The offsets of `batch` that `published` claims at or below its partition's closed offset: whether main holds them
+ * only main's rows can say.
  */
-export function warnOfClosedHoles(
-  log: { warn(fields: object, message: string): void },
+export function doubtfulOffsets(published: OffsetRanges, closed: ClosedOffsets, batch: OffsetRanges): OffsetRanges {
+  const out: OffsetRanges = new Map();
+  for (const [p, list] of batch) {
+    const through = closed.get(p);
+    const claimed = published.get(p);
+    if (through === undefined || !claimed) continue;
+    const found: [bigint, bigint][] = [];
+    for (const [start, end] of list) {
+      for (const [s, e] of claimed) {
+        const lo = start > s ? start : s;
+        const hiClaim = end < e ? end : e;
+        const hi = hiClaim < through ? hiClaim : through;
+        if (lo <= hi) found.push([lo, hi]);
+      }
+    }
+    if (found.length) out.set(p, normalize(found));
+  }
+  return out;
+}
+
+/** `a` without the offsets of `b`. */
+export function subtractRanges(a: OffsetRanges, b: OffsetRanges): OffsetRanges {
+  const out: OffsetRanges = new Map();
+  for (const [p, list] of a) {
+    let rest = list.map(([s, e]): [bigint, bigint] => [s, e]);
+    for (const [start, end] of b.get(p) ?? []) {
+      const next: [bigint, bigint][] = [];
+      for (const [s, e] of rest) {
+        if (e < start || end < s) next.push([s, e]);
+        else {
+          if (s < start) next.push([s, start - 1n]);
+          if (end < e) next.push([end + 1n, e]);
+        }
+      }
+      rest = next;
+    }
+    if (rest.length) out.set(p, rest);
+  }
+  return out;
+}
+
+/**
+ * Says when a commit closes offset holes. Nothing is lost by it (a record arriving in one later is checked against
+ * main's rows), but each such record then costs a read of the coordinate columns, and one writer pod keeps the holes
+ * far below the bound: this is how an operator learns that batches interleave.
+ */
+export function logClosedHoles(
+  log: { info(fields: object, message: string): void },
   topic: string,
   ranges: OffsetRanges,
 ): void {
   const closed = holesClosedByBound(ranges);
   if (!closed.size) return;
-  log.warn(
+  log.info(
     { topic, closedHoles: Object.fromEntries(closed) },
-    'this commit closes offset holes: records still in flight in them will be dropped as replays (more than one writer pod?)',
+    'this commit closes offset holes: records arriving in them later are checked against the rows on main',
   );
 }
 
@@ -182,4 +260,17 @@ export function rangesFromPayload(payload: Record<string, [string, string][]>): 
   return new Map(
     Object.entries(payload).map(([p, list]) => [Number(p), normalize(list.map(([s, e]) => [BigInt(s), BigInt(e)]))]),
   );
+}
+
+/** JSON form for summaries: `{"0":1234}` with exact 64-bit numbers. */
+export function serializeClosed(closed: ClosedOffsets): string {
+  const out: Record<string, bigint> = {};
+  for (const [p, end] of [...closed].sort((x, y) => x[0] - y[0])) out[String(p)] = end;
+  return stringifyJson(out);
+}
+
+export function parseClosed(text: string | undefined): ClosedOffsets {
+  if (!text) return new Map();
+  const json = parseJson<Record<string, unknown>>(text);
+  return new Map(Object.entries(json).map(([p, end]) => [Number(p), toLong(end, 'offset')]));
 }

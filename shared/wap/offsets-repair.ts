@@ -16,17 +16,21 @@ import { randomUUID } from 'node:crypto';
 import { commitOnBranch, loadTables, type Catalog } from '../catalog/table-catalog.ts';
 import type { TableUpdate } from '../iceberg/commit.ts';
 import { snapshotForRef } from '../iceberg/metadata.ts';
-import { scanBatches } from '../iceberg/scan.ts';
 import { finishSnapshot, newSnapshotId, readManifestFiles } from '../iceberg/snapshot.ts';
 import { buildSummary } from '../iceberg/summary.ts';
 import type { TableMetadata } from '../iceberg/types.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { tableNames, topicConfig, type PipelineConfig } from '../runtime/pipeline-config.ts';
-import type { FileIO } from '../storage/file-io.ts';
 import { branchHead } from './batch-branches.ts';
-import { mergeRanges, offsetsSummaryKey, rangesOf, serializeRanges, type OffsetRanges } from './kafka-offsets.ts';
-import { Column } from './staging-rows.ts';
-import { OffsetsHistoryLostError, publishedRangesOf, withCurrentColumnNames } from './table-layout.ts';
+import { mergeClosed, mergeRanges, type ClosedOffsets, type OffsetRanges } from './kafka-offsets.ts';
+import {
+  offsetsSummary,
+  OffsetsHistoryLostError,
+  publishedOffsetsOf,
+  publishedRangesOf,
+  rowOffsets,
+  type PublishedOffsets,
+} from './published-offsets.ts';
 
 /** Summary key of a repair snapshot (the topic whose offsets it recovered), so it can be told from floe's appends. */
 export const REPAIRED_SUMMARY_KEY = 'floe.offsets-repaired';
@@ -40,26 +44,6 @@ function historyLost(metadata: TableMetadata | undefined, topic: string): boolea
     if (err instanceof OffsetsHistoryLostError) return true;
     throw err;
   }
-}
-
-/** The Kafka coordinates of `topic` in the current snapshot's rows. */
-async function rowRanges(io: FileIO, metadata: TableMetadata, topic: string): Promise<OffsetRanges> {
-  let ranges: OffsetRanges = new Map();
-  // An earlier floe's table is read under the current column names: its Kafka partition column is `_partition`.
-  const named = withCurrentColumnNames(metadata);
-  for await (const batch of scanBatches(named, { io, columns: [Column.topic, Column.partition, Column.offset] })) {
-    const coordinates: { partition: number; offset: bigint }[] = [];
-    for (const row of batch) {
-      const partition = row[Column.partition];
-      const offset = row[Column.offset];
-      // Rows another engine inserted have no coordinates (or another topic's): they were never published by floe.
-      if (row[Column.topic] !== topic || partition === null || partition === undefined) continue;
-      if (offset === null || offset === undefined) continue;
-      coordinates.push({ partition: Number(partition), offset: BigInt(offset as bigint | number) });
-    }
-    ranges = mergeRanges(ranges, rangesOf(coordinates));
-  }
-  return ranges;
 }
 
 /**
@@ -78,21 +62,23 @@ export async function repairOffsetsHistory(
   const { tables } = await loadTables(catalog, branch, names);
   if (![...tables.values()].some((t) => historyLost(t.metadata, topic))) return [];
   const repaired = new Set<string>();
-  let recovered: Promise<OffsetRanges> | undefined;
+  let recovered: Promise<PublishedOffsets> | undefined;
   let recoveredFrom: ReadonlyMap<string, TableMetadata | undefined> | undefined;
   const offsets = (bases: ReadonlyMap<string, TableMetadata | undefined>) => {
     if (recoveredFrom !== bases) {
       recoveredFrom = bases;
       recovered = (async () => {
         let ranges: OffsetRanges = new Map();
+        let closed: ClosedOffsets = new Map();
         for (const metadata of bases.values()) {
           if (!metadata) continue;
           const own = historyLost(metadata, topic)
-            ? await rowRanges(catalog.io, metadata, topic)
-            : publishedRangesOf(metadata, topic);
-          ranges = mergeRanges(ranges, own);
+            ? { ranges: await rowOffsets(catalog.io, metadata, topic), closed: new Map() }
+            : publishedOffsetsOf(metadata, topic);
+          ranges = mergeRanges(ranges, own.ranges);
+          closed = mergeClosed(closed, own.closed);
         }
-        return ranges;
+        return { ranges, closed };
       })();
     }
     return recovered!;
@@ -110,10 +96,7 @@ export async function repairOffsetsHistory(
         added: [],
         removed: [],
         previous: parent,
-        properties: {
-          [offsetsSummaryKey(topic)]: serializeRanges(await offsets(bases)),
-          [REPAIRED_SUMMARY_KEY]: topic,
-        },
+        properties: { ...offsetsSummary(topic, await offsets(bases), new Map()), [REPAIRED_SUMMARY_KEY]: topic },
       });
       const manifests = await readManifestFiles(catalog.io, parent);
       repaired.add(name);

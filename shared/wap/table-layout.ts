@@ -1,6 +1,6 @@
 /**
  * The tables of a topic (`staging.<t>`, `production.<t>`, `production.<t>_untrusted`): their partition spec from the
- * pipeline config, how their schemas derive from each other, and what `main` already holds (published Kafka offsets).
+ * pipeline config and how their schemas derive from each other.
  */
 import { assignFreshIds, renameColumn, setCurrentSchema, setDefaultSpec, unionByName } from '../iceberg/evolution.ts';
 import { currentSchema, defaultSpec, newTableMetadata } from '../iceberg/metadata.ts';
@@ -12,7 +12,6 @@ import type { TopicConfig } from '../runtime/pipeline-config.ts';
 import { ConfigError } from '../runtime/pipeline-config.ts';
 import { bareObject, ownValue } from '../util/bare-object.ts';
 import { Column, LEGACY_PARTITION_COLUMN, reasonsField } from './staging-rows.ts';
-import { mergeRanges, offsetsSummaryKey, parseRanges, type OffsetRanges } from './kafka-offsets.ts';
 
 /** `day(timestamp)` → a partition field on the schema's `timestamp` column, named as Java names it (`timestamp_day`). */
 export function specFromConfig(partitionBy: string[], schema: Schema): PartitionSpec {
@@ -156,63 +155,4 @@ export function sameFieldIds(from: Schema, to: Schema): boolean {
     return !ids.has(f.id);
   };
   return from.fields.every(check);
-}
-
-/**
- * `main` (or a branch) lost the record of what floe published to a table: the current snapshot's ancestry reaches an
- * expired snapshot before any snapshot recording the topic's offsets, and the table holds floe's rows. Publishing now
- * could add duplicates, so the batch is refused until the history is repaired (a snapshot recording the offsets).
- */
-export class OffsetsHistoryLostError extends Error {
-  constructor(
-    readonly location: string,
-    readonly topic: string,
-    readonly expiredSnapshotId: bigint,
-  ) {
-    super(
-      `table at ${location}: the published Kafka offsets of topic '${topic}' are not in its history — snapshot ${expiredSnapshotId} ` +
-        `was expired before any snapshot recording ${offsetsSummaryKey(topic)} (other engines committed since floe's last commit ` +
-        'and their snapshots do not carry it); refusing to publish possible duplicates',
-    );
-    this.name = 'OffsetsHistoryLostError';
-  }
-}
-
-/**
- * The Kafka offsets of `topic` recorded for one table: the summary of the nearest snapshot in the current snapshot's
- * ancestry that carries `floe.kafka.offsets.<topic>` (floe's own commits, compactions and manifest rewrites always
- * carry it; another engine's commit — a Spark compaction, a PyIceberg append — usually does not, so it is skipped, as
- * the Iceberg Kafka Connect sink reads its offsets from the ancestry). The rule where no such snapshot is found:
- * - the walk reaches the first snapshot (no parent) or the table has no snapshot: floe never committed, nothing published;
- * - the walk reaches a parent that was expired: if the table's schema has floe's Kafka coordinate columns, floe may
- *   have published to it, so `OffsetsHistoryLostError` (fail closed); otherwise no floe row can be in it.
- */
-export function publishedRangesOf(metadata: TableMetadata, topic: string): OffsetRanges {
-  const key = offsetsSummaryKey(topic);
-  const byId = new Map(metadata.snapshots.map((s) => [s.snapshotId, s]));
-  const seen = new Set<bigint>();
-  let id = metadata.currentSnapshotId;
-  while (id !== undefined && id !== -1n && !seen.has(id)) {
-    seen.add(id);
-    const snapshot = byId.get(id);
-    if (!snapshot) {
-      const schema = currentSchema(metadata);
-      const has = (name: string) => schema.fields.some((f) => f.name === name);
-      // A table an earlier floe wrote (and no floe since) still has the Kafka partition column under its old name.
-      const holdsFloeRows = (has(Column.partition) || has(LEGACY_PARTITION_COLUMN)) && has(Column.offset);
-      if (holdsFloeRows) throw new OffsetsHistoryLostError(metadata.location, topic, id);
-      return new Map();
-    }
-    const text = snapshot.summary[key];
-    if (text !== undefined) return parseRanges(text);
-    id = snapshot.parentSnapshotId;
-  }
-  return new Map();
-}
-
-/** The Kafka offsets of `topic` already on a ref: the union over the topic's tables (`publishedRangesOf` each). */
-export function publishedRanges(tables: (TableMetadata | undefined)[], topic: string): OffsetRanges {
-  let ranges: OffsetRanges = new Map();
-  for (const metadata of tables) if (metadata) ranges = mergeRanges(ranges, publishedRangesOf(metadata, topic));
-  return ranges;
 }

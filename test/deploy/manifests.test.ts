@@ -76,8 +76,7 @@ describe('the base manifests in knative/', () => {
     expect(writer).toMatchObject({
       containerConcurrency: 1000,
       timeoutSeconds: 120,
-      // one writer pod: batches of several pods would interleave a partition's offsets (see writer.yaml)
-      scaling: { minScale: 0, maxScale: 1 },
+      scaling: { minScale: 0, maxScale: 4 },
     });
     expect(writer.env).toMatchObject({ FLOE_BATCH_MAX_ROWS: '10000', FLOE_BATCH_LINGER_MS: '2000' });
     expect(writer.envFrom).toContainEqual({ secret: 'floe-nessie', optional: true });

@@ -23,7 +23,7 @@ import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { CARRIED_SUMMARY_PREFIXES, offsetsSummaryKey, parseRanges } from '../../shared/wap/kafka-offsets.ts';
 import { Column } from '../../shared/wap/staging-rows.ts';
 import { REPAIRED_SUMMARY_KEY, withOffsetsHistory } from '../../shared/wap/offsets-repair.ts';
-import { OffsetsHistoryLostError } from '../../shared/wap/table-layout.ts';
+import { OffsetsHistoryLostError } from '../../shared/wap/published-offsets.ts';
 import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { tempDir } from '../helpers/tmp.ts';

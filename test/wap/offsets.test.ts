@@ -1,18 +1,26 @@
 /**
  * Published Kafka offsets stored bounded: a per-partition watermark with at most MAX_HOLES_PER_PARTITION holes. Gaps
- * that never fill do not grow the summary; gaps that fill later are accepted once; replays stay filtered.
+ * that never fill do not grow the summary; gaps that fill later are accepted once, also after the bound closed them
+ * (checked against the rows); replays stay filtered.
  */
 import { describe, expect, it } from 'vitest';
 import {
   boundRanges,
+  closeHoles,
   containsOffset,
+  doubtfulOffsets,
   holesClosedByBound,
+  logClosedHoles,
   MAX_HOLES_PER_PARTITION,
+  mergeClosed,
   mergeRanges,
+  parseClosed,
   parseRanges,
   rangesOf,
+  serializeClosed,
   serializeRanges,
-  warnOfClosedHoles,
+  subtractRanges,
+  type ClosedOffsets,
   type OffsetRanges,
 } from '../../shared/wap/kafka-offsets.ts';
 
@@ -71,22 +79,139 @@ describe('bounded offset ranges', () => {
     // two writers' batches of one partition, every other offset each: 99 holes after the first is published
     const firstWriter = rangesOf(Array.from({ length: 100 }, (_, i) => ({ partition: 3, offset: BigInt(i * 2) })));
     expect(holesClosedByBound(firstWriter)).toEqual(new Map([[3, 99 - MAX_HOLES_PER_PARTITION]]));
-    const warnings: { fields: object; message: string }[] = [];
-    const log = { warn: (fields: object, message: string) => warnings.push({ fields, message }) };
-    warnOfClosedHoles(log, 'parking-entry', firstWriter);
-    expect(warnings).toEqual([
+    const lines: { fields: object; message: string }[] = [];
+    const log = { info: (fields: object, message: string) => lines.push({ fields, message }) };
+    logClosedHoles(log, 'parking-entry', firstWriter);
+    expect(lines).toEqual([
       {
         fields: { topic: 'parking-entry', closedHoles: { 3: 99 - MAX_HOLES_PER_PARTITION } },
-        message: expect.stringMatching(/records still in flight in them will be dropped as replays/),
+        message: expect.stringMatching(/checked against the rows on main/),
       },
     ]);
     const both = mergeRanges(
       firstWriter,
       rangesOf(Array.from({ length: 100 }, (_, i) => ({ partition: 3, offset: BigInt(i * 2 + 1) }))),
     );
-    warnOfClosedHoles(log, 'parking-entry', both);
+    logClosedHoles(log, 'parking-entry', both);
     expect(holesClosedByBound(both).size).toBe(0);
-    expect(warnings).toHaveLength(1);
+    expect(lines).toHaveLength(1);
+  });
+
+  it('records the highest closed hole per partition, which only rises, and round-trips it exactly', () => {
+    const many: OffsetRanges = new Map([
+      [0, Array.from({ length: 10 }, (_, i): [bigint, bigint] => [BigInt(i * 2), BigInt(i * 2)])],
+      [1, [[5n, 9n]]],
+    ]);
+    // bound 3 keeps the holes 13, 15, 17 open and closes 1..11: the highest closed hole ends at 11
+    expect(closeHoles(new Map(), many, 3)).toEqual(new Map([[0, 11n]]));
+    expect(closeHoles(new Map([[0, 40n]]), many, 3)).toEqual(new Map([[0, 40n]]));
+    expect(
+      mergeClosed(
+        new Map([[0, 3n]]),
+        new Map([
+          [0, 2n],
+          [1, 7n],
+        ]),
+      ),
+    ).toEqual(
+      new Map([
+        [0, 3n],
+        [1, 7n],
+      ]),
+    );
+    const big: ClosedOffsets = new Map([[2, 9_223_372_036_854_775_806n]]);
+    expect(serializeClosed(big)).toBe('{"2":9223372036854775806}');
+    expect(parseClosed(serializeClosed(big))).toEqual(big);
+    expect(parseClosed(undefined)).toEqual(new Map());
+  });
+
+  it('doubts only the claimed offsets at or below the closed offset, and subtracts ranges exactly', () => {
+    const published: OffsetRanges = new Map([
+      [0, [[0n, 100n]]],
+      [1, [[0n, 50n]]],
+    ]);
+    const batch: OffsetRanges = new Map([
+      [0, [[90n, 120n]]],
+      [1, [[10n, 10n]]],
+      [2, [[0n, 5n]]],
+    ]);
+    // partition 0: claimed up to 100, closed up to 95 → 90..95 doubtful; 96..100 exact; partition 1 has nothing closed
+    expect(doubtfulOffsets(published, new Map([[0, 95n]]), batch)).toEqual(new Map([[0, [[90n, 95n]]]]));
+    expect(doubtfulOffsets(published, new Map(), batch).size).toBe(0);
+    expect(
+      subtractRanges(
+        new Map([[0, [[0n, 100n]]]]),
+        new Map([
+          [
+            0,
+            [
+              [10n, 20n],
+              [30n, 30n],
+              [100n, 120n],
+            ],
+          ],
+          [5, [[0n, 1n]]],
+        ]),
+      ),
+    ).toEqual(
+      new Map([
+        [
+          0,
+          [
+            [0n, 9n],
+            [21n, 29n],
+            [31n, 99n],
+          ],
+        ],
+      ]),
+    );
+    expect(subtractRanges(new Map([[0, [[3n, 4n]]]]), new Map([[0, [[0n, 9n]]]]))).toEqual(new Map());
+  });
+
+  it('two writers interleaving a partition lose nothing: a record in a closed hole is checked against the rows', () => {
+    // The publisher's rule, modelled: the rows on main are the truth; the summary (bounded ranges + closed offset) is
+    // what it reads first, and only doubtful offsets are looked up in the rows.
+    const rows = new Set<bigint>();
+    let ranges: OffsetRanges = new Map();
+    let closed: ClosedOffsets = new Map();
+    let lookups = 0;
+    const publish = (offsets: bigint[]) => {
+      const batch = rangesOf(offsets.map((offset) => ({ partition: 0, offset })));
+      const doubtful = doubtfulOffsets(ranges, closed, batch);
+      if (doubtful.size) lookups++;
+      const absent = rangesOf(
+        [...(doubtful.get(0) ?? [])].flatMap(([s, e]) => {
+          const out: { partition: number; offset: bigint }[] = [];
+          for (let o = s; o <= e; o++) if (!rows.has(o)) out.push({ partition: 0, offset: o });
+          return out;
+        }),
+      );
+      const held = subtractRanges(ranges, absent);
+      let added = 0;
+      for (const offset of offsets) {
+        if (containsOffset(held, 0, offset)) continue;
+        expect(rows.has(offset)).toBe(false);
+        rows.add(offset);
+        added++;
+      }
+      const merged = mergeRanges(held, batch);
+      closed = closeHoles(closed, merged);
+      ranges = parseRanges(serializeRanges(merged));
+      closed = parseClosed(serializeClosed(closed));
+      return added;
+    };
+    const writerA = Array.from({ length: 500 }, (_, i) => BigInt(i * 2));
+    const writerB = Array.from({ length: 500 }, (_, i) => BigInt(i * 2 + 1));
+    expect(publish(writerA)).toBe(500);
+    expect(closed.get(0)).toBeDefined();
+    expect(publish(writerB)).toBe(500);
+    // replays of both, whole and in pieces, add nothing
+    expect(publish(writerA)).toBe(0);
+    expect(publish(writerB.slice(100, 300))).toBe(0);
+    expect(publish([...writerA, ...writerB])).toBe(0);
+    expect(rows.size).toBe(1000);
+    expect(lookups).toBeGreaterThan(0);
+    expect(ranges.get(0)!.length).toBeLessThanOrEqual(MAX_HOLES_PER_PARTITION + 1);
   });
 
   it('closes the oldest holes first, keeping the newest ones open', () => {

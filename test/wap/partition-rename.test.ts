@@ -33,15 +33,13 @@ import {
 } from '../../shared/wap/kafka-offsets.ts';
 import { Column, inferBatch, LEGACY_PARTITION_COLUMN, stagingRow } from '../../shared/wap/staging-rows.ts';
 import {
-  OffsetsHistoryLostError,
   productionStruct,
-  publishedRanges,
-  publishedRangesOf,
   specFromConfig,
   untrustedStruct,
   withCurrentColumnNames,
 } from '../../shared/wap/table-layout.ts';
 import type { WapContext } from '../../shared/wap/wap-context.ts';
+import { OffsetsHistoryLostError, publishedOffsets, publishedRangesOf } from '../../shared/wap/published-offsets.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { runFloe } from '../helpers/cli.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
@@ -154,7 +152,7 @@ async function legacyAppend(topic: string, records: TaggedRecord[]): Promise<voi
             schema: tableSchema,
             spec: specFromConfig(cfg.partitionBy, tableSchema),
           });
-        const all = mergeRanges(publishedRanges([...bases.values()], topic), offsets);
+        const all = mergeRanges(publishedOffsets([...bases.values()], topic).ranges, offsets);
         return appendFiles({
           io: ctx.catalog.io,
           files: await writeRows(ctx.catalog.io, metadata, tableRows),
