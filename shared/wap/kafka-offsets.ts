@@ -191,21 +191,22 @@ export function doubtfulOffsets(published: OffsetRanges, closed: ClosedOffsets, 
   return out;
 }
 
-/** `a` without the offsets of `b`. */
+/** `a` without the offsets of `b`: one sweep per partition over both sorted lists. */
 export function subtractRanges(a: OffsetRanges, b: OffsetRanges): OffsetRanges {
   const out: OffsetRanges = new Map();
   for (const [p, list] of a) {
-    let rest = list.map(([s, e]): [bigint, bigint] => [s, e]);
-    for (const [start, end] of b.get(p) ?? []) {
-      const next: [bigint, bigint][] = [];
-      for (const [s, e] of rest) {
-        if (e < start || end < s) next.push([s, e]);
-        else {
-          if (s < start) next.push([s, start - 1n]);
-          if (end < e) next.push([end + 1n, e]);
-        }
+    const cuts = b.get(p) ?? [];
+    const rest: [bigint, bigint][] = [];
+    let next = 0;
+    for (const [start, end] of list) {
+      let from = start;
+      while (next < cuts.length && cuts[next][1] < from) next++;
+      // A cut reaching past this range may cut the next one too, so `next` stays on it.
+      for (let k = next; k < cuts.length && cuts[k][0] <= end && from <= end; k++) {
+        if (cuts[k][0] > from) rest.push([from, cuts[k][0] - 1n]);
+        from = cuts[k][1] + 1n;
       }
-      rest = next;
+      if (from <= end) rest.push([from, end]);
     }
     if (rest.length) out.set(p, rest);
   }

@@ -168,6 +168,34 @@ describe('bounded offset ranges', () => {
     expect(subtractRanges(new Map([[0, [[3n, 4n]]]]), new Map([[0, [[0n, 9n]]]]))).toEqual(new Map());
   });
 
+  it('subtracts and doubts exactly what a set of offsets would, on random ranges', () => {
+    const next = random(7);
+    const randomRanges = (): OffsetRanges =>
+      rangesOf(
+        Array.from({ length: Math.floor(next() * 60) }, () => ({
+          partition: Math.floor(next() * 2),
+          offset: BigInt(Math.floor(next() * 200)),
+        })),
+      );
+    const offsetsOf = (ranges: OffsetRanges) => {
+      const out = new Set<string>();
+      for (const [p, list] of ranges) for (const [s, e] of list) for (let o = s; o <= e; o++) out.add(`${p}:${o}`);
+      return out;
+    };
+    for (let round = 0; round < 300; round++) {
+      const [a, b, batch] = [randomRanges(), randomRanges(), randomRanges()];
+      const closed: ClosedOffsets = new Map([[0, BigInt(Math.floor(next() * 200))]]);
+      const setA = offsetsOf(a);
+      const setB = offsetsOf(b);
+      expect(offsetsOf(subtractRanges(a, b))).toEqual(new Set([...setA].filter((c) => !setB.has(c))));
+      const doubted = [...offsetsOf(batch)].filter((c) => {
+        const [p, o] = c.split(':');
+        return setA.has(c) && p === '0' && BigInt(o) <= closed.get(0)!;
+      });
+      expect(offsetsOf(doubtfulOffsets(a, closed, batch))).toEqual(new Set(doubted));
+    }
+  });
+
   it('two writers interleaving a partition lose nothing: a record in a closed hole is checked against the rows', () => {
     // The publisher's rule, modelled: the rows on main are the truth; the summary (bounded ranges + closed offset) is
     // what it reads first, and only doubtful offsets are looked up in the rows.
