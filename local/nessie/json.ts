@@ -16,8 +16,8 @@ const ESCAPED_NUL = /\\u0000/i;
 
 /**
  * Parses JSON like `parseJson`: integers outside the safe range become `bigint`. Those integer tokens are rewritten to
- * strings that start with U+0000 (which no string of the text can, see ESCAPED_NUL), the result of `JSON.parse` is
- * revived back to `bigint`. Malformed text is handed to `parseJson`, so errors read the same. A key given twice keeps
+ * strings that start with U+0000 (which no string of the text can, see ESCAPED_NUL), and those strings in the result
+ * of `JSON.parse` are turned back into `bigint`s. Malformed text is handed to `parseJson`, so errors read the same. A key given twice keeps
  * its last value, as with `JSON.parse` and Jackson's default in Nessie (lossless-json's parser would reject it).
  */
 export function parseJsonText<T = unknown>(text: string): T {
@@ -53,14 +53,37 @@ export function parseJsonText<T = unknown>(text: string): T {
     }
   }
   rewritten += text.slice(copied);
+  let parsed: unknown;
   try {
-    if (longs.length === 0) return JSON.parse(text) as T;
-    return JSON.parse(rewritten, (_key, value: unknown) =>
-      typeof value === 'string' && value.charCodeAt(0) === 0 ? longs[Number(value.slice(1))] : value,
-    ) as T;
+    parsed = JSON.parse(longs.length ? rewritten : text);
   } catch {
     return parseJson<T>(text);
   }
+  return (longs.length ? revive(parsed, longs) : parsed) as T;
+}
+
+/**
+ * Puts the `bigint`s back in place of their markers. A walk of its own rather than a `JSON.parse` reviver, which costs
+ * more than the parse itself (it is called for every value and redefines every property).
+ */
+function revive(value: unknown, longs: bigint[]): unknown {
+  if (typeof value === 'string') return value.charCodeAt(0) === 0 ? longs[Number(value.slice(1))] : value;
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = revive(value[i], longs);
+    return value;
+  }
+  const object = value as Record<string, unknown>;
+  for (const key of Object.keys(object)) {
+    const item = object[key];
+    const revived = revive(item, longs);
+    if (revived === item) continue;
+    // JSON.parse made `__proto__` an own property; assigning it would call the prototype setter instead.
+    if (key === '__proto__')
+      Object.defineProperty(object, key, { value: revived, writable: true, enumerable: true, configurable: true });
+    else object[key] = revived;
+  }
+  return object;
 }
 
 /** Like `stringifyJson(value)` (no indentation), byte for byte; anything but plain data is left to it. */

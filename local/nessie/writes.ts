@@ -220,7 +220,7 @@ function commitMeta(
 }
 
 function newCommit(parents: string[], meta: StoredCommitMeta, ops: CommitOp[]): Mutation['commits'][number] {
-  return { hash: commitHash(parents, meta, ops), parents, meta, ops };
+  return { hash: commitHash(parents), parents, meta, ops };
 }
 
 // ---- commit -----------------------------------------------------------------------------------------------------

@@ -96,6 +96,15 @@ describe('local/nessie JSON', () => {
     });
     // A string holding U+0000 (spelled as an escape) next to a long: still told apart.
     expect(parseJsonText('["\\u00000",12345678901234567890]')).toStrictEqual(['\u00000', 12345678901234567890n]);
+    // `__proto__` stays an own property holding the long, as parseJson (and JSON.parse) make it, not the prototype.
+    for (const text of ['{"__proto__":12345678901234567890}', '{"__proto__":{"a":12345678901234567890},"b":[1]}']) {
+      const ours = parseJsonText<Record<string, unknown>>(text);
+      expect(Object.getOwnPropertyNames(ours), text).toEqual(Object.getOwnPropertyNames(parseJson(text)));
+      expect(Object.getPrototypeOf(ours)).toBe(Object.prototype);
+      expect(Object.getOwnPropertyDescriptor(ours, '__proto__')?.value).toStrictEqual(
+        Object.getOwnPropertyDescriptor(parseJson(text), '__proto__')?.value,
+      );
+    }
   });
 
   it('rejects malformed text with the same error as parseJson', () => {
