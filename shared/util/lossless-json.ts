@@ -6,7 +6,7 @@
  * `parseJson`/`stringifyJson`: integers outside the safe range become `bigint`, everything else stays a plain number,
  * and `bigint` values are written back as bare JSON numbers.
  */
-import { parse, stringify, isSafeNumber } from 'lossless-json';
+import { parse, stringify, isLosslessNumber, isSafeNumber } from 'lossless-json';
 
 function parseNumber(text: string): number | bigint {
   if (/^-?\d+$/.test(text) && !isSafeNumber(text)) return BigInt(text);
@@ -31,9 +31,33 @@ export function parseJson<T = unknown>(text: string | Uint8Array): T {
 
 /** Serializes JSON; `bigint` values are written as plain JSON numbers. `undefined` properties are omitted. */
 export function stringifyJson(value: unknown, space?: number): string {
-  const text = stringify(value as never, undefined, space);
+  // Fast path (~3× faster on records carrying base64 bytes): JSON.stringify writes the same text for a value with no
+  // bigint and no toJSON other than Date's.
+  const text =
+    space === undefined && plainJson(value, 0) ? JSON.stringify(value) : stringify(value as never, undefined, space);
   if (text === undefined) throw new TypeError('value is not serializable to JSON');
   return text;
+}
+
+/** Deeper values (or a cycle) take the lossless serializer, which also reports a cycle. */
+const PLAIN_MAX_DEPTH = 64;
+
+/** True when the value holds no `bigint`, no LosslessNumber and no object with a `toJSON` (a Date's excepted). */
+function plainJson(value: unknown, depth: number): boolean {
+  if (typeof value === 'bigint') return false;
+  if (value === null || typeof value !== 'object') return true;
+  if (depth >= PLAIN_MAX_DEPTH) return false;
+  if (value instanceof Date) return true;
+  if (isLosslessNumber(value)) return false;
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!plainJson(item, depth + 1)) return false;
+    return true;
+  }
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && !plainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }
 
 /** A 64-bit integer from a JSON value that may have been parsed as number, bigint or decimal string. */

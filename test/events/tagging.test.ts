@@ -118,6 +118,22 @@ describe('tagger', () => {
     });
   });
 
+  it('decodes base64 with line breaks and base64url alike, and refuses what is not base64', async () => {
+    const bytes = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7) % 256));
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    const standard = bytes.toString('base64');
+    for (const [n, text] of [standard, standard.replace(/(.{76})/g, '$1\r\n'), bytes.toString('base64url')].entries()) {
+      const record = await tagRecord(ctx, kafkaEvent('parking-entry', String(20 + n), JSON.stringify({ image: text })));
+      expect(record.status).toBe('ok');
+      expect(record.payload?.image).toMatchObject({ sha256: sha, size_bytes: 300 });
+    }
+    for (const [n, text] of ['not base64!', 'QUJD\nR', 'QUJDR'].entries()) {
+      const record = await tagRecord(ctx, kafkaEvent('parking-entry', String(30 + n), JSON.stringify({ image: text })));
+      expect(record.status).toBe('malformed');
+      expect(record.error).toMatch(/field 'image': not valid base64/);
+    }
+  });
+
   it('marks unparsable values malformed and keeps the raw bytes', async () => {
     for (const [body, reason] of [
       ['{"event_id": "e1",', /not valid JSON/],

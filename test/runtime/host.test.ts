@@ -72,6 +72,33 @@ describe('CloudEvent HTTP codec', () => {
     );
     expect(() => createEvent({ type: 't', source: '/s', extensions: { 'Bad-Name': 'x' } })).toThrow(/attribute name/);
   });
+
+  it('validates created events as fully once their source was checked', () => {
+    expect(() => createEvent({ type: 't', source: 'not a uri reference' })).toThrow(/invalid CloudEvent/);
+    expect(() => createEvent({ type: 't', source: 'not a uri reference' })).toThrow(/invalid CloudEvent/);
+    // '/checked' passes the SDK's validation once; later events from it take the short checks
+    expect(createEvent({ type: 't', source: '/checked', id: 'a' }).attributes.id).toBe('a');
+    expect(() => createEvent({ type: '', source: '/checked' })).toThrow(/type must not be empty/);
+    expect(() => createEvent({ type: 't', source: '/checked', id: '' })).toThrow(/id must not be empty/);
+    expect(() => createEvent({ type: 't', source: '/checked', subject: '' })).toThrow(/subject must not be empty/);
+    expect(() => createEvent({ type: 't', source: '/checked', extensions: { 'Bad-Name': 'x' } })).toThrow(
+      /attribute name/,
+    );
+  });
+
+  it('decodes percent-encoded binary-mode headers and leaves plain ones as they are', () => {
+    const event = fromHttp(
+      { 'ce-specversion': '1.0', 'ce-id': 'x', 'ce-type': 't', 'ce-source': '/s', 'ce-note': 'caf%C3%A9 100%' },
+      new Uint8Array(),
+    );
+    expect(event.attributes.note).toBe('caf%C3%A9 100%');
+    expect(
+      fromHttp(
+        { 'ce-specversion': '1.0', 'ce-id': 'x', 'ce-type': 't', 'ce-source': '/s', 'ce-note': 'caf%C3%A9' },
+        new Uint8Array(),
+      ).attributes.note,
+    ).toBe('café');
+  });
 });
 
 describe('function host', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'lossless-json';
 import { parseJson, stringifyJson, toLong } from '../../shared/util/lossless-json.ts';
 
 describe('lossless JSON', () => {
@@ -24,6 +25,28 @@ describe('lossless JSON', () => {
     const digits = '{"plate":"1234567890123456","n":3}';
     expect(parseJson(digits)).toEqual({ plate: '1234567890123456', n: 3 });
     expect(parseJson(Buffer.from('{"offset":18446744073709551615}'))).toEqual({ offset: 18446744073709551615n });
+  });
+
+  it('writes what the lossless serializer writes, whether or not the value takes the JSON.stringify fast path', () => {
+    const bare = Object.create(null) as Record<string, unknown>;
+    bare.k = 'v';
+    const withProto = JSON.parse('{"__proto__":{"x":1},"a":2}') as unknown;
+    const values: unknown[] = [
+      { image: 'A'.repeat(10_000), n: 1.5, neg: -0, nan: NaN, t: true, nil: null, skip: undefined, f: () => 1 },
+      [1, undefined, 'x', [null, { deep: [1e21, 5e-7] }]],
+      { at: new Date(Date.UTC(2026, 11, 3)), bad: new Date(NaN), text: 'quote " backslash \\ \u0001 é 😀' },
+      bare,
+      withProto,
+      { offset: 18446744073709551615n, nested: { id: -9223372036854775808n } },
+      [{ ok: 1 }, { late: 2n ** 63n }],
+      { buffer: Buffer.from([1, 2]), custom: { toJSON: () => ({ replaced: 1n }) } },
+      'plain',
+      42,
+    ];
+    for (const value of values) expect(stringifyJson(value)).toBe(stringify(value as never));
+    expect(stringifyJson({ offset: 18446744073709551615n })).toBe('{"offset":18446744073709551615}');
+    expect(stringifyJson({ a: [1, { b: 2 }] }, 2)).toBe(stringify({ a: [1, { b: 2 }] }, undefined, 2));
+    expect(() => stringifyJson(undefined)).toThrow(TypeError);
   });
 
   it('rejects malformed input on both paths', () => {
