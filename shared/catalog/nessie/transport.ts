@@ -38,9 +38,13 @@ const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHO
 const MAX_REDIRECTS = 20;
 
 // Shared by every client in the process, as fetch's global dispatcher was: a process that makes several clients for
-// one Nessie keeps one pool. Idle sockets are unref'd by the agent, so they do not keep the process alive.
-const httpAgent = new http.Agent({ keepAlive: true });
-const httpsAgent = new https.Agent({ keepAlive: true });
+// one Nessie keeps one pool. Idle sockets are unref'd by the agent, so they do not keep the process alive. An idle
+// socket is closed after 4 s (fetch's default too), or 1 s before the server's announced `Keep-Alive: timeout` if that
+// is sooner, so a request is not sent down a connection the server is closing (a write lost that way would have to be
+// reported as outcome unknown). On a busy socket the timeout only emits an event; `exchange` has its own deadline.
+const IDLE_SOCKET_MS = 4000;
+const httpAgent = new http.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
+const httpsAgent = new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
 const decoder = new TextDecoder();
 
 function decodeBody(body: Buffer, encoding: string | undefined): Buffer {
