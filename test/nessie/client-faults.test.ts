@@ -244,6 +244,13 @@ describe('Nessie client under faults', () => {
     expect(target.requests[1]).toMatchObject({ method: 'GET', url: '/api/v2/seeother', body: '' });
   });
 
+  it('fails on a URI scheme it cannot send to, reporting nothing sent', async () => {
+    const err = await commit('ftp://127.0.0.1:1/api').catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(NessieTransportError);
+    expect((err as NessieTransportError).message).toMatch(/unsupported protocol ftp:/);
+    expect((err as NessieTransportError).outcomeUnknown).toBe(false);
+  });
+
   it('decodes a gzip-compressed answer and keeps 64-bit ids in it exact', async () => {
     const content = {
       type: 'ICEBERG_TABLE',

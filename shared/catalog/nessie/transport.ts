@@ -86,8 +86,6 @@ function exchange(
 ): Promise<Hop> {
   return new Promise((resolve, reject) => {
     const transport = url.protocol === 'https:' ? https : http;
-    if (url.protocol !== 'https:' && url.protocol !== 'http:')
-      return reject(new HttpFailure(`unsupported protocol ${url.protocol}`, { timedOut: false, notSent: true }));
     let settled = false;
     const fail = (err: HttpFailure) => {
       if (settled) return;
@@ -164,6 +162,8 @@ export async function httpRequest(
   const sent = { ...headers };
   if (body !== undefined) sent['Content-Length'] = String(Buffer.byteLength(body));
   for (let redirects = 0; ; redirects++) {
+    // Thrown, not an HttpFailure: nothing was sent, and no retry can help.
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`unsupported protocol ${url.href}`);
     const hop = await exchange(url, method, sent, body, deadline, timeoutMs);
     const redirect = hop.location !== undefined && [301, 302, 303, 307, 308].includes(hop.status);
     if (!redirect) {
