@@ -180,9 +180,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       return send(res, 200, JSON.stringify(snapshot()), 'application/json');
     if (req.method !== 'POST' || !isIngressPath(path, name)) return send(res, 404, 'not found');
     if (stopping) return send(res, 503, 'the broker is stopping');
-    const ack = ackMode(
-      req.headers[ACK_HEADER] ?? new URL(req.url ?? '/', 'http://broker').searchParams.get(ACK_HEADER) ?? undefined,
-    );
+    const ack = ackMode(req.headers[ACK_HEADER] ?? ackQuery(req.url));
     if (!ack) return send(res, 400, `${ACK_HEADER} (header or query) must be accepted or delivered`);
     let event: CloudEventMessage;
     try {
@@ -295,6 +293,12 @@ function isIngressPath(path: string, broker: string): boolean {
   if (path === '/') return true;
   const parts = path.split('/');
   return parts.length === 3 && parts[1] !== '' && parts[2] === broker;
+}
+
+/** `floe-ack` from the query; most requests have none, and parsing their URL showed in the ingress's profile. */
+function ackQuery(url: string | undefined): string | undefined {
+  if (!url?.includes('?')) return undefined;
+  return new URL(url, 'http://broker').searchParams.get(ACK_HEADER) ?? undefined;
 }
 
 function ackMode(value: string | string[] | undefined): AckMode | undefined {

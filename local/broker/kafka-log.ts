@@ -284,7 +284,9 @@ export function toRecord(event: CloudEventMessage, ttl: number): Message {
   }
   headers[`ce_${TTL_EXTENSION}`] = String(ttl);
   const key = event.attributes.partitionkey;
-  return { key: key === undefined ? null : key, value: Buffer.from(event.data), headers };
+  // A view, not a copy: the event's bytes are not changed afterwards.
+  const value = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength);
+  return { key: key === undefined ? null : key, value, headers };
 }
 
 /** A record of the Broker topic as a Trigger receives it: at its position, without the hop budget. */
