@@ -37,7 +37,16 @@ export interface Segment {
   pos: number[];
   ts: number[];
   bytesSinceEntry: number;
+  /**
+   * The batches appended since the segment was opened, newest last (at most 2 × TAIL_BATCHES): base and last offset
+   * relative to the segment's base, position, size. Consumers read at the tail, and each fetch located its offset by
+   * reading batch headers back from the file (several reads per fetch, and again for every append while it waited).
+   */
+  tail: { base: number[]; last: number[]; pos: number[]; size: number[] };
 }
+
+/** Batches kept in a segment's in-memory tail (at least; trimmed in halves). */
+const TAIL_BATCHES = 1024;
 
 export function segmentName(baseOffset: bigint): string {
   return baseOffset.toString().padStart(20, '0');
@@ -68,6 +77,7 @@ function emptySegment(dir: string, baseOffset: bigint): Segment {
     pos: [],
     ts: [],
     bytesSinceEntry: 0,
+    tail: { base: [], last: [], pos: [], size: [] },
   };
 }
 
@@ -198,6 +208,17 @@ function closingEntry(seg: Segment): Buffer {
 export function appendBatch(seg: Segment, batch: Buffer, h: BatchHeader, indexIntervalBytes: number): void {
   const position = seg.size;
   fs.writeSync(seg.logFd, batch, 0, batch.length, position);
+  const { tail } = seg;
+  const base = Number(h.baseOffset - seg.baseOffset);
+  // Only a batch that follows the tail's last one directly keeps the tail contiguous; otherwise it starts afresh.
+  if (tail.pos.length && tail.pos[tail.pos.length - 1] + tail.size[tail.size.length - 1] !== position) {
+    for (const list of Object.values(tail)) list.length = 0;
+  }
+  tail.base.push(base);
+  tail.last.push(base + h.lastOffsetDelta);
+  tail.pos.push(position);
+  tail.size.push(h.size);
+  if (tail.pos.length > 2 * TAIL_BATCHES) for (const list of Object.values(tail)) list.splice(0, TAIL_BATCHES);
   if (noteBatch(seg, h, position, indexIntervalBytes)) {
     const i = seg.rel.length - 1;
     fs.writeSync(seg.indexFd, entryBytes(seg.rel[i], seg.pos[i], seg.ts[i]), 0, ENTRY, i * ENTRY);
@@ -221,9 +242,41 @@ function headerAt(seg: Segment, position: number): BatchHeader | null {
   return readBatchHeader(headerScratch);
 }
 
+/** Index into the tail of the first batch whose last offset is at or past `rel`, or -1 when the tail cannot tell. */
+function tailIndexOf(seg: Segment, rel: number): number {
+  const { tail } = seg;
+  const n = tail.pos.length;
+  // Offsets are assigned contiguously, so every batch before the tail ends below the tail's first base offset.
+  if (n === 0 || rel < tail.base[0] || tail.pos[n - 1] + tail.size[n - 1] !== seg.size) return -1;
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (tail.last[mid] < rel) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The size of the tail's batch at `position`, if the tail holds one there. */
+function tailSizeAt(seg: Segment, position: number): number | undefined {
+  const { pos, size } = seg.tail;
+  let lo = 0;
+  let hi = pos.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (pos[mid] === position) return size[mid];
+    if (pos[mid] < position) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
 /** Position of the first batch whose last offset is at or past `offset`; `size` when there is none. */
 export function positionOf(seg: Segment, offset: bigint): number {
   const rel = Number(offset - seg.baseOffset);
+  const i = tailIndexOf(seg, rel);
+  if (i >= 0) return i < seg.tail.pos.length ? seg.tail.pos[i] : seg.size;
   let lo = 0;
   let hi = seg.rel.length - 1;
   let start = 0;
@@ -248,9 +301,9 @@ export function positionOf(seg: Segment, offset: bigint): number {
  * when larger, so a consumer can always make progress.
  */
 export function readBatches(seg: Segment, position: number, maxBytes: number): Buffer {
-  const first = headerAt(seg, position);
-  if (!first) return Buffer.alloc(0);
-  const length = Math.min(seg.size - position, Math.max(maxBytes, first.size));
+  const firstSize = tailSizeAt(seg, position) ?? headerAt(seg, position)?.size;
+  if (firstSize === undefined) return Buffer.alloc(0);
+  const length = Math.min(seg.size - position, Math.max(maxBytes, firstSize));
   const buf = Buffer.allocUnsafe(length);
   fs.readSync(seg.logFd, buf, 0, length, position);
   let end = 0;
