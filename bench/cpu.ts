@@ -9,12 +9,13 @@
  * Goals: every function ≤ 2× the empty handler's CPU per request, per record it handles; all functions together
  * ≤ 500 µs per record; the stack process ≤ 1,000 µs per record.
  *
- *   npm run bench -- cpu [--rate 200] [--warmup 20s] [--window 30s] [--json]
+ *   npm run bench -- cpu [--rate 200] [--warmup 20s] [--window 30s] [--json] [--cpu-prof DIR]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -39,6 +40,9 @@ Options:
   --empty-window D  how long the empty handler is loaded (default 10s)
   --seed S          simulator seed (default 7)
   --bundles DIR     run the functions from the bundles of \`npm run build\` (as the image does)
+  --cpu-prof DIR    write a V8 CPU profile of the stack process over the measured window into DIR (stack.cpuprofile;
+                    the profiler's own CPU counts in the figures); the functions take
+                    FLOE_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR"
   --json            print one JSON object instead of the table
   -h, --help        this text
 `;
@@ -51,6 +55,7 @@ const { values } = parseArgs({
     'empty-window': { type: 'string', default: '10s' },
     seed: { type: 'string', default: '7' },
     bundles: { type: 'string' },
+    'cpu-prof': { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -218,6 +223,27 @@ async function sample(stack: RunningStack, simulator: ChildProcess): Promise<Sam
   };
 }
 
+/**
+ * Profiles the stack process (this one) through the inspector over the window only: `node --cpu-prof` would also take
+ * in the empty handler's run, the stack's start and the warm-up.
+ */
+async function startProfile(dir: string | undefined): Promise<{ stop(): Promise<void> } | undefined> {
+  if (!dir) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, 'stack.cpuprofile'), JSON.stringify(profile));
+      progress(`stack process profile: ${path.join(dir, 'stack.cpuprofile')}`);
+    },
+  };
+}
+
 progress(`empty handler at ${rate}/s for ${emptyWindowMs / 1000} s`);
 const empty = await emptyHandlerCost(rate, emptyWindowMs);
 const emptyPerRequest = empty.micros / empty.requests;
@@ -269,9 +295,11 @@ try {
   }
   progress(`records on main; warming up for ${warmupMs / 1000} s, then measuring for ${windowMs / 1000} s`);
   await new Promise((r) => setTimeout(r, warmupMs));
+  const profiler = await startProfile(values['cpu-prof']);
   const first = await sample(stack, simulator);
   await new Promise((r) => setTimeout(r, windowMs));
   const last = await sample(stack, simulator);
+  await profiler?.stop();
   const status = await stack.status();
   if (status.restarts && Object.values(status.restarts).some((n) => n > 0))
     throw new Error(`a function restarted during the run: ${JSON.stringify(status.restarts)}`);
