@@ -200,13 +200,14 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     }
   }
 
+  const concurrency = await partitionCount(kafka, options.topics, log);
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 64,
+      partitionsConsumedConcurrently: concurrency,
       eachBatch,
     });
   } catch (err) {
@@ -236,6 +237,30 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       return stopped;
     },
   };
+}
+
+/** Most partitions consumed at once (kafkajs workers); a consumer with more shares them. */
+const MAX_CONCURRENT_PARTITIONS = 64;
+
+/**
+ * How many partitions the consumer may be handed (all of its topics'), between 1 and MAX_CONCURRENT_PARTITIONS: every
+ * partition's batch is then handled at once, so a partition waiting for room never holds back another. Not simply the
+ * maximum: kafkajs starts every one of its workers on each fetch response, and at one record per fetch 64 workers
+ * for 3 partitions were a tenth of the consumer's CPU.
+ */
+async function partitionCount(kafka: kafkajs.Kafka, topics: string[], log: Logger): Promise<number> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const { topics: found } = await admin.fetchTopicMetadata({ topics });
+    const count = found.reduce((sum, topic) => sum + topic.partitions.length, 0);
+    return Math.min(MAX_CONCURRENT_PARTITIONS, Math.max(1, count));
+  } catch (err) {
+    log.debug({ err, topics }, 'partition count unknown; consuming up to the maximum of partitions at once');
+    return MAX_CONCURRENT_PARTITIONS;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Resolves when the partition's in-flight state changes, or after a while (the caller heartbeats then). */
