@@ -24,7 +24,7 @@
 import kafkajs, { type KafkaMessage, type Message } from 'kafkajs';
 import type { CloudEventMessage } from '../../shared/events/cloudevent.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
-import { pinoLogCreator, startConsumer } from '../delivery/consumer.ts';
+import { fetchGroupOffsets, pinoLogCreator, startConsumer } from '../delivery/consumer.ts';
 import { AbortedError } from '../delivery/retry.ts';
 import { matchesFilters } from '../knative/filters.ts';
 import { brokerPartitioner, OFFSET_EXTENSION, PARTITION_EXTENSION } from './broker-topic.ts';
@@ -104,7 +104,7 @@ export async function startKafkaLog(options: KafkaLogOptions): Promise<KafkaLog>
     // Where the dispatcher's group stands now: what `pending` counts from until it completes more.
     const groupId = dispatcherGroupId(topic);
     const committed = [...starts];
-    for (const group of await admin.fetchOffsets({ groupId, topics: [topic] }))
+    for (const group of await fetchGroupOffsets(admin, groupId, [topic]))
       for (const { partition, offset } of group.partitions)
         if (BigInt(offset) >= 0n && partition < partitions) committed[partition] = BigInt(offset);
     await producer.connect();

@@ -309,3 +309,25 @@ export function pinoLogCreator(log: Logger): logCreator {
       else log.debug(fields, message);
     };
 }
+
+/**
+ * A group's committed offsets. Right after a Kafka broker starts (or its group coordinator moves), OffsetFetch answers
+ * COORDINATOR_LOAD_IN_PROGRESS or NOT_COORDINATOR for a while, and kafkajs's admin throws those instead of retrying
+ * them as its consumers do: they are retried here, with backoff, for up to `timeoutMs`.
+ */
+export async function fetchGroupOffsets(
+  admin: kafkajs.Admin,
+  groupId: string,
+  topics: string[],
+  timeoutMs = 30_000,
+): ReturnType<kafkajs.Admin['fetchOffsets']> {
+  const deadline = Date.now() + timeoutMs;
+  for (let waitMs = 50; ; waitMs = Math.min(waitMs * 2, 1_000)) {
+    try {
+      return await admin.fetchOffsets({ groupId, topics });
+    } catch (err) {
+      if (!(err as { retriable?: boolean }).retriable || Date.now() + waitMs > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+  }
+}

@@ -34,6 +34,7 @@ import { EventType } from '../../shared/events/contract.ts';
 import { parseJson } from '../../shared/util/lossless-json.ts';
 import type { Whereabouts } from './accounting.ts';
 import { functionSink } from './function-sink.ts';
+import { fetchGroupOffsets } from '../delivery/consumer.ts';
 import { checkBundles, freePort, functionEntry, functionProcess, type FunctionProcess } from './processes.ts';
 
 Object.assign(kafkajs.CompressionCodecs, kafkajsCodecs());
@@ -344,7 +345,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         try {
           for (const source of manifests.kafkaSources) {
             const groupId = source.consumerGroup ?? `knative-kafka-source-${source.name}`;
-            for (const { topic, partitions } of await admin.fetchOffsets({ groupId, topics: source.topics })) {
+            for (const { topic, partitions } of await fetchGroupOffsets(admin, groupId, source.topics)) {
               const byPartition = committed.get(topic) ?? new Map<number, bigint>();
               committed.set(topic, byPartition);
               for (const { partition, offset } of partitions) {
@@ -444,7 +445,7 @@ async function uncommittedTagged(
   const found = new Set<string>();
   const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.high)]));
   const from = new Map<number, bigint>();
-  for (const group of await admin.fetchOffsets({ groupId, topics: [topic] }))
+  for (const group of await fetchGroupOffsets(admin, groupId, [topic]))
     for (const { partition, offset } of group.partitions)
       from.set(partition, BigInt(offset) < 0n ? 0n : BigInt(offset));
   const behind = [...ends].filter(([partition, end]) => end > (from.get(partition) ?? 0n));
