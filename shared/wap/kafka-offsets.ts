@@ -101,22 +101,30 @@ export function containsOffset(ranges: OffsetRanges, partition: number, offset: 
   return false;
 }
 
-/** Whether every offset of `inner` is in `outer`. */
+/**
+ * Whether every offset of `inner` is in `outer`. One sweep per partition over both sorted lists: an interleaved batch
+ * has thousands of ranges, and so has what main holds once a check against the rows reopened its holes.
+ */
 export function coversAll(outer: OffsetRanges, inner: OffsetRanges): boolean {
   for (const [p, list] of inner) {
+    const around = outer.get(p) ?? [];
+    let next = 0;
     for (const [start, end] of list) {
-      const container = (outer.get(p) ?? []).find(([s, e]) => s <= start && end <= e);
-      if (!container) return false;
+      while (next < around.length && around[next][1] < start) next++;
+      if (next === around.length || around[next][0] > start || around[next][1] < end) return false;
     }
   }
   return true;
 }
 
-/** Whether any offset of `b` is in `a`. */
+/** Whether any offset of `b` is in `a`: one sweep per partition, as `coversAll`. */
 export function overlaps(a: OffsetRanges, b: OffsetRanges): boolean {
   for (const [p, list] of b) {
+    const other = a.get(p) ?? [];
+    let next = 0;
     for (const [start, end] of list) {
-      if ((a.get(p) ?? []).some(([s, e]) => s <= end && start <= e)) return true;
+      while (next < other.length && other[next][1] < start) next++;
+      if (next < other.length && other[next][0] <= end) return true;
     }
   }
   return false;

@@ -8,12 +8,14 @@ import {
   boundRanges,
   closeHoles,
   containsOffset,
+  coversAll,
   doubtfulOffsets,
   holesClosedByBound,
   logClosedHoles,
   MAX_HOLES_PER_PARTITION,
   mergeClosed,
   mergeRanges,
+  overlaps,
   parseClosed,
   parseRanges,
   rangesOf,
@@ -188,6 +190,9 @@ describe('bounded offset ranges', () => {
       const setA = offsetsOf(a);
       const setB = offsetsOf(b);
       expect(offsetsOf(subtractRanges(a, b))).toEqual(new Set([...setA].filter((c) => !setB.has(c))));
+      expect(coversAll(a, b)).toBe([...setB].every((c) => setA.has(c)));
+      expect(coversAll(a, subtractRanges(a, b))).toBe(true);
+      expect(overlaps(a, b)).toBe([...setB].some((c) => setA.has(c)));
       const doubted = [...offsetsOf(batch)].filter((c) => {
         const [p, o] = c.split(':');
         return setA.has(c) && p === '0' && BigInt(o) <= closed.get(0)!;
