@@ -354,12 +354,14 @@ async function publishOnce(ctx: WapContext, audited: BatchAudited): Promise<Publ
     };
   };
 
-  // What main holds of the batch, per set of base tables (one per commit attempt; every table's update asks).
-  const held = new WeakMap<object, Promise<PublishedOffsets>>();
+  // What main holds of the batch, per state of its tables: the first look and every table's update of a commit attempt
+  // ask, and an attempt on the tables the first look saw reuses its answer (a check against the rows reads files).
+  const held = new Map<string, Promise<PublishedOffsets>>();
   const heldOn = (bases: ReadonlyMap<string, TableMetadata | undefined>) => {
-    let offsets = held.get(bases);
+    const state = [...bases].map(([name, metadata]) => `${name}@${metadata?.currentSnapshotId ?? 'none'}`).join(' ');
+    let offsets = held.get(state);
     if (!offsets)
-      held.set(bases, (offsets = confirmedOffsets(catalog.io, [...bases.values()], audited.topic, batchOffsets)));
+      held.set(state, (offsets = confirmedOffsets(catalog.io, [...bases.values()], audited.topic, batchOffsets)));
     return offsets;
   };
   const onMain = await loadTables(catalog, 'main', [names.production, names.untrusted]);
