@@ -409,6 +409,16 @@ describe('the Superset dashboard over Trino', () => {
           expect(sent.get(id)?.queries, name).toEqual(CHART_FILES.find((f) => f.name === name)!.queries);
         }
         expect(await page.locator('[data-test="loading-indicator"]').count()).toBe(0);
+        // A full-page screenshot of a taller page resizes the viewport, and ECharts redraws (animating in from empty):
+        // the viewport takes the page's height first, and every chart is waited for again after that resize.
+        const height = await page.locator('html').evaluate((html) => html.scrollHeight);
+        await page.setViewportSize({ width: 1600, height });
+        for (const [name, id] of chartIds) {
+          const holder = page.locator(`[data-test-chart-id="${id}"]`);
+          await expect
+            .poll(() => drawnData(holder), { timeout: 30_000, message: `${name} redraws its data` })
+            .toBe(true);
+        }
 
         const file = path.join(tmp.dir, 'superset-dashboard.png');
         const png = await settledScreenshot(page, file);
