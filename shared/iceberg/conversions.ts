@@ -57,38 +57,34 @@ export function toBinary(type: PrimitiveType, value: unknown): Uint8Array {
  * (a 4-byte bound on a long column was written as an int; 4 bytes on a double column as a float) and is read as such.
  */
 export function fromBinary(type: PrimitiveType, bytes: Uint8Array): unknown {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const need = (n: number) => {
-    if (bytes.byteLength < n) throw new IcebergFormatError(`${type} value needs ${n} bytes, got ${bytes.byteLength}`);
-  };
   switch (type) {
     case 'boolean':
-      need(1);
+      need(type, bytes, 1);
       return bytes[0] !== 0;
     case 'int':
     case 'date':
-      need(4);
-      return view.getInt32(0, true);
+      need(type, bytes, 4);
+      return viewOf(bytes).getInt32(0, true);
     case 'long':
     case 'time':
     case 'timestamp':
     case 'timestamptz':
     case 'timestamp_ns':
     case 'timestamptz_ns':
-      if (bytes.byteLength === 4) return BigInt(view.getInt32(0, true));
-      need(8);
-      return view.getBigInt64(0, true);
+      if (bytes.byteLength === 4) return BigInt(viewOf(bytes).getInt32(0, true));
+      need(type, bytes, 8);
+      return viewOf(bytes).getBigInt64(0, true);
     case 'float':
-      need(4);
-      return view.getFloat32(0, true);
+      need(type, bytes, 4);
+      return viewOf(bytes).getFloat32(0, true);
     case 'double':
-      if (bytes.byteLength === 4) return view.getFloat32(0, true);
-      need(8);
-      return view.getFloat64(0, true);
+      if (bytes.byteLength === 4) return viewOf(bytes).getFloat32(0, true);
+      need(type, bytes, 8);
+      return viewOf(bytes).getFloat64(0, true);
     case 'string':
       return decoder.decode(bytes);
     case 'uuid':
-      need(16);
+      need(type, bytes, 16);
       return bytesToUuid(bytes);
     case 'binary':
       return bytes;
@@ -97,6 +93,14 @@ export function fromBinary(type: PrimitiveType, bytes: Uint8Array): unknown {
       if (fixedLength(type) !== undefined) return bytes;
       throw new IcebergFormatError(`no binary serialization for type '${type}'`);
   }
+}
+
+function need(type: PrimitiveType, bytes: Uint8Array, n: number): void {
+  if (bytes.byteLength < n) throw new IcebergFormatError(`${type} value needs ${n} bytes, got ${bytes.byteLength}`);
+}
+
+function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function asBytes(value: unknown): Uint8Array {

@@ -275,8 +275,10 @@ export function mightMatch(expr: BoundExpression, statsOf: (ref: BoundRef) => Co
     case 'notIn':
     case 'notEq':
       return true;
-    case 'in':
-      return expr.values.some((v) => rangeMightContain(expr.ref, statsOf(expr.ref), 'eq', v));
+    case 'in': {
+      const stats = statsOf(expr.ref);
+      return expr.values.some((v) => rangeMightContain(expr.ref, stats, 'eq', v));
+    }
     case 'startsWith': {
       const stats = statsOf(expr.ref);
       if (!stats || !stats.mayHaveNonNull) return Boolean(stats?.mayHaveNonNull ?? true);
@@ -351,24 +353,34 @@ function rangeMightContain(ref: BoundRef, stats: ColumnStats | undefined, op: Co
   }
 }
 
-/** Column stats of a data file from its metrics (bounds decoded with the column's current type). */
+/**
+ * Column stats of a data file from its metrics (bounds decoded with the column's current type). Each column's bounds
+ * are decoded once per file: an `in` with a batch's keys asks for the same column once per value.
+ */
 export function fileStats(file: DataFile): (ref: BoundRef) => ColumnStats | undefined {
+  const decoded = new Map<number, ColumnStats | undefined>();
   return (ref) => {
-    const values = file.valueCounts?.get(ref.id);
-    const nulls = file.nullValueCounts?.get(ref.id);
-    const nans = file.nanValueCounts?.get(ref.id);
-    const lowerBytes = file.lowerBounds?.get(ref.id);
-    const upperBytes = file.upperBounds?.get(ref.id);
-    if (values === undefined && nulls === undefined && lowerBytes === undefined && upperBytes === undefined)
-      return undefined;
-    return {
-      lower: lowerBytes ? fromBinary(ref.type, lowerBytes) : undefined,
-      upper: upperBytes ? fromBinary(ref.type, upperBytes) : undefined,
-      mayHaveNull: nulls === undefined || nulls > 0,
-      mayHaveNonNull:
-        values === undefined || nulls === undefined || values - nulls - (nans ?? 0) > 0 || (nans ?? 0) > 0,
-      mayHaveNaN: nans === undefined || nans > 0,
-    };
+    if (decoded.has(ref.id)) return decoded.get(ref.id);
+    const stats = columnStats(file, ref);
+    decoded.set(ref.id, stats);
+    return stats;
+  };
+}
+
+function columnStats(file: DataFile, ref: BoundRef): ColumnStats | undefined {
+  const values = file.valueCounts?.get(ref.id);
+  const nulls = file.nullValueCounts?.get(ref.id);
+  const nans = file.nanValueCounts?.get(ref.id);
+  const lowerBytes = file.lowerBounds?.get(ref.id);
+  const upperBytes = file.upperBounds?.get(ref.id);
+  if (values === undefined && nulls === undefined && lowerBytes === undefined && upperBytes === undefined)
+    return undefined;
+  return {
+    lower: lowerBytes ? fromBinary(ref.type, lowerBytes) : undefined,
+    upper: upperBytes ? fromBinary(ref.type, upperBytes) : undefined,
+    mayHaveNull: nulls === undefined || nulls > 0,
+    mayHaveNonNull: values === undefined || nulls === undefined || values - nulls - (nans ?? 0) > 0 || (nans ?? 0) > 0,
+    mayHaveNaN: nans === undefined || nans > 0,
   };
 }
 

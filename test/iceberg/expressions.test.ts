@@ -78,10 +78,32 @@ describe('row filters', () => {
     expect(might({ op: 'eq', ref: 'n', value: 201 })).toBe(false);
     expect(might({ op: 'lt', ref: 'n', value: 100 })).toBe(false);
     expect(might({ op: 'in', ref: 'n', values: [1, 2, 199] })).toBe(true);
+    expect(might({ op: 'in', ref: 'n', values: [1, 2, 201] })).toBe(false);
     expect(might({ op: 'not', arg: { op: 'gtEq', ref: 'n', value: 100 } })).toBe(false);
     expect(might({ op: 'notNull', ref: 'x' })).toBe(false);
     expect(might({ op: 'isNull', ref: 'x' })).toBe(true);
     expect(might({ op: 'eq', ref: 'id', value: 'anything' })).toBe(true);
+  });
+
+  it("decodes a file's bounds of a column once, however many values an `in` holds", () => {
+    let decoded = 0;
+    const lowerBounds = new Map([[5, toBinary('long', 100n)]]);
+    const get = lowerBounds.get.bind(lowerBounds);
+    lowerBounds.get = (id: number) => {
+      decoded++;
+      return get(id);
+    };
+    const file = {
+      valueCounts: new Map([[5, 10]]),
+      nullValueCounts: new Map([[5, 0]]),
+      lowerBounds,
+      upperBounds: new Map([[5, toBinary('long', 200n)]]),
+    } as unknown as DataFile;
+    const stats = fileStats(file);
+    const misses = Array.from({ length: 1_000 }, (_, i) => 1_000 + i);
+    expect(mightMatch(bind({ op: 'in', ref: 'n', values: misses }, schema), stats)).toBe(false);
+    expect(mightMatch(bind({ op: 'gt', ref: 'n', value: 150 }, schema), stats)).toBe(true);
+    expect(decoded).toBe(1);
   });
 
   it('projects filters onto partition values through the transforms', () => {
