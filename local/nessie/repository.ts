@@ -11,7 +11,7 @@ import { Map as ImmutableMap } from 'immutable';
 import { canonicalContent } from '../../shared/catalog/nessie/content-schema.ts';
 import { NO_ANCESTOR_HASH } from '../../shared/catalog/nessie/paths.ts';
 import { NessieReferenceConflictError } from '../../shared/catalog/nessie/errors.ts';
-import { toJson } from './json.ts';
+import { stringifyJson } from '../../shared/util/lossless-json.ts';
 import {
   keyToString,
   type CommitMeta,
@@ -109,7 +109,7 @@ export function emptyRepository(defaultBranch: string, createdAt: string): Repos
 
 export function indexEntry(key: ContentKey, content: Content): IndexEntry {
   const canonical = canonicalContent(content);
-  return { key: { elements: [...key.elements] }, content: canonical, value: toJson(canonical) };
+  return { key: { elements: [...key.elements] }, content: canonical, value: stringifyJson(canonical) };
 }
 
 export function applyOps(index: KeyIndex, ops: CommitOp[]): KeyIndex {

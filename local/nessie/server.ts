@@ -18,7 +18,7 @@ import { createFileIO, type FileIO } from '../../shared/storage/file-io.ts';
 import type { IcebergCatalogSettings } from './iceberg-catalog.ts';
 import { toIcebergError } from './iceberg-errors.ts';
 import { icebergRoute } from './iceberg-routes.ts';
-import { parseJsonText, toJson } from './json.ts';
+import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
 import * as reads from './reads.ts';
 import {
   headerMeta,
@@ -268,7 +268,7 @@ function route(store: NessieStore, rawPath: string, method: string): Handler | '
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = toJson(body);
+  const text = stringifyJson(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }
@@ -344,7 +344,7 @@ export async function startNessieServer(options: NessieServerOptions): Promise<R
           try {
             // Decoded like TextDecoder does (a byte order mark dropped, bad bytes replaced).
             const text = bytes.toString('utf8');
-            return parseJsonText(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+            return parseJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
           } catch (err) {
             throw new NessieBadRequestError(`Malformed JSON request body: ${(err as Error).message}`);
           }

@@ -29,7 +29,7 @@ import {
   type AppendLog,
 } from './record-log.ts';
 import { applyMutation, emptyRepository, reachableCommits, type Mutation, type Repository } from './repository.ts';
-import { parseJsonText, toJson } from './json.ts';
+import { parseJson, stringifyJson } from '../../shared/util/lossless-json.ts';
 import type { WriteResult } from './writes.ts';
 
 export interface NessieStoreOptions {
@@ -71,11 +71,11 @@ const SNAPSHOT = 'snapshot.log';
 const walFile = (generation: number) => `wal-${generation}.log`;
 
 function encode(record: LogRecord): Buffer {
-  return encodeRecord(Buffer.from(toJson(record), 'utf8'));
+  return encodeRecord(Buffer.from(stringifyJson(record), 'utf8'));
 }
 
 function decode(payload: Buffer): LogRecord {
-  return parseJsonText<LogRecord>(payload.toString('utf8'));
+  return parseJson<LogRecord>(payload.toString('utf8'));
 }
 
 /** The live process (other than this one) whose pid is in the directory's lock file, if any. */

@@ -1,6 +1,140 @@
+/**
+ * parseJson and stringifyJson do their work with the native JSON.parse and JSON.stringify; they must give exactly what
+ * lossless-json's parser and serializer give (the reference here), only faster.
+ */
+import fc from 'fast-check';
+import { isSafeNumber, parse, stringify } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'lossless-json';
 import { parseJson, stringifyJson, toLong } from '../../shared/util/lossless-json.ts';
+
+/** lossless-json's parser, integers beyond ±2^53 as bigint. */
+function referenceParse(text: string): unknown {
+  return parse(text, null, (n) => (/^-?\d+$/.test(n) && !isSafeNumber(n) ? BigInt(n) : Number(n)));
+}
+
+function referenceStringify(value: unknown): string {
+  const text = stringify(value as never);
+  if (text === undefined) throw new TypeError('value is not serializable to JSON');
+  return text;
+}
+
+/** Strings that stress the scanner: quotes, backslashes, escapes, digit runs, a NUL escape. */
+const trickyString = fc.oneof(
+  fc.string(),
+  fc.string({ unit: fc.constantFrom('"', '\\', '1', '9', '-', 'e', '.', 'u', '0', ' ', '\u0000', 'x') }),
+  fc.bigInt().map((n) => `${n}${n}`),
+);
+
+const longs = fc.oneof(
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+  fc.constantFrom(2n ** 53n, -(2n ** 53n), 2n ** 53n - 1n, 6270371423468402233n, 10n ** 19n),
+);
+
+/** JSON data as the server sees it: numbers, 64-bit ids as bigint, nested objects and arrays. */
+const jsonData = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.constant(null),
+    fc.boolean(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.integer(),
+    longs,
+    trickyString,
+    fc.array(tie('value'), { maxLength: 5 }),
+    fc.dictionary(trickyString, tie('value'), { maxKeys: 5 }),
+  ),
+})).value;
+
+/** The result, or the error message, of `f`. */
+function outcome(f: () => string): { text: string } | { error: string } {
+  try {
+    return { text: f() };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+describe('lossless JSON on the native parser and serializer', () => {
+  it('serializes like lossless-json, byte for byte', () => {
+    fc.assert(
+      fc.property(jsonData, (value) => {
+        expect(stringifyJson(value)).toBe(referenceStringify(value));
+      }),
+      { numRuns: 2000 },
+    );
+    // Values JSON has no spelling for, and objects that are not plain data.
+    const odd = {
+      u: undefined,
+      f: () => 1,
+      s: Symbol('s'),
+      list: [undefined, () => 1, Symbol('t'), Number.NaN, -0, Infinity],
+      date: new Date(0),
+      boxed: new String('x'),
+      custom: { toJSON: () => ({ n: 12345678901234567890n }) },
+      nul: Object.assign(Object.create(null) as object, { a: 1 }),
+    };
+    expect(stringifyJson(odd)).toBe(referenceStringify(odd));
+    fc.assert(
+      fc.property(
+        fc.anything({ withBigInt: true, withNullPrototype: true, withBoxedValues: true, withDate: true }),
+        (v) => {
+          expect(outcome(() => stringifyJson(v))).toStrictEqual(outcome(() => referenceStringify(v)));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+    expect(() => stringifyJson(undefined)).toThrow(/not serializable/);
+  });
+
+  it('parses like lossless-json, 64-bit integers as bigint', () => {
+    fc.assert(
+      fc.property(jsonData, (value) => {
+        const text = stringifyJson(value);
+        expect(parseJson(text)).toStrictEqual(referenceParse(text));
+      }),
+      { numRuns: 2000 },
+    );
+    const parsed = parseJson<{ id: bigint; small: number; big: number; neg: bigint; exp: number; s: string }>(
+      '{"id":6270371423468402233,"small":9007199254740991,"big":1e19,"neg":-9007199254740993,"exp":1.5e1234567890123456,"s":"12345678901234567890"}',
+    );
+    expect(parsed).toStrictEqual({
+      id: 6270371423468402233n,
+      small: 9007199254740991,
+      big: 1e19,
+      neg: -9007199254740993n,
+      exp: Infinity,
+      s: '12345678901234567890',
+    });
+    // A string holding U+0000 (spelled as an escape) next to a long: still told apart.
+    expect(parseJson('["\\u00000",12345678901234567890]')).toStrictEqual(['\u00000', 12345678901234567890n]);
+    // `__proto__` stays an own property holding the long, as JSON.parse makes it, not the prototype.
+    for (const text of ['{"__proto__":12345678901234567890}', '{"__proto__":{"a":12345678901234567890},"b":[1]}']) {
+      const ours = parseJson<Record<string, unknown>>(text);
+      expect(Object.getOwnPropertyNames(ours), text).toEqual(Object.getOwnPropertyNames(JSON.parse(text)));
+      expect(Object.getPrototypeOf(ours)).toBe(Object.prototype);
+      expect(Object.getOwnPropertyDescriptor(ours, '__proto__')?.value).toStrictEqual(
+        referenceParse(text.replace('__proto__', 'p')) &&
+          (referenceParse(text.replace('__proto__', 'p')) as { p: unknown }).p,
+      );
+    }
+    // A key given twice keeps its last value, as JSON.parse and Nessie's Jackson do.
+    expect(parseJson('{"a":12345678901234567890,"a":2}')).toStrictEqual({ a: 2 });
+  });
+
+  it('rejects malformed text with a SyntaxError, as lossless-json does', () => {
+    for (const text of [
+      '{"a":12345678901234567890',
+      '{"a":012345678901234567890}',
+      '[12345678901234567890,]',
+      '{"a":"12345678901234567890}',
+      'x12345678901234567890',
+      '{"a":1234567890123456789012345678901234567890 1}',
+    ]) {
+      expect(() => referenceParse(text), text).toThrow(SyntaxError);
+      expect(() => parseJson(text), text).toThrow(SyntaxError);
+    }
+  });
+});
 
 describe('lossless JSON', () => {
   it('keeps integers beyond 2^53 exact and everything else as JSON.parse does', () => {
