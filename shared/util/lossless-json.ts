@@ -115,14 +115,33 @@ function revive(value: unknown, longs: bigint[]): unknown {
  */
 export function stringifyJson(value: unknown, space?: number): string {
   const text =
-    space !== undefined
-      ? stringify(value as never, undefined, space)
-      : plainJson(value, 0)
-        ? JSON.stringify(value)
-        : write(value);
+    space !== undefined ? indented(value, space) : plainJson(value, 0) ? JSON.stringify(value) : write(value);
   if (text === undefined) throw new TypeError('value is not serializable to JSON');
   return text;
 }
+
+/**
+ * Indented text (table metadata is written indented, as Java writes it): `JSON.stringify` writes each bigint as a
+ * string marked with a leading U+0000, and the marks are then unquoted. A key or string of the value's own that holds
+ * U+0000 could pass for (or hold) a mark, and a LosslessNumber has a text of its own: those take lossless-json.
+ */
+function indented(value: unknown, space: number): string | undefined {
+  let own = false;
+  const text = JSON.stringify(
+    value,
+    (key: string, item: unknown) => {
+      if (key.includes('\u0000')) own = true;
+      if (typeof item === 'bigint') return `\u0000${item}`;
+      if ((typeof item === 'string' && item.includes('\u0000')) || isLosslessNumber(item)) own = true;
+      return item;
+    },
+    space,
+  );
+  if (own) return stringify(value as never, undefined, space);
+  return text === undefined ? undefined : text.replace(MARKED_LONG, '$1');
+}
+
+const MARKED_LONG = /"\\u0000(-?\d+)"/g;
 
 function write(value: unknown): string | undefined {
   switch (typeof value) {
