@@ -26,6 +26,8 @@ export const EXPIRY_DEFAULTS = {
 export interface ExpiryOptions {
   /** Expire snapshots older than this age; default the table's `history.expire.max-snapshot-age-ms`. */
   maxSnapshotAgeMs?: number;
+  /** The age for a table without `history.expire.max-snapshot-age-ms`; default Iceberg's (5 days). */
+  defaultMaxSnapshotAgeMs?: number;
   /** Always keep this many ancestors of every branch head; default `history.expire.min-snapshots-to-keep`. */
   minSnapshotsToKeep?: number;
   now?: () => number;
@@ -57,7 +59,12 @@ export function gcEnabled(metadata: TableMetadata): boolean {
 export function planExpiry(base: TableMetadata, options: ExpiryOptions = {}): ExpiryPlan {
   const now = (options.now ?? Date.now)();
   const maxAge =
-    options.maxSnapshotAgeMs ?? numberProperty(base, ExpiryProperty.maxSnapshotAgeMs, EXPIRY_DEFAULTS.maxSnapshotAgeMs);
+    options.maxSnapshotAgeMs ??
+    numberProperty(
+      base,
+      ExpiryProperty.maxSnapshotAgeMs,
+      options.defaultMaxSnapshotAgeMs ?? EXPIRY_DEFAULTS.maxSnapshotAgeMs,
+    );
   const minKeep =
     options.minSnapshotsToKeep ??
     numberProperty(base, ExpiryProperty.minSnapshotsToKeep, EXPIRY_DEFAULTS.minSnapshotsToKeep);

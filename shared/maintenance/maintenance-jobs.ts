@@ -74,6 +74,7 @@ function tableJob(ctx: JobContext, request: JobRequest): TableJob {
           log,
           dryRun,
           ...(ctx.now ? { now: ctx.now } : {}),
+          defaultMaxSnapshotAgeMs: ctx.settings.snapshotMaxAgeMs,
           ...(request.olderThanMs !== undefined ? { maxSnapshotAgeMs: request.olderThanMs } : {}),
         });
     case 'manifests':

@@ -127,6 +127,7 @@ describe('janitor: dead-letter replay on the redrive tick', () => {
         orphanGraceMs: 3 * 86_400_000,
         rejectedRetentionMs: 7 * 86_400_000,
         stallAfterMs: 60_000,
+        snapshotMaxAgeMs: 3_600_000,
       }),
       logger: silent,
       port: 0,

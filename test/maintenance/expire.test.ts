@@ -10,6 +10,7 @@ import { expireSnapshots, planExpiry } from '../../shared/iceberg/expire-snapsho
 import { newTableMetadata, snapshotForRef } from '../../shared/iceberg/metadata.ts';
 import type { Snapshot, TableMetadata } from '../../shared/iceberg/types.ts';
 import { compactTable } from '../../shared/maintenance/compaction.ts';
+import { maintenanceSettings } from '../../shared/maintenance/maintenance-settings.ts';
 import { expireTable } from '../../shared/maintenance/snapshot-expiry.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import {
@@ -62,6 +63,33 @@ describe('planExpiry (Iceberg RemoveSnapshots rules)', () => {
     expect(ids(plan.metadata.snapshots)).toEqual([4, 5]);
     // the snapshot log loses everything before the last expired entry
     expect(plan.metadata.snapshotLog.map((e) => Number(e.snapshotId))).toEqual([4, 5]);
+  });
+
+  it("takes floe's default age where the table sets none, and the table's own property before it", () => {
+    const hour = 3_600_000;
+    const recent = history(
+      [
+        { id: 1, ageDays: 3 / 24 },
+        { id: 2, parent: 1, ageDays: 2 / 24 },
+        { id: 3, parent: 2, ageDays: 0.5 / 24 },
+      ],
+      { main: { snapshotId: 3n, type: 'branch' } },
+    );
+    expect(ids(planExpiry(recent, { now: () => NOW, defaultMaxSnapshotAgeMs: hour }).metadata.snapshots)).toEqual([3]);
+    const ownAge = { ...recent, properties: { 'history.expire.max-snapshot-age-ms': String(5 * DAY) } };
+    expect(ids(planExpiry(ownAge, { now: () => NOW, defaultMaxSnapshotAgeMs: hour }).metadata.snapshots)).toEqual([
+      1, 2, 3,
+    ]);
+    // An explicit age (a ping's or the CLI's `olderThan`) overrides both.
+    expect(
+      ids(
+        planExpiry(ownAge, { now: () => NOW, defaultMaxSnapshotAgeMs: hour, maxSnapshotAgeMs: 2.5 * hour }).metadata
+          .snapshots,
+      ),
+    ).toEqual([2, 3]);
+    expect(maintenanceSettings({}).snapshotMaxAgeMs).toBe(hour);
+    expect(maintenanceSettings({ FLOE_SNAPSHOT_MAX_AGE: '3d' }).snapshotMaxAgeMs).toBe(3 * DAY);
+    expect(() => maintenanceSettings({ FLOE_SNAPSHOT_MAX_AGE: 'soon' })).toThrow(/FLOE_SNAPSHOT_MAX_AGE/);
   });
 
   it('keeps history.expire.min-snapshots-to-keep ancestors however old, and always the head', () => {

@@ -41,7 +41,12 @@ describe('maintenance functions', () => {
   let sink: http.Server;
   const received: CloudEventMessage[] = [];
   const hosts: RunningHost[] = [];
-  const settings = { orphanGraceMs: 3 * 86_400_000, rejectedRetentionMs: 7 * 86_400_000, stallAfterMs: 0 };
+  const settings = {
+    orphanGraceMs: 3 * 86_400_000,
+    rejectedRetentionMs: 7 * 86_400_000,
+    stallAfterMs: 0,
+    snapshotMaxAgeMs: 3_600_000,
+  };
 
   beforeAll(async () => {
     env = await startEnv('floe-maintenance-fn');

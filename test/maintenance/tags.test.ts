@@ -196,7 +196,7 @@ describe('scheduled tags', () => {
       catalog: env.catalog,
       config,
       log: silentLogger,
-      settings: { orphanGraceMs: DAY, rejectedRetentionMs: DAY, stallAfterMs: 60_000 },
+      settings: { orphanGraceMs: DAY, rejectedRetentionMs: DAY, stallAfterMs: 60_000, snapshotMaxAgeMs: 3_600_000 },
       now: () => Date.parse(iso),
     });
     const tags = async () =>
@@ -263,7 +263,12 @@ describe('the janitor on a tags tick', () => {
     });
     const runtime = { env: { ...floeEnv, pipeline }, log: silentLogger, io: env.catalog.io, catalog: env.catalog };
     const host = await startHost({
-      fn: janitorFunction(runtime, { orphanGraceMs: DAY, rejectedRetentionMs: DAY, stallAfterMs: 60_000 }),
+      fn: janitorFunction(runtime, {
+        orphanGraceMs: DAY,
+        rejectedRetentionMs: DAY,
+        stallAfterMs: 60_000,
+        snapshotMaxAgeMs: 3_600_000,
+      }),
       logger: silentLogger,
       port: 0,
       host: '127.0.0.1',
