@@ -60,17 +60,51 @@ export function newTableLocation(warehouse: string, name: string): string {
   return `${warehouse}${elements.slice(0, -1).join('/')}/${elements[elements.length - 1]}_${randomUUID().replace(/-/g, '')}`;
 }
 
-const metadataCache = new Map<string, TableMetadata>();
-const METADATA_CACHE_SIZE = 512;
+/**
+ * Parsed metadata files by location, least recently used first out. Files are immutable, so a hit is always right; the
+ * budget counts their text, since with a long history each file is megabytes (and its parsed form several times
+ * that), and a process reads a new one of a busy table every batch: 512 entries alone let a function's heap grow to
+ * gigabytes.
+ */
+export function createMetadataCache(limits: { maxBytes: number; maxEntries: number }) {
+  const entries = new Map<string, { metadata: TableMetadata; bytes: number }>();
+  let cachedBytes = 0;
+  const forget = (location: string) => {
+    const entry = entries.get(location);
+    if (!entry) return;
+    entries.delete(location);
+    cachedBytes -= entry.bytes;
+  };
+  return {
+    async read(io: FileIO, location: string): Promise<TableMetadata> {
+      const cached = entries.get(location);
+      if (cached) {
+        entries.delete(location);
+        entries.set(location, cached);
+        return cached.metadata;
+      }
+      const text = await io.read(location);
+      const metadata = parseTableMetadata(text, location);
+      // A concurrent read of the same file may have cached it meanwhile.
+      forget(location);
+      if (text.byteLength <= limits.maxBytes) {
+        entries.set(location, { metadata, bytes: text.byteLength });
+        cachedBytes += text.byteLength;
+        while (cachedBytes > limits.maxBytes || entries.size > limits.maxEntries) forget(entries.keys().next().value!);
+      }
+      return metadata;
+    },
+    get size() {
+      return { entries: entries.size, bytes: cachedBytes };
+    },
+  };
+}
+
+const metadataCache = createMetadataCache({ maxBytes: 32 * 1024 * 1024, maxEntries: 512 });
 
 /** Reads a metadata file; files are immutable, so a small cache saves re-reading them on every commit attempt. */
-export async function readMetadata(io: FileIO, location: string): Promise<TableMetadata> {
-  const cached = metadataCache.get(location);
-  if (cached) return cached;
-  const metadata = parseTableMetadata(await io.read(location), location);
-  if (metadataCache.size >= METADATA_CACHE_SIZE) metadataCache.delete(metadataCache.keys().next().value!);
-  metadataCache.set(location, metadata);
-  return metadata;
+export function readMetadata(io: FileIO, location: string): Promise<TableMetadata> {
+  return metadataCache.read(io, location);
 }
 
 /** The tables at a reference and the commit hash they were read at. */
