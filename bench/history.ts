@@ -15,11 +15,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createNessieClient } from '../shared/catalog/nessie/index.ts';
 import { loadTables, type Catalog } from '../shared/catalog/table-catalog.ts';
-import { fromHttp, type CloudEventMessage } from '../shared/events/cloudevent.ts';
+import type { CloudEventMessage } from '../shared/events/cloudevent.ts';
 import { parseTableMetadata, serializeTableMetadata } from '../shared/iceberg/metadata.ts';
 import { loadEnv } from '../shared/runtime/env.ts';
-import type { FloeFunction, FunctionContext } from '../shared/runtime/function-host.ts';
-import { createFunctionMetrics } from '../shared/runtime/prometheus.ts';
 import type { Runtime } from '../shared/runtime/runtime.ts';
 import { createFileIO } from '../shared/storage/index.ts';
 import { auditorFunction } from '../functions/auditor/index.ts';
@@ -28,6 +26,7 @@ import { taggerFunction } from '../functions/tagger/index.ts';
 import { writerFunction } from '../functions/writer/index.ts';
 import { startNessieServer } from '../local/nessie/index.ts';
 import { createEventSource } from '../local/simulator/events.ts';
+import { driven, kafkaEvent } from '../test/wap/chain-runner.ts';
 import { silentLogger } from './_measure.ts';
 
 const USAGE = `Usage: npm run bench -- history [options]
@@ -65,27 +64,6 @@ const BATCH_ROWS = 130;
 const TOPIC = 'parking-entry';
 const TABLE = 'production.parking_entry';
 
-/** One function with the context a host gives it; what it replies or emits is the delivery's output. */
-function driven(fn: FloeFunction) {
-  let sink: CloudEventMessage[] = [];
-  const context: FunctionContext = {
-    log: silentLogger,
-    metrics: createFunctionMetrics(fn.name, { defaultMetrics: false }),
-    emit: async (event) => void sink.push(event),
-  };
-  return async (events: CloudEventMessage[]): Promise<CloudEventMessage[]> => {
-    const out: CloudEventMessage[] = [];
-    sink = out;
-    await Promise.all(
-      events.map(async (event) => {
-        const reply = await fn.handle(context, event);
-        if (reply) out.push(reply);
-      }),
-    );
-    return out;
-  };
-}
-
 const home = await mkdtemp(path.join(tmpdir(), 'floe-bench-history-'));
 const nessie = await startNessieServer({ port: 0, dataDir: path.join(home, 'nessie') });
 try {
@@ -98,30 +76,28 @@ try {
   const io = createFileIO({ localFiles: true });
   const catalog: Catalog = { client: createNessieClient({ uri: nessie.uri }), io, warehouse: env.warehouse };
   const runtime: Runtime = { env, log: silentLogger, io, catalog };
-  const [tag, write, audit, publish] = [taggerFunction, writerFunction, auditorFunction, publisherFunction].map((f) =>
-    driven(f(runtime)),
-  );
+  const [tag, write, audit, publish] = [taggerFunction, writerFunction, auditorFunction, publisherFunction].map((f) => {
+    const fn = driven(f(runtime));
+    return async (events: CloudEventMessage[]) => {
+      const { out, failures } = await fn.deliver(events);
+      if (failures.length) throw new Error(`${f.name} failed: ${String(failures[0])}`);
+      return out;
+    };
+  });
   const source = createEventSource({ seed: 7 });
   let offset = 0;
   /** The next simulator record of the topic, as its KafkaSource delivers it. */
   const nextEvent = (): CloudEventMessage => {
     let record = source.next();
     while (record.role !== 'entry') record = source.next();
-    const at = offset++;
-    return fromHttp(
-      {
-        'ce-specversion': '1.0',
-        'ce-id': `partition:0/offset:${at}`,
-        'ce-type': 'dev.knative.kafka.event',
-        'ce-source': `/apis/v1/namespaces/floe/kafkasources/parking#${TOPIC}`,
-        'ce-knativekafkapartition': '0',
-        'ce-knativekafkaoffset': String(at),
-        'ce-key': record.key,
-        'ce-partitionkey': record.key,
-        'content-type': record.headers['content-type'],
-      },
-      record.value,
-    );
+    return kafkaEvent({
+      topic: TOPIC,
+      partition: 0,
+      offset: offset++,
+      key: record.key,
+      value: record.value,
+      contentType: record.headers['content-type'],
+    });
   };
   const cpuMs = async (step: () => Promise<CloudEventMessage[]>) => {
     const before = process.cpuUsage();
