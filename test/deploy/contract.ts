@@ -29,6 +29,7 @@ export const KAFKA_EVENT_CONSUMER: FunctionName = 'tagger';
 /** PingSource jobs (extension `floejob`) and the function each must reach. */
 export const PING_JOBS: Readonly<Record<string, FunctionName>> = {
   compact: 'compactor',
+  expire: 'compactor',
   orphans: 'janitor',
   redrive: 'janitor',
   tags: 'janitor',

@@ -28,6 +28,7 @@ describe('the base manifests in knative/', () => {
       auditor: 'auditor',
       publisher: 'publisher',
       compactor: 'compactor',
+      'compactor-expire': 'compactor',
       'janitor-orphans': 'janitor',
       'janitor-redrive': 'janitor',
       'janitor-tags': 'janitor',
@@ -50,7 +51,7 @@ describe('the base manifests in knative/', () => {
   it('reads the maintenance schedules with their job extension', async () => {
     const { pingSources } = await loadManifests();
     const byJob = Object.fromEntries(pingSources.map((source) => [source.extensions.floejob, source]));
-    expect(Object.keys(byJob).sort()).toEqual(['compact', 'orphans', 'redrive', 'tags']);
+    expect(Object.keys(byJob).sort()).toEqual(['compact', 'expire', 'orphans', 'redrive', 'tags']);
     expect(byJob.redrive).toMatchObject({
       schedule: '*/5 * * * *',
       timezone: 'Etc/UTC',

@@ -161,7 +161,7 @@ describe('routing (cross-references against the function contract)', () => {
       get('Trigger', 'janitor-orphans').spec.filters[1] = { exact: { floejob: 'orphan' } };
     });
     expect(findings).toMatch(
-      /PingSource\/redrive spec\.ceOverrides\.extensions\.floejob: must be one of compact, orphans, redrive/,
+      /PingSource\/redrive spec\.ceOverrides\.extensions\.floejob: must be one of compact, expire, orphans, redrive/,
     );
     expect(findings).toMatch(/PingSource\/orphans: dev\.knative\.sources\.ping reaches no Trigger of "janitor"/);
   });

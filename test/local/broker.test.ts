@@ -556,9 +556,9 @@ describe('the repository manifests', () => {
         source: '/apis/v1/namespaces/floe/pingsources/x',
         extensions: { floejob: job },
       });
-    for (const job of ['compact', 'orphans', 'redrive', 'tags'])
+    for (const job of ['compact', 'expire', 'orphans', 'redrive', 'tags'])
       expect((await send(live, ping(job), 'delivered')).status).toBe(202);
-    expect(functions.compactor.received.map((e) => e.attributes.floejob)).toEqual(['compact']);
+    expect(functions.compactor.received.map((e) => e.attributes.floejob)).toEqual(['compact', 'expire']);
     expect(functions.janitor.received.map((e) => e.attributes.floejob).sort()).toEqual(['orphans', 'redrive', 'tags']);
     const stats = live.stats();
     expect(stats.unrouted).toBe(2); // the Kafka record posted to the Broker and the terminal batch.published

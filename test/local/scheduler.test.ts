@@ -129,7 +129,13 @@ describe('scheduler', () => {
 
   it('accepts the schedules of the repository PingSources', async () => {
     const manifests = await loadManifests();
-    expect(manifests.pingSources.map((p) => p.name).sort()).toEqual(['compact', 'orphans', 'redrive', 'tags']);
+    expect(manifests.pingSources.map((p) => p.name).sort()).toEqual([
+      'compact',
+      'expire',
+      'orphans',
+      'redrive',
+      'tags',
+    ]);
     expect(() =>
       startScheduler({ manifests, brokerUrl: 'http://127.0.0.1:1', logger: silentLogger }).stop(),
     ).not.toThrow();

@@ -102,6 +102,21 @@ describe('maintenance functions', () => {
     expect(metrics).toMatch(/floe_maintenance_deleted_total\{job="compact",function="compactor"\} 24/);
   });
 
+  it('compactor: an expire tick expires snapshots only, with the age the tick gives', async () => {
+    await appendRows(env.catalog, 'db.events', eventRows(900, 3));
+    const before = (await loadTable(env.catalog, 'main', 'db.events'))!.metadata;
+    const host = await serve(compactorFunction(runtime, settings));
+    const reportsBefore = await readReports(env.catalog.io, env.catalog.warehouse);
+    expect((await post(host, ping('expire', { job: 'expire', olderThan: '0s' }))).status).toBe(204);
+    const reports = await readReports(env.catalog.io, env.catalog.warehouse);
+    expect(reports.length - reportsBefore.length).toBe(1);
+    const [expire] = await readReports(env.catalog.io, env.catalog.warehouse, { job: 'expire' });
+    expect(expire).toMatchObject({ dryRun: false, errors: [] });
+    const after = (await loadTable(env.catalog, 'main', 'db.events'))!.metadata;
+    expect(before.snapshots.length).toBeGreaterThan(1);
+    expect(after.snapshots.map((s) => s.snapshotId)).toEqual([before.currentSnapshotId]);
+  });
+
   it('compactor: refuses a job it does not run (422) and data it does not know (400)', async () => {
     const host = await serve(compactorFunction(runtime, settings));
     expect((await post(host, ping('orphans'))).status).toBe(422);
