@@ -234,7 +234,7 @@ try {
         manifestCache.clear();
       }
       size.runs.push(await measureBatch(size, false));
-      if (round === 0) size.cachedBytes = bloomFilterCache.bytes;
+      if (round === 0) size.cachedBytes = bloomFilterCache.size.weight;
     }
   }
   for (const size of sizes) size.duplicates = await measureBatch(size, true);

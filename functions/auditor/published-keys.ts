@@ -39,114 +39,52 @@ import type { TopicConfig } from '../../shared/runtime/pipeline-config.ts';
 import { DEFAULT_AUDIT_BLOOM_CACHE_BYTES } from '../../shared/runtime/env.ts';
 import type { FileIO } from '../../shared/storage/file-io.ts';
 import { ownValue } from '../../shared/util/bare-object.ts';
+import { createLruCache, type LruCache } from '../../shared/util/lru-cache.ts';
 
 // Shared with the publisher, which asks for the same filters on main's table when it rebases.
 export { UNIQUE_KEY_BLOOM_FPP, withUniqueKeyBloomFilters } from '../../shared/wap/table-properties.ts';
 
-/** Per data file (and set of key columns), its bloom filters; least recently used first out past `maxBytes`. */
-export class BloomFilterCache {
-  private readonly entries = new Map<string, { filters: Promise<ColumnBloomFilters>; bytes?: number }>();
-  private held = 0;
-  hits = 0;
-  misses = 0;
+/** Per data file (and set of key columns), its bloom filters; least recently used first out past the byte budget. */
+export type BloomFilterCache = LruCache<ColumnBloomFilters>;
 
-  constructor(private limit: number) {}
+export function createBloomFilterCache(maxBytes: number): BloomFilterCache {
+  return createLruCache({ maxWeight: maxBytes, weigh: (filters) => filters.bytes });
+}
 
-  get maxBytes(): number {
-    return this.limit;
-  }
-
-  get bytes(): number {
-    return this.held;
-  }
-
-  /** Sets the limit, evicting what no longer fits. */
-  resize(maxBytes: number): void {
-    this.limit = maxBytes;
-    this.evict();
-  }
-
-  filters(io: FileIO, location: string, fileSize: number, fieldIds: number[]): Promise<ColumnBloomFilters> {
-    const key = `${location}\u0000${fieldIds.join(',')}`;
-    const hit = this.entries.get(key);
-    if (hit) {
-      this.hits++;
-      this.entries.delete(key);
-      this.entries.set(key, hit);
-      return hit.filters;
-    }
-    this.misses++;
-    const entry: { filters: Promise<ColumnBloomFilters>; bytes?: number } = {
-      filters: readBloomFilters(io, { location, fileSize, fieldIds }),
-    };
-    this.entries.set(key, entry);
-    entry.filters.then(
-      (read) => {
-        if (this.entries.get(key) !== entry) return;
-        entry.bytes = read.bytes;
-        this.held += read.bytes;
-        this.evict();
-      },
-      () => {
-        if (this.entries.get(key) === entry) this.entries.delete(key);
-      },
-    );
-    return entry.filters;
-  }
-
-  /** Forgets every filter (what a fresh auditor process starts with). */
-  clear(): void {
-    this.entries.clear();
-    this.held = 0;
-  }
-
-  private evict(): void {
-    for (const [key, entry] of this.entries) {
-      if (this.held <= this.limit) return;
-      if (entry.bytes === undefined) continue;
-      this.entries.delete(key);
-      this.held -= entry.bytes;
-    }
-  }
+function bloomFilters(
+  cache: BloomFilterCache,
+  io: FileIO,
+  location: string,
+  fileSize: number,
+  fieldIds: number[],
+): Promise<ColumnBloomFilters> {
+  return cache.get(`${location}\u0000${fieldIds.join(',')}`, () =>
+    readBloomFilters(io, { location, fileSize, fieldIds }),
+  );
 }
 
 /** The auditor process's cache, sized from `FLOE_AUDIT_BLOOM_CACHE_BYTES` when the auditor starts. */
-export const bloomFilterCache = new BloomFilterCache(DEFAULT_AUDIT_BLOOM_CACHE_BYTES);
+export const bloomFilterCache = createBloomFilterCache(DEFAULT_AUDIT_BLOOM_CACHE_BYTES);
 
-/** Entries of manifests by path (and the schema and sequence number they were read with); LRU past `maxEntries`. */
-export class ManifestEntryCache {
-  private readonly manifests = new Map<string, ManifestEntry[]>();
-  private held = 0;
+/** Entries of manifests by path (and the schema and sequence number they were read with); LRU past a count of entries. */
+export type ManifestEntryCache = LruCache<ManifestEntry[]>;
 
-  constructor(readonly maxEntries: number) {}
+export function createManifestEntryCache(maxEntries: number): ManifestEntryCache {
+  return createLruCache({ maxWeight: maxEntries, weigh: (entries) => entries.length });
+}
 
-  async entries(io: FileIO, manifest: ManifestFile, metadata: TableMetadata): Promise<ManifestEntry[]> {
-    const key = `${manifest.manifestPath}\u0000${metadata.currentSchemaId}\u0000${manifest.sequenceNumber}`;
-    const hit = this.manifests.get(key);
-    if (hit) {
-      this.manifests.delete(key);
-      this.manifests.set(key, hit);
-      return hit;
-    }
-    const read = await readManifestEntries(io, manifest, metadata);
-    this.manifests.set(key, read);
-    this.held += read.length;
-    for (const [k, v] of this.manifests) {
-      if (this.held <= this.maxEntries) break;
-      this.manifests.delete(k);
-      this.held -= v.length;
-    }
-    return read;
-  }
-
-  clear(): void {
-    this.manifests.clear();
-    this.held = 0;
-  }
+function manifestEntries(
+  cache: ManifestEntryCache,
+  io: FileIO,
+  manifest: ManifestFile,
+  metadata: TableMetadata,
+): Promise<ManifestEntry[]> {
+  const key = `${manifest.manifestPath}\u0000${metadata.currentSchemaId}\u0000${manifest.sequenceNumber}`;
+  return cache.get(key, () => readManifestEntries(io, manifest, metadata));
 }
 
 /** The auditor process's manifest cache: a few KB per entry, so ~100k data files in a few hundred MB at most. */
-export const manifestCache = new ManifestEntryCache(100_000);
+export const manifestCache = createManifestEntryCache(100_000);
 
 /**
  * The scan plan of `main` for a table without delete files, from cached manifest entries, pruned by column metrics
@@ -167,7 +105,7 @@ async function dataOnlyPlan(
   if (manifests.some((m) => m.content !== ManifestContent.DATA)) return undefined;
   for (const manifest of manifests) {
     const spec = specById(metadata, manifest.partitionSpecId);
-    for (const entry of await cache.entries(io, manifest, metadata)) {
+    for (const entry of await manifestEntries(cache, io, manifest, metadata)) {
       if (entry.status === EntryStatus.DELETED) continue;
       const file = entry.dataFile;
       if (file.content !== FileContent.DATA) return undefined;
@@ -226,7 +164,7 @@ export async function publishedUniqueKeys(
     const probe = tupleProbe(tuples);
     const keep = await mapLimit(plan.tasks, 8, async (task) => {
       try {
-        return probe(await cache.filters(io, task.file.filePath, task.file.fileSizeInBytes, ids), ids);
+        return probe(await bloomFilters(cache, io, task.file.filePath, task.file.fileSizeInBytes, ids), ids);
       } catch {
         // Filters that cannot be read answer nothing: the file is read, which reports its own errors.
         return true;

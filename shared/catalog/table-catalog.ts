@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FileIO } from '../storage/file-io.ts';
+import { createLruCache } from '../util/lru-cache.ts';
 import {
   CommitConflictError,
   CommitStateUnknownError,
@@ -67,35 +68,21 @@ export function newTableLocation(warehouse: string, name: string): string {
  * gigabytes.
  */
 export function createMetadataCache(limits: { maxBytes: number; maxEntries: number }) {
-  const entries = new Map<string, { metadata: TableMetadata; bytes: number }>();
-  let cachedBytes = 0;
-  const forget = (location: string) => {
-    const entry = entries.get(location);
-    if (!entry) return;
-    entries.delete(location);
-    cachedBytes -= entry.bytes;
-  };
+  const cache = createLruCache<{ metadata: TableMetadata; bytes: number }>({
+    maxWeight: limits.maxBytes,
+    maxEntries: limits.maxEntries,
+    weigh: (file) => file.bytes,
+  });
   return {
     async read(io: FileIO, location: string): Promise<TableMetadata> {
-      const cached = entries.get(location);
-      if (cached) {
-        entries.delete(location);
-        entries.set(location, cached);
-        return cached.metadata;
-      }
-      const text = await io.read(location);
-      const metadata = parseTableMetadata(text, location);
-      // A concurrent read of the same file may have cached it meanwhile.
-      forget(location);
-      if (text.byteLength <= limits.maxBytes) {
-        entries.set(location, { metadata, bytes: text.byteLength });
-        cachedBytes += text.byteLength;
-        while (cachedBytes > limits.maxBytes || entries.size > limits.maxEntries) forget(entries.keys().next().value!);
-      }
-      return metadata;
+      const file = await cache.get(location, async () => {
+        const text = await io.read(location);
+        return { metadata: parseTableMetadata(text, location), bytes: text.byteLength };
+      });
+      return file.metadata;
     },
     get size() {
-      return { entries: entries.size, bytes: cachedBytes };
+      return { entries: cache.size.entries, bytes: cache.size.weight };
     },
   };
 }

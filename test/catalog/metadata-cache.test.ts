@@ -56,10 +56,12 @@ it('reads a file once, evicts the least recently used first, and keeps the text 
   expect(cache.size.bytes).toBeLessThanOrEqual(100 * 1024);
 });
 
-it('counts a file read by two callers at once only once', async () => {
+it('reads, parses and counts a file asked for by two callers at once only once', async () => {
   const cache = createMetadataCache({ maxBytes: 1024 * 1024, maxEntries: 10 });
   const d = await metadataFile('d', 10);
-  await Promise.all([cache.read(io, d), cache.read(io, d)]);
+  const [first, second] = await Promise.all([cache.read(io, d), cache.read(io, d)]);
+  expect(second).toBe(first);
+  expect(reads.filter((r) => r === d)).toHaveLength(1);
   expect(cache.size.entries).toBe(1);
   const { bytes } = cache.size;
   expect(bytes).toBeGreaterThan(10 * 1024);

@@ -99,10 +99,10 @@ describe('the CLI', () => {
 
 describe('the auditor', () => {
   it('sizes its bloom filter cache from FLOE_AUDIT_BLOOM_CACHE_BYTES', () => {
-    const before = bloomFilterCache.maxBytes;
+    const before = bloomFilterCache.maxWeight;
     try {
       auditorFunction(createRuntime('auditor', loadEnv({ ...BASE, FLOE_AUDIT_BLOOM_CACHE_BYTES: '4096' })));
-      expect(bloomFilterCache.maxBytes).toBe(4096);
+      expect(bloomFilterCache.maxWeight).toBe(4096);
     } finally {
       bloomFilterCache.resize(before);
     }

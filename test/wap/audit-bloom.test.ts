@@ -28,7 +28,7 @@ import { Property } from '../../shared/wap/batch-branches.ts';
 import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { auditBatch } from '../../functions/auditor/audit-step.ts';
 import {
-  BloomFilterCache,
+  createBloomFilterCache,
   publishedUniqueKeys,
   UNIQUE_KEY_BLOOM_FPP,
   withUniqueKeyBloomFilters,
@@ -120,7 +120,7 @@ describe('the auditor against main, end to end', () => {
     const topic = topicConfig(config, 'parking-entry')!;
     // within the file's bounds (evt-a-0 … evt-a-9), so column metrics cannot prune them
     const fresh = Array.from({ length: 50 }, (_, i) => ({ event_id: `evt-a-0x${i}` }));
-    const check = await publishedUniqueKeys(ctx.catalog.io, production, topic, fresh, new BloomFilterCache(1 << 20));
+    const check = await publishedUniqueKeys(ctx.catalog.io, production, topic, fresh, createBloomFilterCache(1 << 20));
     expect(check.stats).toEqual({ candidateFiles: 1, skippedByBloom: 1, readFiles: 0 });
     expect(check.keys.get('event_id')).toEqual(new Set());
 
@@ -180,7 +180,7 @@ describe('the auditor against main, end to end', () => {
     // new keys within the file's bounds: the compacted file's filter answers, no data file is read
     const topic = topicConfig(config, 'parking-entry')!;
     const fresh = Array.from({ length: 50 }, (_, i) => ({ event_id: `evt-c-0x${i}` }));
-    const check = await publishedUniqueKeys(ctx.catalog.io, production, topic, fresh, new BloomFilterCache(1 << 20));
+    const check = await publishedUniqueKeys(ctx.catalog.io, production, topic, fresh, createBloomFilterCache(1 << 20));
     expect(check.stats).toEqual({ candidateFiles: 1, skippedByBloom: 1, readFiles: 0 });
 
     const next = await auditBatch(
@@ -389,7 +389,7 @@ describe('publishedUniqueKeys on a table of files with and without filters', () 
 
   it('finds keys in filtered, unfiltered and unreadable-filter files, and skips only what a filter excludes', async () => {
     const metadata = await table();
-    const cache = new BloomFilterCache(1 << 20);
+    const cache = createBloomFilterCache(1 << 20);
     const batch = [
       ...Array.from({ length: 200 }, (_, i) => ({ event_id: `${i}-new` })),
       { event_id: '17-c' },
@@ -412,7 +412,7 @@ describe('publishedUniqueKeys on a table of files with and without filters', () 
     );
     expect(second.keys.get('event_id')).toEqual(new Set(['299-a']));
     expect(cache.misses - misses).toBe(1); // only d, whose read failed and is not cached
-    expect(cache.bytes).toBeGreaterThan(0);
+    expect(cache.size.weight).toBeGreaterThan(0);
   });
 
   it('checks a compound key column by column: a tuple must pass every part', async () => {
@@ -424,7 +424,7 @@ describe('publishedUniqueKeys on a table of files with and without filters', () 
       { sensor_id: 'sensor-4', timestamp: at('c', 14).timestamp },
       { sensor_id: 'sensor-9', timestamp: 1_790_000_000_000_000n + 123n },
     ];
-    const { keys } = await publishedUniqueKeys(io, metadata, bySensorTime, batch, new BloomFilterCache(1 << 20));
+    const { keys } = await publishedUniqueKeys(io, metadata, bySensorTime, batch, createBloomFilterCache(1 << 20));
     expect(keys.get('sensor_id+timestamp')).toEqual(new Set([`sensor-4\u0000${at('c', 14).timestamp}`]));
   });
 
