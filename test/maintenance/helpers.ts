@@ -24,6 +24,7 @@ import { Column } from '../../shared/wap/staging-rows.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { parkingEntry } from '../helpers/records.ts';
 
 export const DAY = 86_400_000;
 
@@ -202,28 +203,8 @@ const NOW = new Date();
 /** A tagged parking-entry record (as the tagger emits it); `image` may carry a claim-check reference. */
 export function entry(partition: number, offset: number, payload: Record<string, unknown> = {}): TaggedRecord {
   const time = new Date(NOW.getTime() - (offset % 3) * DAY).toISOString();
-  return {
-    topic: 'parking-entry',
-    partition,
-    offset: String(offset),
-    key: `car-${offset % 7}`,
-    kafkaTime: time,
-    ingestedAt: time,
-    source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
-    sourceId: `partition:${partition}/offset:${offset}`,
-    table: 'parking_entry',
-    headers: {},
-    status: 'ok',
-    payload: {
-      event_id: `evt-${process.pid}-${nextEvent++}`,
-      timestamp: time,
-      car_id: `B-${offset}`,
-      slot: `A-${String(offset % 50).padStart(3, '0')}`,
-      latitude: 52.5205,
-      longitude: 13.405,
-      ...payload,
-    },
-  };
+  const fields = { event_id: `evt-${process.pid}-${nextEvent++}`, ...payload };
+  return parkingEntry({ partition, offset, time, payload: fields });
 }
 
 /** Write → audit → publish one batch. */

@@ -38,32 +38,14 @@ import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { parkingEntry } from '../helpers/records.ts';
 
 const NOW = new Date('2026-11-22T10:00:00Z');
 
 /** A valid parking entry at a partition's offset, as the tagger hands it to the writer. */
 function entry(partition: number, offset: number, eventId: string, carId = `B-${offset}`): TaggedRecord {
-  return {
-    topic: 'parking-entry',
-    partition,
-    offset: String(offset),
-    key: `car-${carId}`,
-    kafkaTime: NOW.toISOString(),
-    ingestedAt: NOW.toISOString(),
-    source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
-    sourceId: `partition:${partition}/offset:${offset}`,
-    table: 'parking_entry',
-    headers: {},
-    status: 'ok',
-    payload: {
-      event_id: eventId,
-      timestamp: '2026-11-22T09:59:00.000Z',
-      car_id: carId,
-      slot: 'A-001',
-      latitude: 52.5205,
-      longitude: 13.405,
-    },
-  };
+  const payload = { event_id: eventId, timestamp: '2026-11-22T09:59:00.000Z', car_id: carId, slot: 'A-001' };
+  return parkingEntry({ partition, offset, time: NOW.toISOString(), key: `car-${carId}`, payload });
 }
 const config = loadPipelineConfig('knative/config/pipeline.yaml');
 

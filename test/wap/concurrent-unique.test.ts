@@ -21,6 +21,7 @@ import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { expireTable } from '../../shared/maintenance/snapshot-expiry.ts';
+import { parkingEntry } from '../helpers/records.ts';
 
 const NOW = new Date('2026-11-22T10:00:00Z');
 const PRODUCTION = 'production.parking_entry';
@@ -47,28 +48,8 @@ afterAll(async () => {
 
 /** A parking-entry record; `eventId` defaults to one unique to its coordinates. */
 function entry(partition: number, offset: number, eventId = `evt-${partition}-${offset}`): TaggedRecord {
-  const payload = {
-    event_id: eventId,
-    timestamp: '2026-11-22T09:59:00.000Z',
-    car_id: `B-${offset}`,
-    slot: `A-${String(offset % 50).padStart(3, '0')}`,
-    latitude: 52.5205,
-    longitude: 13.405,
-  };
-  return {
-    topic: 'parking-entry',
-    partition,
-    offset: String(offset),
-    key: `car-${offset % 7}`,
-    kafkaTime: NOW.toISOString(),
-    ingestedAt: NOW.toISOString(),
-    source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
-    sourceId: `partition:${partition}/offset:${offset}`,
-    table: 'parking_entry',
-    headers: {},
-    status: 'ok',
-    payload,
-  };
+  const payload = { event_id: eventId, timestamp: '2026-11-22T09:59:00.000Z' };
+  return parkingEntry({ partition, offset, time: NOW.toISOString(), payload });
 }
 
 const batchOf = (partition: number, count: number, repeated?: { offset: number; eventId: string }) =>

@@ -27,6 +27,7 @@ import { OffsetsHistoryLostError } from '../../shared/wap/published-offsets.ts';
 import type { WapContext } from '../../shared/wap/wap-context.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { parkingEntry } from '../helpers/records.ts';
 
 const silent = createLogger({
   format: 'json',
@@ -57,27 +58,8 @@ afterAll(async () => {
 });
 
 function entry(partition: number, offset: number): TaggedRecord {
-  return {
-    topic: 'parking-entry',
-    partition,
-    offset: String(offset),
-    key: `car-${offset}`,
-    kafkaTime: NOW.toISOString(),
-    ingestedAt: NOW.toISOString(),
-    source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
-    sourceId: `partition:${partition}/offset:${offset}`,
-    table: 'parking_entry',
-    headers: {},
-    status: 'ok',
-    payload: {
-      event_id: `evt-${partition}-${offset}`,
-      timestamp: '2026-11-22T09:59:00.000Z',
-      car_id: `B-${offset}`,
-      slot: `A-${String(offset % 50).padStart(3, '0')}`,
-      latitude: 52.5205,
-      longitude: 13.405,
-    },
-  };
+  const payload = { timestamp: '2026-11-22T09:59:00.000Z' };
+  return parkingEntry({ partition, offset, time: NOW.toISOString(), key: `car-${offset}`, payload });
 }
 
 async function run(records: TaggedRecord[]) {

@@ -17,6 +17,7 @@ import { Column } from '../../shared/wap/staging-rows.ts';
 import { writeBatch } from '../../functions/writer/write-batch.ts';
 import { startNessieServer } from '../../local/nessie/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { parkingEntry } from '../helpers/records.ts';
 
 const NOW = new Date('2026-11-22T10:00:00Z');
 
@@ -44,37 +45,17 @@ afterAll(async () => {
 
 let nextEvent = 0;
 function entry(partition: number, offset: number, payload: Record<string, unknown> | 'malformed' = {}): TaggedRecord {
-  const base = {
-    topic: 'parking-entry',
-    partition,
-    offset: String(offset),
-    key: `car-${offset % 7}`,
-    kafkaTime: NOW.toISOString(),
-    ingestedAt: NOW.toISOString(),
-    source: '/apis/v1/namespaces/floe/kafkasources/parking#parking-entry',
-    sourceId: `partition:${partition}/offset:${offset}`,
-    table: 'parking_entry',
-    headers: {},
-  };
-  if (payload === 'malformed')
-    return {
-      ...base,
-      status: 'malformed',
-      error: 'value is not valid JSON',
-      raw: Buffer.from('{oops').toString('base64'),
-    };
+  const time = NOW.toISOString();
+  if (payload !== 'malformed') {
+    const fields = { event_id: `evt-${nextEvent++}`, timestamp: '2026-11-22T09:59:00.000Z', ...payload };
+    return parkingEntry({ partition, offset, time, payload: fields });
+  }
+  const { payload: _valid, ...envelope } = parkingEntry({ partition, offset, time });
   return {
-    ...base,
-    status: 'ok',
-    payload: {
-      event_id: `evt-${nextEvent++}`,
-      timestamp: '2026-11-22T09:59:00.000Z',
-      car_id: `B-${offset}`,
-      slot: `A-${String(offset % 50).padStart(3, '0')}`,
-      latitude: 52.5205,
-      longitude: 13.405,
-      ...payload,
-    },
+    ...envelope,
+    status: 'malformed',
+    error: 'value is not valid JSON',
+    raw: Buffer.from('{oops').toString('base64'),
   };
 }
 
