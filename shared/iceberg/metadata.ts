@@ -373,11 +373,14 @@ export function snapshotForRef(metadata: TableMetadata, ref: string): Snapshot |
 /** A snapshot and its ancestors, newest first, stopping where history was expired. */
 export function ancestors(metadata: TableMetadata, snapshotId: bigint | undefined): Snapshot[] {
   const out: Snapshot[] = [];
+  if (snapshotId === undefined) return out;
+  // One lookup per step: a long history walked with snapshotById would cost its length squared.
+  const byId = new Map(metadata.snapshots.map((s) => [s.snapshotId, s]));
   const seen = new Set<bigint>();
-  let id = snapshotId;
+  let id: bigint | undefined = snapshotId;
   while (id !== undefined && !seen.has(id)) {
     seen.add(id);
-    const snapshot = snapshotById(metadata, id);
+    const snapshot = byId.get(id);
     if (!snapshot) break;
     out.push(snapshot);
     id = snapshot.parentSnapshotId;
