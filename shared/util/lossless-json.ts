@@ -71,11 +71,14 @@ function markUnsafeIntegers(text: string): { rewritten: string; longs: bigint[] 
         // Digits, '.', 'e', 'E', '+', '-': the whole number token, so an exponent's digits are not mistaken for one.
         if (!((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d)) break;
       }
-      const token = text.slice(start, i);
+      const end = i;
       i--;
-      if (token.length >= 16 && INTEGER.test(token) && !isSafeNumber(token)) {
+      // Most numbers are short: only a token of 16+ characters is cut out and looked at.
+      if (end - start < 16) continue;
+      const token = text.slice(start, end);
+      if (INTEGER.test(token) && !isSafeNumber(token)) {
         rewritten += `${text.slice(copied, start)}"\\u0000${longs.length}"`;
-        copied = start + token.length;
+        copied = end;
         longs.push(BigInt(token));
       }
     }
