@@ -2,12 +2,12 @@
  * An append-only file of framed records: `[u32 LE length][u32 LE crc32(payload)][payload]`.
  *
  * Appends write a batch of records in one synchronized-data `write` (O_DSYNC, or `write` + `fdatasync` where the
- * flag is missing) before returning, so a caller may acknowledge once `append` returns. Reading stops at a torn tail —
+ * flag is missing) before returning, so a caller may acknowledge once `append` resolves. Reading stops at a torn tail —
  * the last record cut short or half-written by a crash (kill -9 mid-write, or a zero-filled tail after a power loss) —
  * which is reported and later truncated away. A damaged record followed by more data is not a torn tail but
  * corruption: reading refuses rather than silently dropping committed records after it.
  */
-import { constants, fdatasyncSync, writeSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import path from 'node:path';
@@ -87,8 +87,8 @@ export interface AppendLog {
   readonly file: string;
   /** Current size in bytes. */
   size(): number;
-  /** Writes the records in one go, durably (O_DSYNC or fdatasync), before returning. */
-  append(records: Buffer[]): void;
+  /** Writes the records in one go, durably (O_DSYNC or fdatasync), before resolving. */
+  append(records: Buffer[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -105,14 +105,7 @@ export async function syncDirectory(dir: string): Promise<void> {
 /**
  * Where the platform has O_DSYNC (Linux, macOS) the log is opened with it: each `write` returns only once its data
  * (and the metadata needed to read it back, such as the file size) is on stable storage, exactly what `write` +
- * `fdatasync` guarantee, but in one system call instead of two.
- *
- * The append is synchronous, on the caller's thread, on purpose. Every acknowledged write has to wait for it anyway,
- * and the trip through libuv's thread pool (hand-off, wake-up, completion callback) cost the embedded Nessie about a
- * third of its CPU per commit: 1.18 → 0.83 ms, and 477 → 760 commits/s with one client. What it blocks meanwhile is
- * reads, for the duration of one fdatasync; requests arriving then are queued by the kernel and join the next group
- * commit. In `floe start` the catalog shares its process with the embedded Kafka and Broker, which wait the same
- * fraction of a millisecond per catalog write: a few writes per second at the local stack's rates.
+ * `fdatasync` guarantee, but in one system call and one trip through libuv's thread pool instead of two.
  */
 const DSYNC = constants.O_DSYNC ?? 0;
 
@@ -140,12 +133,14 @@ export async function openAppendLog(file: string, validLength: number): Promise<
   return {
     file,
     size: () => size,
-    append(records) {
+    async append(records) {
       const buffer = records.length === 1 ? records[0] : Buffer.concat(records);
       let written = 0;
-      while (written < buffer.length)
-        written += writeSync(handle.fd, buffer, written, buffer.length - written, size + written);
-      if (!DSYNC) fdatasyncSync(handle.fd);
+      while (written < buffer.length) {
+        const { bytesWritten } = await handle.write(buffer, written, buffer.length - written, size + written);
+        written += bytesWritten;
+      }
+      if (!DSYNC) await handle.datasync();
       size += buffer.length;
     },
     async close() {
