@@ -112,22 +112,23 @@ function revive(value: unknown, longs: bigint[]): unknown {
 
 /**
  * Serializes JSON; `bigint` values are written as plain JSON numbers. `undefined` properties are omitted. Without
- * indentation the text is lossless-json's, byte for byte: `JSON.stringify` where the value holds no bigint, and
- * `JSON.stringify` with the bigints marked otherwise. Indented text is `JSON.stringify`'s layout (lossless-json's
- * differs only where it skips a property).
+ * indentation the text is lossless-json's, byte for byte: `JSON.stringify` where the value holds no bigint, a walk of
+ * our own that writes bigints as numbers for plain data, lossless-json for objects with a prototype of their own or a
+ * `toJSON`. Indented text is `JSON.stringify`'s layout (lossless-json's differs only where it skips a property).
  */
 export function stringifyJson(value: unknown, space?: number): string {
-  const text = space === undefined && plainJson(value, 0) ? JSON.stringify(value) : withMarkedLongs(value, space);
+  const text =
+    space !== undefined ? indented(value, space) : plainJson(value, 0) ? JSON.stringify(value) : write(value);
   if (text === undefined) throw new TypeError('value is not serializable to JSON');
   return text;
 }
 
 /**
- * `JSON.stringify` writes each bigint as a string marked with a leading U+0000, and the marks are then unquoted (a
- * third faster than walking the value in JavaScript). A key or string of the value's own that holds U+0000 could pass
- * for (or hold) a mark, and a LosslessNumber has a text of its own: those take lossless-json.
+ * Indented text (table metadata is written indented, as Java writes it): `JSON.stringify` writes each bigint as a
+ * string marked with a leading U+0000, and the marks are then unquoted. A key or string of the value's own that holds
+ * U+0000 could pass for (or hold) a mark, and a LosslessNumber has a text of its own: those take lossless-json.
  */
-function withMarkedLongs(value: unknown, space: number | undefined): string | undefined {
+function indented(value: unknown, space: number): string | undefined {
   let own = false;
   const text = JSON.stringify(
     value,
@@ -144,6 +145,47 @@ function withMarkedLongs(value: unknown, space: number | undefined): string | un
 }
 
 const MARKED_LONG = /"\\u0000(-?\d+)"/g;
+
+function write(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return JSON.stringify(value);
+    case 'bigint':
+      return value.toString();
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ',';
+          const item: unknown = value[i];
+          out += (typeof item === 'function' ? undefined : write(item)) ?? 'null';
+        }
+        return `${out}]`;
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (
+        (proto !== Object.prototype && proto !== null) ||
+        typeof (value as { toJSON?: unknown }).toJSON === 'function'
+      )
+        return plainJson(value, 0) ? JSON.stringify(value) : stringify(value as never);
+      let out = '{';
+      for (const key of Object.keys(value)) {
+        const item = (value as Record<string, unknown>)[key];
+        if (typeof item === 'function') continue;
+        const text = write(item);
+        if (text === undefined) continue;
+        out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${text}`;
+      }
+      return `${out}}`;
+    }
+    default:
+      // undefined and symbols have no JSON representation.
+      return undefined;
+  }
+}
 
 /** Deeper values (or a cycle) take the lossless serializer, which also reports a cycle. */
 const PLAIN_MAX_DEPTH = 64;
