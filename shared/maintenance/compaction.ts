@@ -20,7 +20,7 @@ import {
 import { compactionEngine } from './maintenance-settings.ts';
 import type { DataFile } from '../iceberg/types.ts';
 import { CARRIED_SUMMARY_PREFIXES } from '../wap/kafka-offsets.ts';
-import type { TableResult } from './run-report.ts';
+import { skippedTable, type TableResult } from './run-report.ts';
 import { maintenanceCommit } from './maintained-tables.ts';
 
 export interface CompactOptions {
@@ -56,17 +56,7 @@ export async function compactTable(catalog: Catalog, table: string, options: Com
   const engine = options.engine ?? compactionEngine();
   for (let round = 1; ; round++) {
     const loaded = await loadTable(catalog, 'main', table);
-    if (!loaded)
-      return {
-        table,
-        outcome: 'skipped',
-        reason: 'not on main',
-        filesBefore: 0,
-        bytesBefore: 0,
-        filesAfter: 0,
-        bytesAfter: 0,
-        removed: 0,
-      };
+    if (!loaded) return skippedTable(table, 'not on main');
     const plan = await planRewriteDataFiles(loaded.metadata, {
       io,
       settings: binPackSettings(loaded.metadata, options.options),

@@ -11,7 +11,7 @@ import { readManifestFiles } from '../iceberg/snapshot.ts';
 import type { ManifestFile } from '../iceberg/types.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { CARRIED_SUMMARY_PREFIXES } from '../wap/kafka-offsets.ts';
-import type { TableResult } from './run-report.ts';
+import { skippedTable, type TableResult } from './run-report.ts';
 import { maintenanceCommit } from './maintained-tables.ts';
 
 export interface ManifestOptions {
@@ -29,17 +29,7 @@ export async function rewriteTableManifests(
   options: ManifestOptions,
 ): Promise<TableResult> {
   const loaded = await loadTable(catalog, 'main', table);
-  if (!loaded)
-    return {
-      table,
-      outcome: 'skipped',
-      reason: 'not on main',
-      filesBefore: 0,
-      bytesBefore: 0,
-      filesAfter: 0,
-      bytesAfter: 0,
-      removed: 0,
-    };
+  if (!loaded) return skippedTable(table, 'not on main');
   const manifests = await readManifestFiles(catalog.io, snapshotForRef(loaded.metadata, 'main'));
   const target = options.targetSizeBytes ?? manifestTargetSize(loaded.metadata);
   const small = smallManifests(manifests, target).flat();

@@ -24,6 +24,20 @@ export interface TableResult {
   details?: Record<string, unknown>;
 }
 
+/** A table a job left alone, and why (nothing was read or written). */
+export function skippedTable(table: string, reason: string): TableResult {
+  return {
+    table,
+    outcome: 'skipped',
+    reason,
+    filesBefore: 0,
+    bytesBefore: 0,
+    filesAfter: 0,
+    bytesAfter: 0,
+    removed: 0,
+  };
+}
+
 export interface MaintenanceReport {
   job: Job;
   startedAt: string;

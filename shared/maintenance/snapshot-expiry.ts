@@ -15,7 +15,7 @@ import {
 import type { TableMetadata } from '../iceberg/types.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { createMarker, markSnapshots, type ManifestCache } from './reachable-files.ts';
-import type { TableResult } from './run-report.ts';
+import { skippedTable, type TableResult } from './run-report.ts';
 import { maintenanceCommit } from './maintained-tables.ts';
 import type { FileIO } from '../storage/file-io.ts';
 
@@ -36,9 +36,8 @@ async function measure(
 
 export async function expireTable(catalog: Catalog, table: string, options: ExpireOptions): Promise<TableResult> {
   const loaded = await loadTable(catalog, 'main', table);
-  const empty = { filesBefore: 0, bytesBefore: 0, filesAfter: 0, bytesAfter: 0, removed: 0 };
-  if (!loaded) return { table, outcome: 'skipped', reason: 'not on main', ...empty };
-  if (!gcEnabled(loaded.metadata)) return { table, outcome: 'skipped', reason: 'gc.enabled=false', ...empty };
+  if (!loaded) return skippedTable(table, 'not on main');
+  if (!gcEnabled(loaded.metadata)) return skippedTable(table, 'gc.enabled=false');
   const cache: ManifestCache = new Map();
   const before = await measure(catalog.io, loaded.metadata, cache);
   let plan: ExpiryPlan = planExpiry(loaded.metadata, options);
