@@ -11,6 +11,7 @@ import { newTableMetadata, snapshotForRef } from '../../shared/iceberg/metadata.
 import type { Snapshot, TableMetadata } from '../../shared/iceberg/types.ts';
 import { compactTable } from '../../shared/maintenance/compaction.ts';
 import { maintenanceSettings } from '../../shared/maintenance/maintenance-settings.ts';
+import { rewriteTableManifests } from '../../shared/maintenance/manifest-rewrite.ts';
 import { expireTable } from '../../shared/maintenance/snapshot-expiry.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import {
@@ -166,6 +167,21 @@ describe('expiry on Nessie', () => {
   });
   afterAll(async () => {
     await env?.stop();
+  });
+
+  it('skips a table that is not on main, in every table job, reading and writing nothing', async () => {
+    const before = await env.catalog.client.getReference('main');
+    const skipped = { table: 'db.missing', outcome: 'skipped', reason: 'not on main', filesBefore: 0, removed: 0 };
+    expect(await expireTable(env.catalog, 'db.missing', { log: silentLogger, now: () => NOW })).toEqual(
+      expect.objectContaining(skipped),
+    );
+    expect(await compactTable(env.catalog, 'db.missing', { log: silentLogger })).toEqual(
+      expect.objectContaining(skipped),
+    );
+    expect(await rewriteTableManifests(env.catalog, 'db.missing', { log: silentLogger })).toEqual(
+      expect.objectContaining(skipped),
+    );
+    expect((await env.catalog.client.getReference('main')).hash).toBe(before.hash);
   });
 
   it('expires old snapshots on main only, keeping rows, offsets and other branches', async () => {
