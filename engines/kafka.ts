@@ -8,11 +8,11 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import kafkajs from 'kafkajs';
 import { cached, fetchLog } from './cache.ts';
-import type { RunningEngine, StartContext } from './engine.ts';
+import { untilReady, type RunningEngine, type StartContext } from './engine.ts';
 import { findJdk } from './java.ts';
 import { copyDependencies } from './maven.ts';
 import { freePorts, HOST } from './ports.ts';
-import { run, spawnDetached, stopGroup, waitReady, type Progress } from './proc.ts';
+import { run, spawnDetached, stopGroup, type Progress } from './proc.ts';
 
 export const KAFKA_VERSION = '4.4.0';
 const LOG4J_VERSION = '2.26.1';
@@ -147,19 +147,7 @@ export async function startKafka(ctx: StartContext, version = KAFKA_VERSION): Pr
       await stopGroup(spawned.pid);
     },
   };
-  ctx.spawned?.({ name: engine.name, version: engine.version, pid: engine.pid, ports: engine.ports, log });
-  try {
-    await waitReady('kafka', () => kafkaAnswers(brokers), {
-      timeoutMs: ctx.timeoutMs,
-      spawned,
-      log,
-      progress: ctx.progress,
-    });
-  } catch (err) {
-    await engine.stop();
-    throw err;
-  }
-  return engine;
+  return untilReady(ctx, engine, spawned, () => kafkaAnswers(brokers));
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   ACCESS_KEY_ID,
   REGION,
   SECRET_ACCESS_KEY,
+  untilReady,
   WAREHOUSE,
   type RunningEngine,
   type StartContext,
@@ -19,7 +20,7 @@ import {
 import { findJdk } from './java.ts';
 import { copyArtifact } from './maven.ts';
 import { freePorts, HOST } from './ports.ts';
-import { spawnDetached, stopGroup, waitReady, type Progress } from './proc.ts';
+import { spawnDetached, stopGroup, type Progress } from './proc.ts';
 
 export const NESSIE_VERSION = '0.110.0';
 const MIN_JAVA = 21;
@@ -124,19 +125,7 @@ export async function startNessie(
       await stopGroup(spawned.pid);
     },
   };
-  ctx.spawned?.({ name: engine.name, version: engine.version, pid: engine.pid, ports: engine.ports, log });
-  try {
-    await waitReady('nessie', () => nessieAnswers(uri), {
-      timeoutMs: ctx.timeoutMs,
-      spawned,
-      log,
-      progress: ctx.progress,
-    });
-  } catch (err) {
-    await engine.stop();
-    throw err;
-  }
-  return engine;
+  return untilReady(ctx, engine, spawned, () => nessieAnswers(uri));
 }
 
 export async function nessieAnswers(uri: string): Promise<boolean> {

@@ -12,12 +12,13 @@ import {
   BUCKET,
   REGION,
   SECRET_ACCESS_KEY,
+  untilReady,
   WAREHOUSE,
   type RunningEngine,
   type StartContext,
 } from './engine.ts';
 import { freePort, HOST } from './ports.ts';
-import { run, spawnDetached, stopGroup, waitReady, type Progress } from './proc.ts';
+import { run, spawnDetached, stopGroup, type Progress } from './proc.ts';
 
 export const MOTO_VERSION = '5.2.5';
 
@@ -96,20 +97,20 @@ export async function startS3(ctx: StartContext, version = MOTO_VERSION): Promis
       await stopGroup(spawned.pid);
     },
   };
-  ctx.spawned?.({ name: engine.name, version: engine.version, pid: engine.pid, ports: engine.ports, log });
-  try {
-    await waitReady('s3', () => answers(endpoint), { timeoutMs: ctx.timeoutMs, spawned, log, progress: ctx.progress });
-    const client = s3Client(endpoint);
-    try {
-      await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    } finally {
-      client.destroy();
-    }
-  } catch (err) {
-    await engine.stop();
-    throw err;
-  }
-  return engine;
+  return untilReady(
+    ctx,
+    engine,
+    spawned,
+    () => answers(endpoint),
+    async () => {
+      const client = s3Client(endpoint);
+      try {
+        await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
+      } finally {
+        client.destroy();
+      }
+    },
+  );
 }
 
 async function answers(endpoint: string): Promise<boolean> {
