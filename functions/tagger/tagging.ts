@@ -8,6 +8,7 @@
 import { imageType } from '../../shared/events/media-type.ts';
 import { createHash } from 'node:crypto';
 import type { FileIO } from '../../shared/storage/file-io.ts';
+import { PreconditionFailedError } from '../../shared/storage/object-store.ts';
 import { ownValue, setOwn } from '../../shared/util/bare-object.ts';
 import { JsonRecordError, parseJsonStrict } from '../../shared/util/strict-json.ts';
 import { topicConfig, type PipelineConfig, type TopicConfig } from '../../shared/runtime/pipeline-config.ts';
@@ -89,6 +90,24 @@ function bufferOf(bytes: Uint8Array): Buffer {
  */
 const BLOB_REFRESH_AGE_MS = 86_400_000;
 
+/**
+ * Writes a blob unless it is there and young. Most blobs are new, so the write comes first, as a create-if-absent:
+ * one request on S3 instead of a HEAD and a PUT (and the SDK's missing-key HEAD alone costs more CPU than the PUT).
+ * Only a blob that is already there is looked at, to refresh it when it is old.
+ */
+async function writeBlobOnce(ctx: TaggingContext, uri: string, bytes: Uint8Array, contentType: string): Promise<void> {
+  try {
+    await ctx.io.write(uri, bytes, { contentType, ifNoneMatch: '*' });
+    return;
+  } catch (err) {
+    if (!(err instanceof PreconditionFailedError)) throw err;
+  }
+  const existing = await ctx.io.head(uri);
+  const now = (ctx.now?.() ?? new Date()).getTime();
+  if (!existing || now - existing.lastModified.getTime() > BLOB_REFRESH_AGE_MS)
+    await ctx.io.write(uri, bytes, { contentType });
+}
+
 /** Stores a binary under the warehouse blob prefix, content-addressed (a redelivery finds the same object). */
 export async function storeBlob(
   ctx: TaggingContext,
@@ -99,10 +118,7 @@ export async function storeBlob(
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const type = contentType ?? imageType(bytes) ?? 'application/octet-stream';
   const uri = `${ctx.warehouse}${ctx.config.claimCheck.prefix}${table}/${sha256.slice(0, 2)}/${sha256}`;
-  const existing = await ctx.io.head(uri);
-  const now = (ctx.now?.() ?? new Date()).getTime();
-  if (!existing || now - existing.lastModified.getTime() > BLOB_REFRESH_AGE_MS)
-    await ctx.io.write(uri, bytes, { contentType: type });
+  await writeBlobOnce(ctx, uri, bytes, type);
   return {
     uri,
     size_bytes: bytes.byteLength,

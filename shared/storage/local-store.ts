@@ -6,12 +6,24 @@
  * The write path is the tagger's claim-check cost per blob, so it makes as few thread-pool round trips as it can: a
  * round trip (a promise, a wake-up of a pool thread and back) costs more CPU than a call that touches only the cached
  * metadata of a directory just used. The calls that may wait for the disk — creating the temp file's inode, the
- * synchronous write, the directory's fsync — run on the thread pool; closing, the rename within that directory and
- * opening it to sync run inline, and `head` stats inline (a missing key is the common answer of a claim-check probe,
- * and the asynchronous stat builds an exception with a stack for it).
+ * synchronous write, the directory's fsync — run on the thread pool; closing, the rename (or the link and unlink of a
+ * create-if-absent) within that directory and opening it to sync run inline, and `head` stats inline (the
+ * asynchronous stat builds an exception with a stack for a missing key).
  */
-import { closeSync, constants, fdatasync, fsync, open as openFd, openSync, renameSync, statSync, write } from 'node:fs';
-import { mkdir, open, readdir, rm, stat, link, unlink, type FileHandle } from 'node:fs/promises';
+import {
+  closeSync,
+  constants,
+  fdatasync,
+  fsync,
+  linkSync,
+  open as openFd,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  write,
+} from 'node:fs';
+import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import {
@@ -107,12 +119,12 @@ export function localStore(root: string): ObjectStore {
       if (options.ifNoneMatch === '*') {
         // link() fails if the target exists: an atomic create-if-absent, unlike rename() which replaces.
         try {
-          await link(temp, file);
+          linkSync(temp, file);
         } catch (err) {
           if ((err as NodeJS.ErrnoException)?.code === 'EEXIST') throw new PreconditionFailedError(key, where);
           throw err;
         } finally {
-          await unlink(temp).catch(() => undefined);
+          rmSync(temp, { force: true });
         }
       } else {
         renameSync(temp, file);

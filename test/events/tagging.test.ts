@@ -102,6 +102,32 @@ describe('tagger', () => {
     expect(Buffer.from(await ctx.io.read(first.uri)).equals(bytes)).toBe(true);
   });
 
+  it('stores a new blob with one create-if-absent write, and leaves a young one as it is', async () => {
+    // The real local store, with the calls counted: on S3 each call is a request.
+    const calls: string[] = [];
+    const io = createFileIO({ localFiles: true });
+    const counted: TaggingContext = {
+      ...ctx,
+      io: {
+        ...io,
+        head: (location) => (calls.push('head'), io.head(location)),
+        write: (location, body, options) => (
+          calls.push(`write${options?.ifNoneMatch ? ' if absent' : ''}`),
+          io.write(location, body, options)
+        ),
+      },
+    };
+    const bytes = Buffer.from('a frame seen once, then redelivered');
+    const ref = await storeBlob(counted, 'parking_entry', bytes);
+    expect(calls).toEqual(['write if absent']);
+    const written = (await stat(ref.uri.slice('file://'.length))).mtimeMs;
+
+    calls.length = 0;
+    expect(await storeBlob(counted, 'parking_entry', bytes)).toEqual(ref);
+    expect(calls).toEqual(['write if absent', 'head']);
+    expect((await stat(ref.uri.slice('file://'.length))).mtimeMs).toBe(written);
+  });
+
   it('keeps small binaries inline and accepts data URLs', async () => {
     const record = await tagRecord(
       ctx,
