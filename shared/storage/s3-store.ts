@@ -67,6 +67,13 @@ export function s3Client(options: Omit<S3Options, 'bucket' | 'prefix' | 'client'
   return new S3Client(config);
 }
 
+const CONDITIONAL_CONFLICT_ATTEMPTS = 5;
+
+function isConditionalConflict(err: unknown): boolean {
+  const { name, $metadata } = (err ?? {}) as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return name === 'ConditionalRequestConflict' || $metadata?.httpStatusCode === 409;
+}
+
 export function s3Store(options: S3Options): ObjectStore {
   const client = options.client ?? s3Client(options);
   const bucket = options.bucket;
@@ -120,14 +127,23 @@ export function s3Store(options: S3Options): ObjectStore {
       ...(options.contentType ? { ContentType: options.contentType } : {}),
       ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
     };
-    try {
-      if (bytes.byteLength >= multipartThreshold && !options.ifNoneMatch) {
-        await new Upload({ client, params, partSize, queueSize: 4, leavePartsOnError: false }).done();
-      } else {
-        await client.send(new PutObjectCommand(params));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (bytes.byteLength >= multipartThreshold && !options.ifNoneMatch) {
+          await new Upload({ client, params, partSize, queueSize: 4, leavePartsOnError: false }).done();
+        } else {
+          await client.send(new PutObjectCommand(params));
+        }
+        return;
+      } catch (err) {
+        // S3 answers 409 ConditionalRequestConflict to a create-if-absent while another write of the key is in flight,
+        // and asks for a retry: its answer is then a success or the 412 this interface promises.
+        if (options.ifNoneMatch && isConditionalConflict(err) && attempt < CONDITIONAL_CONFLICT_ATTEMPTS) {
+          await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
+          continue;
+        }
+        wrap(key, err);
       }
-    } catch (err) {
-      wrap(key, err);
     }
   }
 

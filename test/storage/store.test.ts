@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir } from 'node:fs/promises';
-import { localStore, s3Store } from '../../shared/storage/index.ts';
+import { localStore, PreconditionFailedError, s3Store } from '../../shared/storage/index.ts';
 import { startS3rver, type RunningS3 } from '../helpers/s3rver.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { storeContract } from './contract.ts';
@@ -63,5 +63,45 @@ describe('local store atomicity', () => {
     } finally {
       await cleanup();
     }
+  });
+});
+
+describe('S3 store create-if-absent under a concurrent write', () => {
+  // A stand-in client: S3's 409 ConditionalRequestConflict (another conditional write of the key in flight) cannot be
+  // provoked on moto or s3rver, so the fault is scripted here.
+  function scriptedClient(answers: ('conflict' | 'exists' | 'ok')[]) {
+    const sent: string[] = [];
+    const client = {
+      async send(command: { constructor: { name: string }; input: { IfNoneMatch?: string } }) {
+        sent.push(`${command.constructor.name}${command.input.IfNoneMatch ? ' if-none-match' : ''}`);
+        const answer = answers.shift() ?? 'ok';
+        if (answer === 'ok') return {};
+        const status = answer === 'conflict' ? 409 : 412;
+        throw Object.assign(new Error(answer), {
+          name: answer === 'conflict' ? 'ConditionalRequestConflict' : 'PreconditionFailed',
+          $metadata: { httpStatusCode: status },
+        });
+      },
+    };
+    const store = s3Store({ bucket: 'b', region: 'us-east-1', client: client as never });
+    return { store, sent };
+  }
+
+  it('retries on 409 until the write succeeds', async () => {
+    const { store, sent } = scriptedClient(['conflict', 'conflict', 'ok']);
+    await store.put('blob', 'bytes', { ifNoneMatch: '*' });
+    expect(sent).toEqual(Array(3).fill('PutObjectCommand if-none-match'));
+  });
+
+  it('retries on 409 until the answer is that the object exists', async () => {
+    const { store, sent } = scriptedClient(['conflict', 'exists']);
+    await expect(store.put('blob', 'bytes', { ifNoneMatch: '*' })).rejects.toBeInstanceOf(PreconditionFailedError);
+    expect(sent).toHaveLength(2);
+  });
+
+  it('gives up after a bounded number of conflicts with a storage error', async () => {
+    const { store, sent } = scriptedClient(Array(10).fill('conflict'));
+    await expect(store.put('blob', 'bytes', { ifNoneMatch: '*' })).rejects.toThrow(/S3 request for blob .* failed/);
+    expect(sent).toHaveLength(5);
   });
 });
