@@ -52,6 +52,8 @@ export type ParquetCompression = 'zstd' | 'snappy' | 'gzip' | 'none';
 export interface WriteDataFileOptions {
   /** Default `zstd` (Iceberg's default `write.parquet.compression-codec`). */
   compression?: ParquetCompression;
+  /** The codec's level (`write.parquet.compression-level`, `parseCompressionLevel`); the codec's default if unset. */
+  compressionLevel?: number;
   /** Rows per row group (default 100,000: bounded decode memory for readers, large enough for engines). */
   rowGroupSize?: number;
   /**
@@ -101,12 +103,32 @@ export function parseCompression(text: string): ParquetCompression {
   );
 }
 
-async function compressors(compression: ParquetCompression) {
+const LEVELS: Partial<Record<ParquetCompression, { min: number; max: number }>> = {
+  zstd: { min: 1, max: 22 },
+  gzip: { min: 0, max: 9 },
+};
+
+/**
+ * Maps the table property `write.parquet.compression-level` to a level of `codec`: undefined when unset or when the
+ * codec has no levels (snappy, uncompressed; Java ignores it there too), an error when it is not a level of the codec.
+ */
+export function parseCompressionLevel(codec: ParquetCompression, text: string | undefined): number | undefined {
+  const range = LEVELS[codec];
+  if (text === undefined || !range) return undefined;
+  const level = /^\s*-?\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!(level >= range.min && level <= range.max))
+    throw new IcebergFormatError(
+      `write.parquet.compression-level '${text}' is not a ${codec} level: expected an integer from ${range.min} to ${range.max}`,
+    );
+  return level;
+}
+
+async function compressors(compression: ParquetCompression, level: number | undefined) {
   if (compression === 'zstd') {
     await zstdReady();
-    return { ZSTD: zstdCompress };
+    return { ZSTD: (input: Uint8Array) => zstdCompress(input, level) };
   }
-  if (compression === 'gzip') return { GZIP: (input: Uint8Array) => new Uint8Array(gzipSync(input)) };
+  if (compression === 'gzip') return { GZIP: (input: Uint8Array) => new Uint8Array(gzipSync(input, { level })) };
   return {};
 }
 
@@ -121,6 +143,7 @@ export async function writeDataFile(
   const blooms = bloomFilterColumns(schema, options.metricsConfig);
   const { bytes, writer } = await encode(plan.elements, columnData, {
     compression: options.compression ?? 'zstd',
+    compressionLevel: options.compressionLevel,
     rowGroupSize: options.rowGroupSize,
     kvMetadata: [
       { key: 'iceberg.schema', value: stringifyJson(schemaToJson(schema)) },
@@ -214,6 +237,7 @@ async function encode(
   columnData: ColumnSource[],
   options: {
     compression: ParquetCompression;
+    compressionLevel?: number;
     rowGroupSize?: number;
     kvMetadata?: KeyValue[];
     beforeFinish?: (writer: ParquetWriter) => void;
@@ -227,7 +251,7 @@ async function encode(
     writer: output,
     schema: elements,
     codec: CODECS[options.compression],
-    compressors: await compressors(options.compression),
+    compressors: await compressors(options.compression, options.compressionLevel),
     kvMetadata: options.kvMetadata,
     createdBy: CREATED_BY,
   });

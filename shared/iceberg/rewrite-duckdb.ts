@@ -39,7 +39,7 @@ import { metricsMaps, metricsModes, type LeafTotals, type MetricsMode } from './
 import { compareValues, fromBinary } from './conversions.ts';
 import { currentSchema, defaultSpec } from './metadata.ts';
 import { bloomFilterColumns, bloomPhysicalType, type BloomColumn } from './bloom-filter.ts';
-import { DEFAULT_ROW_GROUP_SIZE } from './parquet-writer.ts';
+import { DEFAULT_ROW_GROUP_SIZE, parseCompression, parseCompressionLevel } from './parquet-writer.ts';
 import { readBloomFilters, readDataFileMetadata } from './parquet-reader.ts';
 import { parquetName, parquetSchemaOf } from './parquet-schema.ts';
 import { fixedLength, indexById, schemaToJson } from './schema.ts';
@@ -253,8 +253,16 @@ export async function rewriteGroupWithDuckDB(
       fallback:
         'the table asks for bloom filters, and DuckDB writes them only with dictionaries on every column (larger files; FLOE_COMPACTION_ENGINE=duckdb-bloom accepts that)',
     };
-  const codec = DUCKDB_CODECS[(metadata.properties['write.parquet.compression-codec'] ?? 'zstd').toLowerCase()];
+  const codecName = (metadata.properties['write.parquet.compression-codec'] ?? 'zstd').toLowerCase();
+  const codec = DUCKDB_CODECS[codecName];
   if (!codec) return { fallback: 'compression codec not known to DuckDB' };
+  const level = parseCompressionLevel(
+    parseCompression(codecName),
+    metadata.properties['write.parquet.compression-level'],
+  );
+  // DuckDB's COMPRESSION_LEVEL is zstd's; a gzip level is kept by the JavaScript path.
+  if (level !== undefined && codec !== 'zstd') return { fallback: `DuckDB takes no ${codec} compression level` };
+  const levelOption = level === undefined ? '' : `, COMPRESSION_LEVEL ${level}`;
   const api = await loadDuckDB();
   if (!api) return { fallback: '@duckdb/node-api is not installed' };
 
@@ -303,7 +311,7 @@ export async function rewriteGroupWithDuckDB(
       const out = path.join(dir, `out-${n}.parquet`);
       await connection.run(
         `COPY (SELECT * FROM read_parquet([${run.map((r) => quote(r.local)).join(', ')}])) TO ${quote(out)} ` +
-          `(FORMAT parquet, COMPRESSION ${codec}, FIELD_IDS ${fieldIdsOf(schema)}, ` +
+          `(FORMAT parquet, COMPRESSION ${codec}${levelOption}, FIELD_IDS ${fieldIdsOf(schema)}, ` +
           `KV_METADATA {'iceberg.schema': ${quote(stringifyJson(schemaToJson(schema)))}}${bloomOptions})`,
       );
       const bytes = new Uint8Array(await readFile(out));

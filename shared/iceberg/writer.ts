@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FileIO } from '../storage/file-io.ts';
 import { currentSchema, defaultSpec } from './metadata.ts';
-import { parseCompression, writeDataFile } from './parquet-writer.ts';
+import { parseCompression, parseCompressionLevel, writeDataFile } from './parquet-writer.ts';
 import { partitionOf, partitionPath } from './partition.ts';
 import {
   FileContent,
@@ -74,6 +74,7 @@ export async function writeRows(
   }
   const operationId = randomUUID();
   const compression = parseCompression(metadata.properties['write.parquet.compression-codec'] ?? 'zstd');
+  const compressionLevel = parseCompressionLevel(compression, metadata.properties['write.parquet.compression-level']);
   const base = options.dataLocation ?? dataLocation(metadata);
   const files: DataFile[] = [];
   let index = 0;
@@ -81,6 +82,7 @@ export async function writeRows(
     const filePath = dataFilePath(metadata, spec, schema, partition, index++, operationId, base);
     const { bytes, metrics } = await writeDataFile(schema, partitionRows, {
       compression,
+      compressionLevel,
       metricsConfig: metadata.properties,
     });
     await io.write(filePath, bytes);

@@ -1,6 +1,6 @@
 /**
- * ZSTD for Parquet pages: @bokuweb/zstd-wasm compresses (level 3, zstd's default and what Java uses when
- * `write.parquet.compression-level` is unset) and decompresses ~6× faster than hyparquet-compressors' pure-JS fzstd.
+ * ZSTD for Parquet pages: @bokuweb/zstd-wasm compresses (level 3 unless the table's
+ * `write.parquet.compression-level` says otherwise) and decompresses ~6× faster than hyparquet-compressors' pure-JS fzstd.
  * The wasm decoder trusts the frame's declared content size for its allocation, so a frame is handed to it only when
  * that size equals the page's uncompressed size from the Parquet page header; a different declared size is an error
  * (a corrupt page, or several frames in one page, which writers do not produce), and frames that declare no size go to
@@ -9,7 +9,8 @@
 import { compress, decompress, init } from '@bokuweb/zstd-wasm';
 import { decompressZstd } from 'hyparquet-compressors';
 
-const LEVEL = 3;
+/** zstd's default level, and what Java uses when `write.parquet.compression-level` is unset. */
+export const DEFAULT_ZSTD_LEVEL = 3;
 const MAGIC = 0xfd2fb528;
 
 let ready: Promise<void> | undefined;
@@ -20,8 +21,8 @@ export function zstdReady(): Promise<void> {
   return ready;
 }
 
-export function zstdCompress(input: Uint8Array): Uint8Array {
-  return compress(input, LEVEL);
+export function zstdCompress(input: Uint8Array, level = DEFAULT_ZSTD_LEVEL): Uint8Array {
+  return compress(input, level);
 }
 
 export function zstdDecompress(input: Uint8Array, outputLength: number): Uint8Array {

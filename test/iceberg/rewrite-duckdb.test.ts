@@ -185,6 +185,43 @@ describe('the DuckDB compaction engine', () => {
     }
   });
 
+  it("copies at the table's zstd level, and leaves a gzip level to the JS engine", async () => {
+    const withProperties = (properties: Record<string, string>) => ({
+      ...state.metadata,
+      properties: { ...state.metadata.properties, ...properties },
+    });
+    const group = plan.groups[0];
+    const sizes: number[] = [];
+    for (const level of ['1', '19']) {
+      const fallbacks: string[] = [];
+      const [file] = await rewriteFileGroup(
+        io,
+        withProperties({ 'write.parquet.compression-level': level }),
+        plan,
+        group,
+        { engine: 'duckdb', onFallback: (reason) => fallbacks.push(reason) },
+      );
+      expect(fallbacks).toEqual([]);
+      expect(await readDataFile(io, { location: file.filePath, schema, fileSize: file.fileSizeInBytes })).toHaveLength(
+        group.inputRecords,
+      );
+      sizes.push(file.fileSizeInBytes);
+      await io.delete(file.filePath);
+    }
+    expect(sizes[1]).toBeLessThan(sizes[0]);
+
+    const reasons: string[] = [];
+    const files = await rewriteFileGroup(
+      io,
+      withProperties({ 'write.parquet.compression-codec': 'gzip', 'write.parquet.compression-level': '9' }),
+      plan,
+      group,
+      { engine: 'duckdb', onFallback: (reason) => reasons.push(reason) },
+    );
+    expect(reasons).toEqual(['DuckDB takes no gzip compression level']);
+    await io.deleteMany(files.map((f) => f.filePath));
+  });
+
   it('commits files that floe, icebird and DuckDB read as the original rows, with the field ids', async () => {
     const catalog = fileCatalog(io, warehouse);
     const added: DataFile[] = [];

@@ -92,6 +92,12 @@ describe('write → audit → publish', () => {
     const written = await writeBatch(ctx, 'parking-entry', records);
     expect(written.rows).toBe(46);
     expect(written.branch).toMatch(/^wap\/parking_entry\//);
+    // Staging files are written once and read once: the cheapest ZSTD level; production keeps the default.
+    const onBranch = await loadTables(ctx.catalog, `${written.branch}@${written.hash}`, ['staging.parking_entry']);
+    expect(onBranch.tables.get('staging.parking_entry')!.metadata.properties).toMatchObject({
+      'write.parquet.compression-codec': 'zstd',
+      'write.parquet.compression-level': '1',
+    });
     const audited = await auditBatch(ctx, written);
     expect(audited).toMatchObject({ verdict: 'passed', trusted: 40, untrusted: 6 });
     expect(audited.reasons).toEqual({ malformed: 1, required: 1, range: 1, timestamp: 1, type: 1, duplicate: 1 });
@@ -112,8 +118,11 @@ describe('write → audit → publish', () => {
     expect(untrusted.find((r) => r[Column.offset] === 44n)![Column.reasons]).toEqual([
       "type: field 'slot': expected string, got number 17",
     ]);
-    const { tables } = await loadTables(ctx.catalog, 'main', ['staging.parking_entry']);
-    expect(tables.size).toBe(0);
+    const { tables } = await loadTables(ctx.catalog, 'main', ['staging.parking_entry', 'production.parking_entry']);
+    expect([...tables.keys()]).toEqual(['production.parking_entry']);
+    expect(
+      tables.get('production.parking_entry')!.metadata.properties['write.parquet.compression-level'],
+    ).toBeUndefined();
     expect(await ctx.catalog.client.listReferences()).toEqual([expect.objectContaining({ name: 'main' })]);
 
     // redelivery of every event changes nothing on main
