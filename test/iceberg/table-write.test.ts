@@ -9,7 +9,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { fileCatalog } from '../../shared/catalog/file-catalog.ts';
 import { commitTable, ValidationError, type TableState } from '../../shared/iceberg/commit.ts';
 import { assignFreshIds, setCurrentSchema, unionByName } from '../../shared/iceberg/evolution.ts';
-import { currentSchema } from '../../shared/iceberg/metadata.ts';
+import { currentSchema, newTableMetadata } from '../../shared/iceberg/metadata.ts';
 import { scanRows } from '../../shared/iceberg/scan.ts';
 import { appendFiles, rewriteFiles, readManifestFiles, readManifestEntries } from '../../shared/iceberg/snapshot.ts';
 import { writeRows } from '../../shared/iceberg/writer.ts';
@@ -286,4 +286,29 @@ describe('writing tables', () => {
     }
     return paths;
   }
+});
+
+describe('the compression level of a table', () => {
+  it("writes data files at the table's write.parquet.compression-level", async () => {
+    const sizes: number[] = [];
+    for (const level of ['1', '19']) {
+      const metadata = newTableMetadata({
+        location: `${warehouse}db/level_${level}`,
+        schema,
+        properties: { 'write.parquet.compression-level': level },
+      });
+      const files = await writeRows(io, metadata, rows(0, 2000));
+      sizes.push(files.reduce((sum, f) => sum + f.fileSizeInBytes, 0));
+    }
+    expect(sizes[1]).toBeLessThan(sizes[0]);
+  });
+
+  it('refuses a level the codec does not have, naming the property', async () => {
+    const metadata = newTableMetadata({
+      location: `${warehouse}db/level_bad`,
+      schema,
+      properties: { 'write.parquet.compression-level': '40' },
+    });
+    await expect(writeRows(io, metadata, rows(0, 1))).rejects.toThrow(/write\.parquet\.compression-level '40'/);
+  });
 });
