@@ -36,16 +36,15 @@ import { publishBatch } from '../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../functions/writer/write-batch.ts';
 import { startNessieServer } from '../local/nessie/index.ts';
 import { silentLogger } from './_measure.ts';
+import { benchArgs } from './_args.ts';
 
-if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  console.log(`Usage: npm run bench -- audit
+const USAGE = `Usage: npm run bench -- audit
 
 Per-batch audit time (CPU and wall) of a 1,000-record batch with a unique rule against a table on main holding each
 size of AUDIT_BENCH_SIZES rows (default 100000,1000000,10000000; one table per size, measured in turn),
 AUDIT_BENCH_BATCHES batches per size (default 6; the first, by a fresh auditor with no filter cached, is reported
-apart). Prints the table, the largest / smallest CPU ratio and whether the goal (at most 1.5) is met.`);
-  process.exit(0);
-}
+apart). Prints the table, the largest / smallest CPU ratio and whether the goal (at most 1.5) is met.`;
+benchArgs(USAGE, {});
 
 const SIZES = (process.env.AUDIT_BENCH_SIZES ?? '100000,1000000,10000000').split(',').map(Number);
 const BATCHES = Number(process.env.AUDIT_BENCH_BATCHES ?? 6);

@@ -12,12 +12,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { storeBlob, type TaggingContext } from '../functions/tagger/tagging.ts';
 import { ACCESS_KEY_ID, BUCKET, REGION, SECRET_ACCESS_KEY, type RunningEngine } from '../engines/engine.ts';
 import { startS3 } from '../engines/s3.ts';
 import { parsePipelineConfig } from '../shared/runtime/pipeline-config.ts';
 import { createFileIO, type FileIO } from '../shared/storage/index.ts';
+import { benchArgs } from './_args.ts';
 
 const usage = `Usage: npm run bench -- claimcheck [options]
 
@@ -30,18 +30,11 @@ Options:
   --no-s3     the local store only
   -h, --help  this text`;
 
-const { values } = parseArgs({
-  options: {
-    blobs: { type: 'string', default: '400' },
-    rounds: { type: 'string', default: '3' },
-    'no-s3': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const values = benchArgs(usage, {
+  blobs: { type: 'string', default: '400' },
+  rounds: { type: 'string', default: '3' },
+  'no-s3': { type: 'boolean', default: false },
 });
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
 const blobs = Number(values.blobs);
 const rounds = Number(values.rounds);
 if (!Number.isInteger(blobs) || blobs < 8 || !Number.isInteger(rounds) || rounds < 1) {

@@ -11,6 +11,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildFunctions } from '../functions/build.ts';
 import { freePort } from '../local/stack/processes.ts';
+import { benchArgs } from './_args.ts';
+
+benchArgs(
+  `Usage: npm run bench -- coldstart
+
+Builds the per-function bundles (npm run build), reports their sizes and the cold start of each (process start
+to 200 on /health/readiness, median of 5).
+
+Options:
+  -h, --help  this text`,
+  {},
+);
 
 const STARTS = 5;
 

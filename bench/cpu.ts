@@ -19,7 +19,6 @@ import http from 'node:http';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadTables } from '../shared/catalog/table-catalog.ts';
 import { currentSnapshot } from '../shared/iceberg/metadata.ts';
 import { tableNames, topicConfig } from '../shared/runtime/pipeline-config.ts';
@@ -27,6 +26,7 @@ import { DEFAULT_TOPICS } from '../local/simulator/index.ts';
 import { startStack, type RunningStack } from '../local/stack/index.ts';
 import { freePort } from '../local/stack/processes.ts';
 import { parseDuration } from '../shared/util/duration.ts';
+import { benchArgs } from './_args.ts';
 import { silentLogger, startBareCloudEventServer } from './_measure.ts';
 
 const USAGE = `Usage: npm run bench -- cpu [options]
@@ -49,23 +49,16 @@ Options:
   -h, --help        this text
 `;
 
-const { values } = parseArgs({
-  options: {
-    rate: { type: 'string', default: '200' },
-    warmup: { type: 'string', default: '20s' },
-    window: { type: 'string', default: '30s' },
-    'empty-window': { type: 'string', default: '10s' },
-    seed: { type: 'string', default: '7' },
-    bundles: { type: 'string' },
-    'cpu-prof': { type: 'string' },
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const values = benchArgs(USAGE, {
+  rate: { type: 'string', default: '200' },
+  warmup: { type: 'string', default: '20s' },
+  window: { type: 'string', default: '30s' },
+  'empty-window': { type: 'string', default: '10s' },
+  seed: { type: 'string', default: '7' },
+  bundles: { type: 'string' },
+  'cpu-prof': { type: 'string' },
+  json: { type: 'boolean', default: false },
 });
-if (values.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
 const rate = Number(values.rate);
 if (!(rate > 0 && rate <= 10_000)) throw new Error(`--rate must be within (0, 10000], got ${values.rate}`);
 function durationFlag(name: 'warmup' | 'window' | 'empty-window'): number {

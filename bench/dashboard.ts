@@ -11,7 +11,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs, integerOption } from './_args.ts';
 import { startNessieServer } from '../local/nessie/index.ts';
 import { createNessieClient } from '../shared/catalog/nessie/index.ts';
 import { startDashboard } from '../dashboard/server.ts';
@@ -24,21 +24,23 @@ import { publishBatch } from '../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../functions/writer/write-batch.ts';
 import { percentile, silentLogger } from './_measure.ts';
 
-const { values } = parseArgs({
-  options: {
-    batches: { type: 'string', default: '40' },
-    rows: { type: 'string', default: '200' },
-    polls: { type: 'string', default: '30' },
-    help: { type: 'boolean', short: 'h' },
-  },
+const USAGE = `Usage: npm run bench -- dashboard [options]
+
+The dashboard's API: a full poll of every endpoint, cold and warm, over a catalog of published batches.
+
+Options:
+  --batches N  batches published first (default 40)
+  --rows N     rows per batch (default 200)
+  --polls N    warm polls measured (default 30)
+  -h, --help   this text`;
+const values = benchArgs(USAGE, {
+  batches: { type: 'string', default: '40' },
+  rows: { type: 'string', default: '200' },
+  polls: { type: 'string', default: '30' },
 });
-if (values.help) {
-  console.log('Usage: node --import tsx bench/dashboard.ts [--batches N] [--rows N] [--polls N]');
-  process.exit(0);
-}
-const BATCHES = Number(values.batches);
-const ROWS = Number(values.rows);
-const POLLS = Number(values.polls);
+const BATCHES = integerOption(USAGE, 'batches', values.batches);
+const ROWS = integerOption(USAGE, 'rows', values.rows);
+const POLLS = integerOption(USAGE, 'polls', values.polls);
 const TABLE = 'production.parking_entry';
 const ENDPOINTS = [
   '/api/overview',

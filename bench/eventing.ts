@@ -22,6 +22,18 @@ import { startKafkaBroker } from '../local/kafka/index.ts';
 import { startKafkaSources } from '../local/kafka-source/index.ts';
 import { parseManifests } from '../local/knative/manifests.ts';
 import { silentLogger } from './_measure.ts';
+import { benchArgs } from './_args.ts';
+
+benchArgs(
+  `Usage: npm run bench -- eventing
+
+The local eventing plane's throughput on loopback: broker ingress to one Trigger, a reply hop, and Kafka through a
+KafkaSource stand-in to the tagger and a writer. Environment: EVENTING_BENCH_EVENTS (default 20000).
+
+Options:
+  -h, --help  this text`,
+  {},
+);
 
 const EVENTS = Number(process.env.EVENTING_BENCH_EVENTS ?? 10_000);
 const SENDERS = 64;

@@ -20,7 +20,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './_args.ts';
 import { createNessieClient } from '../shared/catalog/nessie/index.ts';
 import { commitOnBranch, loadTable, newTableLocation, type Catalog } from '../shared/catalog/table-catalog.ts';
 import type { TaggedRecord } from '../shared/events/contract.ts';
@@ -90,22 +90,15 @@ const GOAL_BYTES = 8 * MIB;
 const GOAL_ROWS = 100_000;
 
 function options() {
-  const { values } = parseArgs({
-    options: {
-      rate: { type: 'string' },
-      'batch-rows': { type: 'string' },
-      days: { type: 'string' },
-      scale: { type: 'string' },
-      tables: { type: 'string' },
-      'partition-by': { type: 'string' },
-      engine: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const values = benchArgs(HELP, {
+    rate: { type: 'string' },
+    'batch-rows': { type: 'string' },
+    days: { type: 'string' },
+    scale: { type: 'string' },
+    tables: { type: 'string' },
+    'partition-by': { type: 'string' },
+    engine: { type: 'string' },
   });
-  if (values.help) {
-    console.log(HELP);
-    process.exit(0);
-  }
   const number = (name: string, text: string | undefined, fallback: number) => {
     if (text === undefined || text === '') return fallback;
     const value = Number(text);

@@ -12,7 +12,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { createNessieClient } from '../shared/catalog/nessie/index.ts';
 import { loadTables, type Catalog } from '../shared/catalog/table-catalog.ts';
 import type { CloudEventMessage } from '../shared/events/cloudevent.ts';
@@ -27,6 +26,7 @@ import { writerFunction } from '../functions/writer/index.ts';
 import { startNessieServer } from '../local/nessie/index.ts';
 import { createEventSource } from '../local/simulator/events.ts';
 import { driven, kafkaEvent } from '../test/wap/chain-runner.ts';
+import { benchArgs } from './_args.ts';
 import { silentLogger } from './_measure.ts';
 
 const USAGE = `Usage: npm run bench -- history [options]
@@ -39,17 +39,10 @@ Options:
   -h, --help        this text
 `;
 
-const { values } = parseArgs({
-  options: {
-    snapshots: { type: 'string', default: '0,1000,2000' },
-    batches: { type: 'string', default: '10' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const values = benchArgs(USAGE, {
+  snapshots: { type: 'string', default: '0,1000,2000' },
+  batches: { type: 'string', default: '10' },
 });
-if (values.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
 const sizes = values.snapshots.split(',').map(Number);
 if (sizes.some((n, i) => !Number.isInteger(n) || n < 0 || (i > 0 && n <= sizes[i - 1]))) {
   process.stderr.write(`--snapshots must be ascending non-negative integers, got ${values.snapshots}\n\n${USAGE}`);

@@ -11,6 +11,18 @@ import faasRuntime from 'faas-js-runtime';
 import { startHost } from '../shared/runtime/function-host.ts';
 import { freePort } from '../local/stack/processes.ts';
 import { cloudEventRequestRate, silentLogger, startBareCloudEventServer } from './_measure.ts';
+import { benchArgs } from './_args.ts';
+
+benchArgs(
+  `Usage: npm run bench -- host
+
+floe's function host against faas-js-runtime and a bare node:http server, all serving an empty CloudEvents handler:
+requests/s with 64 keep-alive requests in flight, and each one's start-up time.
+
+Options:
+  -h, --help  this text`,
+  {},
+);
 
 /** Start-up of a host in a fresh Node process, median of 5. */
 async function startup(script: string): Promise<number> {

@@ -13,6 +13,18 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import { peakRssMb } from './_measure.ts';
+import { benchArgs } from './_args.ts';
+
+benchArgs(
+  `Usage: npm run bench -- kafka
+
+The embedded Kafka broker with kafkajs on loopback: produce and consume MB/s and records/s with 1 KB records,
+acks=-1 and acks=1, and the broker's peak RSS. Environment: KAFKA_BENCH_RECORDS.
+
+Options:
+  -h, --help  this text`,
+  {},
+);
 
 const RECORDS = Number(process.env.KAFKA_BENCH_RECORDS ?? 100_000);
 const RECORD_BYTES = 1024;

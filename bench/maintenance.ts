@@ -33,18 +33,17 @@ import { createFileIO } from '../shared/storage/index.ts';
 import { startNessieServer } from '../local/nessie/index.ts';
 import { parkingEvents, parkingEventSchema as schema } from './_events.ts';
 import { silentLogger } from './_measure.ts';
+import { benchArgs } from './_args.ts';
 
-if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  console.log(`Usage: npm run bench -- maintenance
+const USAGE = `Usage: npm run bench -- maintenance
 
 Compaction throughput of the js and duckdb engines (plain tables and tables with a bloom filter on event_id) against
 the raw read + write floor, then the orphan scan. Environment:
   MAINT_BENCH_APPENDS   appends per table (default 50)
   MAINT_BENCH_ROWS      rows per append (default 10000)
   MAINT_BENCH_OBJECTS   stray objects for the orphan scan (default 20000)
-  MAINT_BENCH_VARIANTS  table variants to compact, comma-separated: plain, bloom (default both)`);
-  process.exit(0);
-}
+  MAINT_BENCH_VARIANTS  table variants to compact, comma-separated: plain, bloom (default both)`;
+benchArgs(USAGE, {});
 
 const APPENDS = Number(process.env.MAINT_BENCH_APPENDS ?? 50);
 const ROWS = Number(process.env.MAINT_BENCH_ROWS ?? 10_000);

@@ -14,6 +14,18 @@ import {
   type ManifestEntry,
   type PartitionSpec,
 } from '../shared/iceberg/types.ts';
+import { benchArgs } from './_args.ts';
+
+benchArgs(
+  `Usage: npm run bench -- manifest
+
+Avro manifests and partitioning: a 10k-entry manifest with full column metrics written and read, a 1k-manifest list,
+partition tuples for 1M rows.
+
+Options:
+  -h, --help  this text`,
+  {},
+);
 
 const COLUMNS = 20;
 const ENTRIES = 10_000;

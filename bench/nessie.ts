@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './_args.ts';
 import {
   createNessieClient,
   NO_ANCESTOR_HASH,
@@ -33,19 +33,7 @@ import {
 } from '../shared/catalog/nessie/index.ts';
 import { percentile } from './_measure.ts';
 
-const { values } = parseArgs({
-  options: {
-    commits: { type: 'string', default: '2000' },
-    merges: { type: 'string', default: '400' },
-    clients: { type: 'string', default: '1,8' },
-    'fsync-probe': { type: 'string', default: '400' },
-    'cpu-prof': { type: 'string' },
-    'client-cpu-prof': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
-if (values.help) {
-  console.log(`Usage: node --import tsx bench/nessie.ts [options]
+const USAGE = `Usage: npm run bench -- nessie [options]
 
   --commits N       commits per row (default 2000)
   --merges N        merges per row (default 400)
@@ -54,9 +42,16 @@ if (values.help) {
   --cpu-prof DIR    write a V8 CPU profile of the server process into DIR (node --cpu-prof)
   --client-cpu-prof DIR
                     write a V8 CPU profile of this (client) process per measured row into DIR, covering only the
-                    row's operations (not the setup, the fsync probes or the other rows)`);
-  process.exit(0);
-}
+                    row's operations (not the setup, the fsync probes or the other rows)
+  -h, --help        this text`;
+const values = benchArgs(USAGE, {
+  commits: { type: 'string', default: '2000' },
+  merges: { type: 'string', default: '400' },
+  clients: { type: 'string', default: '1,8' },
+  'fsync-probe': { type: 'string', default: '400' },
+  'cpu-prof': { type: 'string' },
+  'client-cpu-prof': { type: 'string' },
+});
 const COMMITS = Number(values.commits);
 const MERGES = Number(values.merges);
 const CLIENTS = values.clients.split(',').map(Number);

@@ -16,6 +16,7 @@ import { encodeParquetRaw, layOutRows, writeDataFile } from '../shared/iceberg/p
 import { isStruct } from '../shared/iceberg/schema.ts';
 import type { IcebergType, NestedField } from '../shared/iceberg/types.ts';
 import { logicalSize, parkingEvents, parkingEventSchema } from './_events.ts';
+import { benchArgs, integerOption } from './_args.ts';
 
 const schema = parkingEventSchema;
 const ROW_GROUP = 100_000;
@@ -270,19 +271,17 @@ async function runVariant(name: string, count: number): Promise<Result> {
 // ---- driver ----
 
 function main(): void {
-  const args = process.argv.slice(2);
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(
-      `Usage: node --import tsx bench/parquet.ts [--rows N] [--variant NAME]\n\nRows default to $PARQUET_BENCH_ROWS or 1,000,000.\nVariants: ${Object.keys(VARIANTS).join(', ')}`,
-    );
-    return;
-  }
-  const rowsArg = args.indexOf('--rows');
-  const count = Number(rowsArg >= 0 ? args[rowsArg + 1] : (process.env.PARQUET_BENCH_ROWS ?? 1_000_000));
-  if (!Number.isInteger(count) || count < 20_000) throw new Error('rows must be an integer ≥ 20000');
-  const variantArg = args.indexOf('--variant');
-  if (variantArg >= 0) {
-    const name = args[variantArg + 1];
+  const usage = `Usage: npm run bench -- parquet [--rows N] [--variant NAME]
+
+Rows default to $PARQUET_BENCH_ROWS or 1,000,000 (at least 20,000).
+Variants: ${Object.keys(VARIANTS).join(', ')}
+
+Options:
+  -h, --help  this text`;
+  const values = benchArgs(usage, { rows: { type: 'string' }, variant: { type: 'string' } });
+  const count = integerOption(usage, 'rows', values.rows ?? process.env.PARQUET_BENCH_ROWS ?? '1000000', 20_000);
+  if (values.variant !== undefined) {
+    const name = values.variant;
     if (!VARIANTS[name]) throw new Error(`unknown variant '${name}'; known: ${Object.keys(VARIANTS).join(', ')}`);
     runVariant(name, count).then(
       (result) => console.log(JSON.stringify(result)),

@@ -23,6 +23,18 @@ import { property, Property } from '../shared/wap/batch-branches.ts';
 import { DEFAULT_TOPICS, generateEvents } from '../local/simulator/index.ts';
 import { startStack } from '../local/stack/index.ts';
 import { cloudEventRequestRate, peakRssMb, percentile, silentLogger, startBareCloudEventServer } from './_measure.ts';
+import { benchArgs } from './_args.ts';
+
+benchArgs(
+  `Usage: npm run bench -- pipeline
+
+End to end through the local stack, every function its own process: events/s, latency from the tagger to main, rows
+per data file, peak RSS and CPU per process, against the raw HTTP CloudEvent hop. Environment: PIPELINE_BENCH_RECORDS.
+
+Options:
+  -h, --help  this text`,
+  {},
+);
 
 const RECORDS = Number(process.env.PIPELINE_BENCH_RECORDS ?? 10_000);
 

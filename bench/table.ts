@@ -18,6 +18,18 @@ import { appendFiles } from '../shared/iceberg/snapshot.ts';
 import { writeRows } from '../shared/iceberg/writer.ts';
 import { createFileIO, fileLocation } from '../shared/storage/index.ts';
 import { logicalSize, parkingEvents, parkingEventSchema } from './_events.ts';
+import { benchArgs } from './_args.ts';
+
+benchArgs(
+  `Usage: npm run bench -- table
+
+1M parking events appended to an Iceberg table as one append, against the raw Parquet encode of the same rows, then
+scanned back. Environment: TABLE_BENCH_ROWS, TABLE_BENCH_ROUNDS.
+
+Options:
+  -h, --help  this text`,
+  {},
+);
 
 const ROWS = Number(process.env.TABLE_BENCH_ROWS ?? 1_000_000);
 const ROUNDS = Number(process.env.TABLE_BENCH_ROUNDS ?? 3);
