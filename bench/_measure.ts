@@ -21,6 +21,14 @@ export function percentile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
 }
 
+/** The middle value (the upper one of an even count), as `percentile(sorted, 50)` of the values sorted. */
+export function median(values: number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+}
+
 /** Peak resident set (VmHWM) of a live process in MB, from /proc; undefined when it cannot be read. */
 export function peakRssMb(pid: number | undefined): number | undefined {
   if (!pid) return undefined;

@@ -35,7 +35,7 @@ import { bloomFilterCache, manifestCache } from '../functions/auditor/published-
 import { publishBatch } from '../functions/publisher/publish-batch.ts';
 import { writeBatch } from '../functions/writer/write-batch.ts';
 import { startNessieServer } from '../local/nessie/index.ts';
-import { silentLogger } from './_measure.ts';
+import { median, silentLogger } from './_measure.ts';
 import { benchArgs } from './_args.ts';
 
 const USAGE = `Usage: npm run bench -- audit
@@ -238,7 +238,6 @@ try {
   }
   for (const size of sizes) size.duplicates = await measureBatch(size, true);
 
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const steady = (size: Size) => (size.runs.length > 1 ? size.runs.slice(1) : size.runs);
   const properties = (await productionOf(largest)).properties;
   const blooms = Object.entries(properties).filter(([k]) => k.startsWith('write.parquet.bloom-filter'));

@@ -17,7 +17,8 @@ import { ACCESS_KEY_ID, BUCKET, REGION, SECRET_ACCESS_KEY, type RunningEngine } 
 import { startS3 } from '../engines/s3.ts';
 import { parsePipelineConfig } from '../shared/runtime/pipeline-config.ts';
 import { createFileIO, type FileIO } from '../shared/storage/index.ts';
-import { benchArgs } from './_args.ts';
+import { benchArgs, integerOption } from './_args.ts';
+import { median } from './_measure.ts';
 
 const usage = `Usage: npm run bench -- claimcheck [options]
 
@@ -35,12 +36,8 @@ const values = benchArgs(usage, {
   rounds: { type: 'string', default: '3' },
   'no-s3': { type: 'boolean', default: false },
 });
-const blobs = Number(values.blobs);
-const rounds = Number(values.rounds);
-if (!Number.isInteger(blobs) || blobs < 8 || !Number.isInteger(rounds) || rounds < 1) {
-  console.error(`--blobs must be an integer ≥ 8 and --rounds ≥ 1\n\n${usage}`);
-  process.exit(2);
-}
+const blobs = integerOption(usage, 'blobs', values.blobs, 8);
+const rounds = integerOption(usage, 'rounds', values.rounds);
 const progress = (message: string) => process.stderr.write(`claimcheck bench: ${message}\n`);
 
 interface Target {
@@ -76,8 +73,6 @@ async function measure(target: Target, variant: Variant, table: string): Promise
   const used = process.cpuUsage(cpu);
   return { cpu: (used.user + used.system) / blobs, wall: ((performance.now() - started) * 1000) / blobs };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const home = await mkdtemp(path.join(tmpdir(), 'floe-bench-claimcheck-'));
 let s3: RunningEngine | undefined;

@@ -19,6 +19,7 @@ import { writeRows } from '../shared/iceberg/writer.ts';
 import { createFileIO, fileLocation } from '../shared/storage/index.ts';
 import { logicalSize, parkingEvents, parkingEventSchema } from './_events.ts';
 import { benchArgs } from './_args.ts';
+import { median } from './_measure.ts';
 
 benchArgs(
   `Usage: npm run bench -- table
@@ -83,7 +84,6 @@ try {
     appends.push(append.seconds);
     dataFiles.push((await timed(() => writeDataFile(parkingEventSchema, rows))).seconds);
   }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const raw = { seconds: median(raws) };
   const dataFile = { seconds: median(dataFiles) };
   const appendSeconds = median(appends);

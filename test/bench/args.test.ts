@@ -3,11 +3,11 @@
  * prints what is wrong and the usage and exits 2 (a benchmark that ignored a mistyped option would run for minutes
  * with the wrong settings).
  */
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runNode } from '../helpers/cli.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BENCHES = readdirSync(path.join(ROOT, 'bench'))
@@ -15,20 +15,8 @@ const BENCHES = readdirSync(path.join(ROOT, 'bench'))
   .map((f) => f.slice(0, -3))
   .sort();
 
-function run(name: string, arg: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', `${name}.ts`), arg], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (name: string, arg: string) =>
+  runNode(['--import', 'tsx', path.join(ROOT, 'bench', `${name}.ts`), arg], { cwd: ROOT });
 
 /** Runs `task` over `items`, `limit` at a time. */
 async function pooled<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {

@@ -1,4 +1,4 @@
-/** Runs the real `floe` command (cli/floe.js) as a child process. */
+/** Runs the real `floe` command (cli/floe.js), or any Node script, as a child process. */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,10 +20,15 @@ export interface RunOptions {
 }
 
 export function runFloe(args: string[], options: RunOptions = {}): Promise<CliResult> {
+  return runNode([FLOE, ...args], options);
+}
+
+/** Runs `node <argv>` (e.g. `['--import', 'tsx', script, ...args]`) and collects its exit code and output. */
+export function runNode(argv: string[], options: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     // With Ctrl-C the command leads its own process group, so the signal reaches it and its children but not vitest.
     const ownGroup = options.ctrlCWhen !== undefined;
-    const child = spawn(process.execPath, [FLOE, ...args], {
+    const child = spawn(process.execPath, argv, {
       env: { ...process.env, ...options.env },
       cwd: options.cwd,
       detached: ownGroup,

@@ -3,11 +3,11 @@
  * whole stack are each SIGKILLed at least once (each runs as its own process), and afterwards every record the
  * simulator got acknowledged is on main exactly once.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseJson } from '../../shared/util/lossless-json.ts';
+import { runNode } from '../helpers/cli.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -27,20 +27,8 @@ interface Summary {
   }[];
 }
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'chaos.ts'), ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[]) =>
+  runNode(['--import', 'tsx', path.join(ROOT, 'bench', 'chaos.ts'), ...args], { cwd: ROOT, timeoutMs: 400_000 });
 
 describe('npm run chaos', () => {
   it('explains itself with --help', async () => {
