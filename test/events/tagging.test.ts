@@ -108,6 +108,8 @@ describe('tagger', () => {
     const io = createFileIO({ localFiles: true });
     const counted: TaggingContext = {
       ...ctx,
+      // "Young" is judged against the blob's mtime, which the file system sets from the wall clock.
+      now: () => new Date(),
       io: {
         ...io,
         head: (location) => (calls.push('head'), io.head(location)),
